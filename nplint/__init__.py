@@ -1,0 +1,7 @@
+"""nplint: a linter for Kubernetes NetworkPolicy manifests."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

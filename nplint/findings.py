@@ -1,0 +1,120 @@
+"""The values every stage passes along: levels, positions, object references, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Level(Enum):
+    """A finding's severity, in SARIF's words."""
+
+    NOTE = "note"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            raise ValueError(f"unknown level {text!r} (expected error, warning or note)") from None
+
+
+_RANK = {Level.NOTE: 1, Level.WARNING: 2, Level.ERROR: 3}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a file: 1-based lines and columns, the end exclusive as in SARIF."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, line: int, column: int) -> Span:
+        return cls(line, column, line, column + 1)
+
+
+#: Where a finding goes when no better position is known: the top of the file.
+FILE_START = Span(1, 1, 1, 1)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ObjectRef:
+    """The Kubernetes object a finding is about."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another place that explains a finding: the other policy, the workload."""
+
+    path: str
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at one place.
+
+    ``path`` is the display path of the file (POSIX, relative to the root when
+    inside it). ``yaml_path`` is the node's path inside its document, used for
+    fingerprints that survive moved lines.
+    """
+
+    rule_id: str
+    level: Level
+    message: str
+    path: str
+    span: Span
+    object: ObjectRef | None = None
+    yaml_path: str = ""
+    document_index: int = 0
+    related: tuple[Related, ...] = ()
+    fix: str | None = field(default=None, compare=False)
+
+    def sort_key(self) -> tuple[str, int, int, str, str, int, int, str]:
+        """Path, line, column, rule: the reading order, made total so output is deterministic."""
+        span = self.span
+        return (
+            self.path,
+            span.line,
+            span.column,
+            self.rule_id,
+            self.message,
+            span.end_line,
+            span.end_column,
+            self.yaml_path,
+        )
+
+
+def fingerprint(finding: Finding) -> str:
+    """A stable identity that survives moved lines: rule, object and YAML path (not line numbers).
+
+    Findings about no object (a file that does not parse) fall back to the file
+    and the message, which is all that identifies them.
+    """
+    import hashlib
+
+    obj = finding.object
+    if obj is not None:
+        parts = [finding.rule_id, obj.kind, obj.namespace, obj.name, finding.yaml_path]
+    else:
+        parts = [finding.rule_id, finding.path, finding.yaml_path, finding.message]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

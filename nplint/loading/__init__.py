@@ -1,0 +1,167 @@
+"""Load files into positioned documents; the only package that touches YAML text.
+
+A file that cannot be decoded, or a document that cannot be parsed, becomes a
+:class:`Problem` (reported as NP001 later) and never an exception, so the rest
+of the repository is still linted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from nplint.findings import Span
+from nplint.loading.composer import Document, Problem, compose_documents
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+
+__all__ = [
+    "Document",
+    "LoadedFile",
+    "Manifest",
+    "Problem",
+    "SuppressionComment",
+    "decode",
+    "iter_manifests",
+    "load_text",
+]
+
+# The characters YAML forbids (c-printable's complement), which includes NUL.
+# Checked before parsing so the position is exact and the message plain.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-line)\s*=\s*([A-Za-z0-9_,\- ]*)")
+
+#: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
+LIST_KINDS = frozenset(
+    ("List", "PodList", "NamespaceList", "NetworkPolicyList", "DeploymentList", "ServiceList")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionComment:
+    """An ``# nplint: disable=…`` comment, as written."""
+
+    line: int
+    column: int
+    #: "disable" (this line, or the next when the comment stands alone) or "disable-file".
+    scope: str
+    #: The rule IDs or names, as written.
+    codes: tuple[str, ...]
+    #: True when nothing but the comment is on the line, so it covers the next line.
+    own_line: bool
+
+
+@dataclass(slots=True)
+class LoadedFile:
+    """A file after loading: its documents and what kept parts of it from loading."""
+
+    path: str
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    suppressions: list[SuppressionComment] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One Kubernetes object: a document, or an item of a ``kind: List`` document."""
+
+    path: str
+    document_index: int
+    node: MapNode
+    #: The kind an item of a typed list (``PodList``) has when it omits its own.
+    implied_kind: str | None = None
+
+    @property
+    def kind(self) -> str | None:
+        return self.node.get_str("kind") or self.implied_kind
+
+
+def decode(data: bytes) -> tuple[str | None, Problem | None]:
+    """Decode a file's bytes as YAML streams are encoded (UTF-8, or UTF-16/32 with a BOM)."""
+    encoding = "utf-8"
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding, data = "utf-8", data[3:]
+    elif data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        return None, Problem(
+            Span(line, column, line, column + 1),
+            f"not valid {encoding.upper()}: byte 0x{data[error.start]:02x} cannot be decoded; "
+            "save the file as UTF-8",
+        )
+
+
+def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
+    """Parse ``text`` (the contents of ``path``) into documents."""
+    loaded = LoadedFile(path)
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden is not None:
+        before = text[: forbidden.start()]
+        line = before.count("\n") + 1
+        column = forbidden.start() - (before.rfind("\n") + 1) + 1
+        char = forbidden.group()
+        what = "a NUL byte" if char == "\x00" else f"the control character U+{ord(char):04X}"
+        loaded.problems.append(
+            Problem(
+                Span(line, column, line, column + 1),
+                f"not valid YAML: {what} is not allowed in a YAML file (is it a binary file?)",
+            )
+        )
+        return loaded
+    if is_json:
+        # JSON allows tabs between tokens; libyaml does not always. Outside strings
+        # a tab is only white space, and inside one it is invalid JSON anyway.
+        text = text.replace("\t", " ")
+    loaded.documents, loaded.problems = compose_documents(text)
+    if "nplint:" in text:
+        loaded.suppressions = list(_suppressions(text))
+    return loaded
+
+
+def _suppressions(text: str) -> Iterator[SuppressionComment]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "nplint:" not in line:
+            continue
+        match = _SUPPRESSION.search(line)
+        if match is None:
+            continue
+        scope = "disable" if match.group(1) == "disable-next-line" else match.group(1)
+        own_line = not line[: match.start()].strip() or match.group(1) == "disable-next-line"
+        codes = tuple(code.strip() for code in match.group(2).split(",") if code.strip())
+        yield SuppressionComment(number, match.start() + 1, scope, codes, own_line)
+
+
+def iter_manifests(loaded: LoadedFile) -> Iterator[Manifest]:
+    """The Kubernetes objects of a file, with ``kind: List`` documents expanded."""
+    for document in loaded.documents:
+        root = document.root
+        if document.failed or not isinstance(root, MapNode):
+            continue
+        yield from _expand(loaded.path, document.index, root)
+
+
+def _expand(path: str, index: int, node: MapNode) -> Iterator[Manifest]:
+    kind = node.get_str("kind")
+    items = node.get("items")
+    if kind in LIST_KINDS and isinstance(items, SeqNode):
+        for item in items:
+            if isinstance(item, MapNode):
+                if item.get_str("kind") is None and kind != "List":
+                    # Items of typed lists (PodList…) may omit their kind.
+                    yield Manifest(path, index, item, kind.removesuffix("List"))
+                else:
+                    yield from _expand(path, index, item)
+        return
+    yield Manifest(path, index, node)
+
+
+def node_text(node: Node | None) -> str | None:
+    """The text of a scalar node, whatever its resolved type."""
+    return node.text if isinstance(node, ScalarNode) else None

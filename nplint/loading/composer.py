@@ -1,0 +1,459 @@
+"""Build positioned node trees from YAML parser events, without recursion.
+
+The parser (libyaml through ruamel.yaml's C extension when present, ruamel's
+pure-Python parser otherwise) hands us a flat stream of events; composing them
+with an explicit stack means that 20,000 levels of nesting cannot overflow the
+interpreter's stack. No Python object is ever constructed from a tag, so
+``!!python/object`` and friends are inert text.
+
+Scalars are resolved the way Kubernetes' YAML decoder (go-yaml v2 behind
+sigs.k8s.io/yaml) resolves them: YAML 1.1 booleans (``yes``, ``on`` …), octal
+with a leading zero, ``~`` for null. That is what makes ``matchLabels: {env: on}``
+a boolean, and so an error, exactly as ``kubectl apply`` would say.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from nplint.findings import Span
+from nplint.loading.nodes import MapNode, Node, Scalar, ScalarNode, SeqNode
+
+try:  # pragma: no cover - depends on the platform's wheels
+    from _ruamel_yaml import CParser as _CParser
+except ImportError:  # pragma: no cover
+    _CParser = None
+
+#: Kubernetes objects are shallow; anything deeper is hostile or broken.
+MAX_DEPTH = 1000
+#: Nodes a document may expand to once aliases are followed (a "billion laughs" guard).
+MAX_EXPANDED_NODES = 1_000_000
+
+_CORE_TAG = "tag:yaml.org,2002:"
+_KNOWN_TAGS = frozenset(
+    _CORE_TAG + name
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "omap", "timestamp", "binary")
+)
+
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
+}
+_INT_RE = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*)\Z")
+_FLOAT_RE = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?\Z"
+    r"|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
+)
+
+
+def resolve_plain(text: str) -> Scalar:
+    """Resolve an untagged plain scalar to null, bool, int, float or str."""
+    if not text:
+        return None
+    first = text[0]
+    if first in "0123456789+-.":
+        if _INT_RE.match(text):
+            return _parse_int(text)
+        if _FLOAT_RE.match(text):
+            return _parse_float(text)
+        return text
+    if text in _NULLS:
+        return None
+    return _BOOLS.get(text, text)
+
+
+def _parse_int(text: str) -> int:
+    digits = text.replace("_", "")
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    if digits.startswith("0b"):
+        return sign * int(digits[2:], 2)
+    if digits.startswith("0x"):
+        return sign * int(digits[2:], 16)
+    if digits.startswith("0o"):
+        return sign * int(digits[2:], 8)
+    if len(digits) > 1 and digits.startswith("0"):
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+def _parse_float(text: str) -> float | str:
+    lowered = text.replace("_", "").lower()
+    if lowered.endswith(".inf"):
+        return float("-inf") if lowered.startswith("-") else float("inf")
+    if lowered.endswith(".nan"):
+        return float("nan")
+    try:
+        return float(lowered)
+    except ValueError:
+        return text
+
+
+def _resolve_tagged(tag: str, text: str) -> Scalar:
+    name = tag[len(_CORE_TAG) :] if tag.startswith(_CORE_TAG) else ""
+    if name == "null":
+        return None
+    if name == "bool":
+        value = _BOOLS.get(text)
+        return value if value is not None else text
+    if name == "int" and _INT_RE.match(text):
+        return _parse_int(text)
+    if name == "float" and (_FLOAT_RE.match(text) or _INT_RE.match(text)):
+        return _parse_float(text)
+    return text
+
+
+@dataclass(slots=True)
+class Problem:
+    """Something that keeps a file or document from being read as Kubernetes would read it."""
+
+    span: Span
+    message: str
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document of a stream. ``root`` is None for an empty document."""
+
+    index: int
+    root: Node | None
+    problems: list[Problem] = field(default_factory=list)
+    #: True when the document could not be read at all (it is not linted further).
+    failed: bool = False
+
+
+class _Frame:
+    __slots__ = ("anchor", "depth", "node", "pending_key", "size")
+
+    def __init__(self, node: MapNode | SeqNode, anchor: str | None, depth: int) -> None:
+        self.node = node
+        self.pending_key: ScalarNode | None = None
+        self.size = 1
+        self.anchor = anchor
+        self.depth = depth
+
+
+class _DocumentTooLarge(Exception):
+    def __init__(self, span: Span, message: str) -> None:
+        super().__init__(message)
+        self.span = span
+        self.message = message
+
+
+def _events(text: str) -> Iterator[ev.Event]:
+    if _CParser is not None:
+        parser = _CParser(io.StringIO(text))
+        try:
+            while True:
+                event = parser.get_event()
+                yield event
+                if isinstance(event, ev.StreamEndEvent):
+                    return
+        finally:
+            parser.dispose()
+    else:  # pragma: no cover - exercised only without the C extension
+        from ruamel.yaml import YAML
+
+        yield from YAML(typ="safe", pure=True).parse(text)
+
+
+_DOC_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.MULTILINE)
+
+
+def compose_documents(text: str) -> tuple[list[Document], list[Problem]]:
+    """Compose every document of ``text``.
+
+    Returns the documents and the stream-level problems. A syntax error spoils
+    the document it is in; parsing starts again at the next ``---`` so the
+    documents after it are still read.
+    """
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    offset_line = 0
+    remaining = text
+    while True:
+        composer = _Composer(offset_line, len(documents))
+        try:
+            for event in _events(remaining):
+                composer.feed(event)
+            documents.extend(composer.documents)
+            return documents, problems
+        except (MarkedYAMLError, YAMLError, ValueError, TypeError, IndexError) as error:
+            documents.extend(composer.documents)
+            span = _error_span(error, offset_line)
+            problems.append(Problem(span, _error_message(error)))
+            if composer.in_document:
+                documents.append(Document(len(documents), None, failed=True))
+            # Resume at the first document separator after the error.
+            error_line = span.line - offset_line  # 1-based within ``remaining``
+            resume = _next_separator(remaining, error_line)
+            if resume is None:
+                return documents, problems
+            skipped_lines = remaining.count("\n", 0, resume)
+            offset_line += skipped_lines
+            remaining = remaining[resume:]
+
+
+def _next_separator(text: str, error_line: int) -> int | None:
+    """Character offset of the first ``---`` line at or after 1-based ``error_line``.
+
+    The offset is always past the start of ``text``, so parsing makes progress.
+    """
+    position = 0
+    for _ in range(error_line - 1):
+        newline = text.find("\n", position)
+        if newline < 0:
+            return None
+        position = newline + 1
+    match = _DOC_SEPARATOR.search(text, max(position, 1))
+    while match is not None and match.start() > 0 and text[match.start() - 1] != "\n":
+        match = _DOC_SEPARATOR.search(text, match.end())
+    if match is None:
+        return None
+    if text.startswith("...", match.start()):
+        # An end marker: the next document starts on the following line.
+        newline = text.find("\n", match.start())
+        return None if newline < 0 else newline + 1
+    return match.start()
+
+
+def _error_span(error: Exception, offset_line: int) -> Span:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is not None and getattr(mark, "line", None) is not None:
+        line = mark.line + 1 + offset_line
+        column = mark.column + 1
+        return Span(line, column, line, column + 1)
+    return Span(offset_line + 1, 1, offset_line + 1, 2)
+
+
+def _error_message(error: Exception) -> str:
+    problem = getattr(error, "problem", None)
+    context = getattr(error, "context", None)
+    if problem:
+        text = str(problem)
+        if context:
+            text = f"{text} ({context})"
+    else:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"not valid YAML: {text}"
+
+
+class _Composer:
+    """Turns one event stream into documents. One instance per parse attempt."""
+
+    def __init__(self, offset_line: int, first_index: int) -> None:
+        self.offset = offset_line
+        self.documents: list[Document] = []
+        self.index = first_index
+        self.in_document = False
+        self._stack: list[_Frame] = []
+        self._anchors: dict[str, tuple[Node, int]] = {}
+        self._root: Node | None = None
+        self._problems: list[Problem] = []
+        self._expanded = 0
+        self._too_large: _DocumentTooLarge | None = None
+
+    def _span(self, start: object, end: object) -> Span:
+        offset = self.offset
+        return Span(
+            start.line + 1 + offset,  # type: ignore[attr-defined]
+            start.column + 1,  # type: ignore[attr-defined]
+            end.line + 1 + offset,  # type: ignore[attr-defined]
+            end.column + 1,  # type: ignore[attr-defined]
+        )
+
+    def feed(self, event: ev.Event) -> None:
+        kind = type(event)
+        if kind is ev.ScalarEvent:
+            self._scalar(event)  # type: ignore[arg-type]
+        elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+            self._start_collection(event)  # type: ignore[arg-type]
+        elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
+            self._end_collection(event)
+        elif kind is ev.AliasEvent:
+            self._alias(event)  # type: ignore[arg-type]
+        elif kind is ev.DocumentStartEvent:
+            self.in_document = True
+            self._root = None
+            self._anchors = {}
+            self._problems = []
+            self._expanded = 0
+            self._too_large = None
+        elif kind is ev.DocumentEndEvent:
+            self._finish_document()
+
+    def _finish_document(self) -> None:
+        failed = False
+        root = self._root
+        if self._too_large is not None:
+            self._problems.append(Problem(self._too_large.span, self._too_large.message))
+            failed = True
+            root = None
+        self.documents.append(Document(self.index, root, self._problems, failed))
+        self.index += 1
+        self.in_document = False
+        self._root = None
+        self._anchors = {}
+
+    def _check_tag(self, tag: str | None, span: Span) -> str | None:
+        if tag is None or tag == "!":
+            return None
+        if tag not in _KNOWN_TAGS:
+            self._problems.append(
+                Problem(
+                    span,
+                    f"not valid YAML for Kubernetes: unsupported tag {_short_tag(tag)!r}; "
+                    "Kubernetes manifests use plain YAML values, remove the tag",
+                )
+            )
+        return tag
+
+    def _scalar(self, event: ev.ScalarEvent) -> None:
+        span = self._span(event.start_mark, event.end_mark)
+        tag = self._check_tag(event.tag, span)
+        text: str = event.value
+        style = event.style or ""
+        if tag is not None:
+            value: Scalar = _resolve_tagged(tag, text)
+        elif style == "":
+            value = resolve_plain(text)
+        else:
+            value = text
+        node = ScalarNode(value, text, style, span, tag)
+        if event.anchor:
+            self._anchors[event.anchor] = (node, 1)
+        self._attach(node, 1)
+
+    def _start_collection(self, event: ev.CollectionStartEvent) -> None:
+        span = self._span(event.start_mark, event.end_mark)
+        tag = self._check_tag(event.tag, span)
+        node: MapNode | SeqNode = (
+            MapNode(span, tag) if isinstance(event, ev.MappingStartEvent) else SeqNode(span, tag)
+        )
+        depth = len(self._stack) + 1
+        if depth > MAX_DEPTH and self._too_large is None:
+            self._too_large = _DocumentTooLarge(
+                span, f"not read: nesting deeper than {MAX_DEPTH} levels is not a Kubernetes manifest"
+            )
+        self._stack.append(_Frame(node, event.anchor, depth))
+
+    def _end_collection(self, event: ev.Event) -> None:
+        frame = self._stack.pop()
+        node = frame.node
+        start = node.span
+        if _is_flow_end(event):
+            end = self._span(event.start_mark, event.end_mark)
+            node.span = Span(start.line, start.column, end.end_line, end.end_column)
+        else:
+            last = node.items[-1] if isinstance(node, SeqNode) and node.items else None
+            if isinstance(node, MapNode) and node.entries:
+                last = next(reversed(node.entries.values()))[1]
+            if last is not None:
+                node.span = Span(start.line, start.column, last.span.end_line, last.span.end_column)
+        if frame.anchor:
+            self._anchors[frame.anchor] = (node, frame.size)
+        self._attach(node, frame.size)
+
+    def _alias(self, event: ev.AliasEvent) -> None:
+        target = self._anchors.get(event.anchor) if event.anchor else None
+        if target is None:
+            raise _UnknownAlias(event.start_mark, event.anchor)
+        node, size = target
+        self._attach(node, size, alias=True)
+
+    def _attach(self, node: Node, size: int, alias: bool = False) -> None:
+        self._expanded += size
+        if self._expanded > MAX_EXPANDED_NODES and self._too_large is None:
+            self._too_large = _DocumentTooLarge(
+                node.span,
+                f"not read: aliases expand this document to more than {MAX_EXPANDED_NODES:,} "
+                "nodes (an alias bomb?)",
+            )
+        if not self._stack:
+            self._root = node
+            return
+        frame = self._stack[-1]
+        frame.size += size
+        parent = frame.node
+        if isinstance(parent, SeqNode):
+            if not alias:
+                node.parent = parent
+                node.key = len(parent.items)
+            parent.items.append(node)
+            return
+        key = frame.pending_key
+        if key is None:
+            if not isinstance(node, ScalarNode):
+                self._problems.append(
+                    Problem(node.span, "not valid for Kubernetes: a mapping key must be a plain value")
+                )
+                key_node = ScalarNode(None, "", "", node.span)
+            else:
+                key_node = node
+            frame.pending_key = key_node
+            return
+        frame.pending_key = None
+        self._add_entry(parent, key, node, alias)
+
+    def _add_entry(self, parent: MapNode, key: ScalarNode, value: Node, alias: bool) -> None:
+        key_text = key.text if key.value is not None or key.style else ""
+        if key_text == "<<" and key.style == "":
+            self._merge(parent, value)
+            return
+        previous = parent.entries.get(key_text)
+        if previous is not None:
+            first = previous[0].span
+            self._problems.append(
+                Problem(
+                    key.span,
+                    f"not valid YAML: duplicate key {key_text!r} (first at line {first.line}); "
+                    "kubectl rejects the document, and other tools keep only one of the values. "
+                    "Remove one of them",
+                )
+            )
+            del parent.entries[key_text]
+        key.parent = parent
+        key.key = key_text
+        if not alias:
+            value.parent = parent
+            value.key = key_text
+        parent.entries[key_text] = (key, value)
+
+    def _merge(self, parent: MapNode, value: Node) -> None:
+        sources = value.items if isinstance(value, SeqNode) else [value]
+        for source in sources:
+            if not isinstance(source, MapNode):
+                self._problems.append(Problem(source.span, "not valid YAML: '<<' merges only mappings"))
+                continue
+            for key_text, entry in source.entries.items():
+                parent.entries.setdefault(key_text, entry)
+
+
+def _is_flow_end(event: ev.Event) -> bool:
+    start = getattr(event, "start_mark", None)
+    end = getattr(event, "end_mark", None)
+    if start is None or end is None:
+        return False
+    # Flow collections end at a ']' or '}' one character wide; block ones are zero-width.
+    return bool(end.line == start.line and end.column == start.column + 1)
+
+
+class _UnknownAlias(ValueError):
+    """An alias to an anchor never defined; reported like a parser error."""
+
+    def __init__(self, mark: object, anchor: str | None) -> None:
+        super().__init__(f"found undefined alias {anchor!r}")
+        self.problem = f"found undefined alias {anchor!r}"
+        self.problem_mark = mark
+        self.context = None
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE_TAG) :] if tag.startswith(_CORE_TAG) else tag
