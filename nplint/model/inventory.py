@@ -1,0 +1,448 @@
+"""Build the inventory from loaded manifests.
+
+The builder is lenient: it takes what it can interpret and leaves the judging
+of malformed fields to the schema rules (NP002, NP003), so one typo does not
+hide every other finding of a policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+from nplint.findings import FILE_START
+from nplint.loading import Manifest
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.model.objects import (
+    PROTOCOLS,
+    ContainerPort,
+    Direction,
+    IPBlock,
+    IPNetwork,
+    KubeObject,
+    Namespace,
+    NetworkPolicy,
+    Peer,
+    PolicyPort,
+    PolicyRule,
+    Service,
+    ServicePort,
+    Workload,
+)
+from nplint.model.selectors import LabelSelector, Operator, Requirement
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+#: Kinds whose pods the inventory knows, and where each keeps its pod template.
+WORKLOAD_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "DeploymentConfig": ("spec", "template"),
+}
+
+NETWORK_POLICY_API_VERSIONS = frozenset(("networking.k8s.io/v1", "extensions/v1beta1"))
+
+
+@dataclass(slots=True)
+class Inventory:
+    """Every object nplint understands, from the whole repository."""
+
+    default_namespace: str = "default"
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    workloads: list[Workload] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    policies: list[NetworkPolicy] = field(default_factory=list)
+    #: Every Kubernetes object seen (any kind), for annotations and duplicates.
+    objects: list[KubeObject] = field(default_factory=list)
+    #: Manifests of any kind, for rules that read kinds the model has no class for.
+    manifests: list[Manifest] = field(default_factory=list)
+
+    def namespace(self, name: str) -> Namespace | None:
+        return self.namespaces.get(name)
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        found = self.namespaces.get(name)
+        if found is not None:
+            return found.labels
+        return {NAMESPACE_NAME_LABEL: name}
+
+    def workloads_in(self, namespace: str) -> list[Workload]:
+        return [w for w in self.workloads if w.namespace == namespace]
+
+    def policies_in(self, namespace: str) -> list[NetworkPolicy]:
+        return [p for p in self.policies if p.namespace == namespace]
+
+    def namespace_defined(self, name: str) -> bool:
+        found = self.namespaces.get(name)
+        return found is not None and found.defined
+
+
+def build_inventory(manifests: Iterable[Manifest], *, default_namespace: str = "default") -> Inventory:
+    inventory = Inventory(default_namespace=default_namespace)
+    referenced: set[str] = set()
+    for manifest in manifests:
+        inventory.manifests.append(manifest)
+        obj = _build_object(manifest, default_namespace)
+        if obj is None:
+            continue
+        inventory.objects.append(obj)
+        if isinstance(obj, Namespace):
+            inventory.namespaces.setdefault(obj.name, obj)
+        elif isinstance(obj, Workload):
+            inventory.workloads.append(obj)
+        elif isinstance(obj, Service):
+            inventory.services.append(obj)
+        elif isinstance(obj, NetworkPolicy):
+            inventory.policies.append(obj)
+        if obj.namespace:
+            referenced.add(obj.namespace)
+    for name in sorted(referenced - set(inventory.namespaces)):
+        inventory.namespaces[name] = _implicit_namespace(name)
+    return inventory
+
+
+def _implicit_namespace(name: str) -> Namespace:
+    return Namespace(
+        kind="Namespace",
+        namespace="",
+        name=name,
+        path="",
+        node=MapNode(FILE_START),
+        document_index=0,
+        labels={NAMESPACE_NAME_LABEL: name},
+        annotations={},
+        defined=False,
+    )
+
+
+def _build_object(manifest: Manifest, default_namespace: str) -> KubeObject | None:
+    node = manifest.node
+    kind = manifest.kind
+    api_version = node.get_str("apiVersion")
+    metadata = node.get_map("metadata")
+    if not kind or metadata is None:
+        return None
+    name = _scalar_text(metadata.get("name")) or _scalar_text(metadata.get("generateName")) or ""
+    labels = string_map(metadata.get("labels"))
+    annotations = string_map(metadata.get("annotations"))
+    written_namespace = _scalar_text(metadata.get("namespace"))
+    common = _Common(
+        path=manifest.path,
+        node=node,
+        document_index=manifest.document_index,
+        labels=labels,
+        annotations=annotations,
+        name=name,
+    )
+    if kind == "Namespace":
+        # The API server sets this label on every namespace (GA in 1.22).
+        common["labels"] = {**labels, NAMESPACE_NAME_LABEL: name}
+        return Namespace(kind=kind, namespace="", **common)
+    namespace = written_namespace or default_namespace
+    if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
+        return _build_policy(manifest, namespace, written_namespace is not None, common)
+    if kind in WORKLOAD_TEMPLATE_PATHS:
+        return _build_workload(kind, node, namespace, common)
+    if kind == "Service":
+        return _build_service(node, namespace, common)
+    return KubeObject(kind=kind, namespace=written_namespace or "", **common)
+
+
+class _Common(TypedDict):
+    """The fields every inventory object shares, read once per manifest."""
+
+    path: str
+    node: MapNode
+    document_index: int
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    name: str
+
+
+def _scalar_text(node: Node | None) -> str | None:
+    if isinstance(node, ScalarNode) and node.value is not None:
+        return node.text
+    return None
+
+
+def string_map(node: Node | None) -> dict[str, str]:
+    """A mapping of strings (labels, annotations, matchLabels), leniently read."""
+    if not isinstance(node, MapNode):
+        return {}
+    result: dict[str, str] = {}
+    for key, value in node.items():
+        if isinstance(value, ScalarNode):
+            result[key] = "" if value.value is None else value.text
+    return result
+
+
+def _path(node: MapNode, keys: tuple[str, ...]) -> MapNode | None:
+    current: MapNode | None = node
+    for key in keys:
+        if current is None:
+            return None
+        current = current.get_map(key)
+    return current
+
+
+def _build_workload(kind: str, node: MapNode, namespace: str, common: _Common) -> Workload:
+    template = _path(node, WORKLOAD_TEMPLATE_PATHS[kind])
+    pod_labels: dict[str, str] = {}
+    labels_node: Node | None = None
+    spec: MapNode | None = None
+    if template is not None:
+        template_meta = template.get_map("metadata")
+        if template_meta is not None:
+            labels_node = template_meta.get("labels")
+            pod_labels = string_map(labels_node)
+        spec = template.get_map("spec")
+    host_network = False
+    ports: list[ContainerPort] = []
+    if spec is not None:
+        host = spec.get("hostNetwork")
+        host_network = isinstance(host, ScalarNode) and host.value is True
+        ports = list(_container_ports(spec))
+    pod_ips: tuple[str, ...] = ()
+    if kind == "Pod":
+        pod_ips = _pod_ips(node.get_map("status"))
+    return Workload(
+        kind=kind,
+        namespace=namespace,
+        pod_labels=pod_labels,
+        ports=tuple(ports),
+        host_network=host_network,
+        pod_ips=pod_ips,
+        labels_node=labels_node,
+        **common,
+    )
+
+
+def _container_ports(spec: MapNode) -> Iterable[ContainerPort]:
+    containers: list[Node] = list(spec.get_seq("containers") or ())
+    for init in spec.get_seq("initContainers") or ():
+        # Sidecars (init containers that keep running) serve traffic too.
+        if isinstance(init, MapNode) and init.get_str("restartPolicy") == "Always":
+            containers.append(init)
+    for container in containers:
+        if not isinstance(container, MapNode):
+            continue
+        for port in container.get_seq("ports") or ():
+            if not isinstance(port, MapNode):
+                continue
+            number = port.get("containerPort")
+            if not isinstance(number, ScalarNode) or type(number.value) is not int:
+                continue
+            protocol = port.get_str("protocol") or "TCP"
+            yield ContainerPort(port.get_str("name"), number.value, protocol)
+
+
+def _pod_ips(status: MapNode | None) -> tuple[str, ...]:
+    if status is None:
+        return ()
+    ips: list[str] = []
+    for entry in status.get_seq("podIPs") or ():
+        if isinstance(entry, MapNode):
+            ip = entry.get_str("ip")
+            if ip:
+                ips.append(ip)
+    single = status.get_str("podIP")
+    if single and single not in ips:
+        ips.insert(0, single)
+    return tuple(ips)
+
+
+def _build_service(node: MapNode, namespace: str, common: _Common) -> Service:
+    spec = node.get_map("spec")
+    selector: dict[str, str] | None = None
+    ports: list[ServicePort] = []
+    cluster_ips: list[str] = []
+    if spec is not None:
+        if isinstance(spec.get("selector"), MapNode):
+            selector = string_map(spec.get("selector"))
+        for port in spec.get_seq("ports") or ():
+            if not isinstance(port, MapNode):
+                continue
+            number = port.get("port")
+            if not isinstance(number, ScalarNode) or type(number.value) is not int:
+                continue
+            target = port.get("targetPort")
+            target_value: int | str = number.value
+            if isinstance(target, ScalarNode) and target.value is not None:
+                target_value = target.value if type(target.value) is int else target.text
+            ports.append(
+                ServicePort(
+                    port.get_str("name"), number.value, target_value, port.get_str("protocol") or "TCP"
+                )
+            )
+        for key in ("clusterIP",):
+            ip = spec.get_str(key)
+            if ip and ip != "None":
+                cluster_ips.append(ip)
+        for ip_node in spec.get_seq("clusterIPs") or ():
+            if isinstance(ip_node, ScalarNode) and ip_node.text not in cluster_ips and ip_node.text != "None":
+                cluster_ips.append(ip_node.text)
+    return Service(
+        kind="Service",
+        namespace=namespace,
+        selector=selector,
+        ports=tuple(ports),
+        cluster_ips=tuple(cluster_ips),
+        **common,
+    )
+
+
+def parse_selector(node: Node | None) -> LabelSelector:
+    """Read a LabelSelector leniently. Null or ``{}`` is the empty selector."""
+    if not isinstance(node, MapNode):
+        return LabelSelector(node=node)
+    match_labels = tuple(string_map(node.get("matchLabels")).items())
+    expressions: list[Requirement] = []
+    for entry in node.get_seq("matchExpressions") or ():
+        if not isinstance(entry, MapNode):
+            continue
+        key = _scalar_text(entry.get("key")) or ""
+        operator_text = entry.get_str("operator")
+        operator = next((op for op in Operator if op.value == operator_text), None)
+        values = frozenset(
+            item.text
+            for item in entry.get_seq("values") or ()
+            if isinstance(item, ScalarNode) and item.value is not None
+        )
+        expressions.append(Requirement(key, operator, values))
+    return LabelSelector(match_labels, tuple(expressions), node)
+
+
+def effective_policy_types(spec: MapNode | None) -> tuple[tuple[str, ...] | None, frozenset[Direction]]:
+    """The API server's defaulting of ``policyTypes`` (networkpolicy-semantics §1.4)."""
+    written: tuple[str, ...] | None = None
+    types_node = spec.get_seq("policyTypes") if spec is not None else None
+    if types_node is not None and len(types_node) > 0:
+        written = tuple(item.text for item in types_node if isinstance(item, ScalarNode))
+        return written, frozenset(d for d in Direction if d.value in written)
+    directions = {Direction.INGRESS}
+    egress = spec.get_seq("egress") if spec is not None else None
+    if egress is not None and len(egress) > 0:
+        directions.add(Direction.EGRESS)
+    return written, frozenset(directions)
+
+
+def _build_policy(
+    manifest: Manifest, namespace: str, namespace_explicit: bool, common: _Common
+) -> NetworkPolicy:
+    node = manifest.node
+    spec = node.get_map("spec")
+    selector_node = spec.get("podSelector") if spec is not None else None
+    written, effective = effective_policy_types(spec)
+    return NetworkPolicy(
+        kind="NetworkPolicy",
+        namespace=namespace,
+        pod_selector=parse_selector(selector_node),
+        pod_selector_node=selector_node,
+        written_policy_types=written,
+        effective_policy_types=effective,
+        ingress=_rules(spec, Direction.INGRESS),
+        egress=_rules(spec, Direction.EGRESS),
+        namespace_explicit=namespace_explicit,
+        api_version=node.get_str("apiVersion") or "",
+        **common,
+    )
+
+
+def _rules(spec: MapNode | None, direction: Direction) -> tuple[PolicyRule, ...]:
+    rules_node = spec.get_seq(direction.rules_key) if spec is not None else None
+    if rules_node is None:
+        return ()
+    rules: list[PolicyRule] = []
+    for index, rule_node in enumerate(rules_node):
+        if is_null(rule_node):
+            # `- ` with nothing after it decodes as an empty rule: allow everything.
+            rules.append(PolicyRule(direction, index, None, None, rule_node))
+            continue
+        if not isinstance(rule_node, MapNode):
+            continue
+        rules.append(
+            PolicyRule(
+                direction,
+                index,
+                _peers(rule_node.get(direction.peers_key)),
+                _ports(rule_node.get("ports")),
+                rule_node,
+            )
+        )
+    return tuple(rules)
+
+
+def _peers(node: Node | None) -> tuple[Peer, ...] | None:
+    if not isinstance(node, SeqNode) or len(node) == 0:
+        return None
+    peers: list[Peer] = []
+    for index, peer_node in enumerate(node):
+        if not isinstance(peer_node, MapNode):
+            # An empty peer is rejected by the API server; it matches nothing here.
+            peers.append(Peer(None, None, None, peer_node, index))
+            continue
+        pod = peer_node.get("podSelector")
+        namespace = peer_node.get("namespaceSelector")
+        block = peer_node.get_map("ipBlock")
+        peers.append(
+            Peer(
+                None if is_null(pod) else parse_selector(pod),
+                None if is_null(namespace) else parse_selector(namespace),
+                _ip_block(block) if block is not None else None,
+                peer_node,
+                index,
+            )
+        )
+    return tuple(peers)
+
+
+def parse_network(text: str) -> IPNetwork | None:
+    """A CIDR, masked as the API server's sloppy parser does (``10.0.0.1/8`` → ``10.0.0.0/8``)."""
+    if "/" not in text:
+        return None
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _ip_block(node: MapNode) -> IPBlock:
+    cidr = _scalar_text(node.get("cidr")) or ""
+    excepts = tuple(
+        (item.text, parse_network(item.text))
+        for item in node.get_seq("except") or ()
+        if isinstance(item, ScalarNode)
+    )
+    return IPBlock(cidr, parse_network(cidr), excepts, node)
+
+
+def _ports(node: Node | None) -> tuple[PolicyPort, ...] | None:
+    if not isinstance(node, SeqNode) or len(node) == 0:
+        return None
+    ports: list[PolicyPort] = []
+    for index, port_node in enumerate(node):
+        if not isinstance(port_node, MapNode):
+            # `- {}` or `-` : protocol defaults to TCP, every port.
+            ports.append(PolicyPort("TCP", None, None, port_node, index))
+            continue
+        protocol = port_node.get_str("protocol") or "TCP"
+        if protocol not in PROTOCOLS:
+            protocol = protocol.upper() if protocol.upper() in PROTOCOLS else protocol
+        port_value = port_node.get("port")
+        port: int | str | None = None
+        if isinstance(port_value, ScalarNode) and port_value.value is not None:
+            port = port_value.value if type(port_value.value) is int else port_value.text
+        end_value = port_node.get("endPort")
+        end_port = (
+            end_value.value if isinstance(end_value, ScalarNode) and type(end_value.value) is int else None
+        )
+        ports.append(PolicyPort(protocol, port, end_port, port_node, index))
+    return tuple(ports)
