@@ -1,0 +1,310 @@
+"""Configuration: where it is found, what it may say, and the validated result.
+
+The nearest ``.nplint.yaml``, ``.nplint.toml`` or ``pyproject.toml`` with a
+``[tool.nplint]`` table wins, looking upwards from the first path linted to
+the repository root; there is no cascade. Every key is validated with
+jsonschema and an unknown key or a bad value stops the run naming the file,
+the key and why.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from nplint.findings import Level
+
+CONFIG_FILES = (".nplint.yaml", ".nplint.yml", ".nplint.toml", "pyproject.toml")
+
+_CODE_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_STR_OR_LIST = {"oneOf": [{"type": "string", "minLength": 1}, _CODE_LIST]}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "select": _CODE_LIST,
+        "ignore": _CODE_LIST,
+        "extend-select": _CODE_LIST,
+        "per-file-ignores": {"type": "object", "additionalProperties": _CODE_LIST},
+        "fail-on": {"enum": ["error", "warning", "note", "never"]},
+        "exclude": _CODE_LIST,
+        "respect-gitignore": {"type": "boolean"},
+        "roots": _CODE_LIST,
+        "cni": {"type": "string", "minLength": 1},
+        "default-namespace": {"type": "string", "minLength": 1},
+        "expect": _STR_OR_LIST,
+        "cluster": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dns": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "namespace": {"type": "string", "minLength": 1},
+                        "pod-labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "ports": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+                            "minItems": 1,
+                        },
+                        "service-ip": {"type": "string"},
+                        "node-local-ip": {"type": "string"},
+                    },
+                },
+                "apiserver": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "addresses": _CODE_LIST,
+                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "service-ip": {"type": "string"},
+                    },
+                },
+                "pod-cidr": _STR_OR_LIST,
+                "service-cidr": _STR_OR_LIST,
+                "node-cidr": _STR_OR_LIST,
+            },
+        },
+        "rules": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"level": {"enum": ["error", "warning", "note"]}},
+            },
+        },
+        "plugins": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}
+
+
+class ConfigError(Exception):
+    """A configuration the run cannot use. The message names the file, key and reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class DNSFacts:
+    namespace: str = "kube-system"
+    pod_labels: Mapping[str, str] = field(default_factory=lambda: {"k8s-app": "kube-dns"})
+    ports: tuple[int, ...] = (53,)
+    service_ip: str | None = None
+    node_local_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFacts:
+    """What the repository cannot show about the cluster, from the ``cluster`` section."""
+
+    dns: DNSFacts = field(default_factory=DNSFacts)
+    apiserver_addresses: tuple[str, ...] = ()
+    apiserver_port: int | None = None
+    apiserver_service_ip: str | None = None
+    pod_cidrs: tuple[str, ...] = ()
+    service_cidrs: tuple[str, ...] = ()
+    node_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Config:
+    """The validated configuration of one run (file settings, then command-line overrides)."""
+
+    source: Path | None = None
+    root: Path = field(default_factory=Path.cwd)
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fail_on: Level | None = Level.WARNING
+    exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    roots: tuple[str, ...] = ()
+    cni: str | None = None
+    default_namespace: str = "default"
+    expect: tuple[str, ...] = ()
+    cluster: ClusterFacts = field(default_factory=ClusterFacts)
+    rule_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    plugin_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Parsed command-line options, for plugins that added their own.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def find_config_file(start: Path, stop: Path) -> Path | None:
+    """The nearest config file from ``start`` upwards, not above ``stop``."""
+    start = start.resolve()
+    stop = stop.resolve()
+    directory = start if start.is_dir() else start.parent
+    while True:
+        for name in CONFIG_FILES:
+            candidate = directory / name
+            if candidate.is_file() and (name != "pyproject.toml" or _pyproject_has_table(candidate)):
+                return candidate
+        if directory == stop or directory.parent == directory:
+            return None
+        if stop not in directory.parents:
+            return None
+        directory = directory.parent
+
+
+def _pyproject_has_table(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(data.get("tool"), dict) and "nplint" in data["tool"]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw settings of a config file (not yet validated)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error}") from error
+    if path.suffix == ".toml":
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from error
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("nplint", {})
+    else:
+        from nplint.loading import load_text
+
+        loaded = load_text(str(path), text)
+        problems = loaded.problems + [p for d in loaded.documents for p in d.problems]
+        if problems:
+            first = problems[0]
+            raise ConfigError(f"{path}:{first.span.line}:{first.span.column}: {first.message}")
+        roots = [d.root for d in loaded.documents if d.root is not None]
+        if len(roots) > 1:
+            raise ConfigError(f"{path}: a configuration file holds one YAML document, found {len(roots)}")
+        data = roots[0].to_python() if roots else {}
+        if data is None:
+            data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of settings")
+    return data
+
+
+def validate(data: Mapping[str, Any], source: str) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if not errors:
+        return
+    raise ConfigError("\n".join(_describe(error, source) for error in errors))
+
+
+def _describe(error: jsonschema.ValidationError, source: str) -> str:
+    location = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        parts = []
+        for key in unknown:
+            full = f"{location}.{key}" if location else key
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
+            parts.append(f"{source}: key {full!r}: unknown key{suggestion}")
+        return "\n".join(parts)
+    if error.validator == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{source}: key {location!r}: {error.instance!r} is not one of {choices}"
+    return f"{source}: key {location or '(top level)'!r}: {error.message}"
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) -> Config:
+    """Validate raw settings and turn them into a :class:`Config`."""
+    validate(data, str(source) if source else "configuration")
+    fail_on = data.get("fail-on", "warning")
+    cluster = data.get("cluster", {})
+    dns = cluster.get("dns", {})
+    apiserver = cluster.get("apiserver", {})
+    dns_facts = DNSFacts(
+        namespace=dns.get("namespace", "kube-system"),
+        pod_labels=dict(dns.get("pod-labels", {"k8s-app": "kube-dns"})),
+        ports=tuple(dns.get("ports", (53,))),
+        service_ip=dns.get("service-ip"),
+        node_local_ip=dns.get("node-local-ip"),
+    )
+    facts = ClusterFacts(
+        dns=dns_facts,
+        apiserver_addresses=_codes(apiserver.get("addresses")),
+        apiserver_port=apiserver.get("port"),
+        apiserver_service_ip=apiserver.get("service-ip"),
+        pod_cidrs=_codes(cluster.get("pod-cidr")),
+        service_cidrs=_codes(cluster.get("service-cidr")),
+        node_cidrs=_codes(cluster.get("node-cidr")),
+    )
+    _check_cidrs(facts, str(source) if source else "configuration")
+    return Config(
+        source=source,
+        root=root,
+        select=_codes(data["select"]) if "select" in data else None,
+        ignore=_codes(data.get("ignore")),
+        extend_select=_codes(data.get("extend-select")),
+        per_file_ignores={k: _codes(v) for k, v in data.get("per-file-ignores", {}).items()},
+        fail_on=None if fail_on == "never" else Level.parse(fail_on),
+        exclude=_codes(data.get("exclude")),
+        respect_gitignore=bool(data.get("respect-gitignore", True)),
+        roots=_codes(data.get("roots")),
+        cni=data.get("cni"),
+        default_namespace=data.get("default-namespace", "default"),
+        expect=_codes(data.get("expect")),
+        cluster=facts,
+        rule_settings={k: dict(v) for k, v in data.get("rules", {}).items()},
+        plugin_settings={k: dict(v) for k, v in data.get("plugins", {}).items()},
+    )
+
+
+def _check_cidrs(facts: ClusterFacts, source: str) -> None:
+    import ipaddress
+
+    for key, values in (
+        ("cluster.pod-cidr", facts.pod_cidrs),
+        ("cluster.service-cidr", facts.service_cidrs),
+        ("cluster.node-cidr", facts.node_cidrs),
+    ):
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{source}: key {key!r}: {value!r} is not a CIDR such as 10.244.0.0/16"
+                ) from None
+
+
+def load_config(
+    explicit: Path | None, *, start: Path, root: Path, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Find, read and validate the configuration, then apply command-line overrides."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: configuration file not found")
+        source: Path | None = explicit
+    else:
+        source = find_config_file(start, root)
+    data: dict[str, Any] = read_config_file(source) if source is not None else {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    return build_config(data, source=source, root=root)
+
+
+def codes_in(values: Sequence[str]) -> tuple[str, ...]:
+    """Split comma-separated command-line codes (``--select NP1,NP301``)."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())

@@ -1,0 +1,136 @@
+"""The lint pipeline: discover → load → inventory → rules → select/suppress → sorted findings.
+
+Each stage hands the next plain values; nothing here prints. The command line
+(and tests, and embedding applications) call :func:`lint`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nplint.config import Config
+from nplint.discovery import Discovery, SkippedFile, discover
+from nplint.findings import FILE_START, Finding, Level
+from nplint.loading import LoadedFile, Problem, decode, iter_manifests
+from nplint.model import Inventory, build_inventory
+from nplint.plugins.manager import PluginManager
+from nplint.rules.base import Rule, RuleContext, RuleRegistry
+from nplint.selection import Suppression, Suppressor, enabled_rules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    """A rule that raised: reported, and the run exits 2, but other rules' findings stand."""
+
+    rule_id: str
+    error: str
+
+
+@dataclass(slots=True)
+class LintResult:
+    findings: list[Finding]
+    suppressed: list[Finding]
+    files: list[LoadedFile]
+    inventory: Inventory
+    rules: list[type[Rule]]
+    skipped: tuple[SkippedFile, ...] = ()
+    missing: tuple[str, ...] = ()
+    failures: list[RuleFailure] = field(default_factory=list)
+    suppressions: list[Suppression] = field(default_factory=list)
+
+
+def read_file(
+    path: Path, display: str, plugins: PluginManager, config: Config, stdin: Callable[[], bytes]
+) -> LoadedFile:
+    """Read and load one file; any failure becomes a load problem, never an exception."""
+    try:
+        data = stdin() if display == "-" else path.read_bytes()
+    except OSError as error:
+        loaded = LoadedFile(display)
+        loaded.problems.append(Problem(FILE_START, f"cannot read the file: {error.strerror or error}"))
+        return loaded
+    text, problem = decode(data)
+    if text is None:
+        loaded = LoadedFile(display)
+        if problem is not None:
+            loaded.problems.append(problem)
+        return loaded
+    return plugins.load_documents(display, text, config)
+
+
+def _stdin_bytes() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def load_paths(
+    paths: Sequence[str], config: Config, plugins: PluginManager, stdin: Callable[[], bytes] = _stdin_bytes
+) -> tuple[Discovery, list[LoadedFile]]:
+    found = discover(
+        paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
+    )
+    files = [read_file(f.path, f.display, plugins, config, stdin) for f in found.files]
+    return found, files
+
+
+def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginManager) -> Inventory:
+    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    inventory = build_inventory(manifests, default_namespace=config.default_namespace)
+    plugins.extend_inventory(inventory, list(files), config)
+    return inventory
+
+
+def run_rules(
+    rules: Sequence[type[Rule]], ctx_base: RuleContext, config: Config
+) -> tuple[list[Finding], list[RuleFailure]]:
+    findings: list[Finding] = []
+    failures: list[RuleFailure] = []
+    for rule_class in rules:
+        settings = dict(config.rule_settings.get(rule_class.id, {}))
+        level_text = settings.pop("level", None)
+        rule = rule_class(Level.parse(level_text) if level_text else None)
+        ctx = RuleContext(
+            inventory=ctx_base.inventory,
+            config=config,
+            files=ctx_base.files,
+            options={**rule_class.options, **settings},
+        )
+        produced: list[Finding] = []
+        try:
+            produced.extend(rule.check(ctx))
+        except Exception as error:  # contain one rule's bug; the others still report
+            failures.append(RuleFailure(rule_class.id, f"{type(error).__name__}: {error}"))
+        findings.extend(produced)
+    return findings, failures
+
+
+def lint(
+    paths: Sequence[str],
+    config: Config,
+    plugins: PluginManager,
+    registry: RuleRegistry,
+    *,
+    stdin: Callable[[], bytes] = _stdin_bytes,
+    rules: Sequence[type[Rule]] | None = None,
+) -> LintResult:
+    found, files = load_paths(paths, config, plugins, stdin)
+    inventory = inventory_of(files, config, plugins)
+    chosen = list(rules) if rules is not None else enabled_rules(registry, config)
+    raw, failures = run_rules(chosen, RuleContext(inventory=inventory, config=config, files=files), config)
+    suppressor = Suppressor(registry, config, files, inventory)
+    outcome = suppressor.apply(raw)
+    kept = [f for f in outcome.kept if not plugins.filter_finding(f, config)]
+    kept = sorted(set(kept), key=Finding.sort_key)
+    return LintResult(
+        findings=kept,
+        suppressed=sorted(outcome.suppressed, key=Finding.sort_key),
+        files=files,
+        inventory=inventory,
+        rules=chosen,
+        skipped=found.skipped,
+        missing=found.missing,
+        failures=failures,
+        suppressions=outcome.suppressions,
+    )

@@ -1,0 +1,64 @@
+"""What a reporter receives, and the registry of output formats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from nplint.findings import Finding, Level
+from nplint.rules.base import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The sorted findings of a run and what is needed to present them."""
+
+    findings: Sequence[Finding]
+    #: The rules that ran, sorted by ID (SARIF lists them all).
+    rules: Sequence[type[Rule]]
+    root: Path
+    files_checked: int
+    suppressed: int = 0
+    fail_on: Level | None = Level.WARNING
+    version: str = ""
+    #: Rule ID → the page text of ``rules/NPxxx.md`` (may be missing for plugin rules).
+    pages: Mapping[str, str] = field(default_factory=dict)
+    color: bool = False
+
+    def counts(self) -> dict[str, int]:
+        counts = {level.value: 0 for level in Level}
+        for finding in self.findings:
+            counts[finding.level.value] += 1
+        return counts
+
+
+class Reporter:
+    """An output format. ``render`` returns the whole output as text."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def render(self, report: Report) -> str:
+        raise NotImplementedError
+
+
+class ReporterRegistry:
+    def __init__(self) -> None:
+        self._reporters: dict[str, type[Reporter]] = {}
+
+    def add(self, reporter: type[Reporter]) -> None:
+        existing = self._reporters.get(reporter.name)
+        if existing is not None and existing is not reporter:
+            raise ValueError(f"output format {reporter.name!r} is registered twice")
+        self._reporters[reporter.name] = reporter
+
+    def get(self, name: str) -> type[Reporter] | None:
+        return self._reporters.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._reporters)
+
+    def __iter__(self) -> Iterator[type[Reporter]]:
+        return iter(self._reporters[name] for name in self.names())

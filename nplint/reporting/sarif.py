@@ -1,0 +1,174 @@
+"""SARIF 2.1.0 for GitHub code scanning and other SARIF consumers.
+
+Built with sarif-om's classes and serialised by walking their attrs metadata.
+sarif-om gives ``Result.level`` a default of "warning"; a serialiser that drops
+defaults would drop it, so ``level`` is always written (as is ``ruleIndex``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import attr
+import sarif_om as sarif
+
+from nplint.findings import Finding, fingerprint
+from nplint.pages import help_uri
+from nplint.reporting.base import Report, Reporter
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+INFORMATION_URI = "https://github.com/nplint/nplint"
+_ALWAYS = frozenset(("level",))
+
+#: security-severity (0.0–10.0) for rules whose findings are security exposure.
+SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "note": "2.0"}
+
+
+def _to_json(value: Any) -> Any:
+    if attr.has(type(value)):
+        out: dict[str, Any] = {}
+        for field in attr.fields(type(value)):
+            item = getattr(value, field.name)
+            if item is None:
+                continue
+            default = field.default
+            if isinstance(default, attr.Factory):  # type: ignore[arg-type]
+                default = default.factory()
+            name = field.metadata.get("schema_property_name", field.name)
+            if item == default and name not in _ALWAYS:
+                continue
+            out[name] = _to_json(item)
+        return out
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def _uri(path: str) -> tuple[str, str | None]:
+    if path.startswith("/"):
+        return "file://" + quote(path), None
+    return quote(path), SRCROOT
+
+
+def _region(span: Any) -> sarif.Region:
+    return sarif.Region(
+        start_line=span.line,
+        start_column=span.column,
+        end_line=span.end_line,
+        end_column=max(span.end_column, span.column + 1) if span.end_line == span.line else span.end_column,
+    )
+
+
+def _location(path: str, span: Any, message: str | None = None, index: int | None = None) -> sarif.Location:
+    uri, base = _uri(path)
+    return sarif.Location(
+        id=index,
+        physical_location=sarif.PhysicalLocation(
+            artifact_location=sarif.ArtifactLocation(uri=uri, uri_base_id=base),
+            region=_region(span),
+        ),
+        message=sarif.Message(text=message) if message else None,
+    )
+
+
+class SarifReporter(Reporter):
+    name = "sarif"
+    description = "SARIF 2.1.0 for GitHub code scanning"
+
+    def render(self, report: Report) -> str:
+        rules = list(report.rules)
+        index = {rule.id: i for i, rule in enumerate(rules)}
+        descriptors = []
+        for rule in rules:
+            page = report.pages.get(rule.id)
+            properties: dict[str, Any] = {"tags": sorted(set(rule.tags) | {"kubernetes", "networkpolicy"})}
+            if "security" in rule.tags or rule.level.value == "error":
+                properties["security-severity"] = SECURITY_SEVERITY[rule.level.value]
+            properties["precision"] = "high"
+            descriptors.append(
+                sarif.ReportingDescriptor(
+                    id=rule.id,
+                    name=_pascal(rule.name),
+                    short_description=sarif.MultiformatMessageString(text=rule.summary),
+                    full_description=sarif.MultiformatMessageString(
+                        text=_full_description(rule.summary, page)
+                    ),
+                    help=sarif.MultiformatMessageString(
+                        text=page or rule.summary, markdown=page or rule.summary
+                    ),
+                    help_uri=help_uri(rule.id),
+                    default_configuration=sarif.ReportingConfiguration(level=rule.level.value),
+                    properties=properties,
+                )
+            )
+        results = [self._result(finding, index) for finding in report.findings]
+        run = sarif.Run(
+            tool=sarif.Tool(
+                driver=sarif.ToolComponent(
+                    name="nplint",
+                    version=report.version,
+                    semantic_version=report.version,
+                    information_uri=INFORMATION_URI,
+                    rules=descriptors,
+                )
+            ),
+            results=results,
+            column_kind="unicodeCodePoints",
+            original_uri_base_ids={
+                SRCROOT: sarif.ArtifactLocation(
+                    description=sarif.Message(text="The root of the linted repository.")
+                )
+            },
+        )
+        log = sarif.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
+        return json.dumps(_to_json(log), indent=2, ensure_ascii=False) + "\n"
+
+    def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
+        obj = finding.object
+        properties: dict[str, Any] = {}
+        if obj is not None:
+            properties["object"] = {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name}
+        if finding.yaml_path:
+            properties["yamlPath"] = finding.yaml_path
+        if finding.fix:
+            properties["fix"] = finding.fix
+        related = [_location(r.path, r.span, r.message, i) for i, r in enumerate(finding.related, start=1)]
+        return sarif.Result(
+            rule_id=finding.rule_id,
+            rule_index=index.get(finding.rule_id, -1),
+            level=finding.level.value,
+            message=sarif.Message(text=finding.message),
+            locations=[_location(finding.path, finding.span)],
+            related_locations=related or None,
+            partial_fingerprints={"nplintFingerprint/v1": fingerprint(finding)},
+            properties=properties or None,
+        )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+def _full_description(summary: str, page: str | None) -> str:
+    """The page's *What it does* paragraph, else the summary."""
+    if not page:
+        return summary
+    lines = page.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip().lower() == "## what it does") + 1
+    except StopIteration:
+        return summary
+    paragraph: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("#"):
+            break
+        if not line.strip() and paragraph:
+            break
+        if line.strip():
+            paragraph.append(line.strip())
+    return " ".join(paragraph) or summary

@@ -1,0 +1,148 @@
+"""What a rule is, what it is given, and the registry that holds the catalog."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nplint.findings import Finding, Level, ObjectRef, Related, Span
+
+if TYPE_CHECKING:
+    from nplint.config import Config
+    from nplint.loading import LoadedFile
+    from nplint.loading.nodes import Node
+    from nplint.model import Inventory, KubeObject
+
+RULE_ID = re.compile(r"NP\d{3}\Z")
+RULE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
+
+
+@dataclass(slots=True)
+class RuleContext:
+    """Everything a rule may read. Rules never read files or print."""
+
+    inventory: Inventory
+    config: Config
+    #: The loaded files (documents and load problems), for the schema rules.
+    files: Sequence[LoadedFile] = ()
+    #: Options of the running rule: its defaults overlaid with ``rules.<ID>`` from the config.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Rule:
+    """Base class of every rule, built-in or from a plugin.
+
+    Subclasses set the class attributes and implement :meth:`check`, a
+    generator of findings made with :meth:`finding`.
+    """
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    level: ClassVar[Level]
+    tags: ClassVar[tuple[str, ...]] = ()
+    #: Opt-in rules run only when selected explicitly.
+    default_enabled: ClassVar[bool] = True
+    #: Option names and default values, settable as ``rules.<ID>.<option>``.
+    options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, level: Level | None = None) -> None:
+        self.effective_level = level or self.level
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        obj: KubeObject | None,
+        node: Node | None,
+        message: str,
+        *,
+        path: str | None = None,
+        span: Span | None = None,
+        related: Iterable[Related] = (),
+        fix: str | None = None,
+        document_index: int | None = None,
+    ) -> Finding:
+        """A finding at ``node`` (or ``span``) of ``obj``'s file."""
+        if span is None:
+            span = node.span if node is not None else (obj.span if obj is not None else Span(1, 1, 1, 1))
+        ref: ObjectRef | None = obj.ref if obj is not None else None
+        return Finding(
+            rule_id=self.id,
+            level=self.effective_level,
+            message=message,
+            path=path if path is not None else (obj.path if obj is not None else ""),
+            span=span,
+            object=ref,
+            yaml_path=node.path if node is not None else "",
+            document_index=document_index
+            if document_index is not None
+            else (obj.document_index if obj is not None else 0),
+            related=tuple(related),
+            fix=fix,
+        )
+
+
+class RuleRegistry:
+    """The rule catalog: ID → rule class, names resolvable to IDs."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, type[Rule]] = {}
+        self._names: dict[str, str] = {}
+
+    def add(self, rule: type[Rule]) -> None:
+        for attribute in ("id", "name", "summary", "level"):
+            if not hasattr(rule, attribute):
+                raise ValueError(f"rule class {rule.__qualname__} has no {attribute!r}")
+        if not RULE_ID.match(rule.id):
+            raise ValueError(f"rule {rule.__qualname__}: id {rule.id!r} is not NP followed by three digits")
+        if not RULE_NAME.match(rule.name):
+            raise ValueError(f"rule {rule.id}: name {rule.name!r} is not kebab-case")
+        existing = self._rules.get(rule.id)
+        if existing is not None and existing is not rule:
+            raise ValueError(
+                f"rule id {rule.id} is registered twice ({existing.__qualname__}, {rule.__qualname__})"
+            )
+        if rule.name in self._names and self._names[rule.name] != rule.id:
+            raise ValueError(f"rule name {rule.name!r} is used by {self._names[rule.name]} and {rule.id}")
+        self._rules[rule.id] = rule
+        self._names[rule.name] = rule.id
+
+    def extend(self, rules: Iterable[type[Rule]]) -> None:
+        for rule in rules:
+            self.add(rule)
+
+    def resolve(self, code: str) -> str | None:
+        """The rule ID for an ID or a name, or None when neither is known."""
+        upper = code.strip().upper()
+        if upper in self._rules:
+            return upper
+        return self._names.get(code.strip().lower())
+
+    def matching(self, code: str) -> list[str]:
+        """IDs selected by a code: an ID, a name, a family prefix (``NP3``) or ``ALL``."""
+        code = code.strip()
+        resolved = self.resolve(code)
+        if resolved is not None:
+            return [resolved]
+        upper = code.upper()
+        if upper == "ALL":
+            return sorted(self._rules)
+        if upper.startswith("NP") and upper[2:].isdigit() and len(upper) < 5:
+            return sorted(rule_id for rule_id in self._rules if rule_id.startswith(upper))
+        return []
+
+    def get(self, rule_id: str) -> type[Rule]:
+        return self._rules[rule_id]
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._rules
+
+    def __iter__(self) -> Iterator[type[Rule]]:
+        return iter(sorted(self._rules.values(), key=lambda r: r.id))
+
+    def __len__(self) -> int:
+        return len(self._rules)

@@ -1,0 +1,85 @@
+"""NP1xx: isolation and coverage — is every pod behind a default-deny?"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import ClassVar
+
+from nplint.findings import Finding, Level, Related
+from nplint.model import Direction, NetworkPolicy, Workload
+from nplint.rules.base import Rule, RuleContext
+
+_DEFAULT_DENY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny-{direction}
+  namespace: {namespace}
+spec:
+  podSelector: {{}}
+  policyTypes: [{policy_type}]"""
+
+
+def isolates_whole_namespace(policy: NetworkPolicy, direction: Direction) -> bool:
+    """A policy whose empty podSelector puts every pod of its namespace, now and future, under isolation."""
+    return policy.pod_selector.is_empty and policy.isolates(direction)
+
+
+class _MissingDefaultDeny(Rule):
+    direction: ClassVar[Direction]
+    level = Level.WARNING
+    tags = ("isolation",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        workloads_by_ns: dict[str, list[Workload]] = defaultdict(list)
+        for workload in inventory.workloads:
+            if not workload.host_network:
+                workloads_by_ns[workload.namespace].append(workload)
+        covered = {p.namespace for p in inventory.policies if isolates_whole_namespace(p, self.direction)}
+        for namespace in sorted(workloads_by_ns):
+            if namespace in covered:
+                continue
+            workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
+            listed = ", ".join(f"{w.kind} {w.name}" for w in workloads[:3])
+            more = f" and {len(workloads) - 3} more" if len(workloads) > 3 else ""
+            direction = self.direction.lower
+            fix = _DEFAULT_DENY.format(
+                direction=direction, namespace=namespace, policy_type=self.direction.value
+            )
+            message = (
+                f"namespace {namespace!r} has workloads ({listed}{more}) but no NetworkPolicy that "
+                f"selects all of its pods for {direction}, so every pod accepts "
+                f"{'any connection' if self.direction is Direction.INGRESS else 'sends anywhere'} "
+                f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
+                f"and `policyTypes: [{self.direction.value}]`"
+            )
+            ns_object = inventory.namespaces.get(namespace)
+            if ns_object is not None and ns_object.defined:
+                yield self.finding(
+                    ns_object,
+                    None,
+                    message,
+                    related=[
+                        Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in workloads[:3]
+                    ],
+                    fix=fix,
+                )
+            else:
+                first = workloads[0]
+                yield self.finding(first, None, message, fix=fix)
+
+
+class MissingDefaultDenyIngress(_MissingDefaultDeny):
+    id = "NP101"
+    name = "missing-default-deny-ingress"
+    summary = "A namespace with workloads has no policy that isolates all of its pods for ingress."
+    direction = Direction.INGRESS
+
+
+class MissingDefaultDenyEgress(_MissingDefaultDeny):
+    id = "NP102"
+    name = "missing-default-deny-egress"
+    summary = "A namespace with workloads has no policy that isolates all of its pods for egress."
+    direction = Direction.EGRESS
