@@ -1,0 +1,1 @@
+"""An example nplint plugin: every NetworkPolicy must name its owning team."""
