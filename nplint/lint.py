@@ -96,6 +96,7 @@ def run_rules(
             config=config,
             files=ctx_base.files,
             options={**rule_class.options, **settings},
+            skipped=ctx_base.skipped,
         )
         produced: list[Finding] = []
         try:
@@ -118,7 +119,9 @@ def lint(
     found, files = load_paths(paths, config, plugins, stdin)
     inventory = inventory_of(files, config, plugins)
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
-    raw, failures = run_rules(chosen, RuleContext(inventory=inventory, config=config, files=files), config)
+    raw, failures = run_rules(
+        chosen, RuleContext(inventory=inventory, config=config, files=files, skipped=found.skipped), config
+    )
     suppressor = Suppressor(registry, config, files, inventory)
     outcome = suppressor.apply(raw)
     kept = [f for f in outcome.kept if not plugins.filter_finding(f, config)]

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 @hookimpl
 def nplint_register_rules(registry: RuleRegistry) -> None:
-    from nplint.rules import BUILTIN_RULES
+    from nplint.rules import builtin_rules
 
-    registry.extend(BUILTIN_RULES)
+    registry.extend(builtin_rules())
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from nplint.findings import Finding, Level, ObjectRef, Related, Span
 
 if TYPE_CHECKING:
     from nplint.config import Config
+    from nplint.discovery import SkippedFile
     from nplint.loading import LoadedFile
     from nplint.loading.nodes import Node
     from nplint.model import Inventory, KubeObject
@@ -29,6 +30,8 @@ class RuleContext:
     files: Sequence[LoadedFile] = ()
     #: Options of the running rule: its defaults overlaid with ``rules.<ID>`` from the config.
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Files discovery skipped (Helm templates, kustomizations), for the rules that explain them.
+    skipped: Sequence[SkippedFile] = ()
 
 
 class Rule:

@@ -131,3 +131,6 @@ class EgressBlocksDns(Rule):
             ][:3]
             span = node.key_span if node is not None else None
             yield self.finding(policy, node, message, span=span, related=others, fix=fix)
+
+
+RULES = (EgressBlocksDns,)

@@ -29,3 +29,6 @@ class InvalidYaml(Rule):
                         span=problem.span,
                         document_index=document.index,
                     )
+
+
+RULES = (InvalidYaml,)

@@ -83,3 +83,9 @@ class MissingDefaultDenyEgress(_MissingDefaultDeny):
     name = "missing-default-deny-egress"
     summary = "A namespace with workloads has no policy that isolates all of its pods for egress."
     direction = Direction.EGRESS
+
+
+RULES = (
+    MissingDefaultDenyIngress,
+    MissingDefaultDenyEgress,
+)

@@ -135,3 +135,9 @@ class ImplicitPodSelector(Rule):
                 "reject a missing podSelector)"
             )
             yield self.finding(policy, where, message, span=span, fix="podSelector: {}")
+
+
+RULES = (
+    PeerAndOrConfusion,
+    ImplicitPodSelector,
+)
