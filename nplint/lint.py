@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nplint.config import Config
@@ -91,13 +91,7 @@ def run_rules(
         settings = dict(config.rule_settings.get(rule_class.id, {}))
         level_text = settings.pop("level", None)
         rule = rule_class(Level.parse(level_text) if level_text else None)
-        ctx = RuleContext(
-            inventory=ctx_base.inventory,
-            config=config,
-            files=ctx_base.files,
-            options={**rule_class.options, **settings},
-            skipped=ctx_base.skipped,
-        )
+        ctx = replace(ctx_base, options={**rule_class.options, **settings})
         produced: list[Finding] = []
         try:
             produced.extend(rule.check(ctx))
@@ -105,6 +99,28 @@ def run_rules(
             failures.append(RuleFailure(rule_class.id, f"{type(error).__name__}: {error}"))
         findings.extend(produced)
     return findings, failures
+
+
+def _report_only(paths: Sequence[str], config: Config) -> tuple[list[str], set[str] | None]:
+    """Where to build the inventory from, and which files to report on.
+
+    Explicit files (as pre-commit passes them) decide what is reported, while
+    the inventory comes from the configured roots (the repository root by
+    default), so cross-file rules see the whole picture. Directories and stdin
+    are linted as given.
+    """
+    if not paths or any(p == "-" or not Path(p).is_file() for p in paths):
+        return list(paths), None
+    roots = [str(config.root / r) for r in config.roots] or [str(config.root)]
+    return [*roots, *paths], {_display(Path(p), config.root) for p in paths}
+
+
+def _display(path: Path, root: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def lint(
@@ -116,19 +132,39 @@ def lint(
     stdin: Callable[[], bytes] = _stdin_bytes,
     rules: Sequence[type[Rule]] | None = None,
 ) -> LintResult:
-    found, files = load_paths(paths, config, plugins, stdin)
+    scope, report = _report_only(paths, config)
+    found, files = load_paths(scope, config, plugins, stdin)
     inventory = inventory_of(files, config, plugins)
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
-    raw, failures = run_rules(
-        chosen, RuleContext(inventory=inventory, config=config, files=files, skipped=found.skipped), config
+    main_rules = [r for r in chosen if r.phase != "meta"]
+    meta_rules = [r for r in chosen if r.phase == "meta"]
+    base = RuleContext(
+        inventory=inventory,
+        config=config,
+        files=files,
+        skipped=found.skipped,
+        enabled_ids=frozenset(r.id for r in chosen),
+        registry=registry,
     )
+    raw, failures = run_rules(main_rules, base, config)
     suppressor = Suppressor(registry, config, files, inventory)
     outcome = suppressor.apply(raw)
+    if meta_rules:
+        base.suppressions = outcome.suppressions
+        meta, meta_failures = run_rules(meta_rules, base, config)
+        failures.extend(meta_failures)
+        meta_outcome = suppressor.apply(meta, record=False)
+        outcome.kept.extend(meta_outcome.kept)
+        outcome.suppressed.extend(meta_outcome.suppressed)
     kept = [f for f in outcome.kept if not plugins.filter_finding(f, config)]
-    kept = sorted(set(kept), key=Finding.sort_key)
+    suppressed = outcome.suppressed
+    if report is not None:
+        kept = [f for f in kept if f.path in report]
+        suppressed = [f for f in suppressed if f.path in report]
+        files = [f for f in files if f.path in report]
     return LintResult(
-        findings=kept,
-        suppressed=sorted(outcome.suppressed, key=Finding.sort_key),
+        findings=sorted(set(kept), key=Finding.sort_key),
+        suppressed=sorted(suppressed, key=Finding.sort_key),
         files=files,
         inventory=inventory,
         rules=chosen,

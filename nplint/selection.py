@@ -153,7 +153,7 @@ class Suppressor:
                 return suppression
         return None
 
-    def apply(self, findings: Iterable[Finding]) -> Outcome:
+    def apply(self, findings: Iterable[Finding], *, record: bool = True) -> Outcome:
         kept: list[Finding] = []
         suppressed: list[Finding] = []
         for finding in findings:
@@ -161,7 +161,8 @@ class Suppressor:
                 continue
             suppression = self.suppressing(finding)
             if suppression is not None:
-                suppression.used.add(finding.rule_id)
+                if record:
+                    suppression.used.add(finding.rule_id)
                 suppressed.append(finding)
             else:
                 kept.append(finding)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,13 +81,22 @@ CASES = _cases()
     CASES,
     ids=[f"{rule}-{kind}-{case.name}" for rule, kind, case in CASES],
 )
-def test_fixture(rule_id: str, kind: str, case: Path) -> None:
-    root = case if case.is_dir() else case.parent
-    target = "." if case.is_dir() else case.name
-    result = lint_paths([target], root=root, select=[rule_id], extra=fixture_config(case))
+def test_fixture(rule_id: str, kind: str, case: Path, tmp_path: Path) -> None:
+    if case.is_dir():
+        root, target = case, "."
+    else:
+        # A file fixture is a repository of its own: its neighbours must not add policies.
+        root, target = tmp_path, case.name
+        shutil.copyfile(case, tmp_path / case.name)
+    config = fixture_config(case)
+    # A fixture may enable more rules (a suppression rule needs the rule it suppresses).
+    extra_rules = [str(code) for code in config.pop("select", [])]  # type: ignore[attr-defined]
+    result = lint_paths([target], root=root, select=[rule_id, *extra_rules], extra=config)
     assert not result.failures, result.failures
     expected = expected_markers(case, rule_id)
     found = {(f.path, f.span.line, f.span.column) for f in result.findings if f.rule_id == rule_id}
+    others = {f.rule_id for f in result.findings} - {rule_id, *extra_rules}
+    assert not others, f"the fixture raises rules it was not written for: {others}"
     if kind == "good":
         assert not expected, "good fixtures carry no expect markers"
         assert found == set(), f"{rule_id} fired on a good fixture: {result.findings}"

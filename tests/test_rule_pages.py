@@ -62,7 +62,9 @@ def _lint_block(tmp_path: Path, name: str, block: str, rule_id: str, config: dic
     folder = tmp_path / name
     folder.mkdir()
     (folder / "example.yaml").write_text(block, encoding="utf-8")
-    result = lint_paths(["example.yaml"], root=folder, select=[rule_id, "NP001"], extra=config)
+    config = dict(config)
+    extra_rules = [str(code) for code in config.pop("select", [])]  # type: ignore[attr-defined]
+    result = lint_paths(["example.yaml"], root=folder, select=[rule_id, "NP001", *extra_rules], extra=config)
     assert not result.failures
     return {f.rule_id for f in result.findings}
 

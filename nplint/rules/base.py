@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from nplint.loading import LoadedFile
     from nplint.loading.nodes import Node
     from nplint.model import Inventory, KubeObject
+    from nplint.selection import Suppression
 
 RULE_ID = re.compile(r"NP\d{3}\Z")
 RULE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
@@ -32,6 +33,11 @@ class RuleContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: Files discovery skipped (Helm templates, kustomizations), for the rules that explain them.
     skipped: Sequence[SkippedFile] = ()
+    #: For rules of the "meta" phase: every suppression of the run, with what it suppressed.
+    suppressions: Sequence[Suppression] = ()
+    #: IDs of the rules that ran, and the catalog, for rules that judge rule references.
+    enabled_ids: frozenset[str] = frozenset()
+    registry: RuleRegistry | None = None
 
 
 class Rule:
@@ -50,6 +56,9 @@ class Rule:
     default_enabled: ClassVar[bool] = True
     #: Option names and default values, settable as ``rules.<ID>.<option>``.
     options: ClassVar[Mapping[str, Any]] = {}
+    #: "main" rules read the inventory; "meta" rules run after suppression and
+    #: judge the suppressions themselves.
+    phase: ClassVar[str] = "main"
 
     def __init__(self, level: Level | None = None) -> None:
         self.effective_level = level or self.level
