@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nplint import __version__
+from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
 from nplint.config import Config, ConfigError, codes_in, load_config
 from nplint.discovery import find_repository_root
 from nplint.exitcodes import ExitCode
@@ -108,6 +109,15 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
         "--show-suppressed", action="store_true", help="also print suppressed findings (text format)"
     )
     check.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        type=Path,
+        help="report only findings that are not in this baseline file",
+    )
+    check.add_argument(
+        "--write-baseline", metavar="FILE", type=Path, help="record today's findings in FILE and exit 0"
+    )
     _add_common(check)
     if session is not None:
         session.plugins.addoption(check)
@@ -166,7 +176,8 @@ def _parse_formats(
         name, sep, target = value.partition("=")
         name = name.strip()
         if name == "auto":
-            name = "text"
+            # In a GitHub Actions job, annotations are what the reader sees.
+            name = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
         if reporters.get(name) is None:
             raise UsageError(f"unknown format {name!r} (known: {', '.join(reporters.names())})")
         pairs.append((name, target if sep else output))
@@ -197,6 +208,18 @@ def run_check(
         print(f"nplint: error: {missing}: no such file or directory", file=sys.stderr)
     if result.missing:
         return ExitCode.ERROR
+    if args.write_baseline is not None:
+        write_baseline(args.write_baseline, result.findings)
+        print(f"nplint: wrote {len(result.findings)} findings to {args.write_baseline}", file=sys.stderr)
+        return ExitCode.ERROR if result.failures else ExitCode.OK
+    if args.baseline is not None:
+        outcome = apply_baseline(result.findings, read_baseline(args.baseline))
+        result.findings = outcome.new
+        print(
+            f"nplint: {outcome.matched} findings are in the baseline; {outcome.gone} baseline "
+            f"entr{'y is' if outcome.gone == 1 else 'ies are'} gone (fixed, or changed beyond recognition)",
+            file=sys.stderr,
+        )
     report = _report(result, config, session, color=False)
     for name, target in formats:
         reporter_class = session.reporters.get(name)
@@ -300,7 +323,7 @@ def main(
         if args.command == "explain":
             return run_explain(args, session, out)
         return run_check(args, session, out, stdin)
-    except (UsageError, ConfigError, SelectionError) as error:
+    except (UsageError, ConfigError, SelectionError, BaselineError) as error:
         print(f"nplint: error: {error}", file=sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:

@@ -14,7 +14,8 @@ import pytest
 from helpers import CORPUS, run_cli
 
 pytestmark = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"the shared corpus is not present at {CORPUS} (it lives beside the repository in CI)"
+    not CORPUS.is_dir(),
+    reason=f"the shared corpus is not present at {CORPUS} (it lives beside the repository in CI)",
 )
 
 

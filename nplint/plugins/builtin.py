@@ -22,11 +22,13 @@ def nplint_register_rules(registry: RuleRegistry) -> None:
 
 @hookimpl
 def nplint_register_reporters(registry: ReporterRegistry) -> None:
+    from nplint.reporting.github import GithubReporter
     from nplint.reporting.jsonfmt import JsonReporter
+    from nplint.reporting.markdown import MarkdownReporter
     from nplint.reporting.sarif import SarifReporter
     from nplint.reporting.text import TextReporter
 
-    for reporter in (TextReporter, JsonReporter, SarifReporter):
+    for reporter in (TextReporter, JsonReporter, SarifReporter, GithubReporter, MarkdownReporter):
         registry.add(reporter)
 
 
