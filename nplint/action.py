@@ -1,0 +1,178 @@
+"""The GitHub Action's logic: run nplint, write SARIF, annotations, a job summary and outputs.
+
+``action.yml`` passes every input through ``env:`` (never by interpolating
+expressions into a shell script) and calls ``python -m nplint.action run``,
+then, after the SARIF upload, ``python -m nplint.action finish`` to fail the
+job when the run's exit code says so.
+
+Environment read by ``run``: ``NPLINT_PATHS`` (whitespace-separated),
+``NPLINT_CONFIG``, ``NPLINT_FAIL_ON``, ``NPLINT_SARIF_FILE``,
+``NPLINT_ANNOTATE``, ``NPLINT_SUMMARY``, plus the runner's ``GITHUB_OUTPUT``,
+``GITHUB_STEP_SUMMARY``, ``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``,
+``GITHUB_BASE_REF`` and ``GITHUB_WORKSPACE``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shlex
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from nplint.cli import main as nplint_main
+from nplint.exitcodes import ExitCode
+
+#: Rows of the "worst findings" table in the job summary.
+WORST_ROWS = 15
+_LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2}
+
+ConnectivitySection = Callable[[Mapping[str, str], Path], str | None]
+
+
+def _truthy(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _append(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _set_output(env: Mapping[str, str], name: str, value: str) -> None:
+    # Values here never contain newlines, so the one-line form is safe.
+    _append(env.get("GITHUB_OUTPUT"), f"{name}={value}\n")
+
+
+def _cli(args: Sequence[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = nplint_main(list(args), stdout=out)
+    return code, out.getvalue()
+
+
+def build_arguments(env: Mapping[str, str], formats: Sequence[str]) -> list[str]:
+    args = ["check"]
+    for fmt in formats:
+        args += ["--format", fmt]
+    if env.get("NPLINT_CONFIG", "").strip():
+        args += ["--config", env["NPLINT_CONFIG"].strip()]
+    if env.get("NPLINT_FAIL_ON", "").strip():
+        args += ["--fail-on", env["NPLINT_FAIL_ON"].strip()]
+    return [*args, *(shlex.split(env.get("NPLINT_PATHS", "")) or ["."])]
+
+
+def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> str:
+    findings = report.get("findings", [])
+    assert isinstance(findings, list)
+    lines = ["## nplint", ""]
+    if not findings:
+        lines.append("No problems found. ✅")
+    else:
+        by_rule = Counter((f["rule"], f["name"], f["level"]) for f in findings)
+        lines += [f"**{len(findings)} findings**", "", "| rule | level | count |", "|---|---|---|"]
+        for (rule, name, level), count in sorted(
+            by_rule.items(), key=lambda i: (_LEVEL_ORDER[i[0][2]], i[0][0])
+        ):
+            lines.append(f"| {rule} {name} | {level} | {count} |")
+        worst = sorted(findings, key=lambda f: (_LEVEL_ORDER[f["level"]], f["path"], f["line"], f["rule"]))
+        lines += ["", "### Worst findings", "", "| level | location | rule | message |", "|---|---|---|---|"]
+        for finding in worst[:WORST_ROWS]:
+            message = str(finding["message"]).replace("|", "\\|").replace("\n", " ")
+            lines.append(
+                f"| {finding['level']} | `{finding['path']}:{finding['line']}` | {finding['rule']} | {message} |"
+            )
+        if len(worst) > WORST_ROWS:
+            lines.append(f"| | | | … and {len(worst) - WORST_ROWS} more |")
+    if connectivity:
+        lines += ["", connectivity.rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None) -> int:
+    """Run nplint as the action's main step. Always returns 0: failing is ``finish``'s job."""
+    workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
+    sarif_file = env.get("NPLINT_SARIF_FILE", "").strip() or "nplint.sarif"
+    sarif_path = workspace / sarif_file
+    sarif_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        json_path = Path(scratch) / "nplint.json"
+        # One lint run, three outputs: SARIF for upload, JSON for the summary,
+        # workflow annotations on standard output.
+        formats = [f"sarif={sarif_path}", f"json={json_path}"]
+        if _truthy(env.get("NPLINT_ANNOTATE"), True):
+            formats.append("github")
+        code, annotations = _cli(build_arguments(env, formats))
+        if code == ExitCode.ERROR or not json_path.is_file():
+            print("nplint: the run failed; see the messages above", file=sys.stderr)
+            _set_output(env, "exit-code", str(int(ExitCode.ERROR)))
+            _set_output(env, "findings", "0")
+            return 0
+        report = json.loads(json_path.read_text(encoding="utf-8"))
+    sys.stdout.write(annotations)
+    if _truthy(env.get("NPLINT_SUMMARY"), True):
+        section = connectivity(env, workspace) if connectivity is not None else None
+        _append(env.get("GITHUB_STEP_SUMMARY"), summary_markdown(report, section))
+    _set_output(env, "sarif-file", sarif_file)
+    _set_output(env, "findings", str(len(report["findings"])))
+    _set_output(env, "exit-code", str(code))
+    return 0
+
+
+def finish(env: Mapping[str, str]) -> int:
+    """Fail the job after the SARIF upload when the run's exit code says so."""
+    text = env.get("NPLINT_EXIT_CODE", "").strip()
+    if not text.isdigit():
+        print("nplint: the nplint step did not report an exit code", file=sys.stderr)
+        return ExitCode.ERROR
+    code = int(text)
+    if code == ExitCode.FINDINGS:
+        print("nplint: findings at or above the failure threshold", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["run"]:
+        return run(os.environ, connectivity_section)
+    if args == ["finish"]:
+        return finish(os.environ)
+    print("usage: python -m nplint.action run|finish", file=sys.stderr)
+    return ExitCode.ERROR
+
+
+def connectivity_section(env: Mapping[str, str], workspace: Path) -> str | None:
+    """On pull requests: what the change does to connectivity, against the base branch."""
+    if env.get("GITHUB_EVENT_NAME") not in ("pull_request", "pull_request_target"):
+        return None
+    base = _base_revision(env)
+    if base is None:
+        return None
+    code, text = _cli(["diff", "--format", "markdown", base])
+    if code == ExitCode.ERROR:
+        return f"_nplint could not compare with `{base}`; check out the base branch (fetch-depth: 0)._"
+    return text
+
+
+def _base_revision(env: Mapping[str, str]) -> str | None:
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path:
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+            sha = event["pull_request"]["base"]["sha"]
+            if isinstance(sha, str) and sha:
+                return sha
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    base_ref = env.get("GITHUB_BASE_REF", "").strip()
+    return f"origin/{base_ref}" if base_ref else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

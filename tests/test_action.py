@@ -1,0 +1,182 @@
+"""The GitHub Action, run locally the way a runner runs it.
+
+action.yml is read, each step's `env:` is filled in from the inputs the way the
+runner evaluates expressions, and the step's `run:` script runs in bash with a
+temporary GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and event file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import REPO
+from nplint.loading import load_text
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+BAD = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny-egress
+  namespace: shop
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+"""
+
+
+def _action() -> dict[str, Any]:
+    loaded = load_text("action.yml", (REPO / "action.yml").read_text())
+    assert not loaded.problems
+    root = loaded.documents[0].root
+    assert root is not None
+    data = root.to_python()
+    assert isinstance(data, dict)
+    return data
+
+
+def _evaluate(text: str, inputs: dict[str, str], steps: dict[str, dict[str, str]]) -> str:
+    def value(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        if expression.startswith("inputs."):
+            return inputs[expression.removeprefix("inputs.")]
+        step = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression)
+        if step:
+            return steps.get(step.group(1), {}).get(step.group(2), "")
+        raise AssertionError(f"unexpected expression {expression!r}")
+
+    return EXPRESSION.sub(value, text)
+
+
+def _read_outputs(path: Path) -> dict[str, str]:
+    outputs = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition("=")
+        outputs[key] = value
+    return outputs
+
+
+def _run_action(repo: Path, tmp: Path, overrides: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
+    action = _action()
+    inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    inputs.update(overrides)
+    output_file = tmp / "github_output"
+    summary_file = tmp / "step_summary"
+    event_file = tmp / "event.json"
+    event_file.write_text(json.dumps(event))
+    output_file.touch()
+    summary_file.touch()
+    steps: dict[str, dict[str, str]] = {}
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "NPLINT_"))}
+    base_env.update(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(repo),
+            "GITHUB_ACTION_PATH": str(REPO),
+            "GITHUB_EVENT_NAME": event.get("_name", "push"),
+            "GITHUB_EVENT_PATH": str(event_file),
+            "GITHUB_STEP_SUMMARY": str(summary_file),
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        }
+    )
+    for step in action["runs"]["steps"]:
+        if "run" not in step or step["name"] == "Install nplint":
+            # setup-python and upload-sarif are GitHub's; nplint is already installed here.
+            continue
+        condition = step.get("if", "")
+        if condition and condition != "always()":
+            raise AssertionError(f"unexpected condition {condition!r}")
+        env = dict(base_env)
+        env["GITHUB_OUTPUT"] = str(output_file)
+        for key, value in (step.get("env") or {}).items():
+            env[key] = _evaluate(str(value), inputs, steps)
+        output_file.write_text("")
+        result = subprocess.run(
+            ["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True, check=False
+        )
+        results[step["name"]] = result
+        if "id" in step:
+            steps[step["id"]] = _read_outputs(output_file)
+    return {"steps": steps, "results": results, "summary": summary_file.read_text()}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".git").mkdir()
+    return repo
+
+
+def test_no_expression_inside_run_blocks() -> None:
+    for step in _action()["runs"]["steps"]:
+        if "run" in step:
+            assert "${{" not in step["run"], f"step {step['name']!r} interpolates an expression in run:"
+            assert step.get("shell") == "bash"
+
+
+def test_inputs_reach_the_script_only_through_env() -> None:
+    action = _action()
+    run_step = next(s for s in action["runs"]["steps"] if s.get("id") == "nplint")
+    names = {m.group(1) for v in run_step["env"].values() for m in EXPRESSION.finditer(str(v))}
+    assert names == {
+        f"inputs.{n}" for n in ("paths", "config", "fail-on", "sarif-file", "annotate", "summary")
+    }
+
+
+def test_action_with_findings(repo: Path, tmp_path: Path) -> None:
+    (repo / "policy.yaml").write_text(BAD)
+    run = _run_action(repo, tmp_path, {}, {})
+    outputs = run["steps"]["nplint"]
+    assert outputs == {"sarif-file": "nplint.sarif", "findings": "1", "exit-code": "1"}
+    sarif = json.loads((repo / "nplint.sarif").read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "NP301"
+    assert run["results"]["Run nplint"].returncode == 0
+    assert run["results"]["Run nplint"].stdout.startswith("::error file=policy.yaml,line=8,col=17,")
+    assert run["results"]["Fail on findings"].returncode == 1
+    summary = run["summary"]
+    assert summary.startswith("## nplint\n\n**1 findings**")
+    assert "| NP301 egress-blocks-dns | error | 1 |" in summary
+    assert "| error | `policy.yaml:8` | NP301 |" in summary
+
+
+def test_action_clean_and_inputs(repo: Path, tmp_path: Path) -> None:
+    (repo / "manifests").mkdir()
+    (repo / "manifests" / "policy.yaml").write_text(BAD)
+    (repo / "other.yaml").write_text("kind: ConfigMap\n")
+    run = _run_action(
+        repo,
+        tmp_path,
+        {"paths": "other.yaml", "sarif-file": "out/report.sarif", "annotate": "false", "summary": "false"},
+        {},
+    )
+    assert run["steps"]["nplint"] == {"sarif-file": "out/report.sarif", "findings": "0", "exit-code": "0"}
+    assert (repo / "out" / "report.sarif").is_file()
+    assert run["results"]["Run nplint"].stdout == ""
+    assert run["summary"] == ""
+    assert run["results"]["Fail on findings"].returncode == 0
+
+
+def test_fail_on_input(repo: Path, tmp_path: Path) -> None:
+    (repo / "policy.yaml").write_text(BAD)
+    run = _run_action(repo, tmp_path, {"fail-on": "never"}, {})
+    assert run["steps"]["nplint"]["exit-code"] == "0"
+    assert run["results"]["Fail on findings"].returncode == 0
+
+
+def test_broken_configuration_fails_the_job(repo: Path, tmp_path: Path) -> None:
+    (repo / "policy.yaml").write_text(BAD)
+    (repo / ".nplint.yaml").write_text("nonsense: 1\n")
+    run = _run_action(repo, tmp_path, {}, {})
+    assert run["steps"]["nplint"]["exit-code"] == "2"
+    assert run["results"]["Fail on findings"].returncode == 2
