@@ -85,9 +85,8 @@ def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> 
         lines += ["", "### Worst findings", "", "| level | location | rule | message |", "|---|---|---|---|"]
         for finding in worst[:WORST_ROWS]:
             message = str(finding["message"]).replace("|", "\\|").replace("\n", " ")
-            lines.append(
-                f"| {finding['level']} | `{finding['path']}:{finding['line']}` | {finding['rule']} | {message} |"
-            )
+            location = f"`{finding['path']}:{finding['line']}`"
+            lines.append(f"| {finding['level']} | {location} | {finding['rule']} | {message} |")
         if len(worst) > WORST_ROWS:
             lines.append(f"| | | | … and {len(worst) - WORST_ROWS} more |")
     if connectivity:

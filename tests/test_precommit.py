@@ -172,4 +172,5 @@ def test_repo_hook_lints_everything(source: Path, pre_commit_home: Path, tmp_pat
     result = _try_repo(source, "nplint-repo", repo, pre_commit_home, "--all-files")
     assert result.returncode == 1
     assert "a/bad.yaml:7:3: NP204" in result.stdout
-    assert "NP101" in result.stdout
+    # The null podSelector isolates every pod of shop for ingress, but nothing isolates egress.
+    assert "b/web.yaml:4:9: NP102" in result.stdout
