@@ -18,6 +18,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -164,6 +165,12 @@ def _events(text: str) -> Iterator[ev.Event]:
         yield from YAML(typ="safe", pure=True).parse(text)
 
 
+_SCALAR = ev.ScalarEvent
+_MAPPING_START = ev.MappingStartEvent
+_SEQUENCE_START = ev.SequenceStartEvent
+_MAPPING_END = ev.MappingEndEvent
+_SEQUENCE_END = ev.SequenceEndEvent
+
 _DOC_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.MULTILINE)
 
 
@@ -260,22 +267,17 @@ class _Composer:
         self._expanded = 0
         self._too_large: _DocumentTooLarge | None = None
 
-    def _span(self, start: object, end: object) -> Span:
+    def _pos(self, start: Any, end: Any) -> tuple[int, int, int, int]:
         offset = self.offset
-        return Span(
-            start.line + 1 + offset,  # type: ignore[attr-defined]
-            start.column + 1,  # type: ignore[attr-defined]
-            end.line + 1 + offset,  # type: ignore[attr-defined]
-            end.column + 1,  # type: ignore[attr-defined]
-        )
+        return (start.line + 1 + offset, start.column + 1, end.line + 1 + offset, end.column + 1)
 
     def feed(self, event: ev.Event) -> None:
         kind = type(event)
-        if kind is ev.ScalarEvent:
+        if kind is _SCALAR:
             self._scalar(event)  # type: ignore[arg-type]
-        elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+        elif kind is _MAPPING_START or kind is _SEQUENCE_START:
             self._start_collection(event)  # type: ignore[arg-type]
-        elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
+        elif kind is _MAPPING_END or kind is _SEQUENCE_END:
             self._end_collection(event)
         elif kind is ev.AliasEvent:
             self._alias(event)  # type: ignore[arg-type]
@@ -302,13 +304,13 @@ class _Composer:
         self._root = None
         self._anchors = {}
 
-    def _check_tag(self, tag: str | None, span: Span) -> str | None:
-        if tag is None or tag == "!":
+    def _check_tag(self, tag: str, pos: tuple[int, int, int, int]) -> str | None:
+        if tag == "!":
             return None
         if tag not in _KNOWN_TAGS:
             self._problems.append(
                 Problem(
-                    span,
+                    Span(*pos),
                     f"not valid YAML for Kubernetes: unsupported tag {_short_tag(tag)!r}; "
                     "Kubernetes manifests use plain YAML values, remove the tag",
                 )
@@ -316,47 +318,82 @@ class _Composer:
         return tag
 
     def _scalar(self, event: ev.ScalarEvent) -> None:
-        span = self._span(event.start_mark, event.end_mark)
-        tag = self._check_tag(event.tag, span)
+        start = event.start_mark
+        end = event.end_mark
+        offset = self.offset
+        pos = (start.line + 1 + offset, start.column + 1, end.line + 1 + offset, end.column + 1)
         text: str = event.value
         style = event.style or ""
+        tag = event.tag
+        if tag is not None:
+            tag = self._check_tag(tag, pos)
         if tag is not None:
             value: Scalar = _resolve_tagged(tag, text)
         elif style == "":
             value = resolve_plain(text)
         else:
             value = text
-        node = ScalarNode(value, text, style, span, tag)
+        node = ScalarNode(value, text, style, pos, tag)
         if event.anchor:
             self._anchors[event.anchor] = (node, 1)
+        stack = self._stack
+        if stack and self._too_large is None:
+            # The common case, a plain scalar inside a collection, inlined: this
+            # runs for almost every event of a repository.
+            frame = stack[-1]
+            parent = frame.node
+            if type(parent) is SeqNode:
+                self._expanded += 1
+                frame.size += 1
+                node.parent = parent
+                node.key = len(parent.items)
+                parent.items.append(node)
+                return
+            key = frame.pending_key
+            if key is None:
+                self._expanded += 1
+                frame.size += 1
+                frame.pending_key = node
+                return
+            key_text = key.text
+            entries = parent.entries  # type: ignore[union-attr]
+            if key.value is not None and key_text != "<<" and key_text not in entries:
+                self._expanded += 1
+                frame.size += 1
+                frame.pending_key = None
+                key.parent = node.parent = parent
+                key.key = node.key = key_text
+                entries[key_text] = (key, node)
+                return
         self._attach(node, 1)
 
     def _start_collection(self, event: ev.CollectionStartEvent) -> None:
-        span = self._span(event.start_mark, event.end_mark)
-        tag = self._check_tag(event.tag, span)
-        node: MapNode | SeqNode = (
-            MapNode(span, tag) if isinstance(event, ev.MappingStartEvent) else SeqNode(span, tag)
-        )
+        pos = self._pos(event.start_mark, event.end_mark)
+        tag = self._check_tag(event.tag, pos) if event.tag is not None else None
+        node: MapNode | SeqNode = MapNode(pos, tag) if type(event) is _MAPPING_START else SeqNode(pos, tag)
         depth = len(self._stack) + 1
         if depth > MAX_DEPTH and self._too_large is None:
             self._too_large = _DocumentTooLarge(
-                span, f"not read: nesting deeper than {MAX_DEPTH} levels is not a Kubernetes manifest"
+                Span(*pos), f"not read: nesting deeper than {MAX_DEPTH} levels is not a Kubernetes manifest"
             )
         self._stack.append(_Frame(node, event.anchor, depth))
 
     def _end_collection(self, event: ev.Event) -> None:
         frame = self._stack.pop()
         node = frame.node
-        start = node.span
+        line, column = node.pos[0], node.pos[1]
         if _is_flow_end(event):
-            end = self._span(event.start_mark, event.end_mark)
-            node.span = Span(start.line, start.column, end.end_line, end.end_column)
+            end = self._pos(event.start_mark, event.end_mark)
+            node.pos = (line, column, end[2], end[3])
         else:
-            last = node.items[-1] if isinstance(node, SeqNode) and node.items else None
-            if isinstance(node, MapNode) and node.entries:
+            last: Node | None = None
+            if isinstance(node, SeqNode):
+                if node.items:
+                    last = node.items[-1]
+            elif node.entries:
                 last = next(reversed(node.entries.values()))[1]
             if last is not None:
-                node.span = Span(start.line, start.column, last.span.end_line, last.span.end_column)
+                node.pos = (line, column, last.pos[2], last.pos[3])
         if frame.anchor:
             self._anchors[frame.anchor] = (node, frame.size)
         self._attach(node, frame.size)
@@ -394,7 +431,7 @@ class _Composer:
                 self._problems.append(
                     Problem(node.span, "not valid for Kubernetes: a mapping key must be a plain value")
                 )
-                key_node = ScalarNode(None, "", "", node.span)
+                key_node = ScalarNode(None, "", "", node.pos)
             else:
                 key_node = node
             frame.pending_key = key_node

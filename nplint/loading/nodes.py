@@ -17,22 +17,29 @@ Scalar = str | int | float | bool | None
 class Node:
     """Base class of the three node shapes."""
 
-    __slots__ = ("key", "parent", "span", "tag")
+    __slots__ = ("key", "parent", "pos", "tag")
 
     parent: MapNode | SeqNode | None
     #: The key under which this node sits in its parent (a str for a mapping, an int for a sequence).
     key: str | int | None
-    span: Span
+    #: (line, column, end line, end column), 1-based, end exclusive. Kept as a
+    #: tuple because a repository has millions of nodes and few findings;
+    #: :attr:`span` builds the Span when one is asked for.
+    pos: tuple[int, int, int, int]
     #: An explicit tag written in the YAML (``!!str``), else None.
     tag: str | None
 
     kind_name = "node"
 
-    def __init__(self, span: Span, tag: str | None = None) -> None:
+    def __init__(self, pos: tuple[int, int, int, int], tag: str | None = None) -> None:
         self.parent = None
         self.key = None
-        self.span = span
+        self.pos = pos
         self.tag = tag
+
+    @property
+    def span(self) -> Span:
+        return Span(*self.pos)
 
     @property
     def path(self) -> str:
@@ -70,8 +77,14 @@ class ScalarNode(Node):
 
     kind_name = "scalar"
 
-    def __init__(self, value: Scalar, text: str, style: str, span: Span, tag: str | None = None) -> None:
-        super().__init__(span, tag)
+    def __init__(
+        self, value: Scalar, text: str, style: str, pos: tuple[int, int, int, int], tag: str | None = None
+    ) -> None:
+        # The base initialiser is inlined: this runs once per scalar of the repository.
+        self.parent = None
+        self.key = None
+        self.pos = pos
+        self.tag = tag
         #: The resolved value (YAML 1.1 rules, as Kubernetes' YAML decoder applies them).
         self.value = value
         #: The text as written, without quotes.
@@ -87,7 +100,7 @@ class ScalarNode(Node):
         return self.value
 
     def __repr__(self) -> str:
-        return f"ScalarNode({self.value!r} @{self.span.line}:{self.span.column})"
+        return f"ScalarNode({self.value!r} @{self.pos[0]}:{self.pos[1]})"
 
 
 class MapNode(Node):
@@ -95,8 +108,8 @@ class MapNode(Node):
 
     kind_name = "mapping"
 
-    def __init__(self, span: Span, tag: str | None = None) -> None:
-        super().__init__(span, tag)
+    def __init__(self, pos: tuple[int, int, int, int], tag: str | None = None) -> None:
+        super().__init__(pos, tag)
         #: key text -> (key node, value node), in document order.
         self.entries: dict[str, tuple[ScalarNode, Node]] = {}
 
@@ -137,7 +150,7 @@ class MapNode(Node):
         return {key: value.to_python() for key, value in self.items()}
 
     def __repr__(self) -> str:
-        return f"MapNode({list(self.entries)} @{self.span.line}:{self.span.column})"
+        return f"MapNode({list(self.entries)} @{self.pos[0]}:{self.pos[1]})"
 
 
 class SeqNode(Node):
@@ -145,8 +158,8 @@ class SeqNode(Node):
 
     kind_name = "sequence"
 
-    def __init__(self, span: Span, tag: str | None = None) -> None:
-        super().__init__(span, tag)
+    def __init__(self, pos: tuple[int, int, int, int], tag: str | None = None) -> None:
+        super().__init__(pos, tag)
         self.items: list[Node] = []
 
     def __iter__(self) -> Iterator[Node]:
@@ -159,7 +172,7 @@ class SeqNode(Node):
         return [item.to_python() for item in self.items]
 
     def __repr__(self) -> str:
-        return f"SeqNode({len(self.items)} @{self.span.line}:{self.span.column})"
+        return f"SeqNode({len(self.items)} @{self.pos[0]}:{self.pos[1]})"
 
 
 def is_null(node: Node | None) -> bool:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from nplint.findings import FILE_START
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model.objects import (
@@ -115,7 +114,7 @@ def _implicit_namespace(name: str) -> Namespace:
         namespace="",
         name=name,
         path="",
-        node=MapNode(FILE_START),
+        node=MapNode((1, 1, 1, 1)),
         document_index=0,
         labels={NAMESPACE_NAME_LABEL: name},
         annotations={},
