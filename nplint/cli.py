@@ -239,7 +239,7 @@ def run_check(
         else:
             stdout.write(text)
     for failure in result.failures:
-        print(f"nplint: internal error in rule {failure.rule_id}: {failure.error}", file=sys.stderr)
+        print(f"nplint: internal error: {failure} (please report it)", file=sys.stderr)
     if result.failures:
         return ExitCode.ERROR
     return exit_code_for(result, config.fail_on)

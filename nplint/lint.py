@@ -15,7 +15,7 @@ from nplint.config import Config
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
 from nplint.loading import LoadedFile, Problem, decode, iter_manifests
-from nplint.model import Inventory, build_inventory
+from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.plugins.manager import PluginManager
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
@@ -27,6 +27,31 @@ class RuleFailure:
 
     rule_id: str
     error: str
+    #: The object the rule was looking at when it failed, as "Kind ns/name (path:line)".
+    object: str | None = None
+
+    def __str__(self) -> str:
+        where = f" on {self.object}" if self.object else ""
+        return f"rule {self.rule_id} failed{where}: {self.error}"
+
+
+def _object_in(error: BaseException) -> str | None:
+    """The innermost inventory object a failing rule had in hand, read from the traceback.
+
+    Rules iterate over policies and workloads in local variables; the deepest
+    frame holding one names what the rule was judging, without asking every
+    rule to keep track of it.
+    """
+    found: KubeObject | None = None
+    trace = error.__traceback__
+    while trace is not None:
+        for value in trace.tb_frame.f_locals.values():
+            if isinstance(value, KubeObject):
+                found = value
+        trace = trace.tb_next
+    if found is None:
+        return None
+    return f"{found.ref} ({found.path}:{found.span.line})"
 
 
 @dataclass(slots=True)
@@ -96,7 +121,7 @@ def run_rules(
         try:
             produced.extend(rule.check(ctx))
         except Exception as error:  # contain one rule's bug; the others still report
-            failures.append(RuleFailure(rule_class.id, f"{type(error).__name__}: {error}"))
+            failures.append(RuleFailure(rule_class.id, f"{type(error).__name__}: {error}", _object_in(error)))
         findings.extend(produced)
     return findings, failures
 
