@@ -403,13 +403,17 @@ class _Composer:
         if target is None:
             raise _UnknownAlias(event.start_mark, event.anchor)
         node, size = target
-        self._attach(node, size, alias=True)
+        self._attach(node, size, alias=True, at=self._pos(event.start_mark, event.end_mark))
 
-    def _attach(self, node: Node, size: int, alias: bool = False) -> None:
-        self._expanded += size
+    def _attach(
+        self, node: Node, size: int, alias: bool = False, at: tuple[int, int, int, int] | None = None
+    ) -> None:
+        # A collection's children were counted as they came; an alias adds its
+        # whole target again, which is what an alias bomb multiplies.
+        self._expanded += size if alias else 1
         if self._expanded > MAX_EXPANDED_NODES and self._too_large is None:
             self._too_large = _DocumentTooLarge(
-                node.span,
+                Span(*(at or node.pos)),
                 f"not read: aliases expand this document to more than {MAX_EXPANDED_NODES:,} "
                 "nodes (an alias bomb?)",
             )
