@@ -58,12 +58,14 @@ CASES: dict[str, tuple[bytes, set[tuple[str, int]]]] = {
     "unknown-tag": (POLICY_HEAD.encode() + b"spec: !Ref Spec\n", {("NP001", 4)}),
     "null-spec-parts": (
         POLICY_HEAD.encode()
-        + b"spec:\n  podSelector: {}\n  ingress:\n  - from:\n    -\n    - podSelector:\n    ports:\n    -\n  egress:\n",
+        + b"spec:\n  podSelector: {}\n  ingress:\n  - from:\n    -\n    - podSelector:\n"
+        + b"    ports:\n    -\n  egress:\n",
         set(),
     ),
     "wrong-types": (
         POLICY_HEAD.encode()
-        + b"spec:\n  podSelector: [a]\n  policyTypes: Ingress\n  ingress: {from: 1}\n  egress: [1, [2], true]\n",
+        + b"spec:\n  podSelector: [a]\n  policyTypes: Ingress\n"
+        + b"  ingress: {from: 1}\n  egress: [1, [2], true]\n",
         set(),
     ),
     "huge-port": (
