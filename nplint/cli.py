@@ -110,6 +110,14 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
     )
     check.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
     check.add_argument(
+        "--render",
+        choices=["auto", "never"],
+        help="render kustomizations and Helm charts when kustomize/kubectl/helm are on PATH (default: auto)",
+    )
+    check.add_argument(
+        "--helm-values", action="append", default=[], metavar="FILE", help="values file for `helm template`"
+    )
+    check.add_argument(
         "--baseline",
         metavar="FILE",
         type=Path,
@@ -197,6 +205,10 @@ def run_check(
         overrides["fail-on"] = args.fail_on
     if args.no_gitignore:
         overrides["respect-gitignore"] = False
+    if args.render:
+        overrides["render"] = args.render
+    if args.helm_values:
+        overrides["helm-values"] = list(args.helm_values)
     config = config_for(args, paths, overrides)
     session.plugins.configure(config)
     formats = _parse_formats(args.format, args.output, session.reporters)

@@ -37,6 +37,8 @@ SCHEMA: dict[str, Any] = {
         "fail-on": {"enum": ["error", "warning", "note", "never"]},
         "exclude": _CODE_LIST,
         "respect-gitignore": {"type": "boolean"},
+        "render": {"enum": ["auto", "never"]},
+        "helm-values": _CODE_LIST,
         "roots": _CODE_LIST,
         "cni": {"type": "string", "minLength": 1},
         "default-namespace": {"type": "string", "minLength": 1},
@@ -125,6 +127,9 @@ class Config:
     fail_on: Level | None = Level.WARNING
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    #: "auto": render kustomizations and charts when the programs are on PATH; "never".
+    render: str = "auto"
+    helm_values: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     cni: str | None = None
     default_namespace: str = "default"
@@ -261,6 +266,8 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         fail_on=None if fail_on == "never" else Level.parse(fail_on),
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
+        render=data.get("render", "auto"),
+        helm_values=_codes(data.get("helm-values")),
         roots=_codes(data.get("roots")),
         cni=data.get("cni"),
         default_namespace=data.get("default-namespace", "default"),

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from nplint import render
 from nplint.config import Config
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
@@ -158,7 +159,12 @@ def lint(
     rules: Sequence[type[Rule]] | None = None,
 ) -> LintResult:
     scope, report = _report_only(paths, config)
-    found, files = load_paths(scope, config, plugins, stdin)
+    found, read = load_paths(scope, config, plugins, stdin)
+    rendering = render.plan(
+        found.skipped, config.root, enabled=config.render == "auto", helm_values=config.helm_values
+    )
+    # Files a rendered kustomization consumed are linted as rendered, not again on their own.
+    files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
     inventory = inventory_of(files, config, plugins)
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     main_rules = [r for r in chosen if r.phase != "meta"]
@@ -168,11 +174,14 @@ def lint(
         config=config,
         files=files,
         skipped=found.skipped,
+        unrendered=rendering.unrendered,
         enabled_ids=frozenset(r.id for r in chosen),
         registry=registry,
     )
     raw, failures = run_rules(main_rules, base, config)
-    suppressor = Suppressor(registry, config, files, inventory)
+    if rendering.rendered:
+        raw = render.map_back(raw, rendering.rendered)
+    suppressor = Suppressor(registry, config, read, inventory)
     outcome = suppressor.apply(raw)
     if meta_rules:
         base.suppressions = outcome.suppressions

@@ -58,13 +58,19 @@ def test_page_has_house_structure(rule: type) -> None:
     assert f"**Level:** {rule.level.value}" in page
 
 
+FILE_NAME = re.compile(r"\A#\s*file:\s*(\S+)\n")
+
+
 def _lint_block(tmp_path: Path, name: str, block: str, rule_id: str, config: dict[str, object]) -> set[str]:
+    """Lint one example; a first line `# file: NAME` names the file (a kustomization, say)."""
     folder = tmp_path / name
     folder.mkdir()
-    (folder / "example.yaml").write_text(block, encoding="utf-8")
+    match = FILE_NAME.match(block)
+    file_name = match.group(1) if match else "example.yaml"
+    (folder / file_name).write_text(block, encoding="utf-8")
     config = dict(config)
     extra_rules = [str(code) for code in config.pop("select", [])]  # type: ignore[attr-defined]
-    result = lint_paths(["example.yaml"], root=folder, select=[rule_id, "NP001", *extra_rules], extra=config)
+    result = lint_paths(["."], root=folder, select=[rule_id, "NP001", *extra_rules], extra=config)
     assert not result.failures
     return {f.rule_id for f in result.findings}
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from nplint.loading import LoadedFile
     from nplint.loading.nodes import Node
     from nplint.model import Inventory, KubeObject
+    from nplint.render import Target
     from nplint.selection import Suppression
 
 RULE_ID = re.compile(r"NP\d{3}\Z")
@@ -33,6 +34,8 @@ class RuleContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: Files discovery skipped (Helm templates, kustomizations), for the rules that explain them.
     skipped: Sequence[SkippedFile] = ()
+    #: Kustomizations and charts that were not rendered, with the reason.
+    unrendered: Sequence[tuple[Target, str]] = ()
     #: For rules of the "meta" phase: every suppression of the run, with what it suppressed.
     suppressions: Sequence[Suppression] = ()
     #: IDs of the rules that ran, and the catalog, for rules that judge rule references.

@@ -1,0 +1,31 @@
+"""NP005: what was not linted because it needs rendering first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nplint.findings import FILE_START, Finding, Level
+from nplint.rules.base import Rule, RuleContext
+
+
+class NotRendered(Rule):
+    id = "NP005"
+    name = "not-rendered"
+    summary = "A Helm chart or Kustomize overlay was skipped because it was not rendered."
+    level = Level.NOTE
+    tags = ("input",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for target, reason in ctx.unrendered:
+            what = "Kustomize overlay" if target.tool == "kustomize" else "Helm chart"
+            yield self.finding(
+                None,
+                None,
+                f"this {what} was not linted because it was not rendered ({reason}); its policies "
+                f"reach the cluster only after rendering, so lint the output: {target.how_to_render()}",
+                path=target.display,
+                span=FILE_START,
+            )
+
+
+RULES = (NotRendered,)
