@@ -1,0 +1,182 @@
+"""NP103, NP104, NP206: which pods a policy and its peers actually reach in the repository."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+from nplint.findings import Finding, Level, Related
+from nplint.loading.nodes import MapNode, Node
+from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
+from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.rules.base import Rule, RuleContext
+
+
+def _workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
+    grouped: dict[str, list[Workload]] = defaultdict(list)
+    for workload in inventory.workloads:
+        grouped[workload.namespace].append(workload)
+    return grouped
+
+
+def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
+    """What the workloads carry under the selector's keys: the likely typo."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for workload in workloads:
+        for key in selector.keys:
+            if key in workload.pod_labels:
+                seen[key].add(workload.pod_labels[key])
+    if not seen:
+        keys = sorted({k for w in workloads for k in w.pod_labels})[:6]
+        return f"its pods carry none of the selector's keys (their keys: {', '.join(keys) or 'none'})"
+    parts = [f"{key} in ({', '.join(sorted(values)[:5])})" for key, values in sorted(seen.items())]
+    return "its pods have " + "; ".join(parts)
+
+
+class UnprotectedWorkload(Rule):
+    id = "NP103"
+    name = "unprotected-workload"
+    summary = "A workload that no policy isolates in a direction (opt-in)."
+    level = Level.WARNING
+    tags = ("isolation",)
+    default_enabled = False
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        policies: dict[str, list[NetworkPolicy]] = defaultdict(list)
+        for policy in ctx.inventory.policies:
+            policies[policy.namespace].append(policy)
+        for workload in ctx.inventory.workloads:
+            if workload.host_network:
+                continue
+            for direction in Direction:
+                if any(
+                    p.isolates(direction) and p.pod_selector.matches(workload.pod_labels)
+                    for p in policies.get(workload.namespace, ())
+                ):
+                    continue
+                consequence = (
+                    "accept any connection" if direction is Direction.INGRESS else "may connect anywhere"
+                )
+                yield self.finding(
+                    workload,
+                    None,
+                    f"no NetworkPolicy selects the pods of {workload} for {direction.lower}, "
+                    f"so they {consequence}; add a policy whose podSelector matches "
+                    f"their labels and lists {direction.value} in policyTypes, or a namespace default-deny",
+                )
+
+
+class PolicySelectsNothing(Rule):
+    id = "NP104"
+    name = "policy-selects-nothing"
+    summary = (
+        "`spec.podSelector` matches no workload of its namespace, whose workloads are in the repository."
+    )
+    level = Level.WARNING
+    tags = ("selectors",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        workloads = _workloads_by_namespace(ctx.inventory)
+        for policy in ctx.inventory.policies:
+            here = workloads.get(policy.namespace)
+            if not here:
+                continue  # the namespace's workloads are not in the repository
+            matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
+            where: Node | None = policy.pod_selector_node
+            span = where.key_span if where is not None else None
+            if not matched:
+                yield self.finding(
+                    policy,
+                    where,
+                    f"spec.podSelector {policy.pod_selector} matches none of the {len(here)} workloads of "
+                    f"namespace {policy.namespace!r} ({_near_misses(policy.pod_selector, here)}), so this "
+                    "policy protects and allows nothing; fix the selector to match the pods' template labels",
+                    span=span,
+                )
+            elif all(w.host_network for w in matched):
+                yield self.finding(
+                    policy,
+                    where,
+                    f"spec.podSelector {policy.pod_selector} matches only host-network pods "
+                    f"({', '.join(f'{w.kind} {w.name}' for w in matched[:3])}), which NetworkPolicies do not "
+                    "isolate; protect them with host firewall rules or a CNI host policy instead",
+                    span=span,
+                    related=[
+                        Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in matched[:3]
+                    ],
+                )
+
+
+def _pinned_names(selector: LabelSelector) -> set[str] | None:
+    """The namespace names a selector is limited to by ``kubernetes.io/metadata.name``, if it is."""
+    names: set[str] | None = None
+    for key, value in selector.match_labels:
+        if key == NAMESPACE_NAME_LABEL:
+            names = {value} if names is None else names & {value}
+    for requirement in selector.expressions:
+        if requirement.key == NAMESPACE_NAME_LABEL and requirement.operator is Operator.IN:
+            names = set(requirement.values) if names is None else names & requirement.values
+    return names
+
+
+class PeerSelectsNothing(Rule):
+    id = "NP206"
+    name = "peer-selects-nothing"
+    summary = "A peer matches no pod, where the namespaces it can reach are in the repository."
+    level = Level.WARNING
+    tags = ("selectors",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        workloads = _workloads_by_namespace(inventory)
+        for policy in inventory.policies:
+            for direction in Direction:
+                for rule in policy.rules(direction):
+                    for peer in rule.peers or ():
+                        finding = self._check_peer(policy, direction, peer, inventory, workloads)
+                        if finding is not None:
+                            yield finding
+
+    def _check_peer(
+        self,
+        policy: NetworkPolicy,
+        direction: Direction,
+        peer: Peer,
+        inventory: Inventory,
+        workloads: dict[str, list[Workload]],
+    ) -> Finding | None:
+        if not peer.is_selector_peer or peer.pod_selector is None or peer.pod_selector.is_empty:
+            return None
+        if peer.namespace_selector is None:
+            namespaces = [policy.namespace]
+        else:
+            # A label selector may match namespaces the repository does not show; only
+            # one that names its namespaces is known to reach nothing else.
+            pinned = _pinned_names(peer.namespace_selector)
+            if pinned is None:
+                return None
+            selector = peer.namespace_selector
+            namespaces = sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
+        # Only where every namespace the peer reaches has its workloads in the repository.
+        if not namespaces or any(not workloads.get(name) for name in namespaces):
+            return None
+        candidates = [w for name in namespaces for w in workloads[name] if not w.host_network]
+        if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
+            return None
+        where = (
+            f"namespace {namespaces[0]!r}" if len(namespaces) == 1 else f"namespaces {', '.join(namespaces)}"
+        )
+        node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
+        span = node.key_span if node is not None else None
+        return self.finding(
+            policy,
+            node if node is not None else peer.node,
+            f"this {direction.peers_key} peer's podSelector {peer.pod_selector} matches no pod of {where} "
+            f"({_near_misses(peer.pod_selector, candidates)}), so the rule "
+            f"{'admits' if direction is Direction.INGRESS else 'reaches'} nothing; fix the selector to "
+            "match the pods' template labels",
+            span=span,
+        )
+
+
+RULES = (UnprotectedWorkload, PolicySelectsNothing, PeerSelectsNothing)
