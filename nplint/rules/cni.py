@@ -1,0 +1,261 @@
+"""NP6xx: CNI and enforcement — do the policies reach a CNI that applies them, all of them?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nplint.analysis.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile, detect_cni
+from nplint.findings import Finding, Level, Related
+from nplint.loading.nodes import MapNode, Node, ScalarNode
+from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort
+from nplint.rules.base import Rule, RuleContext
+from nplint.rules.dns import egress_type_node
+
+#: What to do when a CNI enforces nothing, per CNI (semantics §4, §7 P31).
+REMEDIES = {
+    "flannel": "run Flannel's policy controller (Flannel v0.25.5 or later, chart value `netpol.enabled: "
+    "true`, which adds the kube-network-policies container), or a CNI that enforces policies: Canal, "
+    "Calico, Cilium",
+    "k3s": "remove `disable-network-policy` so k3s's embedded controller enforces policies, or install a "
+    "CNI that does (with `flannel-backend: none`)",
+    "aws-vpc-cni": 'turn the policy agent on: `enableNetworkPolicy: "true"` in the vpc-cni add-on '
+    "configuration (VPC CNI 1.14 or later, Kubernetes 1.25 or later)",
+    "kindnet": "use kind v0.24.0 or later with one of its node images, or turn kindnet off "
+    "(`disableDefaultCNI: true`) and install Calico or Cilium",
+    "cilium": "set Cilium's policy enforcement mode back to `default`",
+    "kube-router": "run kube-router with `--run-firewall=true`",
+}
+_DEFAULT_REMEDY = "install a CNI that enforces NetworkPolicy (Calico, Cilium, Antrea, …), or correct `cni:`"
+_DECLARE = (
+    "declare the CNI with `cni:` in .nplint.yaml (e.g. `cni: calico`) or `--cni`, so NP601 and NP602 "
+    "can check it; `nplint explain NP603` lists the names"
+)
+
+
+def first_policy(inventory: Inventory) -> NetworkPolicy | None:
+    """The first policy in reading order (path, then position)."""
+    return min(inventory.policies, key=lambda p: (p.path, p.span), default=None)
+
+
+def _policies(inventory: Inventory) -> str:
+    """The repository's policies as a subject: "the NetworkPolicy of …" or "the 3 NetworkPolicies of …"."""
+    count = len(inventory.policies)
+    return (
+        "the NetworkPolicy of this repository"
+        if count == 1
+        else f"the {count} NetworkPolicies of this repository"
+    )
+
+
+def _no_effect(inventory: Inventory) -> str:
+    count = len(inventory.policies)
+    if count == 1:
+        return "the NetworkPolicy of this repository isolates no pod and restricts no connection"
+    return f"none of the {count} NetworkPolicies of this repository isolates a pod or restricts a connection"
+
+
+class CNICannotEnforce(Rule):
+    id = "NP601"
+    name = "cni-cannot-enforce"
+    summary = "The cluster's CNI enforces no NetworkPolicy, so the repository's policies do nothing."
+    level = Level.ERROR
+    tags = ("cni", "enforcement")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        first = first_policy(inventory)
+        if first is None:
+            return
+        detection = detect_cni(inventory, ctx.config)
+        if detection.enforces is not False:
+            return
+        no_effect = _no_effect(inventory)
+        related = Related(
+            first.path, first.span, f"NetworkPolicy {first.namespace}/{first.name} is not enforced"
+        )
+        if detection.declared and not detection.blame:
+            yield self._declared(detection, first, no_effect)
+            return
+        reported: set[str | None] = set()
+        for evidence in detection.blame:
+            if evidence.cni in reported:
+                continue
+            reported.add(evidence.cni)
+            remedy = REMEDIES.get(evidence.cni or "", _DEFAULT_REMEDY)
+            message = (
+                f"{evidence.description}: the API server accepts NetworkPolicy objects but nothing "
+                f"applies them, so {no_effect}; {remedy}"
+            )
+            yield self.finding(
+                evidence.object,
+                evidence.node,
+                message,
+                path=evidence.path,
+                document_index=evidence.document_index,
+                related=[related],
+            )
+
+    def _declared(self, detection: CNIDetection, first: NetworkPolicy, no_effect: str) -> Finding:
+        profile = detection.profile
+        assert profile is not None
+        remedy = REMEDIES.get(profile.name, _DEFAULT_REMEDY)
+        declared = f"the configuration declares `cni: {detection.declared}`"
+        if profile.name == "none":
+            message = f"{declared}: nothing enforces NetworkPolicy, so {no_effect}; {remedy}"
+        else:
+            message = (
+                f"{declared}, and {profile.title} enforces no NetworkPolicy, so {no_effect}; {remedy}. "
+                "If a policy engine runs beside it, declare that one instead (e.g. `cni: "
+                "kube-network-policies`)"
+            )
+        return self.finding(first, None, message)
+
+
+_FEATURE_TEXT = {
+    "end_port": ("this port is a range (`endPort`)", "does not implement `endPort`"),
+    "named_ports": ("this port is named", "does not resolve named ports"),
+    "sctp": ("this port is SCTP", "does not enforce SCTP rules"),
+    "ip_block_except": ("this ipBlock has an `except`", "does not support `except`"),
+    "egress": ("this policy isolates egress", "does not enforce egress policy"),
+}
+
+
+class CNIIgnoresFeature(Rule):
+    id = "NP602"
+    name = "cni-ignores-feature"
+    summary = "A policy uses a feature the declared or detected CNI ignores or rejects."
+    level = Level.WARNING
+    tags = ("cni", "enforcement")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        if not inventory.policies:
+            return
+        detection = detect_cni(inventory, ctx.config)
+        profile = detection.profile
+        if profile is None or detection.enforces is False:
+            return
+        source = "declared" if detection.declared else "detected"
+        for policy in inventory.policies:
+            for feature, node, advice in _features(policy, inventory):
+                if profile.supports(feature) is not False:
+                    continue
+                uses, missing = _FEATURE_TEXT[feature]
+                behaviour = profile.notes.get(feature) or missing
+                message = f"{uses}, and {profile.title}, the {source} CNI, {behaviour}; {advice}"
+                span = node.key_span if feature in ("end_port", "ip_block_except", "egress") else None
+                yield self.finding(policy, node, message, span=span, related=_why(detection, profile))
+
+
+def _why(detection: CNIDetection, profile: CNIProfile) -> list[Related]:
+    shown: list[CNIEvidence] = [e for e in detection.detected if e.cni in profile.name.split("+")]
+    return [Related(e.path, e.node.span, e.description) for e in shown[:1]]
+
+
+def _features(policy: NetworkPolicy, inventory: Inventory) -> Iterator[tuple[str, Node, str]]:
+    """The CNI-sensitive features a policy uses: (feature, its node, what to write instead)."""
+    if policy.isolates(Direction.EGRESS):
+        node = egress_type_node(policy)
+        if node is not None:
+            yield (
+                "egress",
+                node,
+                "restrict egress with an EgressNetworkPolicy, or move to a CNI that enforces egress policy",
+            )
+    for direction in Direction:
+        if not policy.isolates(direction):
+            continue
+        for rule in policy.rules(direction):
+            for peer in rule.peers or ():
+                block = peer.ip_block
+                except_node = block.node.get("except") if block is not None else None
+                if block is not None and block.excepts and except_node is not None:
+                    yield (
+                        "ip_block_except",
+                        except_node,
+                        "list the allowed ranges as separate ipBlocks without `except`",
+                    )
+            for port in rule.ports or ():
+                yield from _port_features(policy, direction, port, inventory)
+
+
+def _port_features(
+    policy: NetworkPolicy, direction: Direction, port: PolicyPort, inventory: Inventory
+) -> Iterator[tuple[str, Node, str]]:
+    node = port.node
+    if not isinstance(node, MapNode):
+        return
+    end = node.get("endPort")
+    if isinstance(port.port, int) and port.end_port is not None and end is not None:
+        yield (
+            "end_port",
+            end,
+            f"only port {port.port} would be open, not {port.port}–{port.end_port}; list each port "
+            "of the range as its own entry",
+        )
+    value = node.get("port")
+    if isinstance(port.port, str) and not port.port.isdigit() and isinstance(value, ScalarNode):
+        # A quoted number is no name: the API server rejects it (NP002), no CNI sees it.
+        yield "named_ports", value, _number_for(policy, direction, port, inventory)
+    protocol = node.get("protocol")
+    if port.protocol == "SCTP" and protocol is not None:
+        yield (
+            "sctp",
+            protocol,
+            "the SCTP traffic this rule allows stays blocked; turn the CNI's SCTP support on (or upgrade it)",
+        )
+
+
+def _number_for(policy: NetworkPolicy, direction: Direction, port: PolicyPort, inventory: Inventory) -> str:
+    """Advice to write the number instead of the name, with the number when the selected pods agree on it."""
+    name = str(port.port)
+    numbers: set[int] = set()
+    if direction is Direction.INGRESS:
+        for workload in inventory.workloads_in(policy.namespace):
+            if policy.pod_selector.matches(workload.pod_labels):
+                numbers.update(workload.named_port(name, port.protocol))
+    if len(numbers) == 1:
+        return f"write the number instead: `port: {numbers.pop()}`"
+    return f"write the container port number that {name!r} stands for instead"
+
+
+class CNIUnknown(Rule):
+    id = "NP603"
+    name = "cni-unknown"
+    summary = "Policies exist but no CNI is declared or detected, so enforcement cannot be checked."
+    level = Level.NOTE
+    tags = ("cni", "enforcement")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        first = first_policy(inventory)
+        if first is None:
+            return
+        detection = detect_cni(inventory, ctx.config)
+        if detection.enforces is not None:
+            return
+        policies = _policies(inventory)
+        be = "is" if len(inventory.policies) == 1 else "are"
+        known = ", ".join(sorted(PROFILES))
+        related: list[Related] = []
+        if detection.declared:
+            message = (
+                f"`cni: {detection.declared}` is not a CNI nplint knows, so it cannot tell whether "
+                f"{policies} {be} enforced; use one of: {known}"
+            )
+        elif detection.evidence:
+            shown = "; ".join(dict.fromkeys(e.description for e in detection.evidence[:3]))
+            message = (
+                f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and the "
+                f"repository does not show whether it does ({shown}); {_DECLARE}"
+            )
+            related = [Related(e.path, e.node.span, e.description) for e in detection.evidence[:3]]
+        else:
+            message = (
+                f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and no CNI "
+                f"is declared or found in the repository; {_DECLARE}"
+            )
+        yield self.finding(first, None, message, related=related)
+
+
+RULES = (CNICannotEnforce, CNIIgnoresFeature, CNIUnknown)
