@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nplint import render
-from nplint.config import Config
+from nplint.config import CONFIG_FILES, Config
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
 from nplint.loading import LoadedFile, Problem, decode, iter_manifests
@@ -97,7 +97,9 @@ def load_paths(
     found = discover(
         paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
     )
-    files = [read_file(f.path, f.display, plugins, config, stdin) for f in found.files]
+    # nplint's own configuration is YAML too, but never a manifest.
+    manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
+    files = [read_file(f.path, f.display, plugins, config, stdin) for f in manifests]
     return found, files
 
 

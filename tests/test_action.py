@@ -136,6 +136,7 @@ def test_inputs_reach_the_script_only_through_env() -> None:
 
 def test_action_with_findings(repo: Path, tmp_path: Path) -> None:
     (repo / "policy.yaml").write_text(BAD)
+    (repo / ".nplint.yaml").write_text("cni: calico\n")
     run = _run_action(repo, tmp_path, {}, {})
     outputs = run["steps"]["nplint"]
     assert outputs == {"sarif-file": "nplint.sarif", "findings": "1", "exit-code": "1"}

@@ -30,7 +30,7 @@ def _policy(annotations: str = "", comment: str = "") -> str:
 
 def _ids(tmp_path: Path, text: str, **extra: object) -> list[tuple[str, int]]:
     (tmp_path / "p.yaml").write_text(text)
-    result = lint_paths(["p.yaml"], root=tmp_path, extra=dict(extra))
+    result = lint_paths(["p.yaml"], root=tmp_path, extra={"cni": "calico", **extra})
     return [(f.rule_id, f.span.line) for f in result.findings]
 
 
@@ -90,7 +90,9 @@ def test_select_ignore_extend(tmp_path: Path) -> None:
 
 def test_level_override(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(_policy())
-    result = lint_paths(["p.yaml"], root=tmp_path, extra={"rules": {"NP204": {"level": "error"}}})
+    result = lint_paths(
+        ["p.yaml"], root=tmp_path, extra={"cni": "calico", "rules": {"NP204": {"level": "error"}}}
+    )
     assert {f.rule_id: f.level.value for f in result.findings} == {"NP204": "error", "NP201": "warning"}
 
 

@@ -29,6 +29,7 @@ spec:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / ".git").mkdir()
+    (tmp_path / ".nplint.yaml").write_text("cni: calico\n")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "policy.yaml").write_text(POLICY)
     return tmp_path
