@@ -1,0 +1,437 @@
+"""NP202, NP203, NP205, NP207, NP208: selectors whose reach differs from what they look like.
+
+The rules read every selector of a policy — ``spec.podSelector`` and each peer's
+``podSelector``/``namespaceSelector`` — as the model parsed it, and the raw YAML
+where the way it is written matters (an emptied ``matchLabels:`` is not the same
+thing as a deliberate ``{}``). Semantics: networkpolicy-semantics §1.5, §2.4, §3.3.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from nplint.findings import Finding, Level, Related
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
+from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.rules.base import Rule, RuleContext
+from nplint.rules.selectors import selector_yaml
+
+
+def peers_of(policy: NetworkPolicy) -> Iterator[tuple[Direction, PolicyRule, Peer]]:
+    for direction in Direction:
+        for rule in policy.rules(direction):
+            for peer in rule.peers or ():
+                yield direction, rule, peer
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorSite:
+    """One selector of a policy, with where it sits."""
+
+    policy: NetworkPolicy
+    #: "spec" for ``spec.podSelector``, else "pod" or "namespace" for a peer's selector.
+    role: str
+    node: MapNode
+    selector: LabelSelector
+    peer: Peer | None = None
+
+    def reach(self) -> str:
+        """What the policy or peer covers when this selector is empty, in words."""
+        peer, namespace = self.peer, self.policy.namespace
+        if peer is None:
+            return f"this policy selects every pod of namespace {namespace!r}"
+        if self.role == "pod":
+            if peer.namespace_selector is None:
+                return f"this peer matches every pod of namespace {namespace!r}"
+            return f"this peer matches every pod of the namespaces matching {peer.namespace_selector}"
+        if peer.pod_selector is None or peer.pod_selector.is_empty:
+            return "this peer matches every pod of every namespace of the cluster"
+        return f"this peer matches the pods {peer.pod_selector} of every namespace of the cluster"
+
+
+def selector_sites(policy: NetworkPolicy) -> Iterator[SelectorSite]:
+    """The selectors of a policy written as mappings, in document order."""
+    if isinstance(policy.pod_selector_node, MapNode):
+        yield SelectorSite(policy, "spec", policy.pod_selector_node, policy.pod_selector)
+    for _, _, peer in peers_of(policy):
+        if not isinstance(peer.node, MapNode):
+            continue
+        for role, selector in (("pod", peer.pod_selector), ("namespace", peer.namespace_selector)):
+            node = peer.node.get(f"{role}Selector")
+            if selector is not None and isinstance(node, MapNode):
+                yield SelectorSite(policy, role, node, selector, peer)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One requirement as written: a matchLabels entry (operator In) or a matchExpressions entry."""
+
+    key: str
+    operator: Operator | None
+    values: tuple[str, ...]
+    #: The node of the key: a matchLabels key, or the value of an expression's ``key:``.
+    key_node: ScalarNode
+
+
+def terms(selector: MapNode) -> Iterator[Term]:
+    labels = selector.get_map("matchLabels")
+    for key, (key_node, value) in labels.entries.items() if labels is not None else ():
+        if isinstance(value, ScalarNode):
+            yield Term(key, Operator.IN, ("" if value.value is None else value.text,), key_node)
+    for entry in selector.get_seq("matchExpressions") or ():
+        key_scalar = entry.get("key") if isinstance(entry, MapNode) else None
+        if not isinstance(entry, MapNode) or not isinstance(key_scalar, ScalarNode) or key_scalar.is_null:
+            continue
+        operator = next((op for op in Operator if op.value == entry.get_str("operator")), None)
+        values = tuple(
+            item.text
+            for item in entry.get_seq("values") or ()
+            if isinstance(item, ScalarNode) and item.value is not None
+        )
+        yield Term(key_scalar.text, operator, values, key_scalar)
+
+
+def _verb(direction: Direction) -> str:
+    return "admits connections from" if direction is Direction.INGRESS else "allows connections to"
+
+
+#: A policy named for its scope ("allow-same-namespace", "deny-from-other-namespaces")
+#: says what its `podSelector: {}` peers mean.
+_SAME_NAMESPACE_NAME = re.compile(
+    r"(same|intra|within|own|this|local|other)[-_.]?(namespace|ns\b)|namespace[-_]only"
+)
+
+
+class SameNamespaceOnlyPeer(Rule):
+    id = "NP202"
+    name = "same-namespace-only-peer"
+    summary = "`- podSelector: {}` as a peer of its own matches the pods of the policy's namespace only."
+    level = Level.NOTE
+    tags = ("selectors",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        # Policies that select other namespaces somewhere in the namespace were written by
+        # someone who knows a podSelector stays home: there `podSelector: {}` is deliberate.
+        aware = {
+            policy.namespace
+            for policy in ctx.inventory.policies
+            for _, _, peer in peers_of(policy)
+            if peer.namespace_selector is not None
+        }
+        for policy in ctx.inventory.policies:
+            if policy.namespace in aware or _SAME_NAMESPACE_NAME.search(policy.name):
+                continue
+            for direction, _, peer in peers_of(policy):
+                node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
+                if peer.ip_block is not None or peer.namespace_selector is not None:
+                    continue
+                if isinstance(node, MapNode) and not node.entries:  # an emptied one is NP205's
+                    yield self._finding(policy, direction, peer)
+
+    def _finding(self, policy: NetworkPolicy, direction: Direction, peer: Peer) -> Finding:
+        fix = (
+            f"{direction.peers_key}:\n- namespaceSelector: {{}}\n"
+            "  podSelector: {matchLabels: {<label>: <value>}}"
+        )
+        message = (
+            f"`- podSelector: {{}}` {_verb(direction)} every pod of namespace {policy.namespace!r} only: "
+            "a podSelector without a namespaceSelector never looks outside the policy's own namespace, "
+            "nor outside the cluster. If every pod of every namespace was meant, write "
+            "`- namespaceSelector: {}` (with `podSelector: {matchLabels: {...}}` in the same item to "
+            "narrow it to given pods); if this namespace was meant, all is well"
+        )
+        return self.finding(policy, peer.node, message, fix=fix)
+
+
+class AllNamespacesPeer(Rule):
+    id = "NP203"
+    name = "all-namespaces-peer"
+    summary = "A peer `namespaceSelector: {}` without a podSelector matches every pod of the cluster."
+    level = Level.WARNING
+    tags = ("selectors",)
+    #: A rule limited to ports is how a cluster-wide service (metrics, DNS, webhooks) is
+    #: published; such rules are reported only with this option.
+    options: ClassVar[Mapping[str, Any]] = {"port-restricted": False}
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        with_ports = ctx.options.get("port-restricted") is True
+        for policy in ctx.inventory.policies:
+            for direction, rule, peer in peers_of(policy):
+                namespaces, pods = peer.namespace_selector, peer.pod_selector
+                if (rule.ports is not None and not with_ports) or peer.ip_block is not None:
+                    continue
+                if namespaces is None or not namespaces.is_empty or (pods is not None and not pods.is_empty):
+                    continue
+                ports = "on every port" if rule.ports is None else "on the ports of this rule"
+                fix = (
+                    f"{direction.peers_key}:\n"
+                    f"- namespaceSelector: {{matchLabels: {{{NAMESPACE_NAME_LABEL}: <namespace>}}}}\n"
+                    "  podSelector: {matchLabels: {<label>: <value>}}"
+                )
+                message = (
+                    f"this peer {_verb(direction)} every pod of every namespace of the cluster {ports}, "
+                    "including namespaces created later: `namespaceSelector: {}` selects all namespaces "
+                    "and no podSelector narrows it. Name the namespaces you mean, `namespaceSelector: "
+                    f"{{matchLabels: {{{NAMESPACE_NAME_LABEL}: <namespace>}}}}`, and/or add "
+                    "`podSelector: {matchLabels: {...}}` to this same item for given pods; if the whole "
+                    "cluster is meant (a cluster-wide service), suppress this finding"
+                )
+                yield self.finding(policy, peer.node, message, fix=fix)
+
+
+class EmptySelectorByAccident(Rule):
+    id = "NP205"
+    name = "empty-selector-by-accident"
+    summary = "A selector's `matchLabels`/`matchExpressions` is present but empty, so it matches everything."
+    level = Level.WARNING
+    tags = ("selectors",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for policy in ctx.inventory.policies:
+            for site in selector_sites(policy):
+                emptied = emptied_field(site.node)
+                if emptied is None:
+                    continue
+                key = str(emptied.key)
+                what = "labels" if key == "matchLabels" else "expressions"
+                field = "spec.podSelector" if site.role == "spec" else f"this {site.role}Selector"
+                literal = "podSelector: {}" if site.role == "spec" else f"{site.role}Selector: {{}}"
+                message = (
+                    f"`{key}` is {'null' if is_null(emptied) else 'empty'} and {field} has no other "
+                    f"requirement, so it is an empty selector: {site.reach()}. An emptied `{key}` "
+                    f"usually means its {what} were commented out or a template value rendered to "
+                    f"nothing. Put the {what} back under `{key}`, or, if everything is meant, write "
+                    f"`{literal}`"
+                )
+                yield self.finding(policy, emptied, message, span=emptied.key_span, fix=literal)
+
+
+def emptied_field(selector: MapNode) -> Node | None:
+    """The first of matchLabels/matchExpressions that is null or empty, when neither holds a requirement."""
+    emptied: Node | None = None
+    for key, shape in (("matchLabels", MapNode), ("matchExpressions", SeqNode)):
+        value = selector.get(key)
+        if value is None:
+            continue
+        empty = isinstance(value, shape) and not (value.entries if isinstance(value, MapNode) else len(value))
+        if not (is_null(value) or empty):
+            return None  # a requirement, or a malformed field NP003 judges
+        if emptied is None or value.pos < emptied.pos:
+            emptied = value
+    return emptied
+
+
+#: Label keys old guides put on namespaces, that nothing sets (networkpolicy-semantics §3.3, P38).
+CLASSIC_NAME_KEYS = frozenset(("name", "ns", "namespace", "role"))
+#: Namespaces most clusters have, that such a label is most often meant to pick.
+WELL_KNOWN_NAMESPACES = frozenset(
+    (
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "default",
+        "monitoring",
+        "ingress-nginx",
+        "cert-manager",
+    )
+)
+
+
+class UnknownNamespaceLabel(Rule):
+    id = "NP207"
+    name = "unknown-namespace-label"
+    summary = (
+        "A namespaceSelector uses a label no known Namespace carries, e.g. `name: kube-system` "
+        "(only `kubernetes.io/metadata.name` is set automatically)."
+    )
+    level = Level.WARNING
+    tags = ("selectors",)
+    options: ClassVar[Mapping[str, Any]] = {"namespace-labels": (), "namespaces-complete": False}
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        inventory = ctx.inventory
+        defined = [ns for ns in inventory.namespaces.values() if ns.defined]
+        carried = {key for ns in defined for key in ns.labels} | {NAMESPACE_NAME_LABEL}
+        extra = ctx.options.get("namespace-labels")
+        if isinstance(extra, list | tuple):
+            carried |= {str(key) for key in extra}
+        complete = ctx.options.get("namespaces-complete") is True and bool(defined)
+        known = tuple(sorted(carried))
+        for policy in inventory.policies:
+            for site in selector_sites(policy):
+                for term in terms(site.node) if site.role == "namespace" else ():
+                    if term.key in carried or term.operator not in (Operator.IN, Operator.EXISTS):
+                        continue
+                    message, fix, named = self._judge(term, inventory, known, bool(defined), complete)
+                    if message is None:
+                        continue
+                    related = [
+                        Related(ns.path, ns.span, f"Namespace {ns.name}, without label {term.key}")
+                        for ns in (inventory.namespaces[name] for name in named)
+                    ]
+                    span = term.key_node.span
+                    yield self.finding(policy, term.key_node, message, span=span, related=related, fix=fix)
+
+    def _judge(
+        self, term: Term, inventory: Inventory, known: tuple[str, ...], defined: bool, complete: bool
+    ) -> tuple[str | None, str | None, list[str]]:
+        """The message and fix for a label no defined Namespace carries, when there is evidence it is missing.
+
+        Evidence, strongest first: a misspelling of a label the namespaces carry; a
+        namespace defined here, named by the value, without the label; an old-guide
+        label (`name: kube-system`) on a namespace every cluster has. A namespace the
+        repository merely refers to is no evidence: test harnesses and platform tooling
+        label the namespaces they create (`ns: x`) outside the repository.
+        """
+        values = term.values if term.operator is Operator.IN else ()
+        near = _near_key(term.key, known)
+        classic = term.key.lower() in CLASSIC_NAME_KEYS and any(v in WELL_KNOWN_NAMESPACES for v in values)
+        named = [v for v in values if inventory.namespace_defined(v)]
+        if not (near or classic or named or complete):
+            return None, None, []
+        if near:
+            message = (
+                f"`{term.key}` is not the label Kubernetes sets on every namespace"
+                if near == NAMESPACE_NAME_LABEL
+                else f"no Namespace of the repository carries the label `{term.key}`"
+            ) + f"; did you mean `{near}`?"
+            fix = f"{near}: {values[0]}" if len(values) == 1 else None
+        else:
+            shown = f"`{term.key}: {values[0]}`" if len(values) == 1 else f"`{term.key}`"
+            message = (
+                f"a namespace carries {shown} only if someone labels it so: Kubernetes sets "
+                f"`{NAMESPACE_NAME_LABEL}` on every namespace (since 1.21) and no other label"
+            )
+            if named:
+                message += f", and Namespace {named[0]!r} is defined in this repository without it"
+            elif defined:
+                message += ", and no Namespace defined in this repository has it"
+            fix = _by_name(values) if values else None
+            message += ". This selector probably matches no namespace; " + (
+                f"to select namespaces by name write `{fix}`"
+                if fix
+                else "select namespaces by a label they carry"
+            )
+        message += (
+            f" (if the label is set outside this repository, list `{term.key}` in the option "
+            f"`rules.{self.id}.namespace-labels`)"
+        )
+        return message, fix, named
+
+
+@functools.lru_cache(maxsize=1024)
+def _near_key(key: str, known: tuple[str, ...]) -> str | None:
+    """A known namespace label (``known``, sorted) that ``key`` is probably a misspelling of."""
+    lowered = key.lower()
+    if "metadata" in lowered and "name" in lowered:
+        return NAMESPACE_NAME_LABEL  # `metadata.name`, `kubernetes.io/metadata-name`, …
+    folded = {k.lower(): k for k in known}
+    if lowered in folded:
+        return folded[lowered]
+    if len(key) < 8:
+        return None  # one letter apart is most of a short key: `env` is no misspelling of `env1`
+    close = difflib.get_close_matches(key, [k for k in known if len(k) >= 8], n=1, cutoff=0.85)
+    return close[0] if close else None
+
+
+def _by_name(values: tuple[str, ...]) -> str:
+    if len(values) == 1:
+        return f"{NAMESPACE_NAME_LABEL}: {values[0]}"
+    return f"{{key: {NAMESPACE_NAME_LABEL}, operator: In, values: [{', '.join(values)}]}}"
+
+
+_NEW_JOB = "for every new Job (a recreated one, or each CronJob run)"
+#: Labels controllers set per revision or per instance: who sets each, and when its value
+#: changes (None: it names one pod of several, and stays).
+EPHEMERAL_LABELS: Mapping[str, tuple[str, str | None]] = {
+    "pod-template-hash": (
+        "the Deployment controller sets it to a hash of the pod template",
+        "with every rollout",
+    ),
+    "controller-revision-hash": (
+        "the StatefulSet and DaemonSet controllers set it to the current revision",
+        "with every update",
+    ),
+    "pod-template-generation": (
+        "the DaemonSet controller sets it to the template generation",
+        "with every update",
+    ),
+    "statefulset.kubernetes.io/pod-name": ("it names one replica of a StatefulSet", None),
+    "batch.kubernetes.io/controller-uid": ("it is the UID of one Job", _NEW_JOB),
+    "controller-uid": ("it is the UID of one Job", _NEW_JOB),
+}
+
+
+class EphemeralLabelSelector(Rule):
+    id = "NP208"
+    name = "ephemeral-label-selector"
+    summary = (
+        "A selector uses a label that changes per rollout or instance "
+        "(`pod-template-hash`, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`, …)."
+    )
+    level = Level.WARNING
+    tags = ("selectors",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for policy in ctx.inventory.policies:
+            for site in selector_sites(policy):
+                for term in terms(site.node):
+                    message = self._message(site, term)
+                    if message is not None:
+                        yield self.finding(policy, term.key_node, message, span=term.key_node.span)
+
+    def _message(self, site: SelectorSite, term: Term) -> str | None:
+        label = EPHEMERAL_LABELS.get(term.key)
+        # Exists/DoesNotExist ignore the value: "every Deployment pod" stays true across rollouts.
+        if label is None or term.operator not in (Operator.IN, Operator.NOT_IN):
+            return None
+        origin, changes = label
+        shown = f"`{term.key}: {term.values[0]}`" if len(term.values) == 1 else f"`{term.key}`"
+        if site.role == "namespace":
+            if term.operator is not Operator.IN:
+                return None
+            return (
+                f"{shown} is a pod label set by a controller, and Namespaces never carry it: this "
+                f"namespaceSelector matches no namespace. Select namespaces by `{NAMESPACE_NAME_LABEL}` "
+                "or a label you put on them"
+            )
+        rest = LabelSelector(
+            tuple(r for r in site.selector.match_labels if r[0] != term.key),
+            tuple(r for r in site.selector.expressions if r.key != term.key),
+        )
+        advice = (
+            f"Remove `{term.key}`: the rest, {selector_yaml(rest)}, selects the workload"
+            if not rest.is_empty
+            else "Select the pods by stable labels of their pod template (those of the workload's selector)"
+        )
+        if term.operator is Operator.NOT_IN:
+            if changes is None:
+                return None  # leaving one replica out by its ordinal name stays true
+            return (
+                f"the selector leaves out {shown}, but {origin}, so the value changes {changes}: the "
+                f"exclusion then lapses and the pods it left out are matched again. {advice}"
+            )
+        if changes is None:
+            return (
+                f"the selector uses {shown}, but {origin}: the other replicas, and those added by "
+                f"scaling up, are not matched. {advice}"
+            )
+        return (
+            f"the selector uses {shown}, but {origin}, so the value changes {changes}: the new pods "
+            f"carry another value and this selector stops matching them, without any error. {advice}"
+        )
+
+
+RULES = (
+    SameNamespaceOnlyPeer,
+    AllNamespacesPeer,
+    EmptySelectorByAccident,
+    UnknownNamespaceLabel,
+    EphemeralLabelSelector,
+)
