@@ -1,19 +1,24 @@
 """Find the manifests to lint: walk paths, honour .gitignore and excludes, skip what is not a manifest.
 
 Helm chart templates, chart metadata and values, kustomizations and the
-patches they list are skipped (and reported as skipped, so NP005 can say how
-to render them). Symlinks never lead out of the root, and directory loops are
-walked once. The result is sorted, so the order of the file system never shows
-in the output.
+patches they list are skipped and reported as skipped, so rules can say how to
+render them. Symbolic links never lead out of the root, and directory loops are
+cut. The result is sorted, so the order of the file system never shows.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import stat
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from types import MappingProxyType
+
+from ruamel.yaml import YAML
 
 SKIP_HELM_TEMPLATE = "helm-template"
 SKIP_KUSTOMIZATION = "kustomization"
@@ -21,15 +26,27 @@ SKIP_SYMLINK_OUTSIDE = "symlink-outside-root"
 SKIP_SYMLINK_LOOP = "symlink-loop"
 SKIP_KUSTOMIZE_PATCH = "kustomize-patch"
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
+_CHART_FILE = "Chart.yaml"
+_CHART_METADATA = frozenset((_CHART_FILE, "requirements.yaml", "requirements.yml"))
 #: Bytes read to decide whether a file holds Go template syntax.
-TEMPLATE_SNIFF_BYTES = 64 * 1024
+_SNIFF_BYTES = 64 * 1024
+
+_DETAIL_TEMPLATE_DIR = (
+    "Helm chart template (in the chart's templates/ directory); render it with `helm template`"
+)
+_DETAIL_TEMPLATE_SYNTAX = "Helm chart template (contains '{{'); render it with `helm template`"
+_DETAIL_CHART_METADATA = "Helm chart metadata, not a manifest"
+_DETAIL_CHART_VALUES = "Helm chart values, not a manifest"
+_DETAIL_KUSTOMIZATION = "Kustomize configuration, not a manifest; lint the output of `kustomize build`"
+_DETAIL_OUTSIDE = "symbolic link to a location outside the root directory; not followed"
+_DETAIL_LOOP = "symbolic link back to a directory that contains it; not followed"
 
 
 @dataclass(frozen=True, slots=True)
 class DiscoveredFile:
-    #: The path to read, or ``Path("-")`` for standard input.
+    #: The path to read (absolute, symbolic links resolved), or ``Path("-")`` for stdin.
     path: Path
     #: The path shown to users: POSIX, relative to the root when inside it; "-" for stdin.
     display: str
@@ -38,367 +55,759 @@ class DiscoveredFile:
 @dataclass(frozen=True, slots=True)
 class SkippedFile:
     display: str
+    #: One of the ``SKIP_*`` constants.
     reason: str
+    #: A sentence for people: what the file is and what to do instead.
     detail: str
 
 
 @dataclass(frozen=True, slots=True)
 class Discovery:
+    #: Sorted by display (byte-wise), no file twice.
     files: tuple[DiscoveredFile, ...]
+    #: Sorted by display.
     skipped: tuple[SkippedFile, ...]
     #: Paths given by the user that do not exist.
     missing: tuple[str, ...]
 
 
 def find_repository_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` that holds ``.git``, else ``start``."""
+    """The nearest directory at or above ``start`` (resolved) that holds ``.git``, else ``start``."""
     start = start.resolve()
     for directory in (start, *start.parents):
-        if (directory / ".git").exists():
+        # os.path.exists rather than Path.exists: a permission error means "no", not a crash.
+        if os.path.exists(os.path.join(directory, ".git")):
             return directory
     return start
 
 
-# -- gitignore ---------------------------------------------------------------
+def discover(
+    paths: Sequence[str],
+    *,
+    root: Path,
+    exclude: Sequence[str] = (),
+    respect_gitignore: bool = True,
+) -> Discovery:
+    """The files to lint among ``paths``, the ones skipped and why, and the ones that do not exist.
+
+    Directories are walked for ``.yaml``, ``.yml`` and ``.json`` files; files
+    named explicitly are taken whatever their name, and even when gitignored,
+    but ``exclude`` (gitignore patterns relative to ``root``) applies to both.
+    """
+    discoverer = _Discoverer(root, exclude, respect_gitignore)
+    for given in paths:
+        discoverer.add(given)
+    return discoverer.finish()
 
 
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    regex: re.Pattern[str]
-    negated: bool
-    directory_only: bool
+# -- gitignore patterns ------------------------------------------------------------
+
+_POSIX_CLASSES = MappingProxyType(
+    {
+        "alnum": "a-zA-Z0-9",
+        "alpha": "a-zA-Z",
+        "blank": " \\t",
+        "cntrl": "\\x00-\\x1f\\x7f",
+        "digit": "0-9",
+        "graph": "\\x21-\\x7e",
+        "lower": "a-z",
+        "print": "\\x20-\\x7e",
+        "punct": "".join(re.escape(c) for c in string.punctuation),
+        "space": " \\t\\n\\r\\f\\v",
+        "upper": "A-Z",
+        "xdigit": "0-9a-fA-F",
+    }
+)
 
 
-def _translate(glob: str) -> str:
-    """A gitignore glob (already stripped of its anchoring) as a regex body."""
+def _translate_bracket(glob: str, start: int) -> tuple[str, int] | None:
+    """The regex for the ``[...]`` at ``start`` and the index after it, as git's wildmatch reads it.
+
+    None when git would abort the whole pattern (an unclosed bracket, an
+    unknown ``[:class:]``): such a pattern matches nothing.
+    """
+    i = start + 1
+    negated = i < len(glob) and glob[i] in "!^"
+    if negated:
+        i += 1
+    items: list[str] = []
+    previous: str | None = None  # the last single character, which may open a range
+    first = True
+    while True:
+        if i >= len(glob):
+            return None
+        char = glob[i]
+        # A "]" right after the opening (or its negation) is a literal, as in git.
+        if char == "]" and not first:
+            break
+        first = False
+        if char == "\\":
+            if i + 1 >= len(glob):
+                return None
+            previous = glob[i + 1]
+            items.append(re.escape(previous))
+            i += 2
+        elif char == "-" and previous is not None and i + 1 < len(glob) and glob[i + 1] != "]":
+            high_at = i + 2 if glob[i + 1] == "\\" else i + 1
+            if high_at >= len(glob):
+                return None
+            high = glob[high_at]
+            # The range's start already stands as a single character, as in git,
+            # so a reversed range ("z-a") still matches its start.
+            if previous < high:
+                items[-1] = f"{re.escape(previous)}-{re.escape(high)}"
+            previous = None
+            i = high_at + 1
+        elif char == "[" and glob.startswith(":", i + 1):
+            end = glob.find("]", i + 2)
+            if end < 0:
+                return None
+            name = glob[i + 2 : end - 1] if end - 1 >= i + 2 and glob[end - 1] == ":" else None
+            if name is None:  # no ":]", so the "[" is an ordinary character
+                previous = "["
+                items.append(re.escape("["))
+                i += 1
+                continue
+            if name not in _POSIX_CLASSES:
+                return None
+            items.append(_POSIX_CLASSES[name])
+            previous = None
+            i = end + 1
+        else:
+            previous = char
+            items.append(re.escape(char))
+            i += 1
+    body = "".join(items)
+    # Brackets never match "/" (git matches with WM_PATHNAME).
+    if negated:
+        return f"[^{body}/]", i + 1
+    return (f"(?!/)[{body}]" if body else "(?!)"), i + 1
+
+
+def _translate_glob(glob: str) -> str | None:
+    """A gitignore glob (no "!", no leading or trailing "/") as a regex; None if it matches nothing."""
     out: list[str] = []
     i = 0
     while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("/**", i) and i + 3 == len(glob):
-            out.append("/.*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
+        char = glob[i]
+        if char == "*":
+            end = i
+            while end < len(glob) and glob[end] == "*":
+                end += 1
+            # "**" is special only as a whole path component; elsewhere it is a plain "*".
+            whole = (i == 0 or glob[i - 1] == "/") and (end == len(glob) or glob[end] == "/")
+            if end - i >= 2 and whole and end < len(glob):
+                out.append("(?:.*/)?")  # "**/": zero or more directories
+                end += 1
+            elif end - i >= 2 and whole:
+                out.append(".*")  # trailing "/**": everything inside
+            else:
+                out.append("[^/]*")
+            i = end
+        elif char == "?":
             out.append("[^/]")
             i += 1
-        elif glob[i] == "[":
-            end = glob.find("]", i + 2)
-            if end < 0:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = glob[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-        elif glob[i] == "\\" and i + 1 < len(glob):
+        elif char == "[":
+            translated = _translate_bracket(glob, i)
+            if translated is None:
+                return None
+            regex, i = translated
+            out.append(regex)
+        elif char == "\\":
+            if i + 1 >= len(glob):
+                return None  # a lone trailing backslash: git matches nothing
             out.append(re.escape(glob[i + 1]))
             i += 2
         else:
-            out.append(re.escape(glob[i]))
+            out.append(re.escape(char))
             i += 1
     return "".join(out)
 
 
-def compile_patterns(lines: Iterable[str]) -> tuple[_Pattern, ...]:
-    """Compile gitignore lines; paths are matched relative to the file's directory."""
-    patterns: list[_Pattern] = []
-    for raw in lines:
-        line = raw.rstrip("\n").rstrip("\r")
-        # Trailing spaces are ignored unless escaped.
-        while line.endswith(" ") and not line.endswith("\\ "):
-            line = line[:-1]
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        if negated or line.startswith("\\!") or line.startswith("\\#"):
-            line = line[1:]
-        directory_only = line.endswith("/")
-        line = line.rstrip("/")
-        if not line:
-            continue
-        anchored = "/" in line
-        line = line.lstrip("/")
-        body = _translate(line)
-        prefix = "" if anchored else "(?:.*/)?"
-        patterns.append(_Pattern(re.compile(f"{prefix}{body}\\Z"), negated, directory_only))
-    return tuple(patterns)
+def _trim_trailing_spaces(line: str) -> str:
+    """Drop trailing spaces unless backslash-escaped (git's trim_trailing_spaces)."""
+    end = len(line)
+    while end > 0 and line[end - 1] == " ":
+        backslashes = 0
+        while end - 1 - backslashes > 0 and line[end - 2 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2:
+            break
+        end -= 1
+    return line[:end]
 
 
-class _Ignore:
-    """The stack of ignore files that apply in one directory."""
-
-    __slots__ = ("layers",)
-
-    def __init__(self, layers: tuple[tuple[str, tuple[_Pattern, ...]], ...]) -> None:
-        #: (directory relative to the root, with a trailing "/" or "", patterns)
-        self.layers = layers
-
-    def with_layer(self, base: str, patterns: tuple[_Pattern, ...]) -> _Ignore:
-        if not patterns:
-            return self
-        return _Ignore((*self.layers, (base, patterns)))
-
-    def ignored(self, relative: str, is_dir: bool) -> bool:
-        verdict = False
-        for base, patterns in self.layers:
-            if base and not relative.startswith(base):
-                continue
-            local = relative[len(base) :]
-            for pattern in patterns:
-                if pattern.directory_only and not is_dir:
-                    continue
-                if pattern.regex.match(local):
-                    verdict = not pattern.negated
-        return verdict
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    regex: str
+    negated: bool
+    directory_only: bool
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-# -- walking -------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Walk:
-    root: Path
-    exclude: tuple[_Pattern, ...]
-    respect_gitignore: bool
-    files: dict[str, DiscoveredFile]
-    skipped: dict[str, SkippedFile]
-    seen_real: dict[str, str]
-    patches: set[str]
-    #: Real paths of the directories being walked, to stop at links that loop.
-    active: set[str]
-
-    def display(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    def skip(self, display: str, reason: str, detail: str) -> None:
-        self.skipped.setdefault(display, SkippedFile(display, reason, detail))
-
-    def excluded(self, display: str, is_dir: bool) -> bool:
-        return bool(self.exclude) and _Ignore((("", self.exclude),)).ignored(display, is_dir)
-
-    def excluded_with_parents(self, display: str) -> bool:
-        """For a file named on the command line: excluded itself, or under an excluded directory."""
-        parts = display.split("/")
-        prefixes = ("/".join(parts[:i]) for i in range(1, len(parts)))
-        return self.excluded(display, False) or any(self.excluded(prefix, True) for prefix in prefixes)
-
-    def add_file(self, path: Path, display: str) -> None:
-        reason = _not_a_manifest(path)
-        if reason is not None:
-            self.skip(display, *reason)
-            return
-        if display in self.patches:
-            self.skip(
-                display,
-                SKIP_KUSTOMIZE_PATCH,
-                "listed as a patch by a kustomization; render it with kustomize",
-            )
-            return
-        try:
-            real = str(path.resolve())
-        except OSError:
-            return
-        previous = self.seen_real.get(real)
-        if previous is not None:
-            if display < previous:
-                del self.files[previous]
-            else:
-                return
-        self.seen_real[real] = display
-        self.files[display] = DiscoveredFile(path, display)
-
-    def inside_root(self, path: Path) -> bool:
-        try:
-            path.resolve().relative_to(self.root)
-        except (ValueError, OSError):
-            return False
-        return True
-
-
-def _chart_root(directory: Path) -> bool:
-    return (directory / "Chart.yaml").is_file()
-
-
-def _not_a_manifest(path: Path) -> tuple[str, str] | None:
-    name = path.name
-    if name in KUSTOMIZATION_NAMES:
-        return (
-            SKIP_KUSTOMIZATION,
-            "a Kustomize kustomization; render it with `kustomize build DIR | nplint -`",
-        )
-    parent = path.parent
-    if _chart_root(parent) and (
-        name == "Chart.yaml" or (name.startswith("values") and name.endswith((".yaml", ".yml")))
-    ):
-        return SKIP_HELM_TEMPLATE, "Helm chart metadata or values, not a manifest"
-    if parent.name == "templates" and _chart_root(parent.parent):
-        return SKIP_HELM_TEMPLATE, "a Helm chart template; render it with `helm template CHART | nplint -`"
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(TEMPLATE_SNIFF_BYTES)
-    except OSError:
+def _parse_pattern(line: str) -> _Pattern | None:
+    """One line of a gitignore file, or None for blanks, comments and patterns that match nothing."""
+    if line.endswith("\r"):
+        line = line[:-1]
+    if not line or line.startswith("#"):
         return None
-    if b"{{" in head:
-        return (
-            SKIP_HELM_TEMPLATE,
-            "contains Go template syntax ('{{'); render it first, e.g. `helm template CHART | nplint -`",
-        )
-    return None
+    line = _trim_trailing_spaces(line)
+    negated = line.startswith("!")
+    if negated:
+        line = line[1:]
+    directory_only = line.endswith("/")
+    if directory_only:
+        line = line[:-1]
+    # A slash left anywhere anchors the pattern to the gitignore's directory;
+    # without one it matches a name at any depth.
+    anchored = "/" in line
+    line = line.removeprefix("/")
+    if not line:
+        return None
+    regex = _translate_glob(line)
+    if regex is None:
+        return None
+    return _Pattern(regex if anchored else f"(?:.*/)?{regex}", negated, directory_only)
 
 
-def _kustomize_patches(directory: Path, root: Path) -> Iterator[str]:
-    """Display paths of the patch files a kustomization in ``directory`` lists."""
-    for name in KUSTOMIZATION_NAMES:
-        path = directory / name
-        if not path.is_file():
-            continue
-        from nplint.loading import load_text
-
-        try:
-            loaded = load_text(str(path), path.read_text(encoding="utf-8", errors="replace"))
-        except Exception:  # a broken kustomization lists no patches; never fail discovery
-            return
-        for document in loaded.documents:
-            data = document.root.to_python() if document.root is not None and not document.failed else None
-            if not isinstance(data, dict):
-                continue
-            candidates: list[object] = []
-            for key in ("patches", "patchesJson6902"):
-                for entry in data.get(key) or ():
-                    if isinstance(entry, dict):
-                        candidates.append(entry.get("path"))
-            candidates.extend(data.get("patchesStrategicMerge") or ())
-            for candidate in candidates:
-                if isinstance(candidate, str) and "\n" not in candidate:
-                    target = (directory / candidate).resolve()
-                    try:
-                        yield target.relative_to(root).as_posix()
-                    except ValueError:
-                        continue
+def _union(regexes: Sequence[str]) -> re.Pattern[str] | None:
+    if not regexes:
+        return None
+    return re.compile("|".join(f"(?:{regex})" for regex in regexes), re.DOTALL)
 
 
-def _walk(walk: _Walk, directory: Path, ignore: _Ignore) -> None:
-    try:
-        real = str(directory.resolve())
-    except OSError:
-        return
-    base = walk.display(directory)
-    base = "" if base == "." else base + "/"
-    if walk.respect_gitignore:
-        ignore = ignore.with_layer(base, compile_patterns(_read_lines(directory / ".gitignore")))
-    walk.patches.update(_kustomize_patches(directory, walk.root))
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        display = base + entry.name
-        try:
-            is_dir = entry.is_dir()
-            is_file = entry.is_file()
-            is_link = entry.is_symlink()
-        except OSError:
-            continue
-        if entry.name == ".git" and is_dir:
-            continue
-        if walk.respect_gitignore and ignore.ignored(display, is_dir):
-            continue
-        if walk.excluded(display, is_dir):
-            continue
-        if is_link and (is_dir or is_file) and not walk.inside_root(path):
-            walk.skip(
-                display,
-                SKIP_SYMLINK_OUTSIDE,
-                "a symbolic link that leads out of the repository; not followed",
-            )
-            continue
-        if is_dir:
-            target = str(path.resolve())
-            if target in walk.active or real.startswith(target + os.sep):
-                walk.skip(display, SKIP_SYMLINK_LOOP, "a symbolic link back into a directory being walked")
-                continue
-            walk.active.add(target)
-            try:
-                _walk(walk, path, ignore)
-            finally:
-                walk.active.discard(target)
-        elif is_file and entry.name.lower().endswith(MANIFEST_SUFFIXES):
-            walk.add_file(path, display)
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Consecutive patterns of one polarity, merged so each path costs one match per run."""
+
+    negated: bool
+    #: All the run's patterns, for directories.
+    directories: re.Pattern[str] | None
+    #: The run's patterns that are not directory-only, for files.
+    files: re.Pattern[str] | None
 
 
-def discover(
-    paths: Sequence[str], *, root: Path, exclude: Sequence[str] = (), respect_gitignore: bool = True
-) -> Discovery:
-    root = root.resolve()
-    walk = _Walk(root, compile_patterns(exclude), respect_gitignore, {}, {}, {}, set(), set())
-    base_ignore = _Ignore(())
-    if respect_gitignore:
-        base_ignore = base_ignore.with_layer(
-            "", compile_patterns(_read_lines(root / ".git" / "info" / "exclude"))
-        )
-    missing: list[str] = []
-    stdin = False
-    for given in paths:
-        if given == "-":
-            stdin = True
-            continue
-        path = Path(given)
-        if not path.is_absolute():
-            path = Path.cwd() / path
-        if not path.exists():
-            missing.append(given)
-            continue
-        inside = walk.inside_root(path)
-        display = walk.display(path.resolve()) if inside else path.as_posix()
-        if path.is_dir():
-            ignore = _parent_ignores(path.resolve(), root, base_ignore) if respect_gitignore else base_ignore
-            walk.active = {str(path.resolve())}
-            _walk(walk, path.resolve() if inside else path, ignore)
-        elif not walk.excluded_with_parents(display):
-            walk.add_file(path, display)
-    files = sorted(walk.files.values(), key=lambda f: f.display)
-    if stdin:
-        files.insert(0, DiscoveredFile(Path("-"), "-"))
-    return Discovery(
-        tuple(files),
-        tuple(sorted(walk.skipped.values(), key=lambda s: s.display)),
-        tuple(missing),
+@dataclass(frozen=True, slots=True)
+class _IgnoreFile:
+    """The compiled patterns of one ignore file, and where it sits."""
+
+    #: The directory of the file relative to the walk's base: "" or "a/b/".
+    base: str
+    #: Last run first: the last matching pattern decides, as in git.
+    runs: tuple[_Run, ...]
+
+    @classmethod
+    def parse(cls, lines: Iterable[str], base: str) -> _IgnoreFile:
+        runs: list[_Run] = []
+        group: list[_Pattern] = []
+        for pattern in filter(None, map(_parse_pattern, lines)):
+            if group and group[-1].negated != pattern.negated:
+                runs.append(_make_run(group))
+                group = []
+            group.append(pattern)
+        if group:
+            runs.append(_make_run(group))
+        return cls(base, tuple(reversed(runs)))
+
+    def decide(self, relative: str, is_dir: bool) -> bool | None:
+        """True if ignored, False if re-included by "!", None if no pattern here matches."""
+        local = relative[len(self.base) :]
+        for run in self.runs:
+            regex = run.directories if is_dir else run.files
+            if regex is not None and regex.fullmatch(local):
+                return not run.negated
+        return None
+
+
+def _make_run(group: Sequence[_Pattern]) -> _Run:
+    return _Run(
+        group[0].negated,
+        _union([p.regex for p in group]),
+        _union([p.regex for p in group if not p.directory_only]),
     )
 
 
-def _parent_ignores(directory: Path, root: Path, ignore: _Ignore) -> _Ignore:
-    """The .gitignore files between the root and a directory given on the command line."""
+def _is_ignored(stack: Sequence[_IgnoreFile], relative: str, is_dir: bool) -> bool:
+    """Whether git would ignore the path; ``stack`` holds the deepest ignore file first."""
+    for ignore_file in stack:
+        verdict = ignore_file.decide(relative, is_dir)
+        if verdict is not None:
+            return verdict
+    return False
+
+
+def _read_text(path: str) -> str | None:
     try:
-        relative = directory.relative_to(root)
-    except ValueError:
-        return ignore
-    if not relative.parts:
-        return ignore  # the walk reads the root's own .gitignore
-    current = root
-    ignore = ignore.with_layer("", compile_patterns(_read_lines(root / ".gitignore")))
-    for part in relative.parts[:-1]:
-        current = current / part
-        base = current.relative_to(root).as_posix() + "/"
-        ignore = ignore.with_layer(base, compile_patterns(_read_lines(current / ".gitignore")))
-    return ignore
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # surrogateescape, like os.fsdecode, so non-UTF-8 names still match byte for byte.
+    return data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+
+
+def _git_info_exclude(root: str) -> str | None:
+    """Where ``info/exclude`` lives for a repository whose work tree is ``root``."""
+    dot_git = os.path.join(root, ".git")
+    if os.path.isdir(dot_git):
+        return os.path.join(dot_git, "info", "exclude")
+    # A worktree or submodule: ".git" is a file naming the real git directory.
+    text = _read_text(dot_git)
+    if text is None or not text.startswith("gitdir:"):
+        return None
+    git_dir = os.path.join(root, text.splitlines()[0].removeprefix("gitdir:").strip())
+    common = _read_text(os.path.join(git_dir, "commondir"))
+    if common and common.strip():
+        git_dir = os.path.join(git_dir, common.strip())
+    return os.path.join(git_dir, "info", "exclude")
+
+
+# -- Helm and Kustomize ---------------------------------------------------------------
+
+
+def _is_manifest_name(name: str) -> bool:
+    return name.lower().endswith(_MANIFEST_SUFFIXES)
+
+
+def _is_values_name(name: str) -> bool:
+    return (name.startswith("values") and name.endswith((".yaml", ".yml"))) or name == "values.schema.json"
+
+
+def _location_skip(name: str, in_chart: bool, in_templates: bool) -> tuple[str, str] | None:
+    """A reason to skip a file that its name and place alone give, without reading it."""
+    if name in _KUSTOMIZATION_NAMES:
+        return SKIP_KUSTOMIZATION, _DETAIL_KUSTOMIZATION
+    if in_chart and name in _CHART_METADATA:
+        return SKIP_HELM_TEMPLATE, _DETAIL_CHART_METADATA
+    if in_chart and _is_values_name(name):
+        return SKIP_HELM_TEMPLATE, _DETAIL_CHART_VALUES
+    if in_templates:
+        return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_DIR
+    return None
+
+
+def _in_chart_templates(directory: str) -> bool:
+    """Whether ``directory`` is, or is inside, a chart's ``templates/`` (templates nest)."""
+    while True:
+        parent = os.path.dirname(directory)
+        if os.path.basename(directory) == "templates" and os.path.isfile(os.path.join(parent, _CHART_FILE)):
+            return True
+        if parent == directory:
+            return False
+        directory = parent
+
+
+def _has_template_syntax(path: str) -> bool:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False  # unreadable: let the loader report it
+    try:
+        head = os.read(descriptor, _SNIFF_BYTES)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    return b"{{" in head
+
+
+def _looks_like_path(entry: str) -> bool:
+    # patchesStrategicMerge also takes inline patches: YAML text, not a path.
+    entry = entry.strip()
+    return bool(entry) and "\n" not in entry and not entry.startswith("{")
+
+
+def _patch_paths(document: object) -> list[str]:
+    """The patch files a parsed kustomization names (relative to its directory)."""
+    if not isinstance(document, dict):
+        return []
+    found: list[str] = []
+    for key in ("patches", "patchesJson6902"):
+        entries = document.get(key)
+        if isinstance(entries, list):
+            found += [e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)]
+    merges = document.get("patchesStrategicMerge")
+    if isinstance(merges, list):
+        found += [e for e in merges if isinstance(e, str) and _looks_like_path(e)]
+    return [path.strip() for path in found]
+
+
+def _load_kustomization(path: str) -> object:
+    try:
+        with open(path, "rb") as handle:
+            return YAML(typ="safe", pure=True).load(handle)
+    except Exception:  # a broken kustomization names no patches; discovery never fails on it
+        return None
+
+
+# -- paths -------------------------------------------------------------------------------
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _relative(path: str, directory: str) -> str | None:
+    """``path`` relative to ``directory`` in POSIX form ("" for itself), None when outside it."""
+    if path == directory:
+        return ""
+    prefix = directory.rstrip(os.sep) + os.sep
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix) :].replace(os.sep, "/")
+
+
+def _display_key(display: str) -> bytes:
+    # Byte-wise order of the UTF-8 form; surrogateescape keeps undecodable names sortable.
+    return display.encode("utf-8", "surrogateescape")
+
+
+def _real_ancestors(real: str, boundary: str) -> frozenset[str]:
+    """``real`` and its parents up to ``boundary``: a link back to any of them is a loop."""
+    found = {real}
+    while _within(real, boundary) and real != boundary:
+        real = os.path.dirname(real)
+        found.add(real)
+    return frozenset(found)
+
+
+# -- the walk ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """What holds for a whole walk of one directory given on the command line."""
+
+    #: Real path no symbolic link may lead out of.
+    boundary: str
+    #: Put before a relative path to display it: "" inside the root, else the path as given.
+    prefix: str
+    #: Config exclusions, which are relative to the root, so only for walks inside it.
+    exclude: _IgnoreFile | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Dir:
+    path: str
+    #: Relative to the walk's base, "" or ending in "/".
+    relative: str
+    real: str
+    ignore: tuple[_IgnoreFile, ...]
+    in_templates: bool
+    #: Real paths of this directory and the ones above it being walked.
+    ancestors: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """One way a file was reached; several routes to one real file become one result."""
+
+    real: str
+    display: str
+    skip: tuple[str, str] | None
+    #: A regular file, safe to peek into; a pipe named on the command line is not.
+    regular: bool = True
+
+
+@dataclass(slots=True)
+class _Discoverer:
+    root: Path
+    exclude_patterns: Sequence[str]
+    respect_gitignore: bool
+    root_abs: str = ""
+    root_real: str = ""
+    exclude: _IgnoreFile | None = None
+    info_exclude: tuple[_IgnoreFile, ...] = ()
+    routes: list[_Route] = field(default_factory=list)
+    skipped: dict[str, SkippedFile] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    #: Real path of each kustomization seen → its display.
+    kustomizations: dict[str, str] = field(default_factory=dict)
+    kustomization_dirs: set[str] = field(default_factory=set)
+    ignore_cache: dict[tuple[str, str], _IgnoreFile | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root_abs = os.path.abspath(self.root)
+        self.root_real = os.path.realpath(self.root)
+        if self.exclude_patterns:
+            self.exclude = _IgnoreFile.parse(self.exclude_patterns, "")
+        exclude_path = _git_info_exclude(self.root_real) if self.respect_gitignore else None
+        if exclude_path is not None:
+            self.info_exclude = self._ignore_stack(exclude_path, "", ())
+
+    # -- command-line paths
+
+    def add(self, given: str) -> None:
+        if given == "-":
+            self.routes.append(_Route("-", "-", None, regular=False))
+            return
+        absolute = os.path.abspath(given)
+        try:
+            status = os.stat(absolute)
+        except OSError as error:
+            self._unreachable(given, absolute, error)
+            return
+        is_dir = stat.S_ISDIR(status.st_mode)
+        real = os.path.realpath(absolute)
+        lexical = self._relative_to_root(absolute)
+        if _within(real, self.root_real):
+            relative = lexical if lexical is not None else _relative(real, self.root_real)
+        elif lexical is not None:
+            # Named inside the root, but a link somewhere on the way leads out.
+            self._skip(lexical, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+            return
+        else:
+            relative = None
+        if relative is not None and self._excluded(relative, is_dir):
+            return
+        if is_dir:
+            self._add_directory(given, absolute, real, relative)
+        elif stat.S_ISREG(status.st_mode):
+            self._add_file(real, relative if relative is not None else PurePath(given).as_posix())
+        else:
+            # A pipe or a device, as `<(kustomize build)` gives: read it where named, never peek.
+            display = relative if relative is not None else PurePath(given).as_posix()
+            self.routes.append(_Route(absolute, display, None, regular=False))
+
+    def _unreachable(self, given: str, absolute: str, error: OSError) -> None:
+        display = self._relative_to_root(absolute) or PurePath(given).as_posix()
+        if error.errno == errno.ELOOP:
+            self._skip(display, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
+        elif isinstance(error, (FileNotFoundError, NotADirectoryError)):
+            if given not in self.missing:
+                self.missing.append(given)
+        else:
+            # It exists but cannot be examined (permissions): the loader reports why.
+            self.routes.append(_Route(absolute, display, None, regular=False))
+
+    def _relative_to_root(self, absolute: str) -> str | None:
+        found = _relative(absolute, self.root_abs)
+        return found if found is not None else _relative(absolute, self.root_real)
+
+    def _excluded(self, relative: str, is_dir: bool) -> bool:
+        """Excluded by the config, itself or through a directory above it (git cannot re-include those)."""
+        if self.exclude is None or not relative:
+            return False
+        parts = relative.split("/")
+        for count in range(1, len(parts)):
+            if self.exclude.decide("/".join(parts[:count]), True):
+                return True
+        return self.exclude.decide(relative, is_dir) is True
+
+    def _add_file(self, real: str, display: str) -> None:
+        directory = os.path.dirname(real)
+        name = os.path.basename(real)
+        in_chart = os.path.isfile(os.path.join(directory, _CHART_FILE))
+        skip = _location_skip(name, in_chart, _in_chart_templates(directory))
+        self.routes.append(_Route(real, display, skip))
+        if name in _KUSTOMIZATION_NAMES:
+            self._note_kustomization(real, display)
+        self._note_kustomizations_above(directory)
+
+    def _add_directory(self, given: str, absolute: str, real: str, relative: str | None) -> None:
+        ignore: tuple[_IgnoreFile, ...] = ()
+        if relative is None:
+            # Outside the root: the directory itself is the base and the boundary.
+            prefix = PurePath(given).as_posix()
+            walk = _Walk(real, prefix if prefix.endswith("/") else prefix + "/", None)
+            start_relative = ""
+        else:
+            walk = _Walk(self.root_real, "", self.exclude)
+            start_relative = relative + "/" if relative else ""
+            ignore = self._ignores_above(relative)
+        if real != walk.boundary:
+            self._note_kustomizations_above(os.path.dirname(real))
+        start = _Dir(
+            absolute,
+            start_relative,
+            real,
+            ignore,
+            _in_chart_templates(real),
+            _real_ancestors(real, walk.boundary),
+        )
+        self._walk(walk, start)
+
+    def _ignores_above(self, relative: str) -> tuple[_IgnoreFile, ...]:
+        """The ignore files of the root and of each directory between it and ``relative``."""
+        stack = self.info_exclude
+        if not self.respect_gitignore or not relative:
+            return stack
+        parts = relative.split("/")
+        for count in range(len(parts)):
+            base = "".join(part + "/" for part in parts[:count])
+            path = os.path.join(self.root_real, *parts[:count], ".gitignore")
+            stack = self._ignore_stack(path, base, stack)
+        return stack
+
+    def _ignore_stack(self, path: str, base: str, stack: tuple[_IgnoreFile, ...]) -> tuple[_IgnoreFile, ...]:
+        """``stack`` with the ignore file at ``path`` on top, compiled once per file and base."""
+        key = (os.path.realpath(path), base)
+        if key not in self.ignore_cache:
+            text = _read_text(path)
+            parsed = _IgnoreFile.parse(text.split("\n"), base) if text is not None else None
+            self.ignore_cache[key] = parsed if parsed is not None and parsed.runs else None
+        found = self.ignore_cache[key]
+        return stack if found is None else (found, *stack)
+
+    # -- walking
+
+    def _walk(self, walk: _Walk, start: _Dir) -> None:
+        # Iterative, so that deep trees cannot exhaust Python's recursion limit.
+        pending = [start]
+        while pending:
+            self._scan(walk, pending.pop(), pending)
+
+    def _scan(self, walk: _Walk, directory: _Dir, pending: list[_Dir]) -> None:
+        try:
+            with os.scandir(directory.path) as iterator:
+                entries = sorted(iterator, key=lambda entry: entry.name)
+        except OSError:
+            return  # unreadable: skipped, like git does
+        names = {entry.name for entry in entries}
+        ignore = directory.ignore
+        if self.respect_gitignore and ".gitignore" in names:
+            gitignore = os.path.join(directory.path, ".gitignore")
+            ignore = self._ignore_stack(gitignore, directory.relative, ignore)
+        in_chart = _CHART_FILE in names
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue  # e.g. a link to itself
+            if is_dir and entry.name != ".git":
+                self._visit_directory(walk, directory, entry, ignore, in_chart, pending)
+            elif is_file:
+                self._visit_file(walk, directory, entry, ignore, in_chart)
+            # Anything else (a broken link, a socket) is not a manifest.
+
+    def _ignored(self, walk: _Walk, ignore: tuple[_IgnoreFile, ...], relative: str, is_dir: bool) -> bool:
+        if _is_ignored(ignore, relative, is_dir):
+            return True
+        return walk.exclude is not None and walk.exclude.decide(relative, is_dir) is True
+
+    def _visit_directory(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        ignore: tuple[_IgnoreFile, ...],
+        in_chart: bool,
+        pending: list[_Dir],
+    ) -> None:
+        relative = parent.relative + entry.name
+        if self._ignored(walk, ignore, relative, True):
+            return
+        if entry.is_symlink():
+            real = os.path.realpath(entry.path)
+            if not _within(real, walk.boundary):
+                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+                return
+            if real in parent.ancestors:
+                self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
+                return
+        else:
+            real = os.path.join(parent.real, entry.name)
+        in_templates = parent.in_templates or (in_chart and entry.name == "templates")
+        child = _Dir(entry.path, relative + "/", real, ignore, in_templates, parent.ancestors | {real})
+        pending.append(child)
+
+    def _visit_file(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        ignore: tuple[_IgnoreFile, ...],
+        in_chart: bool,
+    ) -> None:
+        name = entry.name
+        is_manifest = _is_manifest_name(name)
+        # Name checks first: they are cheaper than the ignore patterns.
+        if not is_manifest and name not in _KUSTOMIZATION_NAMES:
+            return
+        relative = parent.relative + name
+        if self._ignored(walk, ignore, relative, False):
+            return
+        display = walk.prefix + relative
+        if entry.is_symlink():
+            real = os.path.realpath(entry.path)
+            if not _within(real, walk.boundary):
+                self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+                return
+        else:
+            real = os.path.join(parent.real, name)
+        if name in _KUSTOMIZATION_NAMES:
+            self._note_kustomization(real, display)
+        if is_manifest:
+            skip = _location_skip(name, in_chart, parent.in_templates)
+            self.routes.append(_Route(real, display, skip))
+
+    # -- kustomizations
+
+    def _note_kustomization(self, real: str, display: str) -> None:
+        known = self.kustomizations.get(real)
+        if known is None or _display_key(display) < _display_key(known):
+            self.kustomizations[real] = display
+
+    def _note_kustomizations_above(self, directory: str) -> None:
+        """Kustomizations in ``directory`` and up to the root, whose patches may be below them."""
+        boundary = self.root_real if _within(directory, self.root_real) else directory
+        while directory not in self.kustomization_dirs:
+            self.kustomization_dirs.add(directory)
+            for name in sorted(_KUSTOMIZATION_NAMES):
+                path = os.path.join(directory, name)
+                if os.path.isfile(path):
+                    relative = _relative(path, self.root_real)
+                    self._note_kustomization(path, relative if relative is not None else path)
+            if directory == boundary or not _within(directory, boundary):
+                break
+            directory = os.path.dirname(directory)
+
+    def _patch_owners(self) -> dict[str, str]:
+        """Real path of each patch file → display of the first kustomization naming it."""
+        owners: dict[str, str] = {}
+        ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
+        for real, display in ordered:
+            directory = os.path.dirname(real)
+            for patch in _patch_paths(_load_kustomization(real)):
+                target = os.path.realpath(os.path.join(directory, patch))
+                owners.setdefault(target, display)
+        return owners
+
+    # -- the result
+
+    def _skip(self, display: str, reason: str, detail: str) -> None:
+        self.skipped.setdefault(display, SkippedFile(display, reason, detail))
+
+    def finish(self) -> Discovery:
+        owners = self._patch_owners()
+        by_real: dict[str, list[_Route]] = {}
+        for route in self.routes:
+            by_real.setdefault(route.real, []).append(route)
+        files: list[DiscoveredFile] = []
+        for real, routes in by_real.items():
+            routes.sort(key=lambda route: _display_key(route.display))
+            display = routes[0].display
+            verdict = self._verdict(real, routes, owners)
+            if verdict is not None:
+                self._skip(display, *verdict)
+            else:
+                files.append(DiscoveredFile(Path(real), display))
+        files.sort(key=lambda found: _display_key(found.display))
+        skipped = sorted(self.skipped.values(), key=lambda s: (_display_key(s.display), s.reason))
+        return Discovery(tuple(files), tuple(skipped), tuple(self.missing))
+
+    @staticmethod
+    def _verdict(real: str, routes: Sequence[_Route], owners: dict[str, str]) -> tuple[str, str] | None:
+        """Why to skip a file reached by ``routes`` (sorted by display), or None to lint it."""
+        for route in routes:
+            if route.skip is not None:
+                return route.skip
+        owner = owners.get(real)
+        if owner is not None:
+            return (
+                SKIP_KUSTOMIZE_PATCH,
+                f"Kustomize patch listed in {owner}; lint the output of `kustomize build`",
+            )
+        if routes[0].regular and _has_template_syntax(real):
+            return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_SYNTAX
+        return None
