@@ -1,0 +1,273 @@
+"""git's ignore rules: .gitignore files, .git/info/exclude, and the configuration's ``exclude``.
+
+Patterns are compiled to regular expressions once per file and matched the way
+``git check-ignore`` does (anchoring, directory-only patterns, negation,
+``**``, bracket classes, escapes, trailing spaces).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+_POSIX_CLASSES = MappingProxyType(
+    {
+        "alnum": "a-zA-Z0-9",
+        "alpha": "a-zA-Z",
+        "blank": " \\t",
+        "cntrl": "\\x00-\\x1f\\x7f",
+        "digit": "0-9",
+        "graph": "\\x21-\\x7e",
+        "lower": "a-z",
+        "print": "\\x20-\\x7e",
+        "punct": "".join(re.escape(c) for c in string.punctuation),
+        "space": " \\t\\n\\r\\f\\v",
+        "upper": "A-Z",
+        "xdigit": "0-9a-fA-F",
+    }
+)
+
+
+def _translate_bracket(glob: str, start: int) -> tuple[str, int] | None:
+    """The regex for the ``[...]`` at ``start`` and the index after it, as git's wildmatch reads it.
+
+    None when git would abort the whole pattern (an unclosed bracket, an
+    unknown ``[:class:]``): such a pattern matches nothing.
+    """
+    i = start + 1
+    negated = i < len(glob) and glob[i] in "!^"
+    if negated:
+        i += 1
+    items: list[str] = []
+    previous: str | None = None  # the last single character, which may open a range
+    first = True
+    while True:
+        if i >= len(glob):
+            return None
+        char = glob[i]
+        # A "]" right after the opening (or its negation) is a literal, as in git.
+        if char == "]" and not first:
+            break
+        first = False
+        if char == "\\":
+            if i + 1 >= len(glob):
+                return None
+            previous = glob[i + 1]
+            items.append(re.escape(previous))
+            i += 2
+        elif char == "-" and previous is not None and i + 1 < len(glob) and glob[i + 1] != "]":
+            high_at = i + 2 if glob[i + 1] == "\\" else i + 1
+            if high_at >= len(glob):
+                return None
+            high = glob[high_at]
+            # The range's start already stands as a single character, as in git,
+            # so a reversed range ("z-a") still matches its start.
+            if previous < high:
+                items[-1] = f"{re.escape(previous)}-{re.escape(high)}"
+            previous = None
+            i = high_at + 1
+        elif char == "[" and glob.startswith(":", i + 1):
+            end = glob.find("]", i + 2)
+            if end < 0:
+                return None
+            name = glob[i + 2 : end - 1] if end - 1 >= i + 2 and glob[end - 1] == ":" else None
+            if name is None:  # no ":]", so the "[" is an ordinary character
+                previous = "["
+                items.append(re.escape("["))
+                i += 1
+                continue
+            if name not in _POSIX_CLASSES:
+                return None
+            items.append(_POSIX_CLASSES[name])
+            previous = None
+            i = end + 1
+        else:
+            previous = char
+            items.append(re.escape(char))
+            i += 1
+    body = "".join(items)
+    # Brackets never match "/" (git matches with WM_PATHNAME).
+    if negated:
+        return f"[^{body}/]", i + 1
+    return (f"(?!/)[{body}]" if body else "(?!)"), i + 1
+
+
+def _translate_glob(glob: str) -> str | None:
+    """A gitignore glob (no "!", no leading or trailing "/") as a regex; None if it matches nothing."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        char = glob[i]
+        if char == "*":
+            end = i
+            while end < len(glob) and glob[end] == "*":
+                end += 1
+            # "**" is special only as a whole path component; elsewhere it is a plain "*".
+            whole = (i == 0 or glob[i - 1] == "/") and (end == len(glob) or glob[end] == "/")
+            if end - i >= 2 and whole and end < len(glob):
+                out.append("(?:.*/)?")  # "**/": zero or more directories
+                end += 1
+            elif end - i >= 2 and whole:
+                out.append(".*")  # trailing "/**": everything inside
+            else:
+                out.append("[^/]*")
+            i = end
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            translated = _translate_bracket(glob, i)
+            if translated is None:
+                return None
+            regex, i = translated
+            out.append(regex)
+        elif char == "\\":
+            if i + 1 >= len(glob):
+                return None  # a lone trailing backslash: git matches nothing
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return "".join(out)
+
+
+def _trim_trailing_spaces(line: str) -> str:
+    """Drop trailing spaces unless backslash-escaped (git's trim_trailing_spaces)."""
+    end = len(line)
+    while end > 0 and line[end - 1] == " ":
+        backslashes = 0
+        while end - 1 - backslashes > 0 and line[end - 2 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2:
+            break
+        end -= 1
+    return line[:end]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    regex: str
+    negated: bool
+    directory_only: bool
+
+
+def _parse_pattern(line: str) -> _Pattern | None:
+    """One line of a gitignore file, or None for blanks, comments and patterns that match nothing."""
+    if line.endswith("\r"):
+        line = line[:-1]
+    if not line or line.startswith("#"):
+        return None
+    line = _trim_trailing_spaces(line)
+    negated = line.startswith("!")
+    if negated:
+        line = line[1:]
+    directory_only = line.endswith("/")
+    if directory_only:
+        line = line[:-1]
+    # A slash left anywhere anchors the pattern to the gitignore's directory;
+    # without one it matches a name at any depth.
+    anchored = "/" in line
+    line = line.removeprefix("/")
+    if not line:
+        return None
+    regex = _translate_glob(line)
+    if regex is None:
+        return None
+    return _Pattern(regex if anchored else f"(?:.*/)?{regex}", negated, directory_only)
+
+
+def _union(regexes: Sequence[str]) -> re.Pattern[str] | None:
+    if not regexes:
+        return None
+    return re.compile("|".join(f"(?:{regex})" for regex in regexes), re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Consecutive patterns of one polarity, merged so each path costs one match per run."""
+
+    negated: bool
+    #: All the run's patterns, for directories.
+    directories: re.Pattern[str] | None
+    #: The run's patterns that are not directory-only, for files.
+    files: re.Pattern[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreFile:
+    """The compiled patterns of one ignore file, and where it sits."""
+
+    #: The directory of the file relative to the walk's base: "" or "a/b/".
+    base: str
+    #: Last run first: the last matching pattern decides, as in git.
+    runs: tuple[_Run, ...]
+
+    @classmethod
+    def parse(cls, lines: Iterable[str], base: str) -> IgnoreFile:
+        runs: list[_Run] = []
+        group: list[_Pattern] = []
+        for pattern in filter(None, map(_parse_pattern, lines)):
+            if group and group[-1].negated != pattern.negated:
+                runs.append(_make_run(group))
+                group = []
+            group.append(pattern)
+        if group:
+            runs.append(_make_run(group))
+        return cls(base, tuple(reversed(runs)))
+
+    def decide(self, relative: str, is_dir: bool) -> bool | None:
+        """True if ignored, False if re-included by "!", None if no pattern here matches."""
+        local = relative[len(self.base) :]
+        for run in self.runs:
+            regex = run.directories if is_dir else run.files
+            if regex is not None and regex.fullmatch(local):
+                return not run.negated
+        return None
+
+
+def _make_run(group: Sequence[_Pattern]) -> _Run:
+    return _Run(
+        group[0].negated,
+        _union([p.regex for p in group]),
+        _union([p.regex for p in group if not p.directory_only]),
+    )
+
+
+def is_ignored(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool:
+    """Whether git would ignore the path; ``stack`` holds the deepest ignore file first."""
+    for ignore_file in stack:
+        verdict = ignore_file.decide(relative, is_dir)
+        if verdict is not None:
+            return verdict
+    return False
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # surrogateescape, like os.fsdecode, so non-UTF-8 names still match byte for byte.
+    return data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+
+
+def git_info_exclude(root: str) -> str | None:
+    """Where ``info/exclude`` lives for a repository whose work tree is ``root``."""
+    dot_git = os.path.join(root, ".git")
+    if os.path.isdir(dot_git):
+        return os.path.join(dot_git, "info", "exclude")
+    # A worktree or submodule: ".git" is a file naming the real git directory.
+    text = read_text(dot_git)
+    if text is None or not text.startswith("gitdir:"):
+        return None
+    git_dir = os.path.join(root, text.splitlines()[0].removeprefix("gitdir:").strip())
+    common = read_text(os.path.join(git_dir, "commondir"))
+    if common and common.strip():
+        git_dir = os.path.join(git_dir, common.strip())
+    return os.path.join(git_dir, "info", "exclude")
