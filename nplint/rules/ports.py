@@ -1,0 +1,402 @@
+"""NP401–NP404: ports that name or number something the destination pods do not have.
+
+A policy port is the destination pod's own port, after any Service's DNAT; a
+named port is resolved against the destination pod's container ports, name and
+protocol both (networkpolicy-semantics §2.6, pitfalls P07, P24).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from nplint.analysis.addresses import POD, block_overlaps, cluster_ranges
+from nplint.analysis.matching import AddressContext, peer_matches_pod
+from nplint.analysis.pods import pod_view
+from nplint.findings import Finding, Level, Related
+from nplint.loading.nodes import MapNode, Node
+from nplint.model import (
+    Direction,
+    Inventory,
+    LabelSelector,
+    NetworkPolicy,
+    Operator,
+    Peer,
+    PolicyPort,
+    PolicyRule,
+    Service,
+    ServicePort,
+    Workload,
+)
+from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.rules.base import Rule, RuleContext
+
+
+def port_node(entry: PolicyPort) -> Node:
+    """The entry's ``port`` value, else the entry itself."""
+    node = entry.node
+    found = node.get("port") if isinstance(node, MapNode) else None
+    return found if found is not None else node
+
+
+def describe(workloads: Sequence[Workload]) -> str:
+    names = list(dict.fromkeys(f"{w.kind} {w.namespace}/{w.name}" for w in workloads))
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def port_text(entry: PolicyPort) -> str:
+    if entry.end_port is not None:
+        return f"{entry.protocol} ports {entry.port}-{entry.end_port}"
+    return f"{entry.protocol} port {entry.port}"
+
+
+def pinned_namespaces(selector: LabelSelector) -> frozenset[str] | None:
+    """The namespace names a selector pins with ``kubernetes.io/metadata.name``, or None."""
+    for key, value in selector.match_labels:
+        if key == NAMESPACE_NAME_LABEL:
+            return frozenset((value,))
+    for requirement in selector.expressions:
+        if requirement.key == NAMESPACE_NAME_LABEL and requirement.operator is Operator.IN:
+            return requirement.values
+    return None
+
+
+def _related(workloads: Sequence[Workload]) -> list[Related]:
+    return [Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in workloads[:3]]
+
+
+class Destinations:
+    """The repository's pod-network workloads and Services, indexed by namespace."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.by_namespace: dict[str, list[Workload]] = defaultdict(list)
+        for workload in inventory.workloads:
+            if not workload.host_network:
+                self.by_namespace[workload.namespace].append(workload)
+        self.services: dict[str, list[Service]] = defaultdict(list)
+        for service in inventory.services:
+            if service.selector:
+                self.services[service.namespace].append(service)
+
+    def selected(self, policy: NetworkPolicy) -> list[Workload]:
+        """The workloads whose pods the policy selects: the destinations of its ingress rules."""
+        return [
+            w
+            for w in self.by_namespace.get(policy.namespace, ())
+            if policy.pod_selector.matches(w.pod_labels)
+        ]
+
+    def everything(self) -> list[Workload]:
+        return [w for namespace in sorted(self.by_namespace) for w in self.by_namespace[namespace]]
+
+    def peer_workloads(self, policy: NetworkPolicy, peer: Peer) -> list[Workload]:
+        """The workloads a selector peer matches."""
+        selector = peer.namespace_selector
+        if selector is None:
+            namespaces = [policy.namespace]
+        else:
+            labels = self.inventory.namespace_labels
+            namespaces = sorted(ns for ns in self.by_namespace if selector.matches(labels(ns)))
+        found = []
+        for namespace in namespaces:
+            for workload in self.by_namespace.get(namespace, ()):
+                if peer_matches_pod(
+                    peer, policy.namespace, pod_view(workload, self.inventory), AddressContext()
+                ):
+                    found.append(workload)
+        return found
+
+    def egress_destinations(self, policy: NetworkPolicy, rule: PolicyRule) -> list[Workload] | None:
+        """The workloads an egress rule's selector peers reach, or None when the repository cannot tell.
+
+        Every namespace a peer can reach must have its workloads here: the policy's own, or
+        the ones a ``kubernetes.io/metadata.name`` selector names. A peer selecting
+        namespaces by other labels is judged on the namespaces the repository shows.
+        """
+        if rule.peers is None:
+            return self.everything()
+        found: dict[int, Workload] = {}
+        for peer in rule.peers:
+            if not peer.is_selector_peer:
+                continue
+            selector = peer.namespace_selector
+            names = pinned_namespaces(selector) if selector is not None else frozenset((policy.namespace,))
+            if names is not None and not all(name in self.by_namespace for name in names):
+                return None
+            for workload in self.peer_workloads(policy, peer):
+                found.setdefault(id(workload), workload)
+        return list(found.values()) or None
+
+    def backends(self, service: Service) -> list[Workload]:
+        selector = service.selector or {}
+        return [
+            w
+            for w in self.by_namespace.get(service.namespace, ())
+            if all(w.pod_labels.get(k) == v for k, v in selector.items())
+        ]
+
+    def services_of(self, workloads: Sequence[Workload]) -> list[tuple[Service, list[Workload]]]:
+        """The Services whose selector picks some of ``workloads``, with those backends."""
+        found = []
+        wanted = {id(w) for w in workloads}
+        for namespace in sorted({w.namespace for w in workloads}):
+            for service in self.services.get(namespace, ()):
+                backends = [w for w in self.backends(service) if id(w) in wanted]
+                if backends:
+                    found.append((service, backends))
+        return found
+
+    def ingress_services(self, policy: NetworkPolicy) -> list[tuple[Service, list[Workload]]]:
+        """The Services in front of the policy's pods; with no workload here, by their selector alone."""
+        if policy.namespace in self.by_namespace:
+            return self.services_of(self.selected(policy))
+        return [
+            (s, [])
+            for s in self.services.get(policy.namespace, ())
+            if policy.pod_selector.matches(s.selector or {})
+        ]
+
+
+def _rules(policy: NetworkPolicy) -> Iterator[tuple[Direction, PolicyRule]]:
+    """The rules that count: those of the directions the policy isolates."""
+    for direction in Direction:
+        if policy.isolates(direction):
+            for rule in policy.rules(direction):
+                yield direction, rule
+
+
+class NamedPortUnresolved(Rule):
+    id = "NP401"
+    name = "named-port-unresolved"
+    summary = "A named port that no destination pod of the rule declares with that protocol."
+    level = Level.WARNING
+    tags = ("ports", "named-ports")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        index = Destinations(ctx.inventory)
+        for policy in ctx.inventory.policies:
+            for direction, rule in _rules(policy):
+                named = [e for e in rule.ports or () if isinstance(e.port, str)]
+                if not named:
+                    continue
+                if direction is Direction.INGRESS:
+                    destinations: list[Workload] | None = index.selected(policy) or None
+                else:
+                    destinations = index.egress_destinations(policy, rule)
+                if destinations is None:
+                    continue
+                for entry in named:
+                    if not any(w.named_port(str(entry.port), entry.protocol) for w in destinations):
+                        yield self._report(policy, direction, entry, destinations)
+
+    def _report(
+        self, policy: NetworkPolicy, direction: Direction, entry: PolicyPort, workloads: list[Workload]
+    ) -> Finding:
+        name = str(entry.port)
+        whose = "selected pods" if direction is Direction.INGRESS else "destination pods of this rule"
+        other = sorted({p.protocol for w in workloads for p in w.ports if p.name == name})
+        if other:
+            protocol = other[0]
+            implied = " (the default when `protocol` is omitted)" if entry.protocol == "TCP" else ""
+            message = (
+                f"the {whose} ({describe(workloads)}) declare port {name!r} as {'/'.join(other)}, but "
+                f"this entry is {entry.protocol}{implied}, and a named port matches only with its own "
+                f"protocol: the entry matches nothing. Write `protocol: {protocol}` in it"
+            )
+            return self.finding(
+                policy, port_node(entry), message, related=_related(workloads), fix=f"protocol: {protocol}"
+            )
+        names = sorted({p.name for w in workloads for p in w.ports if p.name})
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        declared = f"their port names: {', '.join(names)}" if names else "they name no port"
+        message = (
+            f"none of the {whose} declares a container port named {name!r}{hint} ({describe(workloads)}; "
+            f"{declared}), so this entry matches nothing. Use a name their containers declare, or the "
+            "port number"
+        )
+        fix = f"port: {close[0]}" if close else None
+        return self.finding(policy, port_node(entry), message, related=_related(workloads), fix=fix)
+
+
+def _target_numbers(port: ServicePort, backends: Sequence[Workload]) -> set[int]:
+    if isinstance(port.target_port, int):
+        return {port.target_port}
+    return {
+        p.port
+        for w in backends
+        for p in w.ports
+        if p.name == port.target_port and p.protocol == port.protocol
+    }
+
+
+def service_port_mismatch(
+    entry: PolicyPort,
+    rule: PolicyRule,
+    services: Sequence[tuple[Service, list[Workload]]],
+    destinations: Sequence[Workload],
+) -> tuple[Service, ServicePort, set[int], list[Workload]] | None:
+    """A Service whose ``port`` the entry allows while the rule allows none of its pod ports.
+
+    Nothing is reported when a destination pod declares the entry's port itself.
+    """
+    if not isinstance(entry.port, int) or any(
+        p.protocol == entry.protocol and entry.matches_number(p.port) for w in destinations for p in w.ports
+    ):
+        return None
+    for service, backends in services:
+        for port in service.ports:
+            if port.protocol != entry.protocol or not entry.matches_number(port.port):
+                continue
+            targets = _target_numbers(port, backends)
+            if not targets or port.port in targets:
+                continue
+            if any(
+                e.protocol == port.protocol and e.matches_number(t) for e in rule.ports or () for t in targets
+            ):
+                continue
+            return service, port, targets, backends
+    return None
+
+
+class ServicePortNotPodPort(Rule):
+    id = "NP402"
+    name = "service-port-not-pod-port"
+    summary = "A policy port equals a selected Service's `port` but not its `targetPort` (the pods' port)."
+    level = Level.WARNING
+    tags = ("ports", "services")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        index = Destinations(ctx.inventory)
+        for policy in ctx.inventory.policies:
+            for direction, rule in _rules(policy):
+                if rule.ports is None:
+                    continue
+                if direction is Direction.INGRESS:
+                    destinations = index.selected(policy)
+                    services = index.ingress_services(policy)
+                elif rule.peers is not None:
+                    destinations = index.egress_destinations(policy, rule) or []
+                    services = index.services_of(destinations)
+                else:
+                    continue  # a port to anywhere is not aimed at one Service
+                for entry in rule.ports:
+                    found = service_port_mismatch(entry, rule, services, destinations) if services else None
+                    if found is not None:
+                        yield self._report(policy, entry, *found)
+
+    def _report(
+        self,
+        policy: NetworkPolicy,
+        entry: PolicyPort,
+        service: Service,
+        port: ServicePort,
+        targets: set[int],
+        backends: list[Workload],
+    ) -> Finding:
+        numbers = sorted(targets)
+        target = " or ".join(map(str, numbers))
+        named = (
+            f" (the container port named {port.target_port!r})" if isinstance(port.target_port, str) else ""
+        )
+        message = (
+            f"{port.protocol} {port.port} is the `port` of Service {service.namespace}/{service.name}, "
+            f"which forwards to targetPort {target}{named} on its pods. Policies see connections after "
+            f"the Service's DNAT, at the pod's port, so this entry does not allow traffic through the "
+            f"Service: write `port: {numbers[0]}`"
+        )
+        related = [Related(service.path, service.span, f"Service {service.namespace}/{service.name}")]
+        return self.finding(
+            policy, port_node(entry), message, related=related + _related(backends), fix=f"port: {numbers[0]}"
+        )
+
+
+class PortNotExposed(Rule):
+    id = "NP403"
+    name = "port-not-exposed"
+    summary = "Ingress allows a port that none of the selected pods' containers declares."
+    level = Level.NOTE
+    tags = ("ports",)
+    #: Ports of sidecars injected at admission, absent from manifests: Istio's HBONE,
+    #: merged-metrics, health and Envoy-metrics ports; Linkerd's inbound and admin ports.
+    options: ClassVar[Mapping[str, Any]] = {"ignore-ports": [15008, 15020, 15021, 15090, 4143, 4191]}
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        index = Destinations(ctx.inventory)
+        ignored = {p for p in ctx.options.get("ignore-ports", ()) if isinstance(p, int)}
+        for policy in ctx.inventory.policies:
+            if not policy.isolates(Direction.INGRESS):
+                continue
+            selected = index.selected(policy)
+            if not selected or not all(w.ports for w in selected):
+                continue
+            services = index.services_of(selected)
+            for rule in policy.ingress:
+                for entry in rule.ports or ():
+                    if (
+                        not isinstance(entry.port, int)
+                        or entry.port in ignored
+                        or any(
+                            p.protocol == entry.protocol and entry.matches_number(p.port)
+                            for w in selected
+                            for p in w.ports
+                        )
+                    ):
+                        continue
+                    if service_port_mismatch(entry, rule, services, selected) is not None:
+                        continue  # NP402 explains it better
+                    yield self._report(policy, entry, selected)
+
+    def _report(self, policy: NetworkPolicy, entry: PolicyPort, selected: list[Workload]) -> Finding:
+        declared = "; ".join(
+            f"{w.kind} {w.name}: " + ", ".join(sorted({f"{p.protocol} {p.port}" for p in w.ports}))
+            for w in selected[:3]
+        )
+        message = (
+            f"this rule allows {port_text(entry)}, which no container of the selected pods declares "
+            f"({declared}). Check the number: the rule opens a port nothing is known to listen on, and "
+            "the port the pods serve may stay closed. If a container does listen there, declare it in "
+            "its `ports`"
+        )
+        return self.finding(policy, port_node(entry), message, related=_related(selected))
+
+
+class NamedPortWithIpBlock(Rule):
+    id = "NP404"
+    name = "named-port-with-ipblock"
+    summary = "A named port in an egress rule whose peers are only ipBlocks: it can match nothing."
+    level = Level.WARNING
+    tags = ("ports", "named-ports", "ipblock")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        pod_ranges = [r.network for r in cluster_ranges(ctx.inventory, ctx.config.cluster) if r.role == POD]
+        for policy in ctx.inventory.policies:
+            if not policy.isolates(Direction.EGRESS):
+                continue
+            for rule in policy.egress:
+                if rule.peers is None or not all(p.ip_block is not None for p in rule.peers):
+                    continue
+                blocks = [p.ip_block for p in rule.peers if p.ip_block is not None]
+                if any(block_overlaps(b, r) for b in blocks for r in pod_ranges):
+                    continue  # the block holds pods, whose ports have names: NP502's business
+                cidrs = ", ".join(b.cidr for b in blocks)
+                for entry in rule.ports or ():
+                    if isinstance(entry.port, str):
+                        message = (
+                            f"port {entry.port!r} is a name, and an egress rule resolves a name against "
+                            f"the destination pod's container ports; the destinations here are only "
+                            f"addresses (ipBlock {cidrs}), which have no named ports, so this entry matches "
+                            "nothing. Write the port number instead"
+                        )
+                        yield self.finding(policy, port_node(entry), message)
+
+
+RULES = (
+    NamedPortUnresolved,
+    ServicePortNotPodPort,
+    PortNotExposed,
+    NamedPortWithIpBlock,
+)
