@@ -85,7 +85,46 @@ class MissingDefaultDenyEgress(_MissingDefaultDeny):
     direction = Direction.EGRESS
 
 
-RULES = (
-    MissingDefaultDenyIngress,
-    MissingDefaultDenyEgress,
-)
+class AllowAllNegatesDefaultDeny(Rule):
+    id = "NP105"
+    name = "allow-all-negates-default-deny"
+    summary = "A rule with no peers and no ports on a policy selecting every pod cancels the default-deny."
+    level = Level.WARNING
+    tags = ("isolation", "security")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for policy in ctx.inventory.policies:
+            if not policy.pod_selector.is_empty:
+                continue
+            for direction in Direction:
+                if not policy.isolates(direction):
+                    continue
+                for rule in policy.rules(direction):
+                    if rule.peers is not None or rule.ports is not None:
+                        continue
+                    deny = [
+                        p
+                        for p in ctx.inventory.policies_in(policy.namespace)
+                        if p is not policy and isolates_whole_namespace(p, direction)
+                    ]
+                    cancels = (
+                        f"cancels the default-deny of NetworkPolicy {deny[0].namespace}/{deny[0].name}"
+                        if deny
+                        else "makes the isolation it declares meaningless"
+                    )
+                    yield self.finding(
+                        policy,
+                        rule.node,
+                        f"this {direction.lower} rule has no {direction.peers_key} and no ports, so it "
+                        f"allows all {direction.lower} traffic for every pod of namespace {policy.namespace!r}, and "
+                        f"{cancels}: policies only add allows, nothing can narrow it again. List the peers "
+                        "and ports this namespace really needs, or delete the policy if allowing everything "
+                        "is intended",
+                        related=[
+                            Related(p.path, p.span, f"the default-deny {p.namespace}/{p.name}")
+                            for p in deny[:1]
+                        ],
+                    )
+
+
+RULES = (MissingDefaultDenyIngress, MissingDefaultDenyEgress, AllowAllNegatesDefaultDeny)
