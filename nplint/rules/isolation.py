@@ -116,7 +116,8 @@ class AllowAllNegatesDefaultDeny(Rule):
                         policy,
                         rule.node,
                         f"this {direction.lower} rule has no {direction.peers_key} and no ports, so it "
-                        f"allows all {direction.lower} traffic for every pod of namespace {policy.namespace!r}, and "
+                        f"allows all {direction.lower} traffic for every pod of namespace "
+                        f"{policy.namespace!r}, and "
                         f"{cancels}: policies only add allows, nothing can narrow it again. List the peers "
                         "and ports this namespace really needs, or delete the policy if allowing everything "
                         "is intended",
