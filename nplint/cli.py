@@ -25,7 +25,7 @@ from nplint.reporting.base import Report, ReporterRegistry
 from nplint.rules.base import RuleRegistry
 from nplint.selection import SelectionError
 
-COMMANDS = ("check", "rules", "explain")
+COMMANDS = ("check", "rules", "explain", "reach", "diff")
 
 
 class UsageError(Exception):
@@ -138,6 +138,11 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="print a rule's documentation")
     explain.add_argument("rule", metavar="RULE", help="a rule ID or name, e.g. NP301 or egress-blocks-dns")
+
+    from nplint.commands import diff, reach
+
+    reach.add_parser(commands, _add_common)
+    diff.add_parser(commands, _add_common)
 
     return parser
 
@@ -334,6 +339,14 @@ def main(
             return run_rules(args, session, out)
         if args.command == "explain":
             return run_explain(args, session, out)
+        if args.command == "reach":
+            from nplint.commands import reach
+
+            return reach.run(args, session, out)
+        if args.command == "diff":
+            from nplint.commands import diff
+
+            return diff.run(args, session, out)
         return run_check(args, session, out, stdin)
     except (UsageError, ConfigError, SelectionError, BaselineError) as error:
         print(f"nplint: error: {error}", file=sys.stderr)

@@ -1,0 +1,406 @@
+"""The connectivity engine: which connections the policies of an inventory allow.
+
+Semantics follow networkpolicy-semantics §2 (the reference algorithm of §2.14):
+a pod is isolated per direction by the policies of its namespace that select it
+with ``Ingress``/``Egress`` in their *effective* policyTypes; allows are the union
+of those policies' rules; a pod-to-pod connection needs the source's egress and
+the destination's ingress; host-network pods are never selected nor isolated;
+named ports resolve against the destination pod. An :class:`EngineProfile`
+adjusts what a CNI does differently.
+
+For scale, evaluation works on pod classes (see :mod:`endpoints`) and every
+distinct peer is matched once, through label indexes, to the set of classes it
+selects. Results depend only on the inventory, the profile and the cluster facts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from nplint.analysis.endpoints import AddressRange, PodClass, Topology, build_topology
+from nplint.analysis.labelindex import SelectorIndex
+from nplint.analysis.matching import ip_block_covers
+from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.analysis.profiles import UPSTREAM, EngineProfile
+from nplint.config import ClusterFacts
+from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
+from nplint.model.inventory import parse_network
+from nplint.model.objects import PROTOCOLS, IPNetwork
+
+DIRECTIONS = (Direction.INGRESS, Direction.EGRESS)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AppliedRule:
+    """A rule with each of its peers matched to the pod classes it selects."""
+
+    uid: int
+    policy: NetworkPolicy
+    rule: PolicyRule
+    #: None: the rule has no ``from``/``to`` and matches every peer. Otherwise each
+    #: peer with the id of its class set (see :meth:`Engine.class_set`).
+    peers: tuple[tuple[Peer, int], ...] | None
+    has_named_port: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredPolicy:
+    policy: NetworkPolicy
+    reason: str
+
+
+class Engine:
+    """Connectivity of one inventory under one CNI profile."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        profile: EngineProfile = UPSTREAM,
+        facts: ClusterFacts | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.profile = profile
+        facts = facts or ClusterFacts()
+        self.pod_cidrs = _networks(facts.pod_cidrs)
+        self.node_cidrs = _networks(facts.node_cidrs)
+        self.topology: Topology = build_topology(inventory, keep_ips=profile.ipblock_matches_pods)
+        self.classes: list[PodClass] = self.topology.classes
+        self.index = SelectorIndex(self.classes, inventory)
+        self._sets: list[frozenset[int]] = []
+        self._set_ids: dict[object, int] = {}
+        self._port_cache: dict[tuple[int, int], PortSet] = {}
+        self.ignored: list[IgnoredPolicy] = []
+        self.applied: list[AppliedRule] = []
+        #: direction → class index → isolating policies / their rules
+        self.isolating: dict[Direction, list[tuple[NetworkPolicy, ...]]] = {}
+        self.rules: dict[Direction, list[tuple[AppliedRule, ...]]] = {}
+        self._build()
+        # Direct references for the hot paths (an Enum key hashes slowly).
+        self._isolating_in = self.isolating[Direction.INGRESS]
+        self._isolating_out = self.isolating[Direction.EGRESS]
+        self._rules_in = self.rules[Direction.INGRESS]
+        self._rules_out = self.rules[Direction.EGRESS]
+
+    # -- construction ---------------------------------------------------------------
+
+    def _build(self) -> None:
+        policies = sorted(self.inventory.policies, key=lambda p: (p.namespace, p.name, p.path, p.span))
+        enforced: list[NetworkPolicy] = []
+        for policy in policies:
+            if not self.profile.named_ports and _uses_named_port(policy):
+                self.ignored.append(
+                    IgnoredPolicy(policy, self.profile.notes.get("named_ports", "it uses a named port"))
+                )
+                continue
+            enforced.append(policy)
+        applied: dict[int, AppliedRule] = {}
+        by_namespace: dict[str, list[int]] = defaultdict(list)
+        for cls in self.classes:
+            by_namespace[cls.namespace].append(cls.index)
+        for direction in DIRECTIONS:
+            self.isolating[direction] = [() for _ in self.classes]
+            self.rules[direction] = [() for _ in self.classes]
+        if not self.profile.enforces:
+            return
+        directions = [d for d in DIRECTIONS if d is Direction.INGRESS or self.profile.egress]
+        selected: dict[Direction, dict[int, list[NetworkPolicy]]] = {d: defaultdict(list) for d in directions}
+        for policy in enforced:
+            members = [
+                i
+                for i in by_namespace.get(policy.namespace, ())
+                if not self.classes[i].host_network and policy.pod_selector.matches(self.classes[i].labels)
+            ]
+            for direction in directions:
+                if policy.isolates(direction):
+                    for i in members:
+                        selected[direction][i].append(policy)
+        for direction in directions:
+            for i, chosen in selected[direction].items():
+                self.isolating[direction][i] = tuple(chosen)
+                rules: list[AppliedRule] = []
+                for policy in chosen:
+                    for rule in policy.rules(direction):
+                        key = id(rule)
+                        if key not in applied:
+                            applied[key] = self._apply(policy, rule)
+                        rules.append(applied[key])
+                self.rules[direction][i] = tuple(rules)
+
+    def _apply(self, policy: NetworkPolicy, rule: PolicyRule) -> AppliedRule:
+        peers = None
+        if rule.peers is not None:
+            peers = tuple((peer, self._peer_set(policy.namespace, peer)) for peer in rule.peers)
+        named = any(isinstance(p.port, str) for p in rule.ports or ())
+        applied = AppliedRule(len(self.applied), policy, rule, peers, named)
+        self.applied.append(applied)
+        return applied
+
+    def _intern(self, key: object, build: Sequence[int] | frozenset[int] | None = None) -> int:
+        found = self._set_ids.get(key)
+        if found is None:
+            found = len(self._sets)
+            self._sets.append(frozenset(build or ()))
+            self._set_ids[key] = found
+        return found
+
+    def _peer_set(self, policy_namespace: str, peer: Peer) -> int:
+        block = peer.ip_block
+        if block is not None:
+            key: object = ("ipBlock", block.cidr, tuple(text for text, _ in block.excepts))
+            if key not in self._set_ids:
+                self._intern(key, self._ip_block_classes(block))
+            return self._set_ids[key]
+        if peer.pod_selector is None and peer.namespace_selector is None:
+            return self._intern(("empty",))  # rejected by the API server; matches nothing
+        ns_key = (
+            ("in", policy_namespace)
+            if peer.namespace_selector is None
+            else peer.namespace_selector.signature()
+        )
+        pod_key = None if peer.pod_selector is None else peer.pod_selector.signature()
+        key = ("selectors", ns_key, pod_key)
+        if key not in self._set_ids:
+            namespaces = (
+                frozenset((policy_namespace,))
+                if peer.namespace_selector is None
+                else self.index.namespaces_matching(peer.namespace_selector)
+            )
+            self._intern(key, self.index.pods_matching(namespaces, peer.pod_selector))
+        return self._set_ids[key]
+
+    def _ip_block_classes(self, block: IPBlock) -> frozenset[int]:
+        if not self.profile.ipblock_matches_pods or not self.block_usable(block):
+            return frozenset()
+        found = []
+        covers_pods = ip_block_covers(block, self.pod_cidrs)
+        covers_nodes = ip_block_covers(block, self.node_cidrs)
+        for cls in self.classes:
+            if cls.ips:
+                if any(block.contains(a) for a in _addresses(cls.ips)):
+                    found.append(cls.index)
+            elif covers_nodes if cls.host_network else covers_pods:
+                found.append(cls.index)
+        return frozenset(found)
+
+    # -- primitives -----------------------------------------------------------------
+
+    def class_set(self, set_id: int) -> frozenset[int]:
+        return self._sets[set_id]
+
+    def block_usable(self, block: IPBlock) -> bool:
+        """False for a block the CNI ignores (``except`` on OpenShift SDN) or one that does not parse."""
+        return block.network is not None and (self.profile.ipblock_except or not block.excepts)
+
+    def is_isolated(self, cls: int, direction: Direction) -> bool:
+        return bool(self.isolating[direction][cls])
+
+    def rule_ports(self, applied: AppliedRule, destination: PodClass | None) -> PortSet:
+        """The ports a rule allows toward ``destination`` (None: an external address)."""
+        key = (applied.uid, destination.index if destination is not None and applied.has_named_port else -1)
+        if applied.has_named_port and destination is None:
+            key = (applied.uid, -2)
+        found = self._port_cache.get(key)
+        if found is None:
+            found = self._compute_ports(applied.rule, destination)
+            self._port_cache[key] = found
+        return found
+
+    def _compute_ports(self, rule: PolicyRule, destination: PodClass | None) -> PortSet:
+        if rule.ports is None:
+            return ALL_PORTS
+        result = NO_PORTS
+        for entry in rule.ports:
+            protocol = entry.protocol
+            if protocol not in PROTOCOLS or (protocol == "SCTP" and not self.profile.sctp):
+                continue
+            port = entry.port
+            if port is None:
+                result = result | PortSet.protocol(protocol)
+            elif isinstance(port, int):
+                end = entry.end_port
+                high = end if end is not None and end >= port and self.profile.end_port else port
+                result = result | PortSet.single(protocol, port, high)
+            elif destination is not None:
+                # A named port is resolved at the destination pod: name and protocol must agree (§2.6).
+                for container_port in destination.ports:
+                    if container_port.name == port and container_port.protocol == protocol:
+                        result = result | PortSet.single(protocol, container_port.port)
+        return result
+
+    def peer_matches_class(self, applied: AppliedRule, cls: int) -> Peer | bool | None:
+        """The rule's first peer that matches the class; True for a rule without peers; False for none."""
+        if applied.peers is None:
+            return True
+        for peer, set_id in applied.peers:
+            if cls in self._sets[set_id]:
+                return peer
+        return False
+
+    def peer_matches_address(self, applied: AppliedRule, address: AddressRange) -> Peer | bool | None:
+        """Like :meth:`peer_matches_class` for an external address (a range never split by any block)."""
+        if applied.peers is None:
+            return True
+        first = address.first_address
+        for peer, _ in applied.peers:
+            block = peer.ip_block
+            if block is not None and self.block_usable(block) and block.contains(first):
+                return peer
+        return False
+
+    # -- connections ----------------------------------------------------------------
+
+    def side_ports(
+        self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
+    ) -> PortSet:
+        """What the subject pod's ``direction`` side allows with ``peer`` (ALL when not isolated)."""
+        ingress = direction is Direction.INGRESS
+        if not (self._isolating_in if ingress else self._isolating_out)[subject]:
+            return ALL_PORTS
+        result = NO_PORTS
+        for applied in (self._rules_in if ingress else self._rules_out)[subject]:
+            if isinstance(peer, int):
+                matched = self.peer_matches_class(applied, peer)
+            else:
+                matched = self.peer_matches_address(applied, peer)
+            if matched is not False:
+                result = result | self.rule_ports(applied, destination)
+                if result.is_everything:
+                    break
+        return result
+
+    def connections(self, source: int, destination: int) -> PortSet:
+        """What pods of class ``source`` may open to pods of class ``destination``."""
+        dst = self.classes[destination]
+        egress = self.side_ports(Direction.EGRESS, source, destination, dst)
+        if not egress:
+            return NO_PORTS
+        return egress & self.side_ports(Direction.INGRESS, destination, source, dst)
+
+    def from_external(self, address: AddressRange, destination: int) -> PortSet:
+        return self.side_ports(Direction.INGRESS, destination, address, self.classes[destination])
+
+    def to_external(self, source: int, address: AddressRange) -> PortSet:
+        return self.side_ports(Direction.EGRESS, source, address, None)
+
+    def rules_key(self, direction: Direction, cls: int) -> tuple[int, ...]:
+        return tuple(a.uid for a in self.rules[direction][cls])
+
+    def class_flows(self, keep: frozenset[int] | None = None) -> Iterator[tuple[int, int, PortSet]]:
+        """Every (source class, destination class, allowed ports) with some port allowed, unordered."""
+        for destination, open_sources, evaluated in self.flows_by_destination(keep):
+            for source in open_sources:
+                yield source, destination, ALL_PORTS
+            for source, ports in evaluated:
+                yield source, destination, ports
+
+    def flows_by_destination(
+        self, keep: frozenset[int] | None = None
+    ) -> Iterator[tuple[int, Iterable[int], list[tuple[int, PortSet]]]]:
+        """For each destination class: the sources that may open every connection to it (neither
+        side restricted), and the other sources with the ports they may use.
+
+        Candidates are narrowed before evaluation: a source either does not
+        isolate egress, or has a rule whose peers hold the destination; the
+        destination either does not isolate ingress, or has a rule whose peers
+        hold the source. ``keep`` limits the output to flows touching those classes.
+        """
+        everyone = frozenset(range(len(self.classes)))
+        egress_open = frozenset(c for c in everyone if not self._isolating_out[c])
+        broad: set[int] = set()
+        users: dict[int, set[int]] = defaultdict(set)
+        for cls in everyone - egress_open:
+            for applied in self._rules_out[cls]:
+                if applied.peers is None:
+                    broad.add(cls)
+                    continue
+                for _, set_id in applied.peers:
+                    users[set_id].add(cls)
+        targeted_by: dict[int, set[int]] = defaultdict(set)
+        for set_id, sources in users.items():
+            for member in self._sets[set_id]:
+                targeted_by[member].update(sources)
+        senders = egress_open | broad
+        union_cache: dict[tuple[int, ...], frozenset[int] | None] = {}
+        no_sources: set[int] = set()
+        for destination in range(len(self.classes)):
+            reaching = targeted_by.get(destination, no_sources)
+            open_sources: Iterable[int] = ()
+            candidates: set[int] | frozenset[int]
+            if not self._isolating_in[destination]:
+                # Both sides unrestricted: every connection, nothing to evaluate.
+                open_sources = egress_open
+                candidates = (broad | reaching) - egress_open
+            else:
+                allowed_in = self._ingress_candidates(destination, union_cache)
+                if allowed_in is None:
+                    candidates = senders | reaching
+                else:
+                    candidates = (allowed_in & senders) | (reaching & allowed_in)
+            if keep is not None and destination not in keep:
+                open_sources = keep & egress_open if open_sources else ()
+                candidates = candidates & keep
+            evaluated = []
+            for source in candidates:
+                ports = self.connections(source, destination)
+                if ports:
+                    evaluated.append((source, ports))
+            if open_sources or evaluated:
+                yield destination, open_sources, evaluated
+
+    def _ingress_candidates(
+        self, destination: int, cache: dict[tuple[int, ...], frozenset[int] | None]
+    ) -> frozenset[int] | None:
+        """The classes some ingress rule of the destination admits; None for every class."""
+        if not self.isolating[Direction.INGRESS][destination]:
+            return None
+        key = self.rules_key(Direction.INGRESS, destination)
+        if key not in cache:
+            members: set[int] = set()
+            result: frozenset[int] | None = None
+            for applied in self.rules[Direction.INGRESS][destination]:
+                if applied.peers is None:
+                    break
+                for _, set_id in applied.peers:
+                    members |= self._sets[set_id]
+            else:
+                result = frozenset(members)
+            cache[key] = result
+        return cache[key]
+
+    def ip_blocks(self, direction: Direction) -> list[IPNetwork]:
+        """Every network and ``except`` of the ipBlocks in ``direction`` rules the CNI honours."""
+        found: list[IPNetwork] = []
+        for policy in self.inventory.policies:
+            for rule in policy.rules(direction):
+                for peer in rule.peers or ():
+                    block = peer.ip_block
+                    if block is None or not self.block_usable(block):
+                        continue
+                    assert block.network is not None
+                    found.append(block.network)
+                    found.extend(net for _, net in block.excepts if net is not None)
+        return found
+
+
+def _uses_named_port(policy: NetworkPolicy) -> bool:
+    return any(
+        isinstance(port.port, str)
+        for d in DIRECTIONS
+        for rule in policy.rules(d)
+        for port in rule.ports or ()
+    )
+
+
+def _networks(texts: Sequence[str]) -> tuple[IPNetwork, ...]:
+    return tuple(n for n in (parse_network(t if "/" in t else t + "/32") for t in texts) if n is not None)
+
+
+def _addresses(texts: Sequence[str]) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    for text in texts:
+        try:
+            yield ipaddress.ip_address(text)
+        except ValueError:
+            continue

@@ -1,0 +1,288 @@
+"""Text renderings of the engine's results: the matrix (text, JSON, DOT, Mermaid, Markdown) and verdicts.
+
+Pure functions from values to strings; the commands write them. Output is
+sorted and byte-identical for the same input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from nplint.analysis.endpoints import Endpoint
+from nplint.analysis.matrix import Flow, Matrix
+from nplint.analysis.portsets import PortSet
+from nplint.analysis.probes import Probe, probe_ok
+from nplint.analysis.verdict import Verdict
+
+#: Mermaid stops rendering graphs with more edges than this by default (``maxEdges``).
+MERMAID_MAX_EDGES = 500
+_MERMAID_UNSAFE = re.compile(r'["\\<>`#]')
+
+
+def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
+    if endpoint.is_external:
+        return {"id": endpoint.key, "type": "external", "addresses": endpoint.key}
+    return {
+        "id": endpoint.key,
+        "type": "workload",
+        "kind": endpoint.kind,
+        "namespace": endpoint.namespace,
+        "name": endpoint.name,
+    }
+
+
+def flow_json(flow: Flow) -> dict[str, Any]:
+    return {
+        "from": flow.source.key,
+        "to": flow.destination.key,
+        "connections": flow.ports.describe(),
+        "ports": flow.ports.to_json(),
+    }
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def matrix_json(matrix: Matrix) -> Iterator[str]:
+    """One JSON object, written a flow per line (a large matrix has millions)."""
+    yield f'{{\n  "version": 1,\n  "profile": {_dumps(matrix.profile)},\n  "endpoints": ['
+    yield ",".join(f"\n    {_dumps(endpoint_json(e))}" for e in matrix.endpoints)
+    yield '\n  ],\n  "flows": [' if matrix.endpoints else '],\n  "flows": ['
+    names: dict[str, str] = {}
+    ports_text: dict[PortSet, str] = {}
+    separator = "\n    "
+    for flow in matrix:
+        source, destination = flow.source.key, flow.destination.key
+        if source not in names:
+            names[source] = _dumps(source)
+        if destination not in names:
+            names[destination] = _dumps(destination)
+        ports = ports_text.get(flow.ports)
+        if ports is None:
+            ports = f'"connections": {_dumps(flow.ports.describe())}, "ports": {_dumps(flow.ports.to_json())}'
+            ports_text[flow.ports] = ports
+        yield f'{separator}{{"from": {names[source]}, "to": {names[destination]}, {ports}}}'
+        separator = ",\n    "
+    yield "\n  ]\n}\n" if separator != "\n    " else "]\n}\n"
+
+
+def matrix_text(matrix: Matrix) -> Iterator[str]:
+    workloads = sum(1 for e in matrix.endpoints if not e.is_external)
+    if not matrix.keys:
+        yield f"No allowed flows among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
+        return
+    stride = len(matrix.ranked)
+    lengths = [len(e.key) for e in matrix.ranked]
+    width_from = max(len("FROM"), *(lengths[r] for r in {k // stride for k in matrix.keys}))
+    width_to = max(len("TO"), *(lengths[r] for r in {k % stride for k in matrix.keys}))
+    yield f"{'FROM':<{width_from}}  {'TO':<{width_to}}  CONNECTIONS\n"
+    described: dict[PortSet, str] = {}
+    for flow in matrix:
+        text = described.get(flow.ports)
+        if text is None:
+            text = described[flow.ports] = flow.ports.describe()
+        yield f"{flow.source.key:<{width_from}}  {flow.destination.key:<{width_to}}  {text}\n"
+    flows = _count(len(matrix), "allowed flow")
+    yield f"{flows} among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """A label safe inside Mermaid's double quotes (entity codes for the characters it treats specially)."""
+    return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", text)
+
+
+def _groups(endpoints: Iterable[Endpoint]) -> tuple[dict[str, list[Endpoint]], list[Endpoint]]:
+    by_namespace: dict[str, list[Endpoint]] = {}
+    externals: list[Endpoint] = []
+    for endpoint in endpoints:
+        if endpoint.is_external:
+            externals.append(endpoint)
+        else:
+            by_namespace.setdefault(endpoint.namespace, []).append(endpoint)
+    return by_namespace, externals
+
+
+def _graph_endpoints(matrix: Matrix, flows: Sequence[Flow]) -> list[Endpoint]:
+    seen = {e.key: e for e in matrix.endpoints}
+    for flow in flows:
+        seen.setdefault(flow.source.key, flow.source)
+        seen.setdefault(flow.destination.key, flow.destination)
+    return [seen[k] for k in sorted(seen)]
+
+
+def matrix_mermaid(matrix: Matrix, flows: Sequence[Flow] | None = None) -> str:
+    """A Mermaid flowchart: namespaces as subgraphs, edges labelled with protocols and ports."""
+    chosen = list(matrix) if flows is None else list(flows)
+    endpoints = _graph_endpoints(matrix, chosen)
+    ids = {e.key: f"n{i}" for i, e in enumerate(endpoints)}
+    by_namespace, externals = _groups(endpoints)
+    lines = ["flowchart LR"]
+    for index, namespace in enumerate(sorted(by_namespace)):
+        lines.append(f'  subgraph ns{index}["{_mermaid_text(namespace)}"]')
+        for endpoint in by_namespace[namespace]:
+            label = f"{endpoint.name} ({endpoint.kind})"
+            lines.append(f'    {ids[endpoint.key]}["{_mermaid_text(label)}"]')
+        lines.append("  end")
+    for endpoint in externals:
+        lines.append(f'  {ids[endpoint.key]}(["{_mermaid_text(endpoint.key)}"])')
+    for flow in chosen:
+        label = _mermaid_text(flow.ports.short())
+        lines.append(f'  {ids[flow.source.key]} -->|"{label}"| {ids[flow.destination.key]}')
+    return "\n".join(lines) + "\n"
+
+
+def _dot(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def matrix_dot(matrix: Matrix) -> str:
+    flows = list(matrix)
+    endpoints = _graph_endpoints(matrix, flows)
+    by_namespace, externals = _groups(endpoints)
+    lines = ["digraph nplint {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    for index, namespace in enumerate(sorted(by_namespace)):
+        lines.append(f"  subgraph cluster_{index} {{")
+        lines.append(f"    label={_dot(namespace)};")
+        for endpoint in by_namespace[namespace]:
+            lines.append(
+                f"    {_dot(endpoint.key)} [label={_dot(endpoint.name + ' (' + endpoint.kind + ')')}];"
+            )
+        lines.append("  }")
+    for endpoint in externals:
+        lines.append(f"  {_dot(endpoint.key)} [shape=ellipse];")
+    for flow in flows:
+        lines.append(
+            f"  {_dot(flow.source.key)} -> {_dot(flow.destination.key)} [label={_dot(flow.ports.short())}];"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def matrix_markdown(matrix: Matrix) -> str:
+    flows = list(matrix)
+    lines = ["## Connectivity", ""]
+    workloads = sum(1 for e in matrix.endpoints if not e.is_external)
+    counted = f"{_count(len(flows), 'allowed flow')} among {_count(workloads, 'workload')}"
+    lines.append(f"{counted} (profile: `{matrix.profile}`).")
+    lines.append("")
+    if not flows:
+        return "\n".join(lines) + "\n"
+    if len(flows) <= MERMAID_MAX_EDGES:
+        lines += ["```mermaid", matrix_mermaid(matrix, flows).rstrip("\n"), "```", ""]
+    else:
+        lines += [
+            f"_The graph is left out: {len(flows)} flows are more than Mermaid draws "
+            f"({MERMAID_MAX_EDGES}); use `--namespace` or `--focus` to cut it down._",
+            "",
+        ]
+    lines += ["| from | to | connections |", "|---|---|---|"]
+    lines += [
+        f"| `{cell(f.source.key)}` | `{cell(f.destination.key)}` | {cell(f.ports.describe())} |"
+        for f in flows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+#: Format name → renderer. Renderers yield chunks of text, so a matrix of millions of
+#: flows is written as it is rendered, never held as one string.
+MATRIX_FORMATS: dict[str, Callable[[Matrix], Iterable[str]]] = {
+    "text": matrix_text,
+    "json": matrix_json,
+    "dot": lambda matrix: [matrix_dot(matrix)],
+    "mermaid": lambda matrix: [matrix_mermaid(matrix)],
+    "markdown": lambda matrix: [matrix_markdown(matrix)],
+}
+
+
+def render_matrix(format_name: str, matrix: Matrix) -> str:
+    return "".join(MATRIX_FORMATS[format_name](matrix))
+
+
+def verdict_text(verdict: Verdict) -> str:
+    if verdict.protocol is None:
+        what = (
+            f"allowed {verdict.connections.describe()}"
+            if verdict.allowed
+            else "denied (no connection allowed)"
+        )
+        lines = [f"{verdict.source} -> {verdict.destination}: {what}"]
+    else:
+        what = "allowed" if verdict.allowed else "denied"
+        lines = [f"{verdict.source} -> {verdict.destination} on {verdict.asked}: {what}"]
+    lines += [f"  - {reason}" for reason in verdict.reasons()]
+    return "\n".join(lines) + "\n"
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "from": verdict.source,
+        "to": verdict.destination,
+        "port": verdict.port,
+        "protocol": verdict.protocol,
+        "allowed": verdict.allowed,
+        "connections": verdict.connections.describe(),
+        "reasons": verdict.reasons_json(),
+    }
+
+
+def probe_json(probe: Probe, verdict: Verdict) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "from": probe.source,
+        "to": probe.destination,
+        "port": probe.port,
+        "protocol": probe.protocol,
+        "allowed": verdict.allowed,
+    }
+    if probe.expect is not None:
+        data["expect"] = probe.expect
+        data["ok"] = probe_ok(probe, verdict)
+    data["path"] = probe.path
+    data["line"] = probe.span.line
+    data["reasons"] = verdict.reasons_json()
+    return data
+
+
+def probes_json(results: Sequence[tuple[Probe, Verdict]], profile: str) -> str:
+    failed = sum(1 for p, v in results if probe_ok(p, v) is False)
+    data = {
+        "version": 1,
+        "profile": profile,
+        "probes": [probe_json(p, v) for p, v in results],
+        "summary": {
+            "probes": len(results),
+            "failed": failed,
+            "ok": sum(1 for p, v in results if probe_ok(p, v)),
+        },
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def probes_text(results: Sequence[tuple[Probe, Verdict]]) -> str:
+    lines = []
+    for probe, verdict in results:
+        ok = probe_ok(probe, verdict)
+        mark = {True: "PASS", False: "FAIL", None: "----"}[ok]
+        port = f"{probe.protocol} {probe.port}" if probe.port is not None else f"any {probe.protocol} port"
+        state = "allowed" if verdict.allowed else "denied"
+        expected = f" (expected {probe.expect})" if probe.expect else ""
+        where = f"{probe.path}:{probe.span.line}"
+        lines.append(f"{mark}  {where}: {probe.source} -> {probe.destination} {port}: {state}{expected}")
+        if ok is False:
+            lines += [f"        - {reason}" for reason in verdict.reasons()]
+    failed = sum(1 for p, v in results if probe_ok(p, v) is False)
+    passed = sum(1 for p, v in results if probe_ok(p, v))
+    unchecked = len(results) - passed - failed
+    lines.append(f"{len(results)} probes: {passed} passed, {failed} failed, {unchecked} without expectation.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,350 @@
+"""Verdicts with reasons: why a connection is allowed or denied, down to the policy rule and line.
+
+Each side of a connection is judged on its own (networkpolicy-semantics §2.7):
+the source's egress and the destination's ingress. A side is *not subject* to
+NetworkPolicy (an external address, a host-network pod, a CNI that enforces
+nothing), *not isolated* (no policy selects it for that direction), or isolated
+and then allowed by named rules or denied by named policies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nplint.analysis.endpoints import AddressRange, Endpoint, PodClass
+from nplint.analysis.engine import Engine
+from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.model import Direction, NetworkPolicy, Peer, PolicyRule
+
+NOT_SUBJECT = "not-subject"
+NOT_ISOLATED = "not-isolated"
+ALLOWED = "allowed"
+DENIED = "denied"
+SELF = "self"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PolicyRef:
+    """A NetworkPolicy and where it is written."""
+
+    namespace: str
+    name: str
+    path: str
+    line: int
+    column: int = 1
+
+    @classmethod
+    def of(cls, policy: NetworkPolicy) -> PolicyRef:
+        span = policy.span
+        return cls(policy.namespace, policy.name, policy.path, span.line, span.column)
+
+    def __str__(self) -> str:
+        return f"NetworkPolicy {self.namespace}/{self.name} ({self.path}:{self.line})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name, "path": self.path, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RuleRef:
+    """One rule (and the peer of it that matched) that allows a connection."""
+
+    policy: PolicyRef
+    direction: str
+    rule: int
+    line: int
+    #: The index and line of the matching peer; None for a rule without ``from``/``to``.
+    peer: int | None
+    peer_line: int | None
+    ports: PortSet
+    column: int = 1
+
+    def __str__(self) -> str:
+        p = self.policy
+        text = (
+            f"NetworkPolicy {p.namespace}/{p.name} {self.direction} rule {self.rule} ({p.path}:{self.line})"
+        )
+        peers_key = "from" if self.direction == "ingress" else "to"
+        if self.peer is None:
+            text += f", any peer (no `{peers_key}`)"
+        else:
+            text += f", {peers_key} peer {self.peer} ({p.path}:{self.peer_line})"
+        return f"{text}, {self.ports.describe()}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.policy.to_json(),
+            "direction": self.direction,
+            "rule": self.rule,
+            "rule_line": self.line,
+            "peer": self.peer,
+            "peer_line": self.peer_line,
+            "connections": self.ports.describe(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SideVerdict:
+    """One side of a connection: the source's egress or the destination's ingress."""
+
+    direction: Direction
+    #: The endpoint whose side this is, and the one at the other end.
+    subject: str
+    peer: str
+    status: str
+    #: What this side allows with the peer (restricted to the asked port, if any).
+    ports: PortSet
+    isolated_by: tuple[PolicyRef, ...] = ()
+    allowed_by: tuple[RuleRef, ...] = ()
+    detail: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.ports)
+
+    def message(self, asked: str) -> str:
+        side = f"{self.direction.lower} of {self.subject}"
+        if self.status == SELF:
+            return f"{side}: {self.detail}"
+        if self.status == NOT_SUBJECT:
+            return f"{side}: not subject to NetworkPolicy ({self.detail})"
+        if self.status == NOT_ISOLATED:
+            extra = f"; {self.detail}" if self.detail else ""
+            return f"{side}: not isolated, no NetworkPolicy selects it for {self.direction.value}{extra}"
+        isolated = "isolated by " + ", ".join(map(str, self.isolated_by))
+        if self.status == ALLOWED:
+            return f"{side}: {isolated}; allowed by " + "; ".join(map(str, self.allowed_by))
+        text = f"{side}: {isolated}; no {self.direction.lower} rule of these allows {self.peer} on {asked}"
+        if self.allowed_by:
+            text += f" (rules matching {self.peer} allow only " + "; ".join(map(str, self.allowed_by)) + ")"
+        return text
+
+    def to_json(self, asked: str) -> dict[str, Any]:
+        return {
+            "side": self.direction.lower,
+            "status": self.status,
+            "endpoint": self.subject,
+            "message": self.message(asked),
+            "isolated_by": [p.to_json() for p in self.isolated_by],
+            "allowed_by": [r.to_json() for r in self.allowed_by],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    source: str
+    destination: str
+    protocol: str | None
+    port: int | None
+    allowed: bool
+    #: Everything the pair allows (not only the asked port).
+    connections: PortSet
+    egress: SideVerdict
+    ingress: SideVerdict
+    notes: tuple[str, ...] = ()
+
+    @property
+    def asked(self) -> str:
+        if self.protocol is None:
+            return "any port"
+        return f"{self.protocol} {self.port}" if self.port is not None else f"any {self.protocol} port"
+
+    def reasons(self) -> list[str]:
+        return [self.egress.message(self.asked), self.ingress.message(self.asked), *self.notes]
+
+    def reasons_json(self) -> list[dict[str, Any]]:
+        notes = [{"side": "note", "status": "note", "message": n} for n in self.notes]
+        return [self.egress.to_json(self.asked), self.ingress.to_json(self.asked), *notes]
+
+
+def wanted(protocol: str | None, port: int | None) -> PortSet:
+    if protocol is None:
+        return ALL_PORTS
+    if port is None:
+        return PortSet.protocol(protocol)
+    return PortSet.single(protocol, port)
+
+
+def explain_side(
+    engine: Engine,
+    direction: Direction,
+    subject: PodClass | None,
+    subject_name: str,
+    peer: PodClass | AddressRange,
+    peer_name: str,
+    asked: PortSet,
+) -> SideVerdict:
+    """Judge one side: ``subject`` is the pod whose policies apply (None: an external address)."""
+    profile = engine.profile
+
+    def side(status: str, ports: PortSet, detail: str = "") -> SideVerdict:
+        return SideVerdict(direction, subject_name, peer_name, status, ports, detail=detail)
+
+    if subject is None:
+        return side(NOT_SUBJECT, asked, "an address outside the cluster")
+    if subject.host_network:
+        return side(
+            NOT_SUBJECT, asked, "it runs in the host network, where policies neither select nor isolate it"
+        )
+    if not profile.enforces:
+        return side(
+            NOT_SUBJECT,
+            asked,
+            profile.notes.get("enforces", f"{profile.title} does not enforce NetworkPolicy"),
+        )
+    if direction is Direction.EGRESS and not profile.egress:
+        return side(
+            NOT_SUBJECT, asked, profile.notes.get("egress", f"{profile.title} does not enforce egress policy")
+        )
+    policies = engine.isolating[direction][subject.index]
+    if not policies:
+        return side(NOT_ISOLATED, asked, _ignored(engine, subject))
+    destination = (
+        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
+    )
+    allowed_by: list[RuleRef] = []
+    near: list[RuleRef] = []
+    total = NO_PORTS
+    for applied in engine.rules[direction][subject.index]:
+        if isinstance(peer, PodClass):
+            matched = engine.peer_matches_class(applied, peer.index)
+        else:
+            matched = engine.peer_matches_address(applied, peer)
+        if matched is False:
+            continue
+        rule_ports = engine.rule_ports(applied, destination)
+        ports = rule_ports & asked
+        if ports:
+            allowed_by.append(_rule_ref(applied.policy, applied.rule, matched, ports))
+            total = total | ports
+        elif rule_ports:
+            near.append(_rule_ref(applied.policy, applied.rule, matched, rule_ports))
+    isolated_by = tuple(PolicyRef.of(p) for p in policies)
+    if total:
+        return SideVerdict(direction, subject_name, peer_name, ALLOWED, total, isolated_by, tuple(allowed_by))
+    return SideVerdict(direction, subject_name, peer_name, DENIED, NO_PORTS, isolated_by, tuple(near))
+
+
+def _rule_ref(
+    policy: NetworkPolicy, rule: PolicyRule, matched: Peer | bool | None, ports: PortSet
+) -> RuleRef:
+    peer = matched if isinstance(matched, Peer) else None
+    span = rule.node.span
+    return RuleRef(
+        PolicyRef.of(policy),
+        rule.direction.lower,
+        rule.index,
+        span.line,
+        peer.index if peer is not None else None,
+        peer.node.span.line if peer is not None else None,
+        ports,
+        span.column,
+    )
+
+
+def _ignored(engine: Engine, subject: PodClass) -> str:
+    texts = [
+        f"{PolicyRef.of(i.policy)} would select it but is not enforced: {engine.profile.title} {i.reason}"
+        for i in engine.ignored
+        if i.policy.namespace == subject.namespace and i.policy.pod_selector.matches(subject.labels)
+    ]
+    return "; ".join(texts)
+
+
+def profile_notes(engine: Engine) -> tuple[str, ...]:
+    profile = engine.profile
+    if profile.name == "upstream":
+        return ()
+    return tuple(f"{profile.title}: {note}" for _, note in sorted(profile.notes.items()))
+
+
+def explain(
+    engine: Engine,
+    source: Endpoint,
+    destination: Endpoint,
+    protocol: str | None = None,
+    port: int | None = None,
+) -> Verdict:
+    """The verdict for a connection between two endpoints, on one port or any.
+
+    An endpoint with several pod classes (pods of one owner with different IPs)
+    is allowed only when every pair of classes is: the reasons are those of the
+    first pair that is denied.
+    """
+    asked = wanted(protocol, port)
+    notes = list(profile_notes(engine))
+    if source.key == destination.key and source.is_bare_pod:
+        detail = "a pod can always connect to itself"
+        egress = SideVerdict(Direction.EGRESS, source.key, destination.key, SELF, asked, detail=detail)
+        ingress = SideVerdict(Direction.INGRESS, source.key, destination.key, SELF, asked, detail=detail)
+        return Verdict(
+            source.key, destination.key, protocol, port, True, ALL_PORTS, egress, ingress, tuple(notes)
+        )
+    if source.is_external and destination.is_external:
+        raise ValueError("both ends are external addresses; at least one must be a workload")
+    results: list[tuple[SideVerdict, SideVerdict, PortSet]] = []
+    for src in _ends(engine, source):
+        for dst in _ends(engine, destination):
+            egress = explain_side(
+                engine,
+                Direction.EGRESS,
+                src if isinstance(src, PodClass) else None,
+                source.key,
+                dst,
+                destination.key,
+                asked,
+            )
+            ingress = explain_side(
+                engine,
+                Direction.INGRESS,
+                dst if isinstance(dst, PodClass) else None,
+                destination.key,
+                src,
+                source.key,
+                asked,
+            )
+            results.append((egress, ingress, _pair_connections(engine, src, dst)))
+    denied = [r for r in results if not (r[0].ports & r[1].ports)]
+    chosen = denied[0] if denied else results[0]
+    connections = results[0][2]
+    for _, _, ports in results[1:]:
+        connections = connections & ports
+    if len(results) > 1:
+        why = " (the pods differ in IPs or labels; the reasons are those of a denied pair)" if denied else ""
+        notes.append(f"{len(results) - len(denied)} of {len(results)} pod pairs allow it{why}")
+    if source.key == destination.key:
+        notes.append(f"a connection between two pods (replicas) of {source.key}")
+    egress, ingress = chosen[0], chosen[1]
+    if egress.allowed and ingress.allowed and not (egress.ports & ingress.ports):
+        notes.append(
+            f"each side allows something, but nothing in common: egress {egress.ports.describe()}, "
+            f"ingress {ingress.ports.describe()}"
+        )
+    return Verdict(
+        source.key,
+        destination.key,
+        protocol,
+        port,
+        not denied,
+        connections,
+        chosen[0],
+        chosen[1],
+        tuple(notes),
+    )
+
+
+def _ends(engine: Engine, endpoint: Endpoint) -> list[PodClass | AddressRange]:
+    if endpoint.address is not None:
+        return [endpoint.address]
+    return [engine.classes[i] for i in endpoint.classes]
+
+
+def _pair_connections(engine: Engine, src: PodClass | AddressRange, dst: PodClass | AddressRange) -> PortSet:
+    if isinstance(src, PodClass) and isinstance(dst, PodClass):
+        return engine.connections(src.index, dst.index)
+    if isinstance(dst, PodClass):
+        assert isinstance(src, AddressRange)
+        return engine.from_external(src, dst.index)
+    assert isinstance(src, PodClass)
+    return engine.to_external(src.index, dst)

@@ -1,0 +1,103 @@
+"""NP8xx: connectivity assertions — expectations a team keeps next to its policies, checked in CI."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+from nplint.analysis.endpoints import EndpointError
+from nplint.analysis.engine import Engine
+from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
+from nplint.analysis.profiles import UPSTREAM, engine_profile
+from nplint.analysis.verdict import SideVerdict, Verdict
+from nplint.findings import Finding, Level, Related, Span
+from nplint.rules.base import Rule, RuleContext
+
+
+class ConnectivityExpectationFailed(Rule):
+    id = "NP801"
+    name = "connectivity-expectation-failed"
+    summary = "A connectivity expectation in a probe file named by the `expect` setting does not hold."
+    level = Level.ERROR
+    tags = ("connectivity",)
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        config = ctx.config
+        if not config.expect:
+            return
+        try:
+            profile = engine_profile(config.cni)
+        except KeyError:
+            profile = UPSTREAM  # an unknown CNI name is the configuration's problem, reported elsewhere
+        engine = Engine(ctx.inventory, profile, config.cluster)
+        for entry in config.expect:
+            path = Path(entry) if Path(entry).is_absolute() else config.root / entry
+            display = _display(path, config.root)
+            # The one file a rule reads: probe files are named by the configuration,
+            # not found by discovery, so loading them is part of this check.
+            probe_file = load_probe_file(path, display)
+            for problem in probe_file.problems:
+                yield self.finding(
+                    None,
+                    None,
+                    f"this expectation cannot be checked: {problem.message}",
+                    path=problem.path,
+                    span=problem.span,
+                )
+            for probe in probe_file.probes:
+                finding = self._judge(engine, probe)
+                if finding is not None:
+                    yield dataclasses.replace(finding, yaml_path=probe.yaml_path)
+
+    def _judge(self, engine: Engine, probe: Probe) -> Finding | None:
+        try:
+            verdict = evaluate_probe(engine, probe)
+        except EndpointError as error:
+            return self.finding(
+                None, None, f"this expectation cannot be checked: {error}", path=probe.path, span=probe.span
+            )
+        if probe_ok(probe, verdict) is not False:
+            return None
+        port = f"{probe.protocol} {probe.port}" if probe.port is not None else f"any {probe.protocol} port"
+        actual = "allowed" if verdict.allowed else "denied"
+        wanted = "allowed" if probe.expect == "allow" else "denied"
+        message = (
+            f"expected {probe.source} -> {probe.destination} on {port} to be {wanted}, but it is {actual}: "
+            + "; ".join(verdict.reasons())
+        )
+        return self.finding(None, None, message, path=probe.path, span=probe.span, related=_related(verdict))
+
+
+def _related(verdict: Verdict) -> list[Related]:
+    related: list[Related] = []
+    for side in (verdict.egress, verdict.ingress):
+        related.extend(_side_related(side))
+    return sorted(set(related), key=lambda r: (r.path, r.span, r.message))
+
+
+def _side_related(side: SideVerdict) -> Iterator[Related]:
+    for rule in side.allowed_by:
+        policy = rule.policy
+        yield Related(
+            policy.path,
+            Span.point(rule.line, rule.column),
+            f"{side.direction.lower} rule {rule.rule} of NetworkPolicy {policy.namespace}/{policy.name}",
+        )
+    for policy in side.isolated_by:
+        name = f"{policy.namespace}/{policy.name}"
+        yield Related(
+            policy.path,
+            Span.point(policy.line, policy.column),
+            f"NetworkPolicy {name} isolates {side.direction.lower} of {side.subject}",
+        )
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+RULES = (ConnectivityExpectationFailed,)
