@@ -11,12 +11,80 @@ from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Ope
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
 
+#: Kinds that never create pods themselves (besides the workloads the model reads).
+POD_FREE_KINDS = frozenset(
+    (
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PersistentVolumeClaim",
+        "LimitRange",
+        "ResourceQuota",
+        "Endpoints",
+        "EndpointSlice",
+        "Lease",
+        "PodTemplate",
+        "ServiceMonitor",
+        "PodMonitor",
+        "PrometheusRule",
+        "Probe",
+        "VerticalPodAutoscaler",
+        "Certificate",
+        "Issuer",
+        "HTTPRoute",
+        "GRPCRoute",
+        "Gateway",
+        "VirtualService",
+        "DestinationRule",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "Route",
+        "Application",
+    )
+)
+
 
 def _workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
+    """The repository's workloads per namespace, for namespaces whose pods they are all of.
+
+    A namespace holding a custom resource that may run pods (an operator's
+    ``Prometheus``, ``Kafka``, ``Alertmanager`` …) has pods the repository does
+    not show, so it is left out: nothing can be said about what its selectors miss.
+    """
     grouped: dict[str, list[Workload]] = defaultdict(list)
     for workload in inventory.workloads:
         grouped[workload.namespace].append(workload)
-    return grouped
+    operated = {
+        obj.namespace
+        for obj in inventory.objects
+        if obj.namespace and not isinstance(obj, Workload) and obj.kind not in POD_FREE_KINDS
+    }
+    return {namespace: found for namespace, found in grouped.items() if namespace not in operated}
+
+
+def _top_directory(path: str) -> str:
+    head, _, rest = path.partition("/")
+    return head if rest else ""
+
+
+def _shares_area(path: str, workloads: Sequence[Workload]) -> bool:
+    """Whether some workload lives in the same top-level directory as the policy.
+
+    A repository that keeps one application's workloads in one part of the tree
+    and another team's policies for the same namespace in another (kubeflow's
+    ``applications/`` and ``common/``) shows only part of that namespace to each;
+    a policy is judged only against workloads from its own part.
+    """
+    top = _top_directory(path)
+    return any(_top_directory(w.path) == top for w in workloads)
 
 
 def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
@@ -79,7 +147,7 @@ class PolicySelectsNothing(Rule):
         workloads = _workloads_by_namespace(ctx.inventory)
         for policy in ctx.inventory.policies:
             here = workloads.get(policy.namespace)
-            if not here:
+            if not here or not _shares_area(policy.path, here):
                 continue  # the namespace's workloads are not in the repository
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
@@ -158,7 +226,9 @@ class PeerSelectsNothing(Rule):
             selector = peer.namespace_selector
             namespaces = sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
         # Only where every namespace the peer reaches has its workloads in the repository.
-        if not namespaces or any(not workloads.get(name) for name in namespaces):
+        if not namespaces or any(
+            not _shares_area(policy.path, workloads.get(name, ())) for name in namespaces
+        ):
             return None
         candidates = [w for name in namespaces for w in workloads[name] if not w.host_network]
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
