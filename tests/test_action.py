@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,66 @@ def test_broken_configuration_fails_the_job(repo: Path, tmp_path: Path) -> None:
     run = _run_action(repo, tmp_path, {}, {})
     assert run["steps"]["nplint"]["exit-code"] == "2"
     assert run["results"]["Fail on findings"].returncode == 2
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+OPEN_DB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres, ports: [{containerPort: 5432}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: nobody}}}]
+"""
+
+
+def test_pull_request_summary_shows_connectivity_change(repo: Path, tmp_path: Path) -> None:
+    if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("git is not installed")
+    shutil.rmtree(repo / ".git")
+    _git(repo, "init", "-q")
+    (repo / ".nplint.yaml").write_text("cni: calico\n")
+    (repo / "app.yaml").write_text(OPEN_DB)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    # The change lets web reach the database.
+    (repo / "app.yaml").write_text(OPEN_DB.replace("app: nobody", "app: web"))
+    _git(repo, "commit", "-q", "-am", "open db to web")
+    event = {"_name": "pull_request", "pull_request": {"base": {"sha": base}}}
+    run = _run_action(repo, tmp_path, {}, event)
+    summary = run["summary"]
+    assert "```mermaid" in summary, summary
+    assert "shop/web" in summary and "shop/db" in summary
+    assert "opened" in summary.lower()

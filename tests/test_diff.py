@@ -178,3 +178,33 @@ def test_unknown_revision_is_a_usage_error(repo: Path, capsys: pytest.CaptureFix
     assert diff("no-such-rev", "HEAD")[0] == 2
     assert "neither a directory nor a revision" in capsys.readouterr().err
     assert diff(str(repo))[0] == 2, "one directory alone has nothing to compare with"
+
+
+def test_change_graph_is_valid_mermaid() -> None:
+    import re
+
+    from nplint.analysis.diff import FlowChange, changes_mermaid
+    from nplint.analysis.portsets import NO_PORTS, PortSet
+
+    changes = [
+        FlowChange("shop/web[Deployment]", "shop/db[StatefulSet]", NO_PORTS, PortSet.single("TCP", 5432)),
+        FlowChange('ops/"odd" name[Pod]', "0.0.0.0/0", PortSet.single("UDP", 53), NO_PORTS),
+        FlowChange(
+            "shop/web[Deployment]", "10.0.0.0/8", PortSet.single("TCP", 80), PortSet.single("TCP", 443)
+        ),
+    ]
+    text = changes_mermaid(changes)
+    lines = text.splitlines()
+    assert lines[0] == "flowchart LR"
+    declared = set(re.findall(r"^\s+(n\d+)[\[(]", text, re.MULTILINE))
+    edges = re.findall(r"^\s+(n\d+) (-->|-\.->|==>)\|\"[^\"]*\"\| (n\d+)$", text, re.MULTILINE)
+    assert len(edges) == 3
+    assert {e[1] for e in edges} == {"-->", "-.->", "==>"}
+    assert all(a in declared and b in declared for a, _, b in edges)
+    assert text.count("subgraph") == text.count("\n  end")
+    assert '"odd"' not in text  # quotes inside labels are escaped
+    assert [line.strip() for line in lines if "linkStyle" in line] == [
+        "linkStyle 0 stroke:#2da44e",
+        "linkStyle 1 stroke:#cf222e",
+        "linkStyle 2 stroke:#bf8700",
+    ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import FIXTURES
-from nplint.analysis.formats import _mermaid_text
+from nplint.analysis.formats import mermaid_text
 from nplint.commands import run_command
 
 SCENARIO = FIXTURES / "connectivity" / "default-deny"
@@ -101,7 +101,7 @@ def test_mermaid_is_a_valid_flowchart(repo: Path) -> None:
 
 
 def test_mermaid_labels_are_escaped() -> None:
-    assert _mermaid_text('a "b" <c> #d') == "a #34;b#34; #60;c#62; #35;d"
+    assert mermaid_text('a "b" <c> #d') == "a #34;b#34; #60;c#62; #35;d"
 
 
 def test_markdown_has_graph_and_table(repo: Path) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nplint.analysis.formats import cell
+from nplint.analysis.formats import cell, mermaid_text
 from nplint.analysis.matrix import Matrix
 from nplint.analysis.portsets import NO_PORTS, PortSet
 from nplint.findings import Finding, fingerprint
@@ -173,6 +173,49 @@ def diff_json(diff: ConnectivityDiff) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def _namespace_of(key: str) -> str | None:
+    """The namespace of an endpoint key such as ``shop/web[Deployment]``; None for addresses."""
+    head, slash, _ = key.partition("/")
+    if not slash or "[" not in key or any(c in head for c in ".:"):
+        return None
+    return head
+
+
+def changes_mermaid(changes: Sequence[FlowChange]) -> str:
+    """A Mermaid flowchart of what changed: opened flows solid, closed dashed, changed thick.
+
+    Namespaces are subgraphs; node ids are generated, so any endpoint text is safe.
+    """
+    keys = sorted({c.source for c in changes} | {c.destination for c in changes})
+    ids = {key: f"n{index}" for index, key in enumerate(keys)}
+    namespaces: dict[str, list[str]] = {}
+    outside: list[str] = []
+    for key in keys:
+        namespace = _namespace_of(key)
+        if namespace is None:
+            outside.append(key)
+        else:
+            namespaces.setdefault(namespace, []).append(key)
+    lines = ["flowchart LR"]
+    for index, namespace in enumerate(sorted(namespaces)):
+        lines.append(f'  subgraph ns{index}["{mermaid_text(namespace)}"]')
+        lines += [f'    {ids[key]}["{mermaid_text(key.partition("/")[2])}"]' for key in namespaces[namespace]]
+        lines.append("  end")
+    lines += [f'  {ids[key]}(["{mermaid_text(key)}"])' for key in outside]
+    styles: list[str] = []
+    for index, change in enumerate(changes):
+        kind = change.kind
+        if kind == ADDED:
+            arrow, label, color = "-->", f"+ {change.after.describe()}", "#2da44e"
+        elif kind == REMOVED:
+            arrow, label, color = "-.->", f"- {change.before.describe()}", "#cf222e"
+        else:
+            arrow, label, color = "==>", f"{change.before.describe()} → {change.after.describe()}", "#bf8700"
+        lines.append(f'  {ids[change.source]} {arrow}|"{mermaid_text(label)}"| {ids[change.destination]}')
+        styles.append(f"  linkStyle {index} stroke:{color}")
+    return "\n".join(lines + styles) + "\n"
+
+
 def diff_markdown(diff: ConnectivityDiff) -> str:
     added, removed, changed = (diff.of_kind(k) for k in (ADDED, REMOVED, CHANGED))
     lines = [
@@ -184,6 +227,7 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
         "",
     ]
     if diff.changes:
+        lines += ["```mermaid", changes_mermaid(diff.changes).rstrip(), "```", ""]
         lines += ["| change | from | to | connections |", "|---|---|---|---|"]
         for change in added:
             lines.append(

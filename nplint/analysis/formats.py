@@ -94,7 +94,7 @@ def matrix_text(matrix: Matrix) -> Iterator[str]:
     yield f"{flows} among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
 
 
-def _mermaid_text(text: str) -> str:
+def mermaid_text(text: str) -> str:
     """A label safe inside Mermaid's double quotes (entity codes for the characters it treats specially)."""
     return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", text)
 
@@ -126,15 +126,15 @@ def matrix_mermaid(matrix: Matrix, flows: Sequence[Flow] | None = None) -> str:
     by_namespace, externals = _groups(endpoints)
     lines = ["flowchart LR"]
     for index, namespace in enumerate(sorted(by_namespace)):
-        lines.append(f'  subgraph ns{index}["{_mermaid_text(namespace)}"]')
+        lines.append(f'  subgraph ns{index}["{mermaid_text(namespace)}"]')
         for endpoint in by_namespace[namespace]:
             label = f"{endpoint.name} ({endpoint.kind})"
-            lines.append(f'    {ids[endpoint.key]}["{_mermaid_text(label)}"]')
+            lines.append(f'    {ids[endpoint.key]}["{mermaid_text(label)}"]')
         lines.append("  end")
     for endpoint in externals:
-        lines.append(f'  {ids[endpoint.key]}(["{_mermaid_text(endpoint.key)}"])')
+        lines.append(f'  {ids[endpoint.key]}(["{mermaid_text(endpoint.key)}"])')
     for flow in chosen:
-        label = _mermaid_text(flow.ports.short())
+        label = mermaid_text(flow.ports.short())
         lines.append(f'  {ids[flow.source.key]} -->|"{label}"| {ids[flow.destination.key]}')
     return "\n".join(lines) + "\n"
 
