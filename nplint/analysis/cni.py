@@ -211,13 +211,20 @@ class CNIDetection:
 
 
 def detect_cni(inventory: Inventory, config: Config | None = None) -> CNIDetection:
-    """The effective CNI: the configuration's ``cni:`` if set, else what the manifests show."""
+    """The effective CNI: the configuration's ``cni:`` if set, else what the manifests show.
+
+    Computed once per inventory and declared CNI; every CNI-aware rule asks.
+    """
+    declared = config.cni if config is not None else None
+    return inventory.memo(("cni", declared), lambda: _detect_cni(inventory, declared))
+
+
+def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
     # The scanners import this module's table, so they are imported here, not at the top.
     from nplint.analysis.cni_configs import scan_manifests
 
     scan = scan_manifests(inventory.manifests, {id(o.node): o for o in inventory.objects})
     evidence = tuple(scan.evidence)
-    declared = config.cni if config is not None else None
     cidrs = {"pod_cidrs": tuple(dict.fromkeys(scan.pod_cidrs)), "service_cidrs": tuple(scan.service_cidrs)}
     if declared:
         known = profile_for(declared)

@@ -8,9 +8,9 @@ hide every other finding of a policy.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import TypedDict, TypeVar, cast
 
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
@@ -31,6 +31,8 @@ from nplint.model.objects import (
     Workload,
 )
 from nplint.model.selectors import LabelSelector, Operator, Requirement
+
+T = TypeVar("T")
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -63,6 +65,14 @@ class Inventory:
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
     manifests: list[Manifest] = field(default_factory=list)
+    #: Results derived from the inventory once per run (CNI detection, the engine), by key.
+    derived: dict[Hashable, object] = field(default_factory=dict)
+
+    def memo(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """``factory()``, computed once for this inventory and key: rules share analyses."""
+        if key not in self.derived:
+            self.derived[key] = factory()
+        return cast(T, self.derived[key])
 
     def namespace(self, name: str) -> Namespace | None:
         return self.namespaces.get(name)
