@@ -24,8 +24,8 @@ from nplint.analysis.endpoints import AddressRange, PodClass, Topology, build_to
 from nplint.analysis.labelindex import SelectorIndex
 from nplint.analysis.matching import ip_block_covers
 from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.analysis.profiles import UPSTREAM, EngineProfile
-from nplint.config import ClusterFacts
+from nplint.analysis.profiles import UPSTREAM, EngineProfile, engine_profile
+from nplint.config import ClusterFacts, Config
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
 from nplint.model.inventory import parse_network
 from nplint.model.objects import PROTOCOLS, IPNetwork
@@ -404,3 +404,16 @@ def _addresses(texts: Sequence[str]) -> Iterator[ipaddress.IPv4Address | ipaddre
             yield ipaddress.ip_address(text)
         except ValueError:
             continue
+
+
+def engine_for(inventory: Inventory, config: Config) -> Engine:
+    """The engine for the configured CNI, built once per inventory and shared by every rule.
+
+    An unknown CNI name falls back to the upstream semantics here; the
+    configuration's problem is reported by the commands and the CNI rules.
+    """
+    try:
+        profile = engine_profile(config.cni)
+    except KeyError:
+        profile = UPSTREAM
+    return inventory.memo(("engine", profile.name), lambda: Engine(inventory, profile, config.cluster))

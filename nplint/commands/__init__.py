@@ -37,7 +37,7 @@ def build_engine(inventory: Inventory, config: Config) -> Engine:
         profile = engine_profile(config.cni)
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
-    return Engine(inventory, profile, config.cluster)
+    return inventory.memo(("engine", profile.name), lambda: Engine(inventory, profile, config.cluster))
 
 
 @contextmanager

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nplint.analysis.endpoints import EndpointError
-from nplint.analysis.engine import Engine
+from nplint.analysis.engine import Engine, engine_for
 from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
-from nplint.analysis.profiles import UPSTREAM, engine_profile
 from nplint.analysis.verdict import SideVerdict, Verdict
 from nplint.findings import Finding, Level, Related, Span
 from nplint.rules.base import Rule, RuleContext
@@ -26,11 +25,7 @@ class ConnectivityExpectationFailed(Rule):
         config = ctx.config
         if not config.expect:
             return
-        try:
-            profile = engine_profile(config.cni)
-        except KeyError:
-            profile = UPSTREAM  # an unknown CNI name is the configuration's problem, reported elsewhere
-        engine = Engine(ctx.inventory, profile, config.cluster)
+        engine = engine_for(ctx.inventory, config)
         for entry in config.expect:
             path = Path(entry) if Path(entry).is_absolute() else config.root / entry
             display = _display(path, config.root)
