@@ -92,8 +92,10 @@ def test_baseline_round_trip(repo: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, out = run_cli(["--baseline", "baseline.json", "."])
     assert code == 0, out
     # Lines move (a comment on top) and a new problem appears in a second policy.
-    second = POLICY.replace("name: allow", "name: second").replace(
-        "  podSelector:\n  ingress", "  podSelector: {}\n  ingress"
+    second = (
+        POLICY.replace("name: allow", "name: second")
+        .replace("  podSelector:\n  ingress", "  podSelector: {}\n  ingress")
+        .replace("team: ops", "team: dev")
     )
     (repo / "policy.yaml").write_text("# moved down\n# by two lines\n" + POLICY + "---\n" + second)
     capsys.readouterr()

@@ -52,7 +52,7 @@ POD_FREE_KINDS = frozenset(
 )
 
 
-def _workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
+def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
     """The repository's workloads per namespace, for namespaces whose pods they are all of.
 
     A namespace holding a custom resource that may run pods (an operator's
@@ -70,12 +70,12 @@ def _workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
     return {namespace: found for namespace, found in grouped.items() if namespace not in operated}
 
 
-def _top_directory(path: str) -> str:
+def top_directory(path: str) -> str:
     head, _, rest = path.partition("/")
     return head if rest else ""
 
 
-def _shares_area(path: str, workloads: Sequence[Workload]) -> bool:
+def shares_area(path: str, workloads: Sequence[Workload]) -> bool:
     """Whether some workload lives in the same top-level directory as the policy.
 
     A repository that keeps one application's workloads in one part of the tree
@@ -83,8 +83,8 @@ def _shares_area(path: str, workloads: Sequence[Workload]) -> bool:
     ``applications/`` and ``common/``) shows only part of that namespace to each;
     a policy is judged only against workloads from its own part.
     """
-    top = _top_directory(path)
-    return any(_top_directory(w.path) == top for w in workloads)
+    top = top_directory(path)
+    return any(top_directory(w.path) == top for w in workloads)
 
 
 def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
@@ -144,10 +144,10 @@ class PolicySelectsNothing(Rule):
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        workloads = _workloads_by_namespace(ctx.inventory)
+        workloads = workloads_by_namespace(ctx.inventory)
         for policy in ctx.inventory.policies:
             here = workloads.get(policy.namespace)
-            if not here or not _shares_area(policy.path, here):
+            if not here or not shares_area(policy.path, here):
                 continue  # the namespace's workloads are not in the repository
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
@@ -175,7 +175,7 @@ class PolicySelectsNothing(Rule):
                 )
 
 
-def _pinned_names(selector: LabelSelector) -> set[str] | None:
+def pinned_names(selector: LabelSelector) -> set[str] | None:
     """The namespace names a selector is limited to by ``kubernetes.io/metadata.name``, if it is."""
     names: set[str] | None = None
     for key, value in selector.match_labels:
@@ -196,7 +196,7 @@ class PeerSelectsNothing(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         inventory = ctx.inventory
-        workloads = _workloads_by_namespace(inventory)
+        workloads = workloads_by_namespace(inventory)
         for policy in inventory.policies:
             for direction in Direction:
                 for rule in policy.rules(direction):
@@ -220,14 +220,14 @@ class PeerSelectsNothing(Rule):
         else:
             # A label selector may match namespaces the repository does not show; only
             # one that names its namespaces is known to reach nothing else.
-            pinned = _pinned_names(peer.namespace_selector)
+            pinned = pinned_names(peer.namespace_selector)
             if pinned is None:
                 return None
             selector = peer.namespace_selector
             namespaces = sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
         # Only where every namespace the peer reaches has its workloads in the repository.
         if not namespaces or any(
-            not _shares_area(policy.path, workloads.get(name, ())) for name in namespaces
+            not shares_area(policy.path, workloads.get(name, ())) for name in namespaces
         ):
             return None
         candidates = [w for name in namespaces for w in workloads[name] if not w.host_network]
