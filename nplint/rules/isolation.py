@@ -50,8 +50,8 @@ class _MissingDefaultDeny(Rule):
             )
             message = (
                 f"namespace {namespace!r} has workloads ({listed}{more}) but no NetworkPolicy that "
-                f"selects all of its pods for {direction}, so every pod accepts "
-                f"{'any connection' if self.direction is Direction.INGRESS else 'sends anywhere'} "
+                f"selects all of its pods for {direction}, so every pod "
+                f"{'accepts any connection' if self.direction is Direction.INGRESS else 'may connect anywhere'} "
                 f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
                 f"and `policyTypes: [{self.direction.value}]`"
             )
@@ -105,7 +105,9 @@ class AllowAllNegatesDefaultDeny(Rule):
                     deny = [
                         p
                         for p in ctx.inventory.policies_in(policy.namespace)
-                        if p is not policy and isolates_whole_namespace(p, direction)
+                        if p is not policy
+                        and isolates_whole_namespace(p, direction)
+                        and not p.rules(direction)
                     ]
                     cancels = (
                         f"cancels the default-deny of NetworkPolicy {deny[0].namespace}/{deny[0].name}"
