@@ -48,10 +48,12 @@ class _MissingDefaultDeny(Rule):
             fix = _DEFAULT_DENY.format(
                 direction=direction, namespace=namespace, policy_type=self.direction.value
             )
+            consequence = (
+                "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
+            )
             message = (
                 f"namespace {namespace!r} has workloads ({listed}{more}) but no NetworkPolicy that "
-                f"selects all of its pods for {direction}, so every pod "
-                f"{'accepts any connection' if self.direction is Direction.INGRESS else 'may connect anywhere'} "
+                f"selects all of its pods for {direction}, so every pod {consequence} "
                 f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
                 f"and `policyTypes: [{self.direction.value}]`"
             )
