@@ -66,7 +66,9 @@ class PeerAndOrConfusion(Rule):
         self, policy: NetworkPolicy, direction: Direction, peers: tuple[Peer, ...]
     ) -> Iterator[Finding]:
         namespace_only = [p for p in peers if _only(p, "namespaceSelector")]
-        if not namespace_only:
+        if not namespace_only or any(p.ip_block is not None for p in peers):
+            # A list that also names address ranges enumerates kinds of sources one by
+            # one — the Kubernetes documentation's own example is written so, and means OR.
             return
         for pod_peer in peers:
             if not _only(pod_peer, "podSelector"):
