@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from nplint.analysis.endpoints import PodClass
 from nplint.analysis.engine import Engine, engine_for
 from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.analysis.profiles import EngineProfile
@@ -262,20 +263,23 @@ class RedundantPolicy(Rule):
         # Latest first: of two equal policies the later one is reported, and a policy
         # already reported never counts as covering another. Only policies kept in the
         # same directory cover each other: other directories may be other variants.
+        by_folder: dict[str, list[NetworkPolicy]] = defaultdict(list)
+        for policy in policies:
+            by_folder[_folder(policy.path)].append(policy)
+        classes: dict[str, list[PodClass]] = defaultdict(list)
+        for pod_class in engine.classes:
+            classes[pod_class.namespace].append(pod_class)
         for policy in reversed(policies):
             if policy.namespace in ambiguous:
                 continue
-            folder = _folder(policy.path)
-            peers = [
-                p for p in policies if p is not policy and id(p) not in removed and _folder(p.path) == folder
-            ]
+            peers = [p for p in by_folder[_folder(policy.path)] if p is not policy and id(p) not in removed]
             cover = _structural_cover(policy, peers, engine.profile)
             if (
                 cover is None
                 and policy.namespace in complete
                 and shares_area(policy.path, complete[policy.namespace])
             ):
-                cover = _engine_cover(policy, engine, {id(p) for p in peers})
+                cover = _engine_cover(policy, engine, classes[policy.namespace], {id(p) for p in peers})
             if cover is not None:
                 removed.add(id(policy))
                 found.append((policy, cover))
@@ -364,16 +368,16 @@ def _structural_cover(
     return first
 
 
-def _engine_cover(policy: NetworkPolicy, engine: Engine, allowed: set[int]) -> NetworkPolicy | None:
+def _engine_cover(
+    policy: NetworkPolicy, engine: Engine, namespace_classes: Sequence[PodClass], allowed: set[int]
+) -> NetworkPolicy | None:
     """A cover proven over the repository's workloads (the namespace shows all of its pods)."""
     directions = _active_directions(policy, engine.profile)
     if directions is None or policy.pod_selector.is_empty:
         # A namespace-wide policy is also for the pods the repository does not show yet.
         return None
     members = [
-        c.index
-        for c in engine.classes
-        if c.namespace == policy.namespace and not c.host_network and policy.pod_selector.matches(c.labels)
+        c.index for c in namespace_classes if not c.host_network and policy.pod_selector.matches(c.labels)
     ]
     if not members:
         return None
