@@ -84,14 +84,26 @@ class Inventory:
         return {NAMESPACE_NAME_LABEL: name}
 
     def workloads_in(self, namespace: str) -> list[Workload]:
-        return [w for w in self.workloads if w.namespace == namespace]
+        """The namespace's workloads; indexed once, so rules may ask per policy."""
+        return self.memo("workloads-by-namespace", lambda: _group(self.workloads)).get(namespace, [])
 
     def policies_in(self, namespace: str) -> list[NetworkPolicy]:
-        return [p for p in self.policies if p.namespace == namespace]
+        """The namespace's policies; indexed once, so rules may ask per policy."""
+        return self.memo("policies-by-namespace", lambda: _group(self.policies)).get(namespace, [])
 
     def namespace_defined(self, name: str) -> bool:
         found = self.namespaces.get(name)
         return found is not None and found.defined
+
+
+ObjectT = TypeVar("ObjectT", bound=KubeObject)
+
+
+def _group(objects: Iterable[ObjectT]) -> dict[str, list[ObjectT]]:
+    grouped: dict[str, list[ObjectT]] = {}
+    for obj in objects:
+        grouped.setdefault(obj.namespace, []).append(obj)
+    return grouped
 
 
 def build_inventory(manifests: Iterable[Manifest], *, default_namespace: str = "default") -> Inventory:

@@ -126,8 +126,8 @@ class EgressBlocksDns(Rule):
             node = egress_type_node(policy)
             others = [
                 Related(p.path, p.span, f"NetworkPolicy {p.namespace}/{p.name} also isolates egress")
-                for p in inventory.policies
-                if p is not policy and p.namespace == policy.namespace and p.isolates(Direction.EGRESS)
+                for p in by_namespace[policy.namespace]
+                if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]
             span = node.key_span if node is not None else None
             yield self.finding(policy, node, message, span=span, related=others, fix=fix)
