@@ -76,6 +76,7 @@ class Destinations:
         for workload in inventory.workloads:
             if not workload.host_network:
                 self.by_namespace[workload.namespace].append(workload)
+        self._namespaces_of: dict[tuple[object, ...], list[str]] = {}
         self.services: dict[str, list[Service]] = defaultdict(list)
         for service in inventory.services:
             if service.selector:
@@ -98,8 +99,14 @@ class Destinations:
         if selector is None:
             namespaces = [policy.namespace]
         else:
-            labels = self.inventory.namespace_labels
-            namespaces = sorted(ns for ns in self.by_namespace if selector.matches(labels(ns)))
+            # Repositories repeat a few namespace selectors many times: match each once.
+            key = selector.signature()
+            cached = self._namespaces_of.get(key)
+            if cached is None:
+                labels = self.inventory.namespace_labels
+                cached = sorted(ns for ns in self.by_namespace if selector.matches(labels(ns)))
+                self._namespaces_of[key] = cached
+            namespaces = cached
         found = []
         for namespace in namespaces:
             for workload in self.by_namespace.get(namespace, ()):
