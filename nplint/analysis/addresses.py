@@ -23,7 +23,7 @@ from nplint.config import ClusterFacts
 from nplint.loading import load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Inventory, IPBlock, Service
-from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS
+from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS, parse_network
 from nplint.model.objects import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -93,12 +93,8 @@ def parse_address(text: str | None) -> IPAddress | None:
 
 
 def parse_range(text: str | None) -> IPNetwork | None:
-    if not text or "/" not in text:
-        return None
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        return None
+    """A CIDR as the model reads one (masked), or None for nothing or junk."""
+    return parse_network(text) if text else None
 
 
 def nth_address(network: IPNetwork, index: int) -> IPAddress | None:
@@ -130,10 +126,6 @@ def block_overlaps(block: IPBlock, network: IPNetwork) -> bool:
         return False
     common = network if network.subnet_of(cidr) else cidr  # type: ignore[arg-type]
     return not is_covered(common, (net for _, net in block.excepts))
-
-
-def block_holds(block: IPBlock, address: IPAddress) -> bool:
-    return block.contains(address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nplint.findings import Finding, Level, ObjectRef, Related, Span
+from nplint.findings import FILE_START, Finding, Level, ObjectRef, Related, Span
 
 if TYPE_CHECKING:
     from nplint.config import Config
@@ -83,7 +83,7 @@ class Rule:
     ) -> Finding:
         """A finding at ``node`` (or ``span``) of ``obj``'s file."""
         if span is None:
-            span = node.span if node is not None else (obj.span if obj is not None else Span(1, 1, 1, 1))
+            span = node.span if node is not None else (obj.span if obj is not None else FILE_START)
         ref: ObjectRef | None = obj.ref if obj is not None else None
         return Finding(
             rule_id=self.id,
