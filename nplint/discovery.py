@@ -153,7 +153,7 @@ def _looks_like_path(entry: str) -> bool:
     return bool(entry) and "\n" not in entry and not entry.startswith("{")
 
 
-def _patch_paths(document: object) -> list[str]:
+def kustomization_patch_paths(document: object) -> list[str]:
     """The patch files a parsed kustomization names (relative to its directory)."""
     if not isinstance(document, dict):
         return []
@@ -168,7 +168,7 @@ def _patch_paths(document: object) -> list[str]:
     return [path.strip() for path in found]
 
 
-def _load_kustomization(path: str) -> object:
+def load_kustomization(path: str) -> object:
     try:
         with open(path, "rb") as handle:
             text, _ = decode(handle.read())
@@ -509,7 +509,7 @@ class _Discoverer:
         ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
         for real, display in ordered:
             directory = os.path.dirname(real)
-            for patch in _patch_paths(_load_kustomization(real)):
+            for patch in kustomization_patch_paths(load_kustomization(real)):
                 target = os.path.realpath(os.path.join(directory, patch))
                 owners.setdefault(target, display)
         return owners

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
+from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile, kustomization_patch_paths
 from nplint.findings import Finding, Span
 from nplint.loading import LoadedFile, Manifest, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, SeqNode
@@ -93,13 +93,9 @@ def _kustomization(directory: Path) -> dict[str, object]:
 def _patches(root: Path, directory: str) -> set[str]:
     """The patch files a kustomization lists."""
     base = root / directory if directory else root
-    data = _kustomization(base)
-    names: list[object] = [e.get("path") for e in _list(data, "patches") if isinstance(e, dict)]
-    names += [e.get("path") for e in _list(data, "patchesJson6902") if isinstance(e, dict)]
-    names += _list(data, "patchesStrategicMerge")
     found: set[str] = set()
-    for name in names:
-        if isinstance(name, str) and "\n" not in name and (base / name).is_file():
+    for name in kustomization_patch_paths(_kustomization(base)):
+        if (base / name).is_file():
             try:
                 found.add((base / name).resolve().relative_to(root.resolve()).as_posix())
             except ValueError:
