@@ -6,8 +6,10 @@ Each stage hands the next plain values; nothing here prints. The command line
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -87,6 +89,25 @@ def read_file(
     return plugins.load_documents(display, text, config)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector out of one run, and restore it after.
+
+    A run builds a node for every YAML value of the repository and keeps them
+    all until it ends, so every automatic collection walks millions of live
+    objects to free almost nothing: on a 10,000-document tree that was more
+    than 40% of the run. Cyclic garbage made meanwhile is freed by the first
+    collection after the run.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _stdin_bytes() -> bytes:
     return sys.stdin.buffer.read()
 
@@ -159,6 +180,19 @@ def lint(
     *,
     stdin: Callable[[], bytes] = _stdin_bytes,
     rules: Sequence[type[Rule]] | None = None,
+) -> LintResult:
+    with collector_paused():
+        return _lint(paths, config, plugins, registry, stdin=stdin, rules=rules)
+
+
+def _lint(
+    paths: Sequence[str],
+    config: Config,
+    plugins: PluginManager,
+    registry: RuleRegistry,
+    *,
+    stdin: Callable[[], bytes],
+    rules: Sequence[type[Rule]] | None,
 ) -> LintResult:
     scope, report = _report_only(paths, config)
     found, read = load_paths(scope, config, plugins, stdin)

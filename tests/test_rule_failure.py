@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from helpers import run_cli
 from nplint.cli import Session
+from nplint.config import Config
 from nplint.findings import Finding, Level
+from nplint.lint import lint
 from nplint.plugins import hookimpl
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 
@@ -78,3 +82,34 @@ def test_failing_rule_is_contained(
         in err
     )
     assert "Traceback" not in err
+
+
+class RecordsCollector(Rule):
+    id = "NP997"
+    name = "records-collector"
+    summary = "Notes whether the garbage collector runs while rules run, for the test."
+    level = Level.WARNING
+    seen: ClassVar[list[bool]] = []
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        RecordsCollector.seen.append(gc.isenabled())
+        raise RuntimeError("after recording")
+        yield  # pragma: no cover
+
+
+def test_collector_is_paused_for_the_run_and_restored_after_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(POLICIES)
+    config = Config(root=tmp_path)
+    session = Session()
+    assert gc.isenabled()
+    result = lint([str(tmp_path)], config, session.plugins, session.rules, rules=[RecordsCollector])
+    assert RecordsCollector.seen == [False]
+    assert [f.rule_id for f in result.failures] == ["NP997"]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        lint([str(tmp_path)], config, session.plugins, session.rules, rules=[RecordsCollector])
+        # A caller that had switched it off keeps it off.
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,10 +6,8 @@ Each module exposes ``add_parser(subparsers, add_common)`` and
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
     from nplint.cli import Session
     from nplint.loading import LoadedFile
 
-__all__ = ["build_engine", "quiet_collector", "run_command", "warn_load_problems", "write_output"]
+__all__ = ["build_engine", "run_command", "warn_load_problems", "write_output"]
 
 
 def build_engine(inventory: Inventory, config: Config) -> Engine:
@@ -38,17 +36,6 @@ def build_engine(inventory: Inventory, config: Config) -> Engine:
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
     return inventory.memo(("engine", profile.name), lambda: Engine(inventory, profile, config.cluster))
-
-
-@contextmanager
-def quiet_collector() -> Iterator[None]:
-    """Keep the garbage collector from re-scanning what exists already (the inventory's
-    millions of nodes) each time millions of new flow objects are made; undone on exit."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def warn_load_problems(files: Sequence[LoadedFile], stderr: TextIO | None = None) -> None:

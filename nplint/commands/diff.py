@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from nplint.analysis.diff import DIFF_FORMATS, compare
 from nplint.analysis.engine import Engine
 from nplint.analysis.matrix import Matrix, compute_matrix
-from nplint.commands import build_engine, quiet_collector, write_output
+from nplint.commands import build_engine, write_output
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
@@ -63,6 +63,13 @@ class _Side:
 
 
 def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    from nplint.lint import collector_paused
+
+    with collector_paused():
+        return _run(args, session, stdout)
+
+
+def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     from nplint.cli import UsageError
 
     with tempfile.TemporaryDirectory(prefix="nplint-diff-") as scratch:
@@ -76,10 +83,9 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
         base = _evaluate(base_name, base_tree, args, session)
         head = _evaluate(head_name, head_tree, args, session)
     networks = _networks(base.engine) + _networks(head.engine)
-    with quiet_collector():
-        base_matrix: Matrix = compute_matrix(base.engine, extra_networks=networks)
-        head_matrix: Matrix = compute_matrix(head.engine, extra_networks=networks)
-        result = compare(base.name, head.name, base_matrix, head_matrix, base.findings, head.findings)
+    base_matrix: Matrix = compute_matrix(base.engine, extra_networks=networks)
+    head_matrix: Matrix = compute_matrix(head.engine, extra_networks=networks)
+    result = compare(base.name, head.name, base_matrix, head_matrix, base.findings, head.findings)
     write_output(DIFF_FORMATS[args.format](result), args.output, stdout)
     if args.fail_on_new and result.new_findings:
         return ExitCode.FINDINGS

@@ -23,7 +23,7 @@ from nplint.analysis.formats import MATRIX_FORMATS, probes_json, probes_text, ve
 from nplint.analysis.matrix import compute_matrix
 from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.analysis.verdict import Verdict, explain
-from nplint.commands import build_engine, quiet_collector, warn_load_problems, write_output
+from nplint.commands import build_engine, warn_load_problems, write_output
 from nplint.exitcodes import ExitCode
 from nplint.model.objects import PROTOCOLS
 
@@ -92,6 +92,13 @@ def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], 
 
 
 def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    from nplint.lint import collector_paused
+
+    with collector_paused():
+        return _run(args, session, stdout)
+
+
+def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     from nplint.cli import UsageError, config_for
     from nplint.lint import inventory_of, load_paths
 
@@ -105,8 +112,7 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
         raise UsageError(", ".join(f"{m}: no such file or directory" for m in found.missing))
     warn_load_problems(files)
     engine = build_engine(inventory_of(files, config, session.plugins), config)
-    with quiet_collector():
-        return _answer(args, engine, stdout)
+    return _answer(args, engine, stdout)
 
 
 def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
