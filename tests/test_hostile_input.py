@@ -40,7 +40,8 @@ CASES: dict[str, tuple[bytes, set[tuple[str, int]]]] = {
     "deep-flow": (b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", {("NP001", 1)}),
     "deep-block": (
         b"".join(b"  " * i + b"- \n" for i in range(1500)) + b"  " * 1500 + b"x\n",
-        {("NP001", 1001)},
+        # libyaml allows 999 nested block collections and refuses the 1,000th.
+        {("NP001", 1000)},
     ),
     "long-line": (
         POLICY_HEAD.encode() + b"spec:\n  podSelector: {matchLabels: {a: " + b"b" * 3_000_000 + b"}}\n",

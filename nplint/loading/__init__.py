@@ -70,10 +70,11 @@ class Manifest:
     node: MapNode
     #: The kind an item of a typed list (``PodList``) has when it omits its own.
     implied_kind: str | None = None
+    #: The object's kind: its own, else the implied one. Read once, as every rule asks.
+    kind: str | None = field(init=False)
 
-    @property
-    def kind(self) -> str | None:
-        return self.node.get_str("kind") or self.implied_kind
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", self.node.get_str("kind") or self.implied_kind)
 
 
 def decode(data: bytes) -> tuple[str | None, Problem | None]:

@@ -1,6 +1,6 @@
 """Build positioned node trees from YAML parser events, without recursion.
 
-The parser (libyaml through ruamel.yaml's C extension when present, ruamel's
+The parser (libyaml through PyYAML's C extension when present, PyYAML's
 pure-Python parser otherwise) hands us a flat stream of events; composing them
 with an explicit stack means that 20,000 levels of nesting cannot overflow the
 interpreter's stack. No Python object is ever constructed from a tag, so
@@ -14,28 +14,28 @@ a boolean, and so an error, exactly as ``kubectl apply`` would say.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import events as ev
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+import yaml
+from yaml import events as ev
+from yaml.error import MarkedYAMLError, YAMLError
 
 from nplint.findings import Span
+from nplint.loading.fastpath import MAX_DEPTH, compose_fast
 from nplint.loading.nodes import MapNode, Node, Scalar, ScalarNode, SeqNode
 
 try:  # pragma: no cover - depends on the platform's wheels
-    from _ruamel_yaml import CParser as _CParser
+    from yaml._yaml import CParser as _CParser
 except ImportError:  # pragma: no cover
     _CParser = None
 
-#: Kubernetes objects are shallow; anything deeper is hostile or broken.
-MAX_DEPTH = 1000
 #: Nodes a document may expand to once aliases are followed (a "billion laughs" guard).
 MAX_EXPANDED_NODES = 1_000_000
 
+_TOO_DEEP = f"not read: nested {MAX_DEPTH:,} levels deep or more; no Kubernetes manifest is nearly this deep"
 _CORE_TAG = "tag:yaml.org,2002:"
 _KNOWN_TAGS = frozenset(
     _CORE_TAG + name
@@ -152,7 +152,7 @@ class _DocumentTooLarge(Exception):
 
 def _events(text: str) -> Iterator[ev.Event]:
     if _CParser is not None:
-        parser = _CParser(io.StringIO(text))
+        parser = _CParser(text)
         try:
             while True:
                 event = parser.get_event()
@@ -162,9 +162,7 @@ def _events(text: str) -> Iterator[ev.Event]:
         finally:
             parser.dispose()
     else:  # pragma: no cover - exercised only without the C extension
-        from ruamel.yaml import YAML
-
-        yield from YAML(typ="safe", pure=True).parse(text)
+        yield from yaml.parse(text, Loader=yaml.SafeLoader)
 
 
 _SCALAR = ev.ScalarEvent
@@ -183,6 +181,14 @@ def compose_documents(text: str) -> tuple[list[Document], list[Problem]]:
     the document it is in; parsing starts again at the next ``---`` so the
     documents after it are still read.
     """
+    fast = compose_fast(text, resolve_plain)
+    if fast is not None:
+        return [Document(index, root) for index, root in fast], []
+    return compose_events(text)
+
+
+def compose_events(text: str) -> tuple[list[Document], list[Problem]]:
+    """:func:`compose_documents` from libyaml's events, for every input, however odd."""
     documents: list[Document] = []
     problems: list[Problem] = []
     offset_line = 0
@@ -245,6 +251,9 @@ def _error_span(error: Exception, offset_line: int) -> Span:
 def _error_message(error: Exception) -> str:
     problem = getattr(error, "problem", None)
     context = getattr(error, "context", None)
+    if problem == "exceeded maximum nesting depth":
+        # libyaml's own limit: the 1,000th block level or the 1,001st flow level.
+        return _TOO_DEEP
     if problem:
         text = str(problem)
         if context:
@@ -276,13 +285,13 @@ class _Composer:
     def feed(self, event: ev.Event) -> None:
         kind = type(event)
         if kind is _SCALAR:
-            self._scalar(event)  # type: ignore[arg-type]
+            self._scalar(event)
         elif kind is _MAPPING_START or kind is _SEQUENCE_START:
-            self._start_collection(event)  # type: ignore[arg-type]
+            self._start_collection(event)
         elif kind is _MAPPING_END or kind is _SEQUENCE_END:
             self._end_collection(event)
         elif kind is ev.AliasEvent:
-            self._alias(event)  # type: ignore[arg-type]
+            self._alias(event)
         elif kind is ev.DocumentStartEvent:
             self.in_document = True
             self._root = None
@@ -375,9 +384,7 @@ class _Composer:
         node: MapNode | SeqNode = MapNode(pos, tag) if type(event) is _MAPPING_START else SeqNode(pos, tag)
         depth = len(self._stack) + 1
         if depth > MAX_DEPTH and self._too_large is None:
-            self._too_large = _DocumentTooLarge(
-                Span(*pos), f"not read: nesting deeper than {MAX_DEPTH} levels is not a Kubernetes manifest"
-            )
+            self._too_large = _DocumentTooLarge(Span(*pos), _TOO_DEEP)
         self._stack.append(_Frame(node, event.anchor, depth))
 
     def _end_collection(self, event: ev.Event) -> None:

@@ -1,0 +1,182 @@
+"""The fast composer (libyaml's own) and the event composer build identical trees.
+
+The fast path only ever skips work; whenever it answers, its tree must equal
+the event composer's node for node: values, text, style, tag, positions, keys
+and parent links. Files it declines go to the event composer, which reports
+what makes them unusual.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import CORPUS
+from nplint.loading import decode, load_text
+from nplint.loading.composer import compose_events, resolve_plain
+from nplint.loading.fastpath import AVAILABLE, compose_fast
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="PyYAML has no C extension on this platform")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def shape(node: Node | None) -> list[tuple[object, ...]]:
+    """Everything a rule can see of a tree, flattened in document order."""
+    out: list[tuple[object, ...]] = []
+    stack: list[tuple[Node | None, Node | None]] = [(node, None)]
+    while stack:
+        current, parent = stack.pop()
+        if current is None:
+            out.append(("none",))
+            continue
+        common = (current.pos, current.tag, current.key, current.parent is parent)
+        if isinstance(current, ScalarNode):
+            value = current.value
+            shown = "nan" if isinstance(value, float) and math.isnan(value) else value
+            out.append(("scalar", *common, type(value).__name__, shown, current.text, current.style))
+        elif isinstance(current, MapNode):
+            out.append(("map", *common, tuple(current.entries)))
+            for key_node, value_node in reversed(current.entries.values()):
+                stack.append((value_node, current))
+                stack.append((key_node, current))
+        else:
+            assert isinstance(current, SeqNode)
+            out.append(("seq", *common, len(current.items)))
+            stack.extend((item, current) for item in reversed(current.items))
+    return out
+
+
+def both_ways(text: str) -> tuple[list[object], list[object]] | None:
+    fast = compose_fast(text, resolve_plain)
+    if fast is None:
+        return None
+    documents, problems = compose_events(text)
+    assert problems == []
+    assert all(not d.problems and not d.failed for d in documents)
+    slow = [(d.index, shape(d.root)) for d in documents]
+    return [(index, shape(root)) for index, root in fast], slow  # type: ignore[return-value]
+
+
+def manifest_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+
+
+def _text(path: Path) -> str | None:
+    text, _ = decode(path.read_bytes())
+    if text is not None and path.suffix == ".json":
+        text = text.replace("\t", " ")
+    return text
+
+
+def _check_tree(root: Path) -> tuple[int, int]:
+    fast = declined = 0
+    for path in manifest_files(root):
+        text = _text(path)
+        if text is None:
+            continue
+        outcome = both_ways(text)
+        if outcome is None:
+            declined += 1
+            continue
+        fast += 1
+        assert outcome[0] == outcome[1], path
+    return fast, declined
+
+
+def test_fixtures_compose_identically() -> None:
+    fast, declined = _check_tree(FIXTURES)
+    # Nearly every fixture is ordinary YAML; the few that are not test the odd cases.
+    assert fast > 10 * declined
+
+
+def test_corpus_composes_identically() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"{CORPUS} is absent (it sits beside the repository in CI only)")
+    fast, _ = _check_tree(CORPUS)
+    assert fast > 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("a: &x {b: 1}\nc: *x\n", "an alias"),
+        ("a: !!str 80\n", "a tag"),
+        ("a: !custom x\n", "a tag"),
+        ("a: 1\na: 2\n", "a duplicate key"),
+        ("<<: {a: 1}\nb: 2\n", "a merge key"),
+        ("? [a]\n: b\n", "a complex key"),
+        ("~: a\n", "a null key"),
+        ("a: [\n", "a syntax error"),
+        ("a: " + "[" * 1001 + "]" * 1001 + "\n", "nesting libyaml refuses"),
+    ],
+)
+def test_unusual_input_goes_to_the_event_composer(text: str, why: str) -> None:
+    assert compose_fast(text, resolve_plain) is None, why
+
+
+def test_an_anchor_without_an_alias_stays_on_the_fast_path() -> None:
+    text = "a: &x {b: 1}\nc: 'R&D'\n"
+    outcome = both_ways(text)
+    assert outcome is not None
+    assert outcome[0] == outcome[1]
+
+
+def test_load_text_takes_either_path_with_the_same_result() -> None:
+    text = (
+        "kind: Pod\nmetadata:\n  labels: {app: web, on: yes}\nspec:\n  containers:\n  - {image: nginx:1.27}\n"
+    )
+    loaded = load_text("p.yaml", text)
+    assert loaded.problems == []
+    root = loaded.documents[0].root
+    assert isinstance(root, MapNode)
+    # A colon inside a flow plain scalar is text, as Kubernetes' YAML decoder reads it.
+    assert root.to_python()["spec"] == {"containers": [{"image": "nginx:1.27"}]}
+    assert root.to_python()["metadata"] == {"labels": {"app": "web", "on": True}}
+
+
+_SCALARS = st.one_of(
+    st.sampled_from(["on", "off", "yes", "~", "null", "0755", "08080", "1e3", ".inf", "0x1F", "-"]),
+    st.sampled_from(["''", '""', "'a: b'", '"x\\ty"', "|\n  text"]),
+    st.text(alphabet="ab:-. 0123#'\"", min_size=1, max_size=6),
+)
+_KEYS = st.text(alphabet="abcdef-_./", min_size=1, max_size=6)
+
+
+def _yaml_text(value: object, indent: int, flow: bool) -> str:
+    if isinstance(value, dict):
+        if flow or not value:
+            return "{" + ", ".join(f"{k}: {_yaml_text(v, 0, True)}" for k, v in value.items()) + "}"
+        pad = " " * indent
+        parts = []
+        for k, v in value.items():
+            gap = "" if isinstance(v, (dict, list)) and v else " "
+            parts.append(f"\n{pad}{k}:{gap}" + _yaml_text(v, indent + 2, False))
+        return "".join(parts)
+    if isinstance(value, list):
+        if flow or not value:
+            return "[" + ", ".join(_yaml_text(v, 0, True) for v in value) + "]"
+        pad = " " * indent
+        return "".join(f"\n{pad}- " + _yaml_text(v, indent + 2, True) for v in value)
+    return str(value)
+
+
+_TREES = st.recursive(
+    _SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(_KEYS, children, max_size=4)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_TREES, st.booleans()), min_size=1, max_size=3))
+def test_generated_streams_compose_identically(documents: list[tuple[object, bool]]) -> None:
+    text = "".join("--- " + _yaml_text(tree, 0, flow) + "\n" for tree, flow in documents)
+    outcome = both_ways(text)
+    if outcome is not None:
+        assert outcome[0] == outcome[1], text
