@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import sys
-
-from nplint.cli import main
+from nplint.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

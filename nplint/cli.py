@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import difflib
+import gc
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from nplint import __version__
 from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
@@ -362,3 +365,24 @@ def main(
         else:
             print("nplint: set NPLINT_DEBUG=1 to see the traceback, and please report it", file=sys.stderr)
         return ExitCode.ERROR
+
+
+def entry() -> NoReturn:
+    """The ``nplint`` console script: :func:`main` in a process that ends as soon as it is done.
+
+    A run keeps a node for every YAML value until it ends. With the cyclic
+    garbage collector on, the collections after the lint itself (while the
+    report is written) and the one at interpreter exit walk all of them again,
+    and tearing the objects down one by one costs more: on a 10,000-document
+    tree the run took 7 s where the work is done in 3.3 s. So the console script
+    keeps the collector off, and once the output is flushed and the exit
+    handlers have run, the process ends without the teardown. :func:`main`
+    itself (for tests and embedding) leaves the interpreter as it found it.
+    """
+    gc.disable()
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
