@@ -166,12 +166,19 @@ def cluster_ranges(inventory: Inventory, facts: ClusterFacts) -> tuple[ClusterRa
             network = parse_range(text)
             if network is not None:
                 found.append(ClusterRange(network, role, f"cluster.{role}-cidr of the configuration"))
-    for manifest in inventory.manifests:
-        found.extend(_revealed(manifest.path, manifest.node, manifest.kind or ""))
+    found.extend(inventory.memo(("addresses.revealed",), lambda: _all_revealed(inventory)))
     unique: dict[tuple[IPNetwork, str], ClusterRange] = {}
     for item in found:
         unique.setdefault((item.network, item.role), item)
     return tuple(unique.values())
+
+
+def _all_revealed(inventory: Inventory) -> tuple[ClusterRange, ...]:
+    return tuple(
+        found
+        for manifest in inventory.manifests
+        for found in _revealed(manifest.path, manifest.node, manifest.kind or "")
+    )
 
 
 def dns_service_addresses(
@@ -288,7 +295,15 @@ def _split(node: Node | None) -> Iterator[tuple[str, Node]]:
                 yield part, item
 
 
+#: The kinds that can state a range ("" for configuration files without a kind).
+_RANGE_KINDS = frozenset(
+    ("ConfigMap", "ClusterConfiguration", "IPPool", "Installation", "Cluster", "ClusterConfig", "Network", "")
+)
+
+
 def _revealed(path: str, node: MapNode, kind: str) -> Iterator[ClusterRange]:
+    if kind not in _RANGE_KINDS and kind not in WORKLOAD_TEMPLATE_PATHS:
+        return
     api = node.get_str("apiVersion") or ""
     name = _text(_dig(node, "metadata", "name")) or ""
     what = f"{kind} {name}".strip()

@@ -77,6 +77,7 @@ class Destinations:
             if not workload.host_network:
                 self.by_namespace[workload.namespace].append(workload)
         self._namespaces_of: dict[tuple[object, ...], list[str]] = {}
+        self._backends: dict[int, list[Workload]] = {}
         self.services: dict[str, list[Service]] = defaultdict(list)
         for service in inventory.services:
             if service.selector:
@@ -137,13 +138,22 @@ class Destinations:
                 found.setdefault(id(workload), workload)
         return list(found.values()) or None
 
+    @classmethod
+    def of(cls, inventory: Inventory) -> Destinations:
+        """The index of ``inventory``, built once and shared by the rules of this module."""
+        return inventory.memo(("ports.Destinations",), lambda: cls(inventory))
+
     def backends(self, service: Service) -> list[Workload]:
-        selector = service.selector or {}
-        return [
-            w
-            for w in self.by_namespace.get(service.namespace, ())
-            if all(w.pod_labels.get(k) == v for k, v in selector.items())
-        ]
+        found = self._backends.get(id(service))
+        if found is None:
+            selector = (service.selector or {}).items()
+            found = [
+                w
+                for w in self.by_namespace.get(service.namespace, ())
+                if all(w.pod_labels.get(k) == v for k, v in selector)
+            ]
+            self._backends[id(service)] = found
+        return found
 
     def services_of(self, workloads: Sequence[Workload]) -> list[tuple[Service, list[Workload]]]:
         """The Services whose selector picks some of ``workloads``, with those backends."""
@@ -183,7 +193,7 @@ class NamedPortUnresolved(Rule):
     tags = ("ports", "named-ports")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        index = Destinations(ctx.inventory)
+        index = Destinations.of(ctx.inventory)
         for policy in ctx.inventory.policies:
             for direction, rule in _rules(policy):
                 named = [e for e in rule.ports or () if isinstance(e.port, str)]
@@ -277,7 +287,7 @@ class ServicePortNotPodPort(Rule):
     tags = ("ports", "services")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        index = Destinations(ctx.inventory)
+        index = Destinations.of(ctx.inventory)
         for policy in ctx.inventory.policies:
             for direction, rule in _rules(policy):
                 if rule.ports is None:
@@ -332,7 +342,7 @@ class PortNotExposed(Rule):
     options: ClassVar[Mapping[str, Any]] = {"ignore-ports": [15008, 15020, 15021, 15090, 4143, 4191]}
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        index = Destinations(ctx.inventory)
+        index = Destinations.of(ctx.inventory)
         ignored = {p for p in ctx.options.get("ignore-ports", ()) if isinstance(p, int)}
         for policy in ctx.inventory.policies:
             if not policy.isolates(Direction.INGRESS):
