@@ -27,7 +27,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def shape(node: Node | None) -> list[tuple[object, ...]]:
-    """Everything a rule can see of a tree, flattened in document order."""
+    """Everything a rule can see of a tree (keys' positions and styles too), in document order."""
     out: list[tuple[object, ...]] = []
     stack: list[tuple[Node | None, Node | None]] = [(node, None)]
     while stack:
@@ -35,16 +35,14 @@ def shape(node: Node | None) -> list[tuple[object, ...]]:
         if current is None:
             out.append(("none",))
             continue
-        common = (current.pos, current.tag, current.key, current.parent is parent)
+        common = (current.pos, current.key_at, current.tag, current.key, current.parent is parent)
         if isinstance(current, ScalarNode):
             value = current.value
             shown = "nan" if isinstance(value, float) and math.isnan(value) else value
             out.append(("scalar", *common, type(value).__name__, shown, current.text, current.style))
         elif isinstance(current, MapNode):
             out.append(("map", *common, tuple(current.entries)))
-            for key_node, value_node in reversed(current.entries.values()):
-                stack.append((value_node, current))
-                stack.append((key_node, current))
+            stack.extend((value_node, current) for value_node in reversed(current.entries.values()))
         else:
             assert isinstance(current, SeqNode)
             out.append(("seq", *common, len(current.items)))

@@ -15,6 +15,7 @@ a boolean, and so an error, exactly as ``kubectl apply`` would say.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,8 @@ from yaml.error import MarkedYAMLError, YAMLError
 
 from nplint.findings import Span
 from nplint.loading.fastpath import MAX_DEPTH, compose_fast
-from nplint.loading.nodes import MapNode, Node, Scalar, ScalarNode, SeqNode
+from nplint.loading.nodes import MapNode, Node, Scalar, ScalarNode, SeqNode, pack_key
+from nplint.loading.scalars import CORE_TAG, resolve_plain, resolve_tagged
 
 try:  # pragma: no cover - depends on the platform's wheels
     from yaml._yaml import CParser as _CParser
@@ -36,82 +38,10 @@ except ImportError:  # pragma: no cover
 MAX_EXPANDED_NODES = 1_000_000
 
 _TOO_DEEP = f"not read: nested {MAX_DEPTH:,} levels deep or more; no Kubernetes manifest is nearly this deep"
-_CORE_TAG = "tag:yaml.org,2002:"
 _KNOWN_TAGS = frozenset(
-    _CORE_TAG + name
+    CORE_TAG + name
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "omap", "timestamp", "binary")
 )
-
-_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_BOOLS = {
-    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
-    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
-}
-# YAML 1.1 integers: binary, hex, octal (a leading 0, digits 0-7 only), decimal.
-# "08080" matches none of them and stays a string, as in Kubernetes' decoder.
-_INT_RE = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|0[0-7_]+|0|[1-9][0-9_]*)\Z")
-_FLOAT_RE = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?\Z"
-    r"|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
-)
-
-
-def resolve_plain(text: str) -> Scalar:
-    """Resolve an untagged plain scalar to null, bool, int, float or str."""
-    if not text:
-        return None
-    first = text[0]
-    if first in "0123456789+-.":
-        if _INT_RE.match(text):
-            return _parse_int(text)
-        if _FLOAT_RE.match(text):
-            return _parse_float(text)
-        return text
-    if text in _NULLS:
-        return None
-    return _BOOLS.get(text, text)
-
-
-def _parse_int(text: str) -> int:
-    digits = text.replace("_", "")
-    sign = -1 if digits.startswith("-") else 1
-    digits = digits.lstrip("+-")
-    if digits.startswith("0b"):
-        return sign * int(digits[2:], 2)
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    if digits.startswith("0o"):
-        return sign * int(digits[2:], 8)
-    if len(digits) > 1 and digits.startswith("0"):
-        return sign * int(digits, 8)
-    return sign * int(digits)
-
-
-def _parse_float(text: str) -> float | str:
-    lowered = text.replace("_", "").lower()
-    if lowered.endswith(".inf"):
-        return float("-inf") if lowered.startswith("-") else float("inf")
-    if lowered.endswith(".nan"):
-        return float("nan")
-    try:
-        return float(lowered)
-    except ValueError:
-        return text
-
-
-def _resolve_tagged(tag: str, text: str) -> Scalar:
-    name = tag[len(_CORE_TAG) :] if tag.startswith(_CORE_TAG) else ""
-    if name == "null":
-        return None
-    if name == "bool":
-        value = _BOOLS.get(text)
-        return value if value is not None else text
-    if name == "int" and _INT_RE.match(text):
-        return _parse_int(text)
-    if name == "float" and (_FLOAT_RE.match(text) or _INT_RE.match(text)):
-        return _parse_float(text)
-    return text
-
 
 @dataclass(slots=True)
 class Problem:
@@ -334,12 +264,14 @@ class _Composer:
         offset = self.offset
         pos = (start.line + 1 + offset, start.column + 1, end.line + 1 + offset, end.column + 1)
         text: str = event.value
+        if len(text) <= 64:  # short values repeat; keep one copy (as the fast path does)
+            text = sys.intern(text)
         style = event.style or ""
         tag = event.tag
         if tag is not None:
             tag = self._check_tag(tag, pos)
         if tag is not None:
-            value: Scalar = _resolve_tagged(tag, text)
+            value: Scalar = resolve_tagged(tag, text)
         elif style == "":
             value = resolve_plain(text)
         else:
@@ -372,9 +304,10 @@ class _Composer:
                 self._expanded += 1
                 frame.size += 1
                 frame.pending_key = None
-                key.parent = node.parent = parent
-                key.key = node.key = key_text
-                entries[key_text] = (key, node)
+                node.parent = parent
+                node.key = key_text = sys.intern(key_text)
+                node.key_at = pack_key(key.pos, key.style)
+                entries[key_text] = node
                 return
         self._attach(node, 1)
 
@@ -400,9 +333,10 @@ class _Composer:
                 if node.items:
                     last = node.items[-1]
             elif node.entries:
-                last = next(reversed(node.entries.values()))[1]
+                last = next(reversed(node.entries.values()))
             if last is not None:
-                node.pos = (line, column, last.pos[2], last.pos[3])
+                end_line, end_column = last.pos[2:]
+                node.pos = (line, column, end_line, end_column)
         if frame.anchor:
             self._anchors[frame.anchor] = (node, frame.size)
         self._attach(node, frame.size)
@@ -459,7 +393,7 @@ class _Composer:
             return
         previous = parent.entries.get(key_text)
         if previous is not None:
-            first = previous[0].span
+            first = previous.key_span
             self._problems.append(
                 Problem(
                     key.span,
@@ -469,12 +403,12 @@ class _Composer:
                 )
             )
             del parent.entries[key_text]
-        key.parent = parent
-        key.key = key_text
         if not alias:
+            # An alias's node keeps the key it was first written under.
             value.parent = parent
-            value.key = key_text
-        parent.entries[key_text] = (key, value)
+            value.key = key_text = sys.intern(key_text)
+            value.key_at = pack_key(key.pos, key.style)
+        parent.entries[key_text] = value
 
     def _merge(self, parent: MapNode, value: Node) -> None:
         sources = value.items if isinstance(value, SeqNode) else [value]
@@ -506,4 +440,4 @@ class _UnknownAlias(ValueError):
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE_TAG) :] if tag.startswith(_CORE_TAG) else tag
+    return "!!" + tag[len(CORE_TAG) :] if tag.startswith(CORE_TAG) else tag

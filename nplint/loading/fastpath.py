@@ -16,9 +16,10 @@ requires identical trees.
 
 from __future__ import annotations
 
+from sys import intern
 from typing import Any
 
-from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.nodes import STYLE_CODES, MapNode, Node, ScalarNode, SeqNode
 
 #: Kubernetes objects are shallow; deeper input is hostile or broken, and goes to
 #: the event composer, which reports it.
@@ -31,6 +32,9 @@ try:  # pragma: no cover - depends on the platform's wheels
     from yaml.nodes import ScalarNode as _YScalar
 except ImportError:  # pragma: no cover
     _CParser = None
+
+#: Short values repeat across a repository (``TCP``, ``app``, an apiVersion): one copy each.
+_INTERNED = 64
 
 #: The tag our resolver gives every node written without one; libyaml's own are URIs.
 _UNTAGGED = ""
@@ -90,6 +94,8 @@ def _scalar(node: Any, resolve: Any) -> ScalarNode:
     start = node.start_mark
     end = node.end_mark
     text: str = node.value
+    if len(text) <= _INTERNED:
+        text = intern(text)
     style: str = node.style
     return ScalarNode(
         resolve(text) if style == "" else text,
@@ -131,10 +137,16 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
             for key_source, value_source in source.value:
                 if type(key_source) is not _YScalar:
                     raise _Unusual
-                key = _scalar(key_source, resolve)
-                key_text = key.text
-                if key.value is None or key_text in entries or (key_text == "<<" and key.style == ""):
+                if key_source.tag != _UNTAGGED:
                     raise _Unusual
+                key_text = intern(key_source.value)
+                key_style = key_source.style
+                if key_style == "" and (key_text == "<<" or resolve(key_text) is None):
+                    raise _Unusual
+                if key_text in entries:
+                    raise _Unusual
+                start = key_source.start_mark
+                end = key_source.end_mark
                 if type(value_source) is _YScalar:
                     if seen is not None:
                         if id(value_source) in seen:
@@ -144,9 +156,12 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                 else:
                     value = _collection(value_source)
                     pending.append((value_source, value, depth + 1))
-                key.parent = value.parent = target
-                key.key = value.key = key_text
-                entries[key_text] = (key, value)
+                value.parent = target
+                value.key = key_text
+                value.key_at = (
+                    (((start.line + 1) << 32 | start.column + 1) << 32 | end.line + 1) << 32 | end.column + 1
+                ) << 3 | STYLE_CODES[key_style]
+                entries[key_text] = value
         else:
             items = target.items
             for item_source in source.value:
@@ -163,18 +178,20 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                 item.key = len(items)
                 items.append(item)
     # Children are finished before their parents: ``finish`` is in top-down order.
+    # Positions are packed ints (see nodes.pack): the start is kept, the end replaced.
+    start_only = ~((1 << 64) - 1)
+    end_only = (1 << 64) - 1
     for source, target in reversed(finish):
-        line, column = target.pos[0], target.pos[1]
         if source.flow_style:
             end = source.end_mark
-            target.pos = (line, column, end.line + 1, end.column + 1)
+            target.packed = target.packed & start_only | (end.line + 1) << 32 | end.column + 1
             continue
         last: Node | None = None
         if isinstance(target, SeqNode):
             if target.items:
                 last = target.items[-1]
         elif target.entries:
-            last = next(reversed(target.entries.values()))[1]
+            last = next(reversed(target.entries.values()))
         if last is not None:
-            target.pos = (line, column, last.pos[2], last.pos[3])
+            target.packed = target.packed & start_only | last.packed & end_only
     return top

@@ -2,7 +2,11 @@
 
 Every node keeps the 1-based span of its text and a link to its parent, so a
 rule can point at the exact node and a fingerprint can name its path inside
-the document. Mappings also keep the span of each key.
+the document. A value in a mapping also keeps the span and style of its key;
+:meth:`MapNode.key_node` makes a node of the key when a rule asks for one.
+
+A repository has millions of nodes and few findings, so a node is kept small:
+positions are packed into one int, and keys are not nodes until asked for.
 """
 
 from __future__ import annotations
@@ -10,22 +14,54 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nplint.findings import Span
+from nplint.loading.scalars import Scalar, resolve_plain
 
-Scalar = str | int | float | bool | None
+__all__ = [
+    "STYLE_CODES",
+    "MapNode",
+    "Node",
+    "Scalar",
+    "ScalarNode",
+    "SeqNode",
+    "describe",
+    "is_null",
+    "pack",
+    "pack_key",
+    "unpack",
+]
+
+#: Scalar styles, by the code a key's packed position keeps in its low three bits.
+_STYLES = ("", "'", '"', "|", ">")
+STYLE_CODES = {style: code for code, style in enumerate(_STYLES)}
+_MASK = (1 << 32) - 1
+
+
+def pack(pos: tuple[int, int, int, int]) -> int:
+    """(line, column, end line, end column) as one int, 32 bits each: half the memory of the tuple."""
+    return ((pos[0] << 32 | pos[1]) << 32 | pos[2]) << 32 | pos[3]
+
+
+def unpack(packed: int) -> tuple[int, int, int, int]:
+    return (packed >> 96, packed >> 64 & _MASK, packed >> 32 & _MASK, packed & _MASK)
+
+
+def pack_key(pos: tuple[int, int, int, int], style: str) -> int:
+    """A mapping key's position and style, kept on the value node in place of a key node."""
+    return pack(pos) << 3 | STYLE_CODES[style]
 
 
 class Node:
     """Base class of the three node shapes."""
 
-    __slots__ = ("key", "parent", "pos", "tag")
+    __slots__ = ("key", "key_at", "packed", "parent", "tag")
 
     parent: MapNode | SeqNode | None
     #: The key under which this node sits in its parent (a str for a mapping, an int for a sequence).
     key: str | int | None
-    #: (line, column, end line, end column), 1-based, end exclusive. Kept as a
-    #: tuple because a repository has millions of nodes and few findings;
-    #: :attr:`span` builds the Span when one is asked for.
-    pos: tuple[int, int, int, int]
+    #: In a mapping: the key's position and style (see :func:`pack_key`), else None.
+    key_at: int | None
+    #: The node's position as one int (see :func:`pack`); :attr:`pos` unpacks it.
+    packed: int
     #: An explicit tag written in the YAML (``!!str``), else None.
     tag: str | None
 
@@ -34,12 +70,22 @@ class Node:
     def __init__(self, pos: tuple[int, int, int, int], tag: str | None = None) -> None:
         self.parent = None
         self.key = None
-        self.pos = pos
+        self.key_at = None
+        self.packed = pack(pos)
         self.tag = tag
 
     @property
+    def pos(self) -> tuple[int, int, int, int]:
+        """(line, column, end line, end column), 1-based, end exclusive."""
+        return unpack(self.packed)
+
+    @pos.setter
+    def pos(self, value: tuple[int, int, int, int]) -> None:
+        self.packed = pack(value)
+
+    @property
     def span(self) -> Span:
-        return Span(*self.pos)
+        return Span(*unpack(self.packed))
 
     @property
     def path(self) -> str:
@@ -57,11 +103,8 @@ class Node:
     @property
     def key_span(self) -> Span:
         """The span of the key this node sits under, or of the node itself in a sequence."""
-        parent = self.parent
-        if isinstance(parent, MapNode) and isinstance(self.key, str):
-            entry = parent.entries.get(self.key)
-            if entry is not None and entry[1] is self:
-                return entry[0].span
+        if self.key_at is not None:
+            return Span(*unpack(self.key_at >> 3))
         return self.span
 
     def to_python(self) -> object:
@@ -83,7 +126,8 @@ class ScalarNode(Node):
         # The base initialiser is inlined: this runs once per scalar of the repository.
         self.parent = None
         self.key = None
-        self.pos = pos
+        self.key_at = None
+        self.packed = ((pos[0] << 32 | pos[1]) << 32 | pos[2]) << 32 | pos[3]
         self.tag = tag
         #: The resolved value (YAML 1.1 rules, as Kubernetes' YAML decoder applies them).
         self.value = value
@@ -100,7 +144,8 @@ class ScalarNode(Node):
         return self.value
 
     def __repr__(self) -> str:
-        return f"ScalarNode({self.value!r} @{self.pos[0]}:{self.pos[1]})"
+        line, column, _, _ = self.pos
+        return f"ScalarNode({self.value!r} @{line}:{column})"
 
 
 class MapNode(Node):
@@ -110,12 +155,11 @@ class MapNode(Node):
 
     def __init__(self, pos: tuple[int, int, int, int], tag: str | None = None) -> None:
         super().__init__(pos, tag)
-        #: key text -> (key node, value node), in document order.
-        self.entries: dict[str, tuple[ScalarNode, Node]] = {}
+        #: key text -> value node, in document order.
+        self.entries: dict[str, Node] = {}
 
     def get(self, key: str) -> Node | None:
-        entry = self.entries.get(key)
-        return entry[1] if entry is not None else None
+        return self.entries.get(key)
 
     def __contains__(self, key: object) -> bool:
         return key in self.entries
@@ -124,33 +168,51 @@ class MapNode(Node):
         return iter(self.entries)
 
     def items(self) -> Iterator[tuple[str, Node]]:
-        for key, (_, value) in self.entries.items():
-            yield key, value
+        return iter(self.entries.items())
 
     def key_node(self, key: str) -> ScalarNode | None:
-        entry = self.entries.get(key)
-        return entry[0] if entry is not None else None
+        """The key as a node of its own (position, style, resolved value), or None.
+
+        The node is made on each call. A value shared through a YAML alias
+        keeps the key it was first written under.
+        """
+        value = self.entries.get(key)
+        if value is None or value.key_at is None:
+            return None
+        style = _STYLES[value.key_at & 7]
+        node = ScalarNode(resolve_plain(key) if style == "" else key, key, style, unpack(value.key_at >> 3))
+        node.parent = self
+        node.key = key
+        return node
+
+    def key_items(self) -> Iterator[tuple[str, ScalarNode, Node]]:
+        """(key text, key node, value) for every entry, in document order."""
+        for key, value in self.entries.items():
+            key_node = self.key_node(key)
+            if key_node is not None:
+                yield key, key_node, value
 
     def get_str(self, key: str) -> str | None:
         """The value under ``key`` when it is a string scalar, else None."""
-        node = self.get(key)
+        node = self.entries.get(key)
         if isinstance(node, ScalarNode) and isinstance(node.value, str):
             return node.value
         return None
 
     def get_map(self, key: str) -> MapNode | None:
-        node = self.get(key)
+        node = self.entries.get(key)
         return node if isinstance(node, MapNode) else None
 
     def get_seq(self, key: str) -> SeqNode | None:
-        node = self.get(key)
+        node = self.entries.get(key)
         return node if isinstance(node, SeqNode) else None
 
     def to_python(self) -> dict[str, object]:
-        return {key: value.to_python() for key, value in self.items()}
+        return {key: value.to_python() for key, value in self.entries.items()}
 
     def __repr__(self) -> str:
-        return f"MapNode({list(self.entries)} @{self.pos[0]}:{self.pos[1]})"
+        line, column, _, _ = self.pos
+        return f"MapNode({list(self.entries)} @{line}:{column})"
 
 
 class SeqNode(Node):
@@ -172,7 +234,8 @@ class SeqNode(Node):
         return [item.to_python() for item in self.items]
 
     def __repr__(self) -> str:
-        return f"SeqNode({len(self.items)} @{self.pos[0]}:{self.pos[1]})"
+        line, column, _, _ = self.pos
+        return f"SeqNode({len(self.items)} @{line}:{column})"
 
 
 def is_null(node: Node | None) -> bool:

@@ -311,7 +311,7 @@ class UnknownField(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for manifest, policy in network_policy_manifests(ctx):
             for shape, node in walk(OBJECT, manifest.node):
-                for key, (key_node, _) in node.entries.items():
+                for key, key_node, _ in node.key_items():
                     if key in shape.fields:
                         continue
                     yield self._unknown(manifest, policy, shape, node, key, key_node)

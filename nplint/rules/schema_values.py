@@ -170,7 +170,7 @@ class ValueChecker:
         labels = self.mapping(node)
         if labels is None:
             return
-        for key, (key_node, value) in labels.entries.items():
+        for key, key_node, value in labels.key_items():
             self.label_key(key_node, key, what)
             text = self.string(value, f"the {what} value {value.path}")
             if text is not None and what != "annotation":

@@ -81,7 +81,7 @@ class Term:
 
 def terms(selector: MapNode) -> Iterator[Term]:
     labels = selector.get_map("matchLabels")
-    for key, (key_node, value) in labels.entries.items() if labels is not None else ():
+    for key, key_node, value in labels.key_items() if labels is not None else ():
         if isinstance(value, ScalarNode):
             yield Term(key, Operator.IN, ("" if value.value is None else value.text,), key_node)
     for entry in selector.get_seq("matchExpressions") or ():
