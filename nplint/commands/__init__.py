@@ -63,12 +63,16 @@ def write_output(text: str | Iterable[str], output: str | None, stdout: TextIO) 
 
 
 def _write_chunks(chunks: Iterable[str], stream: TextIO) -> None:
+    """Write chunks in writes of about a megabyte: few calls, and never the whole text in memory."""
     batch: list[str] = []
+    size = 0
     for chunk in chunks:
         batch.append(chunk)
-        if len(batch) >= 4096:
+        size += len(chunk)
+        if size >= 1 << 20:
             stream.write("".join(batch))
             batch.clear()
+            size = 0
     stream.write("".join(batch))
 
 
