@@ -110,3 +110,32 @@ def test_every_hookspec_is_documented() -> None:
         function = getattr(hookspecs, name)
         assert function.__doc__ and function.__doc__.strip(), f"{name} has no docstring"
         assert re.search(rf"`{name}\b", readme), f"{name} is not documented in README.md"
+
+
+def test_a_plugin_loader_is_asked_first_and_the_built_in_one_answers_what_it_declines(tmp_path: Path) -> None:
+    from nplint.config import Config
+    from nplint.findings import FILE_START
+    from nplint.loading import LoadedFile, Problem
+    from nplint.plugins import hookimpl
+    from nplint.plugins.manager import PluginManager
+
+    asked: list[str] = []
+
+    class Loader:
+        @hookimpl
+        def nplint_load_documents(self, path: str, text: str, config: Config) -> LoadedFile | None:
+            asked.append(path)
+            if path.endswith("mine.yaml"):
+                loaded = LoadedFile(path)
+                loaded.problems.append(Problem(FILE_START, "read by the plugin"))
+                return loaded
+            return None
+
+    manager = PluginManager(autoload=False)
+    manager.register(Loader(), name="test-loader")
+    config = Config(root=tmp_path)
+    mine = manager.load_documents("mine.yaml", POLICY, config)
+    theirs = manager.load_documents("theirs.yaml", POLICY, config)
+    assert asked == ["mine.yaml", "theirs.yaml"]
+    assert [p.message for p in mine.problems] == ["read by the plugin"] and not mine.documents
+    assert theirs.problems == [] and len(theirs.documents) == 1

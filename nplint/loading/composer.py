@@ -43,6 +43,7 @@ _KNOWN_TAGS = frozenset(
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "omap", "timestamp", "binary")
 )
 
+
 @dataclass(slots=True)
 class Problem:
     """Something that keeps a file or document from being read as Kubernetes would read it."""

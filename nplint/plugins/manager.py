@@ -36,6 +36,7 @@ class PluginManager:
         from nplint.plugins import builtin
 
         self._pm.register(builtin, name="nplint.builtin")
+        self._builtin = builtin
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
         if autoload:
@@ -82,7 +83,11 @@ class PluginManager:
         self._pm.hook.nplint_register_reporters(registry=registry)
 
     def load_documents(self, path: str, text: str, config: Config) -> LoadedFile:
-        result: LoadedFile | None = self._pm.hook.nplint_load_documents(path=path, text=text, config=config)
+        hook = self._pm.hook.nplint_load_documents
+        if len(hook.get_hookimpls()) == 1:
+            # Only the built-in loader: call it directly, as the hook would (this runs once per file).
+            return self._builtin.nplint_load_documents(path=path, text=text, config=config)
+        result: LoadedFile | None = hook(path=path, text=text, config=config)
         if result is None:  # the built-in loader always answers
             raise RuntimeError("no loader answered for " + path)
         return result
