@@ -12,6 +12,7 @@ says how to render.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,9 @@ from nplint.loading.nodes import MapNode, Node, SeqNode
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Seconds one render may take before it is abandoned.
 RENDER_TIMEOUT = 120
+#: kubectl's log header ("E1129 07:02:26.277173    8910 run.go:72] "): a time and a process
+#: id that would make the same run print a different message each time.
+_KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,7 @@ def plan(
             result.unrendered.append((target, f"`{' '.join(command[:2])}` failed: {error}"))
             continue
         if completed.returncode != 0:
-            message = (completed.stderr.strip().splitlines() or ["no message"])[-1]
+            message = _KLOG_HEADER.sub("", (completed.stderr.strip().splitlines() or ["no message"])[-1])
             result.unrendered.append((target, f"`{' '.join(command[:2])}` failed: {message}"))
             continue
         loaded = load_text(target.display, completed.stdout)

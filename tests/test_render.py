@@ -104,3 +104,23 @@ def test_failing_render_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = lint_paths(["."], root=tmp_path, select=["NP005"])
     assert [(f.path, f.rule_id) for f in result.findings] == [("k/kustomization.yaml", "NP005")]
     assert "`kustomize build` failed: Error: missing.yaml: no such file" in result.findings[0].message
+
+
+def test_kubectl_log_header_is_left_out_of_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kubectl prefixes its errors with a time and a process id; the message must be the same every run.
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kustomize = bin_dir / "kustomize"
+    kustomize.write_text(
+        "#!/bin/sh\n"
+        'echo \'E1129 07:02:26.277173    8910 run.go:72] "command failed" err="missing.yaml"\' >&2\n'
+        "exit 1\n"
+    )
+    kustomize.chmod(kustomize.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    [finding] = lint_paths(["."], root=tmp_path, select=["NP005"]).findings
+    assert '`kustomize build` failed: "command failed" err="missing.yaml"' in finding.message
