@@ -19,6 +19,7 @@ from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
 from nplint.loading import LoadedFile, Problem, decode, iter_manifests
 from nplint.model import Inventory, KubeObject, build_inventory
+from nplint.parallel import run_split
 from nplint.plugins.manager import PluginManager
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
@@ -214,7 +215,7 @@ def _lint(
         enabled_ids=frozenset(r.id for r in chosen),
         registry=registry,
     )
-    raw, failures = run_rules(main_rules, base, config)
+    raw, failures = run_split(main_rules, base, config, run_rules)
     if rendering.rendered:
         raw = render.map_back(raw, rendering.rendered)
     suppressor = Suppressor(registry, config, read, inventory)

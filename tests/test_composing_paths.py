@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from helpers import CORPUS
 from nplint.loading import decode, load_text
-from nplint.loading.composer import compose_events, resolve_plain
+from nplint.loading.composer import compose_events
 from nplint.loading.fastpath import AVAILABLE, compose_fast
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.scalars import resolve_plain
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="PyYAML has no C extension on this platform")
 

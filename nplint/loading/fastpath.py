@@ -20,6 +20,7 @@ from sys import intern
 from typing import Any
 
 from nplint.loading.nodes import STYLE_CODES, MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.scalars import NULLS
 
 #: Kubernetes objects are shallow; deeper input is hostile or broken, and goes to
 #: the event composer, which reports it.
@@ -141,7 +142,7 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                     raise _Unusual
                 key_text = intern(key_source.value)
                 key_style = key_source.style
-                if key_style == "" and (key_text == "<<" or resolve(key_text) is None):
+                if key_style == "" and (key_text == "<<" or key_text in NULLS):
                     raise _Unusual
                 if key_text in entries:
                     raise _Unusual

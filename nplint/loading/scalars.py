@@ -12,7 +12,8 @@ Scalar = str | int | float | bool | None
 
 CORE_TAG = "tag:yaml.org,2002:"
 
-_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+#: The plain scalars that are null.
+NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 _BOOLS = {
     **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True),
     **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False),
@@ -37,7 +38,7 @@ def resolve_plain(text: str) -> Scalar:
         if _FLOAT_RE.match(text):
             return _parse_float(text)
         return text
-    if text in _NULLS:
+    if text in NULLS:
         return None
     return _BOOLS.get(text, text)
 

@@ -29,7 +29,7 @@ def selector_yaml(selector: LabelSelector) -> str:
 
 
 def _quote(value: str) -> str:
-    from nplint.loading.composer import resolve_plain
+    from nplint.loading.scalars import resolve_plain
 
     plain = resolve_plain(value)
     safe = isinstance(plain, str) and plain == value and not any(c in value for c in ":{}[],#&*!|>'\"%@`")
