@@ -34,6 +34,8 @@ try:  # pragma: no cover - depends on the platform's wheels
 except ImportError:  # pragma: no cover
     _CParser = None
 
+_new: Any = object.__new__
+
 #: Short values repeat across a repository (``TCP``, ``app``, an apiVersion): one copy each.
 _INTERNED = 64
 
@@ -89,96 +91,106 @@ def compose_fast(text: str, resolve: Any) -> list[tuple[int, Node]] | None:
         return None
 
 
-def _scalar(node: Any, resolve: Any) -> ScalarNode:
-    if node.tag != _UNTAGGED:
-        raise _Unusual
-    start = node.start_mark
-    end = node.end_mark
-    text: str = node.value
-    if len(text) <= _INTERNED:
-        text = intern(text)
-    style: str = node.style
-    return ScalarNode(
-        resolve(text) if style == "" else text,
-        text,
-        style,
-        (start.line + 1, start.column + 1, end.line + 1, end.column + 1),
-    )
+def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
+    """Our node for one libyaml node, without its children; the caller sets ``key`` and ``key_at``.
 
-
-def _collection(node: Any) -> MapNode | SeqNode:
-    if node.tag != _UNTAGGED:
+    Nodes are made without their initialisers (which would set the links
+    twice): this runs once per value of the repository.
+    """
+    if source.tag != _UNTAGGED:
         raise _Unusual
-    start = node.start_mark
-    pos = (start.line + 1, start.column + 1, start.line + 1, start.column + 1)
-    return MapNode(pos) if type(node) is _YMapping else SeqNode(pos)
+    start = source.start_mark
+    line = start.line + 1
+    column = start.column + 1
+    node: Node
+    if type(source) is _YScalar:
+        end = source.end_mark
+        text: str = source.value
+        if len(text) <= _INTERNED:
+            text = intern(text)
+        style: str = source.style
+        scalar: ScalarNode = _new(ScalarNode)
+        scalar.value = resolve(text) if style == "" else text
+        scalar.text = text
+        scalar.style = style
+        scalar.packed = ((line << 32 | column) << 32 | end.line + 1) << 32 | end.column + 1
+        node = scalar
+    else:
+        # The end is set when the children are known (see _convert).
+        if type(source) is _YMapping:
+            mapping: MapNode = _new(MapNode)
+            mapping.entries = {}
+            node = mapping
+        else:
+            sequence: SeqNode = _new(SeqNode)
+            sequence.items = []
+            node = sequence
+        node.packed = ((line << 32 | column) << 32 | line) << 32 | column
+    node.tag = None
+    node.parent = parent
+    return node
 
 
 def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
+    top = _node(root, resolve, None)
+    top.key = top.key_at = None
     if type(root) is _YScalar:
-        return _scalar(root, resolve)
-    top = _collection(root)
-    # (libyaml node, our node) pairs whose children are still to be made. The
-    # tree is built top-down, and each collection's end is set once its last
-    # child is known: block collections end where their last child ends, as
-    # the event composer has it, flow ones after their closing bracket.
-    pending: list[tuple[Any, MapNode | SeqNode, int]] = [(root, top, 1)]
+        return top
+    # (libyaml node, our node, depth) of the collections whose children are
+    # still to be made. The tree is built top-down, and each collection's end
+    # is set once its last child is known: block collections end where their
+    # last child ends, as the event composer has it, flow ones after their
+    # closing bracket.
+    pending: list[tuple[Any, Any, int]] = [(root, top, 1)]
     finish: list[tuple[Any, MapNode | SeqNode]] = []
+    scalar = _YScalar
+    make = _node
+    codes = STYLE_CODES
     while pending:
         source, target, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise _Unusual
+        finish.append((source, target))
+        children = source.value
         if seen is not None:
             if id(source) in seen:
                 raise _Unusual  # an alias
             seen.add(id(source))
-        finish.append((source, target))
-        if isinstance(target, MapNode):
+            for child in children:
+                for part in child if type(child) is tuple else (child,):
+                    if type(part) is scalar:
+                        if id(part) in seen:
+                            raise _Unusual
+                        seen.add(id(part))
+        depth += 1
+        if type(target) is MapNode:
             entries = target.entries
-            for key_source, value_source in source.value:
-                if type(key_source) is not _YScalar:
-                    raise _Unusual
-                if key_source.tag != _UNTAGGED:
+            for key_source, value_source in children:
+                if type(key_source) is not scalar or key_source.tag != _UNTAGGED:
                     raise _Unusual
                 key_text = intern(key_source.value)
                 key_style = key_source.style
-                if key_style == "" and (key_text == "<<" or key_text in NULLS):
-                    raise _Unusual
-                if key_text in entries:
+                if key_text in entries or (key_style == "" and (key_text == "<<" or key_text in NULLS)):
                     raise _Unusual
                 start = key_source.start_mark
                 end = key_source.end_mark
-                if type(value_source) is _YScalar:
-                    if seen is not None:
-                        if id(value_source) in seen:
-                            raise _Unusual
-                        seen.add(id(value_source))
-                    value: Node = _scalar(value_source, resolve)
-                else:
-                    value = _collection(value_source)
-                    pending.append((value_source, value, depth + 1))
-                value.parent = target
+                value = make(value_source, resolve, target)
                 value.key = key_text
                 value.key_at = (
                     (((start.line + 1) << 32 | start.column + 1) << 32 | end.line + 1) << 32 | end.column + 1
-                ) << 3 | STYLE_CODES[key_style]
+                ) << 3 | codes[key_style]
                 entries[key_text] = value
+                if type(value_source) is not scalar:
+                    pending.append((value_source, value, depth))
         else:
             items = target.items
-            for item_source in source.value:
-                if type(item_source) is _YScalar:
-                    if seen is not None:
-                        if id(item_source) in seen:
-                            raise _Unusual
-                        seen.add(id(item_source))
-                    item: Node = _scalar(item_source, resolve)
-                else:
-                    item = _collection(item_source)
-                    pending.append((item_source, item, depth + 1))
-                item.parent = target
-                item.key = len(items)
+            for index, item_source in enumerate(children):
+                item = make(item_source, resolve, target)
+                item.key = index
+                item.key_at = None
                 items.append(item)
-    # Children are finished before their parents: ``finish`` is in top-down order.
+                if type(item_source) is not scalar:
+                    pending.append((item_source, item, depth))
     # Positions are packed ints (see nodes.pack): the start is kept, the end replaced.
     start_only = ~((1 << 64) - 1)
     end_only = (1 << 64) - 1
