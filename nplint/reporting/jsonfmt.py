@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
+from nplint.findings import Finding
 from nplint.reporting.base import Report, Reporter
+from nplint.reporting.jsontext import dumps
 
 
 class JsonReporter(Reporter):
@@ -13,40 +15,10 @@ class JsonReporter(Reporter):
 
     def render(self, report: Report) -> str:
         names = {rule.id: rule.name for rule in report.rules}
-        findings = []
-        for finding in report.findings:
-            obj = finding.object
-            findings.append(
-                {
-                    "rule": finding.rule_id,
-                    "name": names.get(finding.rule_id, ""),
-                    "level": finding.level.value,
-                    "message": finding.message,
-                    "path": finding.path,
-                    "line": finding.span.line,
-                    "column": finding.span.column,
-                    "end_line": finding.span.end_line,
-                    "end_column": finding.span.end_column,
-                    "object": None
-                    if obj is None
-                    else {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name},
-                    "yaml_path": finding.yaml_path,
-                    "fix": finding.fix,
-                    "related": [
-                        {
-                            "path": r.path,
-                            "line": r.span.line,
-                            "column": r.span.column,
-                            "message": r.message,
-                        }
-                        for r in finding.related
-                    ],
-                }
-            )
         document = {
             "version": 1,
             "tool": {"name": "nplint", "version": report.version},
-            "findings": findings,
+            "findings": [_finding(finding, names) for finding in report.findings],
             "summary": {
                 "files": report.files_checked,
                 "findings": len(report.findings),
@@ -55,4 +27,26 @@ class JsonReporter(Reporter):
                 "fail_on": report.fail_on.value if report.fail_on else "never",
             },
         }
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return dumps(document) + "\n"
+
+
+def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:
+    obj = finding.object
+    return {
+        "rule": finding.rule_id,
+        "name": names.get(finding.rule_id, ""),
+        "level": finding.level.value,
+        "message": finding.message,
+        "path": finding.path,
+        "line": finding.span.line,
+        "column": finding.span.column,
+        "end_line": finding.span.end_line,
+        "end_column": finding.span.end_column,
+        "object": None if obj is None else {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name},
+        "yaml_path": finding.yaml_path,
+        "fix": finding.fix,
+        "related": [
+            {"path": r.path, "line": r.span.line, "column": r.span.column, "message": r.message}
+            for r in finding.related
+        ],
+    }

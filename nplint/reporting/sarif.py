@@ -7,7 +7,6 @@ defaults would drop it, so ``level`` is always written (as is ``ruleIndex``).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +16,7 @@ import sarif_om as sarif
 from nplint.findings import Finding, fingerprint
 from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
+from nplint.reporting.jsontext import dumps
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -126,7 +126,7 @@ class SarifReporter(Reporter):
             },
         )
         log = sarif.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
-        return json.dumps(_to_json(log), indent=2, ensure_ascii=False) + "\n"
+        return dumps(_to_json(log)) + "\n"
 
     def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
         obj = finding.object
