@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -246,18 +246,19 @@ def run_check(
         assert reporter_class is not None
         if target is None and name == "text":
             report = _report(result, config, session, color=_use_color(args.no_color, stdout))
-        text = reporter_class().render(report)
-        if name == "text" and args.quiet:
+        reporter = reporter_class()
+        if name != "text":
+            _write(reporter.chunks(report), target, stdout)
+            continue
+        text = reporter.render(report)
+        if args.quiet:
             text = "".join(line + "\n" for line in text.splitlines()[:-1])
-        if name == "text" and args.show_suppressed and result.suppressed:
+        if args.show_suppressed and result.suppressed:
             text += "".join(
                 f"{f.path}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
                 for f in result.suppressed
             )
-        if target:
-            Path(target).write_text(text, encoding="utf-8")
-        else:
-            stdout.write(text)
+        _write([text], target, stdout)
     for failure in result.failures:
         print(f"nplint: internal error: {failure} (please report it)", file=sys.stderr)
     if result.failures:
@@ -271,6 +272,15 @@ def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
     if any(f.level.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+def _write(chunks: Iterable[str], target: str | None, stdout: TextIO) -> None:
+    """Write a report to ``target`` (a file) or standard output, piece by piece."""
+    if target:
+        with Path(target).open("w", encoding="utf-8") as handle:
+            handle.writelines(chunks)
+    else:
+        stdout.writelines(chunks)
 
 
 def _report(result: LintResult, config: Config, session: Session, *, color: bool) -> Report:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import json
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import run_cli
 from nplint.reporting.jsontext import dumps
 
 _VALUES = st.recursive(
@@ -45,3 +48,20 @@ def test_leaves_no_cyclic_garbage() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+@pytest.mark.parametrize("tree", ["fixtures", "clean"])
+def test_reports_written_in_pieces_are_the_json_modules_text(fmt: str, tree: str, tmp_path: Path) -> None:
+    if tree == "clean":
+        (tmp_path / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")
+        root = tmp_path
+    else:
+        root = Path(__file__).parent / "fixtures"
+    code, out = run_cli(["--format", fmt, "--fail-on", "never", str(root)])
+    assert code == 0
+    document = json.loads(out)
+    # Findings spliced in one at a time give exactly what one json.dumps of the whole gives.
+    assert out == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    findings = document["findings"] if fmt == "json" else document["runs"][0]["results"]
+    assert (len(findings) > 100) == (tree == "fixtures")

@@ -35,13 +35,22 @@ class Report:
 
 
 class Reporter:
-    """An output format. ``render`` returns the whole output as text."""
+    """An output format. ``render`` returns the whole output as text.
+
+    A format whose output grows with the repository may also override
+    :meth:`chunks`, which the command line writes piece by piece, so the whole
+    text is never in memory at once.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
     def render(self, report: Report) -> str:
         raise NotImplementedError
+
+    def chunks(self, report: Report) -> Iterator[str]:
+        """The output in pieces that join to :meth:`render`'s text."""
+        yield self.render(report)
 
 
 class ReporterRegistry:

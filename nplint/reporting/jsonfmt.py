@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from nplint.findings import Finding
@@ -14,11 +15,14 @@ class JsonReporter(Reporter):
     description = "one JSON document with every finding and a summary"
 
     def render(self, report: Report) -> str:
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
         names = {rule.id: rule.name for rule in report.rules}
         document = {
             "version": 1,
             "tool": {"name": "nplint", "version": report.version},
-            "findings": [_finding(finding, names) for finding in report.findings],
+            "findings": [],
             "summary": {
                 "files": report.files_checked,
                 "findings": len(report.findings),
@@ -27,7 +31,18 @@ class JsonReporter(Reporter):
                 "fail_on": report.fail_on.value if report.fail_on else "never",
             },
         }
-        return dumps(document) + "\n"
+        if not report.findings:
+            yield dumps(document) + "\n"
+            return
+        # The document with its findings spliced in one at a time: the same
+        # bytes as writing it whole, without the whole of it in memory.
+        head, _, tail = dumps(document).partition('"findings": []')
+        yield head + '"findings": [\n'
+        separator = "    "
+        for finding in report.findings:
+            yield separator + dumps(_finding(finding, names), "    ")
+            separator = ",\n    "
+        yield "\n  ]" + tail + "\n"
 
 
 def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ defaults would drop it, so ``level`` is always written (as is ``ruleIndex``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 INFORMATION_URI = "https://github.com/nplint/nplint"
 _ALWAYS = frozenset(("level",))
+#: Stands in for the results while the rest of the log is written.
+_PLACEHOLDER = "nplint-results-go-here"
+_PLACEHOLDER_TEXT = f'"{_PLACEHOLDER}"'
 
 #: security-severity (0.0–10.0) for rules whose findings are security exposure.
 SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "note": "2.0"}
@@ -81,6 +85,9 @@ class SarifReporter(Reporter):
     description = "SARIF 2.1.0 for GitHub code scanning"
 
     def render(self, report: Report) -> str:
+        return "".join(self.chunks(report))
+
+    def chunks(self, report: Report) -> Iterator[str]:
         rules = list(report.rules)
         index = {rule.id: i for i, rule in enumerate(rules)}
         descriptors = []
@@ -106,7 +113,8 @@ class SarifReporter(Reporter):
                     properties=properties,
                 )
             )
-        results = [self._result(finding, index) for finding in report.findings]
+        # The log is written with its results spliced in one at a time (the same
+        # bytes as writing it whole); a placeholder marks where they go.
         run = sarif.Run(
             tool=sarif.Tool(
                 driver=sarif.ToolComponent(
@@ -117,7 +125,7 @@ class SarifReporter(Reporter):
                     rules=descriptors,
                 )
             ),
-            results=results,
+            results=[_PLACEHOLDER],
             column_kind="unicodeCodePoints",
             original_uri_base_ids={
                 SRCROOT: sarif.ArtifactLocation(
@@ -126,7 +134,19 @@ class SarifReporter(Reporter):
             },
         )
         log = sarif.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
-        return dumps(_to_json(log)) + "\n"
+        head, marker, tail = dumps(_to_json(log)).partition(_PLACEHOLDER_TEXT)
+        assert marker, "the results placeholder is missing from the SARIF log"
+        # The placeholder sits where the first result goes, indented as results are.
+        indent = head[head.rindex("\n") + 1 :]
+        if not report.findings:
+            yield head.rstrip() + "]" + tail[tail.index("]") + 1 :] + "\n"
+            return
+        yield head
+        separator = ""
+        for finding in report.findings:
+            yield separator + dumps(_to_json(self._result(finding, index)), indent)
+            separator = ",\n" + indent
+        yield tail + "\n"
 
     def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
         obj = finding.object
