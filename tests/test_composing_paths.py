@@ -19,7 +19,18 @@ from helpers import CORPUS
 from nplint.loading import decode, load_text
 from nplint.loading.composer import compose_events
 from nplint.loading.fastpath import AVAILABLE, compose_fast
-from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.nodes import (
+    NARROW,
+    NARROW_LINES,
+    MapNode,
+    Node,
+    ScalarNode,
+    SeqNode,
+    end_of,
+    pack,
+    unpack,
+    with_end,
+)
 from nplint.loading.scalars import resolve_plain
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="PyYAML has no C extension on this platform")
@@ -179,3 +190,21 @@ def test_generated_streams_compose_identically(documents: list[tuple[object, boo
     outcome = both_ways(text)
     if outcome is not None:
         assert outcome[0] == outcome[1], text
+
+
+_POSITIONS = st.tuples(
+    st.integers(1, 1 << 23), st.integers(1, 1 << 23), st.integers(0, 1 << 14), st.integers(1, 1 << 23)
+).map(lambda p: (p[0], p[1], p[0] + p[2], p[3]))
+
+
+@given(_POSITIONS, _POSITIONS)
+def test_positions_pack_narrow_or_wide_and_come_back(
+    pos: tuple[int, int, int, int], other: tuple[int, ...]
+) -> None:
+    packed = pack(pos)
+    assert unpack(packed) == pos
+    assert end_of(packed) == pos[2:]
+    end_line, end_column = max(pos[0], other[2]), other[3]
+    assert unpack(with_end(packed, end_line, end_column)) == (pos[0], pos[1], end_line, end_column)
+    if pos[0] < NARROW_LINES and max(pos[1], pos[3], pos[2] - pos[0]) < NARROW:
+        assert packed < 1 << 57  # stored in 32 bytes, with a key's style too

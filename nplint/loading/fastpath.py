@@ -19,7 +19,20 @@ from __future__ import annotations
 from sys import intern
 from typing import Any
 
-from nplint.loading.nodes import STYLE_CODES, MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.nodes import (
+    FIELD,
+    NARROW,
+    NARROW_LINES,
+    STYLE_CODES,
+    WIDE,
+    MapNode,
+    Node,
+    ScalarNode,
+    SeqNode,
+    end_of,
+    pack,
+    with_end,
+)
 from nplint.loading.scalars import NULLS
 
 #: Kubernetes objects are shallow; deeper input is hostile or broken, and goes to
@@ -113,7 +126,13 @@ def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
         scalar.value = resolve(text) if style == "" else text
         scalar.text = text
         scalar.style = style
-        scalar.packed = ((line << 32 | column) << 32 | end.line + 1) << 32 | end.column + 1
+        end_line = end.line + 1
+        end_column = end.column + 1
+        lines = end_line - line
+        if line < NARROW_LINES and column < NARROW and lines < NARROW and end_column < NARROW:
+            scalar.packed = ((line << 12 | column) << 12 | lines) << 12 | end_column  # nodes.pack, inlined
+        else:
+            scalar.packed = pack((line, column, end_line, end_column))
         node = scalar
     else:
         # The end is set when the children are known (see _convert).
@@ -125,7 +144,7 @@ def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
             sequence: SeqNode = _new(SeqNode)
             sequence.items = []
             node = sequence
-        node.packed = ((line << 32 | column) << 32 | line) << 32 | column
+        node.packed = pack((line, column, line, column))
     node.tag = None
     node.parent = parent
     return node
@@ -142,7 +161,8 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
     # last child ends, as the event composer has it, flow ones after their
     # closing bracket.
     pending: list[tuple[Any, Any, int]] = [(root, top, 1)]
-    finish: list[tuple[Any, MapNode | SeqNode]] = []
+    # (libyaml node, our node, its last child) in the order made: parents first.
+    finish: list[tuple[Any, MapNode | SeqNode, Node | None]] = []
     scalar = _YScalar
     make = _node
     codes = STYLE_CODES
@@ -150,7 +170,6 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
         source, target, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise _Unusual
-        finish.append((source, target))
         children = source.value
         if seen is not None:
             if id(source) in seen:
@@ -163,6 +182,7 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                             raise _Unusual
                         seen.add(id(part))
         depth += 1
+        value = item = None
         if type(target) is MapNode:
             entries = target.entries
             for key_source, value_source in children:
@@ -176,12 +196,18 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                 end = key_source.end_mark
                 value = make(value_source, resolve, target)
                 value.key = key_text
-                value.key_at = (
-                    (((start.line + 1) << 32 | start.column + 1) << 32 | end.line + 1) << 32 | end.column + 1
-                ) << 3 | codes[key_style]
+                line = start.line + 1
+                column = start.column + 1
+                end_column = end.column + 1
+                if end.line == start.line and line < NARROW_LINES and column < NARROW and end_column < NARROW:
+                    packed = (line << 12 | column) << 24 | end_column  # nodes.pack, inlined
+                else:
+                    packed = pack((line, column, end.line + 1, end_column))
+                value.key_at = packed << 3 | codes[key_style]
                 entries[key_text] = value
                 if type(value_source) is not scalar:
                     pending.append((value_source, value, depth))
+            finish.append((source, target, value))
         else:
             items = target.items
             for index, item_source in enumerate(children):
@@ -191,20 +217,28 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                 items.append(item)
                 if type(item_source) is not scalar:
                     pending.append((item_source, item, depth))
-    # Positions are packed ints (see nodes.pack): the start is kept, the end replaced.
-    start_only = ~((1 << 64) - 1)
-    end_only = (1 << 64) - 1
-    for source, target in reversed(finish):
+            finish.append((source, target, item))
+    # Children before parents: the start is kept, the end replaced (nodes.with_end,
+    # inlined for the narrow form).
+    for source, target, last in reversed(finish):
         if source.flow_style:
             end = source.end_mark
-            target.packed = target.packed & start_only | (end.line + 1) << 32 | end.column + 1
+            end_line = end.line + 1
+            end_column = end.column + 1
+        elif last is None:
             continue
-        last: Node | None = None
-        if isinstance(target, SeqNode):
-            if target.items:
-                last = target.items[-1]
-        elif target.entries:
-            last = next(reversed(target.entries.values()))
-        if last is not None:
-            target.packed = target.packed & start_only | last.packed & end_only
+        else:
+            packed = last.packed
+            if packed < WIDE:
+                end_line = (packed >> 36) + (packed >> 12 & FIELD)
+                end_column = packed & FIELD
+            else:
+                end_line, end_column = end_of(packed)
+        packed = target.packed
+        if packed < WIDE:
+            lines = end_line - (packed >> 36)
+            if lines < NARROW and end_column < NARROW:
+                target.packed = (packed >> 24 << 12 | lines) << 12 | end_column
+                continue
+        target.packed = with_end(packed, end_line, end_column)
     return top

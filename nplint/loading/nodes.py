@@ -6,7 +6,7 @@ the document. A value in a mapping also keeps the span and style of its key;
 :meth:`MapNode.key_node` makes a node of the key when a rule asks for one.
 
 A repository has millions of nodes and few findings, so a node is kept small:
-positions are packed into one int, and keys are not nodes until asked for.
+positions are packed into one small int, and keys are not nodes until asked for.
 """
 
 from __future__ import annotations
@@ -24,25 +24,61 @@ __all__ = [
     "ScalarNode",
     "SeqNode",
     "describe",
+    "end_of",
     "is_null",
     "pack",
     "pack_key",
     "unpack",
+    "with_end",
 ]
 
 #: Scalar styles, by the code a key's packed position keeps in its low three bits.
 _STYLES = ("", "'", '"', "|", ">")
 STYLE_CODES = {style: code for code, style in enumerate(_STYLES)}
+
+# Positions are packed into one int. Nearly every node fits the narrow form,
+# line (21 bits), column, lines spanned and end column (12 bits each): 57 bits,
+# 60 with a key's style, which CPython stores in 32 bytes. Anything larger (a
+# column past 4095, say) takes the wide form, 32 bits a field above a marker bit.
+NARROW_LINES = 1 << 21
+NARROW = 1 << 12
+FIELD = NARROW - 1
+WIDE = 1 << 128
 _MASK = (1 << 32) - 1
 
 
 def pack(pos: tuple[int, int, int, int]) -> int:
-    """(line, column, end line, end column) as one int, 32 bits each: half the memory of the tuple."""
-    return ((pos[0] << 32 | pos[1]) << 32 | pos[2]) << 32 | pos[3]
+    """(line, column, end line, end column) as one int: a third of the tuple's memory."""
+    line, column, end_line, end_column = pos
+    lines = end_line - line
+    if line < NARROW_LINES and column < NARROW and 0 <= lines < NARROW and end_column < NARROW:
+        return ((line << 12 | column) << 12 | lines) << 12 | end_column
+    return WIDE | ((line << 32 | column) << 32 | end_line) << 32 | end_column
 
 
 def unpack(packed: int) -> tuple[int, int, int, int]:
-    return (packed >> 96, packed >> 64 & _MASK, packed >> 32 & _MASK, packed & _MASK)
+    if packed < WIDE:
+        line = packed >> 36
+        return (line, packed >> 24 & FIELD, line + (packed >> 12 & FIELD), packed & FIELD)
+    return (packed >> 96 & _MASK, packed >> 64 & _MASK, packed >> 32 & _MASK, packed & _MASK)
+
+
+def with_end(packed: int, end_line: int, end_column: int) -> int:
+    """``packed`` with its end replaced."""
+    if packed < WIDE:
+        line = packed >> 36
+        lines = end_line - line
+        if 0 <= lines < NARROW and end_column < NARROW:
+            return (packed >> 24 << 12 | lines) << 12 | end_column
+    line, column, _, _ = unpack(packed)
+    return pack((line, column, end_line, end_column))
+
+
+def end_of(packed: int) -> tuple[int, int]:
+    """The end line and column of a packed position."""
+    if packed < WIDE:
+        return (packed >> 36) + (packed >> 12 & FIELD), packed & FIELD
+    return packed >> 32 & _MASK, packed & _MASK
 
 
 def pack_key(pos: tuple[int, int, int, int], style: str) -> int:
@@ -127,7 +163,7 @@ class ScalarNode(Node):
         self.parent = None
         self.key = None
         self.key_at = None
-        self.packed = ((pos[0] << 32 | pos[1]) << 32 | pos[2]) << 32 | pos[3]
+        self.packed = pack(pos)
         self.tag = tag
         #: The resolved value (YAML 1.1 rules, as Kubernetes' YAML decoder applies them).
         self.value = value
