@@ -8,11 +8,12 @@ For each size it generates a tree with ../shared/bench/gen_corpus.py (about 30
 documents per namespace), then measures, each in a fresh process:
 
 - nplint: ``nplint --format json --fail-on never .`` — wall seconds, documents
-  per second, peak RSS;
+  per second, peak RSS; then the same with ``NPLINT_JOBS=1`` (one process),
+  which must print the same bytes;
 - the parse floor: PyYAML's C loader (``yaml.load_all(..., Loader=yaml.CSafeLoader)``)
   loading the same files in one process (needs PyYAML with its C extension);
 - Checkov's Kubernetes framework on the 1,000- and 10,000-document trees, when
-  ``checkov`` is on PATH.
+  ``checkov`` is on PATH (stopped after ``--checkov-timeout`` seconds).
 """
 
 from __future__ import annotations
@@ -42,12 +43,28 @@ print(documents, time.perf_counter() - start)
 """
 
 
-def run_measured(command: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Wall seconds and the peak RSS (KiB) of one child process, read with wait4."""
+def run_measured(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None
+) -> tuple[float, int, subprocess.CompletedProcess[str] | None]:
+    """Wall seconds and the peak RSS (KiB) of one child process, read with wait4.
+
+    The peak is the largest of the process and the children it waited for (nplint's
+    second process on large trees), as the kernel reports it; None instead of a
+    result when ``timeout`` passed and the process was killed.
+    """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, text=True, env=env)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG if timeout else 0)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - start > timeout:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = -9
+                return time.perf_counter() - start, usage.ru_maxrss, None
+            time.sleep(0.05)
         elapsed = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -86,6 +103,9 @@ def main() -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nplint-bench"))
+    parser.add_argument(
+        "--checkov-timeout", type=float, default=600, help="seconds before a Checkov run is stopped"
+    )
     args = parser.parse_args()
     if not GENERATOR.is_file():
         print(f"the corpus generator is not at {GENERATOR}", file=sys.stderr)
@@ -97,10 +117,15 @@ def main() -> int:
     for size in sorted(args.sizes):
         tree = generate(size, args.workdir)
         seconds, rss, result = run_measured(nplint, tree)
-        if result.returncode != 0:
-            print(result.stderr, file=sys.stderr)
+        if result is None or result.returncode != 0:
+            print(result.stderr if result else "nplint did not finish", file=sys.stderr)
             return 1
         summary = json.loads(result.stdout)["summary"]
+        one_env = {**os.environ, "NPLINT_JOBS": "1"}
+        one_seconds, one_rss, one_result = run_measured(nplint, tree, env=one_env)
+        if one_result is None or one_result.stdout != result.stdout:
+            print("the one-process run printed something else", file=sys.stderr)
+            return 1
         floor = subprocess.run(
             [sys.executable, "-c", FLOOR, str(tree)], capture_output=True, text=True, check=False
         )
@@ -117,15 +142,23 @@ def main() -> int:
             "nplint_s": round(seconds, 2),
             "docs_per_s": round(documents_count / seconds) if documents_count else None,
             "peak_rss_mib": round(rss / 1024),
+            "one_process_s": round(one_seconds, 2),
+            "one_process_peak_rss_mib": round(one_rss / 1024),
             "floor_s": round(floor_time, 2),
             "ratio_to_floor": round(seconds / floor_time, 2) if floor_time == floor_time else None,
         }
         if checkov and size <= 10000:
-            checkov_seconds, _, _ = run_measured(
-                [checkov, "--framework", "kubernetes", "-d", ".", "--quiet", "--compact", "-o", "json"], tree
+            checkov_seconds, _, checkov_result = run_measured(
+                [checkov, "--framework", "kubernetes", "-d", ".", "--quiet", "--compact", "-o", "json"],
+                tree,
+                timeout=args.checkov_timeout,
             )
-            row["checkov_s"] = round(checkov_seconds, 2)
-            row["ratio_to_checkov"] = round(seconds / checkov_seconds, 3)
+            if checkov_result is None:
+                row["checkov_s"] = f"> {args.checkov_timeout:.0f} (stopped)"
+                row["ratio_to_checkov"] = f"< {seconds / checkov_seconds:.4f}"
+            else:
+                row["checkov_s"] = round(checkov_seconds, 2)
+                row["ratio_to_checkov"] = round(seconds / checkov_seconds, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
     by_size = {row["size"]: row for row in rows}
