@@ -31,7 +31,6 @@ from nplint.loading.nodes import (
     unpack,
     with_end,
 )
-from nplint.loading.scalars import resolve_plain
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="PyYAML has no C extension on this platform")
 
@@ -63,7 +62,7 @@ def shape(node: Node | None) -> list[tuple[object, ...]]:
 
 
 def both_ways(text: str) -> tuple[list[object], list[object]] | None:
-    fast = compose_fast(text, resolve_plain)
+    fast = compose_fast(text)
     if fast is None:
         return None
     documents, problems = compose_events(text)
@@ -127,7 +126,7 @@ def test_corpus_composes_identically() -> None:
     ],
 )
 def test_unusual_input_goes_to_the_event_composer(text: str, why: str) -> None:
-    assert compose_fast(text, resolve_plain) is None, why
+    assert compose_fast(text) is None, why
 
 
 def test_an_anchor_without_an_alias_stays_on_the_fast_path() -> None:

@@ -112,7 +112,7 @@ def compose_documents(text: str) -> tuple[list[Document], list[Problem]]:
     the document it is in; parsing starts again at the next ``---`` so the
     documents after it are still read.
     """
-    fast = compose_fast(text, resolve_plain)
+    fast = compose_fast(text)
     if fast is not None:
         return [Document(index, root) for index, root in fast], []
     return compose_events(text)

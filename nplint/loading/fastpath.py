@@ -1,4 +1,4 @@
-"""Compose ordinary files with libyaml's own composer, three times faster than our events.
+"""Compose ordinary files with libyaml's own composer, faster than from events.
 
 PyYAML's C extension composes a whole stream into node objects inside C, with
 the marks we need for positions. We convert those nodes into ours in one
@@ -10,8 +10,8 @@ caller composes the file from events (:mod:`nplint.loading.composer`), which
 reports those cases exactly. So the fast path never decides what a finding says;
 it only skips work where the answer is already known to be the same.
 
-``tests/test_loading.py`` composes every fixture and corpus file both ways and
-requires identical trees.
+``tests/test_composing_paths.py`` composes every fixture and corpus file, and
+generated streams, both ways and requires identical trees.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from nplint.loading.nodes import (
     pack,
     with_end,
 )
-from nplint.loading.scalars import NULLS
+from nplint.loading.scalars import NULLS, resolve_plain
 
 #: Kubernetes objects are shallow; deeper input is hostile or broken, and goes to
 #: the event composer, which reports it.
@@ -67,7 +67,7 @@ class _Unusual(Exception):
 if _CParser is not None:
 
     class _Composer(_CParser):  # type: ignore[misc]
-        """libyaml's composer with tag resolution left to us (see :func:`_resolve`)."""
+        """libyaml's composer with tag resolution left to us: every untagged node gets ``_UNTAGGED``."""
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
             return _UNTAGGED
@@ -79,11 +79,12 @@ if _CParser is not None:
             return None
 
 
-def compose_fast(text: str, resolve: Any) -> list[tuple[int, Node]] | None:
+def compose_fast(text: str) -> list[tuple[int, Node]] | None:
     """The documents of ``text`` as (index, root) pairs, or None when the file needs the event composer.
 
-    ``resolve`` is the event composer's resolver for plain scalars, so both paths
-    read ``on``, ``0755`` and ``~`` alike.
+    Plain scalars are resolved as the event composer resolves them
+    (:func:`nplint.loading.scalars.resolve_plain`), so both read ``on``, ``0755``
+    and ``~`` alike.
     """
     if _CParser is None:
         return None
@@ -99,12 +100,12 @@ def compose_fast(text: str, resolve: Any) -> list[tuple[int, Node]] | None:
     # Without an '&' there is no anchor, so no alias: no node can appear twice.
     seen: set[int] | None = set() if "&" in text else None
     try:
-        return [(index, _convert(root, resolve, seen)) for index, root in enumerate(roots)]
+        return [(index, _convert(root, seen)) for index, root in enumerate(roots)]
     except _Unusual:
         return None
 
 
-def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
+def _node(source: Any, parent: MapNode | SeqNode | None) -> Node:
     """Our node for one libyaml node, without its children; the caller sets ``key`` and ``key_at``.
 
     Nodes are made without their initialisers (which would set the links
@@ -123,7 +124,7 @@ def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
             text = intern(text)
         style: str = source.style
         scalar: ScalarNode = _new(ScalarNode)
-        scalar.value = resolve(text) if style == "" else text
+        scalar.value = resolve_plain(text) if style == "" else text
         scalar.text = text
         scalar.style = style
         end_line = end.line + 1
@@ -150,8 +151,8 @@ def _node(source: Any, resolve: Any, parent: MapNode | SeqNode | None) -> Node:
     return node
 
 
-def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
-    top = _node(root, resolve, None)
+def _convert(root: Any, seen: set[int] | None) -> Node:
+    top = _node(root, None)
     top.key = top.key_at = None
     if type(root) is _YScalar:
         return top
@@ -194,7 +195,7 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
                     raise _Unusual
                 start = key_source.start_mark
                 end = key_source.end_mark
-                value = make(value_source, resolve, target)
+                value = make(value_source, target)
                 value.key = key_text
                 line = start.line + 1
                 column = start.column + 1
@@ -211,7 +212,7 @@ def _convert(root: Any, resolve: Any, seen: set[int] | None) -> Node:
         else:
             items = target.items
             for index, item_source in enumerate(children):
-                item = make(item_source, resolve, target)
+                item = make(item_source, target)
                 item.key = index
                 item.key_at = None
                 items.append(item)
