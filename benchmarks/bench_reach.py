@@ -9,13 +9,14 @@ temporary directory (never into the repository). Loading (YAML parsing and the
 inventory) is timed apart from the engine (pod classes, selector indexes) and
 the matrix (every allowed flow among workloads and external ranges), which is
 what nplint's connectivity engine adds. Peak memory is the process's maximum
-resident set size. Run on purpose, not in CI.
+resident set size. Then ``nplint reach`` runs end to end in a fresh process,
+with text and with JSON output. Run on purpose, not in CI.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import os
 import resource
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from nplint.analysis.formats import MATRIX_FORMATS
 from nplint.analysis.matrix import compute_matrix
 from nplint.cli import Session
 from nplint.config import build_config
-from nplint.lint import inventory_of, load_paths
+from nplint.lint import collector_paused, inventory_of, load_paths
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
 
@@ -81,6 +82,27 @@ def main() -> int:
         )
         print(f"generate   {time.perf_counter() - started:7.2f} s  ({corpus})")
 
+    with collector_paused():  # as `nplint reach` runs
+        _measure(corpus, args.render)
+    # End to end, as a user runs it: a fresh process, the matrix written to a file.
+    for fmt in ("text", "json"):
+        with tempfile.TemporaryFile() as out:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "nplint", "reach", "--format", fmt, "."], cwd=corpus, stdout=out
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            elapsed = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(f"nplint reach --format {fmt} failed", file=sys.stderr)
+            return 1
+        print(f"nplint reach --format {fmt}: {elapsed:7.2f} s  (peak {usage.ru_maxrss / 1024:.0f} MB)")
+    if scratch is not None:
+        scratch.cleanup()
+    return 0
+
+
+def _measure(corpus: Path, render: str | None) -> None:
     config = build_config({}, source=None, root=corpus)
     session = Session()
     started = time.perf_counter()
@@ -92,7 +114,6 @@ def main() -> int:
         f"{len(inventory.policies)} policies  (peak {_peak_mb():.0f} MB)"
     )
 
-    gc.freeze()  # as `nplint reach` does: the inventory stays; new flow objects need no rescans of it
     started = time.perf_counter()
     engine = Engine(inventory)
     built = time.perf_counter()
@@ -101,14 +122,11 @@ def main() -> int:
     print(f"engine     {built - started:7.2f} s  {len(engine.classes)} pod classes")
     print(f"matrix     {done - built:7.2f} s  {len(matrix)} flows")
     print(f"engine+matrix {done - started:7.2f} s  (peak {_peak_mb():.0f} MB)")
-    if args.render:
+    if render:
         started = time.perf_counter()
-        size = sum(len(chunk) for chunk in MATRIX_FORMATS[args.render](matrix))
-        print(f"render     {time.perf_counter() - started:7.2f} s  {size / 1e6:.1f} MB of {args.render}")
+        size = sum(len(chunk) for chunk in MATRIX_FORMATS[render](matrix))
+        print(f"render     {time.perf_counter() - started:7.2f} s  {size / 1e6:.1f} MB of {render}")
     print(f"peak RSS   {_peak_mb():7.0f} MB")
-    if scratch is not None:
-        scratch.cleanup()
-    return 0
 
 
 if __name__ == "__main__":
