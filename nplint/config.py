@@ -14,11 +14,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from nplint.findings import Level
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CONFIG_FILES = (".nplint.yaml", ".nplint.yml", ".nplint.toml", "pyproject.toml")
 
@@ -199,6 +200,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def validate(data: Mapping[str, Any], source: str) -> None:
+    if not data:
+        return  # no settings: the defaults
+    import jsonschema  # here, not at the top: a run without settings never needs it
+
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:

@@ -8,16 +8,16 @@ defaults would drop it, so ``level`` is always written (as is ``ruleIndex``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import attr
-import sarif_om as sarif
 
 from nplint.findings import Finding, fingerprint
 from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
 from nplint.reporting.jsontext import dumps
+
+if TYPE_CHECKING:
+    import sarif_om as sarif
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -32,6 +32,13 @@ SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "note": "2.0"}
 
 
 def _to_json(value: Any) -> Any:
+    """The JSON of a sarif-om object: its set fields, under their schema names."""
+    import attr  # with sarif_om, only when SARIF is written
+
+    return _convert(value, attr)
+
+
+def _convert(value: Any, attr: Any) -> Any:
     if attr.has(type(value)):
         out: dict[str, Any] = {}
         for field in attr.fields(type(value)):
@@ -39,17 +46,17 @@ def _to_json(value: Any) -> Any:
             if item is None:
                 continue
             default = field.default
-            if isinstance(default, attr.Factory):  # type: ignore[arg-type]
+            if isinstance(default, attr.Factory):
                 default = default.factory()
             name = field.metadata.get("schema_property_name", field.name)
             if item == default and name not in _ALWAYS:
                 continue
-            out[name] = _to_json(item)
+            out[name] = _convert(item, attr)
         return out
     if isinstance(value, dict):
-        return {key: _to_json(item) for key, item in value.items()}
+        return {key: _convert(item, attr) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_to_json(item) for item in value]
+        return [_convert(item, attr) for item in value]
     return value
 
 
@@ -60,6 +67,8 @@ def _uri(path: str) -> tuple[str, str | None]:
 
 
 def _region(span: Any) -> sarif.Region:
+    import sarif_om as sarif
+
     return sarif.Region(
         start_line=span.line,
         start_column=span.column,
@@ -69,6 +78,8 @@ def _region(span: Any) -> sarif.Region:
 
 
 def _location(path: str, span: Any, message: str | None = None, index: int | None = None) -> sarif.Location:
+    import sarif_om as sarif
+
     uri, base = _uri(path)
     return sarif.Location(
         id=index,
@@ -88,6 +99,8 @@ class SarifReporter(Reporter):
         return "".join(self.chunks(report))
 
     def chunks(self, report: Report) -> Iterator[str]:
+        import sarif_om as sarif
+
         rules = list(report.rules)
         index = {rule.id: i for i, rule in enumerate(rules)}
         descriptors = []
@@ -149,6 +162,8 @@ class SarifReporter(Reporter):
         yield tail + "\n"
 
     def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
+        import sarif_om as sarif
+
         obj = finding.object
         properties: dict[str, Any] = {}
         if obj is not None:
