@@ -19,7 +19,7 @@ from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
 from nplint.loading import LoadedFile, Problem, decode, iter_manifests
 from nplint.model import Inventory, KubeObject, build_inventory
-from nplint.parallel import run_split
+from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
@@ -121,8 +121,14 @@ def load_paths(
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
-    files = [read_file(f.path, f.display, plugins, config, stdin) for f in manifests]
-    return found, files
+
+    def load(index: int) -> LoadedFile:
+        return read_file(manifests[index].path, manifests[index].display, plugins, config, stdin)
+
+    # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
+    if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):
+        return found, load_split(len(manifests), load)
+    return found, [load(index) for index in range(len(manifests))]
 
 
 def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginManager) -> Inventory:

@@ -1,4 +1,8 @@
-"""Run part of the rules in a second process on large repositories.
+"""Use a second process on large repositories: for loading, and for part of the rules.
+
+Loading: a forked child loads every other file and sends the trees back as
+plain values (:mod:`nplint.loading.transfer`), which the parent rebuilds in a
+third of the time composing them takes, while it loads the other half.
 
 Rules only read the inventory, so a forked child can judge it as well as the
 parent: it inherits the loaded trees without copying them, runs its share of
@@ -8,31 +12,39 @@ takes the rules built on the connectivity engine and the schema walk, about
 half of the rule time on a large tree, and the parent the rest.
 
 Where the second process cannot help (small input, one core, no ``fork``) or
-fails (a finding that cannot be pickled, the child killed), the rules run in
-the parent as they always did, so the outcome never depends on the split.
+fails (a finding that cannot be pickled, the child killed), the work is done in
+the parent as it always was, so the outcome never depends on the split.
 ``NPLINT_JOBS=1`` keeps everything in one process.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from nplint.loading.transfer import decode, encode
 
 if TYPE_CHECKING:
     from nplint.config import Config
     from nplint.findings import Finding
     from nplint.lint import RuleFailure
+    from nplint.loading import LoadedFile
     from nplint.rules.base import Rule, RuleContext
 
     Outcome = tuple[list[Finding], list[RuleFailure]]
     Runner = Callable[[Sequence[type[Rule]], RuleContext, Config], Outcome]
 
 JOBS_ENV = "NPLINT_JOBS"
-#: Below this many objects a second process costs more than it saves.
+#: Below this many objects (rules) or files (loading) a second process costs more than it saves.
 MIN_OBJECTS = 3000
+MIN_FILES = 2000
+#: The child's share of the files, in percent: a little under half, as the parent
+#: also rebuilds what the child sends.
+CHILD_SHARE = 47
 #: The rule modules the second process takes (see the module's docstring).
 SECOND_PROCESS_MODULES = frozenset(
     (
@@ -59,6 +71,48 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     mine = [r for r in rules if r.__module__ not in SECOND_PROCESS_MODULES]
     if not theirs or not mine or not worth_a_second_process(len(ctx.inventory.objects)):
         return run(rules, ctx, config)
+    finish = _start(lambda: pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL))
+    found, failures = run(mine, ctx, config)
+    data = finish()
+    outcome = _received(data) if data is not None else None
+    if outcome is None:
+        outcome = run(theirs, ctx, config)
+    order = {rule.id: index for index, rule in enumerate(rules)}
+    failures = sorted([*failures, *outcome[1]], key=lambda failure: order.get(failure.rule_id, -1))
+    return [*found, *outcome[0]], failures
+
+
+def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile]:
+    """``[load(0), …, load(count - 1)]``, on a large repository with every other file loaded by a child.
+
+    The child sends its files back as plain values (:mod:`nplint.loading.transfer`);
+    a file it cannot send that way, or all of them if it fails, is loaded here.
+    """
+    if count < MIN_FILES or not worth_a_second_process(MIN_OBJECTS):
+        return [load(index) for index in range(count)]
+    # Spread over the tree, so both halves get files of every kind and size.
+    theirs = [
+        index for index in range(count) if (index + 1) * CHILD_SHARE // 100 > index * CHILD_SHARE // 100
+    ]
+    finish = _start(lambda: marshal.dumps([encode(load(index)) for index in theirs]))
+    taken = set(theirs)
+    mine = {index: load(index) for index in range(count) if index not in taken}
+    data = finish()
+    records: list[Any] | None = None
+    if data is not None:
+        try:
+            records = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            records = None
+    if records is None or len(records) != len(theirs):
+        records = [None] * len(theirs)
+    for index, record in zip(theirs, records, strict=True):
+        mine[index] = decode(record) if record is not None else load(index)
+    return [mine[index] for index in range(count)]
+
+
+def _start(work: Callable[[], bytes]) -> Callable[[], bytes | None]:
+    """Run ``work`` in a forked child; the function returned waits for its bytes (None if it failed)."""
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
@@ -67,23 +121,21 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
         status = 1
         try:
             os.close(read_end)
-            data = pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL)
+            data = work()
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             status = 0
         finally:
             os._exit(status)
     os.close(write_end)
-    found, failures = run(mine, ctx, config)
-    with os.fdopen(read_end, "rb") as source:
-        data = source.read()
-    _, status = os.waitpid(pid, 0)
-    outcome = _received(data) if status == 0 else None
-    if outcome is None:
-        outcome = run(theirs, ctx, config)
-    order = {rule.id: index for index, rule in enumerate(rules)}
-    failures = sorted([*failures, *outcome[1]], key=lambda failure: order.get(failure.rule_id, -1))
-    return [*found, *outcome[0]], failures
+
+    def finish() -> bytes | None:
+        with os.fdopen(read_end, "rb") as source:
+            data = source.read()
+        _, status = os.waitpid(pid, 0)
+        return data if status == 0 else None
+
+    return finish
 
 
 def _received(data: bytes) -> Outcome | None:

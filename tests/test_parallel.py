@@ -1,16 +1,20 @@
-"""Rules split over two processes give exactly what one process gives, and fall back when the child fails."""
+"""Loading and rules split over two processes give what one process gives; a failing child is replaced."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 from pathlib import Path
 
 import pytest
+from test_composing_paths import shape
 
 from helpers import lint_paths
 from nplint import parallel
-from nplint.lint import LintResult
+from nplint.lint import LintResult, load_paths
+from nplint.loading import LoadedFile
+from nplint.loading.transfer import decode, encode
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -73,3 +77,73 @@ def test_small_input_and_jobs_1_stay_in_one_process(monkeypatch: pytest.MonkeyPa
     assert parallel.worth_a_second_process(parallel.MIN_OBJECTS)
     monkeypatch.setenv(parallel.JOBS_ENV, "1")
     assert not parallel.worth_a_second_process(10 * parallel.MIN_OBJECTS)
+
+
+def _trees(files: list[LoadedFile]) -> list[tuple[object, ...]]:
+    return [
+        (
+            f.path,
+            [(p.span, p.message) for p in f.problems],
+            f.suppressions,
+            [
+                (d.index, d.failed, [(p.span, p.message) for p in d.problems], shape(d.root))
+                for d in f.documents
+            ],
+        )
+        for f in files
+    ]
+
+
+def _load_fixtures() -> list[LoadedFile]:
+    from nplint.config import Config
+    from nplint.plugins.manager import PluginManager
+
+    config = Config(root=FIXTURES)
+    _, files = load_paths([str(FIXTURES)], config, PluginManager(autoload=False))
+    return files
+
+
+def test_loading_split_gives_the_same_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    alone = _load_fixtures()
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    received: list[str] = []
+    real_decode = parallel.decode
+
+    def counting_decode(record: tuple[object, ...]) -> LoadedFile:
+        loaded = real_decode(record)
+        received.append(loaded.path)
+        return loaded
+
+    monkeypatch.setattr(parallel, "decode", counting_decode)
+    split = _load_fixtures()
+    assert _trees(split) == _trees(alone)
+    # Nearly half the files came from the child (those with an alias are loaded here).
+    assert len(alone) > 300
+    assert 0.4 * len(alone) < len(received) < 0.5 * len(alone)
+
+
+def test_a_failing_loader_child_leaves_its_files_to_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    alone = _load_fixtures()
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+
+    def cannot_send(value: object) -> bytes:
+        raise ValueError("unmarshallable")
+
+    monkeypatch.setattr(parallel.marshal, "dumps", cannot_send)
+    assert _trees(_load_fixtures()) == _trees(alone)
+
+
+def test_every_fixture_survives_the_transfer_or_is_kept_back() -> None:
+    kept_back = 0
+    files = _load_fixtures()
+    for loaded in files:
+        record = encode(loaded)
+        if record is None:
+            kept_back += 1  # a tree with an alias: the parent loads it itself
+            continue
+        assert _trees([decode(marshal.loads(marshal.dumps(record)))]) == _trees([loaded])
+    assert 0 < kept_back < len(files) // 20

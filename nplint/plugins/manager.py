@@ -82,6 +82,10 @@ class PluginManager:
     def register_reporters(self, registry: ReporterRegistry) -> None:
         self._pm.hook.nplint_register_reporters(registry=registry)
 
+    def only_builtin_loader(self) -> bool:
+        """True when no plugin implements ``nplint_load_documents``."""
+        return len(self._pm.hook.nplint_load_documents.get_hookimpls()) == 1
+
     def load_documents(self, path: str, text: str, config: Config) -> LoadedFile:
         hook = self._pm.hook.nplint_load_documents
         if len(hook.get_hookimpls()) == 1:
