@@ -46,7 +46,7 @@ class SelectorIndex:
         """Classes in ``namespaces`` whose labels the selector matches (None or ``{}``: every class)."""
         in_namespaces = sum(len(self._by_namespace.get(n, ())) for n in namespaces)
         pool: Iterable[int]
-        indexed = self._indexed_candidates(selector) if selector is not None else None
+        indexed = self._indexed_candidates(selector, in_namespaces) if selector is not None else None
         if indexed is not None and len(indexed) < in_namespaces:
             pool = indexed
         else:
@@ -59,8 +59,12 @@ class SelectorIndex:
             and (selector is None or selector.matches(classes[i].labels))
         )
 
-    def _indexed_candidates(self, selector: LabelSelector) -> set[int] | None:
-        """A superset of the classes the selector matches, from one requirement; None when none helps."""
+    def _indexed_candidates(self, selector: LabelSelector, limit: int) -> set[int] | None:
+        """A superset of the classes the selector matches, from one requirement; None when none helps.
+
+        A candidate set of ``limit`` classes or more does not help (the caller scans
+        that many anyway), so such a union is never built.
+        """
         best: set[int] | None = None
         for pair in selector.match_labels:
             found = self._by_label.get(pair, set())
@@ -68,9 +72,10 @@ class SelectorIndex:
                 best = found
         for requirement in selector.expressions:
             if requirement.operator is Operator.IN:
-                found = set().union(
-                    *(self._by_label.get((requirement.key, v), set()) for v in requirement.values)
-                )
+                parts = [self._by_label.get((requirement.key, v), set()) for v in requirement.values]
+                if sum(map(len, parts)) >= min(limit, len(best) if best is not None else limit):
+                    continue
+                found = set().union(*parts)
             elif requirement.operator is Operator.EXISTS:
                 found = self._by_key.get(requirement.key, set())
             elif requirement.operator is None:

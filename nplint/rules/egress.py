@@ -347,9 +347,13 @@ class ApiserverEgressServicePort(Rule):
                     candidates.append((policy, block, hit, allowed))
         if not candidates:
             return
-        pods = list(_egress_subjects(inventory))
+        # The pods each policy isolates (policies compare by identity).
+        pods_of: dict[int, list[tuple[str, list[NetworkPolicy]]]] = defaultdict(list)
+        for label, isolating in _egress_subjects(inventory):
+            for isolating_policy in isolating:
+                pods_of[id(isolating_policy)].append((label, isolating))
         for policy, block, hit, allowed in candidates:
-            concerned = [(label, isolating) for label, isolating in pods if policy in isolating]
+            concerned = pods_of.get(id(policy), [])
             if not concerned:
                 concerned = [(f"the pods of {policy.namespace}/{policy.name}", [policy])]
             stuck = [
