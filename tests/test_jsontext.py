@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
-from nplint.reporting.jsontext import dumps
+from nplint.reporting.jsontext import PLACEHOLDER, dumps, spliced
 
 _VALUES = st.recursive(
     st.none()
@@ -65,3 +65,16 @@ def test_reports_written_in_pieces_are_the_json_modules_text(fmt: str, tree: str
     assert out == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     findings = document["findings"] if fmt == "json" else document["runs"][0]["results"]
     assert (len(findings) > 100) == (tree == "fixtures")
+
+
+@settings(max_examples=200, deadline=None)
+@given(_VALUES, st.lists(_VALUES, max_size=4), st.integers(0, 3))
+def test_spliced_items_give_the_whole_documents_text(other: object, items: list[object], depth: int) -> None:
+    def nest(value: object, levels: int) -> object:
+        for level in range(levels):
+            value = {"before": other, f"level{level}": [value, 1] if level % 2 else value}
+        return value
+
+    document = nest({"head": other, "items": [PLACEHOLDER], "tail": other}, depth)
+    whole = nest({"head": other, "items": items, "tail": other}, depth)
+    assert "".join(spliced(document, items)) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"

@@ -26,7 +26,7 @@ from yaml.error import MarkedYAMLError, YAMLError
 
 from nplint.findings import Span
 from nplint.loading.fastpath import MAX_DEPTH, compose_fast
-from nplint.loading.nodes import MapNode, Node, Scalar, ScalarNode, SeqNode, pack_key
+from nplint.loading.nodes import INTERNED_LENGTH, MapNode, Node, Scalar, ScalarNode, SeqNode, pack_key
 from nplint.loading.scalars import CORE_TAG, resolve_plain, resolve_tagged
 
 try:  # pragma: no cover - depends on the platform's wheels
@@ -265,7 +265,7 @@ class _Composer:
         offset = self.offset
         pos = (start.line + 1 + offset, start.column + 1, end.line + 1 + offset, end.column + 1)
         text: str = event.value
-        if len(text) <= 64:  # short values repeat; keep one copy (as the fast path does)
+        if len(text) <= INTERNED_LENGTH:
             text = sys.intern(text)
         style = event.style or ""
         tag = event.tag

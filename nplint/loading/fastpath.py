@@ -21,6 +21,7 @@ from typing import Any
 
 from nplint.loading.nodes import (
     FIELD,
+    INTERNED_LENGTH,
     NARROW,
     NARROW_LINES,
     STYLE_CODES,
@@ -48,9 +49,6 @@ except ImportError:  # pragma: no cover
     _CParser = None
 
 _new: Any = object.__new__
-
-#: Short values repeat across a repository (``TCP``, ``app``, an apiVersion): one copy each.
-_INTERNED = 64
 
 #: The tag our resolver gives every node written without one; libyaml's own are URIs.
 _UNTAGGED = ""
@@ -120,7 +118,7 @@ def _node(source: Any, parent: MapNode | SeqNode | None) -> Node:
     if type(source) is _YScalar:
         end = source.end_mark
         text: str = source.value
-        if len(text) <= _INTERNED:
+        if len(text) <= INTERNED_LENGTH:
             text = intern(text)
         style: str = source.style
         scalar: ScalarNode = _new(ScalarNode)

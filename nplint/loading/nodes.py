@@ -17,7 +17,12 @@ from nplint.findings import Span
 from nplint.loading.scalars import Scalar, resolve_plain
 
 __all__ = [
+    "FIELD",
+    "INTERNED_LENGTH",
+    "NARROW",
+    "NARROW_LINES",
     "STYLE_CODES",
+    "WIDE",
     "MapNode",
     "Node",
     "Scalar",
@@ -31,6 +36,10 @@ __all__ = [
     "unpack",
     "with_end",
 ]
+
+#: Values up to this length are interned: short ones repeat across a repository
+#: (``TCP``, ``app``, an apiVersion), and one copy of each is enough.
+INTERNED_LENGTH = 64
 
 #: Scalar styles, by the code a key's packed position keeps in its low three bits.
 _STYLES = ("", "'", '"', "|", ">")

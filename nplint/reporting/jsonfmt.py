@@ -7,7 +7,7 @@ from typing import Any
 
 from nplint.findings import Finding
 from nplint.reporting.base import Report, Reporter
-from nplint.reporting.jsontext import dumps
+from nplint.reporting.jsontext import PLACEHOLDER, spliced
 
 
 class JsonReporter(Reporter):
@@ -22,7 +22,7 @@ class JsonReporter(Reporter):
         document = {
             "version": 1,
             "tool": {"name": "nplint", "version": report.version},
-            "findings": [],
+            "findings": [PLACEHOLDER],
             "summary": {
                 "files": report.files_checked,
                 "findings": len(report.findings),
@@ -31,18 +31,7 @@ class JsonReporter(Reporter):
                 "fail_on": report.fail_on.value if report.fail_on else "never",
             },
         }
-        if not report.findings:
-            yield dumps(document) + "\n"
-            return
-        # The document with its findings spliced in one at a time: the same
-        # bytes as writing it whole, without the whole of it in memory.
-        head, _, tail = dumps(document).partition('"findings": []')
-        yield head + '"findings": [\n'
-        separator = "    "
-        for finding in report.findings:
-            yield separator + dumps(_finding(finding, names), "    ")
-            separator = ",\n    "
-        yield "\n  ]" + tail + "\n"
+        return spliced(document, (_finding(finding, names) for finding in report.findings))
 
 
 def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 
-__all__ = ["dumps"]
+__all__ = ["PLACEHOLDER", "dumps", "spliced"]
+
+#: Stands in a document for a list written by :func:`spliced`.
+PLACEHOLDER = "nplint-items-go-here"
 
 
 def dumps(value: object, indent: str = "") -> str:
@@ -42,3 +46,26 @@ def dumps(value: object, indent: str = "") -> str:
         return f"[\n{body}\n{indent}]"
     # Anything else (a float, say) as the json module writes it.
     return json.dumps(value, ensure_ascii=False)
+
+
+def spliced(document: object, items: Iterable[object]) -> Iterator[str]:
+    """``dumps(document) + "\\n"`` in pieces, with ``items`` in place of ``[PLACEHOLDER]``.
+
+    A report's document holds one list that grows with the repository (its
+    findings); it is written one item at a time, so neither the whole text nor
+    every item's tokens are in memory at once. The bytes are those of writing
+    the document whole with the items in it.
+    """
+    head, marker, tail = dumps(document).partition(encode_basestring(PLACEHOLDER))
+    if not marker:
+        raise ValueError("the document has no placeholder for its items")
+    # The placeholder sits where the first item goes, indented as the items are.
+    indent = head[head.rindex("\n") + 1 :]
+    separator = ""
+    for item in items:
+        yield (separator or head) + dumps(item, indent)
+        separator = ",\n" + indent
+    if separator:
+        yield tail + "\n"
+    else:  # no items: an empty list, as json writes it
+        yield head.rstrip() + "]" + tail[tail.index("]") + 1 :] + "\n"

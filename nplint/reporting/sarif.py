@@ -14,7 +14,7 @@ from urllib.parse import quote
 from nplint.findings import Finding, fingerprint
 from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
-from nplint.reporting.jsontext import dumps
+from nplint.reporting.jsontext import PLACEHOLDER, spliced
 
 if TYPE_CHECKING:
     import sarif_om as sarif
@@ -23,9 +23,6 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 INFORMATION_URI = "https://github.com/nplint/nplint"
 _ALWAYS = frozenset(("level",))
-#: Stands in for the results while the rest of the log is written.
-_PLACEHOLDER = "nplint-results-go-here"
-_PLACEHOLDER_TEXT = f'"{_PLACEHOLDER}"'
 
 #: security-severity (0.0–10.0) for rules whose findings are security exposure.
 SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "note": "2.0"}
@@ -126,8 +123,7 @@ class SarifReporter(Reporter):
                     properties=properties,
                 )
             )
-        # The log is written with its results spliced in one at a time (the same
-        # bytes as writing it whole); a placeholder marks where they go.
+        # The results are written one at a time, where the placeholder stands.
         run = sarif.Run(
             tool=sarif.Tool(
                 driver=sarif.ToolComponent(
@@ -138,7 +134,7 @@ class SarifReporter(Reporter):
                     rules=descriptors,
                 )
             ),
-            results=[_PLACEHOLDER],
+            results=[PLACEHOLDER],
             column_kind="unicodeCodePoints",
             original_uri_base_ids={
                 SRCROOT: sarif.ArtifactLocation(
@@ -147,19 +143,8 @@ class SarifReporter(Reporter):
             },
         )
         log = sarif.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
-        head, marker, tail = dumps(_to_json(log)).partition(_PLACEHOLDER_TEXT)
-        assert marker, "the results placeholder is missing from the SARIF log"
-        # The placeholder sits where the first result goes, indented as results are.
-        indent = head[head.rindex("\n") + 1 :]
-        if not report.findings:
-            yield head.rstrip() + "]" + tail[tail.index("]") + 1 :] + "\n"
-            return
-        yield head
-        separator = ""
-        for finding in report.findings:
-            yield separator + dumps(_to_json(self._result(finding, index)), indent)
-            separator = ",\n" + indent
-        yield tail + "\n"
+        results = (_to_json(self._result(finding, index)) for finding in report.findings)
+        return spliced(_to_json(log), results)
 
     def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
         import sarif_om as sarif
