@@ -23,6 +23,7 @@ import marshal
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,10 @@ def worth_a_second_process(objects: int) -> bool:
         return False
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False  # fork is unsafe on macOS and absent on Windows
-    return objects >= MIN_OBJECTS and (os.cpu_count() or 1) >= 2
+    if threading.active_count() > 1:
+        return False  # an embedding program's threads may hold locks the child would wait on
+    # The cores this process may run on, which a container or taskset may limit.
+    return objects >= MIN_OBJECTS and len(os.sched_getaffinity(0)) >= 2
 
 
 def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run: Runner) -> Outcome:

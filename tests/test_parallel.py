@@ -19,7 +19,7 @@ from nplint.loading.transfer import decode, encode
 FIXTURES = Path(__file__).parent / "fixtures"
 
 pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+    not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
     reason="the second process is used on Linux with two cores or more",
 )
 
@@ -147,3 +147,17 @@ def test_every_fixture_survives_the_transfer_or_is_kept_back() -> None:
             continue
         assert _trees([decode(marshal.loads(marshal.dumps(record)))]) == _trees([loaded])
     assert 0 < kept_back < len(files) // 20
+
+
+def test_no_second_process_beside_other_threads() -> None:
+    import threading
+
+    assert parallel.worth_a_second_process(parallel.MIN_OBJECTS)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        assert not parallel.worth_a_second_process(parallel.MIN_OBJECTS)
+    finally:
+        release.set()
+        worker.join()
