@@ -19,9 +19,11 @@ the parent as it always was, so the outcome never depends on the split.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import pickle
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -75,9 +77,13 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     mine = [r for r in rules if r.__module__ not in SECOND_PROCESS_MODULES]
     if not theirs or not mine or not worth_a_second_process(len(ctx.inventory.objects)):
         return run(rules, ctx, config)
-    finish = _start(lambda: pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL))
-    found, failures = run(mine, ctx, config)
-    data = finish()
+    child = _Child(lambda: pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        found, failures = run(mine, ctx, config)
+    except BaseException:
+        child.cancel()
+        raise
+    data = child.result()
     outcome = _received(data) if data is not None else None
     if outcome is None:
         outcome = run(theirs, ctx, config)
@@ -87,7 +93,7 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
 
 
 def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile]:
-    """``[load(0), …, load(count - 1)]``, on a large repository with every other file loaded by a child.
+    """``[load(0), …, load(count - 1)]``; on a large repository nearly half are loaded by a child.
 
     The child sends its files back as plain values (:mod:`nplint.loading.transfer`);
     a file it cannot send that way, or all of them if it fails, is loaded here.
@@ -98,10 +104,14 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
     theirs = [
         index for index in range(count) if (index + 1) * CHILD_SHARE // 100 > index * CHILD_SHARE // 100
     ]
-    finish = _start(lambda: marshal.dumps([encode(load(index)) for index in theirs]))
+    child = _Child(lambda: marshal.dumps([encode(load(index)) for index in theirs]))
     taken = set(theirs)
-    mine = {index: load(index) for index in range(count) if index not in taken}
-    data = finish()
+    try:
+        mine = {index: load(index) for index in range(count) if index not in taken}
+    except BaseException:
+        child.cancel()
+        raise
+    data = child.result()
     records: list[Any] | None = None
     if data is not None:
         try:
@@ -115,31 +125,40 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
     return [mine[index] for index in range(count)]
 
 
-def _start(work: Callable[[], bytes]) -> Callable[[], bytes | None]:
-    """Run ``work`` in a forked child; the function returned waits for its bytes (None if it failed)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's own lines are not traced
-        status = 1
-        try:
-            os.close(read_end)
-            data = work()
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
+class _Child:
+    """A forked process running ``work``; :meth:`result` waits for the bytes it returns."""
 
-    def finish() -> bytes | None:
-        with os.fdopen(read_end, "rb") as source:
-            data = source.read()
-        _, status = os.waitpid(pid, 0)
+    def __init__(self, work: Callable[[], bytes]) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child's own lines are not traced
+            status = 1
+            try:
+                os.close(read_end)
+                data = work()
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self.source = os.fdopen(read_end, "rb")
+
+    def result(self) -> bytes | None:
+        """What the child sent, or None if it failed."""
+        with self.source:
+            data = self.source.read()
+        _, status = os.waitpid(self.pid, 0)
         return data if status == 0 else None
 
-    return finish
+    def cancel(self) -> None:
+        """Stop the child (the parent's own share failed) and reap it."""
+        self.source.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
 
 
 def _received(data: bytes) -> Outcome | None:

@@ -161,3 +161,30 @@ def test_no_second_process_beside_other_threads() -> None:
     finally:
         release.set()
         worker.join()
+
+
+def test_when_the_parents_share_fails_the_child_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    children: list[int] = []
+    real_fork = os.fork
+
+    def recording_fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", recording_fork)
+    parent = os.getpid()
+
+    def load(index: int) -> LoadedFile:
+        if os.getpid() == parent:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C while the parent loaded its share
+        return LoadedFile(f"{index}.yaml")
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.load_split(10, load)
+    [pid] = children
+    # Reaped: the process is gone, not a zombie.
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
