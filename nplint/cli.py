@@ -11,12 +11,13 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from nplint import __version__
 from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
+from nplint.commands import write_output
 from nplint.config import Config, ConfigError, codes_in, load_config
 from nplint.discovery import find_repository_root
 from nplint.exitcodes import ExitCode
@@ -248,7 +249,7 @@ def run_check(
             report = _report(result, config, session, color=_use_color(args.no_color, stdout))
         reporter = reporter_class()
         if name != "text":
-            _write(reporter.chunks(report), target, stdout)
+            write_output(reporter.chunks(report), target, stdout)
             continue
         text = reporter.render(report)
         if args.quiet:
@@ -258,7 +259,7 @@ def run_check(
                 f"{f.path}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
                 for f in result.suppressed
             )
-        _write([text], target, stdout)
+        write_output(text, target, stdout)
     for failure in result.failures:
         print(f"nplint: internal error: {failure} (please report it)", file=sys.stderr)
     if result.failures:
@@ -272,15 +273,6 @@ def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
     if any(f.level.rank >= fail_on.rank for f in result.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
-
-
-def _write(chunks: Iterable[str], target: str | None, stdout: TextIO) -> None:
-    """Write a report to ``target`` (a file) or standard output, piece by piece."""
-    if target:
-        with Path(target).open("w", encoding="utf-8") as handle:
-            handle.writelines(chunks)
-    else:
-        stdout.writelines(chunks)
 
 
 def _report(result: LintResult, config: Config, session: Session, *, color: bool) -> Report:

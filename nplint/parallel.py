@@ -61,6 +61,12 @@ SECOND_PROCESS_MODULES = frozenset(
 
 
 def worth_a_second_process(objects: int) -> bool:
+    """Whether the rules over ``objects`` objects are worth splitting."""
+    return objects >= MIN_OBJECTS and second_process_allowed()
+
+
+def second_process_allowed() -> bool:
+    """Whether this process may fork a helper at all (configuration, platform, threads, cores)."""
     if os.environ.get(JOBS_ENV, "").strip() == "1":
         return False
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
@@ -68,7 +74,7 @@ def worth_a_second_process(objects: int) -> bool:
     if threading.active_count() > 1:
         return False  # an embedding program's threads may hold locks the child would wait on
     # The cores this process may run on, which a container or taskset may limit.
-    return objects >= MIN_OBJECTS and len(os.sched_getaffinity(0)) >= 2
+    return len(os.sched_getaffinity(0)) >= 2
 
 
 def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run: Runner) -> Outcome:
@@ -98,7 +104,7 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
     The child sends its files back as plain values (:mod:`nplint.loading.transfer`);
     a file it cannot send that way, or all of them if it fails, is loaded here.
     """
-    if count < MIN_FILES or not worth_a_second_process(MIN_OBJECTS):
+    if count < MIN_FILES or not second_process_allowed():
         return [load(index) for index in range(count)]
     # Spread over the tree, so both halves get files of every kind and size.
     theirs = [

@@ -295,15 +295,7 @@ def _split(node: Node | None) -> Iterator[tuple[str, Node]]:
                 yield part, item
 
 
-#: The kinds that can state a range ("" for configuration files without a kind).
-_RANGE_KINDS = frozenset(
-    ("ConfigMap", "ClusterConfiguration", "IPPool", "Installation", "Cluster", "ClusterConfig", "Network", "")
-)
-
-
 def _revealed(path: str, node: MapNode, kind: str) -> Iterator[ClusterRange]:
-    if kind not in _RANGE_KINDS and kind not in WORKLOAD_TEMPLATE_PATHS:
-        return
     api = node.get_str("apiVersion") or ""
     name = _text(_dig(node, "metadata", "name")) or ""
     what = f"{kind} {name}".strip()
