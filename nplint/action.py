@@ -1,15 +1,22 @@
 """The GitHub Action's logic: run nplint, write SARIF, annotations, a job summary and outputs.
 
 ``action.yml`` passes every input through ``env:`` (never by interpolating
-expressions into a shell script) and calls ``python -m nplint.action run``,
-then, after the SARIF upload, ``python -m nplint.action finish`` to fail the
+expressions into a shell script) and calls ``python -I -m nplint.action run``,
+then, after the SARIF upload, ``python -I -m nplint.action finish`` to fail the
 job when the run's exit code says so.
+
+The checkout is a pull request's, so it is untrusted: ``-I`` keeps it off
+Python's path, plugins are not loaded unless the ``plugins`` input asks,
+nothing is rendered unless the ``render`` input asks, paths are passed after
+``--``, and the SARIF report goes to the runner's temporary directory unless
+``sarif-file`` names a place in the workspace (never through a link out of it).
 
 Environment read by ``run``: ``NPLINT_PATHS`` (whitespace-separated),
 ``NPLINT_CONFIG``, ``NPLINT_FAIL_ON``, ``NPLINT_SARIF_FILE``,
-``NPLINT_ANNOTATE``, ``NPLINT_SUMMARY``, plus the runner's ``GITHUB_OUTPUT``,
-``GITHUB_STEP_SUMMARY``, ``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``,
-``GITHUB_BASE_REF`` and ``GITHUB_WORKSPACE``.
+``NPLINT_ANNOTATE``, ``NPLINT_SUMMARY``, ``NPLINT_RENDER``, ``NPLINT_PLUGINS``,
+plus the runner's ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``,
+``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``, ``GITHUB_BASE_REF``,
+``GITHUB_WORKSPACE`` and ``RUNNER_TEMP``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 
 from nplint.cli import main as nplint_main
 from nplint.exitcodes import ExitCode
+from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
 
 #: Rows of the "worst findings" table in the job summary.
 WORST_ROWS = 15
@@ -57,15 +65,58 @@ def _cli(args: Sequence[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+class ActionError(Exception):
+    """An input the action cannot use; the step reports it and sets exit-code 2."""
+
+
+def render_mode(env: Mapping[str, str]) -> str:
+    """``never`` unless the workflow's ``render`` input says ``auto``: rendering runs the PR's charts."""
+    value = env.get("NPLINT_RENDER", "").strip().lower() or "never"
+    if value not in ("auto", "never"):
+        raise ActionError(f"input 'render' must be 'auto' or 'never', not {value!r}")
+    return value
+
+
 def build_arguments(env: Mapping[str, str], formats: Sequence[str]) -> list[str]:
-    args = ["check"]
+    args = ["check", "--render", render_mode(env)]
     for fmt in formats:
         args += ["--format", fmt]
     if env.get("NPLINT_CONFIG", "").strip():
         args += ["--config", env["NPLINT_CONFIG"].strip()]
     if env.get("NPLINT_FAIL_ON", "").strip():
         args += ["--fail-on", env["NPLINT_FAIL_ON"].strip()]
-    return [*args, *(shlex.split(env.get("NPLINT_PATHS", "")) or ["."])]
+    # "--": a path of the workflow's (or a file name it globs) is never read as an option.
+    return [*args, "--", *(shlex.split(env.get("NPLINT_PATHS", "")) or ["."])]
+
+
+def sarif_destination(env: Mapping[str, str], workspace: Path) -> Path:
+    """Where the SARIF report goes: the ``sarif-file`` input in the workspace, else the runner's temp.
+
+    The workspace holds the pull request's files, so a directory on the way may be a
+    committed link: the report's folder must really be inside the workspace (or the
+    runner's temporary directory), and the file itself is replaced, never written through.
+    """
+    given = env.get("NPLINT_SARIF_FILE", "").strip()
+    temp = Path(env.get("RUNNER_TEMP", "").strip() or tempfile.gettempdir())
+    if not given:
+        return temp / "nplint.sarif"
+    target = workspace / given
+    allowed = [workspace.resolve(), temp.resolve()]
+    parent = target.parent
+    # Create the folders that are missing, one by one, never following a link out.
+    missing: list[Path] = []
+    while not parent.exists() and not parent.is_symlink():
+        missing.append(parent)
+        parent = parent.parent
+    real = parent.resolve()
+    if not any(real == base or base in real.parents for base in allowed):
+        raise ActionError(
+            f"input 'sarif-file' {given!r} leads out of the workspace (through {parent}); "
+            "name a place inside it, or leave the input empty"
+        )
+    for folder in reversed(missing):
+        folder.mkdir()
+    return target
 
 
 def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> str:
@@ -97,9 +148,14 @@ def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> 
 def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None) -> int:
     """Run nplint as the action's main step. Always returns 0: failing is ``finish``'s job."""
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd())
-    sarif_file = env.get("NPLINT_SARIF_FILE", "").strip() or "nplint.sarif"
-    sarif_path = workspace / sarif_file
-    sarif_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sarif_path = sarif_destination(env, workspace)
+        render_mode(env)
+    except (ActionError, OSError) as error:
+        print(f"nplint: error: {error}", file=sys.stderr)
+        _set_output(env, "exit-code", str(int(ExitCode.ERROR)))
+        _set_output(env, "findings", "0")
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         json_path = Path(scratch) / "nplint.json"
         # One lint run, three outputs: SARIF for upload, JSON for the summary,
@@ -118,7 +174,7 @@ def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None)
     if _truthy(env.get("NPLINT_SUMMARY"), True):
         section = connectivity(env, workspace) if connectivity is not None else None
         _append(env.get("GITHUB_STEP_SUMMARY"), summary_markdown(report, section))
-    _set_output(env, "sarif-file", sarif_file)
+    _set_output(env, "sarif-file", str(sarif_path))
     _set_output(env, "findings", str(len(report["findings"])))
     _set_output(env, "exit-code", str(code))
     return 0
@@ -139,6 +195,9 @@ def finish(env: Mapping[str, str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["run"]:
+        if not _truthy(os.environ.get("NPLINT_PLUGINS"), False):
+            # Entry points come from whatever the job installed: only when the workflow asks.
+            os.environ[DISABLE_AUTOLOAD_ENV] = "1"
         return run(os.environ, connectivity_section)
     if args == ["finish"]:
         return finish(os.environ)

@@ -66,11 +66,27 @@ def _read_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def _run_action(repo: Path, tmp: Path, overrides: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
+def _run_action(
+    repo: Path,
+    tmp: Path,
+    overrides: dict[str, str],
+    event: dict[str, Any],
+    *,
+    python_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the action's `run:` steps in ``repo``.
+
+    Without ``python_dir`` the test's own interpreter (where nplint is installed)
+    runs the steps and the install step is left out; with it, the ``python`` found
+    there runs every step, the install step included.
+    """
     action = _action()
     inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
     inputs.update(overrides)
     output_file = tmp / "github_output"
+    runner_temp = tmp / "runner_temp"
+    runner_temp.mkdir(exist_ok=True)
     summary_file = tmp / "step_summary"
     event_file = tmp / "event.json"
     event_file.write_text(json.dumps(event))
@@ -87,11 +103,15 @@ def _run_action(repo: Path, tmp: Path, overrides: dict[str, str], event: dict[st
             "GITHUB_EVENT_NAME": event.get("_name", "push"),
             "GITHUB_EVENT_PATH": str(event_file),
             "GITHUB_STEP_SUMMARY": str(summary_file),
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+            "RUNNER_TEMP": str(runner_temp),
+            "PATH": str(python_dir or os.path.dirname(sys.executable))
+            + os.pathsep
+            + os.environ.get("PATH", ""),
+            **(extra_env or {}),
         }
     )
     for step in action["runs"]["steps"]:
-        if "run" not in step or step["name"] == "Install nplint":
+        if "run" not in step or (python_dir is None and step["name"] == "Install nplint"):
             # setup-python and upload-sarif are GitHub's; nplint is already installed here.
             continue
         condition = step.get("if", "")
@@ -108,7 +128,12 @@ def _run_action(repo: Path, tmp: Path, overrides: dict[str, str], event: dict[st
         results[step["name"]] = result
         if "id" in step:
             steps[step["id"]] = _read_outputs(output_file)
-    return {"steps": steps, "results": results, "summary": summary_file.read_text()}
+    return {
+        "steps": steps,
+        "results": results,
+        "summary": summary_file.read_text(),
+        "runner_temp": runner_temp,
+    }
 
 
 @pytest.fixture
@@ -131,8 +156,17 @@ def test_inputs_reach_the_script_only_through_env() -> None:
     run_step = next(s for s in action["runs"]["steps"] if s.get("id") == "nplint")
     names = {m.group(1) for v in run_step["env"].values() for m in EXPRESSION.finditer(str(v))}
     assert names == {
-        f"inputs.{n}" for n in ("paths", "config", "fail-on", "sarif-file", "annotate", "summary")
+        f"inputs.{n}"
+        for n in ("paths", "config", "fail-on", "sarif-file", "annotate", "summary", "render", "plugins")
     }
+
+
+def test_every_python_runs_isolated_from_the_checkout() -> None:
+    """The checkout is the working directory: `python -m` without -I would import from it."""
+    for step in _action()["runs"]["steps"]:
+        for line in str(step.get("run", "")).splitlines():
+            if "python" in line and not line.lstrip().startswith("#"):
+                assert "python -I -m " in line, line
 
 
 def test_action_with_findings(repo: Path, tmp_path: Path) -> None:
@@ -140,8 +174,11 @@ def test_action_with_findings(repo: Path, tmp_path: Path) -> None:
     (repo / ".nplint.yaml").write_text("cni: calico\n")
     run = _run_action(repo, tmp_path, {}, {})
     outputs = run["steps"]["nplint"]
-    assert outputs == {"sarif-file": "nplint.sarif", "findings": "1", "exit-code": "1"}
-    sarif = json.loads((repo / "nplint.sarif").read_text())
+    sarif_path = run["runner_temp"] / "nplint.sarif"
+    assert outputs == {"sarif-file": str(sarif_path), "findings": "1", "exit-code": "1"}
+    # By default the report goes to the runner's temporary directory, not into the checkout.
+    assert not (repo / "nplint.sarif").exists()
+    sarif = json.loads(sarif_path.read_text())
     assert sarif["runs"][0]["results"][0]["ruleId"] == "NP301"
     assert run["results"]["Run nplint"].returncode == 0
     assert run["results"]["Run nplint"].stdout.startswith("::error file=policy.yaml,line=8,col=17,")
@@ -162,7 +199,11 @@ def test_action_clean_and_inputs(repo: Path, tmp_path: Path) -> None:
         {"paths": "other.yaml", "sarif-file": "out/report.sarif", "annotate": "false", "summary": "false"},
         {},
     )
-    assert run["steps"]["nplint"] == {"sarif-file": "out/report.sarif", "findings": "0", "exit-code": "0"}
+    assert run["steps"]["nplint"] == {
+        "sarif-file": str(repo / "out" / "report.sarif"),
+        "findings": "0",
+        "exit-code": "0",
+    }
     assert (repo / "out" / "report.sarif").is_file()
     assert run["results"]["Run nplint"].stdout == ""
     assert run["summary"] == ""
@@ -245,3 +286,131 @@ def test_pull_request_summary_shows_connectivity_change(repo: Path, tmp_path: Pa
     assert "```mermaid" in summary, summary
     assert "shop/web" in summary and "shop/db" in summary
     assert "opened" in summary.lower()
+
+
+# -- a pull request that tries to run its own code -------------------------------------------
+
+#: Python a pull request commits in the hope that the action imports it. Each writes a marker.
+_HOSTILE_MODULE = "import pathlib\npathlib.Path({marker!r}).write_text('ran')\n"
+
+
+def _hostile_workspace(repo: Path, markers: Path) -> dict[str, Path]:
+    """The checkout of a pull request holding modules named like what the action imports."""
+    places = {
+        "shlex": repo / "shlex.py",
+        "nplint": repo / "nplint" / "__init__.py",
+        "pip": repo / "pip" / "__main__.py",
+        "pip-init": repo / "pip" / "__init__.py",
+        "plugin": repo / "evil_plugin.py",
+    }
+    for name, path in places.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_HOSTILE_MODULE.format(marker=str(markers / name)))
+    # An installed-looking distribution whose entry points name the module above.
+    info = repo / "x.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: x\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[nplint]\nevil = evil_plugin\n\n[console_scripts]\nnplint = evil_plugin:main\n"
+    )
+    return places
+
+
+def _fresh_python(tmp_path: Path) -> Path:
+    """A new virtual environment whose own site-packages is empty but can import this one's tools.
+
+    The action's install step then really installs nplint (from this checkout) into it, with
+    pip and the build backend of the test environment, and no network.
+    """
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python.parent
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the action's steps are bash on Linux runners")
+def test_exact_run_lines_import_nothing_from_the_workspace(repo: Path, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    places = _hostile_workspace(repo, markers)
+    (repo / "policy.yaml").write_text(BAD)
+    (repo / ".nplint.yaml").write_text("cni: calico\n")
+    run = _run_action(
+        repo,
+        tmp_path,
+        {"plugins": "true"},  # even with plugins on, the workspace's entry point is not installed
+        {},
+        python_dir=_fresh_python(tmp_path),
+        extra_env={"PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1", "PIP_NO_DEPS": "1"},
+    )
+    results = run["results"]
+    assert results["Install nplint"].returncode == 0, results["Install nplint"].stderr
+    assert sorted(p.name for p in markers.iterdir()) == [], "code from the pull request ran"
+    outputs = run["steps"]["nplint"]
+    assert outputs["exit-code"] == "1", results["Run nplint"].stderr
+    assert outputs["findings"] == "1"
+    assert results["Run nplint"].stdout.startswith("::error file=policy.yaml,line=8,col=17,")
+    assert results["Fail on findings"].returncode == 1
+    # The hostile files are still there: nothing was skipped by accident.
+    assert all(path.is_file() for path in places.values())
+
+
+def test_workspace_modules_would_run_without_isolation(repo: Path, tmp_path: Path) -> None:
+    """The check above can fail: the same workspace, `python -m` without -I, imports the PR's pip."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    _hostile_workspace(repo, markers)
+    subprocess.run([sys.executable, "-m", "pip", "--version"], cwd=repo, capture_output=True, check=False)
+    assert (markers / "pip").is_file()
+
+
+def test_render_is_off_unless_the_workflow_asks(repo: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    calls = tmp_path / "calls"
+    for program in ("helm", "kustomize", "kubectl"):
+        script = fake / program
+        script.write_text(f'#!/bin/sh\necho {program} >> "{calls}"\n')
+        script.chmod(0o755)
+    (repo / "app").mkdir()
+    (repo / "app" / "kustomization.yaml").write_text("resources: [policy.yaml]\n")
+    (repo / "app" / "policy.yaml").write_text(BAD)
+    # The repository's own configuration cannot turn rendering on.
+    (repo / ".nplint.yaml").write_text("render: auto\n")
+    extra = {"PATH": f"{fake}{os.pathsep}{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    run = _run_action(repo, tmp_path, {}, {}, extra_env=extra)
+    assert run["steps"]["nplint"]["exit-code"] == "1", run["results"]["Run nplint"].stderr
+    assert not calls.exists()
+    stdout = run["results"]["Run nplint"].stdout
+    assert "::notice file=app/kustomization.yaml,line=1,col=1," in stdout
+    assert "title=NP005 not-rendered::" in stdout and "--render never" in stdout
+    run = _run_action(repo, tmp_path, {"render": "bogus"}, {}, extra_env=extra)
+    assert run["steps"]["nplint"]["exit-code"] == "2"
+
+
+def test_sarif_file_through_a_committed_link_is_refused(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "out").symlink_to(outside)
+    (repo / "policy.yaml").write_text(BAD)
+    run = _run_action(repo, tmp_path, {"sarif-file": "out/report.sarif"}, {})
+    assert run["steps"]["nplint"]["exit-code"] == "2"
+    assert "leads out of the workspace" in run["results"]["Run nplint"].stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_paths_input_is_never_an_option(repo: Path, tmp_path: Path) -> None:
+    (repo / "policy.yaml").write_text(BAD)
+    run = _run_action(repo, tmp_path, {"paths": "--write-baseline=bl.yaml policy.yaml"}, {})
+    assert not (repo / "bl.yaml").exists()
+    # "--write-baseline=bl.yaml" is a path that does not exist: a usage error, not a green job.
+    assert run["steps"]["nplint"]["exit-code"] == "2"

@@ -85,6 +85,9 @@ def test_hook_definitions() -> None:
     assert hooks["nplint"]["types_or"] == ["yaml", "json"]
     assert hooks["nplint"]["require_serial"] is True
     assert hooks["nplint-repo"]["pass_filenames"] is False
+    for hook in hooks.values():
+        # File names come after "--", and nothing is rendered unless the user's entry says so.
+        assert str(hook["entry"]).split()[:4] == ["nplint", "check", "--render=never", "--"]
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -119,10 +122,12 @@ def source(tmp_path_factory: pytest.TempPathFactory, pre_commit_home: Path) -> P
 
 
 def _try_repo(
-    source: Path, hook: str, repo: Path, home: Path, *extra: str
+    source: Path, hook: str, repo: Path, home: Path, *extra: str, path: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PRE_COMMIT_HOME"] = str(home)
+    if path is not None:
+        env["PATH"] = path
     env.pop("NPLINT_DISABLE_PLUGIN_AUTOLOAD", None)
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(source), hook, "--verbose", *extra],
@@ -174,3 +179,31 @@ def test_repo_hook_lints_everything(source: Path, pre_commit_home: Path, tmp_pat
     assert "a/bad.yaml:7:3: NP204" in result.stdout
     # The null podSelector isolates every pod of shop for ingress, but nothing isolates egress.
     assert "b/web.yaml:4:9: NP102" in result.stdout
+
+
+def test_file_named_like_an_option_is_linted_as_a_file(
+    source: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
+    """A committed `--write-baseline=bl.yaml` must not turn the hook green by writing a baseline."""
+    repo = _work_repo(tmp_path, {"bad.yaml": BAD, "--write-baseline=bl.yaml": GOOD})
+    result = _try_repo(source, "nplint", repo, pre_commit_home, "--all-files")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "bad.yaml:7:3: NP204 [implicit-pod-selector]" in result.stdout
+    assert not (repo / "bl.yaml").exists()
+
+
+def test_hook_does_not_render(source: Path, pre_commit_home: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for program in ("helm", "kustomize", "kubectl"):
+        script = fake / program
+        script.write_text(f'#!/bin/sh\necho {program} >> "{calls}"\n')
+        script.chmod(0o755)
+    repo = _work_repo(
+        tmp_path, {"app/kustomization.yaml": "resources: [policy.yaml]\n", "app/policy.yaml": GOOD}
+    )
+    env_path = f"{fake}{os.pathsep}{os.environ['PATH']}"
+    result = _try_repo(source, "nplint-repo", repo, pre_commit_home, "--all-files", path=env_path)
+    assert not calls.exists(), result.stdout
+    assert "NP005" in result.stdout
