@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -224,12 +225,13 @@ def _base_revision(env: Mapping[str, str]) -> str | None:
         try:
             event = json.loads(Path(event_path).read_text(encoding="utf-8"))
             sha = event["pull_request"]["base"]["sha"]
-            if isinstance(sha, str) and sha:
+            # An object name, nothing else: it is handed to git.
+            if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
                 return sha
         except (OSError, ValueError, KeyError, TypeError):
             pass
     base_ref = env.get("GITHUB_BASE_REF", "").strip()
-    return f"origin/{base_ref}" if base_ref else None
+    return f"origin/{base_ref}" if base_ref and not base_ref.startswith("-") else None
 
 
 if __name__ == "__main__":
