@@ -22,6 +22,7 @@ import re
 
 __all__ = [
     "MESSAGE_LIMIT",
+    "NAME_LIMIT",
     "VALUE_LIMIT",
     "capped",
     "dot_string",
@@ -35,6 +36,9 @@ __all__ = [
 
 #: Characters of one repository value quoted in a message (a name, a label value, a key).
 VALUE_LIMIT = 64
+#: Characters of an object's kind, namespace or name where a report gives it as a field: the
+#: longest name Kubernetes accepts (a DNS subdomain); longer ones are invalid anyway.
+NAME_LIMIT = 253
 #: Characters of a whole message, whatever it quotes: the backstop behind :data:`VALUE_LIMIT`.
 MESSAGE_LIMIT = 1000
 ELLIPSIS = "…"

@@ -41,7 +41,7 @@ _NOT_RAW = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud
 def _json_module_text(value: object) -> str:
     """What the json module writes, with the characters above as \\u escapes (which it leaves raw)."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
-    return re.sub(f"[{_NOT_RAW}]", lambda m: "\\u%04x" % ord(m.group()), text)
+    return re.sub(f"[{_NOT_RAW}]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @settings(max_examples=500, deadline=None)
