@@ -326,7 +326,7 @@ BAD_NAME = os.fsdecode(b"bad\xff.yaml")
 def undecodable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
-    policy = POLICY.replace("matchLabels: {app: web}", "{}")
+    policy = POLICY
     with open(os.path.join(os.fsencode(repo), b"bad\xff.yaml"), "wb") as handle:
         handle.write(policy.encode())
     monkeypatch.chdir(repo)
