@@ -442,3 +442,13 @@ def test_output_to_a_fifo_is_written_in_place(linked: Path) -> None:
         reader.join(timeout=10)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert json.loads(received[0])["findings"]
+
+
+def test_suppressed_findings_show_an_escaped_file_name(undecodable: Path) -> None:
+    raw = os.path.join(os.fsencode(undecodable), b"bad\xff.yaml")
+    with open(raw, "ab") as handle:
+        handle.write(b"# nplint: disable-file=NP003\n")
+    code, out = _run(["--format", "text", "--select", "NP003", "--show-suppressed", "."])
+    assert code == 0
+    _assert_safe(out)
+    assert "bad\\xff.yaml:4:9: NP003 (suppressed) metadata.name 'Bad_Name'" in out
