@@ -452,3 +452,24 @@ def test_suppressed_findings_show_an_escaped_file_name(undecodable: Path) -> Non
     assert code == 0
     _assert_safe(out)
     assert "bad\\xff.yaml:4:9: NP003 (suppressed) metadata.name 'Bad_Name'" in out
+
+
+def test_a_renderers_error_line_is_quoted_escaped_and_capped(tmp_path: Path) -> None:
+    from nplint.config import build_config
+    from nplint.model.inventory import build_inventory
+    from nplint.render import Target
+    from nplint.rules.base import RuleContext
+    from nplint.rules.rendering import REASON_LIMIT, NotRendered
+
+    # The last line of a renderer's standard error can echo a hostile template.
+    reason = "`helm template` failed: Error: parse error: \x1b[2J" + "b" * 100_000 + "\u202e"
+    ctx = RuleContext(
+        inventory=build_inventory([]),
+        config=build_config({}, source=None, root=tmp_path),
+        unrendered=[(Target("helm", "charts/x\x1b"), reason)],
+    )
+    (finding,) = NotRendered().check(ctx)
+    assert finding.rule_id == "NP005" and finding.path == "charts/x\x1b/Chart.yaml"
+    assert "(`helm template` failed: Error: parse error: \\x1b[2Jbbb" in finding.message
+    assert "b" * REASON_LIMIT not in finding.message and "…); its policies reach" in finding.message
+    assert RAW_UNSAFE.search(finding.message) is None
