@@ -35,6 +35,7 @@ from pathlib import Path
 from nplint.cli import main as nplint_main
 from nplint.exitcodes import ExitCode
 from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
+from nplint.untrusted import markdown_code, markdown_text
 
 #: Rows of the "worst findings" table in the job summary.
 WORST_ROWS = 15
@@ -132,13 +133,15 @@ def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> 
         for (rule, name, level), count in sorted(
             by_rule.items(), key=lambda i: (_LEVEL_ORDER[i[0][2]], i[0][0])
         ):
-            lines.append(f"| {rule} {name} | {level} | {count} |")
+            lines.append(f"| {markdown_text(f'{rule} {name}')} | {markdown_text(str(level))} | {count} |")
         worst = sorted(findings, key=lambda f: (_LEVEL_ORDER[f["level"]], f["path"], f["line"], f["rule"]))
         lines += ["", "### Worst findings", "", "| level | location | rule | message |", "|---|---|---|---|"]
         for finding in worst[:WORST_ROWS]:
-            message = str(finding["message"]).replace("|", "\\|").replace("\n", " ")
-            location = f"`{finding['path']}:{finding['line']}`"
-            lines.append(f"| {finding['level']} | {location} | {finding['rule']} | {message} |")
+            # Paths and messages are the repository's: one line each, no markup, no HTML.
+            message = markdown_text(str(finding["message"]))
+            location = markdown_code(f"{finding['path']}:{finding['line']}")
+            level, rule = (markdown_text(str(finding[key])) for key in ("level", "rule"))
+            lines.append(f"| {level} | {location} | {rule} | {message} |")
         if len(worst) > WORST_ROWS:
             lines.append(f"| | | | … and {len(worst) - WORST_ROWS} more |")
     if connectivity:

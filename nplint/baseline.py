@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nplint.findings import Finding, fingerprint
+from nplint.output_files import OutputFileError, replace_file
+from nplint.reporting.jsontext import dumps
+from nplint.untrusted import escape
 
 FORMAT_VERSION = 1
 
@@ -32,12 +35,16 @@ class BaselineResult:
 
 
 def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
+    """Record ``findings`` in ``path``; the fingerprints are of the raw values, the rest is for people.
+
+    :raises BaselineError: when the file cannot be written.
+    """
     entries = sorted(
         (
             {
                 "fingerprint": fingerprint(f),
                 "rule": f.rule_id,
-                "path": f.path,
+                "path": escape(f.path),
                 "object": str(f.object) if f.object else None,
                 "yaml_path": f.yaml_path,
                 "message": f.message,
@@ -47,7 +54,11 @@ def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
         key=lambda e: (e["path"] or "", e["rule"] or "", e["fingerprint"] or ""),
     )
     document = {"version": FORMAT_VERSION, "tool": "nplint", "findings": entries}
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Replaced, never written through a symlink the repository put at the path.
+    try:
+        replace_file(path, [dumps(document), "\n"])
+    except OutputFileError as error:
+        raise BaselineError(str(error)) from None
 
 
 def read_baseline(path: Path) -> Counter[str]:

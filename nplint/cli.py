@@ -28,6 +28,7 @@ from nplint.plugins.manager import PluginLoadError, PluginManager
 from nplint.reporting.base import Report, ReporterRegistry
 from nplint.rules.base import RuleRegistry
 from nplint.selection import SelectionError
+from nplint.untrusted import escape
 
 COMMANDS = ("check", "rules", "explain", "reach", "diff")
 
@@ -256,7 +257,7 @@ def run_check(
             text = "".join(line + "\n" for line in text.splitlines()[:-1])
         if args.show_suppressed and result.suppressed:
             text += "".join(
-                f"{f.path}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
+                f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
                 for f in result.suppressed
             )
         write_output(text, target, stdout)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from nplint.untrusted import capped, escape, shown
+
 
 class Level(Enum):
     """A finding's severity, in SARIF's words."""
@@ -55,9 +57,10 @@ class ObjectRef:
     name: str
 
     def __str__(self) -> str:
+        # Every field comes from the repository: shown escaped and capped, as messages quote it.
         if self.namespace:
-            return f"{self.kind} {self.namespace}/{self.name}"
-        return f"{self.kind} {self.name}"
+            return f"{shown(self.kind)} {shown(self.namespace)}/{shown(self.name)}"
+        return f"{shown(self.kind)} {shown(self.name)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,9 @@ class Related:
     path: str
     span: Span
     message: str
+
+    def __post_init__(self) -> None:
+        _sanitise_message(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,16 @@ class Finding:
     related: tuple[Related, ...] = ()
     fix: str | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        # Messages quote repository values; whatever a rule (or a plugin's rule)
+        # forgot to escape or cap is escaped and capped here, so no format can
+        # show a control character or an unbounded message.
+        _sanitise_message(self)
+        if self.fix is not None:
+            fix = capped(escape(self.fix, keep_newlines=True))
+            if fix is not self.fix:
+                object.__setattr__(self, "fix", fix)
+
     def sort_key(self) -> tuple[str, int, int, str, str, int, int, str]:
         """Path, line, column, rule: the reading order, made total so output is deterministic."""
         span = self.span
@@ -102,6 +118,12 @@ class Finding:
             span.end_column,
             self.yaml_path,
         )
+
+
+def _sanitise_message(value: Finding | Related) -> None:
+    message = capped(escape(value.message))
+    if message is not value.message:
+        object.__setattr__(value, "message", message)
 
 
 def fingerprint(finding: Finding) -> str:

@@ -1,9 +1,16 @@
-"""The reports' JSON writer gives the json module's bytes, without its garbage."""
+"""The reports' JSON writer gives the json module's bytes, without its garbage.
+
+One difference on purpose: characters a report must not carry raw (DEL, C1
+controls, U+2028/U+2029, bidi controls, lone surrogates) are written as
+``\\uXXXX`` escapes, which the json module leaves raw with ``ensure_ascii=False``.
+"""
 
 from __future__ import annotations
 
 import gc
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -28,10 +35,44 @@ _VALUES = st.recursive(
 )
 
 
+_NOT_RAW = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+
+
+def _json_module_text(value: object) -> str:
+    """What the json module writes, with the characters above as \\u escapes (which it leaves raw)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return re.sub(f"[{_NOT_RAW}]", lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 @settings(max_examples=500, deadline=None)
 @given(_VALUES)
 def test_same_text_as_the_json_module(value: object) -> None:
-    assert dumps(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert dumps(value) == _json_module_text(value)
+
+
+def _has_nan(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, dict):
+        return any(_has_nan(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(item) for item in value)
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES)
+def test_escapes_are_lossless_and_nothing_unsafe_is_raw(value: object) -> None:
+    text = dumps(value)
+    assert re.search(f"[{_NOT_RAW}]", text) is None
+    text.encode("utf-8")  # lone surrogates would make this raise
+    if not _has_nan(value):
+        assert json.loads(text) == json.loads(json.dumps(value))
+
+
+def test_unsafe_characters_are_escaped_exactly() -> None:
+    value = {"name": "a\u202eb\u2028c\x85d\x7fe\udcff"}
+    assert dumps(value) == '{\n  "name": "a\\u202eb\\u2028c\\u0085d\\u007fe\\udcff"\n}'
 
 
 def test_leaves_no_cyclic_garbage() -> None:
@@ -77,4 +118,4 @@ def test_spliced_items_give_the_whole_documents_text(other: object, items: list[
 
     document = nest({"head": other, "items": [PLACEHOLDER], "tail": other}, depth)
     whole = nest({"head": other, "items": items, "tail": other}, depth)
-    assert "".join(spliced(document, items)) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
+    assert "".join(spliced(document, items)) == _json_module_text(whole) + "\n"

@@ -15,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nplint.analysis.formats import cell, mermaid_text
+from nplint.analysis.formats import cell, mermaid_text, shown_key
 from nplint.analysis.matrix import Matrix
 from nplint.analysis.portsets import NO_PORTS, PortSet
 from nplint.findings import Finding, fingerprint
+from nplint.reporting.jsonfmt import object_json
+from nplint.reporting.jsontext import guarded
+from nplint.untrusted import escape, markdown_code, markdown_text
 
 ADDED = "added"
 REMOVED = "removed"
@@ -50,8 +53,8 @@ class FlowChange:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "from": self.source,
-            "to": self.destination,
+            "from": shown_key(self.source),
+            "to": shown_key(self.destination),
             "change": self.kind,
             "before": self.before.describe() if self.before else None,
             "after": self.after.describe() if self.after else None,
@@ -118,16 +121,17 @@ def compare(
 
 
 def _finding_line(finding: Finding) -> str:
-    return f"{finding.path}:{finding.span.line}:{finding.span.column}: {finding.rule_id} {finding.message}"
+    where = f"{escape(finding.path)}:{finding.span.line}:{finding.span.column}"
+    return f"{where}: {finding.rule_id} {escape(finding.message)}"
 
 
 def diff_text(diff: ConnectivityDiff) -> str:
-    lines = [f"Connectivity from {diff.base} to {diff.head}:"]
+    lines = [f"Connectivity from {escape(diff.base)} to {escape(diff.head)}:"]
     for kind, title in ((ADDED, "Flows opened"), (REMOVED, "Flows closed"), (CHANGED, "Flows changed")):
         changes = diff.of_kind(kind)
         lines.append(f"{title} ({len(changes)}):")
         for change in changes:
-            pair = f"{change.source} -> {change.destination}"
+            pair = f"{shown_key(change.source)} -> {shown_key(change.destination)}"
             if kind == ADDED:
                 lines.append(f"  + {pair}: {change.after.describe()}")
             elif kind == REMOVED:
@@ -143,23 +147,22 @@ def diff_text(diff: ConnectivityDiff) -> str:
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
-    obj = finding.object
     return {
         "rule": finding.rule_id,
         "level": finding.level.value,
         "message": finding.message,
-        "path": finding.path,
+        "path": escape(finding.path),
         "line": finding.span.line,
         "column": finding.span.column,
-        "object": {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name} if obj else None,
+        "object": object_json(finding),
     }
 
 
 def diff_json(diff: ConnectivityDiff) -> str:
     data = {
         "version": 1,
-        "base": diff.base,
-        "head": diff.head,
+        "base": escape(diff.base),
+        "head": escape(diff.head),
         "flows": {
             ADDED: [c.to_json() for c in diff.of_kind(ADDED)],
             REMOVED: [c.to_json() for c in diff.of_kind(REMOVED)],
@@ -170,7 +173,7 @@ def diff_json(diff: ConnectivityDiff) -> str:
             "fixed": [_finding_json(f) for f in diff.fixed_findings],
         },
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return guarded(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _namespace_of(key: str) -> str | None:
@@ -216,12 +219,16 @@ def changes_mermaid(changes: Sequence[FlowChange]) -> str:
     return "\n".join(lines + styles) + "\n"
 
 
+def _code(key: str) -> str:
+    return markdown_code(shown_key(key))
+
+
 def diff_markdown(diff: ConnectivityDiff) -> str:
     added, removed, changed = (diff.of_kind(k) for k in (ADDED, REMOVED, CHANGED))
     lines = [
         "## nplint: connectivity changes",
         "",
-        f"Comparing `{cell(diff.base)}` with `{cell(diff.head)}`: {len(added)} flows opened, "
+        f"Comparing {markdown_code(diff.base)} with {markdown_code(diff.head)}: {len(added)} flows opened, "
         f"{len(removed)} closed, {len(changed)} changed; {len(diff.new_findings)} new findings, "
         f"{len(diff.fixed_findings)} fixed.",
         "",
@@ -231,27 +238,31 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
         lines += ["| change | from | to | connections |", "|---|---|---|---|"]
         for change in added:
             lines.append(
-                f"| 🟢 opened | `{cell(change.source)}` | `{cell(change.destination)}` | {change.after} |"
+                f"| 🟢 opened | {_code(change.source)} | {_code(change.destination)} | {change.after} |"
             )
         for change in removed:
             lines.append(
-                f"| 🔴 closed | `{cell(change.source)}` | `{cell(change.destination)}` | {change.before} |"
+                f"| 🔴 closed | {_code(change.source)} | {_code(change.destination)} | {change.before} |"
             )
         for change in changed:
             text = f"{change.before} → {change.after}"
             lines.append(
-                f"| 🟡 changed | `{cell(change.source)}` | `{cell(change.destination)}` | {cell(text)} |"
+                f"| 🟡 changed | {_code(change.source)} | {_code(change.destination)} | {cell(text)} |"
             )
         lines.append("")
     if diff.new_findings:
         lines += ["### New findings", "", "| location | rule | message |", "|---|---|---|"]
         for f in diff.new_findings:
-            lines.append(f"| `{cell(f.path)}:{f.span.line}` | {f.rule_id} | {cell(f.message)} |")
+            lines.append(
+                f"| {markdown_code(f'{f.path}:{f.span.line}')} | {f.rule_id} | {markdown_text(f.message)} |"
+            )
         lines.append("")
     if diff.fixed_findings:
         lines += ["### Fixed findings", "", "| location | rule | message |", "|---|---|---|"]
         for f in diff.fixed_findings:
-            lines.append(f"| `{cell(f.path)}:{f.span.line}` | {f.rule_id} | {cell(f.message)} |")
+            lines.append(
+                f"| {markdown_code(f'{f.path}:{f.span.line}')} | {f.rule_id} | {markdown_text(f.message)} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -2,12 +2,16 @@
 
 Pure functions from values to strings; the commands write them. Output is
 sorted and byte-identical for the same input.
+
+Endpoint names, namespaces and keys come from the repository: every format
+shows them through :func:`shown_key` (escaped, and cut at :data:`KEY_LIMIT`),
+then escapes them for its own syntax (:mod:`nplint.untrusted`). JSON text is
+written through :func:`nplint.reporting.jsontext.guarded`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -16,28 +20,51 @@ from nplint.analysis.matrix import Flow, Matrix
 from nplint.analysis.portsets import ALL_PORTS, PortSet
 from nplint.analysis.probes import Probe, probe_ok
 from nplint.analysis.verdict import Verdict
+from nplint.reporting.jsontext import guarded
+from nplint.untrusted import (
+    MESSAGE_LIMIT,
+    NAME_LIMIT,
+    capped,
+    dot_string,
+    escape,
+    markdown_code,
+    markdown_text,
+    mermaid_label,
+    shown,
+)
 
 #: Mermaid stops rendering graphs with more edges than this by default (``maxEdges``).
 MERMAID_MAX_EDGES = 500
-_MERMAID_UNSAFE = re.compile(r'["\\<>`#]')
+#: Characters of an endpoint key shown: room for a namespace (63), a name (253) and a kind.
+KEY_LIMIT = 340
+
+
+def shown_key(text: str) -> str:
+    """An endpoint key, name or namespace as every format shows it: escaped and capped."""
+    return shown(text, KEY_LIMIT)
+
+
+def _line(text: str) -> str:
+    """One line of a human format that quotes the repository (a verdict's reason, a probe)."""
+    return capped(escape(text), MESSAGE_LIMIT)
 
 
 def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.is_external:
         return {"id": endpoint.key, "type": "external", "addresses": endpoint.key}
     return {
-        "id": endpoint.key,
+        "id": shown_key(endpoint.key),
         "type": "workload",
-        "kind": endpoint.kind,
-        "namespace": endpoint.namespace,
-        "name": endpoint.name,
+        "kind": shown(endpoint.kind, NAME_LIMIT),
+        "namespace": shown(endpoint.namespace, NAME_LIMIT),
+        "name": shown(endpoint.name, NAME_LIMIT),
     }
 
 
 def flow_json(flow: Flow) -> dict[str, Any]:
     return {
-        "from": flow.source.key,
-        "to": flow.destination.key,
+        "from": shown_key(flow.source.key),
+        "to": shown_key(flow.destination.key),
         "connections": flow.ports.describe(),
         "ports": flow.ports.to_json(),
     }
@@ -48,7 +75,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return guarded(json.dumps(value, ensure_ascii=False))
 
 
 def matrix_json(matrix: Matrix) -> Iterator[str]:
@@ -65,7 +92,7 @@ def matrix_json(matrix: Matrix) -> Iterator[str]:
         yield "]\n}\n"
         return
     stride = len(matrix.ranked)
-    names = [_dumps(endpoint.key) for endpoint in matrix.ranked]
+    names = [_dumps(shown_key(endpoint.key)) for endpoint in matrix.ranked]
     partial = matrix.partial
     everything = _ports_json(ALL_PORTS)
     ports_text: dict[PortSet, str] = {}
@@ -98,13 +125,14 @@ def matrix_text(matrix: Matrix) -> Iterator[str]:
         yield f"No allowed flows among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
         return
     stride = len(matrix.ranked)
-    lengths = [len(e.key) for e in matrix.ranked]
+    keys = [shown_key(e.key) for e in matrix.ranked]
+    lengths = [len(key) for key in keys]
     width_from = max(len("FROM"), *(lengths[r] for r in {k // stride for k in matrix.keys}))
     width_to = max(len("TO"), *(lengths[r] for r in {k % stride for k in matrix.keys}))
     yield f"{'FROM':<{width_from}}  {'TO':<{width_to}}  CONNECTIONS\n"
     # Straight from the packed keys, each padded name and port text made once (see matrix_json).
-    sources = [f"{e.key:<{width_from}}  " for e in matrix.ranked]
-    destinations = [f"{e.key:<{width_to}}  " for e in matrix.ranked]
+    sources = [f"{key:<{width_from}}  " for key in keys]
+    destinations = [f"{key:<{width_to}}  " for key in keys]
     partial = matrix.partial
     everything = ALL_PORTS.describe()
     described: dict[PortSet, str] = {}
@@ -126,8 +154,8 @@ def matrix_text(matrix: Matrix) -> Iterator[str]:
 
 
 def mermaid_text(text: str) -> str:
-    """A label safe inside Mermaid's double quotes (entity codes for the characters it treats specially)."""
-    return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", text)
+    """A label safe inside Mermaid's double quotes: escaped, capped, entity codes for its own syntax."""
+    return mermaid_label(shown_key(text))
 
 
 def _groups(endpoints: Iterable[Endpoint]) -> tuple[dict[str, list[Endpoint]], list[Endpoint]]:
@@ -171,7 +199,7 @@ def matrix_mermaid(matrix: Matrix, flows: Sequence[Flow] | None = None) -> str:
 
 
 def _dot(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return dot_string(shown_key(text))
 
 
 def matrix_dot(matrix: Matrix) -> str:
@@ -198,7 +226,8 @@ def matrix_dot(matrix: Matrix) -> str:
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell: escaped, capped, one line, no markup."""
+    return markdown_text(shown_key(text))
 
 
 def matrix_markdown(matrix: Matrix) -> str:
@@ -220,7 +249,8 @@ def matrix_markdown(matrix: Matrix) -> str:
         ]
     lines += ["| from | to | connections |", "|---|---|---|"]
     lines += [
-        f"| `{cell(f.source.key)}` | `{cell(f.destination.key)}` | {cell(f.ports.describe())} |"
+        f"| {markdown_code(shown_key(f.source.key))} | {markdown_code(shown_key(f.destination.key))} "
+        f"| {cell(f.ports.describe())} |"
         for f in flows
     ]
     return "\n".join(lines) + "\n"
@@ -253,19 +283,37 @@ def verdict_text(verdict: Verdict) -> str:
         what = "allowed" if verdict.allowed else "denied"
         lines = [f"{verdict.source} -> {verdict.destination} on {verdict.asked}: {what}"]
     lines += [f"  - {reason}" for reason in verdict.reasons()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_line(line) for line in lines) + "\n"
+
+
+def _escaped(value: Any) -> Any:
+    """A JSON value with every string in it escaped and capped as messages are."""
+    if isinstance(value, str):
+        return _line(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
+def _escaped_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: _escaped(item) for key, item in fields.items()}
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "from": verdict.source,
-        "to": verdict.destination,
-        "port": verdict.port,
-        "protocol": verdict.protocol,
-        "allowed": verdict.allowed,
-        "connections": verdict.connections.describe(),
-        "reasons": verdict.reasons_json(),
-    }
+    # Names in a verdict and its reasons come from the repository (and from probe files).
+    return _escaped_fields(
+        {
+            "from": verdict.source,
+            "to": verdict.destination,
+            "port": verdict.port,
+            "protocol": verdict.protocol,
+            "allowed": verdict.allowed,
+            "connections": verdict.connections.describe(),
+            "reasons": verdict.reasons_json(),
+        }
+    )
 
 
 def probe_json(probe: Probe, verdict: Verdict) -> dict[str, Any]:
@@ -282,7 +330,7 @@ def probe_json(probe: Probe, verdict: Verdict) -> dict[str, Any]:
     data["path"] = probe.path
     data["line"] = probe.span.line
     data["reasons"] = verdict.reasons_json()
-    return data
+    return _escaped_fields(data)
 
 
 def probes_json(results: Sequence[tuple[Probe, Verdict]], profile: str) -> str:
@@ -297,7 +345,7 @@ def probes_json(results: Sequence[tuple[Probe, Verdict]], profile: str) -> str:
             "ok": sum(1 for p, v in results if probe_ok(p, v)),
         },
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return guarded(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def probes_text(results: Sequence[tuple[Probe, Verdict]]) -> str:
@@ -309,9 +357,10 @@ def probes_text(results: Sequence[tuple[Probe, Verdict]]) -> str:
         state = "allowed" if verdict.allowed else "denied"
         expected = f" (expected {probe.expect})" if probe.expect else ""
         where = f"{probe.path}:{probe.span.line}"
-        lines.append(f"{mark}  {where}: {probe.source} -> {probe.destination} {port}: {state}{expected}")
+        line = f"{mark}  {where}: {probe.source} -> {probe.destination} {port}: {state}{expected}"
+        lines.append(_line(line))
         if ok is False:
-            lines += [f"        - {reason}" for reason in verdict.reasons()]
+            lines += [_line(f"        - {reason}") for reason in verdict.reasons()]
     failed = sum(1 for p, v in results if probe_ok(p, v) is False)
     passed = sum(1 for p, v in results if probe_ok(p, v))
     unchecked = len(results) - passed - failed

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from nplint.analysis.engine import Engine
@@ -16,6 +15,8 @@ from nplint.analysis.profiles import engine_profile
 from nplint.config import Config
 from nplint.exitcodes import ExitCode
 from nplint.model import Inventory
+from nplint.output_files import OutputFileError, replace_file, write_chunks
+from nplint.untrusted import capped, escape
 
 if TYPE_CHECKING:
     from nplint.cli import Session
@@ -44,36 +45,34 @@ def warn_load_problems(files: Sequence[LoadedFile], stderr: TextIO | None = None
     for loaded in files:
         problems = list(loaded.problems) + [p for d in loaded.documents for p in d.problems if d.failed]
         for problem in problems[:1]:
-            where = f"{loaded.path}:{problem.span.line}:{problem.span.column}"
+            # The path and the message (a YAML error quoting the file) are the repository's.
+            where = f"{escape(str(loaded.path))}:{problem.span.line}:{problem.span.column}"
             print(
-                f"nplint: warning: {where}: {problem.message}; "
+                f"nplint: warning: {where}: {capped(escape(problem.message))}; "
                 "its objects are left out (run `nplint check` for details)",
                 file=stream,
             )
 
 
 def write_output(text: str | Iterable[str], output: str | None, stdout: TextIO) -> None:
-    """Write text, or chunks of it as they are rendered, to ``output`` or standard output."""
+    """Write text, or chunks of it as they are rendered, to ``output`` or standard output.
+
+    ``output`` is replaced, never written through: a symlink the repository
+    committed at that path is replaced by the report, and what it pointed to is
+    left alone (see :mod:`nplint.output_files`).
+
+    :raises nplint.cli.UsageError: when ``output`` cannot be written.
+    """
     chunks = [text] if isinstance(text, str) else text
-    if output:
-        with Path(output).open("w", encoding="utf-8") as handle:
-            _write_chunks(chunks, handle)
-    else:
-        _write_chunks(chunks, stdout)
+    if not output:
+        write_chunks(chunks, stdout)
+        return
+    from nplint.cli import UsageError
 
-
-def _write_chunks(chunks: Iterable[str], stream: TextIO) -> None:
-    """Write chunks in writes of about a megabyte: few calls, and never the whole text in memory."""
-    batch: list[str] = []
-    size = 0
-    for chunk in chunks:
-        batch.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 20:
-            stream.write("".join(batch))
-            batch.clear()
-            size = 0
-    stream.write("".join(batch))
+    try:
+        replace_file(output, chunks)
+    except OutputFileError as error:
+        raise UsageError(str(error)) from None
 
 
 def run_command(name: str, argv: Sequence[str], stdout: TextIO, session: Session | None = None) -> int:

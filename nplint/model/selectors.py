@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from nplint.loading.nodes import Node
+from nplint.untrusted import shown
 
 
 class Operator(Enum):
@@ -44,12 +45,14 @@ class Requirement:
         return False
 
     def __str__(self) -> str:
+        # Keys and values are the repository's: messages quote them escaped and capped.
         operator = self.operator.value if self.operator else "?"
+        key = shown(self.key)
         if self.operator in (Operator.IN, Operator.NOT_IN):
-            return f"{self.key} {operator} ({', '.join(sorted(self.values))})"
+            return f"{key} {operator} ({', '.join(shown(value) for value in sorted(self.values))})"
         if self.operator is Operator.DOES_NOT_EXIST:
-            return f"!{self.key}"
-        return self.key if self.operator is Operator.EXISTS else f"{self.key} {operator}"
+            return f"!{key}"
+        return key if self.operator is Operator.EXISTS else f"{key} {operator}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,7 +86,7 @@ class LabelSelector:
         )
 
     def __str__(self) -> str:
-        parts = [f"{key}={value}" for key, value in self.match_labels]
+        parts = [f"{shown(key)}={shown(value)}" for key, value in self.match_labels]
         parts.extend(str(requirement) for requirement in self.expressions)
         return "{" + ", ".join(parts) + "}" if parts else "{}"
 

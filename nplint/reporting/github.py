@@ -1,13 +1,16 @@
 """GitHub Actions workflow commands: one annotation per finding.
 
-Escaping follows the workflow-command rules: in the message, ``%``, CR and LF
-are percent-encoded; in property values, ``:`` and ``,`` are too.
+Repository text is first escaped like in every format (no control or bidi
+character reaches the log); then the workflow-command rules apply: in the
+message, ``%``, CR and LF are percent-encoded; in property values, ``:`` and
+``,`` are too.
 """
 
 from __future__ import annotations
 
 from nplint.findings import Finding, Level
 from nplint.reporting.base import Report, Reporter
+from nplint.untrusted import escape
 
 _COMMAND = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
 
@@ -23,14 +26,15 @@ def escape_property(text: str) -> str:
 def annotation(finding: Finding, name: str) -> str:
     span = finding.span
     properties = [
-        f"file={escape_property(finding.path)}",
+        f"file={escape_property(escape(finding.path))}",
         f"line={span.line}",
         f"col={span.column}",
         f"endLine={span.end_line}",
         f"endColumn={span.end_column}",
-        f"title={escape_property(f'{finding.rule_id} {name}')}",
+        f"title={escape_property(escape(f'{finding.rule_id} {name}'))}",
     ]
-    return f"::{_COMMAND[finding.level]} {','.join(properties)}::{escape_data(finding.message)}"
+    message = escape_data(escape(finding.message))
+    return f"::{_COMMAND[finding.level]} {','.join(properties)}::{message}"
 
 
 class GithubReporter(Reporter):

@@ -8,6 +8,7 @@ from typing import Any
 from nplint.findings import Finding
 from nplint.reporting.base import Report, Reporter
 from nplint.reporting.jsontext import PLACEHOLDER, spliced
+from nplint.untrusted import MESSAGE_LIMIT, NAME_LIMIT, capped, escape, shown
 
 
 class JsonReporter(Reporter):
@@ -34,23 +35,36 @@ class JsonReporter(Reporter):
         return spliced(document, (_finding(finding, names) for finding in report.findings))
 
 
-def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:
+def object_json(finding: Finding) -> dict[str, str] | None:
+    """The finding's object, its fields escaped and capped (a name longer than Kubernetes allows is cut)."""
     obj = finding.object
+    if obj is None:
+        return None
+    return {
+        "kind": shown(obj.kind, NAME_LIMIT),
+        "namespace": shown(obj.namespace, NAME_LIMIT),
+        "name": shown(obj.name, NAME_LIMIT),
+    }
+
+
+def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:
+    # Strings from the repository are shown escaped here as in every format; the
+    # message and the fix are escaped (and capped) when the finding is made.
     return {
         "rule": finding.rule_id,
         "name": names.get(finding.rule_id, ""),
         "level": finding.level.value,
         "message": finding.message,
-        "path": finding.path,
+        "path": escape(finding.path),
         "line": finding.span.line,
         "column": finding.span.column,
         "end_line": finding.span.end_line,
         "end_column": finding.span.end_column,
-        "object": None if obj is None else {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name},
-        "yaml_path": finding.yaml_path,
+        "object": object_json(finding),
+        "yaml_path": capped(escape(finding.yaml_path), MESSAGE_LIMIT),
         "fix": finding.fix,
         "related": [
-            {"path": r.path, "line": r.span.line, "column": r.span.column, "message": r.message}
+            {"path": escape(r.path), "line": r.span.line, "column": r.span.column, "message": r.message}
             for r in finding.related
         ],
     }

@@ -1,18 +1,41 @@
-"""Indented JSON text for reports, byte for byte as the json module writes it."""
+"""Indented JSON text for reports, byte for byte as the json module writes it (but for :func:`guarded`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 
-__all__ = ["PLACEHOLDER", "dumps", "spliced"]
+__all__ = ["PLACEHOLDER", "dumps", "guarded", "spliced"]
 
 #: Stands in a document for a list written by :func:`spliced`.
 PLACEHOLDER = "nplint-items-go-here"
 
+# What json.dumps(ensure_ascii=False) leaves raw and a report must not carry:
+# DEL and C1 controls, the line and paragraph separators (line breaks to
+# JavaScript before ES2019 and to many viewers), bidi controls, and lone
+# surrogates (an undecodable file name; no UTF-8 encoder writes them).
+_RAW_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def guarded(text: str) -> str:
+    """JSON text with the characters above written as ``\\uXXXX`` escapes: the same value, lossless.
+
+    Outside strings JSON text is ASCII, so escaping them in the whole text
+    escapes them in the strings that hold them.
+    """
+    if _RAW_UNSAFE.search(text) is None:
+        return text
+    return _RAW_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
 
 def dumps(value: object, indent: str = "") -> str:
+    """``guarded(json.dumps(value, indent=2, ensure_ascii=False))``, for values whose keys are strings."""
+    return guarded(_dumps(value, indent))
+
+
+def _dumps(value: object, indent: str = "") -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False)``, for JSON values whose keys are strings.
 
     The json module encodes with ``indent`` in Python, holding a string per token
@@ -36,13 +59,13 @@ def dumps(value: object, indent: str = "") -> str:
         if not value:
             return "{}"
         body = ",\n".join(
-            f"{inner}{encode_basestring(key)}: {dumps(item, inner)}" for key, item in value.items()
+            f"{inner}{encode_basestring(key)}: {_dumps(item, inner)}" for key, item in value.items()
         )
         return f"{{\n{body}\n{indent}}}"
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
-        body = ",\n".join(inner + dumps(item, inner) for item in value)
+        body = ",\n".join(inner + _dumps(item, inner) for item in value)
         return f"[\n{body}\n{indent}]"
     # Anything else (a float, say) as the json module writes it.
     return json.dumps(value, ensure_ascii=False)
@@ -54,7 +77,7 @@ def spliced(document: object, items: Iterable[object]) -> Iterator[str]:
     A report's document holds one list that grows with the repository (its
     findings); it is written one item at a time, so neither the whole text nor
     every item's tokens are in memory at once. The bytes are those of writing
-    the document whole with the items in it.
+    the document whole with the items in it (through :func:`dumps`).
     """
     head, marker, tail = dumps(document).partition(encode_basestring(PLACEHOLDER))
     if not marker:

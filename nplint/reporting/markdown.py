@@ -8,6 +8,7 @@ from nplint.findings import Finding, Level
 from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
 from nplint.reporting.text import summary_line
+from nplint.untrusted import markdown_code, markdown_text
 
 _ICON = {Level.ERROR: "🔴", Level.WARNING: "🟠", Level.NOTE: "🔵"}
 #: Findings listed per rule before the rest is summarised, so a comment stays readable.
@@ -15,8 +16,8 @@ MAX_PER_RULE = 20
 
 
 def cell(text: str) -> str:
-    """Text made safe for one table cell."""
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text made safe for one table cell: one line, no markup, no HTML (see :mod:`nplint.untrusted`)."""
+    return markdown_text(text)
 
 
 class MarkdownReporter(Reporter):
@@ -37,19 +38,19 @@ class MarkdownReporter(Reporter):
             name = rule.name if rule else rule_id
             level = by_rule[rule_id][0].level
             lines.append(
-                f"| [{rule_id} {name}]({help_uri(rule_id)}) | {_ICON[level]} {level.value} "
+                f"| [{cell(f'{rule_id} {name}')}]({help_uri(rule_id)}) | {_ICON[level]} {level.value} "
                 f"| {len(by_rule[rule_id])} |"
             )
         for rule_id in sorted(by_rule):
             findings = by_rule[rule_id]
             rule = rules.get(rule_id)
             title = f"{rule_id} {rule.name}" if rule else rule_id
-            lines += ["", f"### [{title}]({help_uri(rule_id)})", ""]
+            lines += ["", f"### [{cell(title)}]({help_uri(rule_id)})", ""]
             if rule is not None:
                 lines += [f"_{cell(rule.summary)}_", ""]
             lines += ["| location | object | message |", "|---|---|---|"]
             for finding in findings[:MAX_PER_RULE]:
-                location = f"`{finding.path}:{finding.span.line}:{finding.span.column}`"
+                location = markdown_code(f"{finding.path}:{finding.span.line}:{finding.span.column}")
                 obj = cell(str(finding.object)) if finding.object else ""
                 lines.append(f"| {location} | {obj} | {cell(finding.message)} |")
             if len(findings) > MAX_PER_RULE:

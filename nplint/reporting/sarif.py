@@ -7,6 +7,7 @@ defaults would drop it, so ``level`` is always written (as is ``ruleIndex``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -14,7 +15,9 @@ from urllib.parse import quote
 from nplint.findings import Finding, fingerprint
 from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
+from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import PLACEHOLDER, spliced
+from nplint.untrusted import MESSAGE_LIMIT, capped, escape
 
 if TYPE_CHECKING:
     import sarif_om as sarif
@@ -58,9 +61,14 @@ def _convert(value: Any, attr: Any) -> Any:
 
 
 def _uri(path: str) -> tuple[str, str | None]:
-    if path.startswith("/"):
-        return "file://" + quote(path), None
-    return quote(path), SRCROOT
+    """The path as a URI of its real bytes, percent-encoded (a file name need not be UTF-8)."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate no file system byte stands for
+        raw = path.encode("utf-8", "surrogatepass")
+    if raw.startswith(b"/"):
+        return "file://" + quote(raw), None
+    return quote(raw), SRCROOT
 
 
 def _region(span: Any) -> sarif.Region:
@@ -84,7 +92,7 @@ def _location(path: str, span: Any, message: str | None = None, index: int | Non
             artifact_location=sarif.ArtifactLocation(uri=uri, uri_base_id=base),
             region=_region(span),
         ),
-        message=sarif.Message(text=message) if message else None,
+        message=sarif.Message(text=escape(message)) if message else None,
     )
 
 
@@ -149,12 +157,12 @@ class SarifReporter(Reporter):
     def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
         import sarif_om as sarif
 
-        obj = finding.object
         properties: dict[str, Any] = {}
+        obj = object_json(finding)
         if obj is not None:
-            properties["object"] = {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name}
+            properties["object"] = obj
         if finding.yaml_path:
-            properties["yamlPath"] = finding.yaml_path
+            properties["yamlPath"] = capped(escape(finding.yaml_path), MESSAGE_LIMIT)
         if finding.fix:
             properties["fix"] = finding.fix
         related = [_location(r.path, r.span, r.message, i) for i, r in enumerate(finding.related, start=1)]
@@ -162,7 +170,7 @@ class SarifReporter(Reporter):
             rule_id=finding.rule_id,
             rule_index=index.get(finding.rule_id, -1),
             level=finding.level.value,
-            message=sarif.Message(text=finding.message),
+            message=sarif.Message(text=escape(finding.message)),
             locations=[_location(finding.path, finding.span)],
             related_locations=related or None,
             partial_fingerprints={"nplintFingerprint/v1": fingerprint(finding)},

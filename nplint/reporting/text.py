@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nplint.findings import Level
 from nplint.reporting.base import Report, Reporter
+from nplint.untrusted import escape
 
 _COLORS = {Level.ERROR: "\033[31m", Level.WARNING: "\033[33m", Level.NOTE: "\033[36m"}
 _BOLD = "\033[1m"
@@ -18,12 +19,13 @@ class TextReporter(Reporter):
         lines = []
         names = {rule.id: rule.name for rule in report.rules}
         for finding in report.findings:
-            location = f"{finding.path}:{finding.span.line}:{finding.span.column}:"
+            # The colour codes are ours; the path and the message are the repository's, escaped.
+            location = f"{escape(finding.path)}:{finding.span.line}:{finding.span.column}:"
             rule = f"{finding.rule_id} [{names.get(finding.rule_id, finding.rule_id)}]"
             if report.color:
                 location = f"{_BOLD}{location}{_RESET}"
                 rule = f"{_COLORS[finding.level]}{rule}{_RESET}"
-            lines.append(f"{location} {rule} {finding.message}")
+            lines.append(f"{location} {rule} {escape(finding.message)}")
         lines.append(summary_line(report))
         return "\n".join(lines) + "\n"
 

@@ -17,6 +17,7 @@ from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import KubeObject
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import shown
 
 SERVED = "networking.k8s.io/v1"
 GROUP = "networking.k8s.io"
@@ -55,7 +56,7 @@ def problem(api_version: str) -> str | None:
     group, version = _split(api_version.strip())
     if group.lower() == GROUP and version.lower() == "v1":
         return (
-            f"`{api_version}` is not spelled exactly `{SERVED}` (the API version is case-sensitive "
+            f"`{shown(api_version)}` is not spelled exactly `{SERVED}` (the API version is case-sensitive "
             "and takes no spaces): the API server rejects this manifest"
         )
     if api_version == "extensions/v1beta1":
@@ -65,23 +66,23 @@ def problem(api_version: str) -> str | None:
         )
     if group == GROUP:
         return (
-            f"the `{GROUP}` group has no NetworkPolicy in version `{version}`, only in `v1`: the API "
+            f"the `{GROUP}` group has no NetworkPolicy in version `{shown(version)}`, only in `v1`: the API "
             "server rejects this manifest"
         )
     if not group and "." in version:
-        return f"`{api_version}` is not of the form `group/version`"
+        return f"`{shown(api_version)}` is not of the form `group/version`"
     if not group:
-        return f"the core API group (`apiVersion: {api_version}`) has no NetworkPolicy kind"
+        return f"the core API group (`apiVersion: {shown(api_version)}`) has no NetworkPolicy kind"
     if group.startswith("policy.") and group.endswith(_KUBERNETES_SUFFIXES):
         return (
-            f"the `{group}` group has no NetworkPolicy kind (its AdminNetworkPolicy, "
+            f"the `{shown(group)}` group has no NetworkPolicy kind (its AdminNetworkPolicy, "
             "BaselineAdminNetworkPolicy and ClusterNetworkPolicy are other kinds, with another spec)"
         )
     if difflib.SequenceMatcher(None, group.lower(), GROUP).ratio() >= 0.85:
-        return f"`{group}` is no API group that serves NetworkPolicy (a misspelling of `{GROUP}`?)"
+        return f"`{shown(group)}` is no API group that serves NetworkPolicy (a misspelling of `{GROUP}`?)"
     if group in ("extensions", "networking") or group.endswith(_KUBERNETES_SUFFIXES):
-        return f"the `{group}` group has no NetworkPolicy kind"
-    return f"`{group}` is no API group that serves NetworkPolicy"
+        return f"the `{shown(group)}` group has no NetworkPolicy kind"
+    return f"`{shown(group)}` is no API group that serves NetworkPolicy"
 
 
 def custom_kind_groups(manifests: Iterable[Manifest], kind: str) -> frozenset[str]:

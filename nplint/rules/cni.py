@@ -10,6 +10,8 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.dns import egress_type_node
+from nplint.untrusted import quoted
+from nplint.untrusted import shown as shown_value
 
 #: What to do when a CNI enforces nothing, per CNI (semantics §4, §7 P31).
 REMEDIES = {
@@ -71,7 +73,9 @@ class CNICannotEnforce(Rule):
             return
         no_effect = _no_effect(inventory)
         related = Related(
-            first.path, first.span, f"NetworkPolicy {first.namespace}/{first.name} is not enforced"
+            first.path,
+            first.span,
+            f"NetworkPolicy {shown_value(first.namespace)}/{shown_value(first.name)} is not enforced",
         )
         if detection.declared and not detection.blame:
             yield self._declared(detection, first, no_effect)
@@ -216,7 +220,7 @@ def _number_for(policy: NetworkPolicy, direction: Direction, port: PolicyPort, i
                 numbers.update(workload.named_port(name, port.protocol))
     if len(numbers) == 1:
         return f"write the number instead: `port: {numbers.pop()}`"
-    return f"write the container port number that {name!r} stands for instead"
+    return f"write the container port number that {quoted(name)} stands for instead"
 
 
 class CNIUnknown(Rule):

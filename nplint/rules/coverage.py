@@ -10,6 +10,7 @@ from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 #: Kinds that never create pods themselves (besides the workloads the model reads).
 POD_FREE_KINDS = frozenset(
@@ -97,7 +98,10 @@ def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
     if not seen:
         keys = sorted({k for w in workloads for k in w.pod_labels})[:6]
         return f"its pods carry none of the selector's keys (their keys: {', '.join(keys) or 'none'})"
-    parts = [f"{key} in ({', '.join(sorted(values)[:5])})" for key, values in sorted(seen.items())]
+    parts = [
+        f"{shown(key)} in ({', '.join(shown(v) for v in sorted(values)[:5])})"
+        for key, values in sorted(seen.items())
+    ]
     return "its pods have " + "; ".join(parts)
 
 
@@ -157,7 +161,8 @@ class PolicySelectsNothing(Rule):
                     policy,
                     where,
                     f"spec.podSelector {policy.pod_selector} matches none of the {len(here)} workloads of "
-                    f"namespace {policy.namespace!r} ({_near_misses(policy.pod_selector, here)}), so this "
+                    f"namespace {quoted(policy.namespace)} ({_near_misses(policy.pod_selector, here)}), so "
+                    "this "
                     "policy protects and allows nothing; fix the selector to match the pods' template labels",
                     span=span,
                 )
@@ -166,11 +171,17 @@ class PolicySelectsNothing(Rule):
                     policy,
                     where,
                     f"spec.podSelector {policy.pod_selector} matches only host-network pods "
-                    f"({', '.join(f'{w.kind} {w.name}' for w in matched[:3])}), which NetworkPolicies do not "
+                    f"({', '.join(f'{w.kind} {shown(w.name)}' for w in matched[:3])}), which "
+                    "NetworkPolicies do not "
                     "isolate; protect them with host firewall rules or a CNI host policy instead",
                     span=span,
                     related=[
-                        Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in matched[:3]
+                        Related(
+                            w.path,
+                            w.span,
+                            f"{w.kind} {shown(w.namespace)}/{shown(w.name)}",
+                        )
+                        for w in matched[:3]
                     ],
                 )
 
@@ -234,7 +245,9 @@ class PeerSelectsNothing(Rule):
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
             return None
         where = (
-            f"namespace {namespaces[0]!r}" if len(namespaces) == 1 else f"namespaces {', '.join(namespaces)}"
+            f"namespace {quoted(namespaces[0])}"
+            if len(namespaces) == 1
+            else f"namespaces {', '.join(namespaces)}"
         )
         node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
         span = node.key_span if node is not None else None

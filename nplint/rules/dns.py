@@ -11,6 +11,7 @@ from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -62,7 +63,10 @@ def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
     for workload in inventory.workloads:
         if not workload.host_network:
             found.append(
-                (f"{workload.kind} {workload.namespace}/{workload.name}", pod_view(workload, inventory))
+                (
+                    f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}",
+                    pod_view(workload, inventory),
+                )
             )
     for policy in inventory.policies:
         if policy.namespace in with_workloads:
@@ -70,9 +74,9 @@ def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
         stand_in = hypothetical_pod(policy, inventory)
         if stand_in is not None:
             who = (
-                f"every pod of namespace {policy.namespace!r}"
+                f"every pod of namespace {quoted(policy.namespace)}"
                 if policy.pod_selector.is_empty
-                else f"the pods {policy.pod_selector} of namespace {policy.namespace!r}"
+                else f"the pods {policy.pod_selector} of namespace {quoted(policy.namespace)}"
             )
             found.append((who, stand_in))
     return found
@@ -119,13 +123,17 @@ class EgressBlocksDns(Rule):
             message = (
                 f"this policy isolates the egress of {listed}, and no egress rule of the policies "
                 f"selecting them allows UDP {'/'.join(map(str, ports))} to the cluster DNS pods "
-                f"({dns_labels} in namespace {dns_ns!r}): name resolution will fail. Add an egress "
+                f"({dns_labels} in namespace {quoted(dns_ns)}): name resolution will fail. Add an egress "
                 f"rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
                 f"{{{dns_labels}}} on UDP and TCP port 53"
             )
             node = egress_type_node(policy)
             others = [
-                Related(p.path, p.span, f"NetworkPolicy {p.namespace}/{p.name} also isolates egress")
+                Related(
+                    p.path,
+                    p.span,
+                    f"NetworkPolicy {shown(p.namespace)}/{shown(p.name)} also isolates egress",
+                )
                 for p in by_namespace[policy.namespace]
                 if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]

@@ -40,6 +40,7 @@ from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPor
 from nplint.model.objects import IPNetwork
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.dns import allows_dns, egress_policies_for, subjects
+from nplint.untrusted import shown
 
 
 def listed(labels: Sequence[str]) -> str:
@@ -355,7 +356,12 @@ class ApiserverEgressServicePort(Rule):
         for policy, block, hit, allowed in candidates:
             concerned = pods_of.get(id(policy), [])
             if not concerned:
-                concerned = [(f"the pods of {policy.namespace}/{policy.name}", [policy])]
+                concerned = [
+                    (
+                        f"the pods of {shown(policy.namespace)}/{shown(policy.name)}",
+                        [policy],
+                    )
+                ]
             stuck = [
                 label
                 for label, isolating in concerned

@@ -12,6 +12,7 @@ from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe
 from nplint.analysis.verdict import SideVerdict, Verdict
 from nplint.findings import Finding, Level, Related, Span
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import shown
 
 
 class ConnectivityExpectationFailed(Rule):
@@ -77,10 +78,11 @@ def _side_related(side: SideVerdict) -> Iterator[Related]:
         yield Related(
             policy.path,
             Span.point(rule.line, rule.column),
-            f"{side.direction.lower} rule {rule.rule} of NetworkPolicy {policy.namespace}/{policy.name}",
+            f"{side.direction.lower} rule {rule.rule} of NetworkPolicy "
+            f"{shown(policy.namespace)}/{shown(policy.name)}",
         )
     for policy in side.isolated_by:
-        name = f"{policy.namespace}/{policy.name}"
+        name = f"{shown(policy.namespace)}/{shown(policy.name)}"
         yield Related(
             policy.path,
             Span.point(policy.line, policy.column),

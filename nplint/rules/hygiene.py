@@ -9,6 +9,7 @@ from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
 
@@ -121,7 +122,7 @@ class MissingNamespace(Rule):
                 continue
             message = (
                 f"`metadata.namespace` is omitted, so the policy is created in the namespace of "
-                f"kubectl's context or `-n` (nplint assumes {policy.namespace!r}), and it selects "
+                f"kubectl's context or `-n` (nplint assumes {quoted(policy.namespace)}), and it selects "
                 f"pods of that namespace only — not necessarily the ones it was written for. Add "
                 f"`namespace: <namespace>` under metadata"
             )
@@ -187,7 +188,7 @@ class DuplicatePolicy(Rule):
                 obj,
                 node,
                 message,
-                related=[Related(first.path, first.span, f"the first {obj.kind} {obj.name}")],
+                related=[Related(first.path, first.span, f"the first {obj.kind} {shown(obj.name)}")],
             )
 
 

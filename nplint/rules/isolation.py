@@ -9,6 +9,7 @@ from typing import ClassVar
 from nplint.findings import Finding, Level, Related
 from nplint.model import Direction, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 _DEFAULT_DENY = """\
 apiVersion: networking.k8s.io/v1
@@ -42,7 +43,7 @@ class _MissingDefaultDeny(Rule):
             if namespace in covered:
                 continue
             workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
-            listed = ", ".join(f"{w.kind} {w.name}" for w in workloads[:3])
+            listed = ", ".join(f"{w.kind} {shown(w.name)}" for w in workloads[:3])
             more = f" and {len(workloads) - 3} more" if len(workloads) > 3 else ""
             direction = self.direction.lower
             fix = _DEFAULT_DENY.format(
@@ -52,7 +53,7 @@ class _MissingDefaultDeny(Rule):
                 "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
             )
             message = (
-                f"namespace {namespace!r} has workloads ({listed}{more}) but no NetworkPolicy that "
+                f"namespace {quoted(namespace)} has workloads ({listed}{more}) but no NetworkPolicy that "
                 f"selects all of its pods for {direction}, so every pod {consequence} "
                 f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
                 f"and `policyTypes: [{self.direction.value}]`"
@@ -64,7 +65,12 @@ class _MissingDefaultDeny(Rule):
                     None,
                     message,
                     related=[
-                        Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in workloads[:3]
+                        Related(
+                            w.path,
+                            w.span,
+                            f"{w.kind} {shown(w.namespace)}/{shown(w.name)}",
+                        )
+                        for w in workloads[:3]
                     ],
                     fix=fix,
                 )
@@ -112,7 +118,8 @@ class AllowAllNegatesDefaultDeny(Rule):
                         and not p.rules(direction)
                     ]
                     cancels = (
-                        f"cancels the default-deny of NetworkPolicy {deny[0].namespace}/{deny[0].name}"
+                        "cancels the default-deny of NetworkPolicy "
+                        f"{shown(deny[0].namespace)}/{shown(deny[0].name)}"
                         if deny
                         else "makes the isolation it declares meaningless"
                     )
@@ -121,12 +128,16 @@ class AllowAllNegatesDefaultDeny(Rule):
                         rule.node,
                         f"this {direction.lower} rule has no {direction.peers_key} and no ports, so it "
                         f"allows all {direction.lower} traffic for every pod of namespace "
-                        f"{policy.namespace!r}, and "
+                        f"{quoted(policy.namespace)}, and "
                         f"{cancels}: policies only add allows, nothing can narrow it again. List the peers "
                         "and ports this namespace really needs, or delete the policy if allowing everything "
                         "is intended",
                         related=[
-                            Related(p.path, p.span, f"the default-deny {p.namespace}/{p.name}")
+                            Related(
+                                p.path,
+                                p.span,
+                                f"the default-deny {shown(p.namespace)}/{shown(p.name)}",
+                            )
                             for p in deny[:1]
                         ],
                     )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from nplint.findings import Finding, Level
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted
 
 _WHERE = {"line": "comment", "file": "file-wide comment", "annotation": "annotation"}
 
@@ -68,7 +69,7 @@ class UnknownRuleInSuppression(Rule):
                 yield self.finding(
                     None,
                     None,
-                    f"{code!r} is not a rule ID or name nplint knows, so this suppression "
+                    f"{quoted(code)} is not a rule ID or name nplint knows, so this suppression "
                     f"suppresses nothing{hint}",
                     path=suppression.path,
                     span=suppression.span,

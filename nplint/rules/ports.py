@@ -32,6 +32,7 @@ from nplint.model import (
 )
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 
 def port_node(entry: PolicyPort) -> Node:
@@ -42,7 +43,7 @@ def port_node(entry: PolicyPort) -> Node:
 
 
 def describe(workloads: Sequence[Workload]) -> str:
-    names = list(dict.fromkeys(f"{w.kind} {w.namespace}/{w.name}" for w in workloads))
+    names = list(dict.fromkeys(f"{w.kind} {shown(w.namespace)}/{shown(w.name)}" for w in workloads))
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
@@ -64,7 +65,7 @@ def pinned_namespaces(selector: LabelSelector) -> frozenset[str] | None:
 
 
 def _related(workloads: Sequence[Workload]) -> list[Related]:
-    return [Related(w.path, w.span, f"{w.kind} {w.namespace}/{w.name}") for w in workloads[:3]]
+    return [Related(w.path, w.span, f"{w.kind} {shown(w.namespace)}/{shown(w.name)}") for w in workloads[:3]]
 
 
 class Destinations:
@@ -219,7 +220,7 @@ class NamedPortUnresolved(Rule):
             protocol = other[0]
             implied = " (the default when `protocol` is omitted)" if entry.protocol == "TCP" else ""
             message = (
-                f"the {whose} ({describe(workloads)}) declare port {name!r} as {'/'.join(other)}, but "
+                f"the {whose} ({describe(workloads)}) declare port {quoted(name)} as {'/'.join(other)}, but "
                 f"this entry is {entry.protocol}{implied}, and a named port matches only with its own "
                 f"protocol: the entry matches nothing. Write `protocol: {protocol}` in it"
             )
@@ -228,10 +229,11 @@ class NamedPortUnresolved(Rule):
             )
         names = sorted({p.name for w in workloads for p in w.ports if p.name})
         close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
         declared = f"their port names: {', '.join(names)}" if names else "they name no port"
         message = (
-            f"none of the {whose} declares a container port named {name!r}{hint} ({describe(workloads)}; "
+            f"none of the {whose} declares a container port named {quoted(name)}{hint} "
+            f"({describe(workloads)}; "
             f"{declared}), so this entry matches nothing. Use a name their containers declare, or the "
             "port number"
         )
@@ -317,15 +319,24 @@ class ServicePortNotPodPort(Rule):
         numbers = sorted(targets)
         target = " or ".join(map(str, numbers))
         named = (
-            f" (the container port named {port.target_port!r})" if isinstance(port.target_port, str) else ""
+            f" (the container port named {quoted(port.target_port)})"
+            if isinstance(port.target_port, str)
+            else ""
         )
         message = (
-            f"{port.protocol} {port.port} is the `port` of Service {service.namespace}/{service.name}, "
+            f"{port.protocol} {port.port} is the `port` of Service "
+            f"{shown(service.namespace)}/{shown(service.name)}, "
             f"which forwards to targetPort {target}{named} on its pods. Policies see connections after "
             f"the Service's DNAT, at the pod's port, so this entry does not allow traffic through the "
             f"Service: write `port: {numbers[0]}`"
         )
-        related = [Related(service.path, service.span, f"Service {service.namespace}/{service.name}")]
+        related = [
+            Related(
+                service.path,
+                service.span,
+                f"Service {shown(service.namespace)}/{shown(service.name)}",
+            )
+        ]
         return self.finding(
             policy, port_node(entry), message, related=related + _related(backends), fix=f"port: {numbers[0]}"
         )
@@ -369,7 +380,7 @@ class PortNotExposed(Rule):
 
     def _report(self, policy: NetworkPolicy, entry: PolicyPort, selected: list[Workload]) -> Finding:
         declared = "; ".join(
-            f"{w.kind} {w.name}: " + ", ".join(sorted({f"{p.protocol} {p.port}" for p in w.ports}))
+            f"{w.kind} {shown(w.name)}: " + ", ".join(sorted({f"{p.protocol} {p.port}" for p in w.ports}))
             for w in selected[:3]
         )
         message = (
@@ -403,7 +414,8 @@ class NamedPortWithIpBlock(Rule):
                 for entry in rule.ports or ():
                     if isinstance(entry.port, str):
                         message = (
-                            f"port {entry.port!r} is a name, and an egress rule resolves a name against "
+                            f"port {quoted(entry.port)} is a name, and an egress rule resolves a name "
+                            "against "
                             f"the destination pod's container ports; the destinations here are only "
                             f"addresses (ipBlock {cidrs}), which have no named ports, so this entry matches "
                             "nothing. Write the port number instead"

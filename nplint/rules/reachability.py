@@ -22,6 +22,7 @@ from nplint.model import Direction, Inventory, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import pinned_names, shares_area, top_directory, workloads_by_namespace
 from nplint.rules.selectors import selector_yaml
+from nplint.untrusted import shown
 
 #: Pairs of pod classes judged per peer at most; a broader peer is left alone.
 MAX_PAIRS = 20000
@@ -68,7 +69,7 @@ class OneSidedAllow(Rule):
         first = engine.classes[others[0]]
         workload = first.workloads[0]
         more = len({id(w) for c in others for w in engine.classes[c].workloads}) - 1
-        who = f"{workload.kind} {workload.namespace}/{workload.name}" + (
+        who = f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}" + (
             f" (and {more} more)" if more else ""
         )
         blockers = engine.isolating[other_side][first.index]
@@ -83,10 +84,11 @@ class OneSidedAllow(Rule):
         key = "to" if ingress else "from"
         message = (
             f"this {rule.direction.peers_key} peer {verb} {who}, but its {side} is isolated by "
-            f"NetworkPolicy {blocker.namespace}/{blocker.name} and no {side} rule of its policies allows "
+            f"NetworkPolicy {shown(blocker.namespace)}/{shown(blocker.name)} and no {side} rule of its "
+            "policies allows "
             f"{'connections to' if ingress else 'connections from'} the pods this policy selects on {ports}: "
             "a connection needs both ends to allow it, so this allow never takes effect. Add the matching "
-            f"rule on the other side (in {blocker.namespace}/{blocker.name}: "
+            f"rule on the other side (in {shown(blocker.namespace)}/{shown(blocker.name)}: "
             f"`{side}: [{{{key}: [{{{target}}}]{_ports_yaml(applied)}}}]`), or remove this peer"
         )
         return self.finding(
@@ -95,7 +97,11 @@ class OneSidedAllow(Rule):
             message,
             related=[Related(p.path, p.span, f"isolates the {side} of {who}") for p in blockers[:2]]
             + [
-                Related(workload.path, workload.span, f"{workload.kind} {workload.namespace}/{workload.name}")
+                Related(
+                    workload.path,
+                    workload.span,
+                    f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}",
+                )
             ],
         )
 

@@ -6,6 +6,11 @@ from collections.abc import Iterator
 
 from nplint.findings import FILE_START, Finding, Level
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import VALUE_LIMIT, shown
+
+#: Characters of a renderer's error line quoted: its last line of standard error can echo
+#: the repository's templates, and a line of it is enough to say what went wrong.
+REASON_LIMIT = 4 * VALUE_LIMIT
 
 
 class NotRendered(Rule):
@@ -21,7 +26,8 @@ class NotRendered(Rule):
             yield self.finding(
                 None,
                 None,
-                f"this {what} was not linted because it was not rendered ({reason}); its policies "
+                f"this {what} was not linted because it was not rendered ({shown(reason, REASON_LIMIT)}); "
+                "its policies "
                 f"reach the cluster only after rendering, so lint the output: {target.how_to_render()}",
                 path=target.display,
                 span=FILE_START,

@@ -20,6 +20,7 @@ from nplint.model.inventory import NETWORK_POLICY_API_VERSIONS
 from nplint.model.objects import NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.schema_values import POLICY_TYPES, ValueChecker, suggest
+from nplint.untrusted import quoted, shown
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -187,7 +188,7 @@ def unknown_field_advice(key: str, shape: Shape) -> str:
     if close:
         return f"did you mean `{close[0]}`?"
     if home:
-        spelled = f"`{home}`" if home == key else f"`{home}` (written `{key}` here)"
+        spelled = f"`{home}`" if home == key else f"`{home}` (written `{shown(key)}` here)"
         return f"{spelled} belongs {HOMES[home]}, not in {shape.noun} — check the indentation"
     return f"the fields of {shape.noun} are " + ", ".join(f"`{name}`" for name in legal)
 
@@ -232,7 +233,7 @@ class PolicyChecker(ValueChecker):
             advice = f"write {better}" if better else "write Ingress or Egress"
             self.report(
                 item,
-                f"policyTypes entry {text!r} is not supported: the values are Ingress and Egress, "
+                f"policyTypes entry {quoted(text)} is not supported: the values are Ingress and Egress, "
                 f"case-sensitive; {advice}",
             )
 
@@ -260,7 +261,11 @@ class PolicyChecker(ValueChecker):
             return
         present = [key for key in ("podSelector", "namespaceSelector") if self.selector(peer.get(key))]
         block_node = peer.get("ipBlock")
-        hint = f": write `ipBlock: {{cidr: {block_node.text}}}`" if isinstance(block_node, ScalarNode) else ""
+        hint = (
+            f": write `ipBlock: {{cidr: {shown(block_node.text)}}}`"
+            if isinstance(block_node, ScalarNode)
+            else ""
+        )
         block = self.mapping(block_node, hint)
         if block is not None:
             self.ip_block(block)
@@ -326,7 +331,7 @@ class UnknownField(Rule):
         key_node: ScalarNode,
     ) -> Finding:
         message = (
-            f"unknown field `{key}` in {where(shape, node)}: {unknown_field_advice(key, shape)} "
+            f"unknown field `{shown(key)}` in {where(shape, node)}: {unknown_field_advice(key, shape)} "
             "(the API server rejects it under strict field validation, kubectl's default; "
             "other clients drop it silently)"
         )

@@ -29,6 +29,8 @@ from nplint.model.validation import (
     port_name_problems,
     port_number_valid,
 )
+from nplint.untrusted import quoted as quoted_value
+from nplint.untrusted import shown
 
 POLICY_TYPES = ("Ingress", "Egress")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
@@ -58,8 +60,8 @@ def reading(node: Node) -> str:
     if isinstance(value, int):
         return f"the number {value}"
     if isinstance(value, float):
-        return f"the number {value}" if math.isfinite(value) else f"the number {node.text}"
-    return f"the string {value!r}"
+        return f"the number {value}" if math.isfinite(value) else f"the number {shown(node.text)}"
+    return f"the string {quoted_value(value)}"
 
 
 def suggest(text: str, choices: Iterable[str]) -> str | None:
@@ -105,7 +107,7 @@ class ValueChecker:
             if isinstance(node, MapNode):
                 hint = ": start each entry with `- `"
             elif isinstance(node, ScalarNode):
-                hint = f": write [{node.text}]"
+                hint = f": write [{shown(node.text)}]"
         self.wrong_type(node, f"{node.path} must be a list, not {reading(node)}{hint}")
         return None
 
@@ -120,7 +122,8 @@ class ValueChecker:
             self.report(
                 node,
                 f"{what} is read as {reading(node)} (Kubernetes reads YAML 1.1, where unquoted "
-                f"`{node.text}` is not a string), but it must be a string: quote it: {quoted(node.text)}",
+                f"`{shown(node.text)}` is not a string), but it must be a string: quote it: "
+                f"{quoted(shown(node.text))}",
             )
         else:
             self.wrong_type(node, f"{what} must be a string, not {reading(node)}")
@@ -141,11 +144,15 @@ class ValueChecker:
         if generate and generate_node is not None:
             for problem in generate_name_problems(generate):
                 self.report(
-                    generate_node, f"metadata.generateName {generate!r} is not a valid prefix: {problem}"
+                    generate_node,
+                    f"metadata.generateName {quoted_value(generate)} is not a valid prefix: {problem}",
                 )
         if name and name_node is not None:
             for problem in dns1123_subdomain_problems(name):
-                self.report(name_node, f"metadata.name {name!r} is not a valid name: {problem}{_like(name)}")
+                self.report(
+                    name_node,
+                    f"metadata.name {quoted_value(name)} is not a valid name: {problem}{_like(name)}",
+                )
         elif not generate and (name_node is None or is_null(name_node) or name == ""):
             where = metadata if name_node is None else name_node
             self.report(
@@ -159,7 +166,7 @@ class ValueChecker:
             for problem in dns1123_label_problems(namespace):
                 self.report(
                     namespace_node,
-                    f"metadata.namespace {namespace!r} is not a valid namespace: {problem}"
+                    f"metadata.namespace {quoted_value(namespace)} is not a valid namespace: {problem}"
                     f"{_like(namespace, label=True)}",
                 )
         self.label_map(metadata.get("labels"), "label")
@@ -175,7 +182,10 @@ class ValueChecker:
             text = self.string(value, f"the {what} value {value.path}")
             if text is not None and what != "annotation":
                 for problem in label_value_problems(text):
-                    self.report(value, f"{what} value {text!r} of {key!r} is not valid: {problem}")
+                    self.report(
+                        value,
+                        f"{what} value {quoted_value(text)} of {quoted_value(key)} is not valid: {problem}",
+                    )
 
     def label_key(self, key_node: ScalarNode, key: str, what: str) -> None:
         value = key_node.value
@@ -185,13 +195,14 @@ class ValueChecker:
             becomes = str(value).lower()
             self.report(
                 key_node,
-                f"the {what} key `{key}` is read as {reading(key_node)}, so the key sent is {becomes!r}: "
+                f"the {what} key `{shown(key)}` is read as {reading(key_node)}, so the key sent is "
+                f"{quoted_value(becomes)}: "
                 f"quote it: {quoted(key)}",
             )
             return
         # Annotation keys are qualified names too, compared in lower case.
         for problem in label_key_problems(key.lower() if what == "annotation" else key):
-            self.report(key_node, f"{what} key {key!r} is not valid: {problem}")
+            self.report(key_node, f"{what} key {quoted_value(key)} is not valid: {problem}")
 
     # --- selectors ---------------------------------------------------------
 
@@ -226,7 +237,7 @@ class ValueChecker:
             )
         elif key is not None and key_node is not None:
             for problem in label_key_problems(key):
-                self.report(key_node, f"matchExpressions key {key!r} is not valid: {problem}")
+                self.report(key_node, f"matchExpressions key {quoted_value(key)} is not valid: {problem}")
         operator_node = requirement.get("operator")
         operator = self.string(operator_node)
         if operator_node is None or is_null(operator_node):
@@ -241,7 +252,8 @@ class ValueChecker:
             advice = f"write {better}" if better else "write In, NotIn, Exists or DoesNotExist"
             self.report(
                 operator_node,
-                f"operator {operator!r} is not supported: the operators are In, NotIn, Exists and "
+                f"operator {quoted_value(operator)} is not supported: the operators are In, NotIn, Exists "
+                "and "
                 f"DoesNotExist, case-sensitive; {advice}",
             )
         values_node = requirement.get("values")
@@ -249,7 +261,7 @@ class ValueChecker:
         for item in values or ():
             text = self.string(item, f"the label value {item.path}")
             for problem in label_value_problems(text or ""):
-                self.report(item, f"label value {text!r} is not valid: {problem}")
+                self.report(item, f"label value {quoted_value(text)} is not valid: {problem}")
         wrong_type = values is None and values_node is not None and not is_null(values_node)
         if operator in ("In", "NotIn") and operator_node is not None and not values and not wrong_type:
             self.report(
@@ -280,25 +292,25 @@ class ValueChecker:
             parsed = parse_cidr(cidr)
             network = parsed.network
             if parsed.error is not None:
-                self.report(cidr_node, f"ipBlock.cidr {cidr!r} {parsed.error}")
+                self.report(cidr_node, f"ipBlock.cidr {quoted_value(cidr)} {parsed.error}")
         for item in self.sequence(block.get("except")) or ():
             text = self.string(item)
             if text is None and not is_null(item):
                 continue  # the wrong type is reported
             parsed = parse_cidr(text or "")
             if parsed.error is not None:
-                self.report(item, f"except entry {text or ''!r} {parsed.error}")
+                self.report(item, f"except entry {quoted_value(text or '')} {parsed.error}")
             if network is not None and parsed.network is not None:
                 problem = subset_problem(parsed.network, network)
                 if problem:
-                    self.report(item, f"except entry {text!r} {problem}")
+                    self.report(item, f"except entry {quoted_value(text)} {problem}")
 
     # --- ports -------------------------------------------------------------
 
     def port(self, node: Node) -> None:
         if is_null(node):
             return
-        hint = f": write `- port: {node.text}`" if isinstance(node, ScalarNode) else ""
+        hint = f": write `- port: {shown(node.text)}`" if isinstance(node, ScalarNode) else ""
         port = self.mapping(node, hint)
         if port is None:
             return
@@ -311,7 +323,7 @@ class ValueChecker:
                 advice = "to allow every protocol, leave out `ports` (NetworkPolicy cannot name others)"
             self.report(
                 protocol_node,
-                f"protocol {protocol!r} is not supported: the protocols are TCP, UDP and SCTP, "
+                f"protocol {quoted_value(protocol)} is not supported: the protocols are TCP, UDP and SCTP, "
                 f"case-sensitive; {advice}",
             )
         number = self.port_value(port.get("port"))
@@ -357,7 +369,9 @@ class ValueChecker:
                 advice = f"write {value.lower()}"
             else:
                 advice = "use the container port's name, or its number"
-            self.report(node, f"port name {value!r} is not valid: {'; '.join(problems)}; {advice}")
+            self.report(
+                node, f"port name {quoted_value(value)} is not valid: {'; '.join(problems)}; {advice}"
+            )
         return value
 
     def end_port(self, port: MapNode, number: int | str | None) -> None:
@@ -398,7 +412,7 @@ def _like(name: str, *, label: bool = False) -> str:
     allowed = "[^a-z0-9-]+" if label else "[^a-z0-9.-]+"
     candidate = re.sub(allowed, "-", name.lower()).strip("-.")[: 63 if label else 253].strip("-.")
     problems = dns1123_label_problems(candidate) if label else dns1123_subdomain_problems(candidate)
-    return f"; for example {candidate!r}" if candidate and not problems else ""
+    return f"; for example {quoted_value(candidate)}" if candidate and not problems else ""
 
 
 def quoted(text: str) -> str:

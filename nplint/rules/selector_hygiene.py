@@ -21,6 +21,8 @@ from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Ope
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.selectors import selector_yaml
+from nplint.untrusted import quoted
+from nplint.untrusted import shown as shown_value
 
 
 def peers_of(policy: NetworkPolicy) -> Iterator[tuple[Direction, PolicyRule, Peer]]:
@@ -45,10 +47,10 @@ class SelectorSite:
         """What the policy or peer covers when this selector is empty, in words."""
         peer, namespace = self.peer, self.policy.namespace
         if peer is None:
-            return f"this policy selects every pod of namespace {namespace!r}"
+            return f"this policy selects every pod of namespace {quoted(namespace)}"
         if self.role == "pod":
             if peer.namespace_selector is None:
-                return f"this peer matches every pod of namespace {namespace!r}"
+                return f"this peer matches every pod of namespace {quoted(namespace)}"
             return f"this peer matches every pod of the namespaces matching {peer.namespace_selector}"
         if peer.pod_selector is None or peer.pod_selector.is_empty:
             return "this peer matches every pod of every namespace of the cluster"
@@ -140,7 +142,8 @@ class SameNamespaceOnlyPeer(Rule):
             "  podSelector: {matchLabels: {<label>: <value>}}"
         )
         message = (
-            f"`- podSelector: {{}}` {_verb(direction)} every pod of namespace {policy.namespace!r} only: "
+            f"`- podSelector: {{}}` {_verb(direction)} every pod of namespace {quoted(policy.namespace)} "
+            "only: "
             "a podSelector without a namespaceSelector never looks outside the policy's own namespace, "
             "nor outside the cluster. If every pod of every namespace was meant, write "
             "`- namespaceSelector: {}` (with `podSelector: {matchLabels: {...}}` in the same item to "
@@ -272,7 +275,11 @@ class UnknownNamespaceLabel(Rule):
                     if message is None:
                         continue
                     related = [
-                        Related(ns.path, ns.span, f"Namespace {ns.name}, without label {term.key}")
+                        Related(
+                            ns.path,
+                            ns.span,
+                            f"Namespace {shown_value(ns.name)}, without label {shown_value(term.key)}",
+                        )
                         for ns in (inventory.namespaces[name] for name in named)
                     ]
                     span = term.key_node.span
@@ -297,19 +304,23 @@ class UnknownNamespaceLabel(Rule):
             return None, None, []
         if near:
             message = (
-                f"`{term.key}` is not the label Kubernetes sets on every namespace"
+                f"`{shown_value(term.key)}` is not the label Kubernetes sets on every namespace"
                 if near == NAMESPACE_NAME_LABEL
-                else f"no Namespace of the repository carries the label `{term.key}`"
+                else f"no Namespace of the repository carries the label `{shown_value(term.key)}`"
             ) + f"; did you mean `{near}`?"
-            fix = f"{near}: {values[0]}" if len(values) == 1 else None
+            fix = f"{near}: {shown_value(values[0])}" if len(values) == 1 else None
         else:
-            shown = f"`{term.key}: {values[0]}`" if len(values) == 1 else f"`{term.key}`"
+            shown = (
+                f"`{shown_value(term.key)}: {shown_value(values[0])}`"
+                if len(values) == 1
+                else f"`{shown_value(term.key)}`"
+            )
             message = (
                 f"a namespace carries {shown} only if someone labels it so: Kubernetes sets "
                 f"`{NAMESPACE_NAME_LABEL}` on every namespace (since 1.21) and no other label"
             )
             if named:
-                message += f", and Namespace {named[0]!r} is defined in this repository without it"
+                message += f", and Namespace {quoted(named[0])} is defined in this repository without it"
             elif defined:
                 message += ", and no Namespace defined in this repository has it"
             fix = _by_name(values) if values else None
@@ -319,7 +330,7 @@ class UnknownNamespaceLabel(Rule):
                 else "select namespaces by a label they carry"
             )
         message += (
-            f" (if the label is set outside this repository, list `{term.key}` in the option "
+            f" (if the label is set outside this repository, list `{shown_value(term.key)}` in the option "
             f"`rules.{self.id}.namespace-labels`)"
         )
         return message, fix, named
@@ -342,7 +353,7 @@ def _near_key(key: str, known: tuple[str, ...]) -> str | None:
 
 def _by_name(values: tuple[str, ...]) -> str:
     if len(values) == 1:
-        return f"{NAMESPACE_NAME_LABEL}: {values[0]}"
+        return f"{NAMESPACE_NAME_LABEL}: {shown_value(values[0])}"
     return f"{{key: {NAMESPACE_NAME_LABEL}, operator: In, values: [{', '.join(values)}]}}"
 
 
@@ -392,7 +403,11 @@ class EphemeralLabelSelector(Rule):
         if label is None or term.operator not in (Operator.IN, Operator.NOT_IN):
             return None
         origin, changes = label
-        shown = f"`{term.key}: {term.values[0]}`" if len(term.values) == 1 else f"`{term.key}`"
+        shown = (
+            f"`{shown_value(term.key)}: {shown_value(term.values[0])}`"
+            if len(term.values) == 1
+            else f"`{shown_value(term.key)}`"
+        )
         if site.role == "namespace":
             if term.operator is not Operator.IN:
                 return None
@@ -406,7 +421,7 @@ class EphemeralLabelSelector(Rule):
             tuple(r for r in site.selector.expressions if r.key != term.key),
         )
         advice = (
-            f"Remove `{term.key}`: the rest, {selector_yaml(rest)}, selects the workload"
+            f"Remove `{shown_value(term.key)}`: the rest, {selector_yaml(rest)}, selects the workload"
             if not rest.is_empty
             else "Select the pods by stable labels of their pod template (those of the workload's selector)"
         )

@@ -8,21 +8,22 @@ from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, LabelSelector, NetworkPolicy, Peer
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import quoted, shown
 
 
 def selector_yaml(selector: LabelSelector) -> str:
-    """A selector in flow style, as a user would write it in a peer."""
+    """A selector in flow style, as a user would write it in a peer (its keys and values capped)."""
     parts = []
     if selector.match_labels:
-        labels = ", ".join(f"{key}: {_quote(value)}" for key, value in selector.match_labels)
+        labels = ", ".join(f"{shown(key)}: {_quote(shown(value))}" for key, value in selector.match_labels)
         parts.append(f"matchLabels: {{{labels}}}")
     if selector.expressions:
         items = []
         for requirement in selector.expressions:
             op = requirement.operator.value if requirement.operator else "?"
-            text = f"key: {requirement.key}, operator: {op}"
+            text = f"key: {shown(requirement.key)}, operator: {op}"
             if requirement.values:
-                text += f", values: [{', '.join(_quote(v) for v in sorted(requirement.values))}]"
+                text += f", values: [{', '.join(_quote(shown(v)) for v in sorted(requirement.values))}]"
             items.append("{" + text + "}")
         parts.append(f"matchExpressions: [{', '.join(items)}]")
     return "{" + ", ".join(parts) + "}"
@@ -90,7 +91,8 @@ class PeerAndOrConfusion(Rule):
             fix = f"{key}:\n- namespaceSelector: {ns_text}\n  podSelector: {pod_text}"
             message = (
                 f"these are two {key} peers, ORed: pods {pod_peer.pod_selector} of namespace "
-                f"{policy.namespace!r} OR every pod of the namespaces matching {ns_peer.namespace_selector}. "
+                f"{quoted(policy.namespace)} OR every pod of the namespaces matching "
+                f"{ns_peer.namespace_selector}. "
                 f"If you meant pods {pod_peer.pod_selector} in those namespaces, make them one peer: "
                 f"`- namespaceSelector: {ns_text}` with `podSelector: {pod_text}` under it, in the same "
                 "list item, without its own dash (if OR is intended, suppress this finding)"
@@ -132,7 +134,7 @@ class ImplicitPodSelector(Rule):
                 span = policy.node.key_span if policy.node.parent is not None else policy.span
             message = (
                 f"spec.podSelector {what}, so this policy applies to every pod in namespace "
-                f"{policy.namespace!r}; write `podSelector: {{}}` if that is what you mean, or a "
+                f"{quoted(policy.namespace)}; write `podSelector: {{}}` if that is what you mean, or a "
                 "selector for the pods you mean (schema validators for Kubernetes before 1.34 also "
                 "reject a missing podSelector)"
             )
