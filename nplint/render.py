@@ -1,35 +1,86 @@
 """Render Kustomize overlays and Helm charts, and map findings back to their sources.
 
-With ``--render auto`` (the default), a kustomization is rendered with
-``kustomize build`` (or ``kubectl kustomize``) and a Helm chart with ``helm
-template``, when those programs are on PATH. What is rendered is linted as the
-cluster will receive it; the plain files a rendered kustomization consumes are
-not linted again on their own. A finding in rendered output is moved to the
-source file that defines the same object (kind and name) when one is found, at
-the same YAML path where it exists there. When the program is missing, NP005
-says how to render.
+With ``--render auto`` (the default on the command line), nplint runs the
+repository's kustomizations (``kustomize build``, or ``kubectl kustomize``) and
+Helm charts (``helm template``) when those programs are on PATH: choosing
+``auto`` is the choice of the person running nplint to run them. What is
+rendered is linted as the cluster will receive it; the plain files a rendered
+kustomization consumes are not linted again on their own. A finding in rendered
+output is moved to the source file that defines the same object (kind and name)
+when one is found, at the same YAML path where it exists there. What cannot be
+rendered is reported by NP005, saying why and how to render it yourself.
+
+The repository is untrusted (nplint runs on pull requests of strangers), so a
+render is fenced in:
+
+- the argument list is fixed: ``helm template nplint [--values=/abs ...] --
+  /abs/chart``, ``kustomize build -- /abs/dir``, ``kubectl kustomize -- /abs/dir``;
+  no name from the repository reaches an option position, and a target whose
+  path has a component starting with ``-`` is refused;
+- the programs are found only in absolute PATH directories outside the repository;
+- they run on an export of the tree (:mod:`nplint.export`): no ``.git``, no link
+  out of the repository; charts and overlays holding such a link are refused;
+- with a scrubbed environment (:func:`nplint.programs.scrubbed_environment`:
+  temporary ``HOME``, no tokens, no ``HELM_*``/``KUBECONFIG``/``GIT_*``, proxies
+  to a closed port), from the export as working directory;
+- a kustomization whose closure names a remote base, or a path out of the
+  repository or into ``.git``, is not rendered at all (kustomize would fetch it);
+- each render has :data:`RENDER_TIMEOUT` seconds and :data:`RENDER_OUTPUT_LIMIT`
+  bytes of output, all of them together :data:`RENDER_BUDGET` seconds; the
+  process group is killed when a limit is reached.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
-import subprocess
-from collections.abc import Iterable, Sequence
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from nplint import programs
 from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile, kustomization_patch_paths
+from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
-from nplint.loading import LoadedFile, Manifest, iter_manifests, load_text
+from nplint.loading import LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, SeqNode
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-#: Seconds one render may take before it is abandoned.
-RENDER_TIMEOUT = 120
+#: Seconds one render may take before it is stopped.
+RENDER_TIMEOUT: float = 120
+#: Seconds all renders of a run may take together; what is left then is not rendered.
+RENDER_BUDGET: float = 300
+#: Bytes of output one render may print.
+RENDER_OUTPUT_LIMIT = 64 * 1024 * 1024
+#: The release name of every ``helm template``: a constant, never a name from the repository.
+RELEASE_NAME = "nplint"
+#: Bytes of a kustomization or source file read to follow references and map findings back.
+_SOURCE_LIMIT = 16 * 1024 * 1024
+#: A quoted error line is shorter than this.
+_MESSAGE_LIMIT = 200
 #: kubectl's log header ("E1129 07:02:26.277173    8910 run.go:72] "): a time and a process
 #: id that would make the same run print a different message each time.
 _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] ")
+#: Kustomization keys whose entries kustomize loads as kustomizations, files or remote bases.
+_REFERENCE_KEYS = ("resources", "bases", "components", "generators", "transformers", "validators")
+#: Of those, the ones whose plain files are manifests (the others hold plugin configuration).
+_MANIFEST_KEYS = frozenset(("resources", "bases", "components"))
+#: What makes kustomize fetch an entry instead of reading it (its repospec and go-getter forms).
+_REMOTE = re.compile(
+    r"://|^(?:git@|git::|gh:|github\.com/|gitlab\.com/|bitbucket\.org/)|[?&](?:ref|version|timeout|submodules)="
+    r"|^[\w.~-]+@[\w.-]+:|[^:/]//",
+    re.IGNORECASE,
+)
+#: A first component that looks like a host name ("example.com/org/repo"): remote when no such
+#: local path exists.
+_HOST_LIKE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+/", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +97,12 @@ class Target:
         return f"{self.directory}/{name}" if self.directory else name
 
     def how_to_render(self) -> str:
-        where = self.directory or "."
+        # "./" first and shell quoting: advice copied into a shell must not turn a directory
+        # name into an option or a command.
+        where = shlex.quote(f"./{self.directory}" if self.directory else ".")
         if self.tool == "kustomize":
             return f"`kustomize build {where} | nplint -` (or `kubectl kustomize {where} | nplint -`)"
-        return f"`helm template {where} | nplint -`"
+        return f"`helm template {RELEASE_NAME} {where} | nplint -`"
 
 
 @dataclass(slots=True)
@@ -63,7 +116,7 @@ class Rendered:
 @dataclass(slots=True)
 class RenderPlan:
     rendered: list[Rendered] = field(default_factory=list)
-    #: Targets that could not be rendered, with why (no program, or it failed).
+    #: Targets that could not be rendered, with why (no program, refused, or it failed).
     unrendered: list[tuple[Target, str]] = field(default_factory=list)
     #: Display paths of plain files consumed by a rendered kustomization.
     consumed: set[str] = field(default_factory=set)
@@ -81,132 +134,381 @@ def targets(skipped: Iterable[SkippedFile]) -> list[Target]:
     return sorted(set(found), key=lambda t: (t.directory, t.tool))
 
 
-def _kustomization(directory: Path) -> dict[str, object]:
+# -- reading the repository --------------------------------------------------------------
+
+
+def _physical(root_real: str, relative: str) -> str | None:
+    """The real path of ``relative`` (POSIX, below the root) relative to the root, "" for itself.
+
+    None when it is not below the root as written, resolves out of the repository,
+    or into a ``.git``.
+    """
+    parts = relative.split("/") if relative else []
+    if relative.startswith("/") or ".." in parts:
+        return None
+    real = os.path.realpath(os.path.join(root_real, *parts))
+    if not within(real, root_real):
+        return None
+    physical = "" if real == root_real else os.path.relpath(real, root_real).replace(os.sep, "/")
+    return None if in_git(physical) else physical
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+def _read(root_real: str, relative: str) -> str | None:
+    """The text of a regular file of the repository, at most :data:`_SOURCE_LIMIT` bytes.
+
+    Never outside the repository, never in ``.git``, never a FIFO.
+    """
+    physical = _physical(root_real, relative)
+    if physical is None:
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(os.path.join(root_real, *physical.split("/")), flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            data = handle.read(_SOURCE_LIMIT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    if len(data) > _SOURCE_LIMIT:
+        return None
+    text, _ = decode(data)
+    return text
+
+
+def _kustomization(root_real: str, directory: str) -> dict[str, object]:
     for name in KUSTOMIZATION_FILES:
-        path = directory / name
-        if path.is_file():
-            loaded = load_text(str(path), path.read_text(encoding="utf-8", errors="replace"))
-            for document in loaded.documents:
-                if isinstance(document.root, MapNode) and not document.failed:
-                    data = document.root.to_python()
-                    if isinstance(data, dict):
-                        return data
+        text = _read(root_real, _join(directory, name))
+        if text is None:
+            continue
+        loaded = load_text(_join(directory, name), text)
+        for document in loaded.documents:
+            if isinstance(document.root, MapNode) and not document.failed:
+                data = document.root.to_python()
+                if isinstance(data, dict):
+                    return data
+        return {}
     return {}
 
 
-def _patches(root: Path, directory: str) -> set[str]:
-    """The patch files a kustomization lists."""
-    base = root / directory if directory else root
+@dataclass(slots=True)
+class _Closure:
+    """What a kustomization uses, following its references to other kustomizations."""
+
+    #: Kustomization directories it uses (real paths relative to the root).
+    directories: set[str] = field(default_factory=set)
+    #: Plain manifest files it uses.
+    files: set[str] = field(default_factory=set)
+    #: Patch files of it and of the kustomizations it uses.
+    patches: set[str] = field(default_factory=set)
+    #: Why kustomize must not be run on it, when it must not.
+    refusal: str | None = None
+
+
+def _closure(root_real: str, directory: str) -> _Closure:
+    closure = _Closure()
+    pending = [directory]
+    seen = {directory}
+    while pending:
+        current = pending.pop()
+        data = _kustomization(root_real, current)
+        closure.patches |= _patches(root_real, current, data)
+        for key in _REFERENCE_KEYS:
+            listed = data.get(key)
+            for entry in listed if isinstance(listed, list) else ():
+                if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
+                    continue  # inline plugin configuration, not a reference
+                refusal, used = _reference(root_real, current, entry.strip())
+                if refusal is not None:
+                    closure.refusal = closure.refusal or refusal
+                elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
+                    closure.directories.add(used)
+                    if used not in seen:
+                        seen.add(used)
+                        pending.append(used)
+                elif used is not None and key in _MANIFEST_KEYS:
+                    closure.files.add(used)
+    closure.directories.discard(directory)
+    return closure
+
+
+def _reference(root_real: str, directory: str, entry: str) -> tuple[str | None, str | None]:
+    """(why it is refused, or the real path it names relative to the root, if it exists)."""
+    where = _join(directory, "kustomization.yaml")
+    if _REMOTE.search(entry):
+        return f"remote base {entry} (in {where}) is not fetched", None
+    if os.path.isabs(entry):
+        return f"{entry} (in {where}) lies outside the repository", None
+    lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")
+    if lexical == ".." or lexical.startswith("../"):
+        return f"{entry} (in {where}) lies outside the repository", None
+    if in_git(lexical):
+        return f"{entry} (in {where}) lies inside .git", None
+    joined = os.path.join(root_real, *([] if lexical == "." else lexical.split("/")))
+    if not os.path.lexists(joined):
+        if _HOST_LIKE.match(entry):
+            return f"remote base {entry} (in {where}) is not fetched", None
+        return None, None  # missing: kustomize says so
+    physical = _physical(root_real, "" if lexical == "." else lexical)
+    if physical is None:
+        return f"{entry} (in {where}) leads out of the repository or into .git", None
+    return None, physical
+
+
+def _patches(root_real: str, directory: str, data: dict[str, object]) -> set[str]:
+    """The patch files a kustomization lists (real paths relative to the root)."""
     found: set[str] = set()
-    for name in kustomization_patch_paths(_kustomization(base)):
-        if (base / name).is_file():
-            try:
-                found.add((base / name).resolve().relative_to(root.resolve()).as_posix())
-            except ValueError:
-                continue
+    for name in kustomization_patch_paths(data):
+        lexical = os.path.normpath(os.path.join(directory, name)).replace(os.sep, "/")
+        if os.path.isabs(name) or lexical == ".." or lexical.startswith("../"):
+            continue
+        physical = _physical(root_real, lexical)
+        if physical is not None and os.path.isfile(os.path.join(root_real, *physical.split("/"))):
+            found.add(physical)
     return found
 
 
-def _list(data: dict[str, object], key: str) -> list[object]:
-    value = data.get(key)
-    return value if isinstance(value, list) else []
+# -- what may be rendered ---------------------------------------------------------------------
 
 
-def _resources(root: Path, directory: str) -> tuple[set[str], set[str]]:
-    """(kustomization directories, plain files) a kustomization uses, recursively."""
-    directories: set[str] = set()
-    files: set[str] = set()
-    pending = [directory]
-    while pending:
-        current = pending.pop()
-        base = root / current if current else root
-        data = _kustomization(base)
-        entries: list[str] = []
-        for key in ("resources", "bases", "components"):
-            listed = data.get(key)
-            if isinstance(listed, list):
-                entries.extend(e for e in listed if isinstance(e, str))
-        for entry in entries:
-            target = (base / entry).resolve()
-            try:
-                relative = target.relative_to(root.resolve()).as_posix()
-            except ValueError:
-                continue  # a remote base or a path out of the repository
-            if target.is_dir() and relative not in directories:
-                directories.add(relative)
-                pending.append(relative)
-            elif target.is_file():
-                files.add(relative)
-    return directories, files
+@dataclass(frozen=True, slots=True)
+class _Job:
+    target: Target
+    #: Real path of the target relative to the root.
+    physical: str
+    program: Path
+    #: "kustomize build", "kubectl kustomize" or "helm template".
+    words: str
+    closure: _Closure
 
 
-def _command(target: Target, root: Path, helm_values: Sequence[str]) -> list[str] | None:
-    directory = str(root / target.directory) if target.directory else str(root)
-    if target.tool == "kustomize":
-        if shutil.which("kustomize"):
-            return ["kustomize", "build", directory]
-        if shutil.which("kubectl"):
-            return ["kubectl", "kustomize", directory]
-        return None
-    if shutil.which("helm"):
-        command = ["helm", "template", Path(directory).name or "release", directory]
-        for values in helm_values:
-            command += ["--values", values]
-        return command
+def _refusal(target: Target, physical: str | None) -> str | None:
+    if any(part.startswith("-") for part in target.directory.split("/")) or (
+        physical is not None and any(part.startswith("-") for part in physical.split("/"))
+    ):
+        return (
+            "a component of its path starts with '-', which a program could take for an option; "
+            "rename the directory"
+        )
+    if physical is None:
+        return "it is not inside the repository root, or it is inside .git"
     return None
+
+
+def _program(target: Target, root_real: str) -> tuple[Path, str] | str:
+    """The program to run and the words that name the command, or why there is none."""
+    names = ("kustomize", "kubectl") if target.tool == "kustomize" else ("helm",)
+    for name in names:
+        found = programs.find_program(name)
+        if found is None:
+            continue
+        real = os.path.realpath(found)
+        if within(real, root_real):
+            relative = os.path.relpath(real, root_real).replace(os.sep, "/")
+            return (
+                f"the {name} found on PATH ({relative}) is inside the repository being linted; it is not run"
+            )
+        words = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize", "helm": "helm template"}[
+            name
+        ]
+        return found, words
+    return f"{' or '.join(names)} is not on PATH"
+
+
+def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
+    """The values files as real paths relative to the root, or why one cannot be used."""
+    found: list[str] = []
+    for value in helm_values:
+        path = value if os.path.isabs(value) else os.path.join(root_real, value)
+        real = os.path.realpath(path)
+        relative = os.path.relpath(real, root_real).replace(os.sep, "/") if within(real, root_real) else None
+        if relative is None or relative == "." or in_git(relative) or not os.path.isfile(real):
+            return f"the values file {value} is not a file inside the repository"
+        found.append(relative)
+    return found
 
 
 def plan(
     skipped: Sequence[SkippedFile], root: Path, *, enabled: bool, helm_values: Sequence[str] = ()
 ) -> RenderPlan:
     result = RenderPlan()
+    started = time.monotonic()
+    root_real = os.path.realpath(root)
     candidates = targets(skipped)
+    physical = {t: _physical(root_real, t.directory) for t in candidates}
+    closures: dict[Target, _Closure] = {}
     used_by_others: set[str] = set()
-    uses: dict[Target, set[str]] = {}
-    patches: dict[Target, set[str]] = {}
     for target in candidates:
-        if target.tool == "kustomize":
-            directories, files = _resources(root, target.directory)
-            used_by_others |= directories
-            uses[target] = files | {f for d in directories for f in _resources(root, d)[1]}
-            patches[target] = _patches(root, target.directory).union(
-                *(_patches(root, d) for d in directories)
-            )
+        where = physical[target]
+        if target.tool == "kustomize" and where is not None:
+            closures[target] = _closure(root_real, where)
+            used_by_others |= closures[target].directories
+    values: list[str] | str = _values(root_real, helm_values)
+    jobs: list[_Job] = []
     for target in candidates:
-        if target.tool == "kustomize" and target.directory in used_by_others:
+        where = physical[target]
+        if target.tool == "kustomize" and where in used_by_others:
             continue  # rendered as part of the overlay that uses it
         if not enabled:
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
-        command = _command(target, root, helm_values)
-        if command is None:
-            program = "kustomize or kubectl" if target.tool == "kustomize" else "helm"
-            result.unrendered.append((target, f"{program} is not on PATH"))
+        refusal = _refusal(target, where)
+        closure = closures.get(target, _Closure())
+        refusal = refusal or closure.refusal
+        if refusal is None and target.tool == "helm" and isinstance(values, str):
+            refusal = values
+        program = _program(target, root_real)
+        if refusal is None and isinstance(program, str):
+            refusal = program
+        if refusal is not None or where is None or isinstance(program, str):
+            result.unrendered.append((target, refusal or "it cannot be rendered"))
             continue
-        try:
-            completed = subprocess.run(
-                command, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            result.unrendered.append((target, f"`{' '.join(command[:2])}` failed: {error}"))
-            continue
-        if completed.returncode != 0:
-            message = _KLOG_HEADER.sub("", (completed.stderr.strip().splitlines() or ["no message"])[-1])
-            result.unrendered.append((target, f"`{' '.join(command[:2])}` failed: {message}"))
-            continue
-        loaded = load_text(target.display, completed.stdout)
-        consumed = uses.get(target, set())
-        result.consumed |= consumed
-        # Resources first, then patches: a finding goes to the first source that has its node.
-        sources = [
-            manifest
-            for display in [*sorted(consumed), *sorted(patches.get(target, ()))]
-            for manifest in iter_manifests(
-                load_text(display, (root / display).read_text(encoding="utf-8", errors="replace"))
-            )
-        ]
-        result.rendered.append(Rendered(target, loaded, sources))
+        jobs.append(_Job(target, where, program[0], program[1], closure))
+    if jobs:
+        _render(jobs, root_real, [] if isinstance(values, str) else values, started, result)
+    result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     return result
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _render(
+    jobs: Sequence[_Job], root_real: str, values: Sequence[str], started: float, result: RenderPlan
+) -> None:
+    base = Path(tempfile.mkdtemp(prefix="nplint-render-"))
+    try:
+        base_real = os.path.realpath(base)
+        if within(base_real, root_real):
+            for job in jobs:
+                result.unrendered.append((job.target, "the temporary directory is inside the repository"))
+            return
+        try:
+            export = export_tree(Path(root_real), base / "tree")
+        except ExportTooLarge as error:
+            for job in jobs:
+                result.unrendered.append((job.target, f"{error}, too much to copy for rendering"))
+            return
+        (base / "home").mkdir(mode=0o700)
+        (base / "tmp").mkdir(mode=0o700)
+        env = programs.scrubbed_environment(base / "home", base / "tmp")
+        tree = os.path.realpath(export.tree)
+        for job in jobs:
+            reason = _render_one(job, tree, base_real, values, export.refused_links, env, started, result)
+            if reason is not None:
+                result.unrendered.append((job.target, reason))
+    finally:
+        _remove(base)
+
+
+def _render_one(
+    job: _Job,
+    tree: str,
+    base: str,
+    values: Sequence[str],
+    refused_links: dict[str, str],
+    env: dict[str, str],
+    started: float,
+    result: RenderPlan,
+) -> str | None:
+    """Render one target into ``result``; the reason it was not rendered otherwise."""
+    directories = [job.physical, *sorted(job.closure.directories)]
+    links = sorted(
+        link
+        for link in refused_links
+        if any(not d or link == d or link.startswith(d + "/") for d in directories)
+    )
+    if links:
+        more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
+        return f"the symbolic link {links[0]}{more} {refused_links[links[0]]}; it is not rendered"
+    remaining = RENDER_BUDGET - (time.monotonic() - started)
+    if remaining <= 0:
+        return f"the render budget of {RENDER_BUDGET:g} s for all charts and overlays was spent before it"
+    directory = os.path.join(tree, *job.physical.split("/")) if job.physical else tree
+    if job.target.tool == "helm":
+        argv = [str(job.program), "template", RELEASE_NAME]
+        argv += [f"--values={os.path.join(tree, *value.split('/'))}" for value in values]
+    elif job.words == "kustomize build":
+        argv = [str(job.program), "build"]
+    else:
+        argv = [str(job.program), "kustomize"]
+    argv += ["--", directory]
+    timeout = min(RENDER_TIMEOUT, remaining)
+    try:
+        completed = programs.run(
+            argv, cwd=Path(tree), env=env, timeout=timeout, output_limit=RENDER_OUTPUT_LIMIT
+        )
+    except programs.ProgramTimeout:
+        if timeout < RENDER_TIMEOUT:
+            return (
+                f"`{job.words}` was stopped: the render budget of {RENDER_BUDGET:g} s "
+                "for all charts and overlays ran out"
+            )
+        return f"`{job.words}` did not finish within {RENDER_TIMEOUT:g} s and was stopped"
+    except programs.ProgramError as error:
+        return f"`{job.words}` {error}"
+    if completed.returncode != 0:
+        return f"`{job.words}` failed: {_error_line(completed.stderr, tree, base)}"
+    text, problem = decode(completed.stdout)
+    if text is None:
+        return (
+            f"`{job.words}` printed output that is not text ({problem.message if problem else 'undecodable'})"
+        )
+    loaded = load_text(job.target.display, text)
+    if not loaded.problems and not any(d.root is not None or d.failed for d in loaded.documents):
+        return f"`{job.words}` rendered nothing (no documents)"
+    consumed = job.closure.files if job.target.tool == "kustomize" else set()
+    result.consumed |= consumed
+    # Resources first, then patches: a finding goes to the first source that has its node.
+    sources = [
+        manifest
+        for display in [*sorted(consumed), *sorted(job.closure.patches)]
+        for manifest in iter_manifests(load_text(display, _read(tree, display) or ""))
+    ]
+    result.rendered.append(Rendered(job.target, loaded, sources))
+    return None
+
+
+def _error_line(stderr: bytes, tree: str, base: str) -> str:
+    """The first line of ``stderr`` that says what went wrong, short, without temporary paths."""
+    text = stderr.decode("utf-8", errors="replace")
+    # Paths into the export become repository paths; the rest of the temporary directory
+    # (HOME, TMPDIR) means nothing to the reader and changes every run.
+    for prefix, instead in ((tree + os.sep, ""), (tree, "."), (base + os.sep, ""), (base, ".")):
+        text = text.replace(prefix, instead)
+    lines = [_KLOG_HEADER.sub("", line).strip() for line in text.splitlines()]
+    lines = ["".join(c if c.isprintable() else " " for c in line) for line in lines if line]
+    if not lines:
+        return "no message"
+    line = next((line for line in lines if "error" in line.lower()), lines[0])
+    if len(line) >= _MESSAGE_LIMIT:
+        line = line[: _MESSAGE_LIMIT - 4] + "..."
+    return line
+
+
+def _remove(base: Path) -> None:
+    def retry(function: Callable[..., Any], path: str, *_: object) -> None:
+        # A renderer may leave read-only directories behind; they are ours to remove.
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700)
+            function(path)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(base, onexc=retry)
+    else:
+        shutil.rmtree(base, onerror=retry)
 
 
 def _node_at(node: MapNode, yaml_path: str) -> Node | None:
