@@ -50,10 +50,21 @@ def in_git(relative: str) -> bool:
 
 
 def export_tree(
-    root: Path, tree: Path, *, max_entries: int = EXPORT_MAX_ENTRIES, max_bytes: int = EXPORT_MAX_BYTES
+    root: Path, tree: Path, *, max_entries: int | None = None, max_bytes: int | None = None
 ) -> Export:
-    """Copy ``root`` into the new directory ``tree`` (which must not exist yet)."""
-    return _Exporter(os.path.realpath(root), tree, max_entries, max_bytes).run()
+    """Copy ``root`` into the new directory ``tree`` (which must not exist yet).
+
+    Raises :class:`ExportTooLarge` beyond ``max_entries`` entries or ``max_bytes``
+    bytes (by default :data:`EXPORT_MAX_ENTRIES` and :data:`EXPORT_MAX_BYTES`).
+    """
+    entries = EXPORT_MAX_ENTRIES if max_entries is None else max_entries
+    size = EXPORT_MAX_BYTES if max_bytes is None else max_bytes
+    return _Exporter(os.path.realpath(root), tree, entries, size).run()
+
+
+def _amount(size: int) -> str:
+    mebibyte = 1024 * 1024
+    return f"{size // mebibyte} MiB" if size >= mebibyte else f"{size} bytes"
 
 
 class _Exporter:
@@ -136,9 +147,7 @@ class _Exporter:
                 while chunk := os.read(source, _CHUNK):
                     self.bytes += len(chunk)
                     if self.bytes > self.max_bytes:
-                        raise ExportTooLarge(
-                            f"the repository holds more than {self.max_bytes // (1024 * 1024)} MiB"
-                        )
+                        raise ExportTooLarge(f"the repository holds more than {_amount(self.max_bytes)}")
                     destination.write(chunk)
         except OSError as error:
             if error.errno == errno.ENOSPC:

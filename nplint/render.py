@@ -49,8 +49,8 @@ from nplint import programs
 from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile, kustomization_patch_paths
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
-from nplint.loading import LoadedFile, Manifest, decode, iter_manifests, load_text
-from nplint.loading.nodes import MapNode, Node, SeqNode
+from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Seconds one render may take before it is stopped.
@@ -464,7 +464,7 @@ def _render_one(
             f"`{job.words}` printed output that is not text ({problem.message if problem else 'undecodable'})"
         )
     loaded = load_text(job.target.display, text)
-    if not loaded.problems and not any(d.root is not None or d.failed for d in loaded.documents):
+    if not loaded.problems and not any(_has_content(d) for d in loaded.documents):
         return f"`{job.words}` rendered nothing (no documents)"
     consumed = job.closure.files if job.target.tool == "kustomize" else set()
     result.consumed |= consumed
@@ -476,6 +476,12 @@ def _render_one(
     ]
     result.rendered.append(Rendered(job.target, loaded, sources))
     return None
+
+
+def _has_content(document: Document) -> bool:
+    # "---" followed by nothing, or by a comment only, is a null document: nothing to apply.
+    root = document.root
+    return document.failed or not (root is None or (isinstance(root, ScalarNode) and root.is_null))
 
 
 def _error_line(stderr: bytes, tree: str, base: str) -> str:
