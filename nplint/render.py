@@ -36,7 +36,6 @@ import os
 import re
 import shlex
 import shutil
-import stat
 import sys
 import tempfile
 import time
@@ -45,14 +44,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nplint import programs
-from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile, kustomization_patch_paths
+from nplint import kustomization, programs
+from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
+from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Seconds one render may take before it is stopped.
 RENDER_TIMEOUT: float = 120
 #: Seconds all renders of a run may take together; what is left then is not rendered.
@@ -61,26 +60,11 @@ RENDER_BUDGET: float = 300
 RENDER_OUTPUT_LIMIT = 64 * 1024 * 1024
 #: The release name of every ``helm template``: a constant, never a name from the repository.
 RELEASE_NAME = "nplint"
-#: Bytes of a kustomization or source file read to follow references and map findings back.
-_SOURCE_LIMIT = 16 * 1024 * 1024
 #: A quoted error line is shorter than this.
 _MESSAGE_LIMIT = 200
 #: kubectl's log header ("E1129 07:02:26.277173    8910 run.go:72] "): a time and a process
 #: id that would make the same run print a different message each time.
 _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] ")
-#: Kustomization keys whose entries kustomize loads as kustomizations, files or remote bases.
-_REFERENCE_KEYS = ("resources", "bases", "components", "generators", "transformers", "validators")
-#: Of those, the ones whose plain files are manifests (the others hold plugin configuration).
-_MANIFEST_KEYS = frozenset(("resources", "bases", "components"))
-#: What makes kustomize fetch an entry instead of reading it (its repospec and go-getter forms).
-_REMOTE = re.compile(
-    r"://|^(?:git@|git::|gh:|github\.com/|gitlab\.com/|bitbucket\.org/)|[?&](?:ref|version|timeout|submodules)="
-    r"|^[\w.~-]+@[\w.-]+:|[^:/]//",
-    re.IGNORECASE,
-)
-#: A first component that looks like a host name ("example.com/org/repo"): remote when no such
-#: local path exists.
-_HOST_LIKE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+/", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,149 +118,6 @@ def targets(skipped: Iterable[SkippedFile]) -> list[Target]:
     return sorted(set(found), key=lambda t: (t.directory, t.tool))
 
 
-# -- reading the repository --------------------------------------------------------------
-
-
-def _physical(root_real: str, relative: str) -> str | None:
-    """The real path of ``relative`` (POSIX, below the root) relative to the root, "" for itself.
-
-    None when it is not below the root as written, resolves out of the repository,
-    or into a ``.git``.
-    """
-    parts = relative.split("/") if relative else []
-    if relative.startswith("/") or ".." in parts:
-        return None
-    real = os.path.realpath(os.path.join(root_real, *parts))
-    if not within(real, root_real):
-        return None
-    physical = "" if real == root_real else os.path.relpath(real, root_real).replace(os.sep, "/")
-    return None if in_git(physical) else physical
-
-
-def _join(directory: str, name: str) -> str:
-    return f"{directory}/{name}" if directory else name
-
-
-def _read(root_real: str, relative: str) -> str | None:
-    """The text of a regular file of the repository, at most :data:`_SOURCE_LIMIT` bytes.
-
-    Never outside the repository, never in ``.git``, never a FIFO.
-    """
-    physical = _physical(root_real, relative)
-    if physical is None:
-        return None
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(os.path.join(root_real, *physical.split("/")), flags)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        with os.fdopen(os.dup(descriptor), "rb") as handle:
-            data = handle.read(_SOURCE_LIMIT + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    if len(data) > _SOURCE_LIMIT:
-        return None
-    text, _ = decode(data)
-    return text
-
-
-def _kustomization(root_real: str, directory: str) -> dict[str, object]:
-    for name in KUSTOMIZATION_FILES:
-        text = _read(root_real, _join(directory, name))
-        if text is None:
-            continue
-        loaded = load_text(_join(directory, name), text)
-        for document in loaded.documents:
-            if isinstance(document.root, MapNode) and not document.failed:
-                data = document.root.to_python()
-                if isinstance(data, dict):
-                    return data
-        return {}
-    return {}
-
-
-@dataclass(slots=True)
-class _Closure:
-    """What a kustomization uses, following its references to other kustomizations."""
-
-    #: Kustomization directories it uses (real paths relative to the root).
-    directories: set[str] = field(default_factory=set)
-    #: Plain manifest files it uses.
-    files: set[str] = field(default_factory=set)
-    #: Patch files of it and of the kustomizations it uses.
-    patches: set[str] = field(default_factory=set)
-    #: Why kustomize must not be run on it, when it must not.
-    refusal: str | None = None
-
-
-def _closure(root_real: str, directory: str) -> _Closure:
-    closure = _Closure()
-    pending = [directory]
-    seen = {directory}
-    while pending:
-        current = pending.pop()
-        data = _kustomization(root_real, current)
-        closure.patches |= _patches(root_real, current, data)
-        for key in _REFERENCE_KEYS:
-            listed = data.get(key)
-            for entry in listed if isinstance(listed, list) else ():
-                if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
-                    continue  # inline plugin configuration, not a reference
-                refusal, used = _reference(root_real, current, entry.strip())
-                if refusal is not None:
-                    closure.refusal = closure.refusal or refusal
-                elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
-                    closure.directories.add(used)
-                    if used not in seen:
-                        seen.add(used)
-                        pending.append(used)
-                elif used is not None and key in _MANIFEST_KEYS:
-                    closure.files.add(used)
-    closure.directories.discard(directory)
-    return closure
-
-
-def _reference(root_real: str, directory: str, entry: str) -> tuple[str | None, str | None]:
-    """(why it is refused, or the real path it names relative to the root, if it exists)."""
-    where = _join(directory, "kustomization.yaml")
-    if _REMOTE.search(entry):
-        return f"remote base {entry} (in {where}) is not fetched", None
-    if os.path.isabs(entry):
-        return f"{entry} (in {where}) lies outside the repository", None
-    lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")
-    if lexical == ".." or lexical.startswith("../"):
-        return f"{entry} (in {where}) lies outside the repository", None
-    if in_git(lexical):
-        return f"{entry} (in {where}) lies inside .git", None
-    joined = os.path.join(root_real, *([] if lexical == "." else lexical.split("/")))
-    if not os.path.lexists(joined):
-        if _HOST_LIKE.match(entry):
-            return f"remote base {entry} (in {where}) is not fetched", None
-        return None, None  # missing: kustomize says so
-    physical = _physical(root_real, "" if lexical == "." else lexical)
-    if physical is None:
-        return f"{entry} (in {where}) leads out of the repository or into .git", None
-    return None, physical
-
-
-def _patches(root_real: str, directory: str, data: dict[str, object]) -> set[str]:
-    """The patch files a kustomization lists (real paths relative to the root)."""
-    found: set[str] = set()
-    for name in kustomization_patch_paths(data):
-        lexical = os.path.normpath(os.path.join(directory, name)).replace(os.sep, "/")
-        if os.path.isabs(name) or lexical == ".." or lexical.startswith("../"):
-            continue
-        physical = _physical(root_real, lexical)
-        if physical is not None and os.path.isfile(os.path.join(root_real, *physical.split("/"))):
-            found.add(physical)
-    return found
-
-
 # -- what may be rendered ---------------------------------------------------------------------
 
 
@@ -288,7 +129,7 @@ class _Job:
     program: Path
     #: "kustomize build", "kubectl kustomize" or "helm template".
     words: str
-    closure: _Closure
+    closure: Closure
 
 
 def _refusal(target: Target, physical: str | None) -> str | None:
@@ -344,34 +185,35 @@ def plan(
     started = time.monotonic()
     root_real = os.path.realpath(root)
     candidates = targets(skipped)
-    physical = {t: _physical(root_real, t.directory) for t in candidates}
-    closures: dict[Target, _Closure] = {}
+    real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
+    closures: dict[Target, Closure] = {}
     used_by_others: set[str] = set()
     for target in candidates:
-        where = physical[target]
+        where = real_directories[target]
         if target.tool == "kustomize" and where is not None:
-            closures[target] = _closure(root_real, where)
+            closures[target] = kustomization.closure(root_real, where)
             used_by_others |= closures[target].directories
-    values: list[str] | str = _values(root_real, helm_values)
+    values = _values(root_real, helm_values)
     jobs: list[_Job] = []
     for target in candidates:
-        where = physical[target]
+        where = real_directories[target]
         if target.tool == "kustomize" and where in used_by_others:
             continue  # rendered as part of the overlay that uses it
         if not enabled:
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
-        refusal = _refusal(target, where)
-        closure = closures.get(target, _Closure())
-        refusal = refusal or closure.refusal
-        if refusal is None and target.tool == "helm" and isinstance(values, str):
-            refusal = values
+        closure = closures.get(target, Closure())
         program = _program(target, root_real)
-        if refusal is None and isinstance(program, str):
-            refusal = program
-        if refusal is not None or where is None or isinstance(program, str):
-            result.unrendered.append((target, refusal or "it cannot be rendered"))
+        refusal = (
+            _refusal(target, where)
+            or closure.refusal
+            or (values if target.tool == "helm" and isinstance(values, str) else None)
+            or (program if isinstance(program, str) else None)
+        )
+        if refusal is not None:
+            result.unrendered.append((target, refusal))
             continue
+        assert where is not None and not isinstance(program, str)  # refused above otherwise
         jobs.append(_Job(target, where, program[0], program[1], closure))
     if jobs:
         _render(jobs, root_real, [] if isinstance(values, str) else values, started, result)
@@ -401,6 +243,10 @@ def _render(
         (base / "home").mkdir(mode=0o700)
         (base / "tmp").mkdir(mode=0o700)
         env = programs.scrubbed_environment(base / "home", base / "tmp")
+        # Nor may what the renderers start (helm's post-renderers and plugins) come from the repository.
+        env["PATH"] = os.pathsep.join(
+            entry for entry in env["PATH"].split(os.pathsep) if not within(os.path.realpath(entry), root_real)
+        )
         tree = os.path.realpath(export.tree)
         for job in jobs:
             reason = _render_one(job, tree, base_real, values, export.refused_links, env, started, result)
@@ -472,7 +318,7 @@ def _render_one(
     sources = [
         manifest
         for display in [*sorted(consumed), *sorted(job.closure.patches)]
-        for manifest in iter_manifests(load_text(display, _read(tree, display) or ""))
+        for manifest in iter_manifests(load_text(display, kustomization.read_inside(tree, display) or ""))
     ]
     result.rendered.append(Rendered(job.target, loaded, sources))
     return None

@@ -242,6 +242,8 @@ def test_fake_kustomize_sees_no_git_no_secrets_and_not_the_checkout(
         f"sys.stdout.write({POLICY!r}.replace('placeholder', json.dumps(leak)))\n",
     )
     _only_fakes_on_path(tmp_path, monkeypatch)
+    bin_dir = str(tmp_path / "bin")
+    monkeypatch.setenv("PATH", os.pathsep.join([bin_dir, str(repo / "tools"), ".", "tools"]))
     for variable in ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "NPM_TOKEN", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(variable, SECRET)
     monkeypatch.setenv("HELM_PLUGINS", str(repo))
@@ -260,6 +262,7 @@ def test_fake_kustomize_sees_no_git_no_secrets_and_not_the_checkout(
     assert SECRET not in json.dumps(env)
     assert not any(key.startswith(("HELM_", "GITHUB_", "ACTIONS_", "AWS_")) for key in env)
     assert "KUBECONFIG" not in env and "GIT_DIR" not in env
+    assert env["PATH"] == bin_dir  # nothing of the repository, nothing relative
     assert env["HOME"] != os.environ.get("HOME") and not os.path.exists(env["HOME"])  # removed after
     assert env["XDG_CONFIG_HOME"].startswith(env["HOME"]) and env["TMPDIR"] != os.environ.get("TMPDIR")
     for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
