@@ -94,16 +94,16 @@ class _Exporter:
                     continue
                 child = f"{relative}/{entry.name}" if relative else entry.name
                 self._count()
-                if entry.is_symlink():
-                    self._link(entry.path, child)
-                elif entry.is_dir(follow_symlinks=False):
-                    try:
+                try:
+                    if entry.is_symlink():
+                        self._link(entry.path, child)
+                    elif entry.is_dir(follow_symlinks=False):
                         os.mkdir(self._target(child), 0o700)
-                    except OSError:
-                        continue
-                    pending.append(child)
-                elif entry.is_file(follow_symlinks=False):
-                    self._copy(entry.path, child)
+                        pending.append(child)
+                    elif entry.is_file(follow_symlinks=False):
+                        self._copy(entry.path, child)
+                except OSError:
+                    continue  # vanished or unreadable: left out, like git does
         return self.export
 
     def _target(self, relative: str) -> str:
@@ -128,10 +128,7 @@ class _Exporter:
         # The link points at the resolved place, so no hop of a chain can lead out of the export.
         target = self._target(points_at) if points_at != "." else str(self.export.tree)
         link = self._target(relative)
-        try:
-            os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
-        except OSError:
-            return
+        os.symlink(os.path.relpath(target, os.path.dirname(link)), link)
 
     def _copy(self, path: str, relative: str) -> None:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)

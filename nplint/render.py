@@ -83,7 +83,8 @@ class Target:
     def how_to_render(self) -> str:
         # "./" first and shell quoting: advice copied into a shell must not turn a directory
         # name into an option or a command.
-        where = shlex.quote(f"./{self.directory}" if self.directory else ".")
+        directory = self.directory or "."
+        where = shlex.quote(directory if directory.startswith(("/", ".")) else f"./{directory}")
         if self.tool == "kustomize":
             return f"`kustomize build {where} | nplint -` (or `kubectl kustomize {where} | nplint -`)"
         return f"`helm template {RELEASE_NAME} {where} | nplint -`"
@@ -173,7 +174,7 @@ def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
         real = os.path.realpath(path)
         relative = os.path.relpath(real, root_real).replace(os.sep, "/") if within(real, root_real) else None
         if relative is None or relative == "." or in_git(relative) or not os.path.isfile(real):
-            return f"the values file {value} is not a file inside the repository"
+            return f"the values file {_printable(value)} is not a file inside the repository"
         found.append(relative)
     return found
 
@@ -275,7 +276,7 @@ def _render_one(
     )
     if links:
         more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
-        return f"the symbolic link {links[0]}{more} {refused_links[links[0]]}; it is not rendered"
+        return f"the symbolic link {_printable(links[0])}{more} {refused_links[links[0]]}; it is not rendered"
     remaining = RENDER_BUDGET - (time.monotonic() - started)
     if remaining <= 0:
         return f"the render budget of {RENDER_BUDGET:g} s for all charts and overlays was spent before it"
@@ -338,13 +339,19 @@ def _error_line(stderr: bytes, tree: str, base: str) -> str:
     for prefix, instead in ((tree + os.sep, ""), (tree, "."), (base + os.sep, ""), (base, ".")):
         text = text.replace(prefix, instead)
     lines = [_KLOG_HEADER.sub("", line).strip() for line in text.splitlines()]
-    lines = ["".join(c if c.isprintable() else " " for c in line) for line in lines if line]
+    lines = [_printable(line) for line in lines if line]
     if not lines:
         return "no message"
     line = next((line for line in lines if "error" in line.lower()), lines[0])
     if len(line) >= _MESSAGE_LIMIT:
         line = line[: _MESSAGE_LIMIT - 4] + "..."
     return line
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: control characters and undecodable bytes of file names escaped."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _remove(base: Path) -> None:

@@ -187,6 +187,41 @@ def test_helm_values_are_exported_and_passed_before_the_separator(
     assert [(f.path, f.rule_id) for f in result.findings] == [("shop/Chart.yaml", "NP301")]
 
 
+def test_values_file_out_of_the_repository_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    _chart(repo, "shop")
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config").write_text(GIT_CONFIG)
+    (tmp_path / "outside.yaml").write_text(f"token: {SECRET}\n")
+    (repo / "values.yaml").symlink_to(tmp_path / "outside.yaml")
+    _fake(tmp_path, "helm")
+    _only_fakes_on_path(tmp_path, monkeypatch)
+    for values in (str(tmp_path / "outside.yaml"), str(repo / "values.yaml"), str(repo / ".git" / "config")):
+        [(path, message)] = _np005(
+            lint_paths(["."], root=repo, select=["NP005"], extra={"helm-values": [values]})
+        )
+        assert path == "shop/Chart.yaml"
+        assert f"(the values file {values} is not a file inside the repository)" in message
+        assert SECRET not in message
+    assert _calls(tmp_path) == []
+
+
+def test_chart_outside_the_root_is_not_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the repository is exported; a directory named beside it is not rendered from the live tree.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _chart(tmp_path, "elsewhere")
+    _fake(tmp_path, "helm")
+    _only_fakes_on_path(tmp_path, monkeypatch)
+    [(path, message)] = _np005(lint_paths([str(tmp_path / "elsewhere")], root=repo, select=["NP005"]))
+    assert path == f"{tmp_path}/elsewhere/Chart.yaml"
+    assert "(it is not inside the repository root, or it is inside .git)" in message
+    assert f"`helm template nplint {tmp_path}/elsewhere | nplint -`" in message
+    assert _calls(tmp_path) == []
+
+
 # -- attack 3: rendering reads secrets, nplint prints them -------------------------------------
 
 
@@ -323,6 +358,17 @@ def test_chart_with_a_link_out_of_the_repository_is_refused(
         ("other/Chart.yaml", "the symbolic link other/templates/cfg.yaml leads into .git"),
         ("shop/Chart.yaml", "the symbolic link shop/templates/secret.yaml leads out of the repository"),
     ]
+
+
+def test_a_link_name_is_quoted_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    chart = _chart(repo, "shop")
+    (chart / "templates" / "a\n::error::b.yaml").symlink_to(tmp_path)
+    _fake(tmp_path, "helm")
+    _only_fakes_on_path(tmp_path, monkeypatch)
+    [(_, message)] = _np005(lint_paths(["."], root=repo, select=["NP005"]))
+    assert "(the symbolic link shop/templates/a\\n::error::b.yaml leads out of the repository;" in message
+    assert "\n" not in message
 
 
 def test_links_inside_the_repository_still_resolve_in_the_export(
