@@ -279,7 +279,10 @@ def _render_one(
         return f"the symbolic link {_printable(links[0])}{more} {refused_links[links[0]]}; it is not rendered"
     remaining = RENDER_BUDGET - (time.monotonic() - started)
     if remaining <= 0:
-        return f"the render budget of {RENDER_BUDGET:g} s for all charts and overlays was spent before it"
+        return (
+            f"render budget exhausted: the {RENDER_BUDGET:g} s for all charts and overlays "
+            "were spent before it"
+        )
     directory = os.path.join(tree, *job.physical.split("/")) if job.physical else tree
     if job.target.tool == "helm":
         argv = [str(job.program), "template", RELEASE_NAME]
@@ -297,8 +300,8 @@ def _render_one(
     except programs.ProgramTimeout:
         if timeout < RENDER_TIMEOUT:
             return (
-                f"`{job.words}` was stopped: the render budget of {RENDER_BUDGET:g} s "
-                "for all charts and overlays ran out"
+                f"`{job.words}` was stopped: render budget exhausted "
+                f"({RENDER_BUDGET:g} s for all charts and overlays)"
             )
         return f"`{job.words}` did not finish within {RENDER_TIMEOUT:g} s and was stopped"
     except programs.ProgramError as error:
