@@ -624,3 +624,17 @@ def test_scrubbed_environment_keeps_only_the_allow_list(
     assert env["PATH"] == "/usr/bin" and env["LC_ALL"] == "C.UTF-8"
     assert "SOME_TOKEN" not in env and "GIT_ASKPASS" not in env
     assert env["GIT_ALLOW_PROTOCOL"] == "none" and env["HOME"] == str(tmp_path / "home")
+
+
+def test_a_program_leaves_no_process_behind(tmp_path: Path) -> None:
+    # The program ends at once, but what it started in the background would run on.
+    sleep = shutil.which("sleep")
+    script = f"{sleep} 600 >/dev/null 2>&1 & echo $!; printf '%070000d' 0 >&2"
+    env = programs.scrubbed_environment(tmp_path, tmp_path)
+    done = programs.run(["/bin/sh", "-c", script], cwd=tmp_path, env=env, timeout=30, output_limit=1024)
+    assert done.returncode == 0 and len(done.stderr) == programs.STDERR_KEPT
+    child = int(done.stdout)
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child)
