@@ -89,19 +89,20 @@ def read_inside(root_real: str, relative: str) -> str | None:
     return text
 
 
-def _kustomization(root_real: str, directory: str) -> dict[str, object]:
+def _kustomization(root_real: str, directory: str) -> tuple[str, dict[str, object]]:
+    """The path of the kustomization file of ``directory`` and what it holds."""
     for name in KUSTOMIZATION_FILES:
-        text = read_inside(root_real, _join(directory, name))
+        path = _join(directory, name)
+        text = read_inside(root_real, path)
         if text is None:
             continue
-        loaded = load_text(_join(directory, name), text)
-        for document in loaded.documents:
+        for document in load_text(path, text).documents:
             if isinstance(document.root, MapNode) and not document.failed:
                 data = document.root.to_python()
                 if isinstance(data, dict):
-                    return data
-        return {}
-    return {}
+                    return path, data
+        return path, {}
+    return _join(directory, KUSTOMIZATION_FILES[0]), {}
 
 
 @dataclass(slots=True)
@@ -124,14 +125,14 @@ def closure(root_real: str, directory: str) -> Closure:
     seen = {directory}
     while pending:
         current = pending.pop()
-        data = _kustomization(root_real, current)
+        path, data = _kustomization(root_real, current)
         found.patches |= _patches(root_real, current, data)
         for key in _REFERENCE_KEYS:
             listed = data.get(key)
             for entry in listed if isinstance(listed, list) else ():
                 if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
                     continue  # inline plugin configuration, not a reference
-                refusal, used = _reference(root_real, current, entry.strip())
+                refusal, used = _reference(root_real, current, path, entry.strip())
                 if refusal is not None:
                     found.refusal = found.refusal or refusal
                 elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
@@ -145,9 +146,11 @@ def closure(root_real: str, directory: str) -> Closure:
     return found
 
 
-def _reference(root_real: str, directory: str, entry: str) -> tuple[str | None, str | None]:
-    """(why it is refused, or the real path it names relative to the root, if it exists)."""
-    where = _join(directory, "kustomization.yaml")
+def _reference(root_real: str, directory: str, where: str, entry: str) -> tuple[str | None, str | None]:
+    """(why it is refused, or the real path it names relative to the root, if it exists).
+
+    ``entry`` is listed in the kustomization file ``where``, in ``directory``.
+    """
     if _REMOTE.search(entry):
         return f"remote base {entry} (in {where}) is not fetched", None
     if os.path.isabs(entry):

@@ -58,6 +58,8 @@ RENDER_TIMEOUT: float = 120
 RENDER_BUDGET: float = 300
 #: Bytes of output one render may print.
 RENDER_OUTPUT_LIMIT = 64 * 1024 * 1024
+#: How NP005 names the command each program runs.
+_COMMAND_WORDS = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize", "helm": "helm template"}
 #: The release name of every ``helm template``: a constant, never a name from the repository.
 RELEASE_NAME = "nplint"
 #: A quoted error line is shorter than this.
@@ -157,12 +159,10 @@ def _program(target: Target, root_real: str) -> tuple[Path, str] | str:
         if within(real, root_real):
             relative = os.path.relpath(real, root_real).replace(os.sep, "/")
             return (
-                f"the {name} found on PATH ({relative}) is inside the repository being linted; it is not run"
+                f"the {name} found on PATH ({_printable(relative)}) is inside the repository being linted; "
+                "it is not run"
             )
-        words = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize", "helm": "helm template"}[
-            name
-        ]
-        return found, words
+        return found, _COMMAND_WORDS[name]
     return f"{' or '.join(names)} is not on PATH"
 
 
@@ -207,7 +207,7 @@ def plan(
         program = _program(target, root_real)
         refusal = (
             _refusal(target, where)
-            or closure.refusal
+            or (_printable(closure.refusal) if closure.refusal else None)
             or (values if target.tool == "helm" and isinstance(values, str) else None)
             or (program if isinstance(program, str) else None)
         )
