@@ -21,10 +21,11 @@ render is fenced in:
 - they run on an export of the tree (:mod:`nplint.export`): no ``.git``, no link
   out of the repository; charts and overlays holding such a link are refused;
 - with a scrubbed environment (:func:`nplint.programs.scrubbed_environment`:
-  temporary ``HOME``, no tokens, no ``HELM_*``/``KUBECONFIG``/``GIT_*``, proxies
-  to a closed port), from the export as working directory;
-- a kustomization whose closure names a remote base, or a path out of the
-  repository or into ``.git``, is not rendered at all (kustomize would fetch it);
+  temporary ``HOME``, no token, none of the caller's ``HELM_*``, ``KUBECONFIG`` or
+  ``GIT_*``, proxies to a closed port), from the export as working directory;
+- a kustomization whose closure (:mod:`nplint.kustomization`) names a remote base
+  (which kustomize would fetch), or a path out of the repository or into ``.git``,
+  is not rendered at all;
 - each render has :data:`RENDER_TIMEOUT` seconds and :data:`RENDER_OUTPUT_LIMIT`
   bytes of output, all of them together :data:`RENDER_BUDGET` seconds; the
   process group is killed when a limit is reached.
