@@ -73,13 +73,15 @@ def test_without_rendering_np005_explains(tmp_path: Path) -> None:
 
 
 def test_helm_chart_rendered_with_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    chart = tmp_path / "chart"
+    repo = tmp_path / "repo"
+    chart = repo / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 1.0.0\n")
     (chart / "templates" / "policy.yaml").write_text(
         POLICY.replace("name: egress", "name: {{ .Release.Name }}")
     )
-    # A stand-in for helm on PATH: prints what `helm template` would for this chart.
+    # A stand-in for helm on PATH (outside the repository: a program inside it is never run):
+    # prints what `helm template` would for this chart.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
@@ -87,21 +89,22 @@ def test_helm_chart_rendered_with_helm(tmp_path: Path, monkeypatch: pytest.Monke
     helm.write_text(f"#!/bin/sh\n[ \"$1\" = template ] || exit 3\ncat <<'EOF'\n{rendered}EOF\n")
     helm.chmod(helm.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    result = lint_paths(["."], root=tmp_path, select=["NP301", "NP005", "NP001"])
+    result = lint_paths(["."], root=repo, select=["NP301", "NP005", "NP001"])
     assert [(f.path, f.rule_id) for f in result.findings] == [("chart/Chart.yaml", "NP301")]
     assert "(in the output of helm template for chart)" in result.findings[0].message
 
 
 def test_failing_render_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "k").mkdir()
-    (tmp_path / "k" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    repo = tmp_path / "repo"
+    (repo / "k").mkdir(parents=True)
+    (repo / "k" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     kustomize = bin_dir / "kustomize"
     kustomize.write_text("#!/bin/sh\necho 'Error: missing.yaml: no such file' >&2\nexit 1\n")
     kustomize.chmod(kustomize.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    result = lint_paths(["."], root=tmp_path, select=["NP005"])
+    result = lint_paths(["."], root=repo, select=["NP005"])
     assert [(f.path, f.rule_id) for f in result.findings] == [("k/kustomization.yaml", "NP005")]
     assert "`kustomize build` failed: Error: missing.yaml: no such file" in result.findings[0].message
 
@@ -110,8 +113,9 @@ def test_kubectl_log_header_is_left_out_of_the_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # kubectl prefixes its errors with a time and a process id; the message must be the same every run.
-    (tmp_path / "k").mkdir()
-    (tmp_path / "k" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    repo = tmp_path / "repo"
+    (repo / "k").mkdir(parents=True)
+    (repo / "k" / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     kustomize = bin_dir / "kustomize"
@@ -122,5 +126,5 @@ def test_kubectl_log_header_is_left_out_of_the_message(
     )
     kustomize.chmod(kustomize.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    [finding] = lint_paths(["."], root=tmp_path, select=["NP005"]).findings
+    [finding] = lint_paths(["."], root=repo, select=["NP005"]).findings
     assert '`kustomize build` failed: "command failed" err="missing.yaml"' in finding.message

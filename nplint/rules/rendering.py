@@ -1,4 +1,12 @@
-"""NP005: what was not linted because it needs rendering first."""
+"""NP005: what was not linted because it needs rendering first.
+
+A chart or overlay is reported when rendering is off, the program is missing, the
+render was refused (a path that looks like an option, a symbolic link or a
+kustomization entry that leads out of the repository, a remote base) or did not
+succeed (it failed, printed nothing, ran out of time or printed too much). The
+reasons come from :func:`nplint.render.plan`; the advice says how to render by
+hand, quoted so that it cannot be taken for an option or a shell command.
+"""
 
 from __future__ import annotations
 
