@@ -121,7 +121,7 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     files, rendering = rendered_files(found, files, config)
     for target, why in rendering.unrendered:
         print(
-            f"nplint: note: {target.display}: not rendered ({why}); its objects are left out",
+            f"nplint: note: {target.display!r} is not rendered: {why}; its objects are left out",
             file=sys.stderr,
         )
     engine = build_engine(inventory_of(files, config, session.plugins), config)
