@@ -348,6 +348,31 @@ def test_configuration_file_over_the_limit_is_refused(repo: Path, capsys: pytest
     )
 
 
+def test_explicit_configuration_fifo_or_link_out_is_refused(repo: Path) -> None:
+    os.mkfifo(repo / "ci.fifo")
+    done = _run_process(["--config", "ci.fifo", "."], repo)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "nplint: error: ci.fifo: cannot read the configuration: it is a FIFO, not a regular file\n"
+    )
+    # The Action passes `--config <input>`: a file of the pull request may be a link out of it.
+    (repo / "ci.yaml").symlink_to(repo.parent / "outside.yaml")
+    done = _run_process(["--config", "ci.yaml", "."], repo)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"nplint: error: ci.yaml: the configuration file is a symbolic link leading outside {repo}\n"
+    )
+    assert SECRET.lower() not in done.stderr.lower()
+
+
+def test_configuration_named_outside_by_the_person_running_nplint_is_used(repo: Path) -> None:
+    elsewhere = repo.parent / "team.yaml"
+    elsewhere.write_text("select: [NP005]\nrender: never\n", encoding="utf-8")
+    code, out = run_cli(["--config", str(elsewhere), "--format", "json", "."])
+    assert code == 0
+    assert {f["rule"] for f in json.loads(out)["findings"]} == {"NP005"}
+
+
 # --- baseline --------------------------------------------------------------------------------
 
 
