@@ -14,15 +14,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 from pathlib import Path
 
 import pytest
 
 from helpers import run_cli
-from nplint.commands import diff as diff_command
-from nplint.commands import run_command
+from nplint.commands import revision, run_command
 from nplint.config import RefusedFile, read_regular_file
 
 SECRET = "SECRET-OUTSIDE-1f0c"
@@ -505,50 +503,37 @@ def test_diff_of_a_revision_with_links_out_reports_and_reads_nothing_outside(
     assert SECRET.lower() not in capsys.readouterr().err.lower()
 
 
-def test_diff_extraction_skips_every_link_out_of_the_tree(
-    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_revision_links_out_of_the_tree_are_left_out_and_inside_ones_kept(
+    git_repo: Path, tmp_path: Path
 ) -> None:
-    # git archive itself writes no hard links or devices; a tar crafted with them must not get through either.
-    crafted = tmp_path / "crafted.tar"
-    with tarfile.open(crafted, "w") as tar:
-        data = MANIFESTS.encode()
-        info = tarfile.TarInfo("deploy/shop.yaml")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        for name, kind, target in (
-            ("deploy/abs.yaml", tarfile.SYMTYPE, "/etc/passwd"),
-            ("deploy/up.yaml", tarfile.SYMTYPE, "../../outside.yaml"),
-            ("deploy/hard.yaml", tarfile.LNKTYPE, "/etc/passwd"),
-            ("deploy/hard-up.yaml", tarfile.LNKTYPE, "../outside.yaml"),
-            ("deploy/dev.yaml", tarfile.CHRTYPE, ""),
-            ("../escape.yaml", tarfile.REGTYPE, ""),
-        ):
-            info = tarfile.TarInfo(name)
-            info.type = kind
-            info.linkname = target
-            tar.addfile(info, io.BytesIO(b""))
-
-    def fake_archive(commit: str, reference: str, root: Path, archive: Path) -> None:
-        shutil.copyfile(crafted, archive)
-
-    monkeypatch.setattr(diff_command, "_archive", fake_archive)
-    extracted = tmp_path / "scratch" / "base"
-    name, tree = diff_command._materialise("HEAD~1", extracted)
-    assert (name, tree) == ("HEAD~1", extracted)
-    files = sorted(p.relative_to(extracted).as_posix() for p in extracted.rglob("*"))
-    assert files == ["deploy", "deploy/shop.yaml"]
-    assert not (tmp_path / "scratch" / "escape.yaml").exists()
+    deploy = git_repo / "deploy"
+    (deploy / "abs.yaml").symlink_to("/etc/passwd")
+    (deploy / "up.yaml").symlink_to("../../outside.yaml")
+    (deploy / "same.yaml").symlink_to("shop.yaml")
+    (deploy / "here").symlink_to(".")
+    # Lexically inside (here/here/.. is "here"), really the parent of the tree: judged after all links exist.
+    (deploy / "climb").symlink_to("here/here/../..")
+    _git(git_repo, "add", ".")
+    _git(git_repo, "commit", "-q", "-m", "links")
+    target = tmp_path / "scratch" / "head"
+    root = revision.repository_root()
+    revision.write_revision(revision.commit_of("HEAD", root), "HEAD", root, target)
+    found = sorted(p.relative_to(target).as_posix() for p in target.rglob("*"))
+    assert found == ["deploy", "deploy/here", "deploy/same.yaml", "deploy/shop.yaml"]
+    assert (target / "deploy" / "same.yaml").read_text() == (target / "deploy" / "shop.yaml").read_text()
+    assert not (tmp_path / "scratch" / "outside.yaml").exists()
 
 
-def test_diff_archive_is_bounded(
-    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(diff_command, "ARCHIVE_LIMIT", 4096)
-    assert _diff("HEAD~1", "HEAD")[0] == 2
-    assert capsys.readouterr().err == (
-        "nplint: error: revision 'HEAD~1' is larger than 4096 bytes as a tar archive; "
-        "nplint does not extract more\n"
-    )
+def test_revision_is_read_without_the_filters_its_attributes_choose(git_repo: Path, tmp_path: Path) -> None:
+    # A filter configured on the machine (Git LFS, say) runs when the revision's .gitattributes name it.
+    marker = tmp_path / "MARKER"
+    _git(git_repo, "config", "filter.fetch.smudge", f"touch '{marker}'; cat")
+    (git_repo / ".gitattributes").write_text("*.yaml filter=fetch\n", encoding="utf-8")
+    _git(git_repo, "add", ".")
+    _git(git_repo, "commit", "-q", "-m", "attributes")
+    code, out = _diff("HEAD~1", "HEAD")
+    assert code == 0 and out.startswith("Connectivity from HEAD~1 to HEAD:\n")
+    assert not marker.exists()
 
 
 def test_folder_named_like_the_base_revision_does_not_hijack_it(
