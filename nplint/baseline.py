@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nplint.config import BASELINE_FILE_LIMIT, RefusedFile, read_regular_file
 from nplint.findings import Finding, fingerprint
 from nplint.output_files import OutputFileError, replace_file
 from nplint.reporting.jsontext import dumps
@@ -63,9 +64,11 @@ def write_baseline(path: Path, findings: Sequence[Finding]) -> None:
 
 def read_baseline(path: Path) -> Counter[str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path, BASELINE_FILE_LIMIT).decode("utf-8"))
     except FileNotFoundError:
         raise BaselineError(f"{path}: baseline file not found (create it with --write-baseline)") from None
+    except RefusedFile as error:
+        raise BaselineError(f"{path}: not a readable nplint baseline: it {error}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BaselineError(f"{path}: not a readable nplint baseline: {error}") from None
     if (

@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TextIO
 from nplint import __version__
 from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
 from nplint.commands import write_output
-from nplint.config import Config, ConfigError, codes_in, load_config
+from nplint.config import Config, ConfigError, codes_in, load_config, repository_path, stays_inside
 from nplint.discovery import find_repository_root
 from nplint.exitcodes import ExitCode
 from nplint.findings import Level
@@ -61,6 +61,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-color", action="store_true", help="never colour the output (NO_COLOR is honoured too)"
+    )
+
+
+def add_render_option(parser: argparse.ArgumentParser) -> None:
+    """``--render auto|never``: the person running nplint decides whether the repository's charts run."""
+    parser.add_argument(
+        "--render",
+        choices=["auto", "never"],
+        help="render kustomizations and Helm charts when kustomize/kubectl/helm are on PATH (default: auto); "
+        "'never' also overrides the configuration's render setting, which can only turn rendering off",
     )
 
 
@@ -114,13 +124,13 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
         "--show-suppressed", action="store_true", help="also print suppressed findings (text format)"
     )
     check.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    add_render_option(check)
     check.add_argument(
-        "--render",
-        choices=["auto", "never"],
-        help="render kustomizations and Helm charts when kustomize/kubectl/helm are on PATH (default: auto)",
-    )
-    check.add_argument(
-        "--helm-values", action="append", default=[], metavar="FILE", help="values file for `helm template`"
+        "--helm-values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="values file for `helm template` (a file inside the repository)",
     )
     check.add_argument(
         "--baseline",
@@ -169,21 +179,52 @@ def _use_color(no_color: bool, stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def config_for(args: argparse.Namespace, paths: Sequence[str], overrides: dict[str, Any]) -> Config:
+def config_for(
+    args: argparse.Namespace, paths: Sequence[str], overrides: dict[str, Any], *, root: Path | None = None
+) -> Config:
+    """The configuration for linting ``paths``: the repository's settings, then the command line's.
+
+    ``root`` is the repository root (default: the one around the current
+    directory); every path the configuration names must stay inside it.
+    """
     start = Path.cwd()
     first = next((p for p in paths if p != "-"), None)
     if first is not None:
         start = Path(first)
-    root = find_repository_root(Path.cwd())
+    if root is None:
+        root = find_repository_root(Path.cwd())
     if args.cni:
         overrides["cni"] = args.cni
     if args.namespace:
         overrides["default-namespace"] = args.namespace
+    helm_values = getattr(args, "helm_values", None)
+    if helm_values:
+        overrides["helm-values"] = _command_line_files("--helm-values", helm_values, root)
     config = load_config(
         args.config, start=start if start.exists() else Path.cwd(), root=root, overrides=overrides
     )
+    # Rendering runs the repository's charts and kustomizations: the person running
+    # nplint grants it, and the repository's own configuration may only take it away.
+    if getattr(args, "render", None) == "never":
+        config.render = "never"
     config.options = vars(args)
     return config
+
+
+def _command_line_files(option: str, values: Sequence[str], root: Path) -> list[str]:
+    """Files named on the command line (relative to the current directory) that must lie in the root.
+
+    They merge into the configuration's settings and pass the same check; the
+    message names the option rather than a configuration key.
+    """
+    checked: list[str] = []
+    for value in values:
+        try:
+            checked.append(str(repository_path(str(Path(value).absolute()), root=root)))
+        except ValueError as error:
+            shown = value if len(value) <= 200 else value[:200] + "…"
+            raise UsageError(f"{option} {shown!r} {error}") from None
+    return checked
 
 
 def _parse_formats(
@@ -215,10 +256,6 @@ def run_check(
         overrides["fail-on"] = args.fail_on
     if args.no_gitignore:
         overrides["respect-gitignore"] = False
-    if args.render:
-        overrides["render"] = args.render
-    if args.helm_values:
-        overrides["helm-values"] = list(args.helm_values)
     config = config_for(args, paths, overrides)
     session.plugins.configure(config)
     formats = _parse_formats(args.format, args.output, session.reporters)
@@ -235,6 +272,8 @@ def run_check(
         print(f"nplint: wrote {len(result.findings)} findings to {args.write_baseline}", file=sys.stderr)
         return ExitCode.ERROR if result.failures else ExitCode.OK
     if args.baseline is not None:
+        if not stays_inside(args.baseline, config.root):
+            raise BaselineError(f"{args.baseline}: a symbolic link leading outside the repository root")
         outcome = apply_baseline(result.findings, read_baseline(args.baseline))
         result.findings = outcome.new
         print(

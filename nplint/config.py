@@ -5,11 +5,20 @@ The nearest ``.nplint.yaml``, ``.nplint.toml`` or ``pyproject.toml`` with a
 the repository root; there is no cascade. Every key is validated with
 jsonschema and an unknown key or a bad value stops the run naming the file,
 the key and why.
+
+The repository being linted is untrusted (nplint runs on pull requests of
+strangers), and so is its configuration: every path it names (``helm-values``,
+``expect``, ``roots``) must lie inside the repository root, symbolic links
+followed, and files nplint reads because of it are read with a size limit and
+only when they are regular files (:func:`read_regular_file`).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +102,141 @@ class ConfigError(Exception):
     """A configuration the run cannot use. The message names the file, key and reason."""
 
 
+#: The most nplint reads of a configuration file (``.nplint.yaml``, ``pyproject.toml``).
+CONFIG_FILE_LIMIT = 1 << 20
+#: The most nplint reads of a probe file (``expect``, ``reach --probes``).
+PROBE_FILE_LIMIT = 4 << 20
+#: The most nplint reads of a baseline file (``--baseline``).
+BASELINE_FILE_LIMIT = 64 << 20
+
+#: ``scheme://…``: Helm (and others) would fetch it; nplint reads only files of the repository.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class RefusedFile(Exception):
+    """A file nplint will not read: not a regular file, or larger than its limit."""
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def size_text(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 and limit % (1 << 20) == 0 else f"{limit} bytes"
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    A FIFO would block and a device (``/dev/zero``) never ends, so only
+    regular files are opened; at most ``limit + 1`` bytes are read, whatever
+    the file claims its size is.
+
+    :raises RefusedFile: not a regular file, or larger than ``limit``.
+    :raises OSError: a file that does not exist or cannot be read.
+    """
+    # Look before opening: opening some devices has effects of its own.
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise RefusedFile(f"is {_file_kind(mode)}, not a regular file")
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    )
+    descriptor = os.open(path, flags)
+    try:
+        # The path may have been swapped between the look and the open.
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise RefusedFile(f"is {_file_kind(mode)}, not a regular file")
+        chunks: list[bytes] = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(descriptor)
+    if remaining <= 0:
+        raise RefusedFile(f"is larger than {size_text(limit)}, the most nplint reads of it")
+    return b"".join(chunks)
+
+
+def _shown(value: str) -> str:
+    """A value from the configuration as an error message quotes it: escaped, and not too long."""
+    return repr(value if len(value) <= 200 else value[:200] + "…")
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def repository_path(value: str, *, root: Path, kind: str = "file", missing_ok: bool = False) -> Path:
+    """The resolved path of ``value`` (relative to ``root``), which must stay inside ``root``.
+
+    ``kind`` is ``"file"`` (a regular file) or ``"directory"``. With
+    ``missing_ok``, a path that does not exist (but would lie inside) is
+    returned as it would resolve.
+
+    :raises ValueError: why the path is refused, worded to follow the quoted value.
+    """
+    if _URL.match(value):
+        raise ValueError("is a URL; nplint reads only files inside the repository")
+    if "\0" in value:
+        raise ValueError("holds a NUL character")
+    root_resolved = root.resolve()
+    named = Path(os.path.normpath(root.absolute() / value))
+    if not (_inside(named, Path(os.path.normpath(root.absolute()))) or _inside(named, root_resolved)):
+        raise ValueError(f"is outside the repository root {root_resolved}")
+    try:
+        resolved = named.resolve()
+    except (OSError, RuntimeError) as error:  # a loop of symbolic links
+        raise ValueError(f"cannot be followed: {getattr(error, 'strerror', None) or error}") from None
+    if not _inside(resolved, root_resolved):
+        raise ValueError(f"leads outside the repository root {root_resolved} through a symbolic link")
+    try:
+        mode = resolved.stat().st_mode
+    except FileNotFoundError:
+        if missing_ok:
+            return resolved
+        raise ValueError("does not exist") from None
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror or error}") from None
+    if kind == "directory" and not stat.S_ISDIR(mode):
+        raise ValueError("is not a directory")
+    if kind == "file" and not stat.S_ISREG(mode):
+        raise ValueError(f"is {_file_kind(mode)}, not a regular file")
+    return resolved
+
+
+def stays_inside(path: Path, root: Path) -> bool:
+    """Whether a path named on the command line stays inside ``root`` if it is named inside it.
+
+    The person running nplint may name a file anywhere; but a file of the
+    repository (``--baseline .nplint-baseline.json`` in CI) may be a symbolic
+    link, and the repository does not get to lead nplint out of itself.
+    """
+    named = Path(os.path.normpath(path.absolute()))
+    root_named = Path(os.path.normpath(root.absolute()))
+    if not (_inside(named, root_named) or _inside(named, root.resolve())):
+        return True
+    try:
+        return _inside(named.resolve(), root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class DNSFacts:
     namespace: str = "kube-system"
@@ -143,14 +287,25 @@ class Config:
 
 
 def find_config_file(start: Path, stop: Path) -> Path | None:
-    """The nearest config file from ``start`` upwards, not above ``stop``."""
+    """The nearest config file from ``start`` upwards, not above ``stop``.
+
+    :raises ConfigError: a config file that is a symbolic link leading out of
+        ``stop`` (or, when ``start`` is not below ``stop``, out of its own directory).
+    """
     start = start.resolve()
     stop = stop.resolve()
     directory = start if start.is_dir() else start.parent
     while True:
         for name in CONFIG_FILES:
             candidate = directory / name
-            if candidate.is_file() and (name != "pyproject.toml" or _pyproject_has_table(candidate)):
+            if not candidate.is_file():
+                continue
+            boundary = stop if _inside(directory, stop) else directory
+            if not stays_inside(candidate, boundary):
+                raise ConfigError(
+                    f"{candidate}: the configuration file is a symbolic link leading outside {boundary}"
+                )
+            if name != "pyproject.toml" or _pyproject_has_table(candidate):
                 return candidate
         if directory == stop or directory.parent == directory:
             return None
@@ -159,20 +314,28 @@ def find_config_file(start: Path, stop: Path) -> Path | None:
         directory = directory.parent
 
 
+def _read_config_text(path: Path) -> str:
+    try:
+        return read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8")
+    except RefusedFile as error:
+        raise ConfigError(f"{path}: cannot read the configuration: it {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the configuration: {error}") from error
+
+
 def _pyproject_has_table(path: Path) -> bool:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8"))
+    except RefusedFile as error:
+        raise ConfigError(f"{path}: cannot read the configuration: it {error}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
+        return False  # a pyproject.toml nplint cannot read says nothing to nplint
     return isinstance(data.get("tool"), dict) and "nplint" in data["tool"]
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The raw settings of a config file (not yet validated)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the configuration: {error}") from error
+    text = _read_config_text(path)
     if path.suffix == ".toml":
         try:
             data: Any = tomllib.loads(text)
@@ -260,7 +423,8 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         service_cidrs=_codes(cluster.get("service-cidr")),
         node_cidrs=_codes(cluster.get("node-cidr")),
     )
-    _check_cidrs(facts, str(source) if source else "configuration")
+    where = str(source) if source else "configuration"
+    _check_cidrs(facts, where)
     return Config(
         source=source,
         root=root,
@@ -272,15 +436,29 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
         render=data.get("render", "auto"),
-        helm_values=_codes(data.get("helm-values")),
-        roots=_codes(data.get("roots")),
+        helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),
+        roots=_paths(where, "roots", _codes(data.get("roots")), root, kind="directory"),
         cni=data.get("cni"),
         default_namespace=data.get("default-namespace", "default"),
-        expect=_codes(data.get("expect")),
+        # A missing probe file is an NP801 finding at its path (the check cannot run), not a stop.
+        expect=_paths(where, "expect", _codes(data.get("expect")), root, kind="file", missing_ok=True),
         cluster=facts,
         rule_settings={k: dict(v) for k, v in data.get("rules", {}).items()},
         plugin_settings={k: dict(v) for k, v in data.get("plugins", {}).items()},
     )
+
+
+def _paths(
+    source: str, key: str, values: Sequence[str], root: Path, *, kind: str, missing_ok: bool = False
+) -> tuple[str, ...]:
+    """The resolved, absolute form of paths the configuration names, each checked to stay in the root."""
+    checked: list[str] = []
+    for value in values:
+        try:
+            checked.append(str(repository_path(value, root=root, kind=kind, missing_ok=missing_ok)))
+        except ValueError as error:
+            raise ConfigError(f"{source}: key {key!r}: {_shown(value)} {error}") from None
+    return tuple(checked)
 
 
 def _check_cidrs(facts: ClusterFacts, source: str) -> None:
@@ -305,8 +483,10 @@ def load_config(
 ) -> Config:
     """Find, read and validate the configuration, then apply command-line overrides."""
     if explicit is not None:
-        if not explicit.is_file():
+        if not explicit.exists():
             raise ConfigError(f"{explicit}: configuration file not found")
+        if not stays_inside(explicit, root):
+            raise ConfigError(f"{explicit}: the configuration file is a symbolic link leading outside {root}")
         source: Path | None = explicit
     else:
         source = find_config_file(start, root)

@@ -131,6 +131,22 @@ def load_paths(
     return found, [load(index) for index in range(len(manifests))]
 
 
+def rendered_files(
+    found: Discovery, read: Sequence[LoadedFile], config: Config
+) -> tuple[list[LoadedFile], render.RenderPlan]:
+    """The files the inventory is built from once charts and kustomizations are rendered, and the plan.
+
+    Every command that builds an inventory (check, reach, diff) goes through here,
+    so ``--render never`` means the same everywhere.
+    """
+    rendering = render.plan(
+        found.skipped, config.root, enabled=config.render == "auto", helm_values=config.helm_values
+    )
+    # Files a rendered kustomization consumed are linted as rendered, not again on their own.
+    files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
+    return files, rendering
+
+
 def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginManager) -> Inventory:
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     inventory = build_inventory(manifests, default_namespace=config.default_namespace)
@@ -203,11 +219,7 @@ def _lint(
 ) -> LintResult:
     scope, report = _report_only(paths, config)
     found, read = load_paths(scope, config, plugins, stdin)
-    rendering = render.plan(
-        found.skipped, config.root, enabled=config.render == "auto", helm_values=config.helm_values
-    )
-    # Files a rendered kustomization consumed are linted as rendered, not again on their own.
-    files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
+    files, rendering = rendered_files(found, read, config)
     inventory = inventory_of(files, config, plugins)
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     main_rules = [r for r in chosen if r.phase != "meta"]

@@ -176,8 +176,9 @@ def test_fail_on_new_findings(repo: Path) -> None:
 
 def test_unknown_revision_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert diff("no-such-rev", "HEAD")[0] == 2
-    assert "neither a directory nor a revision" in capsys.readouterr().err
+    assert f"'no-such-rev' is not a revision of the repository at {repo}\n" in capsys.readouterr().err
     assert diff(str(repo))[0] == 2, "one directory alone has nothing to compare with"
+    assert "comparing directories needs two" in capsys.readouterr().err
 
 
 def test_change_graph_is_valid_mermaid() -> None:

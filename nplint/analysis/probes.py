@@ -16,6 +16,7 @@ from pathlib import Path
 from nplint.analysis.endpoints import EndpointError
 from nplint.analysis.engine import Engine
 from nplint.analysis.verdict import Verdict, explain
+from nplint.config import PROBE_FILE_LIMIT, RefusedFile, read_regular_file
 from nplint.findings import FILE_START, Span
 from nplint.loading import LoadedFile, decode, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
@@ -64,9 +65,14 @@ def load_probe_file(path: Path, display: str) -> ProbeFile:
 
     This is the one place a rule (NP801, through this function) reads a file:
     probe files are named by the configuration, not discovered as manifests.
+    Only a regular file of at most :data:`~nplint.config.PROBE_FILE_LIMIT` bytes is read.
     """
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, PROBE_FILE_LIMIT)
+    except RefusedFile as error:
+        return ProbeFile(
+            display, (), (ProbeProblem(display, FILE_START, f"cannot read the probe file: it {error}"),)
+        )
     except OSError as error:
         reason = error.strerror or str(error)
         return ProbeFile(

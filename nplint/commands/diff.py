@@ -1,9 +1,13 @@
 """``nplint diff BASE [HEAD]``: the flows a change opens, closes or changes, and its new findings.
 
 BASE and HEAD are git revisions of the repository around the current directory
-(HEAD defaults to the working tree), or two directories. A revision is
-extracted with ``git archive`` into a temporary directory (no worktree, no
-checkout), then linted and evaluated like any tree.
+(HEAD defaults to the working tree), or two directories. A directory is written
+as one (``./old``, ``old/``, ``../x``, ``/abs``); any other name is a revision,
+even when a directory of that name exists, so a pull request cannot hide the
+base revision behind a folder named like it. A revision is written into a
+temporary directory from git's object store (:mod:`nplint.commands.revision`:
+no worktree, no checkout, no filters), bounded in size and time; links that
+would lead out of it are left out.
 
 Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 2 for usage errors (a revision git does not know, a missing directory).
@@ -12,9 +16,6 @@ Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 from __future__ import annotations
 
 import argparse
-import io
-import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from nplint.analysis.diff import DIFF_FORMATS, compare
 from nplint.analysis.engine import Engine
 from nplint.analysis.matrix import Matrix, compute_matrix
 from nplint.commands import build_engine, write_output
+from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
@@ -33,16 +35,27 @@ from nplint.model.objects import IPNetwork
 if TYPE_CHECKING:
     from nplint.cli import Session
 
+_DIRECTORY_FORMS = ("/", "./", "../")
+
 
 def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    from nplint.cli import add_render_option
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="show the connectivity and findings a change adds or removes",
-        description="Compare two git revisions (HEAD defaults to the working tree) or two directories.",
+        description="Compare two git revisions (HEAD defaults to the working tree) or two directories. "
+        "A name is a revision unless it is written as a directory: starting with /, ./ or ../, or ending "
+        "with / (e.g. `nplint diff old/ new/`), so a folder named like a revision never stands in for it.",
     )
-    parser.add_argument("base", metavar="BASE", help="a git revision, or a directory")
     parser.add_argument(
-        "head", nargs="?", metavar="HEAD", help="a git revision, or a directory (default: the working tree)"
+        "base", metavar="BASE", help="a git revision, or a directory written as one (./DIR, DIR/, /abs/dir)"
+    )
+    parser.add_argument(
+        "head",
+        nargs="?",
+        metavar="HEAD",
+        help="a git revision, or a directory written as one (default: the working tree)",
     )
     parser.add_argument(
         "--format", choices=tuple(DIFF_FORMATS), default="text", help="text (default), json, markdown"
@@ -52,6 +65,7 @@ def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], 
         "--fail-on-new", action="store_true", help="exit 1 when HEAD has findings BASE has not"
     )
     add_common(parser)
+    add_render_option(parser)
 
 
 @dataclass(slots=True)
@@ -75,9 +89,9 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="nplint-diff-") as scratch:
         base_name, base_tree = _materialise(args.base, Path(scratch) / "base")
         if args.head is None:
-            if Path(args.base).is_dir():
-                raise UsageError("comparing directories needs two: nplint diff BASE_DIR HEAD_DIR")
-            head_name, head_tree = "working tree", _repository_root()
+            if is_directory_form(args.base):
+                raise UsageError("comparing directories needs two: nplint diff BASE_DIR/ HEAD_DIR/")
+            head_name, head_tree = "working tree", _working_tree()
         else:
             head_name, head_tree = _materialise(args.head, Path(scratch) / "head")
         base = _evaluate(base_name, base_tree, args, session)
@@ -100,48 +114,42 @@ def _evaluate(name: str, tree: Path, args: argparse.Namespace, session: Session)
     from nplint.cli import UsageError, config_for
     from nplint.lint import lint
 
-    config = config_for(args, [str(tree)], {})
-    # Paths are shown relative to the tree, so both sides name files alike.
-    config.root = tree
+    # Each side is its own repository: its configuration is found in it, the paths
+    # that configuration names must stay in it, and findings name files relative to it.
+    root = tree.resolve()
+    config = config_for(args, [str(root)], {}, root=root)
     session.plugins.configure(config)
-    result = lint([str(tree)], config, session.plugins, session.rules)
+    result = lint([str(root)], config, session.plugins, session.rules)
     if result.missing:
         raise UsageError(f"{tree}: no such file or directory")
     return _Side(name, tree, result.findings, build_engine(result.inventory, config))
 
 
-def _git(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    from nplint.cli import UsageError
-
-    try:
-        return subprocess.run(["git", *command], cwd=cwd, capture_output=True, check=False)
-    except OSError as error:
-        raise UsageError(f"cannot run git: {error}") from None
-
-
-def _repository_root() -> Path:
-    from nplint.cli import UsageError
-
-    done = _git("rev-parse", "--show-toplevel")
-    if done.returncode != 0:
-        raise UsageError("not inside a git repository: name two directories, or run from the repository")
-    return Path(done.stdout.decode().strip())
+def is_directory_form(reference: str) -> bool:
+    """Whether BASE or HEAD is written as a directory (``./x``, ``x/``, ``../x``, ``/x``, ``.``)."""
+    return reference in (".", "..") or reference.startswith(_DIRECTORY_FORMS) or reference.endswith("/")
 
 
 def _materialise(reference: str, target: Path) -> tuple[str, Path]:
-    """A directory as is, or a git revision extracted into ``target``."""
+    """A directory as is, or a git revision written into ``target``."""
     from nplint.cli import UsageError
 
-    if Path(reference).is_dir():
+    if is_directory_form(reference):
+        if not Path(reference).is_dir():
+            raise UsageError(f"{reference!r}: no such directory")
         return reference, Path(reference)
-    root = _repository_root()
-    check = _git("rev-parse", "--verify", "--quiet", f"{reference}^{{commit}}", cwd=root)
-    if check.returncode != 0:
-        raise UsageError(f"{reference!r} is neither a directory nor a revision of the repository at {root}")
-    archive = _git("archive", "--format=tar", check.stdout.decode().strip(), cwd=root)
-    if archive.returncode != 0:
-        raise UsageError(f"git archive {reference} failed: {archive.stderr.decode(errors='replace').strip()}")
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
+    try:
+        root = repository_root()
+        write_revision(commit_of(reference, root), reference, root, target)
+    except RevisionError as error:
+        raise UsageError(str(error)) from None
     return reference, target
+
+
+def _working_tree() -> Path:
+    from nplint.cli import UsageError
+
+    try:
+        return repository_root()
+    except RevisionError as error:
+        raise UsageError(str(error)) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,6 +25,7 @@ from nplint.analysis.matrix import compute_matrix
 from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.analysis.verdict import Verdict, explain
 from nplint.commands import build_engine, warn_load_problems, write_output
+from nplint.config import stays_inside
 from nplint.exitcodes import ExitCode
 from nplint.model.objects import PROTOCOLS
 
@@ -35,6 +37,8 @@ QUERY_FORMATS = ("text", "json")
 
 
 def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    from nplint.cli import add_render_option
+
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "reach",
         help="show the connections the policies allow (matrix, point query, probe files)",
@@ -89,6 +93,7 @@ def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], 
     parser.add_argument(
         "--default-namespace", metavar="NS", help="namespace of objects that name none (default: 'default')"
     )
+    add_render_option(parser)
 
 
 def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
@@ -100,17 +105,25 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     from nplint.cli import UsageError, config_for
-    from nplint.lint import inventory_of, load_paths
+    from nplint.lint import inventory_of, load_paths, rendered_files
 
     _check_usage(args)
     paths = args.paths or ["."]
     common = argparse.Namespace(**{**vars(args), "namespace": args.default_namespace})
     config = config_for(common, paths, {})
+    if args.probes and not stays_inside(Path(args.probes), config.root):
+        raise UsageError(f"--probes {args.probes!r}: a symbolic link leading outside the repository root")
     session.plugins.configure(config)
     found, files = load_paths(paths, config, session.plugins)
     if found.missing:
         raise UsageError(", ".join(f"{m}: no such file or directory" for m in found.missing))
     warn_load_problems(files)
+    files, rendering = rendered_files(found, files, config)
+    for target, why in rendering.unrendered:
+        print(
+            f"nplint: note: {target.display!r} is not rendered: {why}; its objects are left out",
+            file=sys.stderr,
+        )
     engine = build_engine(inventory_of(files, config, session.plugins), config)
     return _answer(args, engine, stdout)
 

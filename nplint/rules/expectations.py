@@ -10,7 +10,8 @@ from nplint.analysis.endpoints import EndpointError
 from nplint.analysis.engine import Engine, engine_for
 from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.analysis.verdict import SideVerdict, Verdict
-from nplint.findings import Finding, Level, Related, Span
+from nplint.config import repository_path
+from nplint.findings import FILE_START, Finding, Level, Related, Span
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -30,6 +31,14 @@ class ConnectivityExpectationFailed(Rule):
         for entry in config.expect:
             path = Path(entry) if Path(entry).is_absolute() else config.root / entry
             display = _display(path, config.root)
+            try:
+                # The configuration is checked when it is loaded; a Config built in code
+                # (a plugin, an embedding application) must not lead the rule out either.
+                repository_path(str(path), root=config.root, missing_ok=True)
+            except ValueError as error:
+                message = f"this expectation cannot be checked: the probe file {error}"
+                yield self.finding(None, None, message, path=display, span=FILE_START)
+                continue
             # The one file a rule reads: probe files are named by the configuration,
             # not found by discovery, so loading them is part of this check.
             probe_file = load_probe_file(path, display)
