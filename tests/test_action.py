@@ -286,6 +286,13 @@ def test_pull_request_summary_shows_connectivity_change(repo: Path, tmp_path: Pa
     assert "```mermaid" in summary, summary
     assert "shop/web" in summary and "shop/db" in summary
     assert "opened" in summary.lower()
+    # A folder of the pull request named like the base commit does not stand in for it.
+    (repo / base).mkdir()
+    (repo / base / "notes.txt").write_text("not a manifest\n")
+    again = _run_action(repo, tmp_path, {}, event)["summary"][len(summary) :]
+    marker = "## nplint: connectivity changes"
+    assert marker in again, again
+    assert again[again.index(marker) :] == summary[summary.index(marker) :]
 
 
 # -- a pull request that tries to run its own code -------------------------------------------
