@@ -205,6 +205,12 @@ def repository_path(value: str, *, root: Path, kind: str = "file", missing_ok: b
         raise ValueError(f"cannot be followed: {getattr(error, 'strerror', None) or error}") from None
     if not _inside(resolved, root_resolved):
         raise ValueError(f"leads outside the repository root {root_resolved} through a symbolic link")
+    if (
+        ".git" in resolved.relative_to(root_resolved).parts
+        or ".git" in named.parts[len(root.absolute().parts) :]
+    ):
+        # Where a CI checkout keeps its token (.git/config): never a file the repository may name.
+        raise ValueError("is inside .git, which nplint never reads")
     try:
         mode = resolved.stat().st_mode
     except FileNotFoundError:

@@ -145,12 +145,17 @@ def _run_process(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.
         ("link.yaml", "leads outside the repository root {root} through a symbolic link"),
         ("chart", "is a directory, not a regular file"),
         ("missing.yaml", "does not exist"),
+        # Where a CI checkout keeps its token, named or reached through a link.
+        (".git/config", "is inside .git, which nplint never reads"),
+        ("git-link.yaml", "is inside .git, which nplint never reads"),
     ],
 )
 def test_helm_values_outside_the_repository_is_a_configuration_error(
     repo: Path, renderers: Path, capsys: pytest.CaptureFixture[str], value: str, reason: str
 ) -> None:
     (repo / "link.yaml").symlink_to(repo.parent / "outside.yaml")
+    (repo / ".git" / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    (repo / "git-link.yaml").symlink_to(repo / ".git" / "config")
     _config(repo, f"helm-values: [{json.dumps(value)}]\n")
     code, out = run_cli(["--format", "json", "."])
     assert code == 2 and out == ""
@@ -194,6 +199,15 @@ def test_expect_dev_zero_stops_quickly(repo: Path) -> None:
         f"nplint: error: {repo / '.nplint.yaml'}: key 'expect': '/dev/zero' "
         f"is outside the repository root {repo}\n"
     )
+
+
+def test_expect_inside_dot_git_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ".git" / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    _config(repo, "expect: [.git/config]\n")
+    assert run_cli(["--format", "json", "."]) == (2, "")
+    err = capsys.readouterr().err
+    assert "key 'expect': '.git/config' is inside .git, which nplint never reads" in err
+    assert "c2VjcmV0" not in err
 
 
 def test_expect_link_to_a_device_and_a_fifo_are_refused(repo: Path) -> None:
