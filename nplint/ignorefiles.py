@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from nplint.reading import read_bounded
+
 _POSIX_CLASSES = MappingProxyType(
     {
         "alnum": "a-zA-Z0-9",
@@ -387,9 +389,13 @@ def is_ignored(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool
 
 
 def read_text(path: str) -> str | None:
+    """The text of an ignore file, or None when it cannot be read (or is over the size cap).
+
+    git too passes over an ignore file it will not read (one over 100 MB);
+    nplint's cap is the one of every file it reads.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bounded(path)
     except OSError:
         return None
     # surrogateescape, like os.fsdecode, so non-UTF-8 names still match byte for byte.
