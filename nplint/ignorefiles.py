@@ -178,7 +178,7 @@ class Wildmatch:
     one step per token, whatever the pattern.
     """
 
-    __slots__ = ("_kinds", "_suffix", "_tokens")
+    __slots__ = ("_kinds", "_needles", "_suffix", "_tokens")
 
     def __init__(self, tokens: Sequence[_Token]) -> None:
         self._tokens = tuple(tokens)
@@ -191,6 +191,16 @@ class Wildmatch:
                 break
             suffix.append(token.char)
         self._suffix = "".join(reversed(suffix))
+        # Every run of literal characters appears in a matching path as written.
+        needles: list[str] = []
+        run: list[str] = []
+        for part in (*self._tokens, None):
+            if part is not None and part.kind == _LITERAL:
+                run.append(part.char)
+            elif run:
+                needles.append("".join(run))
+                run = []
+        self._needles = tuple(needles)
 
     def _closure(self, states: Iterable[int]) -> set[int]:
         """``states`` and every position reachable from them without reading a character."""
@@ -208,7 +218,7 @@ class Wildmatch:
         return found
 
     def fullmatch(self, path: str) -> bool:
-        if not path.endswith(self._suffix):
+        if not path.endswith(self._suffix) or not all(needle in path for needle in self._needles):
             return False
         tokens = self._tokens
         end = len(tokens)
@@ -272,9 +282,29 @@ class _Pattern:
     directory_only: bool
 
 
-def _repeats(tokens: Sequence[_Token]) -> int:
-    """How many runs of "*" the glob has ("**" included): unbounded repeats of its regex."""
-    return sum(1 for token in tokens if token.kind in (_STAR, _DIRS, _ALL))
+def _may_backtrack(tokens: Sequence[_Token], anchored: bool) -> bool:
+    """Whether the regex of these tokens could backtrack more than polynomially on a path.
+
+    A "*" cannot cross a "/", so runs of "*" in different components cannot
+    trade characters: only two runs in one component (``*a*b``) can split a name
+    in many ways, and each more multiplies those ways. Likewise each ``**/``
+    (and the implicit one before a pattern without "/") may end at any "/" of
+    the path, so two of them multiply. A trailing ``/**`` takes whatever is
+    left and never makes the regex go back.
+    """
+    directories = 0 if anchored else 1
+    stars = 0
+    for token in tokens:
+        if token.kind == _DIRS:
+            directories += 1
+            stars = 0
+        elif token.kind == _LITERAL and token.char == "/":
+            stars = 0
+        elif token.kind == _STAR:
+            stars += 1
+            if stars >= 2:
+                return True
+    return directories >= 2
 
 
 def _parse_pattern(line: str) -> _Pattern | None:
@@ -299,11 +329,9 @@ def _parse_pattern(line: str) -> _Pattern | None:
     tokens = _tokenize(line)
     if tokens is None:
         return None
-    # One run of "*" (with the implicit "(?:.*/)?" before a pattern without "/",
-    # which can only end at a "/") costs a regex at most the path's length times
-    # the number of its "/". Two runs can split a name in quadratically many
-    # ways, and each more multiplies that again: those go to the wildmatch.
-    if _repeats(tokens) >= 2:
+    # Regexes are the fast path for ordinary patterns; the few that could
+    # backtrack without bound go to the wildmatch.
+    if _may_backtrack(tokens, anchored):
         wildmatch = Wildmatch(tokens if anchored else [_DIRS_TOKEN, *tokens])
         return _Pattern(None, wildmatch, negated, directory_only)
     regex = "".join(token.regex for token in tokens)

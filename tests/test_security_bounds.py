@@ -119,6 +119,25 @@ def test_the_wildmatch_is_linear_on_hostile_patterns() -> None:
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize(
+    ("pattern", "wildmatch"),
+    [
+        ("*.yaml", False),
+        ("**/*.log", False),
+        ("**/dist/**", False),
+        ("a/*/b*/*.json", False),
+        ("*.min.*", True),
+        (_STARS + "b", True),
+        ("**/a/**/b", True),
+        ("a/**/b/**/c", True),
+        ("a**b*c", True),
+    ],
+)
+def test_only_patterns_that_could_backtrack_leave_the_regex_path(pattern: str, wildmatch: bool) -> None:
+    [run] = IgnoreFile.parse([pattern], "").runs
+    assert (run.files is None, len(run.file_wildmatches)) == (wildmatch, int(wildmatch))
+
+
 _GLOB_PIECES = ["a", "b", "/", "*", "**", "?", "[ab]", "[!a]", "[a-b]", "\\*", ".", "[]", "[[:alpha:]]"]
 
 
