@@ -364,6 +364,7 @@ def main(
     stdout: TextIO | None = None,
     stdin: Callable[[], bytes] | None = None,
 ) -> int:
+    _replace_closed_streams()
     out = stdout if stdout is not None else sys.stdout
     args_list = _normalise_argv(sys.argv[1:] if argv is None else argv)
     try:
@@ -409,6 +410,39 @@ def main(
         return ExitCode.ERROR
 
 
+def _replace_closed_streams() -> None:
+    """Give a standard stream that was closed when Python started a sink that drops what it gets.
+
+    Python leaves ``sys.stdout`` or ``sys.stderr`` None when its descriptor was
+    closed (``nplint . >&-``). Writing to None would fail, and ``print(…,
+    file=None)`` would send an error message into the report instead. A closed
+    stream is read as the user saying "I do not want this": the report (or the
+    messages) go nowhere, as with ``>/dev/null``, and the exit code still says
+    what was found (0, 1 or 2).
+    """
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+
+
+def _reserve_standard_descriptors() -> None:
+    """Put ``/dev/null`` on descriptors 0, 1 and 2 if they are closed.
+
+    Otherwise the next file nplint opens (a manifest, the pipe to its second
+    process) would get one of these numbers, and anything written to "standard
+    output" or "standard error", by nplint or a program it runs, would land in it.
+    """
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
+
+
 def entry() -> NoReturn:
     """The ``nplint`` console script: :func:`main` in a process that ends as soon as it is done.
 
@@ -421,10 +455,13 @@ def entry() -> NoReturn:
     handlers have run, the process ends without the teardown. :func:`main`
     itself (for tests and embedding) leaves the interpreter as it found it.
     """
+    _reserve_standard_descriptors()
     gc.disable()
     code = main()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+        with contextlib.suppress(
+            OSError, ValueError, AttributeError
+        ):  # a closed pipe: nothing more can be said
             stream.flush()
     atexit._run_exitfuncs()
     os._exit(code)

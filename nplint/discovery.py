@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.loading import decode, load_text
+from nplint.reading import read_bounded
 
 SKIP_HELM_TEMPLATE = "helm-template"
 SKIP_KUSTOMIZATION = "kustomization"
@@ -48,6 +49,9 @@ class DiscoveredFile:
     path: Path
     #: The path shown to users: POSIX, relative to the root when inside it; "-" for stdin.
     display: str
+    #: Named on the command line and not a regular file (a pipe, ``<(kustomize build)``):
+    #: read as a stream. Everything a walk finds is a regular file, and read only as one.
+    stream: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +139,13 @@ def _in_chart_templates(directory: str) -> bool:
 
 def _has_template_syntax(path: str) -> bool:
     try:
-        descriptor = os.open(path, os.O_RDONLY)
+        # Without blocking: a FIFO put in the file's place since the walk must not hang us.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return False  # unreadable: let the loader report it
     try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False  # the loader refuses it
         head = os.read(descriptor, _SNIFF_BYTES)
     except OSError:
         return False
@@ -170,8 +177,7 @@ def kustomization_patch_paths(document: object) -> list[str]:
 
 def load_kustomization(path: str) -> object:
     try:
-        with open(path, "rb") as handle:
-            text, _ = decode(handle.read())
+        text, _ = decode(read_bounded(path))
         if text is None:
             return None
         roots = [d.root for d in load_text(path, text).documents if d.root is not None and not d.failed]
@@ -532,7 +538,7 @@ class _Discoverer:
             if verdict is not None:
                 self._skip(display, *verdict)
             else:
-                files.append(DiscoveredFile(Path(real), display))
+                files.append(DiscoveredFile(Path(real), display, stream=not routes[0].regular))
         files.sort(key=lambda found: _display_key(found.display))
         skipped = sorted(self.skipped.values(), key=lambda s: (_display_key(s.display), s.reason))
         return Discovery(tuple(files), tuple(skipped), tuple(self.missing))

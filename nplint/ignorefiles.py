@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from nplint.reading import read_bounded
+
 _POSIX_CLASSES = MappingProxyType(
     {
         "alnum": "a-zA-Z0-9",
@@ -96,9 +98,32 @@ def _translate_bracket(glob: str, start: int) -> tuple[str, int] | None:
     return (f"(?!/)[{body}]" if body else "(?!)"), i + 1
 
 
-def _translate_glob(glob: str) -> str | None:
-    """A gitignore glob (no "!", no leading or trailing "/") as a regex; None if it matches nothing."""
-    out: list[str] = []
+# The kinds of a glob's tokens. Each token carries the regex it stands for, so the
+# regex path and the wildmatch path read one tokenisation and cannot disagree.
+_LITERAL = 0  # one given character
+_ONE = 1  # one character but "/" that a class accepts ("?", a bracket)
+_STAR = 2  # "*": any run of characters but "/"
+_DIRS = 3  # "**/" (and the implicit prefix of a pattern without "/"): zero or more directories
+_ALL = 4  # a trailing "/**": everything
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: int
+    regex: str
+    #: The character of a literal.
+    char: str = ""
+    #: The single-character regex of "?" or a bracket.
+    accepts: re.Pattern[str] | None = None
+
+
+_ANY_BUT_SLASH = "[^/]"
+_DIRS_TOKEN = _Token(_DIRS, "(?:.*/)?")
+
+
+def _tokenize(glob: str) -> list[_Token] | None:
+    """A gitignore glob (no "!", no leading or trailing "/") as tokens; None if it matches nothing."""
+    out: list[_Token] = []
     i = 0
     while i < len(glob):
         char = glob[i]
@@ -109,31 +134,129 @@ def _translate_glob(glob: str) -> str | None:
             # "**" is special only as a whole path component; elsewhere it is a plain "*".
             whole = (i == 0 or glob[i - 1] == "/") and (end == len(glob) or glob[end] == "/")
             if end - i >= 2 and whole and end < len(glob):
-                out.append("(?:.*/)?")  # "**/": zero or more directories
+                out.append(_DIRS_TOKEN)  # "**/": zero or more directories
                 end += 1
             elif end - i >= 2 and whole:
-                out.append(".*")  # trailing "/**": everything inside
+                out.append(_Token(_ALL, ".*"))  # trailing "/**": everything inside
             else:
-                out.append("[^/]*")
+                out.append(_Token(_STAR, "[^/]*"))
             i = end
         elif char == "?":
-            out.append("[^/]")
+            out.append(_Token(_ONE, _ANY_BUT_SLASH, accepts=re.compile(_ANY_BUT_SLASH)))
             i += 1
         elif char == "[":
             translated = _translate_bracket(glob, i)
             if translated is None:
                 return None
             regex, i = translated
-            out.append(regex)
+            out.append(_Token(_ONE, regex, accepts=re.compile(regex)))
         elif char == "\\":
             if i + 1 >= len(glob):
                 return None  # a lone trailing backslash: git matches nothing
-            out.append(re.escape(glob[i + 1]))
+            out.append(_Token(_LITERAL, re.escape(glob[i + 1]), glob[i + 1]))
             i += 2
         else:
-            out.append(re.escape(char))
+            out.append(_Token(_LITERAL, re.escape(char), char))
             i += 1
-    return "".join(out)
+    return out
+
+
+def _translate_glob(glob: str) -> str | None:
+    """A gitignore glob (no "!", no leading or trailing "/") as a regex; None if it matches nothing."""
+    tokens = _tokenize(glob)
+    return None if tokens is None else "".join(token.regex for token in tokens)
+
+
+class Wildmatch:
+    """A glob matched by walking all its possible positions at once: linear in the path's length.
+
+    A regex with several unbounded repeats (``*a*a*a*b``, or ``**/`` twice)
+    backtracks exponentially on a path that almost matches; a hostile
+    ``.gitignore`` and one long file name would then stop the walk for good.
+    This matcher keeps the set of token positions the path read so far can
+    have reached (a Thompson simulation), so each character costs at most
+    one step per token, whatever the pattern.
+    """
+
+    __slots__ = ("_kinds", "_needles", "_suffix", "_tokens")
+
+    def __init__(self, tokens: Sequence[_Token]) -> None:
+        self._tokens = tuple(tokens)
+        self._kinds = tuple(token.kind for token in tokens)
+        # The literal characters the pattern ends with: a cheap first test, which
+        # rejects nearly every path for patterns such as "**/*.log".
+        suffix: list[str] = []
+        for token in reversed(self._tokens):
+            if token.kind != _LITERAL:
+                break
+            suffix.append(token.char)
+        self._suffix = "".join(reversed(suffix))
+        # Every run of literal characters appears in a matching path as written.
+        needles: list[str] = []
+        run: list[str] = []
+        for part in (*self._tokens, None):
+            if part is not None and part.kind == _LITERAL:
+                run.append(part.char)
+            elif run:
+                needles.append("".join(run))
+                run = []
+        self._needles = tuple(needles)
+
+    def _closure(self, states: Iterable[int]) -> set[int]:
+        """``states`` and every position reachable from them without reading a character."""
+        kinds = self._kinds
+        found: set[int] = set()
+        pending = list(states)
+        while pending:
+            state = pending.pop()
+            if state in found:
+                continue
+            found.add(state)
+            if 0 <= state < len(kinds) and kinds[state] in (_STAR, _DIRS, _ALL):
+                # Each may match nothing; "**/" then skips its "/" as well.
+                pending.append(state + 1)
+        return found
+
+    def fullmatch(self, path: str) -> bool:
+        if not path.endswith(self._suffix) or not all(needle in path for needle in self._needles):
+            return False
+        tokens = self._tokens
+        end = len(tokens)
+        # A state is the index of the next token to match; ``~index`` is inside the
+        # "**/" at ``index`` after reading some of its text: it may end only at a "/".
+        current = self._closure((0,))
+        for char in path:
+            reached: list[int] = []
+            for state in current:
+                if state < 0:  # inside a "**/"
+                    reached.append(state)
+                    if char == "/":
+                        reached.append(~state + 1)
+                    continue
+                if state == end:
+                    continue
+                token = tokens[state]
+                kind = token.kind
+                if kind == _LITERAL:
+                    if char == token.char:
+                        reached.append(state + 1)
+                elif kind == _ONE:
+                    assert token.accepts is not None
+                    if token.accepts.fullmatch(char):
+                        reached.append(state + 1)
+                elif kind == _STAR:
+                    if char != "/":
+                        reached.append(state)
+                elif kind == _ALL:
+                    reached.append(state)
+                else:  # _DIRS: any text, "/" included, then a "/"
+                    reached.append(~state)
+                    if char == "/":
+                        reached.append(state + 1)
+            if not reached:
+                return False
+            current = self._closure(reached)
+        return end in current
 
 
 def _trim_trailing_spaces(line: str) -> str:
@@ -151,9 +274,37 @@ def _trim_trailing_spaces(line: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
-    regex: str
+    #: The regex of a pattern that cannot backtrack much, else None.
+    regex: str | None
+    #: The matcher of a pattern whose regex could backtrack exponentially, else None.
+    wildmatch: Wildmatch | None
     negated: bool
     directory_only: bool
+
+
+def _may_backtrack(tokens: Sequence[_Token], anchored: bool) -> bool:
+    """Whether the regex of these tokens could backtrack more than polynomially on a path.
+
+    A "*" cannot cross a "/", so runs of "*" in different components cannot
+    trade characters: only two runs in one component (``*a*b``) can split a name
+    in many ways, and each more multiplies those ways. Likewise each ``**/``
+    (and the implicit one before a pattern without "/") may end at any "/" of
+    the path, so two of them multiply. A trailing ``/**`` takes whatever is
+    left and never makes the regex go back.
+    """
+    directories = 0 if anchored else 1
+    stars = 0
+    for token in tokens:
+        if token.kind == _DIRS:
+            directories += 1
+            stars = 0
+        elif token.kind == _LITERAL and token.char == "/":
+            stars = 0
+        elif token.kind == _STAR:
+            stars += 1
+            if stars >= 2:
+                return True
+    return directories >= 2
 
 
 def _parse_pattern(line: str) -> _Pattern | None:
@@ -175,16 +326,23 @@ def _parse_pattern(line: str) -> _Pattern | None:
     line = line.removeprefix("/")
     if not line:
         return None
-    regex = _translate_glob(line)
-    if regex is None:
+    tokens = _tokenize(line)
+    if tokens is None:
         return None
-    return _Pattern(regex if anchored else f"(?:.*/)?{regex}", negated, directory_only)
+    # Regexes are the fast path for ordinary patterns; the few that could
+    # backtrack without bound go to the wildmatch.
+    if _may_backtrack(tokens, anchored):
+        wildmatch = Wildmatch(tokens if anchored else [_DIRS_TOKEN, *tokens])
+        return _Pattern(None, wildmatch, negated, directory_only)
+    regex = "".join(token.regex for token in tokens)
+    return _Pattern(regex if anchored else f"(?:.*/)?{regex}", None, negated, directory_only)
 
 
-def _union(regexes: Sequence[str]) -> re.Pattern[str] | None:
-    if not regexes:
+def _union(regexes: Sequence[str | None]) -> re.Pattern[str] | None:
+    present = [regex for regex in regexes if regex is not None]
+    if not present:
         return None
-    return re.compile("|".join(f"(?:{regex})" for regex in regexes), re.DOTALL)
+    return re.compile("|".join(f"(?:{regex})" for regex in present), re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +350,20 @@ class _Run:
     """Consecutive patterns of one polarity, merged so each path costs one match per run."""
 
     negated: bool
-    #: All the run's patterns, for directories.
+    #: All the run's regex patterns, for directories.
     directories: re.Pattern[str] | None
-    #: The run's patterns that are not directory-only, for files.
+    #: The run's regex patterns that are not directory-only, for files.
     files: re.Pattern[str] | None
+    #: The run's patterns that need the wildmatch, for directories and for files.
+    directory_wildmatches: tuple[Wildmatch, ...] = ()
+    file_wildmatches: tuple[Wildmatch, ...] = ()
+
+    def matches(self, local: str, is_dir: bool) -> bool:
+        regex = self.directories if is_dir else self.files
+        if regex is not None and regex.fullmatch(local):
+            return True
+        wildmatches = self.directory_wildmatches if is_dir else self.file_wildmatches
+        return any(wildmatch.fullmatch(local) for wildmatch in wildmatches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +392,7 @@ class IgnoreFile:
         """True if ignored, False if re-included by "!", None if no pattern here matches."""
         local = relative[len(self.base) :]
         for run in self.runs:
-            regex = run.directories if is_dir else run.files
-            if regex is not None and regex.fullmatch(local):
+            if run.matches(local, is_dir):
                 return not run.negated
         return None
 
@@ -235,6 +402,8 @@ def _make_run(group: Sequence[_Pattern]) -> _Run:
         group[0].negated,
         _union([p.regex for p in group]),
         _union([p.regex for p in group if not p.directory_only]),
+        tuple(p.wildmatch for p in group if p.wildmatch is not None),
+        tuple(p.wildmatch for p in group if p.wildmatch is not None and not p.directory_only),
     )
 
 
@@ -248,9 +417,13 @@ def is_ignored(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool
 
 
 def read_text(path: str) -> str | None:
+    """The text of an ignore file, or None when it cannot be read (or is over the size cap).
+
+    git too passes over an ignore file it will not read (one over 100 MB);
+    nplint's cap is the one of every file it reads.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bounded(path)
     except OSError:
         return None
     # surrogateescape, like os.fsdecode, so non-UTF-8 names still match byte for byte.

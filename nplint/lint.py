@@ -6,6 +6,7 @@ Each stage hands the next plain values; nothing here prints. The command line
 
 from __future__ import annotations
 
+import errno
 import gc
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from nplint.loading import LoadedFile, Problem, decode, iter_manifests
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
+from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
 
@@ -72,14 +74,28 @@ class LintResult:
 
 
 def read_file(
-    path: Path, display: str, plugins: PluginManager, config: Config, stdin: Callable[[], bytes]
+    path: Path,
+    display: str,
+    plugins: PluginManager,
+    config: Config,
+    stdin: Callable[[], bytes],
+    *,
+    stream: bool = False,
 ) -> LoadedFile:
-    """Read and load one file; any failure becomes a load problem, never an exception."""
+    """Read and load one file; any failure becomes a load problem, never an exception.
+
+    At most :data:`~nplint.reading.MAX_FILE_BYTES` are read; a file that is not
+    regular is read only when ``stream`` says the user named it.
+    """
     try:
-        data = stdin() if display == "-" else path.read_bytes()
+        data = stdin() if display == "-" else read_bounded(path, stream=stream)
     except OSError as error:
         loaded = LoadedFile(display)
-        loaded.problems.append(Problem(FILE_START, f"cannot read the file: {error.strerror or error}"))
+        if isinstance(error, (FileTooLarge, NotARegularFile)):
+            message = f"not read: {error}"
+        else:
+            message = f"cannot read the file: {error.strerror or error}"
+        loaded.problems.append(Problem(FILE_START, message))
         return loaded
     text, problem = decode(data)
     if text is None:
@@ -110,7 +126,9 @@ def collector_paused() -> Iterator[None]:
 
 
 def _stdin_bytes() -> bytes:
-    return sys.stdin.buffer.read()
+    if sys.stdin is None:  # started with standard input closed
+        raise OSError(errno.EBADF, "standard input is closed")
+    return read_stream(sys.stdin.buffer)
 
 
 def load_paths(
@@ -123,7 +141,8 @@ def load_paths(
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
 
     def load(index: int) -> LoadedFile:
-        return read_file(manifests[index].path, manifests[index].display, plugins, config, stdin)
+        found = manifests[index]
+        return read_file(found.path, found.display, plugins, config, stdin, stream=found.stream)
 
     # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
     if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):

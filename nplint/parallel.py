@@ -23,9 +23,11 @@ import contextlib
 import marshal
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +44,20 @@ if TYPE_CHECKING:
     Runner = Callable[[Sequence[type[Rule]], RuleContext, Config], Outcome]
 
 JOBS_ENV = "NPLINT_JOBS"
+#: Bytes read from the child at a time.
+_CHUNK = 1 << 20
 #: Below this many objects (rules) or files (loading) a second process costs more than it saves.
 MIN_OBJECTS = 3000
 MIN_FILES = 2000
 #: The child's share of the files, in percent: a little under half, as the parent
 #: also rebuilds what the child sends.
 CHILD_SHARE = 47
+#: How long the parent waits for the child, from the fork: generous, as the
+#: child's work is at most about the parent's. Past it the child is killed and
+#: the parent does that share itself, so a stuck child costs time, never the run.
+MIN_DEADLINE_SECONDS = 60.0
+SECONDS_PER_FILE = 0.05
+SECONDS_PER_OBJECT = 0.02
 #: The rule modules the second process takes (see the module's docstring).
 SECOND_PROCESS_MODULES = frozenset(
     (
@@ -83,7 +93,8 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     mine = [r for r in rules if r.__module__ not in SECOND_PROCESS_MODULES]
     if not theirs or not mine or not worth_a_second_process(len(ctx.inventory.objects)):
         return run(rules, ctx, config)
-    child = _Child(lambda: pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL))
+    deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_OBJECT * len(ctx.inventory.objects))
+    child = _Child(lambda: pickle.dumps(run(theirs, ctx, config), protocol=pickle.HIGHEST_PROTOCOL), deadline)
     try:
         found, failures = run(mine, ctx, config)
     except BaseException:
@@ -110,7 +121,8 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
     theirs = [
         index for index in range(count) if (index + 1) * CHILD_SHARE // 100 > index * CHILD_SHARE // 100
     ]
-    child = _Child(lambda: marshal.dumps([encode(load(index)) for index in theirs]))
+    deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
+    child = _Child(lambda: marshal.dumps([encode(load(index)) for index in theirs]), deadline)
     taken = set(theirs)
     try:
         mine = {index: load(index) for index in range(count) if index not in taken}
@@ -132,39 +144,73 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
 
 
 class _Child:
-    """A forked process running ``work``; :meth:`result` waits for the bytes it returns."""
+    """A forked process running ``work``; :meth:`result` waits for the bytes it returns, up to a deadline."""
 
-    def __init__(self, work: Callable[[], bytes]) -> None:
+    def __init__(self, work: Callable[[], bytes], seconds: float) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
+        self.deadline = time.monotonic() + seconds
         read_end, write_end = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child's own lines are not traced
-            status = 1
             try:
                 os.close(read_end)
                 data = work()
                 with os.fdopen(write_end, "wb") as out:
                     out.write(data)
-                status = 0
-            finally:
-                os._exit(status)
+            except BaseException:
+                # MemoryError, a bug, Ctrl-C: nothing to report, the parent does the work.
+                # Exit at once, before anything else could need memory or wait on a lock.
+                os._exit(1)
+            os._exit(0)
         os.close(write_end)
-        self.source = os.fdopen(read_end, "rb")
+        self.source = read_end
 
     def result(self) -> bytes | None:
-        """What the child sent, or None if it failed."""
-        with self.source:
-            data = self.source.read()
-        _, status = os.waitpid(self.pid, 0)
-        return data if status == 0 else None
+        """What the child sent, or None if it failed or missed its deadline (then it is killed)."""
+        chunks: list[bytes] = []
+        poller = select.poll()
+        poller.register(self.source, select.POLLIN)
+        try:
+            while True:
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    self._kill()
+                    return None
+                if not poller.poll(remaining * 1000):
+                    continue  # the deadline passed: the loop kills the child
+                chunk = os.read(self.source, _CHUNK)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except BaseException:  # Ctrl-C while waiting: the child goes too
+            self._kill()
+            raise
+        finally:
+            os.close(self.source)
+        status = self._wait()
+        return b"".join(chunks) if status == 0 else None
 
-    def cancel(self) -> None:
-        """Stop the child (the parent's own share failed) and reap it."""
-        self.source.close()
+    def _wait(self) -> int | None:
+        """The child's exit status once it ends; killed if it does not by the deadline."""
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return status
+            if time.monotonic() >= self.deadline:
+                self._kill()
+                return None
+            time.sleep(0.01)
+
+    def _kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
+
+    def cancel(self) -> None:
+        """Stop the child (the parent's own share failed) and reap it."""
+        os.close(self.source)
+        self._kill()
 
 
 def _received(data: bytes) -> Outcome | None:

@@ -36,6 +36,16 @@ except ImportError:  # pragma: no cover
 
 #: Nodes a document may expand to once aliases are followed (a "billion laughs" guard).
 MAX_EXPANDED_NODES = 1_000_000
+#: Values (nodes) nplint builds for one document, and for one file. A flow
+#: sequence spends two bytes a value (``[1,1,1,…]``), so a file under the size
+#: cap could otherwise ask for gigabytes of nodes; the largest real manifests
+#: (CRDs, `kubectl get -o yaml` exports) hold a few hundred thousand.
+MAX_DOCUMENT_NODES = 1_000_000
+MAX_FILE_NODES = 2_000_000
+#: The most nodes :func:`node_bound` may promise for a file to go to the fast
+#: path, which builds libyaml's nodes (about three times the size of ours) for
+#: the whole file before anything can be counted.
+FAST_PATH_BOUND = 1_000_000
 
 _TOO_DEEP = f"not read: nested {MAX_DEPTH:,} levels deep or more; no Kubernetes manifest is nearly this deep"
 _KNOWN_TAGS = frozenset(
@@ -72,6 +82,26 @@ class _Frame:
         self.size = 1
         self.anchor = anchor
         self.depth = depth
+
+
+class _TooManyValues(Exception):
+    """A document, or the file, holds more values than nplint builds; raised to stop composing."""
+
+    def __init__(self, pos: tuple[int, int, int, int], whole_file: bool) -> None:
+        if whole_file:
+            message = (
+                f"not read: the file holds more than {MAX_FILE_NODES:,} values, the most nplint reads "
+                "in one file; this document and the ones after it are left out"
+            )
+        else:
+            message = (
+                f"not read: this document holds more than {MAX_DOCUMENT_NODES:,} values, the most "
+                "nplint reads in one document"
+            )
+        super().__init__(message)
+        self.span = Span(pos[0], pos[1], pos[0], pos[1] + 1)
+        self.message = message
+        self.whole_file = whole_file
 
 
 class _DocumentTooLarge(Exception):
@@ -112,10 +142,23 @@ def compose_documents(text: str) -> tuple[list[Document], list[Problem]]:
     the document it is in; parsing starts again at the next ``---`` so the
     documents after it are still read.
     """
-    fast = compose_fast(text)
-    if fast is not None:
-        return [Document(index, root) for index, root in fast], []
+    if node_bound(text) <= FAST_PATH_BOUND:
+        fast = compose_fast(text)
+        if fast is not None:
+            return [Document(index, root) for index, root in fast], []
     return compose_events(text)
+
+
+def node_bound(text: str) -> int:
+    """More nodes than ``text`` can compose to, counted without parsing it.
+
+    Every node but a document's root is announced by an indicator: a sequence
+    item by "-" or "," (or the "[" before it), a mapping key by ":" or "?"
+    (or "," or "{" in flow), and each of them makes at most a collection, a
+    key and a value. A root needs a line of its own.
+    """
+    indicators = sum(text.count(char) for char in ",:-?[{")
+    return 3 * indicators + text.count("\n") + 1
 
 
 def compose_events(text: str) -> tuple[list[Document], list[Problem]]:
@@ -124,27 +167,40 @@ def compose_events(text: str) -> tuple[list[Document], list[Problem]]:
     problems: list[Problem] = []
     offset_line = 0
     remaining = text
+    built = 0
     while True:
-        composer = _Composer(offset_line, len(documents))
+        composer = _Composer(offset_line, len(documents), built)
         try:
             for event in _events(remaining):
                 composer.feed(event)
             documents.extend(composer.documents)
             return documents, problems
+        except _TooManyValues as error:
+            documents.extend(composer.documents)
+            built = composer.file_built
+            if error.whole_file:
+                # The documents read so far stand; nothing more of this file is built.
+                problems.append(Problem(error.span, error.message))
+                documents.append(Document(len(documents), None, failed=True))
+                return documents, problems
+            document_problems = [*composer.document_problems, Problem(error.span, error.message)]
+            documents.append(Document(len(documents), None, document_problems, failed=True))
+            span = error.span
         except (MarkedYAMLError, YAMLError, ValueError, TypeError, IndexError) as error:
             documents.extend(composer.documents)
+            built = composer.file_built
             span = _error_span(error, offset_line)
             problems.append(Problem(span, _error_message(error)))
             if composer.in_document:
                 documents.append(Document(len(documents), None, failed=True))
-            # Resume at the first document separator after the error.
-            error_line = span.line - offset_line  # 1-based within ``remaining``
-            resume = _next_separator(remaining, error_line)
-            if resume is None:
-                return documents, problems
-            skipped_lines = remaining.count("\n", 0, resume)
-            offset_line += skipped_lines
-            remaining = remaining[resume:]
+        # Resume at the first document separator after the error.
+        error_line = span.line - offset_line  # 1-based within ``remaining``
+        resume = _next_separator(remaining, error_line)
+        if resume is None:
+            return documents, problems
+        skipped_lines = remaining.count("\n", 0, resume)
+        offset_line += skipped_lines
+        remaining = remaining[resume:]
 
 
 def _next_separator(text: str, error_line: int) -> int | None:
@@ -197,7 +253,9 @@ def _error_message(error: Exception) -> str:
 class _Composer:
     """Turns one event stream into documents. One instance per parse attempt."""
 
-    def __init__(self, offset_line: int, first_index: int) -> None:
+    def __init__(self, offset_line: int, first_index: int, file_built: int = 0) -> None:
+        #: Nodes built for the file's documents kept so far, this composer's included.
+        self.file_built = file_built
         self.offset = offset_line
         self.documents: list[Document] = []
         self.index = first_index
@@ -207,7 +265,16 @@ class _Composer:
         self._root: Node | None = None
         self._problems: list[Problem] = []
         self._expanded = 0
+        #: What aliases added to ``_expanded``: nodes counted again, not built again.
+        self._aliased = 0
+        #: ``_expanded`` may grow to this before :meth:`_attach` looks at it again.
+        self._unchecked = 0
         self._too_large: _DocumentTooLarge | None = None
+
+    @property
+    def document_problems(self) -> list[Problem]:
+        """The problems of the document being composed."""
+        return self._problems
 
     def _pos(self, start: Any, end: Any) -> tuple[int, int, int, int]:
         offset = self.offset
@@ -228,7 +295,8 @@ class _Composer:
             self._root = None
             self._anchors = {}
             self._problems = []
-            self._expanded = 0
+            self._expanded = self._aliased = 0
+            self._unchecked = min(MAX_EXPANDED_NODES, MAX_DOCUMENT_NODES, MAX_FILE_NODES - self.file_built)
             self._too_large = None
         elif kind is ev.DocumentEndEvent:
             self._finish_document()
@@ -241,6 +309,7 @@ class _Composer:
             failed = True
             root = None
         self.documents.append(Document(self.index, root, self._problems, failed))
+        self.file_built += self._expanded - self._aliased
         self.index += 1
         self.in_document = False
         self._root = None
@@ -281,9 +350,10 @@ class _Composer:
         if event.anchor:
             self._anchors[event.anchor] = (node, 1)
         stack = self._stack
-        if stack and self._too_large is None:
+        if stack and self._too_large is None and self._expanded < self._unchecked:
             # The common case, a plain scalar inside a collection, inlined: this
-            # runs for almost every event of a repository.
+            # runs for almost every event of a repository. Near a limit every
+            # node goes through _attach, which checks them.
             frame = stack[-1]
             parent = frame.node
             if type(parent) is SeqNode:
@@ -354,7 +424,13 @@ class _Composer:
     ) -> None:
         # A collection's children were counted as they came; an alias adds its
         # whole target again, which is what an alias bomb multiplies.
-        self._expanded += size if alias else 1
+        if alias:
+            self._expanded += size
+            self._aliased += size
+        else:
+            self._expanded += 1
+        if self._expanded >= self._unchecked:
+            self._check_built(at or node.pos)
         if self._expanded > MAX_EXPANDED_NODES and self._too_large is None:
             self._too_large = _DocumentTooLarge(
                 Span(*(at or node.pos)),
@@ -386,6 +462,14 @@ class _Composer:
             return
         frame.pending_key = None
         self._add_entry(parent, key, node, alias)
+
+    def _check_built(self, pos: tuple[int, int, int, int]) -> None:
+        """Stop composing once the document, or the file, holds more nodes than nplint builds."""
+        built = self._expanded - self._aliased
+        if self.file_built + built > MAX_FILE_NODES:
+            raise _TooManyValues(pos, whole_file=True)
+        if built > MAX_DOCUMENT_NODES:
+            raise _TooManyValues(pos, whole_file=False)
 
     def _add_entry(self, parent: MapNode, key: ScalarNode, value: Node, alias: bool) -> None:
         key_text = key.text if key.value is not None or key.style else ""
