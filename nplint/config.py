@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nplint.findings import Level
+from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
 
 if TYPE_CHECKING:
     import jsonschema
@@ -136,7 +137,7 @@ def size_text(limit: int) -> str:
 
 
 def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes.
+    """The bytes of a regular file of at most ``limit`` bytes (:func:`nplint.reading.read_bounded`).
 
     A FIFO would block and a device (``/dev/zero``) never ends, so only
     regular files are opened; at most ``limit + 1`` bytes are read, whatever
@@ -145,32 +146,12 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     :raises RefusedFile: not a regular file, or larger than ``limit``.
     :raises OSError: a file that does not exist or cannot be read.
     """
-    # Look before opening: opening some devices has effects of its own.
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        raise RefusedFile(f"is {_file_kind(mode)}, not a regular file")
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    )
-    descriptor = os.open(path, flags)
     try:
-        # The path may have been swapped between the look and the open.
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise RefusedFile(f"is {_file_kind(mode)}, not a regular file")
-        chunks: list[bytes] = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(descriptor, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    finally:
-        os.close(descriptor)
-    if remaining <= 0:
-        raise RefusedFile(f"is larger than {size_text(limit)}, the most nplint reads of it")
-    return b"".join(chunks)
+        return read_bounded(path, limit)
+    except NotARegularFile as error:
+        raise RefusedFile(f"is {_file_kind(error.mode)}, not a regular file") from None
+    except FileTooLarge:
+        raise RefusedFile(f"is larger than {size_text(limit)}, the most nplint reads of it") from None
 
 
 def _shown(value: str) -> str:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 
 from nplint.discovery import kustomization_patch_paths
 from nplint.export import in_git, within
 from nplint.loading import decode, load_text
 from nplint.loading.nodes import MapNode
+from nplint.reading import read_bounded
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Bytes of a kustomization or source file read to follow references and map findings back.
@@ -69,21 +69,9 @@ def read_inside(root_real: str, relative: str) -> str | None:
     where = physical(root_real, relative)
     if where is None:
         return None
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(os.path.join(root_real, *where.split("/")), flags)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        with os.fdopen(os.dup(descriptor), "rb") as handle:
-            data = handle.read(_SOURCE_LIMIT + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    if len(data) > _SOURCE_LIMIT:
+        data = read_bounded(os.path.join(root_real, *where.split("/")), _SOURCE_LIMIT)
+    except OSError:  # missing, not a regular file, or over the limit: not a source
         return None
     text, _ = decode(data)
     return text
