@@ -24,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from nplint.analysis.engine import Engine
-from nplint.analysis.formats import MATRIX_FORMATS
-from nplint.analysis.matrix import compute_matrix
 from nplint.cli import Session
 from nplint.config import build_config
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import compute_matrix
 from nplint.lint import collector_paused, inventory_of, load_paths
+from nplint.reporting.connectivity import MATRIX_FORMATS
 
 GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpers import CORPUS
-from nplint.analysis.cni import PROFILES, CNIDetection, detect_cni, profile_for
-from nplint.analysis.cni_scan import image_name
+from nplint.cluster.cni import PROFILES, CNIDetection, detect_cni, profile_for
+from nplint.cluster.cni_scan import image_name
 from nplint.config import build_config
 from nplint.loading import iter_manifests, load_text
 from nplint.model import build_inventory

@@ -184,8 +184,9 @@ def test_unknown_revision_is_a_usage_error(repo: Path, capsys: pytest.CaptureFix
 def test_change_graph_is_valid_mermaid() -> None:
     import re
 
-    from nplint.analysis.diff import FlowChange, changes_mermaid
-    from nplint.analysis.portsets import NO_PORTS, PortSet
+    from nplint.engine.diff import FlowChange
+    from nplint.engine.portsets import NO_PORTS, PortSet
+    from nplint.reporting.changes import changes_mermaid
 
     changes = [
         FlowChange("shop/web[Deployment]", "shop/db[StatefulSet]", NO_PORTS, PortSet.single("TCP", 5432)),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import lint_text
-from nplint.analysis.addresses import (
+from nplint.cluster.addresses import (
     POD,
     SERVICE,
     ServiceAim,

@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from nplint.analysis.endpoints import AddressRange, EndpointError, cut_address_space
-from nplint.analysis.engine import Engine
-from nplint.analysis.matrix import compute_matrix
-from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.analysis.profiles import UPSTREAM, engine_profile, profile_names
-from nplint.analysis.verdict import ALLOWED, DENIED, NOT_ISOLATED, NOT_SUBJECT, explain
+from nplint.cluster.profiles import UPSTREAM, engine_profile, profile_names
 from nplint.config import ClusterFacts
+from nplint.engine.endpoints import AddressRange, EndpointError, cut_address_space
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import compute_matrix
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.engine.verdict import ALLOWED, DENIED, NOT_ISOLATED, NOT_SUBJECT, explain
 from nplint.loading import iter_manifests, load_text
 from nplint.model import Inventory, build_inventory
 

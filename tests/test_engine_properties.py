@@ -15,10 +15,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nplint.analysis.engine import Engine
-from nplint.analysis.matrix import compute_matrix
-from nplint.analysis.portsets import PortSet
-from nplint.analysis.verdict import explain
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import compute_matrix
+from nplint.engine.portsets import PortSet
+from nplint.engine.verdict import explain
 from nplint.loading import iter_manifests, load_text
 from nplint.model import Direction, Inventory, build_inventory
 

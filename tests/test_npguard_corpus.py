@@ -34,10 +34,10 @@ from typing import Any
 
 import pytest
 
-from nplint.analysis.engine import Engine
-from nplint.analysis.matrix import Matrix, compute_matrix
-from nplint.analysis.portsets import ALL_PORTS
-from nplint.analysis.profiles import UPSTREAM
+from nplint.cluster.profiles import UPSTREAM
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import Matrix, compute_matrix
+from nplint.engine.portsets import ALL_PORTS
 from nplint.loading import Manifest, iter_manifests, load_text
 from nplint.model import Inventory, build_inventory
 

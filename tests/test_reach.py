@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from helpers import FIXTURES
-from nplint.analysis.formats import mermaid_text
 from nplint.commands import run_command
+from nplint.reporting.connectivity import mermaid_text
 
 SCENARIO = FIXTURES / "connectivity" / "default-deny"
 

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from nplint.analysis.engine import Engine
-from nplint.analysis.profiles import engine_profile
+from nplint.cluster.profiles import engine_profile
 from nplint.config import Config
+from nplint.engine.engine import Engine
 from nplint.exitcodes import ExitCode
 from nplint.model import Inventory
 from nplint.output_files import OutputFileError, replace_file, write_chunks

@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nplint.analysis.diff import DIFF_FORMATS, compare
-from nplint.analysis.engine import Engine
-from nplint.analysis.matrix import Matrix, compute_matrix
 from nplint.commands import build_engine, write_output
 from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
+from nplint.engine.diff import compare
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import Matrix, compute_matrix
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
 from nplint.model.objects import IPNetwork
+from nplint.reporting.changes import DIFF_FORMATS
 
 if TYPE_CHECKING:
     from nplint.cli import Session

@@ -18,16 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nplint.analysis.endpoints import Endpoint, EndpointError, Topology
-from nplint.analysis.engine import Engine
-from nplint.analysis.formats import MATRIX_FORMATS, probes_json, probes_text, verdict_json, verdict_text
-from nplint.analysis.matrix import compute_matrix
-from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
-from nplint.analysis.verdict import Verdict, explain
 from nplint.commands import build_engine, warn_load_problems, write_output
 from nplint.config import stays_inside
+from nplint.engine.endpoints import Endpoint, EndpointError, Topology
+from nplint.engine.engine import Engine
+from nplint.engine.matrix import compute_matrix
+from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
+from nplint.engine.verdict import Verdict, explain
 from nplint.exitcodes import ExitCode
 from nplint.model.objects import PROTOCOLS
+from nplint.reporting.connectivity import MATRIX_FORMATS, probes_json, probes_text, verdict_json, verdict_text
 
 if TYPE_CHECKING:
     from nplint.cli import Session

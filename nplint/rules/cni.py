@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.analysis.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile, detect_cni
+from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile, detect_cni
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from nplint.analysis.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
-from nplint.analysis.pods import address_context, dns_pods, hypothetical_pod, pod_view
+from nplint.engine.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
+from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from nplint.analysis.addresses import (
+from nplint.cluster.addresses import (
     METADATA_ADDRESSES,
     NODE_LOCAL_DNS_ADDRESSES,
     IPAddress,
@@ -26,14 +26,14 @@ from nplint.analysis.addresses import (
     is_whole_family,
     parse_address,
 )
-from nplint.analysis.matching import (
+from nplint.engine.matching import (
     AddressContext,
     PodView,
     port_matches,
     rule_peers_match_pod,
     rule_ports_match,
 )
-from nplint.analysis.pods import address_context, dns_pods
+from nplint.engine.pods import address_context, dns_pods
 from nplint.findings import Finding, Level
 from nplint.loading.nodes import Node
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
@@ -50,7 +50,7 @@ def listed(labels: Sequence[str]) -> str:
 
 def pre_dnat_cni(ctx: RuleContext) -> bool:
     """Whether the cluster's CNI judges egress before DNAT (the AWS VPC CNI, semantics §2.8)."""
-    from nplint.analysis.cni import detect_cni
+    from nplint.cluster.cni import detect_cni
 
     return detect_cni(ctx.inventory, ctx.config).cni == "aws-vpc-cni"
 

@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-from nplint.analysis.endpoints import EndpointError
-from nplint.analysis.engine import Engine, engine_for
-from nplint.analysis.probes import Probe, evaluate_probe, load_probe_file, probe_ok
-from nplint.analysis.verdict import SideVerdict, Verdict
 from nplint.config import repository_path
+from nplint.engine.endpoints import EndpointError
+from nplint.engine.engine import Engine, engine_for
+from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
+from nplint.engine.verdict import SideVerdict, Verdict
 from nplint.findings import FILE_START, Finding, Level, Related, Span
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.analysis.addresses import (
+from nplint.cluster.addresses import (
     POD,
     SERVICE,
     ClusterRange,

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from nplint.analysis.addresses import POD, block_overlaps, cluster_ranges
-from nplint.analysis.matching import AddressContext, peer_matches_pod
-from nplint.analysis.pods import pod_view
+from nplint.cluster.addresses import POD, block_overlaps, cluster_ranges
+from nplint.engine.matching import AddressContext, peer_matches_pod
+from nplint.engine.pods import pod_view
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import (

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from nplint.analysis.engine import AppliedRule, Engine, engine_for
-from nplint.analysis.portsets import PortSet
+from nplint.engine.engine import AppliedRule, Engine, engine_for
+from nplint.engine.portsets import PortSet
 from nplint.findings import Finding, Level, Related
 from nplint.model import Direction, Inventory, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext

@@ -15,10 +15,10 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from nplint.analysis.endpoints import PodClass
-from nplint.analysis.engine import Engine, engine_for
-from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.analysis.profiles import EngineProfile
+from nplint.cluster.profiles import EngineProfile
+from nplint.engine.endpoints import PodClass
+from nplint.engine.engine import Engine, engine_for
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, SeqNode, is_null
 from nplint.model import Direction, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule

@@ -1,6 +1,6 @@
 """How the Kubernetes objects a CNI installs show it (networkpolicy-semantics §4.1).
 
-:class:`Scan` collects :class:`~nplint.analysis.cni.CNIEvidence` from
+:class:`Scan` collects :class:`~nplint.cluster.cni.CNIEvidence` from
 DaemonSets and Deployments (images, container names, flags), ConfigMaps, CRDs,
 operator resources and GitOps releases of CNI charts; :mod:`.cni_configs` adds
 cluster configuration files and drives the pass. Names and images come from the
@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from nplint.analysis.cni import PROFILES, CNIEvidence
+from nplint.cluster.cni import PROFILES, CNIEvidence
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import KubeObject

@@ -4,7 +4,7 @@ The default profile, ``upstream``, is the Kubernetes e2e conformance semantics
 (networkpolicy-semantics §2.14). A CNI profile changes only what that CNI is
 known to do differently. The feature columns (enforcement, egress, ``except``,
 ``endPort``, named ports, SCTP) are read from the capability table of
-:mod:`nplint.analysis.cni` (§4), so the two never disagree; what only
+:mod:`nplint.cluster.cni` (§4), so the two never disagree; what only
 reachability needs — whether an ipBlock can select a pod at all — is kept
 here. A capability the table marks unknown is taken as supported: the engine
 then answers what the API promises.
@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from nplint.analysis.cni import ALIASES, PROFILES, CNIProfile, profile_for
+from nplint.cluster.cni import ALIASES, PROFILES, CNIProfile, profile_for
 
 UPSTREAM_NAME = "upstream"
 

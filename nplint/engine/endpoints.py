@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nplint.analysis.matching import PodView
+from nplint.engine.matching import PodView
 from nplint.loading.nodes import MapNode, ScalarNode
 from nplint.model import Inventory, Workload
 from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS

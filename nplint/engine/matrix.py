@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nplint.analysis.endpoints import AddressRange, Endpoint, cut_address_space, external_endpoint
-from nplint.analysis.engine import Engine
-from nplint.analysis.portsets import ALL_PORTS, PortSet
+from nplint.engine.endpoints import AddressRange, Endpoint, cut_address_space, external_endpoint
+from nplint.engine.engine import Engine
+from nplint.engine.portsets import ALL_PORTS, PortSet
 from nplint.model import Direction
 from nplint.model.objects import IPNetwork
 

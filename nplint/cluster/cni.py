@@ -221,7 +221,7 @@ def detect_cni(inventory: Inventory, config: Config | None = None) -> CNIDetecti
 
 def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
     # The scanners import this module's table, so they are imported here, not at the top.
-    from nplint.analysis.cni_configs import scan_manifests
+    from nplint.cluster.cni_configs import scan_manifests
 
     scan = scan_manifests(inventory.manifests, {id(o.node): o for o in inventory.objects})
     evidence = tuple(scan.evidence)

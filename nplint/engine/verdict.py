@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nplint.analysis.endpoints import AddressRange, Endpoint, PodClass
-from nplint.analysis.engine import Engine
-from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
+from nplint.engine.engine import Engine
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, NetworkPolicy, Peer, PolicyRule
 
 NOT_SUBJECT = "not-subject"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from nplint.analysis.endpoints import PodClass
+from nplint.engine.endpoints import PodClass
 from nplint.model import Inventory, LabelSelector, Operator
 
 

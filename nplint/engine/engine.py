@@ -20,12 +20,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from nplint.analysis.endpoints import AddressRange, PodClass, Topology, build_topology
-from nplint.analysis.labelindex import SelectorIndex
-from nplint.analysis.matching import ip_block_covers
-from nplint.analysis.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.analysis.profiles import UPSTREAM, EngineProfile, engine_profile
+from nplint.cluster.profiles import UPSTREAM, EngineProfile, engine_profile
 from nplint.config import ClusterFacts, Config
+from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
+from nplint.engine.labelindex import SelectorIndex
+from nplint.engine.matching import ip_block_covers
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
 from nplint.model.inventory import parse_network
 from nplint.model.objects import PROTOCOLS, IPNetwork

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from nplint.analysis.cni_scan import Scan, dig, image_name, string, strings, truthy, version_of
+from nplint.cluster.cni_scan import Scan, dig, image_name, string, strings, truthy, version_of
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import KubeObject

@@ -13,10 +13,10 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from nplint.analysis.endpoints import EndpointError
-from nplint.analysis.engine import Engine
-from nplint.analysis.verdict import Verdict, explain
 from nplint.config import PROBE_FILE_LIMIT, RefusedFile, read_regular_file
+from nplint.engine.endpoints import EndpointError
+from nplint.engine.engine import Engine
+from nplint.engine.verdict import Verdict, explain
 from nplint.findings import FILE_START, Span
 from nplint.loading import LoadedFile, decode, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode

@@ -1,123 +1,33 @@
-"""What a change does to connectivity and to the findings: flows opened, closed and changed.
+"""What a change does to connectivity and to the findings, as text, JSON and Markdown (``nplint diff``).
 
-Flows are matched by their endpoints' keys (``namespace/name[Kind]``, or an
-address range); both revisions' matrices must be cut with the same external
-ranges for those to line up (see :func:`nplint.analysis.matrix.compute_matrix`).
-Findings are matched by their stable fingerprint (rule, object, YAML path), so a
-finding that only moved lines is neither new nor fixed.
+The comparison itself is :mod:`nplint.engine.diff`; these are pure functions
+from its result to the text ``nplint diff`` writes.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from nplint.analysis.formats import cell, mermaid_text, shown_key
-from nplint.analysis.matrix import Matrix
-from nplint.analysis.portsets import NO_PORTS, PortSet
-from nplint.findings import Finding, fingerprint
+from nplint.engine.diff import ADDED, CHANGED, REMOVED, ConnectivityDiff, FlowChange
+from nplint.findings import Finding
+from nplint.reporting.connectivity import cell, mermaid_text, shown_key
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import guarded
 from nplint.untrusted import escape, markdown_code, markdown_text
 
-ADDED = "added"
-REMOVED = "removed"
-CHANGED = "changed"
 
-
-@dataclass(frozen=True, slots=True)
-class FlowChange:
-    source: str
-    destination: str
-    before: PortSet
-    after: PortSet
-
-    @property
-    def kind(self) -> str:
-        if not self.before:
-            return ADDED
-        if not self.after:
-            return REMOVED
-        return CHANGED
-
-    @property
-    def opened(self) -> PortSet:
-        return self.after - self.before
-
-    @property
-    def closed(self) -> PortSet:
-        return self.before - self.after
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "from": shown_key(self.source),
-            "to": shown_key(self.destination),
-            "change": self.kind,
-            "before": self.before.describe() if self.before else None,
-            "after": self.after.describe() if self.after else None,
-            "opened": self.opened.describe() if self.opened else None,
-            "closed": self.closed.describe() if self.closed else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectivityDiff:
-    base: str
-    head: str
-    changes: tuple[FlowChange, ...]
-    new_findings: tuple[Finding, ...]
-    fixed_findings: tuple[Finding, ...]
-
-    def of_kind(self, kind: str) -> list[FlowChange]:
-        return [c for c in self.changes if c.kind == kind]
-
-
-def diff_flows(base: Matrix, head: Matrix) -> list[FlowChange]:
-    """Flows that differ, sorted by source then destination."""
-    before = {(f.source.key, f.destination.key): f.ports for f in base}
-    after = {(f.source.key, f.destination.key): f.ports for f in head}
-    changes = []
-    for key in sorted(before.keys() | after.keys()):
-        old, new = before.get(key, NO_PORTS), after.get(key, NO_PORTS)
-        if old != new:
-            changes.append(FlowChange(key[0], key[1], old, new))
-    return changes
-
-
-def diff_findings(base: Sequence[Finding], head: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """(new in head, gone from base), each sorted; identical findings are counted, not merged."""
-    base_counts = Counter(fingerprint(f) for f in base)
-    head_counts = Counter(fingerprint(f) for f in head)
-    new: list[Finding] = []
-    seen: Counter[str] = Counter()
-    for finding in sorted(head, key=Finding.sort_key):
-        key = fingerprint(finding)
-        seen[key] += 1
-        if seen[key] > base_counts[key]:
-            new.append(finding)
-    fixed: list[Finding] = []
-    seen = Counter()
-    for finding in sorted(base, key=Finding.sort_key):
-        key = fingerprint(finding)
-        seen[key] += 1
-        if seen[key] > head_counts[key]:
-            fixed.append(finding)
-    return new, fixed
-
-
-def compare(
-    base_name: str,
-    head_name: str,
-    base: Matrix,
-    head: Matrix,
-    base_findings: Sequence[Finding],
-    head_findings: Sequence[Finding],
-) -> ConnectivityDiff:
-    new, fixed = diff_findings(base_findings, head_findings)
-    return ConnectivityDiff(base_name, head_name, tuple(diff_flows(base, head)), tuple(new), tuple(fixed))
+def change_json(change: FlowChange) -> dict[str, Any]:
+    return {
+        "from": shown_key(change.source),
+        "to": shown_key(change.destination),
+        "change": change.kind,
+        "before": change.before.describe() if change.before else None,
+        "after": change.after.describe() if change.after else None,
+        "opened": change.opened.describe() if change.opened else None,
+        "closed": change.closed.describe() if change.closed else None,
+    }
 
 
 def _finding_line(finding: Finding) -> str:
@@ -164,9 +74,9 @@ def diff_json(diff: ConnectivityDiff) -> str:
         "base": escape(diff.base),
         "head": escape(diff.head),
         "flows": {
-            ADDED: [c.to_json() for c in diff.of_kind(ADDED)],
-            REMOVED: [c.to_json() for c in diff.of_kind(REMOVED)],
-            CHANGED: [c.to_json() for c in diff.of_kind(CHANGED)],
+            ADDED: [change_json(c) for c in diff.of_kind(ADDED)],
+            REMOVED: [change_json(c) for c in diff.of_kind(REMOVED)],
+            CHANGED: [change_json(c) for c in diff.of_kind(CHANGED)],
         },
         "findings": {
             "new": [_finding_json(f) for f in diff.new_findings],

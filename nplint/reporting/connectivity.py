@@ -15,11 +15,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from nplint.analysis.endpoints import Endpoint
-from nplint.analysis.matrix import Flow, Matrix
-from nplint.analysis.portsets import ALL_PORTS, PortSet
-from nplint.analysis.probes import Probe, probe_ok
-from nplint.analysis.verdict import Verdict
+from nplint.engine.endpoints import Endpoint
+from nplint.engine.matrix import Flow, Matrix
+from nplint.engine.portsets import ALL_PORTS, PortSet
+from nplint.engine.probes import Probe, probe_ok
+from nplint.engine.verdict import Verdict
 from nplint.reporting.jsontext import guarded
 from nplint.untrusted import (
     MESSAGE_LIMIT,

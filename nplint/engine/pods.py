@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nplint.analysis.matching import AddressContext, PodView
 from nplint.config import ClusterFacts
+from nplint.engine.matching import AddressContext, PodView
 from nplint.model import Inventory, LabelSelector, NetworkPolicy, Operator, Workload
 from nplint.model.inventory import parse_network
 from nplint.model.objects import ContainerPort

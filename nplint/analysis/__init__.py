@@ -1,1 +1,0 @@
-"""The connectivity engine: pure functions over the inventory."""
