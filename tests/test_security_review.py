@@ -7,6 +7,7 @@ terminal or the runner's files really receive.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,73 @@ def test_configuration_yaml_error_names_a_hostile_folder_on_one_escaped_line(tmp
         f"nplint: error: {repo}/team\\n::warning::forged\\x1b[2J/.nplint.yaml:2:1: "
         "not valid YAML: did not find expected node content (while parsing a flow node)"
     ]
+
+
+# -- git in `nplint diff` --------------------------------------------------------------------
+
+#: A `git` a pull request commits: it leaves a marker, then does what git would.
+_HOSTILE_GIT = '#!/bin/sh\necho ran > "{marker}"\nexec {git} "$@"\n'
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _repo_with_own_git(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A repository of two commits, the second adding ``bin/git`` and ``node_modules/.bin/git``."""
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    marker = tmp_path / "git-ran"
+    real_git = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+    for folder in ("bin", "node_modules/.bin"):
+        (repo / folder).mkdir(parents=True)
+        (repo / folder / "git").write_text(_HOSTILE_GIT.format(marker=marker, git=real_git))
+        (repo / folder / "git").chmod(0o755)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "head")
+    return repo, marker, base
+
+
+def test_diff_never_runs_a_git_of_the_repository_through_a_relative_path_entry(tmp_path: Path) -> None:
+    repo, marker, base = _repo_with_own_git(tmp_path)
+    for entry in ("bin", "node_modules/.bin", ""):
+        path = f"{entry}{os.pathsep}{os.environ['PATH']}"
+        done = _nplint("diff", base, "--format", "json", cwd=repo, env={"PATH": path})
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["base"] == base
+        assert not marker.exists(), entry
+
+
+def test_diff_refuses_a_git_of_the_repository_on_an_absolute_path_entry(tmp_path: Path) -> None:
+    repo, marker, base = _repo_with_own_git(tmp_path)
+    path = f"{repo / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    done = _nplint("diff", base, cwd=repo, env={"PATH": path})
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"nplint: error: the git found on PATH ({repo / 'bin' / 'git'}) is inside the repository; "
+        "it is not run\n"
+    )
+    assert not marker.exists()
+
+
+def test_action_summary_never_runs_the_pull_requests_git(tmp_path: Path) -> None:
+    from test_action import _run_action
+
+    repo, marker, base = _repo_with_own_git(tmp_path)
+    event = {"_name": "pull_request", "pull_request": {"base": {"sha": base}}}
+    # A job that put the project's tools on PATH relatively, as `npm` scripts do.
+    path = f"bin{os.pathsep}{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
+    run = _run_action(repo, tmp_path, {}, event, extra_env={"PATH": path})
+    assert "## nplint: connectivity changes" in run["summary"], run["summary"]
+    assert run["steps"]["nplint"]["exit-code"] == "0"
+    assert not marker.exists()
