@@ -148,3 +148,55 @@ def test_action_summary_never_runs_the_pull_requests_git(tmp_path: Path) -> None
     assert "## nplint: connectivity changes" in run["summary"], run["summary"]
     assert run["steps"]["nplint"]["exit-code"] == "0"
     assert not marker.exists()
+
+
+# -- output files behind a committed folder link -----------------------------------------------
+
+
+def test_output_files_never_go_through_a_committed_folder_link(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "reports").symlink_to(outside)
+    (repo / "nested").mkdir()
+    (repo / "nested" / "up").symlink_to("../../outside")
+    runs = [
+        ("reports/nplint.sarif", ("check", "--render=never", "--format", "sarif=reports/nplint.sarif", ".")),
+        ("nested/up/nplint.txt", ("check", "--render=never", "--output", "nested/up/nplint.txt", ".")),
+        (
+            "reports/baseline.json",
+            ("check", "--render=never", "--write-baseline", "reports/baseline.json", "."),
+        ),
+        ("reports/matrix.txt", ("reach", "--render=never", "--output", "reports/matrix.txt", ".")),
+    ]
+    for target, args in runs:
+        done = _nplint(*args, cwd=repo)
+        assert done.returncode == 2, args
+        assert done.stderr.endswith(
+            f"nplint: error: cannot write {target}: its folder is a symbolic link leading outside "
+            f"the repository {repo.resolve()}\n"
+        ), done.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_output_files_in_real_folders_and_outside_the_repository_are_written(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    (repo / "reports").mkdir()
+    (repo / "inside").symlink_to("reports")
+    elsewhere = tmp_path / "runner_temp"
+    elsewhere.mkdir()
+    done = _nplint(
+        "check",
+        "--render=never",
+        "--format",
+        "sarif=inside/nplint.sarif",
+        "--format",
+        f"json={elsewhere / 'nplint.json'}",
+        ".",
+        cwd=repo,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((repo / "reports" / "nplint.sarif").read_text())["version"] == "2.1.0"
+    assert json.loads((elsewhere / "nplint.json").read_text())["findings"] == []
