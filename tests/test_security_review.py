@@ -200,3 +200,42 @@ def test_output_files_in_real_folders_and_outside_the_repository_are_written(tmp
     assert done.returncode == 0, done.stderr
     assert json.loads((repo / "reports" / "nplint.sarif").read_text())["version"] == "2.1.0"
     assert json.loads((elsewhere / "nplint.json").read_text())["findings"] == []
+
+
+# -- links into .git ---------------------------------------------------------------------------
+
+GIT_CONFIG_WITH_TOKEN = '[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ghs_SECRET\n'
+#: What a file in .git could hold that parses: a policy whose label carries the token.
+SECRET_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: leak
+  labels:
+    token: "AUTHORIZATION: basic ghs_SECRET"
+spec:
+  podSelector: {}
+"""
+
+
+def test_links_into_git_are_never_read(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    with (repo / ".git" / "config").open("a") as config:
+        config.write(GIT_CONFIG_WITH_TOKEN)
+    (repo / ".git" / "leak.yaml").write_text(SECRET_POLICY)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    (repo / "config.yaml").symlink_to(".git/config")
+    (repo / "policy.yaml").symlink_to(".git/leak.yaml")
+    (repo / "gitdir").symlink_to(".git")
+    (repo / "sub").mkdir()
+    (repo / "sub" / "up.yaml").symlink_to("../gitdir/leak.yaml")
+    for paths in (["."], ["--", "policy.yaml", "config.yaml", "gitdir/leak.yaml", "sub/up.yaml", "ns.yaml"]):
+        for fmt in ("text", "json", "sarif", "github", "markdown"):
+            done = _nplint("check", "--render=never", "--format", fmt, "--fail-on", "note", *paths, cwd=repo)
+            assert done.returncode == 0, (paths, fmt, done.stdout, done.stderr)
+            assert "SECRET" not in done.stdout + done.stderr
+            assert "leak" not in done.stdout
+    text = _nplint("check", "--render=never", "--fail-on", "note", ".", cwd=repo).stdout
+    assert text == "No problems found in 1 file.\n"
+    reach = _nplint("reach", "--render=never", "--format", "json", ".", cwd=repo)
+    assert reach.returncode == 0 and "leak" not in reach.stdout and "SECRET" not in reach.stdout
