@@ -239,3 +239,45 @@ def test_links_into_git_are_never_read(tmp_path: Path) -> None:
     assert text == "No problems found in 1 file.\n"
     reach = _nplint("reach", "--render=never", "--format", "json", ".", cwd=repo)
     assert reach.returncode == 0 and "leak" not in reach.stdout and "SECRET" not in reach.stdout
+
+
+# -- rule options from the repository's configuration -----------------------------------------
+
+
+def test_rule_options_of_the_wrong_shape_are_configuration_errors(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    cases = {
+        "rules: {NP306: {addresses: 5}}": "key 'rules.NP306.addresses': must be a list",
+        "rules: {NP403: {ignore-ports: [a]}}": (
+            "key 'rules.NP403.ignore-ports': must be a list of whole numbers"
+        ),
+        "rules: {NP203: {port-restricted: 1}}": "key 'rules.NP203.port-restricted': must be true or false",
+        "rules: {NP306: {portz: [1]}}": (
+            "key 'rules.NP306.portz': NP306 has no such option (options: level, addresses, ports)"
+        ),
+        'rules: {NP306: {"x\\e[2J\\n::error::y": 1}}': (
+            "key 'rules.NP306.x\\x1b[2J\\n::error::y': NP306 has no"
+        ),
+    }
+    for setting, message in cases.items():
+        (repo / ".nplint.yaml").write_text(setting + "\n")
+        done = _nplint("check", "--render=never", ".", cwd=repo)
+        assert done.returncode == 2, setting
+        assert done.stdout == ""
+        assert done.stderr.startswith(f"nplint: error: {repo.resolve() / '.nplint.yaml'}: {message}"), (
+            done.stderr
+        )
+        assert "internal error" not in done.stderr
+        _no_line_from_the_repository(done.stderr)
+
+
+def test_rule_options_of_the_right_shape_still_apply(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    (repo / ".nplint.yaml").write_text(
+        "rules: {NP203: {port-restricted: true, level: error}, NP403: {ignore-ports: [8080]}}\n"
+    )
+    done = _nplint("check", "--render=never", ".", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "No problems found in 1 file.\n"
