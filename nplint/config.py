@@ -335,8 +335,10 @@ def _pyproject_has_table(path: Path) -> bool:
         data = tomllib.loads(read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8"))
     except RefusedFile as error:
         raise ConfigError(f"{_where(path)}: cannot read the configuration: it {error}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False  # a pyproject.toml nplint cannot read says nothing to nplint
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        # A pyproject.toml nplint cannot read (arrays nested past Python's recursion
+        # limit among them) says nothing to nplint.
+        return False
     return isinstance(data.get("tool"), dict) and "nplint" in data["tool"]
 
 
@@ -348,6 +350,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{_where(path)}: not valid TOML: {error}") from error
+        except RecursionError:
+            # tomllib reads nested arrays and tables recursively; no setting is nearly this deep.
+            raise ConfigError(f"{_where(path)}: not read: nested too deeply") from None
         if path.name == "pyproject.toml":
             data = data.get("tool", {}).get("nplint", {})
     else:

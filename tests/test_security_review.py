@@ -281,3 +281,28 @@ def test_rule_options_of_the_right_shape_still_apply(tmp_path: Path) -> None:
     done = _nplint("check", "--render=never", ".", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "No problems found in 1 file.\n"
+
+
+# -- files nested past Python's recursion limit ----------------------------------------------
+
+
+def _deep(prefix: str) -> str:
+    return prefix + "[" * 100_000 + "]" * 100_000 + "\n"
+
+
+def test_configuration_and_baseline_nested_too_deeply_are_clear_errors(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    # A pyproject.toml without an nplint table says nothing to nplint, however it is written.
+    (repo / "pyproject.toml").write_text(_deep("[tool.other]\nx = "))
+    done = _nplint("check", "--render=never", ".", cwd=repo)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "No problems found in 1 file.\n", "")
+    (repo / ".nplint.toml").write_text(_deep("select = "))
+    done = _nplint("check", "--render=never", ".", cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr == f"nplint: error: {repo.resolve() / '.nplint.toml'}: not read: nested too deeply\n"
+    (repo / ".nplint.toml").unlink()
+    (repo / "baseline.txt").write_text(_deep(""))
+    done = _nplint("check", "--render=never", "--baseline", "baseline.txt", ".", cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr == "nplint: error: baseline.txt: not a readable nplint baseline: nested too deeply\n"
