@@ -306,3 +306,36 @@ def test_configuration_and_baseline_nested_too_deeply_are_clear_errors(tmp_path:
     done = _nplint("check", "--render=never", "--baseline", "baseline.txt", ".", cwd=repo)
     assert done.returncode == 2
     assert done.stderr == "nplint: error: baseline.txt: not a readable nplint baseline: nested too deeply\n"
+
+
+# -- reach: probe errors quote the repository's names ------------------------------------------
+
+HOSTILE_WORKLOAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: "web\\e]0;pwn\\a", namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""
+
+
+def test_reach_probe_errors_show_the_repositorys_names_escaped(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "app.yaml").write_text(HOSTILE_WORKLOAD)
+    (repo / "probes.yaml").write_text(
+        'probes:\n- {from: "shop/nope", to: "shop/web\\e]0;pwn\\a", port: 80, expect: deny}\n'
+    )
+    done = _nplint("reach", "--render=never", "--probes", "probes.yaml", ".", cwd=repo)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    # The hint names the workload the repository defined: escaped, like everywhere else.
+    assert done.stderr == (
+        "nplint: error: probes.yaml:2: unknown endpoint 'shop/nope'; did you mean shop/web\\x1b]0;pwn\\x07?\n"
+    )
+    (repo / "app.yaml").write_text(HOSTILE_WORKLOAD.replace("namespace: shop", 'namespace: "shop\\e[2J"'))
+    done = _nplint("reach", "--render=never", "--namespace", "shop", ".", cwd=repo)
+    assert done.returncode == 2
+    assert done.stderr == "nplint: error: no workload in namespace 'shop'; did you mean shop\\x1b[2J?\n"
