@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from nplint.cli import main as nplint_main
+from nplint.cli import print_error
 from nplint.exitcodes import ExitCode
 from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
 from nplint.untrusted import markdown_code, markdown_text
@@ -88,7 +89,22 @@ def build_arguments(env: Mapping[str, str], formats: Sequence[str]) -> list[str]
     if env.get("NPLINT_FAIL_ON", "").strip():
         args += ["--fail-on", env["NPLINT_FAIL_ON"].strip()]
     # "--": a path of the workflow's (or a file name it globs) is never read as an option.
-    return [*args, "--", *(shlex.split(env.get("NPLINT_PATHS", "")) or ["."])]
+    return [*args, "--", *lint_paths(env)]
+
+
+def lint_paths(env: Mapping[str, str]) -> list[str]:
+    """The ``paths`` input split as a shell would (quotes group), ``.`` when it is empty.
+
+    A workflow may fill it with the pull request's changed files, so a file name
+    with a lone quote must be an input error the step reports, not a traceback.
+    """
+    try:
+        return shlex.split(env.get("NPLINT_PATHS", "")) or ["."]
+    except ValueError as error:
+        raise ActionError(
+            f"input 'paths' cannot be split into file names ({error}); "
+            'quote a name holding a quote or a space, e.g. "it\'s.yaml"'
+        ) from None
 
 
 def sarif_destination(env: Mapping[str, str], workspace: Path) -> Path:
@@ -155,8 +171,9 @@ def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None)
     try:
         sarif_path = sarif_destination(env, workspace)
         render_mode(env)
+        lint_paths(env)
     except (ActionError, OSError) as error:
-        print(f"nplint: error: {error}", file=sys.stderr)
+        print_error(error)
         _set_output(env, "exit-code", str(int(ExitCode.ERROR)))
         _set_output(env, "findings", "0")
         return 0

@@ -339,3 +339,28 @@ def test_reach_probe_errors_show_the_repositorys_names_escaped(tmp_path: Path) -
     done = _nplint("reach", "--render=never", "--namespace", "shop", ".", cwd=repo)
     assert done.returncode == 2
     assert done.stderr == "nplint: error: no workload in namespace 'shop'; did you mean shop\\x1b[2J?\n"
+
+
+# -- the Action's paths input holding the pull request's file names --------------------------
+
+
+def test_action_paths_with_a_lone_quote_is_an_input_error_not_a_traceback(tmp_path: Path) -> None:
+    from test_action import _run_action
+
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    (repo / "it's.yaml").write_text(NAMESPACE)
+    # A workflow that lints the changed files hands their names over as they are.
+    run = _run_action(repo, tmp_path, {"paths": "it's.yaml ns.yaml"}, {"_name": "push"})
+    step = run["results"]["Run nplint"]
+    assert "Traceback" not in step.stderr
+    assert step.stderr == (
+        "nplint: error: input 'paths' cannot be split into file names (No closing quotation); "
+        'quote a name holding a quote or a space, e.g. "it\'s.yaml"\n'
+    )
+    assert run["steps"]["nplint"] == {"exit-code": "2", "findings": "0"}
+    assert run["results"]["Fail on findings"].returncode == 2
+    # Quoted, the same names are linted.
+    quoted = _run_action(repo, tmp_path, {"paths": '"it\'s.yaml" ns.yaml'}, {"_name": "push"})
+    assert quoted["steps"]["nplint"]["exit-code"] == "0", quoted["results"]["Run nplint"].stderr
+    assert quoted["results"]["Fail on findings"].returncode == 0
