@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from helpers import lint_paths
+
 #: A folder name that would start a workflow command on a line of its own and clear the terminal.
 HOSTILE_FOLDER = "team\n::warning::forged\x1b[2J"
 
@@ -364,3 +368,26 @@ def test_action_paths_with_a_lone_quote_is_an_input_error_not_a_traceback(tmp_pa
     quoted = _run_action(repo, tmp_path, {"paths": '"it\'s.yaml" ns.yaml'}, {"_name": "push"})
     assert quoted["steps"]["nplint"]["exit-code"] == "0", quoted["results"]["Run nplint"].stderr
     assert quoted["results"]["Fail on findings"].returncode == 0
+
+
+# -- helm splits --values at commas ------------------------------------------------------------
+
+
+def test_a_values_file_with_a_comma_in_its_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_security_render import _calls, _chart, _fake, _np005, _only_fakes_on_path
+
+    repo = tmp_path / "repo"
+    _chart(repo, "shop")
+    # To helm, `--values=/x/a,b.yaml` names `/x/a` and `b.yaml`: files nplint never checked.
+    (repo / "a,b.yaml").write_text("replicas: 2\n")
+    (repo / "a").write_text("replicas: 3\n")
+    _fake(tmp_path, "helm")
+    _only_fakes_on_path(tmp_path, monkeypatch)
+    values = str(repo / "a,b.yaml")
+    result = lint_paths(["."], root=repo, select=["NP005"], extra={"helm-values": [values]})
+    assert _calls(tmp_path) == []
+    [(path, message)] = _np005(result)
+    assert path == "shop/Chart.yaml"
+    assert f"(the values file {values} has a comma in its path, which helm splits on)" in message
