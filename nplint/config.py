@@ -211,6 +211,9 @@ def repository_path(value: str, *, root: Path, kind: str = "file", missing_ok: b
         raise ValueError(f"cannot be followed: {getattr(error, 'strerror', None) or error}") from None
     if not _inside(resolved, root_resolved):
         raise ValueError(f"leads outside the repository root {root_resolved} through a symbolic link")
+    if ".git" in resolved.relative_to(root_resolved).parts:
+        # .git holds the checkout's credentials (a CI job's token in .git/config), not the repository's files.
+        raise ValueError("lies inside .git")
     try:
         mode = resolved.stat().st_mode
     except FileNotFoundError:

@@ -21,7 +21,9 @@ import pytest
 
 from helpers import lint_paths, run_cli
 from nplint import export, programs, render
-from nplint.lint import LintResult
+from nplint.cli import Session
+from nplint.config import ConfigError, build_config
+from nplint.lint import LintResult, lint
 
 SECRET = "ghs_SECRETTOKEN123"
 GIT_CONFIG = (
@@ -199,9 +201,14 @@ def test_values_file_out_of_the_repository_is_refused(
     _fake(tmp_path, "helm")
     _only_fakes_on_path(tmp_path, monkeypatch)
     for values in (str(tmp_path / "outside.yaml"), str(repo / "values.yaml"), str(repo / ".git" / "config")):
-        [(path, message)] = _np005(
-            lint_paths(["."], root=repo, select=["NP005"], extra={"helm-values": [values]})
-        )
+        # The configuration refuses it first (a usage error, exit 2) ...
+        with pytest.raises(ConfigError, match="key 'helm-values'"):
+            build_config({"helm-values": [values]}, source=None, root=repo)
+        # ... and the renderer again, for values that reach it some other way.
+        config = build_config({"select": ["NP005"]}, source=None, root=repo)
+        config.helm_values = (values,)
+        session = Session()
+        [(path, message)] = _np005(lint([str(repo)], config, session.plugins, session.rules))
         assert path == "shop/Chart.yaml"
         assert f"(the values file {values} is not a file inside the repository)" in message
         assert SECRET not in message

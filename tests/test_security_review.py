@@ -391,3 +391,28 @@ def test_a_values_file_with_a_comma_in_its_path_is_refused(
     [(path, message)] = _np005(result)
     assert path == "shop/Chart.yaml"
     assert f"(the values file {values} has a comma in its path, which helm splits on)" in message
+
+
+# -- paths the configuration names that lead into .git ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("roots: [.git]", "key 'roots': '.git'"),
+        ("roots: [gitdir/refs]", "key 'roots': 'gitdir/refs'"),
+        ("expect: .git/probes.yaml", "key 'expect': '.git/probes.yaml'"),
+        ("expect: gitdir/probes.yaml", "key 'expect': 'gitdir/probes.yaml'"),
+        ("helm-values: [.git/config]", "key 'helm-values': '.git/config'"),
+    ],
+)
+def test_configuration_paths_into_git_are_refused(tmp_path: Path, setting: str, shown: str) -> None:
+    repo = _repo(tmp_path)
+    (repo / ".git" / "probes.yaml").write_text("extraheader: AUTHORIZATION basic ghs_SECRET\n")
+    (repo / "gitdir").symlink_to(".git")
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    (repo / ".nplint.yaml").write_text(setting + "\n")
+    done = _nplint("check", "--render=never", "--", "ns.yaml", cwd=repo)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == f"nplint: error: {repo.resolve() / '.nplint.yaml'}: {shown} lies inside .git\n"
