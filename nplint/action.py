@@ -40,6 +40,10 @@ from nplint.untrusted import markdown_code, markdown_text
 
 #: Rows of the "worst findings" table in the job summary.
 WORST_ROWS = 15
+#: Bytes of the pull-request comparison in the job summary. GitHub refuses a step summary
+#: over 1 MiB and then shows none of it, findings included; the findings part is bounded
+#: (:data:`WORST_ROWS`), the comparison grows with what the pull request adds.
+CONNECTIVITY_LIMIT = 256 * 1024
 _LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2}
 
 ConnectivitySection = Callable[[Mapping[str, str], Path], str | None]
@@ -161,8 +165,35 @@ def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> 
         if len(worst) > WORST_ROWS:
             lines.append(f"| | | | … and {len(worst) - WORST_ROWS} more |")
     if connectivity:
-        lines += ["", connectivity.rstrip()]
+        lines += ["", bounded_section(connectivity).rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def bounded_section(text: str, limit: int = CONNECTIVITY_LIMIT) -> str:
+    """``text`` cut after whole lines to at most about ``limit`` bytes, saying so when it is cut.
+
+    A code fence (the Mermaid graph) is kept whole or left out, never left open.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    fence_start: int | None = None
+    for line in text.splitlines():
+        size += len(line.encode("utf-8")) + 1
+        if size > limit:
+            break
+        if line.startswith("```"):
+            fence_start = len(kept) if fence_start is None else None
+        kept.append(line)
+    if fence_start is not None:
+        del kept[fence_start:]
+    kept += [
+        "",
+        f"_… cut here: the comparison is longer than {limit // 1024} KiB, more than a job summary "
+        "should hold; run `nplint diff` with the base commit to see all of it._",
+    ]
+    return "\n".join(kept) + "\n"
 
 
 def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None) -> int:

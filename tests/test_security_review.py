@@ -416,3 +416,56 @@ def test_configuration_paths_into_git_are_refused(tmp_path: Path, setting: str, 
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == f"nplint: error: {repo.resolve() / '.nplint.yaml'}: {shown} lies inside .git\n"
+
+
+# -- the job summary's size ----------------------------------------------------------------
+
+
+def _many_policies(count: int) -> str:
+    return "---\n".join(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: BAD_{index}_{'x' * 150}, namespace: a}}\nspec: {{podSelector: {{}}}}\n"
+        for index in range(count)
+    )
+
+
+def test_a_pull_request_cannot_grow_the_job_summary_past_what_github_shows(tmp_path: Path) -> None:
+    from test_action import _run_action
+
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    # Hundreds of new findings: a comparison of several hundred KiB, which would push the
+    # summary -- and with it the findings table -- past GitHub's 1 MiB.
+    (repo / "many.yaml").write_text(_many_policies(400))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "head")
+    event = {"_name": "pull_request", "pull_request": {"base": {"sha": base}}}
+    run = _run_action(repo, tmp_path, {}, event)
+    summary = run["summary"]
+    assert run["steps"]["nplint"]["exit-code"] == "1"
+    assert len(summary.encode()) < 300 * 1024
+    assert summary.startswith("## nplint\n") and "### Worst findings" in summary
+    assert "## nplint: connectivity changes" in summary
+    assert summary.rstrip().endswith(
+        "_… cut here: the comparison is longer than 256 KiB, more than a job summary should hold; "
+        "run `nplint diff` with the base commit to see all of it._"
+    )
+    assert summary.count("```") % 2 == 0
+
+
+def test_a_cut_comparison_never_leaves_a_code_fence_open() -> None:
+    from nplint.action import bounded_section
+
+    text = (
+        "## nplint: connectivity changes\n\nintro\n\n```mermaid\n" + "  n0 --> n1\n" * 100 + "```\n\n| a |\n"
+    )
+    cut = bounded_section(text, limit=200)
+    assert cut.splitlines()[:4] == ["## nplint: connectivity changes", "", "intro", ""]
+    assert "```" not in cut and "n0 --> n1" not in cut
+    assert cut.endswith(
+        "more than a job summary should hold; run `nplint diff` with the base commit to see all of it._\n"
+    )
+    assert bounded_section(text, limit=len(text)) == text
