@@ -212,7 +212,10 @@ def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None)
         json_path = Path(scratch) / "nplint.json"
         # One lint run, three outputs: SARIF for upload, JSON for the summary,
         # workflow annotations on standard output.
-        formats = [f"sarif={sarif_path}", f"json={json_path}"]
+        # Its folder was checked to really lie in the workspace or the runner's temporary
+        # directory; written there by its real path, it goes where it was checked to go.
+        real_sarif = Path(os.path.realpath(sarif_path.parent)) / sarif_path.name
+        formats = [f"sarif={real_sarif}", f"json={json_path}"]
         if _truthy(env.get("NPLINT_ANNOTATE"), True):
             formats.append("github")
         code, annotations = _cli(build_arguments(env, formats))

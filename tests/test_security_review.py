@@ -469,3 +469,21 @@ def test_a_cut_comparison_never_leaves_a_code_fence_open() -> None:
         "more than a job summary should hold; run `nplint diff` with the base commit to see all of it._\n"
     )
     assert bounded_section(text, limit=len(text)) == text
+
+
+def test_action_sarif_file_in_a_workspace_folder_linked_to_the_runners_temp_is_written(
+    tmp_path: Path,
+) -> None:
+    from test_action import _run_action
+
+    repo = _repo(tmp_path)
+    (repo / "ns.yaml").write_text(NAMESPACE)
+    # The runner's temporary directory is the action's own place for the report; a folder
+    # of the workspace leading there passes the action's check, and the write follows it.
+    (tmp_path / "runner_temp" / "reports").mkdir(parents=True)
+    (repo / "reports").symlink_to(tmp_path / "runner_temp" / "reports")
+    run = _run_action(repo, tmp_path, {"sarif-file": "reports/nplint.sarif"}, {"_name": "push"})
+    assert run["steps"]["nplint"]["exit-code"] == "0", run["results"]["Run nplint"].stderr
+    assert run["steps"]["nplint"]["sarif-file"] == str(repo / "reports" / "nplint.sarif")
+    report = json.loads((tmp_path / "runner_temp" / "reports" / "nplint.sarif").read_text())
+    assert report["version"] == "2.1.0"
