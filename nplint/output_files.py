@@ -67,14 +67,17 @@ def replace_file(path: str | os.PathLike[str], chunks: Iterable[str]) -> None:
 def _check_folder(target: Path) -> None:
     """Refuse a path named inside the repository whose folder leads out of it through a link.
 
-    The repository is the one around the current directory, as for the run's
-    configuration; a path named outside it (``$RUNNER_TEMP/x.sarif``) is the caller's.
+    The repository is the one around the current directory (the folder holding
+    ``.git``), as for the run's configuration; a path named outside it
+    (``$RUNNER_TEMP/x.sarif``), or any path when there is no repository, is the caller's.
     """
     from nplint.config import stays_inside
     from nplint.discovery import find_repository_root
 
     root = find_repository_root(Path.cwd())
-    if root != Path(root.anchor) and not stays_inside(target.parent, root):
+    if not os.path.lexists(root / ".git"):
+        return  # not in a repository: every path is the caller's
+    if not stays_inside(target.parent, root):
         raise OutputFileError(
             f"cannot write {target}: its folder is a symbolic link leading outside the repository {root}"
         )

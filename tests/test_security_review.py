@@ -487,3 +487,15 @@ def test_action_sarif_file_in_a_workspace_folder_linked_to_the_runners_temp_is_w
     assert run["steps"]["nplint"]["sarif-file"] == str(repo / "reports" / "nplint.sarif")
     report = json.loads((tmp_path / "runner_temp" / "reports" / "nplint.sarif").read_text())
     assert report["version"] == "2.1.0"
+
+
+def test_output_folder_links_outside_any_repository_are_the_callers(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "ns.yaml").write_text(NAMESPACE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (work / "reports").symlink_to(elsewhere)
+    done = _nplint("check", "--render=never", "--output", "reports/out.txt", ".", cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert (elsewhere / "out.txt").read_text() == "No problems found in 1 file.\n"
