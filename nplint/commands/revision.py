@@ -51,7 +51,8 @@ def git_program() -> str:
     if found is None:
         raise RevisionError("git is not on PATH (only absolute PATH directories are searched)")
     repository = find_repository_root(Path.cwd())
-    if repository != Path(repository.anchor) and within(os.path.realpath(found), str(repository)):
+    in_repository = os.path.lexists(repository / ".git")
+    if in_repository and within(os.path.realpath(found), str(repository)):
         raise RevisionError(f"the git found on PATH ({found}) is inside the repository; it is not run")
     return str(found)
 
