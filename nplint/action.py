@@ -33,12 +33,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from nplint.cli import main as nplint_main
+from nplint.cli import print_error
 from nplint.exitcodes import ExitCode
 from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
 from nplint.untrusted import markdown_code, markdown_text
 
 #: Rows of the "worst findings" table in the job summary.
 WORST_ROWS = 15
+#: Bytes of the pull-request comparison in the job summary. GitHub refuses a step summary
+#: over 1 MiB and then shows none of it, findings included; the findings part is bounded
+#: (:data:`WORST_ROWS`), the comparison grows with what the pull request adds.
+CONNECTIVITY_LIMIT = 256 * 1024
 _LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2}
 
 ConnectivitySection = Callable[[Mapping[str, str], Path], str | None]
@@ -88,7 +93,22 @@ def build_arguments(env: Mapping[str, str], formats: Sequence[str]) -> list[str]
     if env.get("NPLINT_FAIL_ON", "").strip():
         args += ["--fail-on", env["NPLINT_FAIL_ON"].strip()]
     # "--": a path of the workflow's (or a file name it globs) is never read as an option.
-    return [*args, "--", *(shlex.split(env.get("NPLINT_PATHS", "")) or ["."])]
+    return [*args, "--", *lint_paths(env)]
+
+
+def lint_paths(env: Mapping[str, str]) -> list[str]:
+    """The ``paths`` input split as a shell would (quotes group), ``.`` when it is empty.
+
+    A workflow may fill it with the pull request's changed files, so a file name
+    with a lone quote must be an input error the step reports, not a traceback.
+    """
+    try:
+        return shlex.split(env.get("NPLINT_PATHS", "")) or ["."]
+    except ValueError as error:
+        raise ActionError(
+            f"input 'paths' cannot be split into file names ({error}); "
+            'quote a name holding a quote or a space, e.g. "it\'s.yaml"'
+        ) from None
 
 
 def sarif_destination(env: Mapping[str, str], workspace: Path) -> Path:
@@ -145,8 +165,35 @@ def summary_markdown(report: Mapping[str, object], connectivity: str | None) -> 
         if len(worst) > WORST_ROWS:
             lines.append(f"| | | | … and {len(worst) - WORST_ROWS} more |")
     if connectivity:
-        lines += ["", connectivity.rstrip()]
+        lines += ["", bounded_section(connectivity).rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def bounded_section(text: str, limit: int = CONNECTIVITY_LIMIT) -> str:
+    """``text`` cut after whole lines to at most about ``limit`` bytes, saying so when it is cut.
+
+    A code fence (the Mermaid graph) is kept whole or left out, never left open.
+    """
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    fence_start: int | None = None
+    for line in text.splitlines():
+        size += len(line.encode("utf-8")) + 1
+        if size > limit:
+            break
+        if line.startswith("```"):
+            fence_start = len(kept) if fence_start is None else None
+        kept.append(line)
+    if fence_start is not None:
+        del kept[fence_start:]
+    kept += [
+        "",
+        f"_… cut here: the comparison is longer than {limit // 1024} KiB, more than a job summary "
+        "should hold; run `nplint diff` with the base commit to see all of it._",
+    ]
+    return "\n".join(kept) + "\n"
 
 
 def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None) -> int:
@@ -155,8 +202,9 @@ def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None)
     try:
         sarif_path = sarif_destination(env, workspace)
         render_mode(env)
+        lint_paths(env)
     except (ActionError, OSError) as error:
-        print(f"nplint: error: {error}", file=sys.stderr)
+        print_error(error)
         _set_output(env, "exit-code", str(int(ExitCode.ERROR)))
         _set_output(env, "findings", "0")
         return 0
@@ -164,7 +212,10 @@ def run(env: Mapping[str, str], connectivity: ConnectivitySection | None = None)
         json_path = Path(scratch) / "nplint.json"
         # One lint run, three outputs: SARIF for upload, JSON for the summary,
         # workflow annotations on standard output.
-        formats = [f"sarif={sarif_path}", f"json={json_path}"]
+        # Its folder was checked to really lie in the workspace or the runner's temporary
+        # directory; written there by its real path, it goes where it was checked to go.
+        real_sarif = Path(os.path.realpath(sarif_path.parent)) / sarif_path.name
+        formats = [f"sarif={real_sarif}", f"json={json_path}"]
         if _truthy(env.get("NPLINT_ANNOTATE"), True):
             formats.append("github")
         code, annotations = _cli(build_arguments(env, formats))

@@ -71,6 +71,9 @@ def read_baseline(path: Path) -> Counter[str]:
         raise BaselineError(f"{path}: not a readable nplint baseline: it {error}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BaselineError(f"{path}: not a readable nplint baseline: {error}") from None
+    except RecursionError:
+        # json reads nested arrays recursively; a baseline is two levels deep.
+        raise BaselineError(f"{path}: not a readable nplint baseline: nested too deeply") from None
     if (
         not isinstance(data, dict)
         or data.get("version") != FORMAT_VERSION

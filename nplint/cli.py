@@ -264,7 +264,7 @@ def run_check(
         kwargs["stdin"] = stdin
     result = lint(paths, config, session.plugins, session.rules, **kwargs)
     for missing in result.missing:
-        print(f"nplint: error: {missing}: no such file or directory", file=sys.stderr)
+        print_error(f"{missing}: no such file or directory")
     if result.missing:
         return ExitCode.ERROR
     if args.write_baseline is not None:
@@ -301,10 +301,22 @@ def run_check(
             )
         write_output(text, target, stdout)
     for failure in result.failures:
-        print(f"nplint: internal error: {failure} (please report it)", file=sys.stderr)
+        print_error(f"{failure} (please report it)", kind="internal error")
     if result.failures:
         return ExitCode.ERROR
     return exit_code_for(result, config.fail_on)
+
+
+def print_error(message: object, *, kind: str = "error") -> None:
+    """Print ``nplint: KIND: message`` on standard error, each line of it escaped and prefixed.
+
+    Messages quote repository text (a configuration file's folder, a value, a file name).
+    Escaped, a control character cannot rewrite the terminal; prefixed, no line can start
+    with text of the repository, where a CI log would run ``::warning::`` or
+    ``::add-mask::`` as a workflow command.
+    """
+    for line in str(message).split("\n"):
+        print(f"nplint: {kind}: {escape(line)}", file=sys.stderr)
 
 
 def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
@@ -395,14 +407,14 @@ def main(
             return diff.run(args, session, out)
         return run_check(args, session, out, stdin)
     except (UsageError, ConfigError, SelectionError, BaselineError) as error:
-        print(f"nplint: error: {error}", file=sys.stderr)
+        print_error(error)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         return ExitCode.ERROR
     except BrokenPipeError:
         return ExitCode.OK
     except Exception as error:  # the last line of defence: a message, exit 2, no traceback unless asked
-        print(f"nplint: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print_error(f"{type(error).__name__}: {error}", kind="internal error")
         if os.environ.get("NPLINT_DEBUG"):
             traceback.print_exc()
         else:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from nplint.findings import Level
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
+from nplint.untrusted import escape
 
 if TYPE_CHECKING:
     import jsonschema
@@ -157,6 +158,11 @@ def read_regular_file(path: Path, limit: int) -> bytes:
 def _shown(value: str) -> str:
     """A value from the configuration as an error message quotes it: escaped, and not too long."""
     return repr(value if len(value) <= 200 else value[:200] + "…")
+
+
+def _where(path: Path) -> str:
+    """A configuration file's path as a message names it: its folders are the repository's, escaped."""
+    return escape(str(path))
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -290,7 +296,8 @@ def find_config_file(start: Path, stop: Path) -> Path | None:
             boundary = stop if _inside(directory, stop) else directory
             if not stays_inside(candidate, boundary):
                 raise ConfigError(
-                    f"{candidate}: the configuration file is a symbolic link leading outside {boundary}"
+                    f"{_where(candidate)}: the configuration file is a symbolic link "
+                    f"leading outside {_where(boundary)}"
                 )
             if name != "pyproject.toml" or _pyproject_has_table(candidate):
                 return candidate
@@ -305,18 +312,20 @@ def _read_config_text(path: Path) -> str:
     try:
         return read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8")
     except RefusedFile as error:
-        raise ConfigError(f"{path}: cannot read the configuration: it {error}") from None
+        raise ConfigError(f"{_where(path)}: cannot read the configuration: it {error}") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the configuration: {error}") from error
+        raise ConfigError(f"{_where(path)}: cannot read the configuration: {escape(str(error))}") from error
 
 
 def _pyproject_has_table(path: Path) -> bool:
     try:
         data = tomllib.loads(read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8"))
     except RefusedFile as error:
-        raise ConfigError(f"{path}: cannot read the configuration: it {error}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False  # a pyproject.toml nplint cannot read says nothing to nplint
+        raise ConfigError(f"{_where(path)}: cannot read the configuration: it {error}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        # A pyproject.toml nplint cannot read (arrays nested past Python's recursion
+        # limit among them) says nothing to nplint.
+        return False
     return isinstance(data.get("tool"), dict) and "nplint" in data["tool"]
 
 
@@ -327,7 +336,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from error
+            raise ConfigError(f"{_where(path)}: not valid TOML: {error}") from error
+        except RecursionError:
+            # tomllib reads nested arrays and tables recursively; no setting is nearly this deep.
+            raise ConfigError(f"{_where(path)}: not read: nested too deeply") from None
         if path.name == "pyproject.toml":
             data = data.get("tool", {}).get("nplint", {})
     else:
@@ -337,15 +349,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
         problems = loaded.problems + [p for d in loaded.documents for p in d.problems]
         if problems:
             first = problems[0]
-            raise ConfigError(f"{path}:{first.span.line}:{first.span.column}: {first.message}")
+            where = f"{_where(path)}:{first.span.line}:{first.span.column}"
+            raise ConfigError(f"{where}: {escape(first.message)}")
         roots = [d.root for d in loaded.documents if d.root is not None]
         if len(roots) > 1:
-            raise ConfigError(f"{path}: a configuration file holds one YAML document, found {len(roots)}")
+            raise ConfigError(
+                f"{_where(path)}: a configuration file holds one YAML document, found {len(roots)}"
+            )
         data = roots[0].to_python() if roots else {}
         if data is None:
             data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the configuration must be a mapping of settings")
+        raise ConfigError(f"{_where(path)}: the configuration must be a mapping of settings")
     return data
 
 
@@ -389,7 +404,7 @@ def _codes(value: Any) -> tuple[str, ...]:
 
 def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) -> Config:
     """Validate raw settings and turn them into a :class:`Config`."""
-    validate(data, str(source) if source else "configuration")
+    validate(data, _where(source) if source else "configuration")
     fail_on = data.get("fail-on", "warning")
     cluster = data.get("cluster", {})
     dns = cluster.get("dns", {})
@@ -410,7 +425,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         service_cidrs=_codes(cluster.get("service-cidr")),
         node_cidrs=_codes(cluster.get("node-cidr")),
     )
-    where = str(source) if source else "configuration"
+    where = _where(source) if source else "configuration"
     _check_cidrs(facts, where)
     return Config(
         source=source,
@@ -471,9 +486,12 @@ def load_config(
     """Find, read and validate the configuration, then apply command-line overrides."""
     if explicit is not None:
         if not explicit.exists():
-            raise ConfigError(f"{explicit}: configuration file not found")
+            raise ConfigError(f"{_where(explicit)}: configuration file not found")
         if not stays_inside(explicit, root):
-            raise ConfigError(f"{explicit}: the configuration file is a symbolic link leading outside {root}")
+            raise ConfigError(
+                f"{_where(explicit)}: the configuration file is a symbolic link "
+                f"leading outside {_where(root)}"
+            )
         source: Path | None = explicit
     else:
         source = find_config_file(start, root)

@@ -41,6 +41,7 @@ _DETAIL_CHART_VALUES = "Helm chart values, not a manifest"
 _DETAIL_KUSTOMIZATION = "Kustomize configuration, not a manifest; lint the output of `kustomize build`"
 _DETAIL_OUTSIDE = "symbolic link to a location outside the root directory; not followed"
 _DETAIL_LOOP = "symbolic link back to a directory that contains it; not followed"
+_DETAIL_INTO_GIT = "symbolic link into .git; not followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,17 @@ def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
+def _into_git(real: str, boundary: str) -> bool:
+    """Whether a link's real path lies in a ``.git`` below ``boundary``.
+
+    ``.git`` is never walked: it holds the checkout's credentials (a CI job's token in
+    ``.git/config``), so a committed link (``leak.yaml -> .git/config``, ``g -> .git``)
+    must not reach it either.
+    """
+    relative = _relative(real, boundary)
+    return relative is not None and ".git" in relative.split("/")
+
+
 def _relative(path: str, directory: str) -> str | None:
     """``path`` relative to ``directory`` in POSIX form ("" for itself), None when outside it."""
     if path == directory:
@@ -296,6 +308,10 @@ class _Discoverer:
         is_dir = stat.S_ISDIR(status.st_mode)
         real = os.path.realpath(absolute)
         lexical = self._relative_to_root(absolute)
+        if lexical is not None and _into_git(real, self.root_real):
+            # A file of the repository (as pre-commit passes them) that is a link into .git.
+            self._skip(lexical, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
+            return
         if _within(real, self.root_real):
             relative = lexical if lexical is not None else _relative(real, self.root_real)
         elif lexical is not None:
@@ -449,6 +465,9 @@ class _Discoverer:
             if not _within(real, walk.boundary):
                 self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
                 return
+            if _into_git(real, walk.boundary):
+                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
+                return
             if real in parent.ancestors:
                 self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
                 return
@@ -479,6 +498,9 @@ class _Discoverer:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
                 self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+                return
+            if _into_git(real, walk.boundary):
+                self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
                 return
         else:
             real = os.path.join(parent.real, name)

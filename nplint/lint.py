@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nplint import render
-from nplint.config import CONFIG_FILES, Config
+from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level
 from nplint.loading import LoadedFile, Problem, decode, iter_manifests
@@ -25,6 +25,7 @@ from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
+from nplint.untrusted import escape, quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,51 @@ def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginMan
     return inventory
 
 
+def _option_error(value: object, default: object) -> str | None:
+    """Why ``value`` cannot stand in for an option whose default is ``default``, or None."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "must be a string"
+    if isinstance(default, list | tuple):
+        if not isinstance(value, list):
+            return "must be a list"
+        kinds = {type(item) for item in default} or {str}
+        if kinds <= {int} and not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+            return "must be a list of whole numbers"
+        if kinds <= {str} and not all(isinstance(item, str) for item in value):
+            return "must be a list of strings"
+    return None
+
+
+def check_rule_options(rules: Sequence[type[Rule]], config: Config) -> None:
+    """Refuse ``rules.<ID>.<option>`` settings a rule does not have, or of the wrong type.
+
+    The configuration is the repository's: a value of the wrong shape must be a
+    configuration error naming the key, not a rule that fails mid-run.
+
+    :raises ConfigError: naming the file, the key and why.
+    """
+    source = escape(str(config.source)) if config.source else "configuration"
+    problems: list[str] = []
+    for rule_class in sorted(rules, key=lambda r: r.id):
+        for option, value in config.rule_settings.get(rule_class.id, {}).items():
+            if option == "level":
+                continue  # validated with the rest of the configuration
+            key = quoted(f"rules.{rule_class.id}.{option}")
+            if option not in rule_class.options:
+                known = ", ".join(["level", *sorted(rule_class.options)])
+                problems.append(f"{source}: key {key}: {rule_class.id} has no such option (options: {known})")
+                continue
+            why = _option_error(value, rule_class.options[option])
+            if why is not None:
+                problems.append(f"{source}: key {key}: {why}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def run_rules(
     rules: Sequence[type[Rule]], ctx_base: RuleContext, config: Config
 ) -> tuple[list[Finding], list[RuleFailure]]:
@@ -236,11 +282,12 @@ def _lint(
     stdin: Callable[[], bytes],
     rules: Sequence[type[Rule]] | None,
 ) -> LintResult:
+    chosen = list(rules) if rules is not None else enabled_rules(registry, config)
+    check_rule_options(chosen, config)
     scope, report = _report_only(paths, config)
     found, read = load_paths(scope, config, plugins, stdin)
     files, rendering = rendered_files(found, read, config)
     inventory = inventory_of(files, config, plugins)
-    chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     main_rules = [r for r in chosen if r.phase != "meta"]
     meta_rules = [r for r in chosen if r.phase == "meta"]
     base = RuleContext(

@@ -5,7 +5,9 @@ usually sit in the checked-out repository, and the repository is untrusted: a
 committed symlink ``nplint.sarif -> ~/.bashrc`` would make opening the path for
 writing overwrite whatever the link points at. So a report is written to a new
 file beside the target and renamed onto it: a rename replaces a symlink itself,
-never what it points to, and a reader never sees half a report.
+never what it points to, and a reader never sees half a report. A folder on the
+way may be a committed link too (``reports -> ~/.config/tool``): a path named
+inside the repository must stay inside it once its folders are followed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def replace_file(path: str | os.PathLike[str], chunks: Iterable[str]) -> None:
     :raises OutputFileError: when the file cannot be written (a directory, no permission).
     """
     target = Path(path)
+    _check_folder(target)
     try:
         mode = os.lstat(target).st_mode
     except FileNotFoundError:
@@ -59,6 +62,25 @@ def replace_file(path: str | os.PathLike[str], chunks: Iterable[str]) -> None:
         if isinstance(error, OSError):
             raise _error(target, error) from None
         raise
+
+
+def _check_folder(target: Path) -> None:
+    """Refuse a path named inside the repository whose folder leads out of it through a link.
+
+    The repository is the one around the current directory (the folder holding
+    ``.git``), as for the run's configuration; a path named outside it
+    (``$RUNNER_TEMP/x.sarif``), or any path when there is no repository, is the caller's.
+    """
+    from nplint.config import stays_inside
+    from nplint.discovery import find_repository_root
+
+    root = find_repository_root(Path.cwd())
+    if not os.path.lexists(root / ".git"):
+        return  # not in a repository: every path is the caller's
+    if not stays_inside(target.parent, root):
+        raise OutputFileError(
+            f"cannot write {target}: its folder is a symbolic link leading outside the repository {root}"
+        )
 
 
 def _create_beside(directory: Path, name: str) -> tuple[Path, int]:

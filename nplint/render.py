@@ -176,6 +176,9 @@ def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
         relative = os.path.relpath(real, root_real).replace(os.sep, "/") if within(real, root_real) else None
         if relative is None or relative == "." or in_git(relative) or not os.path.isfile(real):
             return f"the values file {_printable(value)} is not a file inside the repository"
+        if "," in relative:
+            # helm splits --values at commas: the pieces would be other files (or URLs) to it.
+            return f"the values file {_printable(value)} has a comma in its path, which helm splits on"
         found.append(relative)
     return found
 

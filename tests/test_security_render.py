@@ -14,7 +14,6 @@ import shutil
 import stat
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -202,14 +201,14 @@ def test_values_file_out_of_the_repository_is_refused(
     _fake(tmp_path, "helm")
     _only_fakes_on_path(tmp_path, monkeypatch)
     for values in (str(tmp_path / "outside.yaml"), str(repo / "values.yaml"), str(repo / ".git" / "config")):
-        # The configuration refuses such a file first (tests/test_security_paths.py); rendering
-        # refuses it again, for a Config built in code.
-        with pytest.raises(ConfigError):
+        # The configuration refuses it first (a usage error, exit 2) ...
+        with pytest.raises(ConfigError, match="key 'helm-values'"):
             build_config({"helm-values": [values]}, source=None, root=repo)
-        config = replace(build_config({"select": ["NP005"]}, source=None, root=repo), helm_values=(values,))
+        # ... and the renderer again, for values that reach it some other way.
+        config = build_config({"select": ["NP005"]}, source=None, root=repo)
+        config.helm_values = (values,)
         session = Session()
-        result = lint([str(repo)], config, session.plugins, session.rules)
-        [(path, message)] = _np005(result)
+        [(path, message)] = _np005(lint([str(repo)], config, session.plugins, session.rules))
         assert path == "shop/Chart.yaml"
         assert f"(the values file {values} is not a file inside the repository)" in message
         assert SECRET not in message

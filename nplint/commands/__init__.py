@@ -85,7 +85,7 @@ def run_command(name: str, argv: Sequence[str], stdout: TextIO, session: Session
     import importlib
 
     from nplint.cli import Session as NewSession
-    from nplint.cli import UsageError, _add_common
+    from nplint.cli import UsageError, _add_common, print_error
     from nplint.config import ConfigError
 
     module = importlib.import_module(f"{__name__}.{name}")
@@ -99,6 +99,6 @@ def run_command(name: str, argv: Sequence[str], stdout: TextIO, session: Session
     try:
         result: int = module.run(args, session or NewSession(), stdout)
     except (UsageError, ConfigError) as error:
-        print(f"nplint: error: {error}", file=sys.stderr)
+        print_error(error)
         return ExitCode.ERROR
     return result

@@ -21,7 +21,10 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from nplint import programs
 from nplint.config import size_text
+from nplint.discovery import find_repository_root
+from nplint.export import within
 
 #: The most a revision's files (and the listing of them) may hold.
 REVISION_LIMIT = 1 << 30
@@ -36,11 +39,29 @@ class RevisionError(Exception):
     """A revision that cannot be compared: unknown, too large, or git failed. Exit code 2."""
 
 
+def git_program() -> str:
+    """The git to run: found in an absolute directory of PATH, never in the repository.
+
+    A relative PATH entry (``bin``, ``node_modules/.bin``, an empty one) names a
+    folder of the current directory -- the checkout being compared -- so a ``git``
+    committed there would run in place of the real one; an absolute entry that leads
+    into the repository around the current directory would do the same.
+    """
+    found = programs.find_program("git")
+    if found is None:
+        raise RevisionError("git is not on PATH (only absolute PATH directories are searched)")
+    repository = find_repository_root(Path.cwd())
+    in_repository = os.path.lexists(repository / ".git")
+    if in_repository and within(os.path.realpath(found), str(repository)):
+        raise RevisionError(f"the git found on PATH ({found}) is inside the repository; it is not run")
+    return str(found)
+
+
 def git(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """A git command whose whole output is small (a hash, a path)."""
     try:
         return subprocess.run(
-            ["git", *command], cwd=cwd, capture_output=True, check=False, timeout=GIT_TIMEOUT
+            [git_program(), *command], cwd=cwd, capture_output=True, check=False, timeout=GIT_TIMEOUT
         )
     except subprocess.TimeoutExpired:
         raise RevisionError(f"git {command[0]} took longer than {GIT_TIMEOUT} s") from None
@@ -84,7 +105,11 @@ def write_revision(commit: str, reference: str, root: Path, target: Path) -> Non
         wanted.seek(0)
         try:
             process = subprocess.Popen(
-                ["git", "cat-file", "--batch"], cwd=root, stdin=wanted, stdout=subprocess.PIPE, stderr=errors
+                [git_program(), "cat-file", "--batch"],
+                cwd=root,
+                stdin=wanted,
+                stdout=subprocess.PIPE,
+                stderr=errors,
             )
         except OSError as error:
             raise RevisionError(f"cannot run git: {error}") from None
