@@ -56,7 +56,8 @@ class EngineProfile:
 UPSTREAM = EngineProfile()
 
 
-def _from_capabilities(capabilities: CNIProfile) -> EngineProfile:
+def capability_profile(capabilities: CNIProfile) -> EngineProfile:
+    """The engine profile of a capability-table row, with what the manifests changed in it."""
     notes = dict(capabilities.notes)
     ignores_pods = IPBLOCK_IGNORES_PODS.get(capabilities.name)
     if ignores_pods:
@@ -94,4 +95,4 @@ def engine_profile(name: str | None) -> EngineProfile:
         near = difflib.get_close_matches(name.strip().lower(), profile_names(), n=3)
         hint = f"did you mean {', '.join(near)}?" if near else "known: " + ", ".join(profile_names())
         raise KeyError(f"unknown CNI {name!r}; {hint}")
-    return _from_capabilities(capabilities)
+    return capability_profile(capabilities)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile, detect_cni
+from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort
@@ -68,7 +68,7 @@ class CNICannotEnforce(Rule):
         first = first_policy(inventory)
         if first is None:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         if detection.enforces is not False:
             return
         no_effect = _no_effect(inventory)
@@ -135,7 +135,7 @@ class CNIIgnoresFeature(Rule):
         inventory = ctx.inventory
         if not inventory.policies:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         profile = detection.profile
         if profile is None or detection.enforces is False:
             return
@@ -235,7 +235,7 @@ class CNIUnknown(Rule):
         first = first_policy(inventory)
         if first is None:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         if detection.enforces is not None:
             return
         policies = _policies(inventory)
