@@ -10,13 +10,15 @@ world gets its own view from that world's objects and facts.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from nplint.cluster.addresses import ClusterRange, cluster_ranges
-from nplint.cluster.cni import CNIDetection, CNIProfile, detect_cni
-from nplint.cluster.profiles import UPSTREAM, EngineProfile, capability_profile, engine_profile
+from nplint.cluster.cni import PROFILES, CNIDetection, CNIProfile, detect_cni
+from nplint.cluster.profiles import UPSTREAM, EngineProfile, capability_profile, engine_profile, profile_names
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.model import Inventory
+from nplint.untrusted import shown
 
 __all__ = ["ClusterView", "UnknownCNIError", "check_cni", "cluster_view", "view_key"]
 
@@ -29,16 +31,23 @@ class UnknownCNIError(ValueError):
 
 
 def check_cni(name: str | None, *, option: str = "cni:") -> None:
-    """Refuse a declared CNI name that no profile knows, naming the near matches.
+    """Refuse a declared CNI name that no profile knows, with the near matches or the known names.
+
+    The message reads like NP603's (which says the same to an embedding that
+    passes such a name in code), so the help a user gets is the same in both.
 
     :param option: where the name came from (``--cni`` or ``cni:``), for the message.
     :raises UnknownCNIError: for an unknown name.
     """
     try:
         engine_profile(name)
-    except KeyError as error:
+    except KeyError:
+        assert name is not None
+        near = difflib.get_close_matches(name.strip().lower(), profile_names(), n=3)
+        hint = f"did you mean {', '.join(near)}?" if near else f"use one of: {', '.join(sorted(PROFILES))}"
         raise UnknownCNIError(
-            f"{option} {error.args[0]}; `nplint explain NP603` lists every name nplint knows"
+            f"`{option} {shown(name)}` is not a CNI nplint knows; {hint} "
+            "(`nplint explain NP603` describes them)"
         ) from None
 
 
