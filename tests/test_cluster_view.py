@@ -147,3 +147,17 @@ def test_check_cni_accepts_every_profile_name_and_alias() -> None:
         UnknownCNIError, match=r"^`--cni calic` is not a CNI nplint knows; did you mean calico, canal\?"
     ):
         check_cni("calic", option="--cni")
+
+
+@pytest.mark.parametrize(
+    ("cni", "headline"),
+    [
+        ("romana", "`cni: romana` is not a CNI nplint knows, so it cannot tell whether"),
+        ("upstream", "`cni: upstream` asks for the Kubernetes API's semantics and names no CNI"),
+    ],
+)
+def test_np603_still_explains_a_name_given_in_code(cilium_tree: Path, cni: str, headline: str) -> None:
+    # The commands stop at an unknown name; a configuration built in code reaches the rules.
+    result = lint_paths(["."], root=cilium_tree, select=["NP603", "NP106"], extra={"cni": cni})
+    assert [(f.rule_id, f.path, f.span.line) for f in result.findings] == [("NP603", "policies.yaml", 6)]
+    assert result.findings[0].message.startswith(headline)

@@ -83,12 +83,17 @@ def profile_names() -> list[str]:
     return sorted({UPSTREAM_NAME, *PROFILES, *ALIASES})
 
 
+def names_upstream(name: str) -> bool:
+    """Whether a declared name asks for the upstream semantics rather than naming a CNI."""
+    return name.strip().lower() in (UPSTREAM_NAME, "default", "kubernetes")
+
+
 def engine_profile(name: str | None) -> EngineProfile:
     """The profile of a CNI name or alias; ``upstream`` for None.
 
     :raises KeyError: for an unknown name; the message lists near matches.
     """
-    if name is None or name.strip().lower() in (UPSTREAM_NAME, "default", "kubernetes"):
+    if name is None or names_upstream(name):
         return UPSTREAM
     capabilities = profile_for(name)
     if capabilities is None:
