@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from nplint.cli import main as nplint_main
-from nplint.cli import print_error
+from nplint.commands.common import print_error
 from nplint.exitcodes import ExitCode
 from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
 from nplint.untrusted import markdown_code, markdown_text

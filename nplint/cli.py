@@ -1,77 +1,56 @@
-"""The command line: ``nplint [check] [PATH ...]``, ``rules``, ``explain``, ``reach``, ``diff``."""
+"""The command line: parsing, dispatch and the console entry.
+
+``nplint [check] [PATH ...]``, ``rules``, ``explain``, ``reach``, ``diff``: each
+command lives in :mod:`nplint.commands` (``add_parser`` and ``run``), and what
+they share in :mod:`nplint.commands.common`. The commands never import this
+module, so there is no import cycle between the two.
+"""
 
 from __future__ import annotations
 
 import argparse
 import atexit
 import contextlib
-import difflib
 import gc
-import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from nplint import __version__
-from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
-from nplint.commands import write_output
-from nplint.config import Config, ConfigError, codes_in, load_config, repository_path, stays_inside
-from nplint.discovery import find_repository_root
+from nplint.baseline import BaselineError
+from nplint.commands import check, diff, explain, reach, rules
+from nplint.commands.common import (
+    Session,
+    UsageError,
+    add_common,
+    add_render_option,
+    config_for,
+    print_error,
+)
+from nplint.config import ConfigError
 from nplint.exitcodes import ExitCode
-from nplint.findings import Level
-from nplint.lint import LintResult, lint
-from nplint.pages import rule_page
-from nplint.plugins.manager import PluginLoadError, PluginManager
-from nplint.reporting.base import Report, ReporterRegistry
-from nplint.rules.base import RuleRegistry
+from nplint.plugins.manager import PluginLoadError
 from nplint.selection import SelectionError
-from nplint.untrusted import escape
 
-COMMANDS = ("check", "rules", "explain", "reach", "diff")
+# Re-exported: tests, the Action and embedding applications import them from here.
+__all__ = [
+    "COMMANDS",
+    "Session",
+    "UsageError",
+    "add_common",
+    "add_render_option",
+    "build_parser",
+    "config_for",
+    "entry",
+    "main",
+    "print_error",
+]
 
-
-class UsageError(Exception):
-    """Bad command-line usage; exit code 2."""
-
-
-class Session:
-    """The plugin manager and the registries of one invocation."""
-
-    def __init__(self) -> None:
-        self.plugins = PluginManager()
-        self.rules = RuleRegistry()
-        self.plugins.register_rules(self.rules)
-        self.reporters = ReporterRegistry()
-        self.plugins.register_reporters(self.reporters)
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        type=Path,
-        help="configuration file (default: the nearest .nplint.yaml, .nplint.toml or pyproject.toml)",
-    )
-    parser.add_argument("--cni", metavar="NAME", help="the cluster's CNI plugin (calico, cilium, flannel, …)")
-    parser.add_argument(
-        "--namespace", metavar="NS", help="namespace of objects that name none (default: 'default')"
-    )
-    parser.add_argument(
-        "--no-color", action="store_true", help="never colour the output (NO_COLOR is honoured too)"
-    )
-
-
-def add_render_option(parser: argparse.ArgumentParser) -> None:
-    """``--render auto|never``: the person running nplint decides whether the repository's charts run."""
-    parser.add_argument(
-        "--render",
-        choices=["auto", "never"],
-        help="render kustomizations and Helm charts when kustomize/kubectl/helm are on PATH (default: auto); "
-        "'never' also overrides the configuration's render setting, which can only turn rendering off",
-    )
+#: Each command's module, in the order ``nplint --help`` lists them.
+_MODULES = {"check": check, "rules": rules, "explain": explain, "reach": reach, "diff": diff}
+COMMANDS = tuple(_MODULES)
 
 
 def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
@@ -81,84 +60,8 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nplint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    check = commands.add_parser("check", help="lint manifests (the default command)")
-    check.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="files or directories ('-' reads standard input; default '.')",
-    )
-    fmt_names = ", ".join(session.reporters.names()) if session else "text, json, sarif"
-    check.add_argument(
-        "--format",
-        action="append",
-        metavar="FORMAT[=FILE]",
-        help=f"output format ({fmt_names}); repeat for several, FORMAT=FILE writes that one to FILE",
-    )
-    check.add_argument(
-        "--output", "-o", metavar="FILE", help="write the output to FILE instead of standard output"
-    )
-    check.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="CODES",
-        help="only these rules (IDs, names or prefixes, comma-separated)",
-    )
-    check.add_argument(
-        "--extend-select",
-        action="append",
-        default=[],
-        metavar="CODES",
-        help="rules to run in addition to the selected ones (opt-in rules)",
-    )
-    check.add_argument("--ignore", action="append", default=[], metavar="CODES", help="rules not to run")
-    check.add_argument(
-        "--fail-on",
-        choices=["error", "warning", "note", "never"],
-        help="lowest level that makes the exit code 1 (default: warning)",
-    )
-    check.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary line")
-    check.add_argument(
-        "--show-suppressed", action="store_true", help="also print suppressed findings (text format)"
-    )
-    check.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
-    add_render_option(check)
-    check.add_argument(
-        "--helm-values",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="values file for `helm template` (a file inside the repository)",
-    )
-    check.add_argument(
-        "--baseline",
-        metavar="FILE",
-        type=Path,
-        help="report only findings that are not in this baseline file",
-    )
-    check.add_argument(
-        "--write-baseline", metavar="FILE", type=Path, help="record today's findings in FILE and exit 0"
-    )
-    _add_common(check)
-    if session is not None:
-        session.plugins.addoption(check)
-
-    rules = commands.add_parser("rules", help="list the rules")
-    rules.add_argument("--format", choices=["text", "json"], default="text")
-    rules.add_argument(
-        "--all", action="store_true", help="(kept for compatibility; every rule is always listed)"
-    )
-
-    explain = commands.add_parser("explain", help="print a rule's documentation")
-    explain.add_argument("rule", metavar="RULE", help="a rule ID or name, e.g. NP301 or egress-blocks-dns")
-
-    from nplint.commands import diff, reach
-
-    reach.add_parser(commands, _add_common)
-    diff.add_parser(commands, _add_common)
-
+    for module in _MODULES.values():
+        module.add_parser(commands, session)
     return parser
 
 
@@ -173,203 +76,6 @@ def _normalise_argv(argv: Sequence[str]) -> list[str]:
     return ["check", *args]
 
 
-def _use_color(no_color: bool, stream: TextIO) -> bool:
-    if no_color or "NO_COLOR" in os.environ:
-        return False
-    return hasattr(stream, "isatty") and stream.isatty()
-
-
-def config_for(
-    args: argparse.Namespace, paths: Sequence[str], overrides: dict[str, Any], *, root: Path | None = None
-) -> Config:
-    """The configuration for linting ``paths``: the repository's settings, then the command line's.
-
-    ``root`` is the repository root (default: the one around the current
-    directory); every path the configuration names must stay inside it.
-    """
-    start = Path.cwd()
-    first = next((p for p in paths if p != "-"), None)
-    if first is not None:
-        start = Path(first)
-    if root is None:
-        root = find_repository_root(Path.cwd())
-    if args.cni:
-        overrides["cni"] = args.cni
-    if args.namespace:
-        overrides["default-namespace"] = args.namespace
-    helm_values = getattr(args, "helm_values", None)
-    if helm_values:
-        overrides["helm-values"] = _command_line_files("--helm-values", helm_values, root)
-    config = load_config(
-        args.config, start=start if start.exists() else Path.cwd(), root=root, overrides=overrides
-    )
-    # Rendering runs the repository's charts and kustomizations: the person running
-    # nplint grants it, and the repository's own configuration may only take it away.
-    if getattr(args, "render", None) == "never":
-        config.render = "never"
-    config.options = vars(args)
-    return config
-
-
-def _command_line_files(option: str, values: Sequence[str], root: Path) -> list[str]:
-    """Files named on the command line (relative to the current directory) that must lie in the root.
-
-    They merge into the configuration's settings and pass the same check; the
-    message names the option rather than a configuration key.
-    """
-    checked: list[str] = []
-    for value in values:
-        try:
-            checked.append(str(repository_path(str(Path(value).absolute()), root=root)))
-        except ValueError as error:
-            shown = value if len(value) <= 200 else value[:200] + "…"
-            raise UsageError(f"{option} {shown!r} {error}") from None
-    return checked
-
-
-def _parse_formats(
-    values: Sequence[str] | None, output: str | None, reporters: ReporterRegistry
-) -> list[tuple[str, str | None]]:
-    pairs: list[tuple[str, str | None]] = []
-    for value in values or ["auto"]:
-        name, sep, target = value.partition("=")
-        name = name.strip()
-        if name == "auto":
-            # In a GitHub Actions job, annotations are what the reader sees.
-            name = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-        if reporters.get(name) is None:
-            raise UsageError(f"unknown format {name!r} (known: {', '.join(reporters.names())})")
-        pairs.append((name, target if sep else output))
-    return pairs
-
-
-def run_check(
-    args: argparse.Namespace, session: Session, stdout: TextIO, stdin: Callable[[], bytes] | None
-) -> int:
-    paths = args.paths or ["."]
-    overrides: dict[str, Any] = {}
-    for key in ("select", "extend_select", "ignore"):
-        codes = codes_in(getattr(args, key))
-        if codes:
-            overrides[key.replace("_", "-")] = list(codes)
-    if args.fail_on:
-        overrides["fail-on"] = args.fail_on
-    if args.no_gitignore:
-        overrides["respect-gitignore"] = False
-    config = config_for(args, paths, overrides)
-    session.plugins.configure(config)
-    formats = _parse_formats(args.format, args.output, session.reporters)
-    kwargs: dict[str, Any] = {}
-    if stdin is not None:
-        kwargs["stdin"] = stdin
-    result = lint(paths, config, session.plugins, session.rules, **kwargs)
-    for missing in result.missing:
-        print_error(f"{missing}: no such file or directory")
-    if result.missing:
-        return ExitCode.ERROR
-    if args.write_baseline is not None:
-        write_baseline(args.write_baseline, result.findings)
-        print(f"nplint: wrote {len(result.findings)} findings to {args.write_baseline}", file=sys.stderr)
-        return ExitCode.ERROR if result.failures else ExitCode.OK
-    if args.baseline is not None:
-        if not stays_inside(args.baseline, config.root):
-            raise BaselineError(f"{args.baseline}: a symbolic link leading outside the repository root")
-        outcome = apply_baseline(result.findings, read_baseline(args.baseline))
-        result.findings = outcome.new
-        print(
-            f"nplint: {outcome.matched} findings are in the baseline; {outcome.gone} baseline "
-            f"entr{'y is' if outcome.gone == 1 else 'ies are'} gone (fixed, or changed beyond recognition)",
-            file=sys.stderr,
-        )
-    report = _report(result, config, session, color=False)
-    for name, target in formats:
-        reporter_class = session.reporters.get(name)
-        assert reporter_class is not None
-        if target is None and name == "text":
-            report = _report(result, config, session, color=_use_color(args.no_color, stdout))
-        reporter = reporter_class()
-        if name != "text":
-            write_output(reporter.chunks(report), target, stdout)
-            continue
-        text = reporter.render(report)
-        if args.quiet:
-            text = "".join(line + "\n" for line in text.splitlines()[:-1])
-        if args.show_suppressed and result.suppressed:
-            text += "".join(
-                f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
-                for f in result.suppressed
-            )
-        write_output(text, target, stdout)
-    for failure in result.failures:
-        print_error(f"{failure} (please report it)", kind="internal error")
-    if result.failures:
-        return ExitCode.ERROR
-    return exit_code_for(result, config.fail_on)
-
-
-def print_error(message: object, *, kind: str = "error") -> None:
-    """Print ``nplint: KIND: message`` on standard error, each line of it escaped and prefixed.
-
-    Messages quote repository text (a configuration file's folder, a value, a file name).
-    Escaped, a control character cannot rewrite the terminal; prefixed, no line can start
-    with text of the repository, where a CI log would run ``::warning::`` or
-    ``::add-mask::`` as a workflow command.
-    """
-    for line in str(message).split("\n"):
-        print(f"nplint: {kind}: {escape(line)}", file=sys.stderr)
-
-
-def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
-    if fail_on is None:
-        return ExitCode.OK
-    if any(f.level.rank >= fail_on.rank for f in result.findings):
-        return ExitCode.FINDINGS
-    return ExitCode.OK
-
-
-def _report(result: LintResult, config: Config, session: Session, *, color: bool) -> Report:
-    pages = {rule.id: page for rule in result.rules if (page := rule_page(rule.id)) is not None}
-    return Report(
-        findings=result.findings,
-        rules=sorted(result.rules, key=lambda r: r.id),
-        root=config.root,
-        files_checked=len(result.files),
-        suppressed=len(result.suppressed),
-        fail_on=config.fail_on,
-        version=__version__,
-        pages=pages,
-        color=color,
-    )
-
-
-def run_rules(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    rules = list(session.rules)
-    if args.format == "json":
-        data = [{"id": r.id, "name": r.name, "level": r.level.value, "summary": r.summary} for r in rules]
-        stdout.write(json.dumps(data, indent=2) + "\n")
-        return ExitCode.OK
-    width = max((len(r.name) for r in rules), default=0)
-    for rule in rules:
-        opt_in = "" if rule.default_enabled else " (opt-in)"
-        stdout.write(f"{rule.id}  {rule.name:<{width}}  {rule.level.value:<7}  {rule.summary}{opt_in}\n")
-    return ExitCode.OK
-
-
-def run_explain(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    rule_id = session.rules.resolve(args.rule)
-    if rule_id is None:
-        known = [r.id for r in session.rules] + [r.name for r in session.rules]
-        near = difflib.get_close_matches(args.rule, known, n=3)
-        hint = f"; did you mean {', '.join(near)}?" if near else "; run `nplint rules` for the list"
-        raise UsageError(f"no rule {args.rule!r}{hint}")
-    page = rule_page(rule_id)
-    if page is None:
-        rule = session.rules.get(rule_id)
-        page = f"# {rule.id} {rule.name}\n\n{rule.summary}\n"
-    stdout.write(page if page.endswith("\n") else page + "\n")
-    return ExitCode.OK
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -382,10 +88,10 @@ def main(
     try:
         session = Session()
     except PluginLoadError as error:
-        print(f"nplint: error: {error}", file=sys.stderr)
+        print_error(error)
         return ExitCode.ERROR
     except ValueError as error:
-        print(f"nplint: error: a plugin registered a bad rule or format: {error}", file=sys.stderr)
+        print_error(f"a plugin registered a bad rule or format: {error}")
         return ExitCode.ERROR
     parser = build_parser(session)
     try:
@@ -393,19 +99,10 @@ def main(
     except SystemExit as exit_:
         return ExitCode.OK if exit_.code in (0, None) else ExitCode.ERROR
     try:
-        if args.command == "rules":
-            return run_rules(args, session, out)
-        if args.command == "explain":
-            return run_explain(args, session, out)
-        if args.command == "reach":
-            from nplint.commands import reach
-
-            return reach.run(args, session, out)
-        if args.command == "diff":
-            from nplint.commands import diff
-
-            return diff.run(args, session, out)
-        return run_check(args, session, out, stdin)
+        if args.command == "check":
+            return check.run(args, session, out, stdin)
+        result: int = _MODULES[args.command].run(args, session, out)
+        return result
     except (UsageError, ConfigError, SelectionError, BaselineError) as error:
         print_error(error)
         return ExitCode.ERROR

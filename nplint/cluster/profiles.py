@@ -56,7 +56,8 @@ class EngineProfile:
 UPSTREAM = EngineProfile()
 
 
-def _from_capabilities(capabilities: CNIProfile) -> EngineProfile:
+def capability_profile(capabilities: CNIProfile) -> EngineProfile:
+    """The engine profile of a capability-table row, with what the manifests changed in it."""
     notes = dict(capabilities.notes)
     ignores_pods = IPBLOCK_IGNORES_PODS.get(capabilities.name)
     if ignores_pods:
@@ -82,16 +83,21 @@ def profile_names() -> list[str]:
     return sorted({UPSTREAM_NAME, *PROFILES, *ALIASES})
 
 
+def names_upstream(name: str) -> bool:
+    """Whether a declared name asks for the upstream semantics rather than naming a CNI."""
+    return name.strip().lower() in (UPSTREAM_NAME, "default", "kubernetes")
+
+
 def engine_profile(name: str | None) -> EngineProfile:
     """The profile of a CNI name or alias; ``upstream`` for None.
 
     :raises KeyError: for an unknown name; the message lists near matches.
     """
-    if name is None or name.strip().lower() in (UPSTREAM_NAME, "default", "kubernetes"):
+    if name is None or names_upstream(name):
         return UPSTREAM
     capabilities = profile_for(name)
     if capabilities is None:
         near = difflib.get_close_matches(name.strip().lower(), profile_names(), n=3)
         hint = f"did you mean {', '.join(near)}?" if near else "known: " + ", ".join(profile_names())
         raise KeyError(f"unknown CNI {name!r}; {hint}")
-    return _from_capabilities(capabilities)
+    return capability_profile(capabilities)

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from nplint.commands import build_engine, write_output
+from nplint.commands.common import (
+    Session,
+    UsageError,
+    add_common,
+    add_render_option,
+    build_engine,
+    config_for,
+    write_output,
+)
 from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
 from nplint.engine.diff import compare
 from nplint.engine.engine import Engine
@@ -33,15 +40,11 @@ from nplint.model import Direction
 from nplint.model.objects import IPNetwork
 from nplint.reporting.changes import DIFF_FORMATS
 
-if TYPE_CHECKING:
-    from nplint.cli import Session
-
 _DIRECTORY_FORMS = ("/", "./", "../")
 
 
-def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    from nplint.cli import add_render_option
-
+def add_parser(subparsers: Any, session: Session | None = None) -> None:
+    """Add the `diff` command; ``session`` is unused (the command has no plugin options)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="show the connectivity and findings a change adds or removes",
@@ -85,7 +88,6 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    from nplint.cli import UsageError
 
     with tempfile.TemporaryDirectory(prefix="nplint-diff-") as scratch:
         base_name, base_tree = _materialise(args.base, Path(scratch) / "base")
@@ -112,7 +114,6 @@ def _networks(engine: Engine) -> list[IPNetwork]:
 
 
 def _evaluate(name: str, tree: Path, args: argparse.Namespace, session: Session) -> _Side:
-    from nplint.cli import UsageError, config_for
     from nplint.lint import lint
 
     # Each side is its own repository: its configuration is found in it, the paths
@@ -133,7 +134,6 @@ def is_directory_form(reference: str) -> bool:
 
 def _materialise(reference: str, target: Path) -> tuple[str, Path]:
     """A directory as is, or a git revision written into ``target``."""
-    from nplint.cli import UsageError
 
     if is_directory_form(reference):
         if not Path(reference).is_dir():
@@ -148,7 +148,6 @@ def _materialise(reference: str, target: Path) -> tuple[str, Path]:
 
 
 def _working_tree() -> Path:
-    from nplint.cli import UsageError
 
     try:
         return repository_root()

@@ -14,11 +14,19 @@ import argparse
 import difflib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from nplint.commands import build_engine, warn_load_problems, write_output
+from nplint.commands.common import (
+    Session,
+    UsageError,
+    add_common,
+    add_render_option,
+    build_engine,
+    config_for,
+    warn_load_problems,
+    write_output,
+)
 from nplint.config import stays_inside
 from nplint.engine.endpoints import Endpoint, EndpointError, Topology
 from nplint.engine.engine import Engine
@@ -29,16 +37,12 @@ from nplint.exitcodes import ExitCode
 from nplint.model.objects import PROTOCOLS
 from nplint.reporting.connectivity import MATRIX_FORMATS, probes_json, probes_text, verdict_json, verdict_text
 
-if TYPE_CHECKING:
-    from nplint.cli import Session
-
 FORMATS = tuple(MATRIX_FORMATS)
 QUERY_FORMATS = ("text", "json")
 
 
-def add_parser(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
-    from nplint.cli import add_render_option
-
+def add_parser(subparsers: Any, session: Session | None = None) -> None:
+    """Add the `reach` command; ``session`` is unused (the command has no plugin options)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "reach",
         help="show the connections the policies allow (matrix, point query, probe files)",
@@ -104,7 +108,6 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    from nplint.cli import UsageError, config_for
     from nplint.lint import inventory_of, load_paths, rendered_files
 
     _check_usage(args)
@@ -147,7 +150,6 @@ def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
 
 
 def _check_usage(args: argparse.Namespace) -> None:
-    from nplint.cli import UsageError
 
     query = bool(args.source or args.destination)
     if query and not (args.source and args.destination):
@@ -167,7 +169,6 @@ def _check_usage(args: argparse.Namespace) -> None:
 
 
 def _resolve(topology: Topology, name: str) -> Endpoint:
-    from nplint.cli import UsageError
 
     try:
         return topology.resolve(name)
@@ -176,7 +177,6 @@ def _resolve(topology: Topology, name: str) -> Endpoint:
 
 
 def _check_namespaces(topology: Topology, namespaces: list[str]) -> None:
-    from nplint.cli import UsageError
 
     known = sorted({e.namespace for e in topology.workload_endpoints()})
     for namespace in namespaces:
@@ -187,7 +187,6 @@ def _check_namespaces(topology: Topology, namespaces: list[str]) -> None:
 
 
 def _query(engine: Engine, source: str, destination: str, protocol: str | None, port: int | None) -> Verdict:
-    from nplint.cli import UsageError
 
     src, dst = _resolve(engine.topology, source), _resolve(engine.topology, destination)
     if src.is_external and dst.is_external:
@@ -198,7 +197,6 @@ def _query(engine: Engine, source: str, destination: str, protocol: str | None, 
 
 
 def _run_probes(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
-    from nplint.cli import UsageError
 
     probe_file = load_probe_file(Path(args.probes), args.probes)
     if probe_file.problems:

@@ -20,7 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from nplint.cluster.profiles import UPSTREAM, EngineProfile, engine_profile
+from nplint.cluster.profiles import UPSTREAM, EngineProfile
+from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
@@ -85,6 +86,11 @@ class Engine:
         self._rules_out = self.rules[Direction.EGRESS]
 
     # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def of_view(cls, inventory: Inventory, view: ClusterView) -> Engine:
+        """The engine for one cluster view: its CNI's profile and its facts."""
+        return cls(inventory, view.profile, view.facts)
 
     def _build(self) -> None:
         policies = sorted(self.inventory.policies, key=lambda p: (p.namespace, p.name, p.path, p.span))
@@ -407,13 +413,10 @@ def _addresses(texts: Sequence[str]) -> Iterator[ipaddress.IPv4Address | ipaddre
 
 
 def engine_for(inventory: Inventory, config: Config) -> Engine:
-    """The engine for the configured CNI, built once per inventory and shared by every rule.
+    """The engine of the inventory's cluster view, built once per inventory and shared by every rule.
 
-    An unknown CNI name falls back to the upstream semantics here; the
-    configuration's problem is reported by the commands and the CNI rules.
+    The view decides the CNI (declared, else detected) and the facts; the engine
+    decides nothing of it, so the rules, ``reach`` and ``diff`` agree.
     """
-    try:
-        profile = engine_profile(config.cni)
-    except KeyError:
-        profile = UPSTREAM
-    return inventory.memo(("engine", profile.name), lambda: Engine(inventory, profile, config.cluster))
+    view = cluster_view(inventory, config)
+    return inventory.memo(("engine", *view_key(config)), lambda: Engine.of_view(inventory, view))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nplint.findings import FILE_START, Finding, Level, ObjectRef, Related, Span
 
 if TYPE_CHECKING:
+    from nplint.cluster.view import ClusterView
     from nplint.config import Config
     from nplint.discovery import SkippedFile
     from nplint.loading import LoadedFile
@@ -41,6 +42,13 @@ class RuleContext:
     #: IDs of the rules that ran, and the catalog, for rules that judge rule references.
     enabled_ids: frozenset[str] = frozenset()
     registry: RuleRegistry | None = None
+
+    @property
+    def cluster(self) -> ClusterView:
+        """The one view of the inventory's cluster (CNI, engine profile, facts, ranges) every rule reads."""
+        from nplint.cluster.view import cluster_view
+
+        return cluster_view(self.inventory, self.config)
 
 
 class Rule:

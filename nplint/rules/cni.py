@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile, detect_cni
+from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile
+from nplint.cluster.profiles import names_upstream
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort
@@ -68,7 +69,7 @@ class CNICannotEnforce(Rule):
         first = first_policy(inventory)
         if first is None:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         if detection.enforces is not False:
             return
         no_effect = _no_effect(inventory)
@@ -135,7 +136,7 @@ class CNIIgnoresFeature(Rule):
         inventory = ctx.inventory
         if not inventory.policies:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         profile = detection.profile
         if profile is None or detection.enforces is False:
             return
@@ -235,17 +236,25 @@ class CNIUnknown(Rule):
         first = first_policy(inventory)
         if first is None:
             return
-        detection = detect_cni(inventory, ctx.config)
+        detection = ctx.cluster.detection
         if detection.enforces is not None:
             return
         policies = _policies(inventory)
         be = "is" if len(inventory.policies) == 1 else "are"
         known = ", ".join(sorted(PROFILES))
         related: list[Related] = []
-        if detection.declared:
+        if detection.declared and names_upstream(detection.declared):
+            # `upstream` asks for the API's semantics: a choice, not a CNI that enforces anything.
             message = (
-                f"`cni: {detection.declared}` is not a CNI nplint knows, so it cannot tell whether "
-                f"{policies} {be} enforced; use one of: {known}"
+                f"`cni: {shown_value(detection.declared)}` asks for the Kubernetes API's semantics and names "
+                f"no CNI, so nplint cannot tell whether {policies} {be} enforced; to check it, use one of: "
+                f"{known}"
+            )
+        elif detection.declared:
+            # The commands refuse an unknown name (exit 2); a Config built in code gets here.
+            message = (
+                f"`cni: {shown_value(detection.declared)}` is not a CNI nplint knows, so it cannot tell "
+                f"whether {policies} {be} enforced; use one of: {known}"
             )
         elif detection.evidence:
             shown = "; ".join(dict.fromkeys(e.description for e in detection.evidence[:3]))

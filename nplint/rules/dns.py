@@ -91,9 +91,9 @@ class EgressBlocksDns(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         inventory = ctx.inventory
-        facts = ctx.config.cluster
+        facts = ctx.cluster.facts
         dns = dns_pods(inventory, facts)
-        addresses = address_context(facts)
+        addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, tuple[NetworkPolicy, list[str]]] = {}
         by_namespace: dict[str, list[NetworkPolicy]] = defaultdict(list)

@@ -21,7 +21,6 @@ from nplint.cluster.addresses import (
     ServiceAim,
     apiserver_endpoints,
     apiserver_service_addresses,
-    cluster_ranges,
     dns_service_addresses,
     is_whole_family,
     parse_address,
@@ -46,13 +45,6 @@ from nplint.untrusted import shown
 def listed(labels: Sequence[str]) -> str:
     """``A, B, C and 2 more``."""
     return ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-
-
-def pre_dnat_cni(ctx: RuleContext) -> bool:
-    """Whether the cluster's CNI judges egress before DNAT (the AWS VPC CNI, semantics §2.8)."""
-    from nplint.cluster.cni import detect_cni
-
-    return detect_cni(ctx.inventory, ctx.config).cni == "aws-vpc-cni"
 
 
 def isolating_rules(inventory: Inventory) -> Iterator[tuple[NetworkPolicy, PolicyRule]]:
@@ -101,7 +93,7 @@ def _egress_subjects(inventory: Inventory) -> Iterator[tuple[str, list[NetworkPo
 
 
 def _dns_selector_text(ctx: RuleContext) -> str:
-    dns = ctx.config.cluster.dns
+    dns = ctx.cluster.facts.dns
     labels = ", ".join(f"{k}: {v}" for k, v in sorted(dns.pod_labels.items()))
     return (
         f"- namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {dns.namespace}}}}}\n"
@@ -117,9 +109,9 @@ class DnsUdpOnly(Rule):
     tags = ("egress", "dns")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        facts = ctx.config.cluster
+        facts = ctx.cluster.facts
         dns = dns_pods(ctx.inventory, facts)
-        addresses = address_context(facts)
+        addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, _Blame] = {}
         for label, isolating in _egress_subjects(ctx.inventory):
@@ -160,7 +152,7 @@ def _udp_entry(
 
 def node_local_dns_in_use(ctx: RuleContext) -> bool:
     """NodeLocal DNSCache answers on the DNS Service address itself in iptables mode (semantics §3.4)."""
-    if ctx.config.cluster.dns.node_local_ip:
+    if ctx.cluster.facts.dns.node_local_ip:
         return True
     return any(
         w.name == "node-local-dns" or w.pod_labels.get("k8s-app") == "node-local-dns"
@@ -178,14 +170,14 @@ class DnsViaServiceIp(Rule):
     tags = ("egress", "dns", "ipblock")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        inventory, facts = ctx.inventory, ctx.config.cluster
-        if node_local_dns_in_use(ctx) or pre_dnat_cni(ctx):
+        inventory, facts = ctx.inventory, ctx.cluster.facts
+        if node_local_dns_in_use(ctx) or ctx.cluster.pre_dnat:
             return
-        ranges = cluster_ranges(inventory, facts)
+        ranges = ctx.cluster.ranges
         aimed = ServiceAim.of(ranges)
         known = dns_service_addresses(inventory, facts, ranges)
         dns = dns_pods(inventory, facts)
-        addresses = address_context(facts)
+        addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, _Blame] = {}
         for label, isolating in _egress_subjects(inventory):
@@ -252,7 +244,7 @@ def _allows_link_local_dns(policies: Sequence[NetworkPolicy], ports: Sequence[in
 
 def _selects_dns_servers(policy: NetworkPolicy, ctx: RuleContext) -> bool:
     """CoreDNS and NodeLocal DNSCache forward to upstream resolvers anywhere: port 53 out is their job."""
-    dns = ctx.config.cluster.dns
+    dns = ctx.cluster.facts.dns
     if policy.namespace != dns.namespace:
         return False
     servers: list[Mapping[str, str]] = [dns.pod_labels, {"k8s-app": "node-local-dns"}]
@@ -324,10 +316,10 @@ class ApiserverEgressServicePort(Rule):
     tags = ("egress", "apiserver")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        inventory, facts = ctx.inventory, ctx.config.cluster
-        if pre_dnat_cni(ctx):
+        inventory, facts = ctx.inventory, ctx.cluster.facts
+        if ctx.cluster.pre_dnat:
             return
-        ranges = cluster_ranges(inventory, facts)
+        ranges = ctx.cluster.ranges
         aimed = ServiceAim.of(ranges)
         known = apiserver_service_addresses(inventory, facts, ranges)
         port = facts.apiserver_port or 6443

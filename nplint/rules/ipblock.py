@@ -16,7 +16,6 @@ from nplint.cluster.addresses import (
     ClusterRange,
     apiserver_service_addresses,
     block_overlaps,
-    cluster_ranges,
     dns_service_addresses,
     is_whole_family,
 )
@@ -25,7 +24,6 @@ from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, IPBlock, NetworkPolicy
 from nplint.model.validation import is_strict_subset, parse_cidr
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.egress import pre_dnat_cni
 
 
 def policy_blocks(policy: NetworkPolicy) -> Iterator[IPBlock]:
@@ -82,7 +80,7 @@ class IpBlockHostBitsSet(Rule):
 
 def _excluded(ctx: RuleContext, ranges: tuple[ClusterRange, ...]) -> set[object]:
     """Single-address blocks of the DNS and ``kubernetes`` Services: NP303 and NP305 judge them."""
-    inventory, facts = ctx.inventory, ctx.config.cluster
+    inventory, facts = ctx.inventory, ctx.cluster.facts
     known = dns_service_addresses(inventory, facts, ranges) + apiserver_service_addresses(
         inventory, facts, ranges
     )
@@ -97,10 +95,10 @@ class IpBlockOverlapsClusterCidr(Rule):
     tags = ("ipblock", "cni")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        ranges = cluster_ranges(ctx.inventory, ctx.config.cluster)
+        ranges = ctx.cluster.ranges
         if not ranges:
             return
-        if pre_dnat_cni(ctx):
+        if ctx.cluster.pre_dnat:
             # The AWS VPC CNI judges egress before DNAT and allows ClusterIPs by design.
             ranges = tuple(r for r in ranges if r.role == POD)
         excluded = _excluded(ctx, ranges)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from nplint.cluster.addresses import POD, block_overlaps, cluster_ranges
+from nplint.cluster.addresses import POD, block_overlaps
 from nplint.engine.matching import AddressContext, peer_matches_pod
 from nplint.engine.pods import pod_view
 from nplint.findings import Finding, Level, Related
@@ -400,7 +400,7 @@ class NamedPortWithIpBlock(Rule):
     tags = ("ports", "named-ports", "ipblock")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        pod_ranges = [r.network for r in cluster_ranges(ctx.inventory, ctx.config.cluster) if r.role == POD]
+        pod_ranges = [r.network for r in ctx.cluster.ranges if r.role == POD]
         for policy in ctx.inventory.policies:
             if not policy.isolates(Direction.EGRESS):
                 continue

@@ -1,0 +1,209 @@
+"""``nplint check [PATH ...]``: lint manifests (the default command)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from nplint import __version__
+from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
+from nplint.commands.common import (
+    Session,
+    UsageError,
+    add_common,
+    add_render_option,
+    config_for,
+    print_error,
+    write_output,
+)
+from nplint.config import Config, codes_in, stays_inside
+from nplint.exitcodes import ExitCode
+from nplint.findings import Level
+from nplint.lint import LintResult, lint
+from nplint.pages import rule_page
+from nplint.reporting.base import Report, ReporterRegistry
+from nplint.untrusted import escape
+
+
+def add_parser(subparsers: Any, session: Session | None = None) -> None:
+    """Add the ``check`` command, with the options the session's plugins add."""
+    commands = subparsers
+    check = commands.add_parser("check", help="lint manifests (the default command)")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories ('-' reads standard input; default '.')",
+    )
+    fmt_names = ", ".join(session.reporters.names()) if session else "text, json, sarif"
+    check.add_argument(
+        "--format",
+        action="append",
+        metavar="FORMAT[=FILE]",
+        help=f"output format ({fmt_names}); repeat for several, FORMAT=FILE writes that one to FILE",
+    )
+    check.add_argument(
+        "--output", "-o", metavar="FILE", help="write the output to FILE instead of standard output"
+    )
+    check.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="CODES",
+        help="only these rules (IDs, names or prefixes, comma-separated)",
+    )
+    check.add_argument(
+        "--extend-select",
+        action="append",
+        default=[],
+        metavar="CODES",
+        help="rules to run in addition to the selected ones (opt-in rules)",
+    )
+    check.add_argument("--ignore", action="append", default=[], metavar="CODES", help="rules not to run")
+    check.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "note", "never"],
+        help="lowest level that makes the exit code 1 (default: warning)",
+    )
+    check.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary line")
+    check.add_argument(
+        "--show-suppressed", action="store_true", help="also print suppressed findings (text format)"
+    )
+    check.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    add_render_option(check)
+    check.add_argument(
+        "--helm-values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="values file for `helm template` (a file inside the repository)",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        type=Path,
+        help="report only findings that are not in this baseline file",
+    )
+    check.add_argument(
+        "--write-baseline", metavar="FILE", type=Path, help="record today's findings in FILE and exit 0"
+    )
+    add_common(check)
+    if session is not None:
+        session.plugins.addoption(check)
+
+
+def run(
+    args: argparse.Namespace,
+    session: Session,
+    stdout: TextIO,
+    stdin: Callable[[], bytes] | None = None,
+) -> int:
+    """Lint ``args.paths`` and write the report; the exit code says what was found."""
+    paths = args.paths or ["."]
+    overrides: dict[str, Any] = {}
+    for key in ("select", "extend_select", "ignore"):
+        codes = codes_in(getattr(args, key))
+        if codes:
+            overrides[key.replace("_", "-")] = list(codes)
+    if args.fail_on:
+        overrides["fail-on"] = args.fail_on
+    if args.no_gitignore:
+        overrides["respect-gitignore"] = False
+    config = config_for(args, paths, overrides)
+    session.plugins.configure(config)
+    formats = _parse_formats(args.format, args.output, session.reporters)
+    kwargs: dict[str, Any] = {}
+    if stdin is not None:
+        kwargs["stdin"] = stdin
+    result = lint(paths, config, session.plugins, session.rules, **kwargs)
+    for missing in result.missing:
+        print_error(f"{missing}: no such file or directory")
+    if result.missing:
+        return ExitCode.ERROR
+    if args.write_baseline is not None:
+        write_baseline(args.write_baseline, result.findings)
+        print(f"nplint: wrote {len(result.findings)} findings to {args.write_baseline}", file=sys.stderr)
+        return ExitCode.ERROR if result.failures else ExitCode.OK
+    if args.baseline is not None:
+        if not stays_inside(args.baseline, config.root):
+            raise BaselineError(f"{args.baseline}: a symbolic link leading outside the repository root")
+        outcome = apply_baseline(result.findings, read_baseline(args.baseline))
+        result.findings = outcome.new
+        print(
+            f"nplint: {outcome.matched} findings are in the baseline; {outcome.gone} baseline "
+            f"entr{'y is' if outcome.gone == 1 else 'ies are'} gone (fixed, or changed beyond recognition)",
+            file=sys.stderr,
+        )
+    report = _report(result, config, session, color=False)
+    for name, target in formats:
+        reporter_class = session.reporters.get(name)
+        assert reporter_class is not None
+        if target is None and name == "text":
+            report = _report(result, config, session, color=_use_color(args.no_color, stdout))
+        reporter = reporter_class()
+        if name != "text":
+            write_output(reporter.chunks(report), target, stdout)
+            continue
+        text = reporter.render(report)
+        if args.quiet:
+            text = "".join(line + "\n" for line in text.splitlines()[:-1])
+        if args.show_suppressed and result.suppressed:
+            text += "".join(
+                f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
+                for f in result.suppressed
+            )
+        write_output(text, target, stdout)
+    for failure in result.failures:
+        print_error(f"{failure} (please report it)", kind="internal error")
+    if result.failures:
+        return ExitCode.ERROR
+    return exit_code_for(result, config.fail_on)
+
+
+def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
+    if fail_on is None:
+        return ExitCode.OK
+    if any(f.level.rank >= fail_on.rank for f in result.findings):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def _report(result: LintResult, config: Config, session: Session, *, color: bool) -> Report:
+    pages = {rule.id: page for rule in result.rules if (page := rule_page(rule.id)) is not None}
+    return Report(
+        findings=result.findings,
+        rules=sorted(result.rules, key=lambda r: r.id),
+        root=config.root,
+        files_checked=len(result.files),
+        suppressed=len(result.suppressed),
+        fail_on=config.fail_on,
+        version=__version__,
+        pages=pages,
+        color=color,
+    )
+
+
+def _use_color(no_color: bool, stream: TextIO) -> bool:
+    if no_color or "NO_COLOR" in os.environ:
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _parse_formats(
+    values: Sequence[str] | None, output: str | None, reporters: ReporterRegistry
+) -> list[tuple[str, str | None]]:
+    pairs: list[tuple[str, str | None]] = []
+    for value in values or ["auto"]:
+        name, sep, target = value.partition("=")
+        name = name.strip()
+        if name == "auto":
+            # In a GitHub Actions job, annotations are what the reader sees.
+            name = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+        if reporters.get(name) is None:
+            raise UsageError(f"unknown format {name!r} (known: {', '.join(reporters.names())})")
+        pairs.append((name, target if sep else output))
+    return pairs
