@@ -269,7 +269,8 @@ def connectivity_section(env: Mapping[str, str], workspace: Path) -> str | None:
         return None
     # A bare name is always a revision to `nplint diff`, so a folder of the pull request
     # named like the base commit cannot stand in for it.
-    code, text = _cli(["diff", "--render", render_mode(env), "--format", "markdown", base])
+    config = ["--config", env["NPLINT_CONFIG"].strip()] if env.get("NPLINT_CONFIG", "").strip() else []
+    code, text = _cli(["diff", "--render", render_mode(env), *config, "--format", "markdown", base])
     if code == ExitCode.ERROR:
         return f"_nplint could not compare with `{base}`; check out the base branch (fetch-depth: 0)._"
     return text

@@ -115,6 +115,11 @@ def closure(root_real: str, directory: str) -> Closure:
         current = pending.pop()
         path, data = _kustomization(root_real, current)
         found.patches |= _patches(root_real, current, data)
+        openapi = data.get("openapi")
+        schema = openapi.get("path") if isinstance(openapi, dict) else None
+        if isinstance(schema, str) and _REMOTE.search(schema):
+            # kustomize would fetch it, and Go sends loopback addresses past any proxy.
+            found.refusal = found.refusal or f"remote OpenAPI schema {schema} (in {path}) is not fetched"
         for key in _REFERENCE_KEYS:
             listed = data.get(key)
             for entry in listed if isinstance(listed, list) else ():

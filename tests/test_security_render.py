@@ -488,6 +488,22 @@ def test_remote_base_is_not_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "lint the output: `kustomize build ./overlay | nplint -`" in message
 
 
+def test_remote_openapi_schema_is_not_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Go's HTTP client sends loopback addresses past the closed proxy: never let kustomize fetch.
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "kustomization.yaml").write_text(
+        "resources: [policy.yaml]\nopenapi:\n  path: http://localhost:8080/openapi.json\n"
+    )
+    (repo / "app" / "policy.yaml").write_text(POLICY)
+    _fake(tmp_path, "kustomize")
+    _only_fakes_on_path(tmp_path, monkeypatch)
+    [(path, message)] = _np005(lint_paths(["."], root=repo, select=["NP005"]))
+    assert _calls(tmp_path) == []
+    assert path == "app/kustomization.yaml"
+    assert "(remote OpenAPI schema http://localhost:8080/openapi.json (in app/kustomization.yaml)" in message
+
+
 @pytest.mark.parametrize("entry", ["../../outside", "{outside}", "../base/../../../outside", "../.git"])
 def test_kustomization_reaching_out_of_the_repository_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str
