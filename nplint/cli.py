@@ -30,7 +30,7 @@ from nplint.rules.base import RuleRegistry
 from nplint.selection import SelectionError
 from nplint.untrusted import escape
 
-COMMANDS = ("check", "rules", "explain", "reach", "diff")
+COMMANDS = ("check", "rules", "explain", "reach", "diff", "worlds")
 
 
 class UsageError(Exception):
@@ -57,7 +57,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cni", metavar="NAME", help="the cluster's CNI plugin (calico, cilium, flannel, …)")
     parser.add_argument(
-        "--namespace", metavar="NS", help="namespace of objects that name none (default: 'default')"
+        "--namespace",
+        metavar="NS",
+        help="namespace of objects that name none (default: each unit's own unnamed namespace, "
+        "named after its folder)",
     )
     parser.add_argument(
         "--no-color", action="store_true", help="never colour the output (NO_COLOR is honoured too)"
@@ -154,10 +157,11 @@ def build_parser(session: Session | None = None) -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="print a rule's documentation")
     explain.add_argument("rule", metavar="RULE", help="a rule ID or name, e.g. NP301 or egress-blocks-dns")
 
-    from nplint.commands import diff, reach
+    from nplint.commands import diff, reach, worlds
 
     reach.add_parser(commands, _add_common)
     diff.add_parser(commands, _add_common)
+    worlds.add_parser(commands, _add_common)
 
     return parser
 
@@ -393,6 +397,10 @@ def main(
             from nplint.commands import diff
 
             return diff.run(args, session, out)
+        if args.command == "worlds":
+            from nplint.commands import worlds
+
+            return worlds.run(args, session, out)
         return run_check(args, session, out, stdin)
     except (UsageError, ConfigError, SelectionError, BaselineError) as error:
         print(f"nplint: error: {error}", file=sys.stderr)

@@ -241,15 +241,33 @@ def judge_worlds(
             holding = where.setdefault(key, [])
             if world not in holding:
                 holding.append(world)
+    messages: dict[tuple[str, str, Span, str, int], set[str]] = {}
+    for _, found in judged:
+        for finding in found:
+            key = (finding.rule_id, finding.path, finding.span, finding.yaml_path, finding.document_index)
+            messages.setdefault(key, set()).add(finding.message)
     merged = [
         replace(
             finding,
-            message=f"{finding.message} ({naming(where[key])})",
+            message=f"{_shared_message(finding.message, messages[key])} ({naming(where[key])})",
             worlds=tuple(w.label for w in where[key]),
         )
         for key, finding in first.items()
     ]
     return merged, failures
+
+
+def _shared_message(first: str, messages: set[str]) -> str:
+    """The message of a finding several worlds share: without the trailing note that names one of them.
+
+    Each world's finding on a rendered unit ends with where it was rendered
+    (``(in the output of kustomize for overlays/prod)``); once the worlds are
+    named, that note would name only the first.
+    """
+    if len(messages) == 1:
+        return first
+    heads = {message.rpartition(" (")[0] if message.endswith(")") else message for message in messages}
+    return heads.pop() if len(heads) == 1 else first
 
 
 def run_rules(

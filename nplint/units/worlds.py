@@ -120,7 +120,7 @@ def worlds_of(manifests: Iterable[Manifest], units: Mapping[str, Unit], config: 
     collisions = _collisions(by_unit)
     if config.clusters:
         return _configured(config.clusters, every, units, collisions)
-    references = _deployment_references(by_unit)
+    references = _deployment_references(by_unit, every)
     if references:
         return _from_references(references, every, collisions)
     return _variants(every, collisions, single=REPOSITORY)
@@ -163,19 +163,37 @@ def _configured(
 
 
 def _deployment_references(
-    by_unit: Mapping[Unit, Sequence[Manifest]],
+    by_unit: Mapping[Unit, Sequence[Manifest]], every: Sequence[Unit]
 ) -> dict[str, tuple[set[Unit], set[str]]]:
-    """Cluster name → (the units that hold its Flux/Argo CD objects, the repository paths they apply)."""
+    """Cluster name → (the units that hold its Flux/Argo CD objects, the unit directories they apply)."""
+    directories = [unit.directory for unit in every]
     found: dict[str, tuple[set[Unit], set[str]]] = {}
-    for unit, manifests in by_unit.items():
+    for unit, manifests in sorted(by_unit.items()):
         for manifest in manifests:
-            paths = _applied_paths(manifest)
+            paths = [_resolved(path, unit, directories) for path in _applied_paths(manifest)]
             if not paths:
                 continue
             holders, applied = found.setdefault(_cluster_name(unit), (set(), set()))
             holders.add(unit)
-            applied.update(paths)
+            applied.update(path for path in paths if path is not None)
     return found
+
+
+def _resolved(path: str, holder: Unit, directories: Sequence[str]) -> str | None:
+    """The directory ``path`` names, relative to the root, or None when no unit lies there.
+
+    Flux and Argo CD paths are relative to the root of their source repository,
+    which holds the file that names them: the nearest ancestor of that file
+    under which the path leads to units (the root itself when nplint runs on
+    the fleet repository).
+    """
+    parts = holder.directory.split("/") if holder.directory else []
+    for depth in range(len(parts), -1, -1):
+        base = "/".join(parts[:depth])
+        candidate = _normal(f"{base}/{path}" if base else path)
+        if candidate is not None and any(_under(d, candidate) for d in directories):
+            return candidate
+    return None
 
 
 def _applied_paths(manifest: Manifest) -> list[str]:
