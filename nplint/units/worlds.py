@@ -219,9 +219,7 @@ def _applied_paths(manifest: Manifest) -> list[str]:
     for source in sources:
         path = source.get("path")
         if isinstance(path, ScalarNode) and isinstance(path.value, str):
-            normal = _normal(path.value)
-            if normal is not None:
-                paths.append(normal)
+            paths.append(path.value)
     return paths
 
 
