@@ -327,3 +327,14 @@ def test_the_worlds_command_escapes_folder_names(tmp_path: Path, monkeypatch: py
     assert run_command("worlds", ["."], out) == 0
     assert "\x1b" not in out.getvalue()
     assert os.fspath(folder.name).replace("\x1b", "\\x1b") in out.getvalue()
+
+
+def test_many_worlds_are_named_up_to_a_limit() -> None:
+    from nplint.units.worlds import OVERLAY, REST, VARIANT, World, naming
+
+    worlds = [World(f"v{i}", VARIANT, ()) for i in range(7)]
+    assert naming(worlds) == "in variants v0, v1, v2, v3, v4 and 2 more"
+    assert (
+        naming([World("prod", OVERLAY, ()), World("", REST, ())]) == "in overlay prod; units no cluster holds"
+    )
+    assert naming([*worlds[:5], World("prod", OVERLAY, ())]) == "in variants v0, v1, v2, v3, v4; 1 overlay"

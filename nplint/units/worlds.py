@@ -94,18 +94,25 @@ class World:
         )
 
 
-def naming(worlds: Sequence[World]) -> str:
-    """``in overlays prod, staging``: the worlds a finding holds in, kind by kind."""
+def naming(worlds: Sequence[World], *, limit: int = 5) -> str:
+    """``in overlays prod, staging``: the worlds a finding holds in, kind by kind, at most ``limit`` named."""
     by_kind: dict[str, list[str]] = {}
     for world in worlds:
         by_kind.setdefault(world.kind, []).append(world.name)
     parts: list[str] = []
+    left = limit
     for kind, names in by_kind.items():
         if kind == REST:
             parts.append("units no cluster holds")
-        else:
-            plural = kind + "s" if len(names) > 1 else kind
-            parts.append(f"{plural} {', '.join(names)}")
+            continue
+        if left <= 0:
+            parts.append(f"{len(names)} {kind}{'s' if len(names) > 1 else ''}")
+            continue
+        plural = kind + "s" if len(names) > 1 else kind
+        shown_names = ", ".join(names[:left])
+        more = f" and {len(names) - left} more" if len(names) > left else ""
+        parts.append(f"{plural} {shown_names}{more}")
+        left -= len(names)
     return "in " + "; ".join(parts)
 
 
