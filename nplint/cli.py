@@ -20,7 +20,7 @@ from typing import NoReturn, TextIO
 
 from nplint import __version__
 from nplint.baseline import BaselineError
-from nplint.commands import check, diff, explain, reach, rules
+from nplint.commands import check, diff, explain, reach, rules, worlds
 from nplint.commands.common import (
     Session,
     UsageError,
@@ -49,7 +49,14 @@ __all__ = [
 ]
 
 #: Each command's module, in the order ``nplint --help`` lists them.
-_MODULES = {"check": check, "rules": rules, "explain": explain, "reach": reach, "diff": diff}
+_MODULES = {
+    "check": check,
+    "rules": rules,
+    "explain": explain,
+    "reach": reach,
+    "diff": diff,
+    "worlds": worlds,
+}
 COMMANDS = tuple(_MODULES)
 
 

@@ -37,6 +37,36 @@ CONFIG_FILES = (".nplint.yaml", ".nplint.yml", ".nplint.toml", "pyproject.toml")
 _CODE_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _STR_OR_LIST = {"oneOf": [{"type": "string", "minLength": 1}, _CODE_LIST]}
 
+_FACTS: dict[str, Any] = {
+    "dns": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "namespace": {"type": "string", "minLength": 1},
+            "pod-labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "ports": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "minItems": 1,
+            },
+            "service-ip": {"type": "string"},
+            "node-local-ip": {"type": "string"},
+        },
+    },
+    "apiserver": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "addresses": _CODE_LIST,
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "service-ip": {"type": "string"},
+        },
+    },
+    "pod-cidr": _STR_OR_LIST,
+    "service-cidr": _STR_OR_LIST,
+    "node-cidr": _STR_OR_LIST,
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -55,37 +85,21 @@ SCHEMA: dict[str, Any] = {
         "cni": {"type": "string", "minLength": 1},
         "default-namespace": {"type": "string", "minLength": 1},
         "expect": _STR_OR_LIST,
-        "cluster": {
+        "cluster": {"type": "object", "additionalProperties": False, "properties": _FACTS},
+        # Which units each cluster holds (globs over repository paths), with that cluster's facts.
+        # Facts, not permissions: nothing here widens what nplint may do.
+        "clusters": {
             "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "dns": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "namespace": {"type": "string", "minLength": 1},
-                        "pod-labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "ports": {
-                            "type": "array",
-                            "items": {"type": "integer", "minimum": 1, "maximum": 65535},
-                            "minItems": 1,
-                        },
-                        "service-ip": {"type": "string"},
-                        "node-local-ip": {"type": "string"},
-                    },
+            "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["paths"],
+                "properties": {
+                    "paths": {**_CODE_LIST, "minItems": 1},
+                    "cni": {"type": "string", "minLength": 1},
+                    **_FACTS,
                 },
-                "apiserver": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "addresses": _CODE_LIST,
-                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                        "service-ip": {"type": "string"},
-                    },
-                },
-                "pod-cidr": _STR_OR_LIST,
-                "service-cidr": _STR_OR_LIST,
-                "node-cidr": _STR_OR_LIST,
             },
         },
         "rules": {
@@ -252,6 +266,16 @@ class ClusterFacts:
     node_cidrs: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """One entry of ``clusters:``: the globs of repository paths it holds, and its facts."""
+
+    name: str
+    paths: tuple[str, ...]
+    cni: str | None
+    facts: ClusterFacts
+
+
 @dataclass(slots=True)
 class Config:
     """The validated configuration of one run (file settings, then command-line overrides)."""
@@ -270,9 +294,12 @@ class Config:
     helm_values: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     cni: str | None = None
-    default_namespace: str = "default"
+    #: Namespace of objects that name none; None: each unit's (or folder's) own unnamed namespace.
+    default_namespace: str | None = None
     expect: tuple[str, ...] = ()
     cluster: ClusterFacts = field(default_factory=ClusterFacts)
+    #: Configured clusters (``clusters:``): which units each holds; overrides detection.
+    clusters: tuple[ClusterConfig, ...] = ()
     rule_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     plugin_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Parsed command-line options, for plugins that added their own.
@@ -406,27 +433,17 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
     """Validate raw settings and turn them into a :class:`Config`."""
     validate(data, _where(source) if source else "configuration")
     fail_on = data.get("fail-on", "warning")
-    cluster = data.get("cluster", {})
-    dns = cluster.get("dns", {})
-    apiserver = cluster.get("apiserver", {})
-    dns_facts = DNSFacts(
-        namespace=dns.get("namespace", "kube-system"),
-        pod_labels=dict(dns.get("pod-labels", {"k8s-app": "kube-dns"})),
-        ports=tuple(dns.get("ports", (53,))),
-        service_ip=dns.get("service-ip"),
-        node_local_ip=dns.get("node-local-ip"),
-    )
-    facts = ClusterFacts(
-        dns=dns_facts,
-        apiserver_addresses=_codes(apiserver.get("addresses")),
-        apiserver_port=apiserver.get("port"),
-        apiserver_service_ip=apiserver.get("service-ip"),
-        pod_cidrs=_codes(cluster.get("pod-cidr")),
-        service_cidrs=_codes(cluster.get("service-cidr")),
-        node_cidrs=_codes(cluster.get("node-cidr")),
-    )
     where = _where(source) if source else "configuration"
-    _check_cidrs(facts, where)
+    facts = _cluster_facts(data.get("cluster", {}), where, "cluster")
+    clusters = tuple(
+        ClusterConfig(
+            name=name,
+            paths=_codes(entry["paths"]),
+            cni=entry.get("cni"),
+            facts=_cluster_facts(entry, where, f"clusters.{name}"),
+        )
+        for name, entry in sorted(data.get("clusters", {}).items())
+    )
     return Config(
         source=source,
         root=root,
@@ -441,10 +458,11 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),
         roots=_paths(where, "roots", _codes(data.get("roots")), root, kind="directory"),
         cni=data.get("cni"),
-        default_namespace=data.get("default-namespace", "default"),
+        default_namespace=data.get("default-namespace"),
         # A missing probe file is an NP801 finding at its path (the check cannot run), not a stop.
         expect=_paths(where, "expect", _codes(data.get("expect")), root, kind="file", missing_ok=True),
         cluster=facts,
+        clusters=clusters,
         rule_settings={k: dict(v) for k, v in data.get("rules", {}).items()},
         plugin_settings={k: dict(v) for k, v in data.get("plugins", {}).items()},
     )
@@ -463,13 +481,37 @@ def _paths(
     return tuple(checked)
 
 
-def _check_cidrs(facts: ClusterFacts, source: str) -> None:
+def _cluster_facts(cluster: Mapping[str, Any], where: str, key: str) -> ClusterFacts:
+    """The facts of a ``cluster`` section (or of one entry of ``clusters``), checked."""
+    dns = cluster.get("dns", {})
+    apiserver = cluster.get("apiserver", {})
+    dns_facts = DNSFacts(
+        namespace=dns.get("namespace", "kube-system"),
+        pod_labels=dict(dns.get("pod-labels", {"k8s-app": "kube-dns"})),
+        ports=tuple(dns.get("ports", (53,))),
+        service_ip=dns.get("service-ip"),
+        node_local_ip=dns.get("node-local-ip"),
+    )
+    facts = ClusterFacts(
+        dns=dns_facts,
+        apiserver_addresses=_codes(apiserver.get("addresses")),
+        apiserver_port=apiserver.get("port"),
+        apiserver_service_ip=apiserver.get("service-ip"),
+        pod_cidrs=_codes(cluster.get("pod-cidr")),
+        service_cidrs=_codes(cluster.get("service-cidr")),
+        node_cidrs=_codes(cluster.get("node-cidr")),
+    )
+    _check_cidrs(facts, where, key)
+    return facts
+
+
+def _check_cidrs(facts: ClusterFacts, source: str, section: str = "cluster") -> None:
     import ipaddress
 
     for key, values in (
-        ("cluster.pod-cidr", facts.pod_cidrs),
-        ("cluster.service-cidr", facts.service_cidrs),
-        ("cluster.node-cidr", facts.node_cidrs),
+        (f"{section}.pod-cidr", facts.pod_cidrs),
+        (f"{section}.service-cidr", facts.service_cidrs),
+        (f"{section}.node-cidr", facts.node_cidrs),
     ):
         for value in values:
             try:

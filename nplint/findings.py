@@ -58,6 +58,10 @@ class ObjectRef:
 
     def __str__(self) -> str:
         # Every field comes from the repository: shown escaped and capped, as messages quote it.
+        if self.namespace.endswith("/"):
+            # A unit's unnamed namespace (nplint.units): named by the folder it is applied from.
+            where = f"the namespace `{shown(self.namespace)}` is applied to"
+            return f"{shown(self.kind)} {shown(self.name)} (in {where})"
         if self.namespace:
             return f"{shown(self.kind)} {shown(self.namespace)}/{shown(self.name)}"
         return f"{shown(self.kind)} {shown(self.name)}"
@@ -94,6 +98,8 @@ class Finding:
     document_index: int = 0
     related: tuple[Related, ...] = ()
     fix: str | None = field(default=None, compare=False)
+    #: The worlds (nplint.units) the finding holds in, by label; empty when the run has one world.
+    worlds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Messages quote repository values; whatever a rule (or a plugin's rule)

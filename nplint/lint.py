@@ -1,4 +1,4 @@
-"""The lint pipeline: discover → load → inventory → rules → select/suppress → sorted findings.
+"""The lint pipeline: discover → load → render → units → worlds → inventory → rules → select/suppress.
 
 Each stage hands the next plain values; nothing here prints. The command line
 (and tests, and embedding applications) call :func:`lint`.
@@ -17,14 +17,15 @@ from pathlib import Path
 from nplint import render
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
-from nplint.findings import FILE_START, Finding, Level
-from nplint.loading import LoadedFile, Problem, decode, iter_manifests
+from nplint.findings import FILE_START, Finding, Level, Span
+from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
+from nplint.units import Unit, World, naming, units_of, worlds_of
 from nplint.untrusted import escape, quoted
 
 
@@ -72,6 +73,9 @@ class LintResult:
     missing: tuple[str, ...] = ()
     failures: list[RuleFailure] = field(default_factory=list)
     suppressions: list[Suppression] = field(default_factory=list)
+    #: The unit of every file, by display path, and the worlds the rules judged.
+    units: dict[str, Unit] = field(default_factory=dict)
+    worlds: list[World] = field(default_factory=list)
 
 
 def read_file(
@@ -219,6 +223,99 @@ def check_rule_options(rules: Sequence[type[Rule]], config: Config) -> None:
         raise ConfigError("\n".join(problems))
 
 
+def deployment_worlds(
+    files: Sequence[LoadedFile], manifests: Sequence[Manifest], rendering: render.RenderPlan, config: Config
+) -> tuple[dict[str, Unit], list[World]]:
+    """The units stage and the worlds stage: which unit every file belongs to, and what each cluster holds."""
+    rendered = {r.loaded.path: r.target.tool for r in rendering.rendered}
+    units = units_of(files, rendered)
+    return units, worlds_of(manifests, units, config)
+
+
+def world_inventory(
+    manifests: Sequence[Manifest],
+    files: Sequence[LoadedFile],
+    config: Config,
+    plugins: PluginManager,
+    units: dict[str, Unit],
+    world: World | None,
+) -> Inventory:
+    """The inventory of one world (of every unit with ``world`` None), knowing each object's unit."""
+    inventory = build_inventory(manifests, default_namespace=config.default_namespace)
+    inventory.units = units
+    inventory.world = world
+    plugins.extend_inventory(inventory, list(files), config)
+    return inventory
+
+
+def judge_worlds(
+    rules: Sequence[type[Rule]],
+    base: RuleContext,
+    manifests: Sequence[Manifest],
+    plugins: PluginManager,
+    units: dict[str, Unit],
+    worlds: Sequence[World],
+    rendered: Sequence[render.Rendered],
+) -> tuple[list[Finding], list[RuleFailure]]:
+    """Run ``rules`` on each world, and report what several worlds share once, naming them.
+
+    A finding is the same problem in two worlds when it has the same rule and
+    source position (after mapping rendered output back to its source): the
+    line both overlays take from their base.
+    """
+    judged: list[tuple[World, list[Finding]]] = []
+    failures: list[RuleFailure] = []
+    for world in worlds:
+        held = set(world.units)
+        config = world.config(base.config)
+        files = [f for f in base.files if units.get(f.path) in held]
+        inventory = world_inventory(
+            [m for m in manifests if units.get(m.path) in held], files, config, plugins, units, world
+        )
+        ctx = replace(base, inventory=inventory, files=files, config=config)
+        found, failed = run_split(rules, ctx, config, run_rules)
+        failures.extend(f for f in failed if f not in failures)
+        judged.append((world, render.map_back(found, rendered) if rendered else found))
+    if len(worlds) == 1:
+        return judged[0][1] if judged else [], failures
+    first: dict[tuple[str, str, Span, str, int], Finding] = {}
+    where: dict[tuple[str, str, Span, str, int], list[World]] = {}
+    for world, found in judged:
+        for finding in sorted(found, key=Finding.sort_key):
+            key = (finding.rule_id, finding.path, finding.span, finding.yaml_path, finding.document_index)
+            first.setdefault(key, finding)
+            holding = where.setdefault(key, [])
+            if world not in holding:
+                holding.append(world)
+    messages: dict[tuple[str, str, Span, str, int], set[str]] = {}
+    for _, found in judged:
+        for finding in found:
+            key = (finding.rule_id, finding.path, finding.span, finding.yaml_path, finding.document_index)
+            messages.setdefault(key, set()).add(finding.message)
+    merged = [
+        replace(
+            finding,
+            message=f"{_shared_message(finding.message, messages[key])} ({naming(where[key])})",
+            worlds=tuple(w.label for w in where[key]),
+        )
+        for key, finding in first.items()
+    ]
+    return merged, failures
+
+
+def _shared_message(first: str, messages: set[str]) -> str:
+    """The message of a finding several worlds share: without the trailing note that names one of them.
+
+    Each world's finding on a rendered unit ends with where it was rendered
+    (``(in the output of kustomize for overlays/prod)``); once the worlds are
+    named, that note would name only the first.
+    """
+    if len(messages) == 1:
+        return first
+    heads = {message.rpartition(" (")[0] if message.endswith(")") else message for message in messages}
+    return heads.pop() if len(heads) == 1 else first
+
+
 def run_rules(
     rules: Sequence[type[Rule]], ctx_base: RuleContext, config: Config
 ) -> tuple[list[Finding], list[RuleFailure]]:
@@ -287,7 +384,11 @@ def _lint(
     scope, report = _report_only(paths, config)
     found, read = load_paths(scope, config, plugins, stdin)
     files, rendering = rendered_files(found, read, config)
-    inventory = inventory_of(files, config, plugins)
+    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    # One world (the common case) judges the run's own inventory; more build one each.
+    one = worlds[0] if len(worlds) == 1 else None
+    inventory = world_inventory(manifests, files, one.config(config) if one else config, plugins, units, one)
     main_rules = [r for r in chosen if r.phase != "meta"]
     meta_rules = [r for r in chosen if r.phase == "meta"]
     base = RuleContext(
@@ -299,9 +400,13 @@ def _lint(
         enabled_ids=frozenset(r.id for r in chosen),
         registry=registry,
     )
-    raw, failures = run_split(main_rules, base, config, run_rules)
-    if rendering.rendered:
-        raw = render.map_back(raw, rendering.rendered)
+    if one is not None:
+        ctx = replace(base, config=one.config(config))
+        raw, failures = run_split(main_rules, ctx, ctx.config, run_rules)
+        if rendering.rendered:
+            raw = render.map_back(raw, rendering.rendered)
+    else:
+        raw, failures = judge_worlds(main_rules, base, manifests, plugins, units, worlds, rendering.rendered)
     suppressor = Suppressor(registry, config, read, inventory)
     outcome = suppressor.apply(raw)
     if meta_rules:
@@ -327,4 +432,6 @@ def _lint(
         missing=found.missing,
         failures=failures,
         suppressions=outcome.suppressions,
+        units=units,
+        worlds=list(worlds),
     )

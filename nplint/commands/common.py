@@ -64,7 +64,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cni", metavar="NAME", help="the cluster's CNI plugin (calico, cilium, flannel, …)")
     parser.add_argument(
-        "--namespace", metavar="NS", help="namespace of objects that name none (default: 'default')"
+        "--namespace",
+        metavar="NS",
+        help="namespace of objects that name none (default: each unit's own unnamed namespace, "
+        "named after its folder)",
     )
     parser.add_argument(
         "--no-color", action="store_true", help="never colour the output (NO_COLOR is honoured too)"

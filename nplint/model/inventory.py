@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
@@ -31,6 +31,10 @@ from nplint.model.objects import (
     Workload,
 )
 from nplint.model.selectors import LabelSelector, Operator, Requirement
+from nplint.units.units import Unit, unit_of_file
+
+if TYPE_CHECKING:
+    from nplint.units.worlds import World
 
 T = TypeVar("T")
 
@@ -54,9 +58,10 @@ NETWORK_POLICY_API_VERSIONS = frozenset(("networking.k8s.io/v1", "extensions/v1b
 
 @dataclass(slots=True)
 class Inventory:
-    """Every object nplint understands, from the whole repository."""
+    """Every object nplint understands, from the whole repository or from one world of it."""
 
-    default_namespace: str = "default"
+    #: The namespace of objects that name none; None: their unit's unnamed namespace.
+    default_namespace: str | None = "default"
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     workloads: list[Workload] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
@@ -67,6 +72,15 @@ class Inventory:
     manifests: list[Manifest] = field(default_factory=list)
     #: Results derived from the inventory once per run (CNI detection, the engine), by key.
     derived: dict[Hashable, object] = field(default_factory=dict)
+    #: The unit of every file, by display path (files the pipeline did not place: plain units).
+    units: dict[str, Unit] = field(default_factory=dict)
+    #: The world this inventory holds, None for the whole run.
+    world: World | None = None
+
+    def unit_of(self, obj: KubeObject) -> Unit:
+        """The unit that sends ``obj``: what one ``kubectl apply`` sends along with it."""
+        found = self.units.get(obj.path)
+        return found if found is not None else unit_of_file(obj.path, {})
 
     def memo(self, key: Hashable, factory: Callable[[], T]) -> T:
         """``factory()``, computed once for this inventory and key: rules share analyses."""
@@ -106,7 +120,13 @@ def _group(objects: Iterable[ObjectT]) -> dict[str, list[ObjectT]]:
     return grouped
 
 
-def build_inventory(manifests: Iterable[Manifest], *, default_namespace: str = "default") -> Inventory:
+def build_inventory(manifests: Iterable[Manifest], *, default_namespace: str | None = "default") -> Inventory:
+    """The inventory of ``manifests``.
+
+    An object that names no namespace lands in ``default_namespace``; with None,
+    in the unnamed namespace of its unit (its folder): what kubectl's context
+    gives it at apply time, shared with the unit's other such objects only.
+    """
     inventory = Inventory(default_namespace=default_namespace)
     referenced: set[str] = set()
     for manifest in manifests:
@@ -144,7 +164,7 @@ def _implicit_namespace(name: str) -> Namespace:
     )
 
 
-def _build_object(manifest: Manifest, default_namespace: str) -> KubeObject | None:
+def _build_object(manifest: Manifest, default_namespace: str | None) -> KubeObject | None:
     node = manifest.node
     kind = manifest.kind
     api_version = node.get_str("apiVersion")
@@ -167,7 +187,7 @@ def _build_object(manifest: Manifest, default_namespace: str) -> KubeObject | No
         # The API server sets this label on every namespace (GA in 1.22).
         common["labels"] = {**labels, NAMESPACE_NAME_LABEL: name}
         return Namespace(kind=kind, namespace="", **common)
-    namespace = written_namespace or default_namespace
+    namespace = written_namespace or default_namespace or unit_of_file(manifest.path, {}).unnamed_namespace
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
     if kind in WORKLOAD_TEMPLATE_PATHS:

@@ -1,0 +1,127 @@
+"""``nplint worlds``: the units of a repository and the worlds that hold them.
+
+The first thing to run when a finding surprises: it shows what nplint takes
+for one ``kubectl apply`` (a unit: a kustomize entry point, a Helm chart, the
+plain manifests of one folder) and which units it judges together (a world:
+what one cluster holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from nplint.commands.common import (
+    Session,
+    UsageError,
+    add_common,
+    add_render_option,
+    config_for,
+    warn_load_problems,
+    write_output,
+)
+from nplint.exitcodes import ExitCode
+from nplint.loading import iter_manifests
+from nplint.units import Unit, World
+from nplint.units.units import PLAIN
+from nplint.untrusted import shown
+
+
+def add_parser(subparsers: Any, session: Session | None = None) -> None:
+    """Add the `worlds` command; ``session`` is unused (the command has no plugin options)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "worlds",
+        help="show the deployment units and the worlds (clusters) nplint judges them in",
+        description="Print the units (what one `kubectl apply` sends: a kustomize entry point, a Helm "
+        "chart, the plain manifests of one folder) and the worlds (what one cluster holds) that every "
+        "cross-object rule and the connectivity engine judge one at a time.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default '.')")
+    parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    add_common(parser)
+    add_render_option(parser)
+
+
+def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    from nplint.lint import collector_paused
+
+    with collector_paused():
+        return _run(args, session, stdout)
+
+
+def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    from nplint.lint import deployment_worlds, load_paths, rendered_files
+
+    paths = args.paths or ["."]
+    config = config_for(args, paths, {})
+    session.plugins.configure(config)
+    found, files = load_paths(paths, config, session.plugins)
+    if found.missing:
+        raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
+    warn_load_problems(files)
+    files, rendering = rendered_files(found, files, config)
+    for target, why in rendering.unrendered:
+        print(
+            f"nplint: note: {shown(target.display)} is not rendered: {why}; its objects are left out",
+            file=sys.stderr,
+        )
+    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    objects = Counter(units[m.path] for m in manifests if m.path in units)
+    every = sorted(set(units.values()))
+    if args.format == "json":
+        text = json.dumps(_json(every, objects, worlds), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = _text(every, objects, worlds)
+    write_output(text, args.output, stdout)
+    return ExitCode.OK
+
+
+def _json(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]) -> dict[str, object]:
+    return {
+        "version": 1,
+        "units": [
+            {"kind": u.kind, "directory": u.name, "objects": objects[u], "namespace": u.unnamed_namespace}
+            for u in units
+        ],
+        "worlds": [
+            {
+                "kind": w.kind,
+                "name": w.name,
+                "units": [{"kind": u.kind, "directory": u.name} for u in w.units],
+                **({"cni": w.cni} if w.cni else {}),
+            }
+            for w in worlds
+        ],
+    }
+
+
+def _text(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]) -> str:
+    width = max((len(shown(u.name)) for u in units), default=0)
+    lines = [f"{len(units)} unit{'s' if len(units) != 1 else ''} (what one `kubectl apply` sends):"]
+    for unit in units:
+        count = objects[unit]
+        # Kustomize and Helm wrote the namespaces they set; a plain folder's are left to kubectl's context.
+        where = f"; without a namespace: `{shown(unit.unnamed_namespace)}`" if unit.kind == PLAIN else ""
+        lines.append(
+            f"  {unit.kind:<9}  {shown(unit.name):<{width}}  {count} object{'s' if count != 1 else ''}{where}"
+        )
+    lines.append("")
+    lines.append(
+        f"{len(worlds)} world{'s' if len(worlds) != 1 else ''} (what one cluster holds, judged on its own):"
+    )
+    for world in worlds:
+        cni = f" (cni: {shown(world.cni)})" if world.cni else ""
+        lines.append(
+            f"  {shown(world.label)}{cni}: {len(world.units)} unit{'s' if len(world.units) != 1 else ''}"
+        )
+        for unit in world.units:
+            lines.append(f"    {unit.kind:<9}  {shown(unit.name)}")
+    return "\n".join(lines) + "\n"
