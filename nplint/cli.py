@@ -18,8 +18,7 @@ from typing import Any, NoReturn, TextIO
 from nplint import __version__
 from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
 from nplint.commands import write_output
-from nplint.config import Config, ConfigError, codes_in, load_config, repository_path, stays_inside
-from nplint.discovery import find_repository_root
+from nplint.config import Config, ConfigError, codes_in, find_root, load_config, repository_path, stays_inside
 from nplint.exitcodes import ExitCode
 from nplint.findings import Level
 from nplint.lint import LintResult, lint
@@ -184,15 +183,15 @@ def config_for(
 ) -> Config:
     """The configuration for linting ``paths``: the repository's settings, then the command line's.
 
-    ``root`` is the repository root (default: the one around the current
-    directory); every path the configuration names must stay inside it.
+    ``root`` is the repository root (default: the one around ``paths``, see
+    :func:`~nplint.config.find_root`); every path the configuration names must stay inside it.
     """
     start = Path.cwd()
     first = next((p for p in paths if p != "-"), None)
     if first is not None:
         start = Path(first)
     if root is None:
-        root = find_repository_root(Path.cwd())
+        root = find_root(paths)
     if args.cni:
         overrides["cni"] = args.cni
     if args.namespace:

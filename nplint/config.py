@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nplint.discovery import find_repository_root
 from nplint.findings import Level
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
 
@@ -299,6 +300,36 @@ def find_config_file(start: Path, stop: Path) -> Path | None:
         if stop not in directory.parents:
             return None
         directory = directory.parent
+
+
+def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
+    """The root of a run: the repository around the paths linted, whatever the current directory.
+
+    Display paths, ``roots``, ``exclude`` and the rules that compare folders all
+    count from the root, so it must not depend on where nplint was started:
+    ``nplint DIR``, ``cd DIR && nplint .`` and ``nplint /abs/DIR`` agree. It is
+    the nearest directory holding ``.git`` at or above the deepest directory
+    containing every path named (a file counts as its directory); outside a
+    repository, the nearest one holding a configuration file; else that
+    directory itself. With no path but standard input, it starts from ``cwd``.
+    """
+    here = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    named: list[str] = []
+    for given in paths:
+        if given == "-":
+            continue
+        absolute = os.path.normpath(os.path.join(here, given))
+        if os.path.isdir(absolute):
+            named.append(os.path.realpath(absolute))
+        elif os.path.lexists(absolute):
+            # The folder the file is named in: a link to a file elsewhere does not move the root.
+            named.append(os.path.realpath(os.path.dirname(absolute)))
+    start = Path(os.path.commonpath(named) if named else os.path.realpath(here))
+    repository = find_repository_root(start)
+    if repository != start or os.path.exists(os.path.join(start, ".git")):
+        return repository
+    configured = find_config_file(start, Path(start.anchor))
+    return configured.parent if configured is not None else start
 
 
 def _read_config_text(path: Path) -> str:

@@ -76,16 +76,28 @@ def top_directory(path: str) -> str:
     return head if rest else ""
 
 
+def same_area(path: str, other: str) -> bool:
+    """Whether two files (paths from the root) belong to one part of the tree.
+
+    A file at the top of the tree belongs to no one part, so it shares every
+    part: whether the manifests sit in the root or one folder below it must not
+    change what is judged together (the root is where the tree starts, not
+    where nplint was started).
+    """
+    top = top_directory(path)
+    other_top = top_directory(other)
+    return top == other_top or not top or not other_top
+
+
 def shares_area(path: str, workloads: Sequence[Workload]) -> bool:
-    """Whether some workload lives in the same top-level directory as the policy.
+    """Whether some workload lives in the same part of the tree as the policy.
 
     A repository that keeps one application's workloads in one part of the tree
     and another team's policies for the same namespace in another (kubeflow's
     ``applications/`` and ``common/``) shows only part of that namespace to each;
     a policy is judged only against workloads from its own part.
     """
-    top = top_directory(path)
-    return any(top_directory(w.path) == top for w in workloads)
+    return any(same_area(path, w.path) for w in workloads)
 
 
 def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:

@@ -20,7 +20,7 @@ from nplint.engine.portsets import PortSet
 from nplint.findings import Finding, Level, Related
 from nplint.model import Direction, Inventory, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.coverage import pinned_names, shares_area, top_directory, workloads_by_namespace
+from nplint.rules.coverage import pinned_names, same_area, shares_area, workloads_by_namespace
 from nplint.rules.selectors import selector_yaml
 from nplint.untrusted import shown
 
@@ -153,13 +153,12 @@ def _one_sided(engine: Engine, applied: AppliedRule, own: Sequence[int], others:
     ingress = applied.rule.direction is Direction.INGRESS
     other_side = Direction.EGRESS if ingress else Direction.INGRESS
     judged = False
-    area = top_directory(applied.policy.path)
     for other in others:
         if not engine.is_isolated(other, other_side):
             return False
         # A policy from another part of the tree (a test scenario, another variant of the
         # install) may not be deployed with this one: its isolation is not judged.
-        if any(top_directory(q.path) != area for q in engine.isolating[other_side][other]):
+        if any(not same_area(q.path, applied.policy.path) for q in engine.isolating[other_side][other]):
             return False
         for mine in own:
             destination = engine.classes[mine] if ingress else engine.classes[other]
