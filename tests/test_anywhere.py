@@ -1,0 +1,224 @@
+"""Same answer from anywhere: `nplint DIR`, `cd DIR && nplint .` and `nplint /abs/DIR` agree.
+
+Every fixture tree of the suite is linted the three ways, once outside any git
+repository and once one folder deep in one; the three reports must be the same
+bytes. Paths are shown relative to the root (the repository around the paths
+linted, see ``nplint.config.find_root``), so nothing needs normalising within
+one layout; between the two layouts only the display prefix differs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import FIXTURES, run_cli
+from nplint.cli import Session
+from nplint.config import find_root, read_config_file
+
+RULE_DIR = "NP"
+ALL_RULES = ",".join(rule.id for rule in Session().rules)
+ANYWHERE = FIXTURES / "anywhere"
+
+
+def _trees() -> list[Path]:
+    """Every fixture tree: each rule's bad/ and good/ entries, and every entry of the other folders."""
+    trees: list[Path] = []
+    for group in sorted(FIXTURES.iterdir()):
+        if not group.is_dir():
+            continue
+        if group.name.startswith(RULE_DIR) and group.name[2:].isdigit():
+            folders = [group / kind for kind in ("bad", "good") if (group / kind).is_dir()]
+        else:
+            folders = [group]
+        for folder in folders:
+            trees += [entry for entry in sorted(folder.iterdir()) if not entry.name.startswith(".")]
+    return trees
+
+
+TREES = _trees()
+
+
+def _place(tree: Path, folder: Path) -> Path:
+    """A copy of the fixture as its own folder (a file fixture alone in one), returned."""
+    if tree.is_dir():
+        shutil.copytree(tree, folder, symlinks=True)
+    else:
+        folder.mkdir(parents=True)
+        shutil.copyfile(tree, folder / tree.name)
+    return folder
+
+
+def _three_ways(folder: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> list[tuple[int, str]]:
+    args = ["check", "--format", "json", *extra]
+    monkeypatch.chdir(folder.parent)
+    outcomes = [run_cli([*args, "--", folder.name])]
+    monkeypatch.chdir(folder)
+    outcomes.append(run_cli([*args, "--", "."]))
+    outcomes.append(run_cli([*args, "--", str(folder.resolve())]))
+    return outcomes
+
+
+def _git_repository(path: Path) -> Path:
+    path.mkdir(parents=True)
+    if shutil.which("git") is not None:
+        subprocess.run(["git", "init", "-q", str(path)], check=True)
+    else:  # all nplint looks for is the .git entry
+        (path / ".git").mkdir()
+    return path
+
+
+def _unprefixed(text: str, prefix: str) -> str:
+    """``text`` with the display prefix of the tree taken out, wherever a path is shown.
+
+    Messages name paths too ("first in deploy/tree/a.yaml", "kustomize build
+    ./deploy/tree"); the tree itself is "." when it is the root.
+    """
+    if not prefix:
+        return text
+    folder = prefix.rstrip("/")
+    return text.replace(prefix, "").replace(f"./{folder}", ".").replace(folder, ".")
+
+
+def _findings(output: str, prefix: str = "") -> list[tuple[str, str, int, int, str]]:
+    data: dict[str, Any] = json.loads(output)
+    found = []
+    for finding in data["findings"]:
+        path = finding["path"]
+        assert path.startswith(prefix), path
+        message = _unprefixed(finding["message"], prefix)
+        found.append((finding["rule"], path[len(prefix) :], finding["line"], finding["column"], message))
+    return found
+
+
+def _names_paths(tree: Path) -> bool:
+    """Whether the tree's configuration names files, which are relative to the repository root."""
+    config = tree / ".nplint.yaml"
+    return config.is_file() and bool(set(read_config_file(config)) & {"expect", "roots", "helm-values"})
+
+
+@pytest.mark.parametrize("tree", TREES, ids=[str(t.relative_to(FIXTURES)) for t in TREES])
+def test_every_fixture_tree_gives_one_answer_from_anywhere(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = _place(tree, tmp_path / "plain" / "tree")
+    plain = _three_ways(outside, monkeypatch, "--select", ALL_RULES)
+    assert plain[1] == plain[0], "`cd DIR && nplint .` differs from `nplint DIR`"
+    assert plain[2] == plain[0], "`nplint /abs/DIR` differs from `nplint DIR`"
+    assert plain[0][0] in (0, 1), plain[0]
+
+    inside = _place(tree, _git_repository(tmp_path / "repo") / "deploy" / "tree")
+    in_git = _three_ways(inside, monkeypatch, "--select", ALL_RULES)
+    assert in_git[1] == in_git[0], "in a repository, `cd DIR && nplint .` differs from `nplint DIR`"
+    assert in_git[2] == in_git[0], "in a repository, `nplint /abs/DIR` differs from `nplint DIR`"
+    # Only the display prefix tells the two layouts apart: the tree is all in one part of
+    # the repository, as it is all of the tree outside one. (Paths a configuration names
+    # count from the repository root, so a tree whose configuration names some is a
+    # different tree one folder down.)
+    if not _names_paths(tree):
+        nested = _findings(in_git[0][1], "deploy/tree/")
+        top = _findings(plain[0][1])
+        assert [f[:4] for f in nested] == [f[:4] for f in top]
+        for (*_, message), (*_, expected) in zip(nested, top, strict=True):
+            assert _same_message(message, expected)
+
+
+def _same_message(nested: str, top: str) -> bool:
+    """Equal, but for a quoted program error cut to length: the longer paths leave less of it."""
+    if nested == top:
+        return True
+    cut = "...)"
+    if cut not in nested or cut not in top:
+        return False
+    nested_head, _, nested_tail = nested.partition(cut)
+    top_head, _, top_tail = top.partition(cut)
+    return nested_tail == top_tail and top_head.startswith(nested_head)
+
+
+# -- the report that found it -----------------------------------------------------------------
+
+SHOP = [
+    ("NP101", "app.yaml", 4, 9),
+    ("NP102", "app.yaml", 4, 9),
+    ("NP603", "policies/np.yaml", 4, 9),
+    ("NP104", "policies/np.yaml", 7, 3),
+]
+SHOP_MORE = [
+    ("NP101", "app.yaml", 4, 18),
+    ("NP102", "app.yaml", 4, 18),
+    ("NP603", "policies/np.yaml", 4, 18),
+    ("NP104", "policies/np.yaml", 6, 3),
+    ("NP301", "policies/web-egress.yaml", 8, 17),
+    ("NP106", "policies/web-egress.yaml", 10, 10),
+    ("NP206", "policies/web-egress.yaml", 12, 11),
+    ("NP206", "policies/web-egress.yaml", 22, 13),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), [("shop", SHOP), ("shop-more", SHOP_MORE)])
+@pytest.mark.parametrize("in_repository", [False, True], ids=["plain", "git"])
+def test_workloads_at_the_top_and_policies_below_are_judged_together(
+    name: str,
+    expected: list[tuple[str, str, int, int]],
+    in_repository: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Deployment shop/web in app.yaml at the top of the folder, the policies in policies/:
+    # NP104, NP206 and NP106 used to vanish when nplint ran inside the folder. Default rules.
+    base = _git_repository(tmp_path / "repo") / "deploy" if in_repository else tmp_path
+    folder = _place(ANYWHERE / name, base / name)
+    prefix = f"deploy/{name}/" if in_repository else ""
+    for code, output in _three_ways(folder, monkeypatch):
+        assert code == 1
+        found = [(rule, path, line, column) for rule, path, line, column, _ in _findings(output, prefix)]
+        assert sorted(found) == sorted(expected)
+
+
+# -- where the root is ---------------------------------------------------------------------------
+
+
+def test_root_is_the_repository_around_the_paths_not_the_current_directory(tmp_path: Path) -> None:
+    repository = _git_repository(tmp_path / "repo")
+    (repository / "a" / "b").mkdir(parents=True)
+    (repository / "a" / "b" / "x.yaml").write_text("{}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real = repository.resolve()
+    assert find_root(["a/b"], cwd=repository) == real
+    assert find_root([str(repository / "a" / "b")], cwd=elsewhere) == real
+    assert find_root(["x.yaml"], cwd=repository / "a" / "b") == real
+    assert find_root(["-"], cwd=repository / "a") == real
+    assert find_root([], cwd=elsewhere) == elsewhere.resolve()
+
+
+def test_root_outside_a_repository(tmp_path: Path) -> None:
+    (tmp_path / "top" / "one").mkdir(parents=True)
+    (tmp_path / "top" / "two").mkdir()
+    (tmp_path / "top" / "one" / "x.yaml").write_text("{}\n")
+    top = (tmp_path / "top").resolve()
+    # The folder named, or the one holding every path named.
+    assert find_root(["one"], cwd=top) == top / "one"
+    assert find_root(["."], cwd=top / "one") == top / "one"
+    assert find_root(["one/x.yaml"], cwd=top) == top / "one"
+    assert find_root(["one", "two"], cwd=top) == top
+    # A configuration file above marks the root, as a repository would.
+    (top / ".nplint.yaml").write_text("select: [NP1]\n")
+    assert find_root(["one"], cwd=top) == top
+    assert find_root(["."], cwd=top / "one") == top
+    # A missing path does not move the root (it is reported as missing).
+    assert find_root(["one", "gone/deeper"], cwd=top) == top
+
+
+def test_a_file_linked_from_elsewhere_does_not_move_the_root(tmp_path: Path) -> None:
+    repository = _git_repository(tmp_path / "repo")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").write_text("{}\n")
+    (repository / "link.yaml").symlink_to(outside / "x.yaml")
+    assert find_root(["link.yaml"], cwd=repository) == repository.resolve()
