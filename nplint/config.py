@@ -311,7 +311,8 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
     the nearest directory holding ``.git`` at or above the deepest directory
     containing every path named (a file counts as its directory); outside a
     repository, the nearest one holding a configuration file; else that
-    directory itself. With no path but standard input, it starts from ``cwd``.
+    directory itself. Missing paths and pipes do not count; with none left, it
+    starts from ``cwd``.
     """
     here = os.path.abspath(cwd if cwd is not None else os.getcwd())
     named: list[str] = []
@@ -321,9 +322,10 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
         absolute = os.path.normpath(os.path.join(here, given))
         if os.path.isdir(absolute):
             named.append(os.path.realpath(absolute))
-        elif os.path.lexists(absolute):
+        elif os.path.isfile(absolute):
             # The folder the file is named in: a link to a file elsewhere does not move the root.
             named.append(os.path.realpath(os.path.dirname(absolute)))
+        # A pipe (`<(kustomize build …)` is /dev/fd/63) is like standard input: no place in a tree.
     start = Path(os.path.commonpath(named) if named else os.path.realpath(here))
     repository = find_repository_root(start)
     if repository != start or os.path.exists(os.path.join(start, ".git")):

@@ -1,15 +1,16 @@
 """Same answer from anywhere: `nplint DIR`, `cd DIR && nplint .` and `nplint /abs/DIR` agree.
 
-Every fixture tree of the suite is linted the three ways, once outside any git
-repository and once one folder deep in one; the three reports must be the same
-bytes. Paths are shown relative to the root (the repository around the paths
-linted, see ``nplint.config.find_root``), so nothing needs normalising within
-one layout; between the two layouts only the display prefix differs.
+Every fixture tree of the suite is linted the three ways: outside any git
+repository, as a repository of its own, and one folder deep in one; the three
+reports must be the same bytes. Paths are shown relative to the root (the
+repository around the paths linted, see ``nplint.config.find_root``), so nothing
+needs normalising within one layout; one folder deep, only the display prefix differs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,7 +66,7 @@ def _three_ways(folder: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> l
 
 
 def _git_repository(path: Path) -> Path:
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
     if shutil.which("git") is not None:
         subprocess.run(["git", "init", "-q", str(path)], check=True)
     else:  # all nplint looks for is the .git entry
@@ -112,20 +113,30 @@ def test_every_fixture_tree_gives_one_answer_from_anywhere(
     assert plain[2] == plain[0], "`nplint /abs/DIR` differs from `nplint DIR`"
     assert plain[0][0] in (0, 1), plain[0]
 
+    # The tree as a repository of its own: the very same report.
+    own = _place(tree, tmp_path / "own" / "tree")
+    _git_repository(own)
+    assert _three_ways(own, monkeypatch, "--select", ALL_RULES) == plain, "a repository of its own differs"
+
+    # One folder deep in a repository: the three ways agree, paths count from the repository.
     inside = _place(tree, _git_repository(tmp_path / "repo") / "deploy" / "tree")
-    in_git = _three_ways(inside, monkeypatch, "--select", ALL_RULES)
-    assert in_git[1] == in_git[0], "in a repository, `cd DIR && nplint .` differs from `nplint DIR`"
-    assert in_git[2] == in_git[0], "in a repository, `nplint /abs/DIR` differs from `nplint DIR`"
-    # Only the display prefix tells the two layouts apart: the tree is all in one part of
-    # the repository, as it is all of the tree outside one. (Paths a configuration names
-    # count from the repository root, so a tree whose configuration names some is a
-    # different tree one folder down.)
-    if not _names_paths(tree):
-        nested = _findings(in_git[0][1], "deploy/tree/")
-        top = _findings(plain[0][1])
-        assert [f[:4] for f in nested] == [f[:4] for f in top]
-        for (*_, message), (*_, expected) in zip(nested, top, strict=True):
-            assert _same_message(message, expected)
+    nested = _three_ways(inside, monkeypatch, "--select", ALL_RULES)
+    assert nested[1] == nested[0], "in a repository, `cd DIR && nplint .` differs from `nplint DIR`"
+    assert nested[2] == nested[0], "in a repository, `nplint /abs/DIR` differs from `nplint DIR`"
+    # Only the display prefix tells it from the tree on its own, where nothing else can:
+    # paths a configuration names count from the repository root, and two top-level
+    # folders of the tree are two parts of it on its own, one part of deploy/ in there.
+    if not _names_paths(tree) and _one_part(tree):
+        found = _findings(nested[0][1], "deploy/tree/")
+        expected = _findings(plain[0][1])
+        assert [f[:4] for f in found] == [f[:4] for f in expected]
+        for (*_, message), (*_, shown) in zip(found, expected, strict=True):
+            assert _same_message(message, shown)
+
+
+def _one_part(tree: Path) -> bool:
+    """Whether the tree has at most one folder at its top (files there belong to every part)."""
+    return not tree.is_dir() or sum(1 for entry in tree.iterdir() if entry.is_dir()) <= 1
 
 
 def _same_message(nested: str, top: str) -> bool:
@@ -222,3 +233,14 @@ def test_a_file_linked_from_elsewhere_does_not_move_the_root(tmp_path: Path) -> 
     (outside / "x.yaml").write_text("{}\n")
     (repository / "link.yaml").symlink_to(outside / "x.yaml")
     assert find_root(["link.yaml"], cwd=repository) == repository.resolve()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_pipe_does_not_move_the_root(tmp_path: Path) -> None:
+    # `nplint <(kustomize build overlay)` names /dev/fd/63: like standard input, it has no folder.
+    repository = _git_repository(tmp_path / "repo")
+    pipes = tmp_path / "pipes"
+    pipes.mkdir()
+    os.mkfifo(pipes / "63")
+    assert find_root([str(pipes / "63")], cwd=repository) == repository.resolve()
+    assert find_root([str(pipes / "63"), "."], cwd=repository) == repository.resolve()

@@ -57,7 +57,9 @@ def test_named_files_report_only_their_own_findings(repo: Path) -> None:
 
 def test_context_from_a_sibling_file_still_counts(repo: Path) -> None:
     # Alone, the Deployment's namespace has no default-deny (standard input has no siblings)...
-    code, output = run_cli(["check", "--format", "json", "-"], stdin=(repo / "shop" / "app.yaml").read_bytes())
+    code, output = run_cli(
+        ["check", "--format", "json", "-"], stdin=(repo / "shop" / "app.yaml").read_bytes()
+    )
     assert code == 1
     alone = sorted((f["rule"], f["path"], f["line"], f["column"]) for f in json.loads(output)["findings"])
     assert alone == [("NP101", "-", 4, 18), ("NP102", "-", 4, 18)]
@@ -65,7 +67,9 @@ def test_context_from_a_sibling_file_still_counts(repo: Path) -> None:
     assert _lint("shop/app.yaml") == []
 
 
-def test_a_named_file_is_the_same_file_however_it_is_spelled(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_named_file_is_the_same_file_however_it_is_spelled(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert _lint("./shop/../shop/web.yaml") == SHOP_WEB
     assert _lint(str(repo / "shop" / "web.yaml")) == SHOP_WEB
     monkeypatch.chdir(repo / "shop")
