@@ -244,3 +244,20 @@ def test_a_pipe_does_not_move_the_root(tmp_path: Path) -> None:
     os.mkfifo(pipes / "63")
     assert find_root([str(pipes / "63")], cwd=repository) == repository.resolve()
     assert find_root([str(pipes / "63"), "."], cwd=repository) == repository.resolve()
+
+
+CONNECTIVITY = sorted(p for p in (FIXTURES / "connectivity").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("tree", CONNECTIVITY, ids=[t.name for t in CONNECTIVITY])
+def test_reach_gives_one_matrix_from_anywhere(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _place(tree, tmp_path / "plain" / "tree")
+    monkeypatch.chdir(folder.parent)
+    outcomes = [run_cli(["reach", "--", folder.name])]
+    monkeypatch.chdir(folder)
+    outcomes += [run_cli(["reach", "--", "."]), run_cli(["reach", "--", str(folder.resolve())])]
+    assert outcomes[0][1].strip(), outcomes[0]
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[2] == outcomes[0]
