@@ -311,8 +311,9 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
     the nearest directory holding ``.git`` at or above the deepest directory
     containing every path named (a file counts as its directory); outside a
     repository, the nearest one holding a configuration file; else that
-    directory itself. Missing paths and pipes do not count; with none left, it
-    starts from ``cwd``.
+    directory itself (the first path's, when the paths share nothing but
+    ``/``). Missing paths and pipes do not count; with none left, it starts
+    from ``cwd``.
     """
     here = os.path.abspath(cwd if cwd is not None else os.getcwd())
     named: list[str] = []
@@ -327,6 +328,10 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
             named.append(os.path.realpath(os.path.dirname(absolute)))
         # A pipe (`<(kustomize build …)` is /dev/fd/63) is like standard input: no place in a tree.
     start = Path(os.path.commonpath(named) if named else os.path.realpath(here))
+    if named and start == Path(start.anchor):
+        # Paths with nothing in common but `/`: the root would be the machine, and named
+        # files take their context from all of it. The first path's folder it is.
+        start = Path(named[0])
     repository = find_repository_root(start)
     if repository != start or os.path.exists(os.path.join(start, ".git")):
         return repository

@@ -261,3 +261,11 @@ def test_reach_gives_one_matrix_from_anywhere(
     assert outcomes[0][1].strip(), outcomes[0]
     assert outcomes[1] == outcomes[0]
     assert outcomes[2] == outcomes[0]
+
+
+def test_paths_with_nothing_in_common_do_not_make_the_machine_the_root(tmp_path: Path) -> None:
+    elsewhere = Path(os.path.realpath(json.__file__))
+    if elsewhere.parts[1] == tmp_path.resolve().parts[1]:
+        pytest.skip("the standard library and the temporary directory share a top folder here")
+    (tmp_path / "x.yaml").write_text("{}\n")
+    assert find_root(["x.yaml", str(elsewhere)], cwd=tmp_path) == tmp_path.resolve()
