@@ -310,10 +310,9 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
     ``nplint DIR``, ``cd DIR && nplint .`` and ``nplint /abs/DIR`` agree. It is
     the nearest directory holding ``.git`` at or above the deepest directory
     containing every path named (a file counts as its directory); outside a
-    repository, the nearest one holding a configuration file; else that
-    directory itself (the first path's, when the paths share nothing but
-    ``/``). Missing paths and pipes do not count; with none left, it starts
-    from ``cwd``.
+    repository, that directory itself (the first path's folder, when the paths
+    share nothing but ``/``). Missing paths and pipes do not count; with none
+    left, it starts from ``cwd``.
     """
     here = os.path.abspath(cwd if cwd is not None else os.getcwd())
     named: list[str] = []
@@ -332,11 +331,9 @@ def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
         # Paths with nothing in common but `/`: the root would be the machine, and named
         # files take their context from all of it. The first path's folder it is.
         start = Path(named[0])
-    repository = find_repository_root(start)
-    if repository != start or os.path.exists(os.path.join(start, ".git")):
-        return repository
-    configured = find_config_file(start, Path(start.anchor))
-    return configured.parent if configured is not None else start
+    # Outside a repository the root is that folder: climbing further for a configuration
+    # would let whoever can write to a folder above (/tmp) configure the run.
+    return find_repository_root(start)
 
 
 def _read_config_text(path: Path) -> str:

@@ -218,12 +218,13 @@ def test_root_outside_a_repository(tmp_path: Path) -> None:
     assert find_root(["."], cwd=top / "one") == top / "one"
     assert find_root(["one/x.yaml"], cwd=top) == top / "one"
     assert find_root(["one", "two"], cwd=top) == top
-    # A configuration file above marks the root, as a repository would.
+    # A configuration file above is not looked for: whoever can write there does not
+    # configure the run.
     (top / ".nplint.yaml").write_text("select: [NP1]\n")
-    assert find_root(["one"], cwd=top) == top
-    assert find_root(["."], cwd=top / "one") == top
+    assert find_root(["one"], cwd=top) == top / "one"
+    assert find_root(["."], cwd=top / "one") == top / "one"
     # A missing path does not move the root (it is reported as missing).
-    assert find_root(["one", "gone/deeper"], cwd=top) == top
+    assert find_root(["one", "gone/deeper"], cwd=top) == top / "one"
 
 
 def test_a_file_linked_from_elsewhere_does_not_move_the_root(tmp_path: Path) -> None:

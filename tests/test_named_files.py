@@ -97,12 +97,16 @@ def test_roots_decide_where_the_context_comes_from(repo: Path) -> None:
     )
 
 
-def test_named_files_outside_a_repository_take_the_configured_folder_as_root(
+def test_named_files_outside_a_repository_take_their_folder_as_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy = tmp_path / "plain"
-    shutil.copytree(REPO, copy)  # holds .nplint.yaml at its top, no .git
+    shutil.copytree(REPO, copy)  # no .git
     monkeypatch.chdir(tmp_path)
-    assert _lint("plain/shop/app.yaml", "plain/shop/web.yaml") == SHOP_WEB
+    # The root is shop/ (paths are shown from it): deny.yaml is context, the bundle is not read.
+    assert _lint("plain/shop/app.yaml", "plain/shop/web.yaml") == [("NP104", "web.yaml", 6, 3)]
     monkeypatch.chdir(copy / "shop")
-    assert _lint("app.yaml", "web.yaml") == SHOP_WEB
+    assert _lint("app.yaml", "web.yaml") == [("NP104", "web.yaml", 6, 3)]
+    # Named from the top, the root is the top, and the bundle is context again, not reported.
+    monkeypatch.chdir(copy)
+    assert _lint("shop/app.yaml", "shop/web.yaml", "bundle/one.yaml") == SHOP_WEB
