@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nplint.discovery import find_repository_root
 from nplint.findings import Level
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
 from nplint.untrusted import escape
@@ -333,6 +334,40 @@ def find_config_file(start: Path, stop: Path) -> Path | None:
         if stop not in directory.parents:
             return None
         directory = directory.parent
+
+
+def find_root(paths: Sequence[str], cwd: Path | None = None) -> Path:
+    """The root of a run: the repository around the paths linted, whatever the current directory.
+
+    Display paths, ``roots``, ``exclude`` and the rules that compare folders all
+    count from the root, so it must not depend on where nplint was started:
+    ``nplint DIR``, ``cd DIR && nplint .`` and ``nplint /abs/DIR`` agree. It is
+    the nearest directory holding ``.git`` at or above the deepest directory
+    containing every path named (a file counts as its directory); outside a
+    repository, that directory itself (the first path's folder, when the paths
+    share nothing but ``/``). Missing paths and pipes do not count; with none
+    left, it starts from ``cwd``.
+    """
+    here = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    named: list[str] = []
+    for given in paths:
+        if given == "-":
+            continue
+        absolute = os.path.normpath(os.path.join(here, given))
+        if os.path.isdir(absolute):
+            named.append(os.path.realpath(absolute))
+        elif os.path.isfile(absolute):
+            # The folder the file is named in: a link to a file elsewhere does not move the root.
+            named.append(os.path.realpath(os.path.dirname(absolute)))
+        # A pipe (`<(kustomize build …)` is /dev/fd/63) is like standard input: no place in a tree.
+    start = Path(os.path.commonpath(named) if named else os.path.realpath(here))
+    if named and start == Path(start.anchor):
+        # Paths with nothing in common but `/`: the root would be the machine, and named
+        # files take their context from all of it. The first path's folder it is.
+        start = Path(named[0])
+    # Outside a repository the root is that folder: climbing further for a configuration
+    # would let whoever can write to a folder above (/tmp) configure the run.
+    return find_repository_root(start)
 
 
 def _read_config_text(path: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from nplint.untrusted import capped, escape, shown
+from nplint.untrusted import capped, escape, quoted, shown
 
 
 class Level(Enum):
@@ -57,14 +57,25 @@ class ObjectRef:
     name: str
 
     def __str__(self) -> str:
+        return f"{shown(self.kind)} {self.qualified}"
+
+    @property
+    def qualified(self) -> str:
+        """``namespace/name`` as messages show it, escaped and capped; an unnamed namespace in words."""
         # Every field comes from the repository: shown escaped and capped, as messages quote it.
         if self.namespace.endswith("/"):
             # A unit's unnamed namespace (nplint.units): named by the folder it is applied from.
-            where = f"the namespace `{shown(self.namespace)}` is applied to"
-            return f"{shown(self.kind)} {shown(self.name)} (in {where})"
+            return f"{shown(self.name)} (in {namespace_text(self.namespace)})"
         if self.namespace:
-            return f"{shown(self.kind)} {shown(self.namespace)}/{shown(self.name)}"
-        return f"{shown(self.kind)} {shown(self.name)}"
+            return f"{shown(self.namespace)}/{shown(self.name)}"
+        return shown(self.name)
+
+
+def namespace_text(namespace: str) -> str:
+    """A namespace as a message names it: ``namespace 'shop'``, or the folder of an unnamed one."""
+    if namespace.endswith("/"):
+        return f"the namespace `{shown(namespace)}` is applied to"
+    return f"namespace {quoted(namespace)}"
 
 
 @dataclass(frozen=True, slots=True)

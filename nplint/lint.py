@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -335,26 +336,34 @@ def run_rules(
     return findings, failures
 
 
-def _report_only(paths: Sequence[str], config: Config) -> tuple[list[str], set[str] | None]:
-    """Where to build the inventory from, and which files to report on.
+def _report_only(paths: Sequence[str], config: Config) -> tuple[list[str], frozenset[str] | None]:
+    """Where to build the inventory from, and the real paths of the files to report on.
 
     Explicit files (as pre-commit passes them) decide what is reported, while
     the inventory comes from the configured roots (the repository root by
     default), so cross-file rules see the whole picture. Directories and stdin
-    are linted as given.
+    are linted as given, and everything found is reported.
     """
     if not paths or any(p == "-" or not Path(p).is_file() for p in paths):
         return list(paths), None
     roots = [str(config.root / r) for r in config.roots] or [str(config.root)]
-    return [*roots, *paths], {_display(Path(p), config.root) for p in paths}
+    return [*roots, *paths], frozenset(os.path.realpath(p) for p in paths)
 
 
-def _display(path: Path, root: Path) -> str:
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def _named_displays(found: Discovery, named: frozenset[str], root: Path) -> set[str]:
+    """The display paths of the named files, as discovery shows them and findings carry them.
+
+    A file is matched by its real path, so however it was spelled (``./x``, an
+    absolute path, through a link, from a subdirectory) its findings are the
+    ones reported, and a file reached under another name is never mistaken for it.
+    Skipped files count too: a finding on rendered output is placed on the
+    template or patch it came from.
+    """
+    shown = {f.display for f in found.files if os.path.realpath(f.path) in named}
+    for skipped in found.skipped:
+        if os.path.realpath(os.path.join(root, skipped.display)) in named:
+            shown.add(skipped.display)
+    return shown
 
 
 def lint(
@@ -381,8 +390,9 @@ def _lint(
 ) -> LintResult:
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     check_rule_options(chosen, config)
-    scope, report = _report_only(paths, config)
+    scope, named = _report_only(paths, config)
     found, read = load_paths(scope, config, plugins, stdin)
+    report = _named_displays(found, named, config.root) if named is not None else None
     files, rendering = rendered_files(found, read, config)
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)

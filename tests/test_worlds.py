@@ -90,7 +90,7 @@ def test_a_default_deny_covers_the_namespace_less_objects_of_its_own_folder_only
         ("NP103", "two/api.yaml", 4, 9, ()),
         ("NP103", "two/api.yaml", 4, 9, ()),
     ]
-    assert "namespace 'two/'" in result.findings[0].message
+    assert "the namespace `two/` is applied to" in result.findings[0].message
     assert "(in the namespace `two/` is applied to)" in result.findings[2].message
     namespaces = {(o.name, o.namespace) for o in result.inventory.objects}
     assert namespaces == {("deny-all", "one/"), ("web", "one/"), ("api", "two/")}

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.cluster.view import UnknownCNIError, check_cni
-from nplint.config import Config, load_config, repository_path
-from nplint.discovery import find_repository_root
+from nplint.config import Config, find_root, load_config, repository_path
 from nplint.engine.engine import Engine, engine_for
 from nplint.model import Inventory
 from nplint.output_files import OutputFileError, replace_file, write_chunks
@@ -100,7 +99,7 @@ def config_for(
     if first is not None:
         start = Path(first)
     if root is None:
-        root = find_repository_root(Path.cwd())
+        root = find_root(paths)
     if args.cni:
         overrides["cni"] = args.cni
     if args.namespace:

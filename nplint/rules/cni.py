@@ -76,7 +76,7 @@ class CNICannotEnforce(Rule):
         related = Related(
             first.path,
             first.span,
-            f"NetworkPolicy {shown_value(first.namespace)}/{shown_value(first.name)} is not enforced",
+            f"{first.ref} is not enforced",
         )
         if detection.declared and not detection.blame:
             yield self._declared(detection, first, no_effect)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
-from nplint.untrusted import quoted, shown
+from nplint.untrusted import shown
 
 #: Kinds that never create pods themselves (besides the workloads the model reads).
 POD_FREE_KINDS = frozenset(
@@ -76,16 +76,28 @@ def top_directory(path: str) -> str:
     return head if rest else ""
 
 
+def same_area(path: str, other: str) -> bool:
+    """Whether two files (paths from the root) belong to one part of the tree.
+
+    A file at the top of the tree belongs to no one part, so it shares every
+    part: whether the manifests sit in the root or one folder below it must not
+    change what is judged together (the root is where the tree starts, not
+    where nplint was started).
+    """
+    top = top_directory(path)
+    other_top = top_directory(other)
+    return top == other_top or not top or not other_top
+
+
 def shares_area(path: str, workloads: Sequence[Workload]) -> bool:
-    """Whether some workload lives in the same top-level directory as the policy.
+    """Whether some workload lives in the same part of the tree as the policy.
 
     A repository that keeps one application's workloads in one part of the tree
     and another team's policies for the same namespace in another (kubeflow's
     ``applications/`` and ``common/``) shows only part of that namespace to each;
     a policy is judged only against workloads from its own part.
     """
-    top = top_directory(path)
-    return any(top_directory(w.path) == top for w in workloads)
+    return any(same_area(path, w.path) for w in workloads)
 
 
 def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
@@ -161,7 +173,7 @@ class PolicySelectsNothing(Rule):
                     policy,
                     where,
                     f"spec.podSelector {policy.pod_selector} matches none of the {len(here)} workloads of "
-                    f"namespace {quoted(policy.namespace)} ({_near_misses(policy.pod_selector, here)}), so "
+                    f"{namespace_text(policy.namespace)} ({_near_misses(policy.pod_selector, here)}), so "
                     "this "
                     "policy protects and allows nothing; fix the selector to match the pods' template labels",
                     span=span,
@@ -179,7 +191,7 @@ class PolicySelectsNothing(Rule):
                         Related(
                             w.path,
                             w.span,
-                            f"{w.kind} {shown(w.namespace)}/{shown(w.name)}",
+                            f"{w.ref}",
                         )
                         for w in matched[:3]
                     ],
@@ -245,7 +257,7 @@ class PeerSelectsNothing(Rule):
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
             return None
         where = (
-            f"namespace {quoted(namespaces[0])}"
+            f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1
             else f"namespaces {', '.join(namespaces)}"
         )

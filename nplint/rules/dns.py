@@ -7,11 +7,10 @@ from collections.abc import Iterator, Sequence
 
 from nplint.engine.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
-from nplint.untrusted import quoted, shown
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -64,7 +63,7 @@ def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
         if not workload.host_network:
             found.append(
                 (
-                    f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}",
+                    f"{workload.ref}",
                     pod_view(workload, inventory),
                 )
             )
@@ -74,9 +73,9 @@ def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
         stand_in = hypothetical_pod(policy, inventory)
         if stand_in is not None:
             who = (
-                f"every pod of namespace {quoted(policy.namespace)}"
+                f"every pod of {namespace_text(policy.namespace)}"
                 if policy.pod_selector.is_empty
-                else f"the pods {policy.pod_selector} of namespace {quoted(policy.namespace)}"
+                else f"the pods {policy.pod_selector} of {namespace_text(policy.namespace)}"
             )
             found.append((who, stand_in))
     return found
@@ -123,7 +122,7 @@ class EgressBlocksDns(Rule):
             message = (
                 f"this policy isolates the egress of {listed}, and no egress rule of the policies "
                 f"selecting them allows UDP {'/'.join(map(str, ports))} to the cluster DNS pods "
-                f"({dns_labels} in namespace {quoted(dns_ns)}): name resolution will fail. Add an egress "
+                f"({dns_labels} in {namespace_text(dns_ns)}): name resolution will fail. Add an egress "
                 f"rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
                 f"{{{dns_labels}}} on UDP and TCP port 53"
             )
@@ -132,7 +131,7 @@ class EgressBlocksDns(Rule):
                 Related(
                     p.path,
                     p.span,
-                    f"NetworkPolicy {shown(p.namespace)}/{shown(p.name)} also isolates egress",
+                    f"{p.ref} also isolates egress",
                 )
                 for p in by_namespace[policy.namespace]
                 if p is not policy and p.isolates(Direction.EGRESS)

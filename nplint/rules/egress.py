@@ -39,7 +39,6 @@ from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPor
 from nplint.model.objects import IPNetwork
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.dns import allows_dns, egress_policies_for, subjects
-from nplint.untrusted import shown
 
 
 def listed(labels: Sequence[str]) -> str:
@@ -350,7 +349,7 @@ class ApiserverEgressServicePort(Rule):
             if not concerned:
                 concerned = [
                     (
-                        f"the pods of {shown(policy.namespace)}/{shown(policy.name)}",
+                        f"the pods of {policy.ref.qualified}",
                         [policy],
                     )
                 ]

@@ -11,9 +11,8 @@ from nplint.engine.endpoints import EndpointError
 from nplint.engine.engine import Engine, engine_for
 from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.engine.verdict import SideVerdict, Verdict
-from nplint.findings import FILE_START, Finding, Level, Related, Span
+from nplint.findings import FILE_START, Finding, Level, ObjectRef, Related, Span
 from nplint.rules.base import Rule, RuleContext
-from nplint.untrusted import shown
 
 
 class ConnectivityExpectationFailed(Rule):
@@ -88,10 +87,10 @@ def _side_related(side: SideVerdict) -> Iterator[Related]:
             policy.path,
             Span.point(rule.line, rule.column),
             f"{side.direction.lower} rule {rule.rule} of NetworkPolicy "
-            f"{shown(policy.namespace)}/{shown(policy.name)}",
+            f"{ObjectRef('NetworkPolicy', policy.namespace, policy.name).qualified}",
         )
     for policy in side.isolated_by:
-        name = f"{shown(policy.namespace)}/{shown(policy.name)}"
+        name = ObjectRef("NetworkPolicy", policy.namespace, policy.name).qualified
         yield Related(
             policy.path,
             Span.point(policy.line, policy.column),

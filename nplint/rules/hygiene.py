@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
-from nplint.untrusted import quoted, shown
+from nplint.units import is_unnamed
+from nplint.untrusted import shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
 
@@ -122,12 +123,16 @@ class MissingNamespace(Rule):
                 continue
             message = (
                 f"`metadata.namespace` is omitted, so the policy is created in the namespace of "
-                f"kubectl's context or `-n` (nplint assumes {quoted(policy.namespace)}), and it selects "
-                f"pods of that namespace only — not necessarily the ones it was written for. Add "
+                f"kubectl's context or `-n` (nplint assumes {namespace_text(policy.namespace)}), and it "
+                f"selects pods of that namespace only — not necessarily the ones it was written for. Add "
                 f"`namespace: <namespace>` under metadata"
             )
             yield self.finding(
-                policy, metadata, message, span=metadata.key_span, fix=f"namespace: {policy.namespace}"
+                policy,
+                metadata,
+                message,
+                span=metadata.key_span,
+                fix=None if is_unnamed(policy.namespace) else f"namespace: {policy.namespace}",
             )
 
 

@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import ClassVar
 
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.model import Direction, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
+from nplint.units import is_unnamed
 from nplint.untrusted import quoted, shown
 
 _DEFAULT_DENY = """\
@@ -49,11 +50,14 @@ class _MissingDefaultDeny(Rule):
             fix = _DEFAULT_DENY.format(
                 direction=direction, namespace=namespace, policy_type=self.direction.value
             )
+            if is_unnamed(namespace):
+                # Applied with the folder's other namespace-less objects, it lands where they do.
+                fix = fix.replace(f"\n  namespace: {namespace}", "")
             consequence = (
                 "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
             )
             message = (
-                f"namespace {quoted(namespace)} has workloads ({listed}{more}) but no NetworkPolicy that "
+                f"{namespace_text(namespace)} has workloads ({listed}{more}) but no NetworkPolicy that "
                 f"selects all of its pods for {direction}, so every pod {consequence} "
                 f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
                 f"and `policyTypes: [{self.direction.value}]`"
@@ -68,7 +72,7 @@ class _MissingDefaultDeny(Rule):
                         Related(
                             w.path,
                             w.span,
-                            f"{w.kind} {shown(w.namespace)}/{shown(w.name)}",
+                            f"{w.ref}",
                         )
                         for w in workloads[:3]
                     ],
@@ -118,8 +122,7 @@ class AllowAllNegatesDefaultDeny(Rule):
                         and not p.rules(direction)
                     ]
                     cancels = (
-                        "cancels the default-deny of NetworkPolicy "
-                        f"{shown(deny[0].namespace)}/{shown(deny[0].name)}"
+                        f"cancels the default-deny of NetworkPolicy {deny[0].ref.qualified}"
                         if deny
                         else "makes the isolation it declares meaningless"
                     )
@@ -136,7 +139,7 @@ class AllowAllNegatesDefaultDeny(Rule):
                             Related(
                                 p.path,
                                 p.span,
-                                f"the default-deny {shown(p.namespace)}/{shown(p.name)}",
+                                f"the default-deny {p.ref.qualified}",
                             )
                             for p in deny[:1]
                         ],

@@ -43,7 +43,7 @@ def port_node(entry: PolicyPort) -> Node:
 
 
 def describe(workloads: Sequence[Workload]) -> str:
-    names = list(dict.fromkeys(f"{w.kind} {shown(w.namespace)}/{shown(w.name)}" for w in workloads))
+    names = list(dict.fromkeys(f"{w.ref}" for w in workloads))
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
@@ -65,7 +65,7 @@ def pinned_namespaces(selector: LabelSelector) -> frozenset[str] | None:
 
 
 def _related(workloads: Sequence[Workload]) -> list[Related]:
-    return [Related(w.path, w.span, f"{w.kind} {shown(w.namespace)}/{shown(w.name)}") for w in workloads[:3]]
+    return [Related(w.path, w.span, f"{w.ref}") for w in workloads[:3]]
 
 
 class Destinations:
@@ -325,7 +325,7 @@ class ServicePortNotPodPort(Rule):
         )
         message = (
             f"{port.protocol} {port.port} is the `port` of Service "
-            f"{shown(service.namespace)}/{shown(service.name)}, "
+            f"{service.ref.qualified}, "
             f"which forwards to targetPort {target}{named} on its pods. Policies see connections after "
             f"the Service's DNAT, at the pod's port, so this entry does not allow traffic through the "
             f"Service: write `port: {numbers[0]}`"
@@ -334,7 +334,7 @@ class ServicePortNotPodPort(Rule):
             Related(
                 service.path,
                 service.span,
-                f"Service {shown(service.namespace)}/{shown(service.name)}",
+                f"Service {service.ref.qualified}",
             )
         ]
         return self.finding(

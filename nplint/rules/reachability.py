@@ -20,9 +20,8 @@ from nplint.engine.portsets import PortSet
 from nplint.findings import Finding, Level, Related
 from nplint.model import Direction, Inventory, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.coverage import pinned_names, shares_area, top_directory, workloads_by_namespace
+from nplint.rules.coverage import pinned_names, same_area, shares_area, workloads_by_namespace
 from nplint.rules.selectors import selector_yaml
-from nplint.untrusted import shown
 
 #: Pairs of pod classes judged per peer at most; a broader peer is left alone.
 MAX_PAIRS = 20000
@@ -69,9 +68,7 @@ class OneSidedAllow(Rule):
         first = engine.classes[others[0]]
         workload = first.workloads[0]
         more = len({id(w) for c in others for w in engine.classes[c].workloads}) - 1
-        who = f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}" + (
-            f" (and {more} more)" if more else ""
-        )
+        who = f"{workload.ref}" + (f" (and {more} more)" if more else "")
         blockers = engine.isolating[other_side][first.index]
         blocker = blockers[0]
         ports = _ports_text(rule.ports is None, engine, applied)
@@ -84,11 +81,11 @@ class OneSidedAllow(Rule):
         key = "to" if ingress else "from"
         message = (
             f"this {rule.direction.peers_key} peer {verb} {who}, but its {side} is isolated by "
-            f"NetworkPolicy {shown(blocker.namespace)}/{shown(blocker.name)} and no {side} rule of its "
+            f"{blocker.ref} and no {side} rule of its "
             "policies allows "
             f"{'connections to' if ingress else 'connections from'} the pods this policy selects on {ports}: "
             "a connection needs both ends to allow it, so this allow never takes effect. Add the matching "
-            f"rule on the other side (in {shown(blocker.namespace)}/{shown(blocker.name)}: "
+            f"rule on the other side (in {blocker.ref.qualified}: "
             f"`{side}: [{{{key}: [{{{target}}}]{_ports_yaml(applied)}}}]`), or remove this peer"
         )
         return self.finding(
@@ -100,7 +97,7 @@ class OneSidedAllow(Rule):
                 Related(
                     workload.path,
                     workload.span,
-                    f"{workload.kind} {shown(workload.namespace)}/{shown(workload.name)}",
+                    f"{workload.ref}",
                 )
             ],
         )
@@ -153,13 +150,12 @@ def _one_sided(engine: Engine, applied: AppliedRule, own: Sequence[int], others:
     ingress = applied.rule.direction is Direction.INGRESS
     other_side = Direction.EGRESS if ingress else Direction.INGRESS
     judged = False
-    area = top_directory(applied.policy.path)
     for other in others:
         if not engine.is_isolated(other, other_side):
             return False
         # A policy from another part of the tree (a test scenario, another variant of the
         # install) may not be deployed with this one: its isolation is not judged.
-        if any(top_directory(q.path) != area for q in engine.isolating[other_side][other]):
+        if any(not same_area(q.path, applied.policy.path) for q in engine.isolating[other_side][other]):
             return False
         for mine in own:
             destination = engine.classes[mine] if ingress else engine.classes[other]

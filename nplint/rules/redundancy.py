@@ -26,7 +26,7 @@ from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.objects import PROTOCOLS
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import pinned_names, shares_area, workloads_by_namespace
-from nplint.untrusted import quoted, shown
+from nplint.untrusted import quoted
 
 _FULL = ((1, 65535),)
 
@@ -294,19 +294,19 @@ class RedundantPolicy(Rule):
         return self.finding(
             policy,
             node,
-            f"NetworkPolicy {shown(policy.namespace)}/{shown(policy.name)} changes nothing: every pod it "
+            f"{policy.ref} changes nothing: every pod it "
             "selects is "
             f"already isolated for {directions or 'no direction'} by other policies of namespace "
             f"{quoted(policy.namespace)}, and every rule of it is already allowed by a rule of those "
             "policies "
-            f"(NetworkPolicy {shown(cover.namespace)}/{shown(cover.name)} first). Delete it, or make it say "
+            f"({cover.ref} first). Delete it, or make it say "
             "what the "
             "others do not",
             related=[
                 Related(
                     cover.path,
                     cover.span,
-                    f"the covering NetworkPolicy {shown(cover.namespace)}/{shown(cover.name)}",
+                    f"the covering {cover.ref}",
                 )
             ],
         )

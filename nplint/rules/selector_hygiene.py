@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
@@ -47,10 +47,10 @@ class SelectorSite:
         """What the policy or peer covers when this selector is empty, in words."""
         peer, namespace = self.peer, self.policy.namespace
         if peer is None:
-            return f"this policy selects every pod of namespace {quoted(namespace)}"
+            return f"this policy selects every pod of {namespace_text(namespace)}"
         if self.role == "pod":
             if peer.namespace_selector is None:
-                return f"this peer matches every pod of namespace {quoted(namespace)}"
+                return f"this peer matches every pod of {namespace_text(namespace)}"
             return f"this peer matches every pod of the namespaces matching {peer.namespace_selector}"
         if peer.pod_selector is None or peer.pod_selector.is_empty:
             return "this peer matches every pod of every namespace of the cluster"
@@ -142,7 +142,7 @@ class SameNamespaceOnlyPeer(Rule):
             "  podSelector: {matchLabels: {<label>: <value>}}"
         )
         message = (
-            f"`- podSelector: {{}}` {_verb(direction)} every pod of namespace {quoted(policy.namespace)} "
+            f"`- podSelector: {{}}` {_verb(direction)} every pod of {namespace_text(policy.namespace)} "
             "only: "
             "a podSelector without a namespaceSelector never looks outside the policy's own namespace, "
             "nor outside the cluster. If every pod of every namespace was meant, write "
