@@ -66,8 +66,15 @@ def test_two_overlays_of_one_base_are_two_worlds_and_a_base_finding_is_reported_
 
 
 @needs_kustomize
-def test_reach_on_an_overlay_shows_the_rendered_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(WORLDS / "overlays")
+def test_reach_on_an_overlay_shows_the_rendered_namespace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A repository of its own: inside this checkout the root would be the checkout, and a
+    # kubectl installed in a virtual environment there is a program of the repository (not run).
+    tree = tmp_path / "overlays"
+    shutil.copytree(WORLDS / "overlays", tree)
+    (tree / ".git").mkdir()
+    monkeypatch.chdir(tree)
     out = io.StringIO()
     assert run_command("reach", ["overlays/prod"], out) == 0
     text = out.getvalue()
