@@ -105,6 +105,11 @@ class Closure:
     patches: set[str] = field(default_factory=set)
     #: Why kustomize must not be run on it, when it must not.
     refusal: str | None = None
+    #: Whether a kustomization of it inflates Helm charts (``helmCharts``): kustomize then runs helm.
+    helm: bool = False
+    #: Directories besides the kustomizations' own that the render reads (chart homes, values
+    #: files' directories), real paths relative to the root.
+    inputs: set[str] = field(default_factory=set)
 
 
 def closure(root_real: str, directory: str) -> Closure:
@@ -115,6 +120,7 @@ def closure(root_real: str, directory: str) -> Closure:
         current = pending.pop()
         path, data = _kustomization(root_real, current)
         found.patches |= _patches(root_real, current, data)
+        _helm_charts(root_real, current, path, data, found)
         for key in _REFERENCE_KEYS:
             listed = data.get(key)
             for entry in listed if isinstance(listed, list) else ():
@@ -170,3 +176,63 @@ def _patches(root_real: str, directory: str, data: dict[str, object]) -> set[str
         if real is not None and os.path.isfile(os.path.join(root_real, *real.split("/"))):
             found.add(real)
     return found
+
+
+def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, object], found: Closure) -> None:
+    """Note the charts a kustomization inflates; refuse one kustomize would fetch.
+
+    kustomize looks for a chart in ``chartHome`` (``helmGlobals.chartHome``,
+    ``charts`` by default) as ``NAME`` or ``NAME-VERSION/NAME``; only when it is
+    not there does it pull it from ``repo``, which nplint never lets it do.
+    """
+    charts = data.get("helmCharts")
+    if not isinstance(charts, list) or not charts:
+        return
+    found.helm = True
+    settings = data.get("helmGlobals")
+    home_entry = settings.get("chartHome") if isinstance(settings, dict) else None
+    home_entry = home_entry if isinstance(home_entry, str) and home_entry.strip() else "charts"
+    home = _inside(root_real, directory, home_entry.strip())
+    if home is None:
+        found.refusal = found.refusal or f"chartHome {home_entry} (in {where}) lies outside the repository"
+        return
+    found.inputs.add(home)
+    for chart in charts:
+        if not isinstance(chart, dict):
+            continue
+        name, version, repo = chart.get("name"), chart.get("version"), chart.get("repo")
+        for key in ("valuesFile", "additionalValuesFiles"):
+            listed = chart.get(key)
+            for value in [listed] if isinstance(listed, str) else listed if isinstance(listed, list) else ():
+                if not isinstance(value, str):
+                    continue
+                if _REMOTE.search(value):
+                    found.refusal = found.refusal or f"remote values file {value} (in {where}) is not fetched"
+                    continue
+                place = _inside(root_real, directory, os.path.dirname(value.strip()) or ".")
+                if place is None:
+                    found.refusal = found.refusal or f"{value} (in {where}) lies outside the repository"
+                else:
+                    found.inputs.add(place)
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            continue  # kustomize says what is wrong with it
+        candidates = [name] + ([f"{name}-{version}/{name}"] if isinstance(version, str) else [])
+        local = any(
+            os.path.isdir(os.path.join(root_real, *_join(home, candidate).split("/")))
+            for candidate in candidates
+        )
+        if not local and isinstance(repo, str) and repo.strip():
+            found.refusal = found.refusal or (
+                f"remote chart {name} from {repo.strip()} (in {where}) is not fetched; "
+                f"put the chart in its chartHome ({home_entry})"
+            )
+
+
+def _inside(root_real: str, directory: str, entry: str) -> str | None:
+    """The real path (relative to the root) a kustomization entry names, if inside the repository."""
+    if os.path.isabs(entry):
+        return None
+    lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")
+    if lexical == ".." or lexical.startswith("../") or in_git(lexical):
+        return None
+    return physical(root_real, "" if lexical == "." else lexical)
