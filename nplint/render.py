@@ -56,6 +56,7 @@ from nplint.findings import Finding, Span
 from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.parallel import JOBS_ENV
 
 #: Seconds one render may take before it is stopped.
 RENDER_TIMEOUT: float = 120
@@ -68,7 +69,7 @@ _COMMAND_WORDS = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize"
 #: The release name of every ``helm template``: a constant, never a name from the repository.
 RELEASE_NAME = "nplint"
 #: Seconds a program may take to say its version.
-_VERSION_TIMEOUT = 20
+_VERSION_TIMEOUT = 10
 #: Characters of the progress line on a terminal.
 _PROGRESS_WIDTH = 78
 #: A quoted error line is shorter than this.
@@ -304,11 +305,17 @@ def progress_stream(requested: bool) -> TextIO | None:
     return stream if requested or terminal else None
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity), not those of the machine."""
+def render_workers() -> int:
+    """Renders run at once: the cores this process may run on (its affinity, not the machine's).
+
+    ``NPLINT_JOBS=N`` lowers it (``1``: one render at a time).
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        cores = max(1, len(os.sched_getaffinity(0)))
+    else:
+        cores = max(1, os.cpu_count() or 1)
+    asked = os.environ.get(JOBS_ENV, "").strip()
+    return max(1, min(cores, int(asked))) if asked.isdigit() and int(asked) > 0 else cores
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -338,7 +345,7 @@ class _Run:
         self.started = started
         self.use_cache = use_cache
         self.progress = progress
-        self.identities: dict[Path, bytes] = {}
+        self.identities: dict[Path, bytes | None] = {}
         self.done = 0
         self.total = 0
         self.lock = threading.Lock()
@@ -354,7 +361,8 @@ class _Run:
                 # copies nothing; a miss is hashed again on the export it is rendered from.
                 hasher = render_cache.TreeHasher(self.root_real, file_limit=RENDER_OUTPUT_LIMIT)
                 for job in jobs:
-                    stored = cache.get(self._digest(job, hasher, self.root_real), RENDER_OUTPUT_LIMIT)
+                    digest = self._digest(job, hasher)
+                    stored = cache.get(digest, RENDER_OUTPUT_LIMIT) if digest is not None else None
                     if stored is not None:
                         outcomes[job.target] = _Outcome(job, output=stored, cached=True)
                         self._advance(job, cached=True)
@@ -402,18 +410,19 @@ class _Run:
             )
             tree = os.path.realpath(export.tree)
             hasher = render_cache.TreeHasher(tree, file_limit=RENDER_OUTPUT_LIMIT) if cache else None
-            digests = {job.target: self._digest(job, hasher, tree, env) for job in jobs} if hasher else {}
+            digests = {job.target: self._digest(job, hasher, env) for job in jobs} if hasher else {}
 
             def work(job: _Job) -> _Outcome:
                 outcome = _render_one(
                     job, tree, base_real, self.values, export.refused_links, env, self.started
                 )
-                if outcome.output is not None and cache is not None:
-                    cache.put(digests[job.target], outcome.output)
+                digest = digests.get(job.target)
+                if outcome.output is not None and cache is not None and digest is not None:
+                    cache.put(digest, outcome.output)
                 self._advance(job, cached=False)
                 return outcome
 
-            workers = min(len(jobs), usable_cores())
+            workers = min(len(jobs), render_workers())
             if workers == 1:
                 finished = [work(job) for job in jobs]
             else:
@@ -425,33 +434,43 @@ class _Run:
             _remove(base)
 
     def _digest(
-        self, job: _Job, hasher: render_cache.TreeHasher, tree: str, env: dict[str, str] | None = None
-    ) -> str:
-        """What a render's output depends on: its inputs, the programs and how they are run."""
+        self, job: _Job, hasher: render_cache.TreeHasher, env: dict[str, str] | None = None
+    ) -> str | None:
+        """What a render's output depends on: its inputs, the programs and how they are run.
+
+        None when a program does not say its version: its output is then not kept.
+        """
         digest = hashlib.sha256(b"nplint render cache 1\0" + __version__.encode() + b"\0")
         digest.update(json.dumps([job.target.tool, job.target.directory, job.physical]).encode())
         # The argument list with the export's place left out: it is new each run.
         digest.update(json.dumps(_arguments(job, "", self.values)).encode())
         for program in (job.program, job.helm):
             if program is not None:
-                digest.update(self._identity(program, env))
+                identity = self._identity(program, env)
+                if identity is None:
+                    return None
+                digest.update(identity)
         digest.update(hasher.directories(_inputs(job)))
         for value in self.values if job.target.tool == "helm" else ():
             digest.update(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
         return digest.hexdigest()
 
-    def _identity(self, program: Path, env: dict[str, str] | None) -> bytes:
+    def _identity(self, program: Path, env: dict[str, str] | None) -> bytes | None:
         """The program's path, size, time and the version it reports, asked once per run."""
         with self.lock:
             if program in self.identities:
                 return self.identities[program]
+        version = _version(program, env, self.started)
+        if version is None:
+            self.identities[program] = None
+            return None
         real = os.path.realpath(program)
         try:
             status = os.stat(real)
             described = f"{real}\0{status.st_size}\0{status.st_mtime_ns}\0".encode("utf-8", "surrogateescape")
         except OSError:
             described = f"{real}\0unknown\0".encode("utf-8", "surrogateescape")
-        described += _version(program, env)
+        described += version
         with self.lock:
             self.identities[program] = described
         return described
@@ -482,7 +501,14 @@ class _Run:
             pass
 
 
-def _version(program: Path, env: dict[str, str] | None) -> bytes:
+def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes | None:
+    """What ``program`` says its version is; None when it says nothing within its time.
+
+    Its time counts against the render budget: it is part of rendering.
+    """
+    timeout = min(_VERSION_TIMEOUT, RENDER_BUDGET - (time.monotonic() - started))
+    if timeout <= 0:
+        return None
     name = program.name
     argv = {"helm": ["version", "--short"], "kubectl": ["version", "--client"]}.get(name, ["version"])
     base = Path(tempfile.mkdtemp(prefix="nplint-version-"))
@@ -491,13 +517,15 @@ def _version(program: Path, env: dict[str, str] | None) -> bytes:
         (base / "tmp").mkdir(mode=0o700)
         scrubbed = env if env is not None else programs.scrubbed_environment(base / "home", base / "tmp")
         completed = programs.run(
-            [str(program), *argv], cwd=base, env=scrubbed, timeout=_VERSION_TIMEOUT, output_limit=64 * 1024
+            [str(program), *argv], cwd=base, env=scrubbed, timeout=timeout, output_limit=64 * 1024
         )
     except programs.ProgramError:
-        return b"no version"
+        return None
     finally:
         _remove(base)
-    return b"%d\0" % completed.returncode + completed.stdout
+    if completed.returncode != 0 or not completed.stdout.strip():
+        return None
+    return completed.stdout
 
 
 def _inputs(job: _Job) -> list[str]:
