@@ -17,13 +17,20 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nplint.export import in_git
 from nplint.kustomization import physical, read_inside
 from nplint.loading import load_text
 from nplint.loading.nodes import MapNode
 
+if TYPE_CHECKING:
+    from nplint.findings import ObjectRef
+
+#: Template files looked at below one chart home, at most.
+_TEMPLATES_LIMIT = 2000
 #: A namespace name: an RFC 1123 label, which also never starts with "-".
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$")
@@ -157,3 +164,49 @@ def object_line(text: str, kind: str, name: str | None) -> int:
         if pattern.match(line):
             return number
     return 1
+
+
+def inflated_template(root_real: str, homes: Sequence[str], obj: ObjectRef) -> tuple[str, int] | None:
+    """The template of a chart inflated by kustomize (``helmCharts``) that writes ``obj``, and its line.
+
+    kustomize drops helm's ``# Source:`` comments, so the template is found by
+    its text: the one that writes the object's name literally, else the only one
+    that writes its kind; None when that does not single out one template.
+    """
+    with_kind: list[tuple[str, int]] = []
+    for home in homes:
+        for path in _templates(root_real, home):
+            text = read_inside(root_real, path) or ""
+            line = object_line(text, obj.kind, obj.name)
+            if line == 1 and not _writes_kind(text, obj.kind):
+                continue
+            if _writes_name(text, obj.name):
+                return path, line
+            with_kind.append((path, line))
+    return with_kind[0] if len(with_kind) == 1 else None
+
+
+def _templates(root_real: str, home: str) -> list[str]:
+    found: list[str] = []
+    base = os.path.join(root_real, *home.split("/")) if home else root_real
+    for directory, subdirectories, files in os.walk(base):
+        subdirectories[:] = sorted(d for d in subdirectories if d != ".git")
+        relative = os.path.relpath(directory, root_real).replace(os.sep, "/")
+        if "templates" not in relative.split("/"):
+            continue
+        found += [f"{relative}/{name}" for name in sorted(files) if name.endswith((".yaml", ".yml"))]
+        if len(found) >= _TEMPLATES_LIMIT:
+            break
+    return sorted(found[:_TEMPLATES_LIMIT])
+
+
+def _writes_kind(text: str, kind: str) -> bool:
+    pattern = re.compile(r"^\s*kind:\s*[\"']?" + re.escape(kind) + r"[\"']?\s*(?:#.*)?$", re.MULTILINE)
+    return bool(pattern.search(text))
+
+
+def _writes_name(text: str, name: str | None) -> bool:
+    if not name:
+        return False
+    pattern = re.compile(r"^\s*name:\s*[\"']?" + re.escape(name) + r"[\"']?\s*(?:#.*)?$", re.MULTILINE)
+    return bool(pattern.search(text))

@@ -110,6 +110,8 @@ class Closure:
     #: Directories besides the kustomizations' own that the render reads (chart homes, values
     #: files' directories), real paths relative to the root.
     inputs: set[str] = field(default_factory=set)
+    #: The ``chartHome`` directories of its ``helmCharts``: the charts there reach a cluster through it.
+    chart_homes: set[str] = field(default_factory=set)
 
 
 def closure(root_real: str, directory: str) -> Closure:
@@ -197,6 +199,7 @@ def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, obj
         found.refusal = found.refusal or f"chartHome {home_entry} (in {where}) lies outside the repository"
         return
     found.inputs.add(home)
+    found.chart_homes.add(home)
     for chart in charts:
         if not isinstance(chart, dict):
             continue

@@ -122,6 +122,8 @@ class Rendered:
     #: For a chart: which template each line of the output came from (``# Source:`` comments).
     templates: charts.SourceMap | None = None
     root_real: str = ""
+    #: The chart homes of a kustomization's ``helmCharts`` (kustomize prints no ``# Source:``).
+    chart_homes: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -237,6 +239,9 @@ def plan(
         elif target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
     through_parent = charts.subcharts(chart_facts)
+    # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
+    homes = {home for closure in closures.values() for home in closure.chart_homes}
+    through_parent |= {d for d in chart_facts if any(within_relative(d, home) for home in homes)}
     values = _values(root_real, helm_values)
     jobs: list[_Job] = []
     for target in candidates:
@@ -275,6 +280,11 @@ def plan(
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
     return result
+
+
+def within_relative(path: str, directory: str) -> bool:
+    """Whether a POSIX path relative to the root is ``directory`` or below it ("" is the root)."""
+    return not directory or path == directory or path.startswith(directory + "/")
 
 
 def _namespace(chart: charts.Chart) -> str:
@@ -634,6 +644,7 @@ def _collect(job: _Job, output: bytes, cached: bool, root_real: str, result: Ren
             cached=cached,
             templates=charts.source_map(text) if job.target.tool == "helm" else None,
             root_real=root_real,
+            chart_homes=tuple(sorted(job.closure.chart_homes)),
         )
     )
     return None
@@ -742,7 +753,13 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
         note = f" (in the output of {tool} for {render.target.directory or '.'})"
         candidates = _sources_of(finding, render.sources)
         if not candidates:
-            mapped.append(replace(finding, message=finding.message + note))
+            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object)
+            if placed is not None:
+                shown, line = placed
+                span = Span.point(line, 1)
+                mapped.append(replace(finding, path=shown, span=span, message=finding.message + note))
+            else:
+                mapped.append(replace(finding, message=finding.message + note))
             continue
         source, node = candidates[0], None
         for candidate in candidates if finding.yaml_path else ():
