@@ -114,32 +114,55 @@ class Closure:
     chart_homes: set[str] = field(default_factory=set)
 
 
-def closure(root_real: str, directory: str) -> Closure:
+def closure(root_real: str, directory: str, read: dict[str, Closure] | None = None) -> Closure:
+    """What the kustomization of ``directory`` uses; ``read`` keeps what each kustomization names.
+
+    Overlays of a fleet share their bases: with one ``read`` for all of them, each
+    kustomization file is read, parsed and resolved once.
+    """
+    read = {} if read is None else read
     found = Closure()
     pending = [directory]
     seen = {directory}
     while pending:
         current = pending.pop()
-        path, data = _kustomization(root_real, current)
-        found.patches |= _patches(root_real, current, data)
-        _helm_charts(root_real, current, path, data, found)
-        for key in _REFERENCE_KEYS:
-            listed = data.get(key)
-            for entry in listed if isinstance(listed, list) else ():
-                if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
-                    continue  # inline plugin configuration, not a reference
-                refusal, used = _reference(root_real, current, path, entry.strip())
-                if refusal is not None:
-                    found.refusal = found.refusal or refusal
-                elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
-                    found.directories.add(used)
-                    if used not in seen:
-                        seen.add(used)
-                        pending.append(used)
-                elif used is not None and key in _MANIFEST_KEYS:
-                    found.files.add(used)
+        if current not in read:
+            read[current] = _own(root_real, current)
+        own = read[current]
+        found.patches |= own.patches
+        found.files |= own.files
+        found.inputs |= own.inputs
+        found.chart_homes |= own.chart_homes
+        found.helm = found.helm or own.helm
+        found.refusal = found.refusal or own.refusal
+        for used in sorted(own.directories):
+            found.directories.add(used)
+            if used not in seen:
+                seen.add(used)
+                pending.append(used)
     found.directories.discard(directory)
     return found
+
+
+def _own(root_real: str, current: str) -> Closure:
+    """What one kustomization names itself, without following its references."""
+    own = Closure()
+    path, data = _kustomization(root_real, current)
+    own.patches |= _patches(root_real, current, data)
+    _helm_charts(root_real, current, path, data, own)
+    for key in _REFERENCE_KEYS:
+        listed = data.get(key)
+        for entry in listed if isinstance(listed, list) else ():
+            if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
+                continue  # inline plugin configuration, not a reference
+            refusal, used = _reference(root_real, current, path, entry.strip())
+            if refusal is not None:
+                own.refusal = own.refusal or refusal
+            elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
+                own.directories.add(used)
+            elif used is not None and key in _MANIFEST_KEYS:
+                own.files.add(used)
+    return own
 
 
 def _reference(root_real: str, directory: str, where: str, entry: str) -> tuple[str | None, str | None]:

@@ -68,6 +68,8 @@ RENDER_OUTPUT_LIMIT = 64 * 1024 * 1024
 _COMMAND_WORDS = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize", "helm": "helm template"}
 #: The release name of every ``helm template``: a constant, never a name from the repository.
 RELEASE_NAME = "nplint"
+#: Bytes of heap a renderer may grow to before Go's garbage collector runs (:func:`_go_runtime`).
+_GO_MEMORY_LIMIT = 512 * 1024 * 1024
 #: Seconds a program may take to say its version.
 _VERSION_TIMEOUT = 10
 #: Characters of the progress line on a terminal.
@@ -229,12 +231,13 @@ def plan(
     candidates = targets(skipped)
     real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
     closures: dict[Target, Closure] = {}
+    kustomizations: dict[str, Closure] = {}
     used_by_others: set[str] = set()
     chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
         where = real_directories[target]
         if target.tool == "kustomize" and where is not None:
-            closures[target] = kustomization.closure(root_real, where)
+            closures[target] = kustomization.closure(root_real, where, kustomizations)
             used_by_others |= closures[target].directories
         elif target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
@@ -285,6 +288,21 @@ def plan(
 def within_relative(path: str, directory: str) -> bool:
     """Whether a POSIX path relative to the root is ``directory`` or below it ("" is the root)."""
     return not directory or path == directory or path.startswith(directory + "/")
+
+
+def _go_runtime(workers: int) -> dict[str, str]:
+    """Settings of the Go runtime for the renderers (kustomize, kubectl and helm are Go programs).
+
+    A render is a short process: its garbage collector mostly costs time, so it is
+    off until the heap nears :data:`_GO_MEMORY_LIMIT`, where it comes back as
+    usual, so memory stays bounded. With several renders at once, each gets its
+    share of the cores instead of all of them.
+    """
+    return {
+        "GOGC": "off",
+        "GOMEMLIMIT": f"{_GO_MEMORY_LIMIT // (1024 * 1024)}MiB",
+        "GOMAXPROCS": str(max(1, render_workers() // max(1, workers))),
+    }
 
 
 def _namespace(chart: charts.Chart) -> str:
@@ -384,12 +402,14 @@ class _Run:
                 cache.__exit__()
             if self.progress is not None and self.total:
                 self._finish_progress()
+        # Overlays of one base share its files: each is loaded once.
+        loaded_sources: dict[str, list[Manifest]] = {}
         for job in jobs:
             outcome = outcomes[job.target]
             reason = outcome.reason
             if reason is None:
                 assert outcome.output is not None
-                reason = _collect(job, outcome.output, outcome.cached, self.root_real, result)
+                reason = _collect(job, outcome.output, outcome.cached, self.root_real, result, loaded_sources)
             if reason is not None:
                 result.unrendered.append((job.target, reason))
 
@@ -418,6 +438,8 @@ class _Run:
                 for entry in env["PATH"].split(os.pathsep)
                 if not within(os.path.realpath(entry), self.root_real)
             )
+            workers = min(len(jobs), render_workers())
+            env.update(_go_runtime(workers))
             tree = os.path.realpath(export.tree)
             hasher = render_cache.TreeHasher(tree, file_limit=RENDER_OUTPUT_LIMIT) if cache else None
             digests = {job.target: self._digest(job, hasher, env) for job in jobs} if hasher else {}
@@ -432,7 +454,6 @@ class _Run:
                 self._advance(job, cached=False)
                 return outcome
 
-            workers = min(len(jobs), render_workers())
             if workers == 1:
                 finished = [work(job) for job in jobs]
             else:
@@ -611,7 +632,14 @@ def _render_one(
     return _Outcome(job, output=completed.stdout)
 
 
-def _collect(job: _Job, output: bytes, cached: bool, root_real: str, result: RenderPlan) -> str | None:
+def _collect(
+    job: _Job,
+    output: bytes,
+    cached: bool,
+    root_real: str,
+    result: RenderPlan,
+    loaded_sources: dict[str, list[Manifest]],
+) -> str | None:
     """Load a render's output into ``result``; the reason it is not used otherwise."""
     text, problem = decode(output)
     if text is None:
@@ -625,13 +653,12 @@ def _collect(job: _Job, output: bytes, cached: bool, root_real: str, result: Ren
     result.consumed |= consumed
     # Resources first, then patches: a finding goes to the first source that has its node.
     # Read from the repository: the export is gone, and a cached render never had one.
-    sources = [
-        manifest
-        for display in [*sorted(consumed), *sorted(job.closure.patches)]
-        for manifest in iter_manifests(
-            load_text(display, kustomization.read_inside(root_real, display) or "")
-        )
-    ]
+    sources: list[Manifest] = []
+    for display in [*sorted(consumed), *sorted(job.closure.patches)]:
+        if display not in loaded_sources:
+            text_of = kustomization.read_inside(root_real, display) or ""
+            loaded_sources[display] = list(iter_manifests(load_text(display, text_of)))
+        sources += loaded_sources[display]
     result.rendered.append(
         Rendered(
             job.target,
