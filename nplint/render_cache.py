@@ -33,6 +33,7 @@ import hmac
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -116,17 +117,24 @@ class RenderCache:
         self._max_bytes = max_bytes
         self._fd: int | None = None
         self._opened = False
+        self._written = False
+        self._lock = threading.Lock()
 
     def __enter__(self) -> RenderCache:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.trim()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
     def _directory(self, *, create: bool) -> int | None:
         """A descriptor of the cache directory, opened without following a link; None if there is none."""
+        with self._lock:
+            return self._open_directory(create=create)
+
+    def _open_directory(self, *, create: bool) -> int | None:
         if self._fd is not None or (self._opened and not create):
             return self._fd
         self._opened = True
@@ -193,7 +201,15 @@ class RenderCache:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=fd)
             return
-        self._evict(fd)
+        with self._lock:
+            self._written = True
+
+    def trim(self) -> None:
+        """Remove the entries used longest ago until the cache is within its bound (once per run)."""
+        with self._lock:
+            written, self._written = self._written, False
+        if written and self._fd is not None:
+            self._evict(self._fd)
 
     def _evict(self, fd: int) -> None:
         entries: list[tuple[int, str, int]] = []
