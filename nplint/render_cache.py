@@ -69,7 +69,10 @@ def user_key(root_real: str) -> bytes | None:
     None also when the key would lie inside the repository being linted (an
     ``XDG_CACHE_HOME`` or ``HOME`` inside it), where the repository could know it.
     """
-    path = _key_path()
+    try:
+        path = _key_path()
+    except RuntimeError:  # no home directory to keep a key in: no cache
+        return None
     try:
         directory = path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

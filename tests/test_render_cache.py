@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -261,3 +262,55 @@ def test_tree_digest_is_the_same_through_links_written_differently(tmp_path: Pat
     assert digests[0] == digests[1]
     (tmp_path / "b" / "shared" / "x.yaml").write_text("x: 2\n")
     assert TreeHasher(str(tmp_path / "b"), file_limit=1 << 20).directory("chart") != digests[0]
+
+
+@pytest.mark.parametrize("command", ["reach", "diff"])
+def test_reach_and_diff_take_the_render_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    from helpers import run_cli
+
+    root = _tree(tmp_path / "repo")
+    log = _fake_kustomize(tmp_path, monkeypatch)
+    monkeypatch.chdir(root)
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    argv = (
+        ["reach", "--no-cache", "--progress", "."]
+        if command == "reach"
+        else ["diff", "--no-cache", "--progress", str(other), str(root)]
+    )
+    run_cli(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("nplint: rendering")] == (
+        ["nplint: rendering 1/1: prod (rendered)"] * (1 if command == "reach" else 2)
+    )
+    assert _renders(log) == (1 if command == "reach" else 2)
+    assert not (root / ".nplint_cache").exists() and not (other / ".nplint_cache").exists()
+
+
+def test_version_query_is_fenced_in_like_a_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "repo")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.jsonl"
+    program = bin_dir / "kustomize"
+    program.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps([sys.argv[1:], dict(os.environ), os.getcwd()]) + '\\n')\n"
+        f"print('v5') if sys.argv[1:2] == ['version'] else sys.stdout.write({POLICY!r})\n"
+    )
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("GITHUB_TOKEN", "secret-token")
+    monkeypatch.setenv("KUBECONFIG", "/home/someone/.kube/config")
+    shutil.copytree(root / "prod", root / "staging")
+    _findings(root)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    versions = [call for call in calls if call[0] == ["version"]]
+    assert len(versions) == 1  # asked once per run, whatever the number of renders
+    assert len(calls) == 3  # and the two renders
+    for _, env, cwd in calls:
+        assert "GITHUB_TOKEN" not in env and "KUBECONFIG" not in env
+        assert not cwd.startswith(str(root.resolve())) and env["HOME"] != os.environ.get("HOME")

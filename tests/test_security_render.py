@@ -407,7 +407,8 @@ def test_links_inside_the_repository_still_resolve_in_the_export(
         "for d, ds, fs in sorted(os.walk(t, followlinks=True)):\n"
         "    for n in sorted(fs):\n"
         "        source = os.path.relpath(os.path.join(d, n), sys.argv[-1])\n"
-        "        sys.stdout.write('---\\n# Source: shop/' + source + '\\n' + open(os.path.join(d, n)).read())\n",
+        "        text = open(os.path.join(d, n)).read()\n"
+        "        sys.stdout.write('---\\n# Source: shop/' + source + '\\n' + text)\n",
     )
     _only_fakes_on_path(tmp_path, monkeypatch)
     result = lint_paths(["."], root=repo, select=["NP005", "NP301"])
