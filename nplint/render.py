@@ -219,16 +219,26 @@ def plan(
     helm_values: Sequence[str] = (),
     cache: bool = True,
     progress: TextIO | None = None,
+    loaded: Sequence[LoadedFile] = (),
 ) -> RenderPlan:
     """Render what can be rendered among the skipped files; say why for the rest.
 
     ``cache``: use and fill ``.nplint_cache/`` (:mod:`nplint.render_cache`).
     ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
+    ``loaded``: files loaded already (by their display path relative to the root), so
+    that the sources of rendered objects are not loaded twice.
     """
     result = RenderPlan()
     started = time.monotonic()
     root_real = os.path.realpath(root)
     candidates = targets(skipped)
+    # The programs' versions (for the cache) are asked while the kustomizations are read.
+    versions = _Versions(started)
+    if enabled and cache:
+        for tool in sorted({t.tool for t in candidates}):
+            found = _program(Target(tool, ""), root_real)
+            if not isinstance(found, str):
+                versions.ask(found[0])
     real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
     closures: dict[Target, Closure] = {}
     kustomizations: dict[str, Closure] = {}
@@ -278,8 +288,9 @@ def plan(
         helm_program = helm[0] if helm is not None and not isinstance(helm, str) else None
         jobs.append(_Job(target, where, program[0], program[1], closure, namespace, helm_program))
     if jobs:
-        run = _Run(root_real, [] if isinstance(values, str) else values, started, cache, progress)
-        run.render(jobs, result)
+        run = _Run(root_real, [] if isinstance(values, str) else values, started, cache, progress, versions)
+        run.render(jobs, result, {f.path: f for f in loaded})
+    versions.wait()  # none of nplint's programs outlives the plan
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
     return result
@@ -367,18 +378,19 @@ class _Run:
         started: float,
         use_cache: bool,
         progress: TextIO | None,
+        versions: _Versions,
     ) -> None:
         self.root_real = root_real
         self.values = values
         self.started = started
         self.use_cache = use_cache
         self.progress = progress
-        self.identities: dict[Path, bytes | None] = {}
+        self.versions = versions
         self.done = 0
         self.total = 0
         self.lock = threading.Lock()
 
-    def render(self, jobs: Sequence[_Job], result: RenderPlan) -> None:
+    def render(self, jobs: Sequence[_Job], result: RenderPlan, loaded: dict[str, LoadedFile]) -> None:
         self.total = len(jobs)
         outcomes = {job.target: _Outcome(job) for job in jobs}
         key = render_cache.user_key(self.root_real) if self.use_cache else None
@@ -402,8 +414,10 @@ class _Run:
                 cache.__exit__()
             if self.progress is not None and self.total:
                 self._finish_progress()
-        # Overlays of one base share its files: each is loaded once.
+        # Overlays of one base share its files: each is loaded once, if it was not already.
         loaded_sources: dict[str, list[Manifest]] = {}
+        for path, file in loaded.items():
+            loaded_sources[path] = list(iter_manifests(file))
         for job in jobs:
             outcome = outcomes[job.target]
             reason = outcome.reason
@@ -488,12 +502,8 @@ class _Run:
 
     def _identity(self, program: Path, env: dict[str, str] | None) -> bytes | None:
         """The program's path, size, time and the version it reports, asked once per run."""
-        with self.lock:
-            if program in self.identities:
-                return self.identities[program]
-        version = _version(program, env, self.started)
+        version = self.versions.get(program, env)
         if version is None:
-            self.identities[program] = None
             return None
         real = os.path.realpath(program)
         try:
@@ -501,10 +511,7 @@ class _Run:
             described = f"{real}\0{status.st_size}\0{status.st_mtime_ns}\0".encode("utf-8", "surrogateescape")
         except OSError:
             described = f"{real}\0unknown\0".encode("utf-8", "surrogateescape")
-        described += version
-        with self.lock:
-            self.identities[program] = described
-        return described
+        return described + version
 
     def _advance(self, job: _Job, *, cached: bool) -> None:
         if self.progress is None:
@@ -530,6 +537,41 @@ class _Run:
                 self.progress.flush()
         except (OSError, ValueError):
             pass
+
+
+class _Versions:
+    """The versions of the renderers, each asked once per run, in a thread of its own."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.lock = threading.Lock()
+        self.asked: dict[Path, threading.Thread] = {}
+        self.answers: dict[Path, bytes | None] = {}
+
+    def ask(self, program: Path, env: dict[str, str] | None = None) -> None:
+        with self.lock:
+            if program in self.asked:
+                return
+            thread = threading.Thread(target=self._answer, args=(program, env), name="nplint-version")
+            self.asked[program] = thread
+        thread.start()
+
+    def _answer(self, program: Path, env: dict[str, str] | None) -> None:
+        answer = _version(program, env, self.started)
+        with self.lock:
+            self.answers[program] = answer
+
+    def wait(self) -> None:
+        with self.lock:
+            threads = list(self.asked.values())
+        for thread in threads:
+            thread.join()
+
+    def get(self, program: Path, env: dict[str, str] | None) -> bytes | None:
+        self.ask(program, env)
+        self.asked[program].join()
+        with self.lock:
+            return self.answers.get(program)
 
 
 def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes | None:
