@@ -396,7 +396,7 @@ class _Run:
         key = render_cache.user_key(self.root_real) if self.use_cache else None
         cache = render_cache.RenderCache(self.root_real, key) if key is not None else None
         try:
-            if cache is not None:
+            if cache is not None and cache.present():
                 # Looked up on the repository itself, so that a run where nothing changed
                 # copies nothing; a miss is hashed again on the export it is rendered from.
                 hasher = render_cache.TreeHasher(self.root_real, file_limit=RENDER_OUTPUT_LIMIT)

@@ -132,6 +132,10 @@ class RenderCache:
             os.close(self._fd)
             self._fd = None
 
+    def present(self) -> bool:
+        """Whether there is a cache directory to look in (a first run has none: nothing to hash for)."""
+        return self._directory(create=False) is not None
+
     def _directory(self, *, create: bool) -> int | None:
         """A descriptor of the cache directory, opened without following a link; None if there is none."""
         with self._lock:
