@@ -495,9 +495,12 @@ class _Run:
                 if identity is None:
                     return None
                 digest.update(identity)
-        digest.update(hasher.directories(_inputs(job)))
-        for value in self.values if job.target.tool == "helm" else ():
-            digest.update(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
+        try:
+            digest.update(hasher.directories(_inputs(job)))
+            for value in self.values if job.target.tool == "helm" else ():
+                digest.update(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
+        except render_cache.TooMuchToHash:
+            return None
         return digest.hexdigest()
 
     def _identity(self, program: Path, env: dict[str, str] | None) -> bytes | None:

@@ -37,9 +37,9 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from nplint.export import CACHE_DIRECTORY, within
+from nplint.export import CACHE_DIRECTORY, EXPORT_MAX_BYTES, EXPORT_MAX_ENTRIES, within
 
-__all__ = ["CACHE_DIRECTORY", "MAX_CACHE_BYTES", "RenderCache", "TreeHasher", "user_key"]
+__all__ = ["CACHE_DIRECTORY", "MAX_CACHE_BYTES", "RenderCache", "TooMuchToHash", "TreeHasher", "user_key"]
 
 #: Bytes all entries together may take; past it the entries used longest ago go.
 MAX_CACHE_BYTES = 256 * 1024 * 1024
@@ -237,6 +237,10 @@ class RenderCache:
                 total -= size
 
 
+class TooMuchToHash(Exception):
+    """The inputs of the renders are more than a run hashes; what depends on them is not cached."""
+
+
 class TreeHasher:
     """Digests of directories of a tree, by content, each directory hashed once per run.
 
@@ -248,10 +252,26 @@ class TreeHasher:
     left out: the export holds none.
     """
 
-    def __init__(self, base_real: str, *, file_limit: int) -> None:
+    def __init__(
+        self,
+        base_real: str,
+        *,
+        file_limit: int,
+        max_bytes: int = EXPORT_MAX_BYTES,
+        max_entries: int = EXPORT_MAX_ENTRIES,
+    ) -> None:
         self._base = base_real
         self._file_limit = file_limit
         self._memo: dict[str, bytes] = {}
+        # What one run may hash, all directories together: no more than an export may hold.
+        self._bytes_left = max_bytes
+        self._entries_left = max_entries
+
+    def _count(self, entries: int = 0, size: int = 0) -> None:
+        self._entries_left -= entries
+        self._bytes_left -= size
+        if self._entries_left < 0 or self._bytes_left < 0:
+            raise TooMuchToHash("the inputs hold more than a render cache entry may depend on")
 
     def directories(self, relatives: Iterable[str]) -> bytes:
         """One digest of several directories (real paths relative to the base), with their names."""
@@ -276,6 +296,7 @@ class TreeHasher:
                 entries = sorted(iterator, key=lambda entry: entry.name)
         except OSError:
             entries = []
+        self._count(entries=len(entries))
         for entry in entries:
             if entry.name == ".git" or (not relative and entry.name == CACHE_DIRECTORY):
                 continue
@@ -321,6 +342,7 @@ class TreeHasher:
             read = 0
             while chunk := handle.read(_CHUNK):
                 read += len(chunk)
+                self._count(size=len(chunk))
                 if read > self._file_limit:
                     # Beyond the bound, the size and time say whether it changed.
                     status = os.fstat(handle.fileno())

@@ -314,3 +314,18 @@ def test_version_query_is_fenced_in_like_a_render(tmp_path: Path, monkeypatch: p
     for _, env, cwd in calls:
         assert "GITHUB_TOKEN" not in env and "KUBECONFIG" not in env
         assert not cwd.startswith(str(root.resolve())) and env["HOME"] != os.environ.get("HOME")
+
+
+def test_hashing_is_bounded_per_run(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.yaml").write_bytes(b"x" * 600)
+    (tmp_path / "b" / "y.yaml").write_bytes(b"y" * 600)
+    hasher = TreeHasher(str(tmp_path), file_limit=1 << 20, max_bytes=1000)
+    hasher.directory("a")
+    # The bound is for the whole run: the second directory passes it, and nothing depending on
+    # it is cached.
+    with pytest.raises(render_cache.TooMuchToHash):
+        hasher.directory("b")
+    with pytest.raises(render_cache.TooMuchToHash):
+        TreeHasher(str(tmp_path), file_limit=1 << 20, max_entries=1).directories(["a", "b"])
