@@ -81,6 +81,7 @@ SCHEMA: dict[str, Any] = {
         "exclude": _CODE_LIST,
         "respect-gitignore": {"type": "boolean"},
         "render": {"enum": ["auto", "never"]},
+        "cache": {"type": "boolean"},
         "helm-values": _CODE_LIST,
         "roots": _CODE_LIST,
         "cni": {"type": "string", "minLength": 1},
@@ -292,6 +293,11 @@ class Config:
     respect_gitignore: bool = True
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"
+    #: Keep rendered output in ``.nplint_cache/`` (false: render every time). The repository's
+    #: configuration may only turn it off.
+    cache: bool = True
+    #: Write a progress line while rendering even when standard error is no terminal.
+    progress: bool = False
     helm_values: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     cni: str | None = None
@@ -490,6 +496,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
         render=data.get("render", "auto"),
+        cache=bool(data.get("cache", True)),
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),
         roots=_paths(where, "roots", _codes(data.get("roots")), root, kind="directory"),
         cni=data.get("cni"),

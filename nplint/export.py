@@ -4,7 +4,7 @@ Renderers read whatever a kustomization or chart names. On the live checkout
 that includes ``.git/config``, where a CI checkout keeps its job token, and
 anything a symbolic link points at. They are therefore run on an export: the
 regular files of the repository copied into a temporary directory, ``.git``
-(directory or file, at any depth) left out, symbolic links that stay inside the
+(directory or file, at any depth) and nplint's ``.nplint_cache`` left out, symbolic links that stay inside the
 repository recreated to point at the same place in the export, and links that
 lead out of it -- or into a ``.git`` -- left out and listed, so that the caller
 can refuse what holds them. Special files (FIFOs, sockets, devices) are not
@@ -26,6 +26,8 @@ EXPORT_MAX_BYTES = 512 * 1024 * 1024
 _CHUNK = 1024 * 1024
 LINK_OUTSIDE = "leads out of the repository"
 LINK_INTO_GIT = "leads into .git"
+#: nplint's render cache at the root (:mod:`nplint.render_cache`): not the renderers' to read.
+CACHE_DIRECTORY = ".nplint_cache"
 
 
 class ExportTooLarge(Exception):
@@ -90,7 +92,7 @@ class _Exporter:
             except OSError:
                 continue  # unreadable: left out, like git does
             for entry in reversed(entries):
-                if entry.name == ".git":
+                if entry.name == ".git" or (not relative and entry.name == CACHE_DIRECTORY):
                     continue
                 child = f"{relative}/{entry.name}" if relative else entry.name
                 self._count()

@@ -105,38 +105,69 @@ class Closure:
     patches: set[str] = field(default_factory=set)
     #: Why kustomize must not be run on it, when it must not.
     refusal: str | None = None
+    #: Whether a kustomization of it inflates Helm charts (``helmCharts``): kustomize then runs helm.
+    helm: bool = False
+    #: Directories besides the kustomizations' own that the render reads (chart homes, values
+    #: files' directories), real paths relative to the root.
+    inputs: set[str] = field(default_factory=set)
+    #: The ``chartHome`` directories of its ``helmCharts``: the charts there reach a cluster through it.
+    chart_homes: set[str] = field(default_factory=set)
 
 
-def closure(root_real: str, directory: str) -> Closure:
+def closure(root_real: str, directory: str, read: dict[str, Closure] | None = None) -> Closure:
+    """What the kustomization of ``directory`` uses; ``read`` keeps what each kustomization names.
+
+    Overlays of a fleet share their bases: with one ``read`` for all of them, each
+    kustomization file is read, parsed and resolved once.
+    """
+    read = {} if read is None else read
     found = Closure()
     pending = [directory]
     seen = {directory}
     while pending:
         current = pending.pop()
-        path, data = _kustomization(root_real, current)
-        found.patches |= _patches(root_real, current, data)
-        openapi = data.get("openapi")
-        schema = openapi.get("path") if isinstance(openapi, dict) else None
-        if isinstance(schema, str) and _REMOTE.search(schema):
-            # kustomize would fetch it, and Go sends loopback addresses past any proxy.
-            found.refusal = found.refusal or f"remote OpenAPI schema {schema} (in {path}) is not fetched"
-        for key in _REFERENCE_KEYS:
-            listed = data.get(key)
-            for entry in listed if isinstance(listed, list) else ():
-                if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
-                    continue  # inline plugin configuration, not a reference
-                refusal, used = _reference(root_real, current, path, entry.strip())
-                if refusal is not None:
-                    found.refusal = found.refusal or refusal
-                elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
-                    found.directories.add(used)
-                    if used not in seen:
-                        seen.add(used)
-                        pending.append(used)
-                elif used is not None and key in _MANIFEST_KEYS:
-                    found.files.add(used)
+        if current not in read:
+            read[current] = _own(root_real, current)
+        own = read[current]
+        found.patches |= own.patches
+        found.files |= own.files
+        found.inputs |= own.inputs
+        found.chart_homes |= own.chart_homes
+        found.helm = found.helm or own.helm
+        found.refusal = found.refusal or own.refusal
+        for used in sorted(own.directories):
+            found.directories.add(used)
+            if used not in seen:
+                seen.add(used)
+                pending.append(used)
     found.directories.discard(directory)
     return found
+
+
+def _own(root_real: str, current: str) -> Closure:
+    """What one kustomization names itself, without following its references."""
+    own = Closure()
+    path, data = _kustomization(root_real, current)
+    own.patches |= _patches(root_real, current, data)
+    _helm_charts(root_real, current, path, data, own)
+    openapi = data.get("openapi")
+    schema = openapi.get("path") if isinstance(openapi, dict) else None
+    if isinstance(schema, str) and _REMOTE.search(schema):
+        # kustomize would fetch it, and Go sends loopback addresses past any proxy.
+        own.refusal = f"remote OpenAPI schema {schema} (in {path}) is not fetched"
+    for key in _REFERENCE_KEYS:
+        listed = data.get(key)
+        for entry in listed if isinstance(listed, list) else ():
+            if not isinstance(entry, str) or "\n" in entry or entry.lstrip().startswith("{"):
+                continue  # inline plugin configuration, not a reference
+            refusal, used = _reference(root_real, current, path, entry.strip())
+            if refusal is not None:
+                own.refusal = own.refusal or refusal
+            elif used is not None and os.path.isdir(os.path.join(root_real, *used.split("/"))):
+                own.directories.add(used)
+            elif used is not None and key in _MANIFEST_KEYS:
+                own.files.add(used)
+    return own
 
 
 def _reference(root_real: str, directory: str, where: str, entry: str) -> tuple[str | None, str | None]:
@@ -175,3 +206,64 @@ def _patches(root_real: str, directory: str, data: dict[str, object]) -> set[str
         if real is not None and os.path.isfile(os.path.join(root_real, *real.split("/"))):
             found.add(real)
     return found
+
+
+def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, object], found: Closure) -> None:
+    """Note the charts a kustomization inflates; refuse one kustomize would fetch.
+
+    kustomize looks for a chart in ``chartHome`` (``helmGlobals.chartHome``,
+    ``charts`` by default) as ``NAME`` or ``NAME-VERSION/NAME``; only when it is
+    not there does it pull it from ``repo``, which nplint never lets it do.
+    """
+    charts = data.get("helmCharts")
+    if not isinstance(charts, list) or not charts:
+        return
+    found.helm = True
+    settings = data.get("helmGlobals")
+    home_entry = settings.get("chartHome") if isinstance(settings, dict) else None
+    home_entry = home_entry if isinstance(home_entry, str) and home_entry.strip() else "charts"
+    home = _inside(root_real, directory, home_entry.strip())
+    if home is None:
+        found.refusal = found.refusal or f"chartHome {home_entry} (in {where}) lies outside the repository"
+        return
+    found.inputs.add(home)
+    found.chart_homes.add(home)
+    for chart in charts:
+        if not isinstance(chart, dict):
+            continue
+        name, version, repo = chart.get("name"), chart.get("version"), chart.get("repo")
+        for key in ("valuesFile", "additionalValuesFiles"):
+            listed = chart.get(key)
+            for value in [listed] if isinstance(listed, str) else listed if isinstance(listed, list) else ():
+                if not isinstance(value, str):
+                    continue
+                if _REMOTE.search(value):
+                    found.refusal = found.refusal or f"remote values file {value} (in {where}) is not fetched"
+                    continue
+                place = _inside(root_real, directory, os.path.dirname(value.strip()) or ".")
+                if place is None:
+                    found.refusal = found.refusal or f"{value} (in {where}) lies outside the repository"
+                else:
+                    found.inputs.add(place)
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            continue  # kustomize says what is wrong with it
+        candidates = [name] + ([f"{name}-{version}/{name}"] if isinstance(version, str) else [])
+        local = any(
+            os.path.isdir(os.path.join(root_real, *_join(home, candidate).split("/")))
+            for candidate in candidates
+        )
+        if not local and isinstance(repo, str) and repo.strip():
+            found.refusal = found.refusal or (
+                f"remote chart {name} from {repo.strip()} (in {where}) is not fetched; "
+                f"put the chart in its chartHome ({home_entry})"
+            )
+
+
+def _inside(root_real: str, directory: str, entry: str) -> str | None:
+    """The real path (relative to the root) a kustomization entry names, if inside the repository."""
+    if os.path.isabs(entry):
+        return None
+    lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")
+    if lexical == ".." or lexical.startswith("../") or in_git(lexical):
+        return None
+    return physical(root_real, "" if lexical == "." else lexical)

@@ -165,7 +165,13 @@ def rendered_files(
     so ``--render never`` means the same everywhere.
     """
     rendering = render.plan(
-        found.skipped, config.root, enabled=config.render == "auto", helm_values=config.helm_values
+        found.skipped,
+        config.root,
+        enabled=config.render == "auto",
+        helm_values=config.helm_values,
+        cache=config.cache,
+        progress=render.progress_stream(config.progress),
+        loaded=read,
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]

@@ -33,25 +33,30 @@ render is fenced in:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from nplint import kustomization, programs
+from nplint import __version__, charts, kustomization, programs, render_cache
 from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
 from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.parallel import JOBS_ENV
 
 #: Seconds one render may take before it is stopped.
 RENDER_TIMEOUT: float = 120
@@ -63,6 +68,12 @@ RENDER_OUTPUT_LIMIT = 64 * 1024 * 1024
 _COMMAND_WORDS = {"kustomize": "kustomize build", "kubectl": "kubectl kustomize", "helm": "helm template"}
 #: The release name of every ``helm template``: a constant, never a name from the repository.
 RELEASE_NAME = "nplint"
+#: Bytes of heap a renderer may grow to before Go's garbage collector runs (:func:`_go_runtime`).
+_GO_MEMORY_LIMIT = 512 * 1024 * 1024
+#: Seconds a program may take to say its version.
+_VERSION_TIMEOUT = 10
+#: Characters of the progress line on a terminal.
+_PROGRESS_WIDTH = 78
 #: A quoted error line is shorter than this.
 _MESSAGE_LIMIT = 200
 #: kubectl's log header ("E1129 07:02:26.277173    8910 run.go:72] "): a time and a process
@@ -99,6 +110,22 @@ class Rendered:
     loaded: LoadedFile
     #: Source manifests of the plain files the render consumed, for mapping findings back.
     sources: list[Manifest] = field(default_factory=list)
+    #: The real path of the target directory relative to the root.
+    directory: str = ""
+    #: Every directory the render could read (the target's, its kustomizations', chart homes),
+    #: real paths relative to the root: what the render's cache entry depends on.
+    inputs: tuple[str, ...] = ()
+    #: Plain files of the repository the render consumed (kustomize resources).
+    consumed: tuple[str, ...] = ()
+    #: The release namespace of a chart (``helm template --namespace``); None for kustomize.
+    namespace: str | None = None
+    #: Whether the output came from the cache instead of the program.
+    cached: bool = False
+    #: For a chart: which template each line of the output came from (``# Source:`` comments).
+    templates: charts.SourceMap | None = None
+    root_real: str = ""
+    #: The chart homes of a kustomization's ``helmCharts`` (kustomize prints no ``# Source:``).
+    chart_homes: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -134,6 +161,10 @@ class _Job:
     #: "kustomize build", "kubectl kustomize" or "helm template".
     words: str
     closure: Closure
+    #: A chart's release namespace.
+    namespace: str | None = None
+    #: The helm kustomize runs for ``helmCharts`` (``--enable-helm``).
+    helm: Path | None = None
 
 
 def _refusal(target: Target, physical: str | None) -> str | None:
@@ -184,81 +215,417 @@ def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
 
 
 def plan(
-    skipped: Sequence[SkippedFile], root: Path, *, enabled: bool, helm_values: Sequence[str] = ()
+    skipped: Sequence[SkippedFile],
+    root: Path,
+    *,
+    enabled: bool,
+    helm_values: Sequence[str] = (),
+    cache: bool = True,
+    progress: TextIO | None = None,
+    loaded: Sequence[LoadedFile] = (),
 ) -> RenderPlan:
+    """Render what can be rendered among the skipped files; say why for the rest.
+
+    ``cache``: use and fill ``.nplint_cache/`` (:mod:`nplint.render_cache`).
+    ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
+    ``loaded``: files loaded already (by their display path relative to the root), so
+    that the sources of rendered objects are not loaded twice.
+    """
     result = RenderPlan()
     started = time.monotonic()
     root_real = os.path.realpath(root)
     candidates = targets(skipped)
+    # The programs' versions (for the cache) are asked while the kustomizations are read.
+    versions = _Versions(started)
+    if enabled and cache:
+        for tool in sorted({t.tool for t in candidates}):
+            found = _program(Target(tool, ""), root_real)
+            if not isinstance(found, str):
+                versions.ask(found[0])
     real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
     closures: dict[Target, Closure] = {}
+    kustomizations: dict[str, Closure] = {}
     used_by_others: set[str] = set()
+    chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
         where = real_directories[target]
         if target.tool == "kustomize" and where is not None:
-            closures[target] = kustomization.closure(root_real, where)
+            closures[target] = kustomization.closure(root_real, where, kustomizations)
             used_by_others |= closures[target].directories
+        elif target.tool == "helm" and where is not None:
+            chart_facts[where] = charts.read_chart(root_real, where)
+    through_parent = charts.subcharts(chart_facts)
+    # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
+    homes = {home for closure in closures.values() for home in closure.chart_homes}
+    through_parent |= {d for d in chart_facts if any(within_relative(d, home) for home in homes)}
     values = _values(root_real, helm_values)
     jobs: list[_Job] = []
     for target in candidates:
         where = real_directories[target]
         if target.tool == "kustomize" and where in used_by_others:
             continue  # rendered as part of the overlay that uses it
+        chart = chart_facts.get(where) if target.tool == "helm" and where is not None else None
+        if chart is not None and (chart.library or where in through_parent):
+            # A library chart renders nothing by design; a subchart reaches a cluster only
+            # through its parent, with the parent's values.
+            continue
         if not enabled:
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
         closure = closures.get(target, Closure())
         program = _program(target, root_real)
+        helm = _program(Target("helm", target.directory), root_real) if closure.helm else None
+        namespace = _namespace(chart) if chart is not None else None
         refusal = (
             _refusal(target, where)
             or (_printable(closure.refusal) if closure.refusal else None)
             or (values if target.tool == "helm" and isinstance(values, str) else None)
             or (program if isinstance(program, str) else None)
+            or (f"it inflates Helm charts (helmCharts) and {helm}" if isinstance(helm, str) else None)
+            or (namespace if namespace is not None and not charts.is_dns_label(namespace) else None)
         )
         if refusal is not None:
             result.unrendered.append((target, refusal))
             continue
         assert where is not None and not isinstance(program, str)  # refused above otherwise
-        jobs.append(_Job(target, where, program[0], program[1], closure))
+        helm_program = helm[0] if helm is not None and not isinstance(helm, str) else None
+        jobs.append(_Job(target, where, program[0], program[1], closure, namespace, helm_program))
     if jobs:
-        _render(jobs, root_real, [] if isinstance(values, str) else values, started, result)
+        run = _Run(root_real, [] if isinstance(values, str) else values, started, cache, progress, versions)
+        run.render(jobs, result, {f.path: f for f in loaded})
+    versions.wait()  # none of nplint's programs outlives the plan
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
+    result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
     return result
+
+
+def within_relative(path: str, directory: str) -> bool:
+    """Whether a POSIX path relative to the root is ``directory`` or below it ("" is the root)."""
+    return not directory or path == directory or path.startswith(directory + "/")
+
+
+def _go_runtime(workers: int) -> dict[str, str]:
+    """Settings of the Go runtime for the renderers (kustomize, kubectl and helm are Go programs).
+
+    A render is a short process: its garbage collector mostly costs time, so it is
+    off until the heap nears :data:`_GO_MEMORY_LIMIT`, where it comes back as
+    usual, so memory stays bounded. With several renders at once, each gets its
+    share of the cores instead of all of them.
+    """
+    return {
+        "GOGC": "off",
+        "GOMEMLIMIT": f"{_GO_MEMORY_LIMIT // (1024 * 1024)}MiB",
+        "GOMAXPROCS": str(max(1, render_workers() // max(1, workers))),
+    }
+
+
+def _namespace(chart: charts.Chart) -> str:
+    """The release namespace of a chart: its name, or why it cannot be one.
+
+    Each chart is its own release, so it gets a namespace of its own, named as
+    the chart: what ``helm install NAME --create-namespace -n NAME`` would do.
+    """
+    name = chart.name or (chart.directory.rpartition("/")[2] if chart.directory else "")
+    if charts.is_dns_label(name):
+        return name
+    return (
+        f"the chart's name {_printable(name)!r} is not a valid namespace name (a DNS label: "
+        "lower-case letters, digits and '-'), so it has no release namespace; "
+        "render it yourself with --namespace"
+    )
+
+
+def progress_stream(requested: bool) -> TextIO | None:
+    """Standard error when it is a terminal or ``--progress`` asked for it; None otherwise."""
+    stream = sys.stderr
+    if stream is None:
+        return None
+    try:
+        terminal = stream.isatty()
+    except (OSError, ValueError):
+        terminal = False
+    return stream if requested or terminal else None
+
+
+def render_workers() -> int:
+    """Renders run at once: the cores this process may run on (its affinity, not the machine's).
+
+    ``NPLINT_JOBS=N`` lowers it (``1``: one render at a time).
+    """
+    if hasattr(os, "sched_getaffinity"):
+        cores = max(1, len(os.sched_getaffinity(0)))
+    else:
+        cores = max(1, os.cpu_count() or 1)
+    asked = os.environ.get(JOBS_ENV, "").strip()
+    return max(1, min(cores, int(asked))) if asked.isdigit() and int(asked) > 0 else cores
 
 
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _render(
-    jobs: Sequence[_Job], root_real: str, values: Sequence[str], started: float, result: RenderPlan
-) -> None:
-    base = Path(tempfile.mkdtemp(prefix="nplint-render-"))
-    try:
-        base_real = os.path.realpath(base)
-        if within(base_real, root_real):
-            for job in jobs:
-                result.unrendered.append((job.target, "the temporary directory is inside the repository"))
-            return
+@dataclass(slots=True)
+class _Outcome:
+    job: _Job
+    output: bytes | None = None
+    reason: str | None = None
+    cached: bool = False
+
+
+class _Run:
+    """The renders of one run: cache look-ups first, then what is left, in parallel, on one export."""
+
+    def __init__(
+        self,
+        root_real: str,
+        values: Sequence[str],
+        started: float,
+        use_cache: bool,
+        progress: TextIO | None,
+        versions: _Versions,
+    ) -> None:
+        self.root_real = root_real
+        self.values = values
+        self.started = started
+        self.use_cache = use_cache
+        self.progress = progress
+        self.versions = versions
+        self.done = 0
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def render(self, jobs: Sequence[_Job], result: RenderPlan, loaded: dict[str, LoadedFile]) -> None:
+        self.total = len(jobs)
+        outcomes = {job.target: _Outcome(job) for job in jobs}
+        key = render_cache.user_key(self.root_real) if self.use_cache else None
+        cache = render_cache.RenderCache(self.root_real, key) if key is not None else None
         try:
-            export = export_tree(Path(root_real), base / "tree")
-        except ExportTooLarge as error:
-            for job in jobs:
-                result.unrendered.append((job.target, f"{error}, too much to copy for rendering"))
-            return
-        (base / "home").mkdir(mode=0o700)
-        (base / "tmp").mkdir(mode=0o700)
-        env = programs.scrubbed_environment(base / "home", base / "tmp")
-        # Nor may what the renderers start (helm's post-renderers and plugins) come from the repository.
-        env["PATH"] = os.pathsep.join(
-            entry for entry in env["PATH"].split(os.pathsep) if not within(os.path.realpath(entry), root_real)
-        )
-        tree = os.path.realpath(export.tree)
+            if cache is not None and cache.present():
+                # Looked up on the repository itself, so that a run where nothing changed
+                # copies nothing; a miss is hashed again on the export it is rendered from.
+                hasher = render_cache.TreeHasher(self.root_real, file_limit=RENDER_OUTPUT_LIMIT)
+                for job in jobs:
+                    digest = self._digest(job, hasher)
+                    stored = cache.get(digest, RENDER_OUTPUT_LIMIT) if digest is not None else None
+                    if stored is not None:
+                        outcomes[job.target] = _Outcome(job, output=stored, cached=True)
+                        self._advance(job, cached=True)
+            missing = [job for job in jobs if not outcomes[job.target].cached]
+            if missing:
+                self._render_missing(missing, outcomes, cache)
+        finally:
+            if cache is not None:
+                cache.__exit__()
+            if self.progress is not None and self.total:
+                self._finish_progress()
+        # Overlays of one base share its files: each is loaded once, if it was not already.
+        loaded_sources: dict[str, list[Manifest]] = {}
+        for path, file in loaded.items():
+            loaded_sources[path] = list(iter_manifests(file))
         for job in jobs:
-            reason = _render_one(job, tree, base_real, values, export.refused_links, env, started, result)
+            outcome = outcomes[job.target]
+            reason = outcome.reason
+            if reason is None:
+                assert outcome.output is not None
+                reason = _collect(job, outcome.output, outcome.cached, self.root_real, result, loaded_sources)
             if reason is not None:
                 result.unrendered.append((job.target, reason))
+
+    def _render_missing(
+        self, jobs: Sequence[_Job], outcomes: dict[Target, _Outcome], cache: render_cache.RenderCache | None
+    ) -> None:
+        base = Path(tempfile.mkdtemp(prefix="nplint-render-"))
+        try:
+            base_real = os.path.realpath(base)
+            if within(base_real, self.root_real):
+                for job in jobs:
+                    outcomes[job.target].reason = "the temporary directory is inside the repository"
+                return
+            try:
+                export = export_tree(Path(self.root_real), base / "tree")
+            except ExportTooLarge as error:
+                for job in jobs:
+                    outcomes[job.target].reason = f"{error}, too much to copy for rendering"
+                return
+            (base / "home").mkdir(mode=0o700)
+            (base / "tmp").mkdir(mode=0o700)
+            env = programs.scrubbed_environment(base / "home", base / "tmp")
+            # Nor may what the renderers start (helm's post-renderers and plugins) come from the repository.
+            env["PATH"] = os.pathsep.join(
+                entry
+                for entry in env["PATH"].split(os.pathsep)
+                if not within(os.path.realpath(entry), self.root_real)
+            )
+            workers = min(len(jobs), render_workers())
+            env.update(_go_runtime(workers))
+            tree = os.path.realpath(export.tree)
+            hasher = render_cache.TreeHasher(tree, file_limit=RENDER_OUTPUT_LIMIT) if cache else None
+            digests = {job.target: self._digest(job, hasher, env) for job in jobs} if hasher else {}
+
+            def work(job: _Job) -> _Outcome:
+                outcome = _render_one(
+                    job, tree, base_real, self.values, export.refused_links, env, self.started
+                )
+                digest = digests.get(job.target)
+                if outcome.output is not None and cache is not None and digest is not None:
+                    cache.put(digest, outcome.output)
+                self._advance(job, cached=False)
+                return outcome
+
+            if workers == 1:
+                finished = [work(job) for job in jobs]
+            else:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nplint-render") as pool:
+                    finished = list(pool.map(work, jobs))
+            for outcome in finished:
+                outcomes[outcome.job.target] = outcome
+        finally:
+            _remove(base)
+
+    def _digest(
+        self, job: _Job, hasher: render_cache.TreeHasher, env: dict[str, str] | None = None
+    ) -> str | None:
+        """What a render's output depends on: its inputs, the programs and how they are run.
+
+        None when a program does not say its version: its output is then not kept.
+        """
+        digest = hashlib.sha256(b"nplint render cache 1\0" + __version__.encode() + b"\0")
+        digest.update(json.dumps([job.target.tool, job.target.directory, job.physical]).encode())
+        # The argument list with the export's place left out: it is new each run.
+        digest.update(json.dumps(_arguments(job, "", self.values)).encode())
+        for program in (job.program, job.helm):
+            if program is not None:
+                identity = self._identity(program, env)
+                if identity is None:
+                    return None
+                digest.update(identity)
+        try:
+            digest.update(hasher.directories(_inputs(job)))
+            for value in self.values if job.target.tool == "helm" else ():
+                digest.update(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
+        except render_cache.TooMuchToHash:
+            return None
+        return digest.hexdigest()
+
+    def _identity(self, program: Path, env: dict[str, str] | None) -> bytes | None:
+        """The program's path, size, time and the version it reports, asked once per run."""
+        version = self.versions.get(program, env)
+        if version is None:
+            return None
+        real = os.path.realpath(program)
+        try:
+            status = os.stat(real)
+            described = f"{real}\0{status.st_size}\0{status.st_mtime_ns}\0".encode("utf-8", "surrogateescape")
+        except OSError:
+            described = f"{real}\0unknown\0".encode("utf-8", "surrogateescape")
+        return described + version
+
+    def _advance(self, job: _Job, *, cached: bool) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            self.done += 1
+            how = "cached" if cached else "rendered"
+            where = _printable(job.target.directory or ".")
+            line = f"nplint: rendering {self.done}/{self.total}: {where} ({how})"
+            try:
+                if self.progress.isatty():
+                    self.progress.write("\r\033[K" + line[:_PROGRESS_WIDTH])
+                else:
+                    self.progress.write(line + "\n")
+                self.progress.flush()
+            except (OSError, ValueError):
+                self.progress = None  # a closed standard error stops the progress, never the run
+
+    def _finish_progress(self) -> None:
+        try:
+            if self.progress is not None and self.progress.isatty():
+                self.progress.write("\r\033[K")
+                self.progress.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class _Versions:
+    """The versions of the renderers, each asked once per run, in a thread of its own."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.lock = threading.Lock()
+        self.asked: dict[Path, threading.Thread] = {}
+        self.answers: dict[Path, bytes | None] = {}
+
+    def ask(self, program: Path, env: dict[str, str] | None = None) -> None:
+        with self.lock:
+            if program in self.asked:
+                return
+            thread = threading.Thread(target=self._answer, args=(program, env), name="nplint-version")
+            self.asked[program] = thread
+        thread.start()
+
+    def _answer(self, program: Path, env: dict[str, str] | None) -> None:
+        answer = _version(program, env, self.started)
+        with self.lock:
+            self.answers[program] = answer
+
+    def wait(self) -> None:
+        with self.lock:
+            threads = list(self.asked.values())
+        for thread in threads:
+            thread.join()
+
+    def get(self, program: Path, env: dict[str, str] | None) -> bytes | None:
+        self.ask(program, env)
+        self.asked[program].join()
+        with self.lock:
+            return self.answers.get(program)
+
+
+def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes | None:
+    """What ``program`` says its version is; None when it says nothing within its time.
+
+    Its time counts against the render budget: it is part of rendering.
+    """
+    timeout = min(_VERSION_TIMEOUT, RENDER_BUDGET - (time.monotonic() - started))
+    if timeout <= 0:
+        return None
+    name = program.name
+    argv = {"helm": ["version", "--short"], "kubectl": ["version", "--client"]}.get(name, ["version"])
+    base = Path(tempfile.mkdtemp(prefix="nplint-version-"))
+    try:
+        (base / "home").mkdir(mode=0o700)
+        (base / "tmp").mkdir(mode=0o700)
+        scrubbed = env if env is not None else programs.scrubbed_environment(base / "home", base / "tmp")
+        completed = programs.run(
+            [str(program), *argv], cwd=base, env=scrubbed, timeout=timeout, output_limit=64 * 1024
+        )
+    except programs.ProgramError:
+        return None
     finally:
         _remove(base)
+    if completed.returncode != 0 or not completed.stdout.strip():
+        return None
+    return completed.stdout
+
+
+def _inputs(job: _Job) -> list[str]:
+    return [job.physical, *job.closure.directories, *job.closure.inputs]
+
+
+def _arguments(job: _Job, tree: str, values: Sequence[str]) -> list[str]:
+    """The argument list of a render, after the program; ``tree`` is where the export lies."""
+
+    def place(relative: str) -> str:
+        return os.path.join(tree, *relative.split("/")) if relative else tree
+
+    if job.target.tool == "helm":
+        assert job.namespace is not None and charts.is_dns_label(job.namespace)
+        argv = ["template", RELEASE_NAME, f"--namespace={job.namespace}"]
+        argv += [f"--values={place(value)}" for value in values]
+    else:
+        argv = ["build"] if job.words == "kustomize build" else ["kustomize"]
+        if job.helm is not None:
+            argv += ["--enable-helm", f"--helm-command={job.helm}"]
+    return [*argv, "--", place(job.physical)]
 
 
 def _render_one(
@@ -269,10 +636,9 @@ def _render_one(
     refused_links: dict[str, str],
     env: dict[str, str],
     started: float,
-    result: RenderPlan,
-) -> str | None:
-    """Render one target into ``result``; the reason it was not rendered otherwise."""
-    directories = [job.physical, *sorted(job.closure.directories)]
+) -> _Outcome:
+    """Run the program of one target on the export: its output, or the reason there is none."""
+    directories = [job.physical, *sorted(job.closure.directories), *sorted(job.closure.inputs)]
     links = sorted(
         link
         for link in refused_links
@@ -280,22 +646,18 @@ def _render_one(
     )
     if links:
         more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
-        return f"the symbolic link {_printable(links[0])}{more} {refused_links[links[0]]}; it is not rendered"
+        why = refused_links[links[0]]
+        return _Outcome(
+            job, reason=f"the symbolic link {_printable(links[0])}{more} {why}; it is not rendered"
+        )
     remaining = RENDER_BUDGET - (time.monotonic() - started)
     if remaining <= 0:
-        return (
-            f"render budget exhausted: the {RENDER_BUDGET:g} s for all charts and overlays "
-            "were spent before it"
+        return _Outcome(
+            job,
+            reason=f"render budget exhausted: the {RENDER_BUDGET:g} s for all charts and overlays "
+            "were spent before it",
         )
-    directory = os.path.join(tree, *job.physical.split("/")) if job.physical else tree
-    if job.target.tool == "helm":
-        argv = [str(job.program), "template", RELEASE_NAME]
-        argv += [f"--values={os.path.join(tree, *value.split('/'))}" for value in values]
-    elif job.words == "kustomize build":
-        argv = [str(job.program), "build"]
-    else:
-        argv = [str(job.program), "kustomize"]
-    argv += ["--", directory]
+    argv = [str(job.program), *_arguments(job, tree, values)]
     timeout = min(RENDER_TIMEOUT, remaining)
     try:
         completed = programs.run(
@@ -303,16 +665,31 @@ def _render_one(
         )
     except programs.ProgramTimeout:
         if timeout < RENDER_TIMEOUT:
-            return (
-                f"`{job.words}` was stopped: render budget exhausted "
-                f"({RENDER_BUDGET:g} s for all charts and overlays)"
+            return _Outcome(
+                job,
+                reason=f"`{job.words}` was stopped: render budget exhausted "
+                f"({RENDER_BUDGET:g} s for all charts and overlays)",
             )
-        return f"`{job.words}` did not finish within {RENDER_TIMEOUT:g} s and was stopped"
+        return _Outcome(
+            job, reason=f"`{job.words}` did not finish within {RENDER_TIMEOUT:g} s and was stopped"
+        )
     except programs.ProgramError as error:
-        return f"`{job.words}` {error}"
+        return _Outcome(job, reason=f"`{job.words}` {error}")
     if completed.returncode != 0:
-        return f"`{job.words}` failed: {_error_line(completed.stderr, tree, base)}"
-    text, problem = decode(completed.stdout)
+        return _Outcome(job, reason=f"`{job.words}` failed: {_error_line(completed.stderr, tree, base)}")
+    return _Outcome(job, output=completed.stdout)
+
+
+def _collect(
+    job: _Job,
+    output: bytes,
+    cached: bool,
+    root_real: str,
+    result: RenderPlan,
+    loaded_sources: dict[str, list[Manifest]],
+) -> str | None:
+    """Load a render's output into ``result``; the reason it is not used otherwise."""
+    text, problem = decode(output)
     if text is None:
         return (
             f"`{job.words}` printed output that is not text ({problem.message if problem else 'undecodable'})"
@@ -323,12 +700,28 @@ def _render_one(
     consumed = job.closure.files if job.target.tool == "kustomize" else set()
     result.consumed |= consumed
     # Resources first, then patches: a finding goes to the first source that has its node.
-    sources = [
-        manifest
-        for display in [*sorted(consumed), *sorted(job.closure.patches)]
-        for manifest in iter_manifests(load_text(display, kustomization.read_inside(tree, display) or ""))
-    ]
-    result.rendered.append(Rendered(job.target, loaded, sources))
+    # Read from the repository: the export is gone, and a cached render never had one.
+    sources: list[Manifest] = []
+    for display in [*sorted(consumed), *sorted(job.closure.patches)]:
+        if display not in loaded_sources:
+            text_of = kustomization.read_inside(root_real, display) or ""
+            loaded_sources[display] = list(iter_manifests(load_text(display, text_of)))
+        sources += loaded_sources[display]
+    result.rendered.append(
+        Rendered(
+            job.target,
+            loaded,
+            sources,
+            directory=job.physical,
+            inputs=tuple(sorted(set(_inputs(job)))),
+            consumed=tuple(sorted(consumed)),
+            namespace=job.namespace,
+            cached=cached,
+            templates=charts.source_map(text) if job.target.tool == "helm" else None,
+            root_real=root_real,
+            chart_homes=tuple(sorted(job.closure.chart_homes)),
+        )
+    )
     return None
 
 
@@ -424,14 +817,24 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     mapped: list[Finding] = []
     for finding in findings:
         render = by_display.get(finding.path)
+        if render is not None and render.templates is not None:
+            note = f" (in the output of helm template for {render.target.directory or '.'})"
+            mapped.append(_on_template(finding, render, note))
+            continue
         if render is None or finding.object is None:
             mapped.append(finding)
             continue
         tool = "kustomize" if render.target.tool == "kustomize" else "helm template"
-        candidates = _sources_of(finding, render.sources)
         note = f" (in the output of {tool} for {render.target.directory or '.'})"
+        candidates = _sources_of(finding, render.sources)
         if not candidates:
-            mapped.append(replace(finding, message=finding.message + note))
+            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object)
+            if placed is not None:
+                shown, line = placed
+                span = Span.point(line, 1)
+                mapped.append(replace(finding, path=shown, span=span, message=finding.message + note))
+            else:
+                mapped.append(replace(finding, message=finding.message + note))
             continue
         source, node = candidates[0], None
         for candidate in candidates if finding.yaml_path else ():
@@ -445,6 +848,30 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
         span = node.span if node is not None else Span(*source.node.pos)
         mapped.append(replace(finding, path=source.path, span=span, message=finding.message + note))
     return mapped
+
+
+def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
+    """A finding in a chart's output, placed on the template its ``# Source:`` comment names.
+
+    The template's line for the object cannot be known in general (the text is
+    generated): the line that writes its name literally, else its ``kind:``, else 1.
+    Without a usable comment it stays on the chart's ``Chart.yaml``, at line 1:
+    a line of the rendered stream would point into an unrelated file.
+    """
+    assert render.templates is not None
+    source = render.templates.source_at(finding.span.line)
+    template = (
+        charts.template_file(render.root_real, render.directory, source) if source is not None else None
+    )
+    if template is None:
+        return replace(finding, span=Span.point(1, 1), message=finding.message + note)
+    text = kustomization.read_inside(render.root_real, template) or ""
+    obj = finding.object
+    line = charts.object_line(text, obj.kind, obj.name) if obj is not None else 1
+    # The repository path as the target names it (the chart directory may be reached by a link).
+    shown = f"{render.target.directory}/{template[len(render.directory) :].lstrip('/')}"
+    shown = shown.lstrip("/") if not render.target.directory else shown
+    return replace(finding, path=shown, span=Span.point(line, 1), message=finding.message + note)
 
 
 def _sources_of(finding: Finding, sources: Sequence[Manifest]) -> list[Manifest]:

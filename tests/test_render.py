@@ -90,7 +90,10 @@ def test_helm_chart_rendered_with_helm(tmp_path: Path, monkeypatch: pytest.Monke
     helm.chmod(helm.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     result = lint_paths(["."], root=repo, select=["NP301", "NP005", "NP001"])
-    assert [(f.path, f.rule_id) for f in result.findings] == [("chart/Chart.yaml", "NP301")]
+    # Placed on the template the `# Source:` comment names, at its `kind:` line (the name is templated).
+    assert [(f.path, f.span.line, f.rule_id) for f in result.findings] == [
+        ("chart/templates/policy.yaml", 2, "NP301")
+    ]
     assert "(in the output of helm template for chart)" in result.findings[0].message
 
 

@@ -107,6 +107,11 @@ def renderers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
+def _render_lines(log: Path) -> list[str]:
+    """The renders in the log: asking a program its version (once per run, for the cache) is not one."""
+    return [line for line in log.read_text().splitlines() if line.split()[1:2] != ["version"]]
+
+
 def _config(repo: Path, text: str) -> None:
     (repo / ".nplint.yaml").write_text(text, encoding="utf-8")
 
@@ -184,7 +189,7 @@ def test_helm_values_inside_the_repository_reach_helm_resolved(repo: Path, rende
     (repo / "values" / "prod.yaml").write_text("x: 2\n", encoding="utf-8")
     _config(repo, "helm-values: [values/prod.yaml]\n")
     assert run_cli(["--format", "json", "."])[0] in (0, 1)
-    [helm] = [line for line in renderers.read_text().splitlines() if line.startswith("helm ")]
+    [helm] = [line for line in _render_lines(renderers) if line.startswith("helm ")]
     assert "values/prod.yaml" in helm and "/etc/passwd" not in helm
 
 
@@ -425,7 +430,7 @@ def test_render_is_the_lower_of_command_line_and_configuration(
     findings = json.loads(out)["findings"]
     assert renderers.exists() is rendered
     if rendered:
-        assert sorted(line.split()[0] for line in renderers.read_text().splitlines()) == ["helm", "kustomize"]
+        assert sorted(line.split()[0] for line in _render_lines(renderers)) == ["helm", "kustomize"]
         assert findings == []
     else:
         assert [(f["rule"], f["path"]) for f in findings] == [
@@ -601,4 +606,5 @@ def test_diff_render_never_renders_neither_side(git_repo: Path, renderers: Path)
     assert _diff("HEAD~1", "--render", "never")[0] == 0
     assert not renderers.exists()
     assert _diff("HEAD~1")[0] == 0
-    assert renderers.read_text().count("kustomize ") == 1, "the control: without the option HEAD renders"
+    renders = [line for line in _render_lines(renderers) if line.startswith("kustomize ")]
+    assert len(renders) == 1, "the control: without the option HEAD renders"

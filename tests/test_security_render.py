@@ -85,11 +85,16 @@ def _fake(tmp_path: Path, name: str, body: str = PRINT_POLICY) -> Path:
     return program
 
 
-def _calls(tmp_path: Path) -> list[dict[str, Any]]:
+def _all_calls(tmp_path: Path) -> list[dict[str, Any]]:
     log = tmp_path / "calls.jsonl"
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _calls(tmp_path: Path) -> list[dict[str, Any]]:
+    """The renders: asking a program its version (once per run, for the render cache) is not one."""
+    return [call for call in _all_calls(tmp_path) if call["argv"][:1] != ["version"]]
 
 
 def _only_fakes_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,9 +157,10 @@ def test_chart_folder_name_never_reaches_helm_options(
     # The chart with the dashed name is refused before anything runs; "shop" is rendered.
     assert len(calls) == 1
     [argv] = [call["argv"] for call in calls]
-    assert argv[:3] == ["template", "nplint", "--"] and len(argv) == 4
-    assert os.path.isabs(argv[3]) and argv[3].endswith("/shop")
-    assert not argv[3].startswith(str(repo))
+    # The release namespace is the chart's name, checked to be a DNS label, joined to its option.
+    assert argv[:4] == ["template", "nplint", "--namespace=shop", "--"] and len(argv) == 5
+    assert os.path.isabs(argv[4]) and argv[4].endswith("/shop")
+    assert not argv[4].startswith(str(repo))
     assert [(f.path, f.rule_id) for f in result.findings] == sorted(
         [(f"{directory}/Chart.yaml", "NP005"), ("shop/Chart.yaml", "NP301")]
     )
@@ -183,9 +189,9 @@ def test_helm_values_are_exported_and_passed_before_the_separator(
     result = lint_paths(["."], root=repo, select=["NP005", "NP301"], extra={"helm-values": [values]})
     [call] = _calls(tmp_path)
     argv = call["argv"]
-    assert argv[:2] == ["template", "nplint"] and argv[2].startswith("--values=/")
-    assert argv[2].endswith("/values/prod.yaml") and not argv[2].startswith(f"--values={repo}")
-    assert argv[3] == "--" and len(argv) == 5
+    assert argv[:3] == ["template", "nplint", "--namespace=shop"] and argv[3].startswith("--values=/")
+    assert argv[3].endswith("/values/prod.yaml") and not argv[3].startswith(f"--values={repo}")
+    assert argv[4] == "--" and len(argv) == 6
     assert [(f.path, f.rule_id) for f in result.findings] == [("shop/Chart.yaml", "NP301")]
 
 
@@ -399,15 +405,18 @@ def test_links_inside_the_repository_still_resolve_in_the_export(
         "t = os.path.join(sys.argv[-1], 'templates')\n"
         "for d, ds, fs in sorted(os.walk(t, followlinks=True)):\n"
         "    for n in sorted(fs):\n"
-        "        sys.stdout.write('---\\n' + open(os.path.join(d, n)).read())\n",
+        "        source = os.path.relpath(os.path.join(d, n), sys.argv[-1])\n"
+        "        text = open(os.path.join(d, n)).read()\n"
+        "        sys.stdout.write('---\\n# Source: shop/' + source + '\\n' + text)\n",
     )
     _only_fakes_on_path(tmp_path, monkeypatch)
     result = lint_paths(["."], root=repo, select=["NP005", "NP301"])
+    # Each on the template (through the chart's links) at the line that names the object.
     assert [(f.path, f.span.line, f.rule_id) for f in result.findings] == [
-        ("shop/Chart.yaml", 10, "NP301"),
-        ("shop/Chart.yaml", 21, "NP301"),
+        ("shop/templates/more/other.tpl", 4, "NP301"),
+        ("shop/templates/policy.yaml", 4, "NP301"),
     ]
-    assert [f.object.name if f.object else None for f in result.findings] == ["web", "other"]
+    assert [f.object.name if f.object else None for f in result.findings] == ["other", "web"]
 
 
 def test_export_leaves_out_git_links_out_and_special_files(tmp_path: Path) -> None:
@@ -565,9 +574,11 @@ def test_a_render_that_hangs_is_stopped_and_the_budget_ends_the_rest(
         _chart(repo, name)
     pids = tmp_path / "pids"
     # It hangs, and so does a child it starts: the whole process group must go.
+    # It answers its version (asked once, for the render cache), then hangs on every render.
     _fake(
         tmp_path,
         "helm",
+        "sys.exit(0) if sys.argv[1:2] == ['version'] else None\n"
         f"child = subprocess.Popen([{shutil.which('sleep')!r}, '600'])\n"
         f"open({str(pids)!r}, 'a').write(str(child.pid) + '\\n')\n"
         "time.sleep(600)\n",
@@ -575,6 +586,8 @@ def test_a_render_that_hangs_is_stopped_and_the_budget_ends_the_rest(
     _only_fakes_on_path(tmp_path, monkeypatch)
     monkeypatch.setattr(render, "RENDER_TIMEOUT", 2)
     monkeypatch.setattr(render, "RENDER_BUDGET", 3)
+    # One render at a time, so which render meets which limit is known.
+    monkeypatch.setenv("NPLINT_JOBS", "1")
     began = time.monotonic()
     result = lint_paths(["."], root=repo, select=["NP005"])
     assert time.monotonic() - began < 10

@@ -30,6 +30,7 @@ __all__ = [
     "UsageError",
     "add_common",
     "add_render_option",
+    "add_render_run_options",
     "build_engine",
     "config_for",
     "print_error",
@@ -81,6 +82,21 @@ def add_render_option(parser: argparse.ArgumentParser) -> None:
         help="render kustomizations and Helm charts when kustomize/kubectl/helm are on PATH (default: auto); "
         "'never' also overrides the configuration's render setting, which can only turn rendering off",
     )
+    add_render_run_options(parser)
+
+
+def add_render_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-cache`` and ``--progress``: how the renders of a run go."""
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="render everything again instead of using rendered output kept in .nplint_cache/",
+    )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show a progress line while rendering on standard error (shown anyway on a terminal)",
+    )
 
 
 def config_for(
@@ -118,6 +134,9 @@ def config_for(
     # nplint grants it, and the repository's own configuration may only take it away.
     if getattr(args, "render", None) == "never":
         config.render = "never"
+    if getattr(args, "no_cache", False):
+        config.cache = False
+    config.progress = bool(getattr(args, "progress", False))
     config.options = vars(args)
     return config
 
