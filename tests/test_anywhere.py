@@ -31,7 +31,8 @@ def _trees() -> list[Path]:
     """Every fixture tree: each rule's bad/ and good/ entries, and every entry of the other folders."""
     trees: list[Path] = []
     for group in sorted(FIXTURES.iterdir()):
-        if not group.is_dir():
+        # Hidden folders are no fixtures: a render cache a run left in the tree, for one.
+        if not group.is_dir() or group.name.startswith("."):
             continue
         if group.name.startswith(RULE_DIR) and group.name[2:].isdigit():
             folders = [group / kind for kind in ("bad", "good") if (group / kind).is_dir()]
