@@ -114,6 +114,11 @@ class MissingNamespace(Rule):
         for policy in ctx.inventory.policies:
             if policy.namespace_explicit:
                 continue
+            if ctx.inventory.unit_of(policy).namespace is not None:
+                # Its unit gives it a namespace (a chart's release namespace, where helm
+                # installs every object of the release that names none): the policy
+                # lands with the objects it was written for.
+                continue
             folder = PurePosixPath(policy.path).parent
             if folder in kustomized or not kustomized.isdisjoint(folder.parents):
                 # Kustomize sets the namespace (its `namespace:` or an overlay's).
