@@ -235,7 +235,9 @@ def deployment_worlds(
 ) -> tuple[dict[str, Unit], list[World]]:
     """The units stage and the worlds stage: which unit every file belongs to, and what each cluster holds."""
     rendered = {r.loaded.path: r.target.tool for r in rendering.rendered}
-    units = units_of(files, rendered)
+    # A chart's release namespace is where helm puts its objects that name none.
+    namespaces = {r.loaded.path: r.namespace for r in rendering.rendered if r.namespace is not None}
+    units = units_of(files, rendered, namespaces)
     return units, worlds_of(manifests, units, config)
 
 
@@ -248,8 +250,7 @@ def world_inventory(
     world: World | None,
 ) -> Inventory:
     """The inventory of one world (of every unit with ``world`` None), knowing each object's unit."""
-    inventory = build_inventory(manifests, default_namespace=config.default_namespace)
-    inventory.units = units
+    inventory = build_inventory(manifests, default_namespace=config.default_namespace, units=units)
     inventory.world = world
     plugins.extend_inventory(inventory, list(files), config)
     return inventory

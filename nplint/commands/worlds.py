@@ -88,7 +88,13 @@ def _json(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]
     return {
         "version": 1,
         "units": [
-            {"kind": u.kind, "directory": u.name, "objects": objects[u], "namespace": u.unnamed_namespace}
+            {
+                "kind": u.kind,
+                "directory": u.name,
+                "objects": objects[u],
+                # A chart's release namespace; else the unit's unnamed one.
+                "namespace": u.namespace or u.unnamed_namespace,
+            }
             for u in units
         ],
         "worlds": [
@@ -108,8 +114,11 @@ def _text(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]
     lines = [f"{len(units)} unit{'s' if len(units) != 1 else ''} (what one `kubectl apply` sends):"]
     for unit in units:
         count = objects[unit]
-        # Kustomize and Helm wrote the namespaces they set; a plain folder's are left to kubectl's context.
+        # Kustomize wrote the namespace it sets and a chart's objects go to its release namespace;
+        # a plain folder's are left to kubectl's context.
         where = f"; without a namespace: `{shown(unit.unnamed_namespace)}`" if unit.kind == PLAIN else ""
+        if unit.namespace is not None:
+            where = f"; release namespace `{shown(unit.namespace)}`"
         lines.append(
             f"  {unit.kind:<9}  {shown(unit.name):<{width}}  {count} object{'s' if count != 1 else ''}{where}"
         )

@@ -120,18 +120,33 @@ def _group(objects: Iterable[ObjectT]) -> dict[str, list[ObjectT]]:
     return grouped
 
 
-def build_inventory(manifests: Iterable[Manifest], *, default_namespace: str | None = "default") -> Inventory:
-    """The inventory of ``manifests``.
+def build_inventory(
+    manifests: Iterable[Manifest],
+    *,
+    default_namespace: str | None = "default",
+    units: Mapping[str, Unit] | None = None,
+) -> Inventory:
+    """The inventory of ``manifests``; ``units`` maps display paths to their unit.
 
-    An object that names no namespace lands in ``default_namespace``; with None,
-    in the unnamed namespace of its unit (its folder): what kubectl's context
-    gives it at apply time, shared with the unit's other such objects only.
+    An object that names no namespace lands where its unit puts it
+    (:meth:`~nplint.units.Unit.namespace_for_unnamed`): a chart's release namespace;
+    else ``default_namespace``; with None, the unnamed namespace of its unit (its
+    folder): what kubectl's context gives it at apply time, shared with the unit's
+    other such objects only. A file ``units`` does not know is a plain unit's.
     """
     inventory = Inventory(default_namespace=default_namespace)
+    if units is not None:
+        inventory.units = dict(units)
     referenced: set[str] = set()
+    # One look-up per file, not per document: a rendered unit is one file of many objects.
+    unnamed: dict[str, str] = {}
     for manifest in manifests:
         inventory.manifests.append(manifest)
-        obj = _build_object(manifest, default_namespace)
+        where = unnamed.get(manifest.path)
+        if where is None:
+            unit = inventory.units.get(manifest.path) or unit_of_file(manifest.path, {})
+            where = unnamed[manifest.path] = unit.namespace_for_unnamed(default_namespace)
+        obj = _build_object(manifest, where)
         if obj is None:
             continue
         inventory.objects.append(obj)
@@ -164,7 +179,8 @@ def _implicit_namespace(name: str) -> Namespace:
     )
 
 
-def _build_object(manifest: Manifest, default_namespace: str | None) -> KubeObject | None:
+def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
+    """The object of ``manifest``; ``unnamed`` is the namespace it lands in when it names none."""
     node = manifest.node
     kind = manifest.kind
     api_version = node.get_str("apiVersion")
@@ -187,7 +203,7 @@ def _build_object(manifest: Manifest, default_namespace: str | None) -> KubeObje
         # The API server sets this label on every namespace (GA in 1.22).
         common["labels"] = {**labels, NAMESPACE_NAME_LABEL: name}
         return Namespace(kind=kind, namespace="", **common)
-    namespace = written_namespace or default_namespace or unit_of_file(manifest.path, {}).unnamed_namespace
+    namespace = written_namespace or unnamed
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
     if kind in WORKLOAD_TEMPLATE_PATHS:

@@ -10,6 +10,7 @@ from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
+from nplint.units.units import KUSTOMIZE
 from nplint.untrusted import shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
@@ -114,9 +115,17 @@ class MissingNamespace(Rule):
         for policy in ctx.inventory.policies:
             if policy.namespace_explicit:
                 continue
+            unit = ctx.inventory.unit_of(policy)
+            if unit.namespace is not None:
+                # Its unit gives it a namespace (a chart's release namespace, where helm
+                # installs every object of the release that names none): the policy
+                # lands with the objects it was written for.
+                continue
             folder = PurePosixPath(policy.path).parent
-            if folder in kustomized or not kustomized.isdisjoint(folder.parents):
-                # Kustomize sets the namespace (its `namespace:` or an overlay's).
+            if unit.kind != KUSTOMIZE and (folder in kustomized or not kustomized.isdisjoint(folder.parents)):
+                # Kustomize sets the namespace (its `namespace:` or an overlay's) when it
+                # renders this file. Rendered, its output shows what it set: a policy
+                # still without one goes where kubectl's context says.
                 continue
             metadata = policy.node.get_map("metadata")
             if metadata is None:

@@ -27,7 +27,7 @@ from fnmatch import fnmatchcase
 from nplint.config import ClusterConfig, ClusterFacts, Config
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, ScalarNode
-from nplint.units.units import Unit
+from nplint.units.units import NAMESPACED_KINDS, Unit
 
 #: World kinds: the only world of a repository, a cluster (configured or found in Flux/Argo
 #: CD objects), the units of one environment, one variant on its own, units no cluster holds.
@@ -278,7 +278,7 @@ def _from_references(
 # -- collisions and variants -----------------------------------------------------------------
 
 
-def _identity(manifest: Manifest) -> tuple[str, str, str, str] | None:
+def _identity(manifest: Manifest, unit: Unit) -> tuple[str, str, str, str] | None:
     node = manifest.node
     metadata = node.get_map("metadata")
     if metadata is None or not manifest.kind:
@@ -287,9 +287,15 @@ def _identity(manifest: Manifest) -> tuple[str, str, str, str] | None:
     if not name:
         return None  # generateName: every apply creates a new object
     api_version = node.get_str("apiVersion") or ""
-    # The namespace as rendered: objects that name none go to the same namespace of
-    # kubectl's context whichever unit sends them, so they collide there.
-    return api_version.rpartition("/")[0], manifest.kind, metadata.get_str("namespace") or "", name
+    namespace = metadata.get_str("namespace") or ""
+    if not namespace and unit.namespace is not None and manifest.kind in NAMESPACED_KINDS:
+        # A chart's objects that name none go to its release namespace, so two charts'
+        # meet only when their release namespaces do. A cluster-scoped object (or one
+        # of a kind not known to be namespaced) ignores the namespace: it keeps "".
+        namespace = unit.namespace
+    # Otherwise the namespace as rendered: objects that name none go to the same namespace
+    # of kubectl's context whichever unit sends them, so they collide there.
+    return api_version.rpartition("/")[0], manifest.kind, namespace, name
 
 
 def _collisions(by_unit: Mapping[Unit, Sequence[Manifest]]) -> set[tuple[Unit, Unit]]:
@@ -298,7 +304,7 @@ def _collisions(by_unit: Mapping[Unit, Sequence[Manifest]]) -> set[tuple[Unit, U
     seen: dict[tuple[str, str, str, str], list[tuple[Unit, Manifest]]] = {}
     for unit in sorted(by_unit):
         for manifest in by_unit[unit]:
-            identity = _identity(manifest)
+            identity = _identity(manifest, unit)
             if identity is None:
                 continue
             earlier = first.setdefault(identity, (unit, manifest))
