@@ -481,5 +481,8 @@ def probes_text(results: Sequence[tuple[Probe, Verdict]], worlds: Sequence[str] 
     failed = sum(1 for p, v in results if probe_ok(p, v) is False)
     passed = sum(1 for p, v in results if probe_ok(p, v))
     unchecked = len(results) - passed - failed
-    lines.append(f"{len(results)} probes: {passed} passed, {failed} failed, {unchecked} without expectation.")
+    counted = f"{len(results)} probes"
+    if worlds is not None:
+        counted = f"{_count(len(results), 'verdict')} in {_count(len(set(worlds)), 'world')}"
+    lines.append(f"{counted}: {passed} passed, {failed} failed, {unchecked} without expectation.")
     return "\n".join(lines) + "\n"
