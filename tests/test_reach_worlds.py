@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 
 from helpers import FIXTURES
+from nplint.action import bounded_section
 from nplint.commands import run_command
+from nplint.engine.diff import ConnectivityDiff, FlowChange
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS
+from nplint.reporting.changes import diff_markdown
 from nplint.reporting.connectivity import worlds_json
+from nplint.units import Unit, World
+from nplint.units.worlds import OVERLAY
 
 WORLDS = FIXTURES / "worlds"
 
@@ -371,3 +377,44 @@ def test_diff_matches_the_only_world_with_the_overlay_it_became(overlays_repo: P
         "Flows closed (0):",
         "Flows changed (0):",
     ]
+
+
+# -- the Action's pull-request summary with many worlds --------------------------------------------
+
+
+def test_the_summary_of_many_worlds_names_a_few_and_stays_bounded() -> None:
+    worlds = [
+        World(f"env{index:03}", OVERLAY, (Unit(f"overlays/env{index:03}", "kustomize"),))
+        for index in range(600)
+    ]
+    # A base change every overlay takes is one row; each overlay's own change is one row each.
+    shared = FlowChange("shop/web[Deployment]", "shop/db[StatefulSet]", NO_PORTS, ALL_PORTS, tuple(worlds))
+    own = [
+        FlowChange(
+            f"10.{index // 256}.{index % 256}.0/24", "shop/web[Deployment]", ALL_PORTS, NO_PORTS, (world,)
+        )
+        for index, world in enumerate(worlds)
+    ]
+    diff = ConnectivityDiff("main", "pr", (shared, *own), (), (), tuple(worlds))
+    text = diff_markdown(diff)
+    lines = text.splitlines()
+    assert lines[2] == (
+        "Comparing `main` with `pr` in 600 worlds (overlays env000, env001, env002, env003, env004 and "
+        "595 more): 1 flows opened, 600 closed, 0 changed; 0 new findings, 0 fixed."
+    )
+    # 601 edges: more than Mermaid draws, so the table comes right after the summary line.
+    assert lines[4] == "_The graph is left out: 601 changes are more than Mermaid draws (500)._"
+    assert lines[6:9] == [
+        "| change | worlds | from | to | connections |",
+        "|---|---|---|---|---|",
+        "| 🟢 opened | overlays env000, env001, env002, env003, env004 and 595 more "
+        "| `shop/web[Deployment]` | `shop/db[StatefulSet]` | All Connections |",
+    ]
+    assert (
+        "| 🔴 closed | overlay env599 | `10.2.87.0/24` | `shop/web[Deployment]` | All Connections |" in lines
+    )
+    assert bounded_section(text) == text  # 600 worlds' changes fit the job summary whole
+    summary = bounded_section(text, limit=16 * 1024)
+    assert len(summary.encode()) <= 16 * 1024 + 400
+    assert summary.splitlines()[8] == lines[8]
+    assert summary.rstrip().endswith("run `nplint diff` with the base commit to see all of it._")

@@ -12,7 +12,7 @@ from typing import Any
 
 from nplint.engine.diff import ADDED, CHANGED, REMOVED, ConnectivityDiff, FlowChange
 from nplint.findings import Finding
-from nplint.reporting.connectivity import cell, mermaid_text, shown_key
+from nplint.reporting.connectivity import MERMAID_MAX_EDGES, cell, mermaid_text, shown_key
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import guarded
 from nplint.units import naming
@@ -163,7 +163,15 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
         "",
     ]
     if diff.changes:
-        lines += ["```mermaid", changes_mermaid(diff.changes).rstrip(), "```", ""]
+        if len(diff.changes) <= MERMAID_MAX_EDGES:
+            lines += ["```mermaid", changes_mermaid(diff.changes).rstrip(), "```", ""]
+        else:
+            # Mermaid would not draw it, and it would crowd the table out of a bounded summary.
+            lines += [
+                f"_The graph is left out: {len(diff.changes)} changes are more than Mermaid draws "
+                f"({MERMAID_MAX_EDGES})._",
+                "",
+            ]
         # World by world, a column names the worlds of each change (a change of a shared
         # base is one row naming them all, at most a few by name).
         worlds = bool(diff.worlds)
