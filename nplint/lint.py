@@ -271,13 +271,16 @@ def world_inventories(
     worlds: Sequence[World],
     config: Config,
     plugins: PluginManager,
+    manifests: Sequence[Manifest] | None = None,
 ) -> list[WorldInventory]:
     """The inventory of each world, in the worlds' order, built as ``check`` builds the ones it judges.
 
     ``files`` are the rendered files of the run, ``units`` and ``worlds`` what
-    :func:`deployment_worlds` made of them.
+    :func:`deployment_worlds` made of them; ``manifests``, when the caller has
+    them already, the manifests of ``files``.
     """
-    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    if manifests is None:
+        manifests = [m for loaded in files for m in iter_manifests(loaded)]
     found: list[WorldInventory] = []
     for world in worlds:
         held = set(world.units)

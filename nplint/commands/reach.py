@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
     chosen = _chosen_worlds(worlds, args.world)
-    evaluated = world_inventories(files, units, chosen, config, session.plugins)
+    evaluated = world_inventories(files, units, chosen, config, session.plugins, manifests)
     engines = [(w.world.label, build_engine(w.inventory, w.config)) for w in evaluated]
     if len(worlds) == 1:
         return _answer(args, engines[0][1], stdout)
