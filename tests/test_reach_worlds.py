@@ -22,10 +22,10 @@ from nplint.action import bounded_section
 from nplint.commands import run_command
 from nplint.engine.diff import ConnectivityDiff, FlowChange
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS
-from nplint.reporting.changes import diff_markdown
+from nplint.reporting.changes import diff_markdown, diff_text
 from nplint.reporting.connectivity import worlds_json
 from nplint.units import Unit, World
-from nplint.units.worlds import OVERLAY
+from nplint.units.worlds import OVERLAY, REPOSITORY
 
 WORLDS = FIXTURES / "worlds"
 
@@ -418,3 +418,35 @@ def test_the_summary_of_many_worlds_names_a_few_and_stays_bounded() -> None:
     assert len(summary.encode()) <= 16 * 1024 + 400
     assert summary.splitlines()[8] == lines[8]
     assert summary.rstrip().endswith("run `nplint diff` with the base commit to see all of it._")
+
+
+def test_a_side_whose_only_world_is_the_repository_names_it_so() -> None:
+    # BASE held prod and staging; HEAD dropped staging, so its only world is the repository.
+    repository = World("", REPOSITORY, (Unit("overlays/prod", "kustomize"),))
+    staging = World("staging", OVERLAY, (Unit("overlays/staging", "kustomize"),))
+    closed = FlowChange("192.168.0.0/16", "shop/web[Deployment]", ALL_PORTS, NO_PORTS, (staging,))
+    opened = FlowChange("shop/web[Deployment]", "shop/web[Deployment]", NO_PORTS, ALL_PORTS, (repository,))
+    diff = ConnectivityDiff("main", "pr", (closed, opened), (), (), (repository, staging))
+    assert diff_text(diff).splitlines()[:5] == [
+        "Connectivity from main to pr in 2 worlds (the repository; overlay staging):",
+        "Flows opened (1):",
+        "  + shop/web[Deployment] -> shop/web[Deployment]: All Connections (in the repository)",
+        "Flows closed (1):",
+        "  - 192.168.0.0/16 -> shop/web[Deployment]: All Connections (in overlay staging)",
+    ]
+
+
+def test_world_names_from_folder_names_are_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = tmp_path / "fleet"
+    shutil.copytree(WORLDS / "fleet", tree)
+    (tree / "clusters" / "a").rename(tree / "clusters" / "a\x1b[31m")
+    monkeypatch.chdir(tree)
+    code, out = _reach(".")
+    assert code == 0
+    assert out.splitlines()[0] == "== cluster a\\x1b[31m =="
+    assert "\x1b" not in out
+    code, out = _reach(".", "--format", "markdown")
+    assert "### cluster a\\\\x1b\\[31m" in out.splitlines()
+    assert "\x1b" not in out
+    code, out = _reach(".", "--world", "a\x1b[31m", "--format", "json")
+    assert json.loads(out)["worlds"][0]["world"] == "cluster a\\x1b[31m"

@@ -9,6 +9,10 @@ temporary directory from git's object store (:mod:`nplint.commands.revision`:
 no worktree, no checkout, no filters), bounded in size and time; links that
 would lead out of it are left out.
 
+Each side goes through the pipeline ``check`` runs (discover → render → units →
+worlds → inventory), and the two are compared world by world (see
+:func:`_paired`); a repository of one world on each side reads as it always did.
+
 Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 2 for usage errors (a revision git does not know, a missing directory).
 """

@@ -15,20 +15,34 @@ from nplint.findings import Finding
 from nplint.reporting.connectivity import MERMAID_MAX_EDGES, cell, mermaid_text, shown_key
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import guarded
-from nplint.units import naming
+from nplint.units import World, naming
+from nplint.units.worlds import REPOSITORY
 from nplint.untrusted import escape, markdown_code, markdown_text
+
+
+def _worlds(worlds: Sequence[World]) -> str:
+    """``overlays prod, staging``: worlds as messages name them, a few by name.
+
+    A side's only world, ``the repository``, has no name of its own: it is named
+    by its label (it meets an overlay when the other side has several worlds).
+    """
+    parts = ["the repository"] if any(w.kind == REPOSITORY for w in worlds) else []
+    named = [w for w in worlds if w.kind != REPOSITORY]
+    if named:
+        parts.append(naming(named).removeprefix("in "))
+    return "; ".join(parts)
 
 
 def _where(change: FlowChange) -> str:
     """`` (in overlay prod)``: the worlds of a change, when the comparison is world by world."""
-    return f" ({escape(naming(change.worlds))})" if change.worlds else ""
+    return f" (in {escape(_worlds(change.worlds))})" if change.worlds else ""
 
 
 def _compared(diff: ConnectivityDiff) -> str:
     """`` in 2 worlds (overlays prod, staging)``, when the comparison is world by world."""
     if not diff.worlds:
         return ""
-    return f" in {len(diff.worlds)} worlds ({escape(naming(diff.worlds).removeprefix('in '))})"
+    return f" in {len(diff.worlds)} worlds ({escape(_worlds(diff.worlds))})"
 
 
 def change_json(change: FlowChange) -> dict[str, Any]:
@@ -184,7 +198,7 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
         rows += [(change, "🔴 closed", str(change.before)) for change in removed]
         rows += [(change, "🟡 changed", cell(f"{change.before} → {change.after}")) for change in changed]
         for change, what, connections in rows:
-            held = f" {markdown_text(naming(change.worlds).removeprefix('in '))} |" if worlds else ""
+            held = f" {markdown_text(_worlds(change.worlds))} |" if worlds else ""
             lines.append(
                 f"| {what} |{held} {_code(change.source)} | {_code(change.destination)} | {connections} |"
             )
