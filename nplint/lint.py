@@ -256,6 +256,48 @@ def world_inventory(
     return inventory
 
 
+@dataclass(frozen=True, slots=True)
+class WorldInventory:
+    """One world as ``reach`` and ``diff`` evaluate it: its objects and its cluster's configuration."""
+
+    world: World
+    inventory: Inventory
+    #: The run's configuration with the facts configuration gives this cluster (``World.config``).
+    config: Config
+
+
+def world_inventories(
+    files: Sequence[LoadedFile],
+    units: dict[str, Unit],
+    worlds: Sequence[World],
+    config: Config,
+    plugins: PluginManager,
+    manifests: Sequence[Manifest] | None = None,
+) -> list[WorldInventory]:
+    """The inventory of each world, in the worlds' order, built as ``check`` builds the ones it judges.
+
+    ``files`` are the rendered files of the run, ``units`` and ``worlds`` what
+    :func:`deployment_worlds` made of them; ``manifests``, when the caller has
+    them already, the manifests of ``files``.
+    """
+    if manifests is None:
+        manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    found: list[WorldInventory] = []
+    for world in worlds:
+        held = set(world.units)
+        own = world.config(config)
+        inventory = world_inventory(
+            [m for m in manifests if units.get(m.path) in held],
+            [f for f in files if units.get(f.path) in held],
+            own,
+            plugins,
+            units,
+            world,
+        )
+        found.append(WorldInventory(world, inventory, own))
+    return found
+
+
 def judge_worlds(
     rules: Sequence[type[Rule]],
     base: RuleContext,

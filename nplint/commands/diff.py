@@ -9,6 +9,10 @@ temporary directory from git's object store (:mod:`nplint.commands.revision`:
 no worktree, no checkout, no filters), bounded in size and time; links that
 would lead out of it are left out.
 
+Each side goes through the pipeline ``check`` runs (discover → render → units →
+worlds → inventory), and the two are compared world by world (see
+:func:`_paired`); a repository of one world on each side reads as it always did.
+
 Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 2 for usage errors (a revision git does not know, a missing directory).
 """
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.commands.common import (
     Session,
@@ -31,7 +36,7 @@ from nplint.commands.common import (
     write_output,
 )
 from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
-from nplint.engine.diff import compare
+from nplint.engine.diff import compare, compare_worlds
 from nplint.engine.engine import Engine
 from nplint.engine.matrix import Matrix, compute_matrix
 from nplint.exitcodes import ExitCode
@@ -39,6 +44,10 @@ from nplint.findings import Finding
 from nplint.model import Direction
 from nplint.model.objects import IPNetwork
 from nplint.reporting.changes import DIFF_FORMATS
+from nplint.units import World
+
+if TYPE_CHECKING:
+    from nplint.lint import WorldInventory
 
 _DIRECTORY_FORMS = ("/", "./", "../")
 
@@ -77,7 +86,8 @@ class _Side:
     name: str
     tree: Path
     findings: list[Finding]
-    engine: Engine
+    #: Each world of the revision with its inventory and cluster configuration.
+    worlds: list[WorldInventory]
 
 
 def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
@@ -99,14 +109,67 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
             head_name, head_tree = _materialise(args.head, Path(scratch) / "head")
         base = _evaluate(base_name, base_tree, args, session)
         head = _evaluate(head_name, head_tree, args, session)
-    networks = _networks(base.engine) + _networks(head.engine)
-    base_matrix: Matrix = compute_matrix(base.engine, extra_networks=networks)
-    head_matrix: Matrix = compute_matrix(head.engine, extra_networks=networks)
-    result = compare(base.name, head.name, base_matrix, head_matrix, base.findings, head.findings)
+    pairs = _paired(base.worlds, head.worlds)
+    if len(pairs) == 1:
+        # One world on each side (the common case): compared as a whole, as ever.
+        _, base_matrix, head_matrix = _matrices(*pairs[0])
+        result = compare(base.name, head.name, base_matrix, head_matrix, base.findings, head.findings)
+    else:
+        compared = [_matrices(*pair) for pair in pairs]
+        result = compare_worlds(base.name, head.name, compared, base.findings, head.findings)
     write_output(DIFF_FORMATS[args.format](result), args.output, stdout)
     if args.fail_on_new and result.new_findings:
         return ExitCode.FINDINGS
     return ExitCode.OK
+
+
+def _paired(
+    base: Sequence[WorldInventory], head: Sequence[WorldInventory]
+) -> list[tuple[World, WorldInventory | None, WorldInventory | None]]:
+    """Each world with its BASE and HEAD (None where that side has no such world), named as HEAD names it.
+
+    Worlds are matched by name. A world left without a match on both sides is
+    then matched with the one holding most of the same units: a repository that
+    gains a second overlay turns its only world into ``overlay prod``, which
+    must compare with what that world was, not with nothing. A world still
+    alone compares with an empty one: all its flows opened (or closed).
+    """
+    by_label = {w.world.label: w for w in base}
+    pairs: list[tuple[World, WorldInventory | None, WorldInventory | None]] = []
+    matched: set[str] = set()
+    alone: list[int] = []
+    for now in head:
+        before = by_label.get(now.world.label)
+        if before is not None:
+            matched.add(before.world.label)
+        else:
+            alone.append(len(pairs))
+        pairs.append((now.world, before, now))
+    left = [w for w in base if w.world.label not in matched]
+    for position in alone:
+        world, _, current = pairs[position]
+        units = {u.name for u in world.units}
+        overlaps = [len(units & {u.name for u in w.world.units}) for w in left]
+        if overlaps and max(overlaps) > 0:
+            pairs[position] = (world, left.pop(overlaps.index(max(overlaps))), current)
+    pairs += [(w.world, w, None) for w in left]
+    return pairs
+
+
+def _matrices(
+    world: World, base: WorldInventory | None, head: WorldInventory | None
+) -> tuple[World, Matrix, Matrix]:
+    """A world's two matrices, their external ranges cut at both sides' blocks so flows line up."""
+    engines = [build_engine(w.inventory, w.config) if w is not None else None for w in (base, head)]
+    networks = [n for engine in engines if engine is not None for n in _networks(engine)]
+    profile = next(engine.profile.name for engine in engines if engine is not None)
+    base_matrix, head_matrix = (
+        compute_matrix(engine, extra_networks=networks)
+        if engine is not None
+        else Matrix(profile, (), (), (), {})
+        for engine in engines
+    )
+    return world, base_matrix, head_matrix
 
 
 def _networks(engine: Engine) -> list[IPNetwork]:
@@ -114,7 +177,7 @@ def _networks(engine: Engine) -> list[IPNetwork]:
 
 
 def _evaluate(name: str, tree: Path, args: argparse.Namespace, session: Session) -> _Side:
-    from nplint.lint import lint
+    from nplint.lint import WorldInventory, lint, world_inventories
 
     # Each side is its own repository: its configuration is found in it, the paths
     # that configuration names must stay in it, and findings name files relative to it.
@@ -124,7 +187,13 @@ def _evaluate(name: str, tree: Path, args: argparse.Namespace, session: Session)
     result = lint([str(root)], config, session.plugins, session.rules)
     if result.missing:
         raise UsageError(f"{tree}: no such file or directory")
-    return _Side(name, tree, result.findings, build_engine(result.inventory, config))
+    if len(result.worlds) == 1:
+        # The run built this one world's inventory already.
+        world = result.worlds[0]
+        worlds = [WorldInventory(world, result.inventory, world.config(config))]
+    else:
+        worlds = world_inventories(result.files, result.units, result.worlds, config, session.plugins)
+    return _Side(name, tree, result.findings, worlds)
 
 
 def is_directory_form(reference: str) -> bool:

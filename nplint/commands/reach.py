@@ -3,9 +3,16 @@
     nplint reach [PATH ...] [--format text|json|dot|mermaid|markdown] [--namespace NS] [--focus NS/NAME]
     nplint reach PATH --from SRC --to DST [--port N] [--protocol P]
     nplint reach PATH --probes FILE [--format json]
+    nplint reach PATH --world NAME ...
+
+The repository is seen as it is deployed (discover → render → units → worlds),
+and each world (what one cluster holds) is evaluated on its own, with its own
+cluster view. With several worlds every format shows each world's matrix under
+its name, and a point query or probe is answered in each world that holds both
+its ends; with one, the output is that world's alone.
 
 Exit codes: 0, or 1 when a probe's expectation fails; 2 for usage errors (an
-unknown endpoint names its near matches).
+unknown endpoint or world names its near matches).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import argparse
 import difflib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,8 +42,19 @@ from nplint.engine.matrix import compute_matrix
 from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.engine.verdict import Verdict, explain
 from nplint.exitcodes import ExitCode
+from nplint.loading import iter_manifests
 from nplint.model.objects import PROTOCOLS
-from nplint.reporting.connectivity import MATRIX_FORMATS, probes_json, probes_text, verdict_json, verdict_text
+from nplint.reporting.connectivity import (
+    MATRIX_FORMATS,
+    WORLDS_FORMATS,
+    probes_json,
+    probes_text,
+    verdict_json,
+    verdict_text,
+    verdicts_json,
+)
+from nplint.units import World
+from nplint.untrusted import shown
 
 FORMATS = tuple(MATRIX_FORMATS)
 QUERY_FORMATS = ("text", "json")
@@ -83,6 +102,13 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         metavar="NS/NAME",
         help="matrix: only flows to or from this workload (repeatable)",
     )
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="evaluate only this world (repeatable; `nplint worlds` lists them: e.g. prod or 'overlay prod')",
+    )
     add_common(parser)
     # In `reach`, --namespace cuts the matrix down (the command-line contract); the
     # namespace of objects that name none moves to --default-namespace.
@@ -95,7 +121,9 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         help="matrix: only flows to or from workloads of this namespace (repeatable)",
     )
     parser.add_argument(
-        "--default-namespace", metavar="NS", help="namespace of objects that name none (default: 'default')"
+        "--default-namespace",
+        metavar="NS",
+        help="namespace of objects that name none (default: each unit's own unnamed namespace)",
     )
     add_render_option(parser)
 
@@ -108,7 +136,7 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    from nplint.lint import inventory_of, load_paths, rendered_files
+    from nplint.lint import deployment_worlds, load_paths, rendered_files, world_inventories
 
     _check_usage(args)
     paths = args.paths or ["."]
@@ -127,8 +155,37 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
             f"nplint: note: {target.display!r} is not rendered: {why}; its objects are left out",
             file=sys.stderr,
         )
-    engine = build_engine(inventory_of(files, config, session.plugins), config)
-    return _answer(args, engine, stdout)
+    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    chosen = _chosen_worlds(worlds, args.world)
+    evaluated = world_inventories(files, units, chosen, config, session.plugins, manifests)
+    engines = [(w.world.label, build_engine(w.inventory, w.config)) for w in evaluated]
+    if len(worlds) == 1:
+        return _answer(args, engines[0][1], stdout)
+    return _answer_worlds(args, engines, stdout)
+
+
+def _chosen_worlds(worlds: Sequence[World], names: Sequence[str]) -> list[World]:
+    """The worlds ``--world`` names (by name, or by label such as ``overlay prod``), in the worlds' order.
+
+    :raises UsageError: for a name no world has, listing the names and the near matches.
+    """
+    if not names:
+        return list(worlds)
+    known = sorted({n for w in worlds for n in (w.name, w.label) if n})
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            listed = ", ".join(shown(n) for n in _world_names(worlds))
+            raise UsageError(f"--world {shown(name)}: no such world{hint} (worlds: {listed})")
+    wanted = set(names)
+    return [w for w in worlds if w.name in wanted or w.label in wanted]
+
+
+def _world_names(worlds: Sequence[World]) -> list[str]:
+    """How ``--world`` names each world: its name, or its label when it has none."""
+    return [w.name or w.label for w in worlds]
 
 
 def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
@@ -147,6 +204,101 @@ def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
     matrix = compute_matrix(engine, namespaces=args.namespaces, focus=focus)
     write_output(MATRIX_FORMATS[args.format](matrix), args.output, stdout)
     return ExitCode.OK
+
+
+def _answer_worlds(args: argparse.Namespace, engines: Sequence[tuple[str, Engine]], stdout: TextIO) -> int:
+    """The answer of a repository of several worlds: each world's, naming it."""
+    if args.probes:
+        return _run_probes_worlds(args, engines, stdout)
+    if args.source or args.destination:
+        verdicts = _query_worlds(engines, args.source, args.destination, args.protocol, args.port)
+        if args.format == "json":
+            text = json.dumps(verdicts_json(verdicts), indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = "".join(verdict_text(verdict, label) for label, verdict in verdicts)
+        write_output(text, args.output, stdout)
+        return ExitCode.OK
+    # A workload or namespace chosen to cut the matrix down shows the worlds that hold it;
+    # one that no world holds is the usual error.
+    for name in args.focus:
+        _resolve_somewhere(engines, name)
+    _check_namespaces_somewhere(engines, args.namespaces)
+    sections: list[tuple[str, Engine, list[Endpoint]]] = []
+    for label, engine in engines:
+        focus = [e for e in (_found(engine.topology, name) for name in args.focus) if e is not None]
+        if args.focus and not focus:
+            continue
+        held = {e.namespace for e in engine.topology.workload_endpoints()}
+        if args.namespaces and not held.intersection(args.namespaces):
+            continue
+        sections.append((label, engine, focus))
+    matrices = [
+        (label, compute_matrix(engine, namespaces=args.namespaces, focus=focus))
+        for label, engine, focus in sections
+    ]
+    write_output(WORLDS_FORMATS[args.format](matrices), args.output, stdout)
+    return ExitCode.OK
+
+
+def _found(topology: Topology, name: str) -> Endpoint | None:
+    """The endpoint ``name`` names in one world, or None when this world has none of that name.
+
+    :raises UsageError: when it names several (writing a precise name helps in every world).
+    """
+    try:
+        return topology.resolve(name)
+    except EndpointError as error:
+        if "names several" in str(error):
+            raise UsageError(str(error)) from None
+        return None
+
+
+def _resolve_somewhere(engines: Sequence[tuple[str, Engine]], name: str) -> None:
+    """Nothing when some world holds ``name``; else the usual unknown-endpoint error.
+
+    Its near matches come from the first world that has some.
+    """
+    errors: list[str] = []
+    for _, engine in engines:
+        try:
+            engine.topology.resolve(name)
+            return
+        except EndpointError as error:
+            errors.append(str(error))
+    hinted = [e for e in errors if "did you mean" in e]
+    raise UsageError((hinted or errors)[0])
+
+
+def _check_namespaces_somewhere(engines: Sequence[tuple[str, Engine]], namespaces: list[str]) -> None:
+    known = sorted({e.namespace for _, engine in engines for e in engine.topology.workload_endpoints()})
+    for namespace in namespaces:
+        if namespace not in known:
+            near = difflib.get_close_matches(namespace, known, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise UsageError(f"no workload in namespace {namespace!r}{hint}")
+
+
+def _query_worlds(
+    engines: Sequence[tuple[str, Engine]],
+    source: str,
+    destination: str,
+    protocol: str | None,
+    port: int | None,
+) -> list[tuple[str, Verdict]]:
+    """The verdict in each world that holds both ends.
+
+    :raises UsageError: an end no world holds (the usual unknown-endpoint error), or no world holding both.
+    """
+    verdicts: list[tuple[str, Verdict]] = []
+    for label, engine in engines:
+        if _found(engine.topology, source) is None or _found(engine.topology, destination) is None:
+            continue
+        verdicts.append((label, _query(engine, source, destination, protocol, port)))
+    if not verdicts:
+        _resolve_somewhere(engines, source)
+        _resolve_somewhere(engines, destination)
+        raise UsageError(f"no world holds both {source!r} and {destination!r}")
+    return verdicts
 
 
 def _check_usage(args: argparse.Namespace) -> None:
@@ -211,6 +363,47 @@ def _run_probes(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int
             raise UsageError(f"{probe.path}:{probe.span.line}: {error}") from None
         results.append((probe, verdict))
     text = probes_json(results, engine.profile.name) if args.format == "json" else probes_text(results)
+    write_output(text, args.output, stdout)
+    failed = any(probe_ok(p, v) is False for p, v in results)
+    return ExitCode.FINDINGS if failed else ExitCode.OK
+
+
+def _run_probes_worlds(
+    args: argparse.Namespace, engines: Sequence[tuple[str, Engine]], stdout: TextIO
+) -> int:
+    """Each probe in each world that holds both its ends; a probe no world can answer is a usage error."""
+    probe_file = load_probe_file(Path(args.probes), args.probes)
+    if probe_file.problems:
+        raise UsageError(
+            "\n".join(f"{p.path}:{p.span.line}:{p.span.column}: {p.message}" for p in probe_file.problems)
+        )
+    results: list[tuple[Probe, Verdict]] = []
+    worlds: list[tuple[str, str]] = []
+    for probe in probe_file.probes:
+        answered = False
+        for label, engine in engines:
+            topology = engine.topology
+            if _found(topology, probe.source) is None or _found(topology, probe.destination) is None:
+                continue
+            try:
+                verdict = evaluate_probe(engine, probe)
+            except EndpointError as error:
+                raise UsageError(f"{probe.path}:{probe.span.line}: {error}") from None
+            results.append((probe, verdict))
+            worlds.append((label, engine.profile.name))
+            answered = True
+        if not answered:
+            try:
+                _resolve_somewhere(engines, probe.source)
+                _resolve_somewhere(engines, probe.destination)
+            except UsageError as error:
+                raise UsageError(f"{probe.path}:{probe.span.line}: {error}") from None
+            both = f"{probe.source!r} and {probe.destination!r}"
+            raise UsageError(f"{probe.path}:{probe.span.line}: no world holds both {both}")
+    if args.format == "json":
+        text = probes_json(results, "", worlds)
+    else:
+        text = probes_text(results, [label for label, _ in worlds])
     write_output(text, args.output, stdout)
     failed = any(probe_ok(p, v) is False for p, v in results)
     return ExitCode.FINDINGS if failed else ExitCode.OK

@@ -12,14 +12,43 @@ from typing import Any
 
 from nplint.engine.diff import ADDED, CHANGED, REMOVED, ConnectivityDiff, FlowChange
 from nplint.findings import Finding
-from nplint.reporting.connectivity import cell, mermaid_text, shown_key
+from nplint.reporting.connectivity import MERMAID_MAX_EDGES, cell, mermaid_text, shown_key
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import guarded
+from nplint.units import World, naming
+from nplint.units.worlds import REPOSITORY
 from nplint.untrusted import escape, markdown_code, markdown_text
 
 
+def _worlds(worlds: Sequence[World]) -> str:
+    """``overlays prod, staging``: worlds as messages name them, a few by name.
+
+    A side's only world, ``the repository``, has no name of its own: it is named
+    by its label (it meets an overlay when the other side has several worlds).
+    """
+    parts = ["the repository"] if any(w.kind == REPOSITORY for w in worlds) else []
+    named = [w for w in worlds if w.kind != REPOSITORY]
+    if named:
+        parts.append(naming(named).removeprefix("in "))
+    return "; ".join(parts)
+
+
+def _where(change: FlowChange) -> str:
+    """`` (in overlay prod)``: the worlds of a change, when the comparison is world by world."""
+    return f" (in {escape(_worlds(change.worlds))})" if change.worlds else ""
+
+
+def _compared(diff: ConnectivityDiff) -> str:
+    """`` in 2 worlds (overlays prod, staging)``, when the comparison is world by world."""
+    if not diff.worlds:
+        return ""
+    return f" in {len(diff.worlds)} worlds ({escape(_worlds(diff.worlds))})"
+
+
 def change_json(change: FlowChange) -> dict[str, Any]:
+    worlds = {"worlds": [escape(w.label) for w in change.worlds]} if change.worlds else {}
     return {
+        **worlds,
         "from": shown_key(change.source),
         "to": shown_key(change.destination),
         "change": change.kind,
@@ -36,19 +65,20 @@ def _finding_line(finding: Finding) -> str:
 
 
 def diff_text(diff: ConnectivityDiff) -> str:
-    lines = [f"Connectivity from {escape(diff.base)} to {escape(diff.head)}:"]
+    lines = [f"Connectivity from {escape(diff.base)} to {escape(diff.head)}{_compared(diff)}:"]
     for kind, title in ((ADDED, "Flows opened"), (REMOVED, "Flows closed"), (CHANGED, "Flows changed")):
         changes = diff.of_kind(kind)
         lines.append(f"{title} ({len(changes)}):")
         for change in changes:
             pair = f"{shown_key(change.source)} -> {shown_key(change.destination)}"
+            where = _where(change)
             if kind == ADDED:
-                lines.append(f"  + {pair}: {change.after.describe()}")
+                lines.append(f"  + {pair}: {change.after.describe()}{where}")
             elif kind == REMOVED:
-                lines.append(f"  - {pair}: {change.before.describe()}")
+                lines.append(f"  - {pair}: {change.before.describe()}{where}")
             else:
                 parts = [f"now {change.after.describe()}", f"was {change.before.describe()}"]
-                lines.append(f"  ~ {pair}: {'; '.join(parts)}")
+                lines.append(f"  ~ {pair}: {'; '.join(parts)}{where}")
     lines.append(f"New findings ({len(diff.new_findings)}):")
     lines += [f"  + {_finding_line(f)}" for f in diff.new_findings]
     lines.append(f"Fixed findings ({len(diff.fixed_findings)}):")
@@ -73,6 +103,7 @@ def diff_json(diff: ConnectivityDiff) -> str:
         "version": 1,
         "base": escape(diff.base),
         "head": escape(diff.head),
+        **({"worlds": [escape(w.label) for w in diff.worlds]} if diff.worlds else {}),
         "flows": {
             ADDED: [change_json(c) for c in diff.of_kind(ADDED)],
             REMOVED: [change_json(c) for c in diff.of_kind(REMOVED)],
@@ -124,6 +155,7 @@ def changes_mermaid(changes: Sequence[FlowChange]) -> str:
             arrow, label, color = "-.->", f"- {change.before.describe()}", "#cf222e"
         else:
             arrow, label, color = "==>", f"{change.before.describe()} → {change.after.describe()}", "#bf8700"
+        label += _where(change)
         lines.append(f'  {ids[change.source]} {arrow}|"{mermaid_text(label)}"| {ids[change.destination]}')
         styles.append(f"  linkStyle {index} stroke:{color}")
     return "\n".join(lines + styles) + "\n"
@@ -138,26 +170,37 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
     lines = [
         "## nplint: connectivity changes",
         "",
-        f"Comparing {markdown_code(diff.base)} with {markdown_code(diff.head)}: {len(added)} flows opened, "
+        f"Comparing {markdown_code(diff.base)} with {markdown_code(diff.head)}"
+        f"{markdown_text(_compared(diff))}: {len(added)} flows opened, "
         f"{len(removed)} closed, {len(changed)} changed; {len(diff.new_findings)} new findings, "
         f"{len(diff.fixed_findings)} fixed.",
         "",
     ]
     if diff.changes:
-        lines += ["```mermaid", changes_mermaid(diff.changes).rstrip(), "```", ""]
-        lines += ["| change | from | to | connections |", "|---|---|---|---|"]
-        for change in added:
+        if len(diff.changes) <= MERMAID_MAX_EDGES:
+            lines += ["```mermaid", changes_mermaid(diff.changes).rstrip(), "```", ""]
+        else:
+            # Mermaid would not draw it, and it would crowd the table out of a bounded summary.
+            lines += [
+                f"_The graph is left out: {len(diff.changes)} changes are more than Mermaid draws "
+                f"({MERMAID_MAX_EDGES})._",
+                "",
+            ]
+        # World by world, a column names the worlds of each change (a change of a shared
+        # base is one row naming them all, at most a few by name).
+        worlds = bool(diff.worlds)
+        lines += (
+            ["| change | worlds | from | to | connections |", "|---|---|---|---|---|"]
+            if worlds
+            else ["| change | from | to | connections |", "|---|---|---|---|"]
+        )
+        rows = [(change, "🟢 opened", str(change.after)) for change in added]
+        rows += [(change, "🔴 closed", str(change.before)) for change in removed]
+        rows += [(change, "🟡 changed", cell(f"{change.before} → {change.after}")) for change in changed]
+        for change, what, connections in rows:
+            held = f" {markdown_text(_worlds(change.worlds))} |" if worlds else ""
             lines.append(
-                f"| 🟢 opened | {_code(change.source)} | {_code(change.destination)} | {change.after} |"
-            )
-        for change in removed:
-            lines.append(
-                f"| 🔴 closed | {_code(change.source)} | {_code(change.destination)} | {change.before} |"
-            )
-        for change in changed:
-            text = f"{change.before} → {change.after}"
-            lines.append(
-                f"| 🟡 changed | {_code(change.source)} | {_code(change.destination)} | {cell(text)} |"
+                f"| {what} |{held} {_code(change.source)} | {_code(change.destination)} | {connections} |"
             )
         lines.append("")
     if diff.new_findings:

@@ -85,11 +85,31 @@ def matrix_json(matrix: Matrix) -> Iterator[str]:
     and each port set's JSON made once: a matrix of 10,000 workloads has
     nearly two million flows and a few thousand distinct names and port sets.
     """
-    yield f'{{\n  "version": 1,\n  "profile": {_dumps(matrix.profile)},\n  "endpoints": ['
-    yield ",".join(f"\n    {_dumps(endpoint_json(e))}" for e in matrix.endpoints)
-    yield '\n  ],\n  "flows": [' if matrix.endpoints else '],\n  "flows": ['
+    yield '{\n  "version": 1,\n  '
+    yield from _matrix_fields(matrix, "  ")
+    yield "\n}\n"
+
+
+def worlds_json(worlds: Sequence[tuple[str, Matrix]]) -> Iterator[str]:
+    """The matrices of several worlds: ``{"version", "worlds": [{"world", "profile", "endpoints", …}]}``.
+
+    Each world's object is written as :func:`matrix_json` writes the single one.
+    """
+    yield '{\n  "version": 1,\n  "worlds": ['
+    for index, (label, matrix) in enumerate(worlds):
+        yield f'{"," if index else ""}\n    {{\n      "world": {_dumps(shown_key(label))},\n      '
+        yield from _matrix_fields(matrix, "      ")
+        yield "\n    }"
+    yield "\n  ]\n}\n" if worlds else "]\n}\n"
+
+
+def _matrix_fields(matrix: Matrix, pad: str) -> Iterator[str]:
+    """``"profile"``, ``"endpoints"`` and ``"flows"`` of an object whose members are indented by ``pad``."""
+    yield f'"profile": {_dumps(matrix.profile)},\n{pad}"endpoints": ['
+    yield ",".join(f"\n{pad}  {_dumps(endpoint_json(e))}" for e in matrix.endpoints)
+    yield f'\n{pad}],\n{pad}"flows": [' if matrix.endpoints else f'],\n{pad}"flows": ['
     if not matrix.keys:
-        yield "]\n}\n"
+        yield "]"
         return
     stride = len(matrix.ranked)
     names = [_dumps(shown_key(endpoint.key)) for endpoint in matrix.ranked]
@@ -97,7 +117,8 @@ def matrix_json(matrix: Matrix) -> Iterator[str]:
     everything = _ports_json(ALL_PORTS)
     ports_text: dict[PortSet, str] = {}
     batch: list[str] = []
-    separator = "\n    "
+    separator = f"\n{pad}  "
+    joint = f",\n{pad}  "
     for key in matrix.keys:
         source, destination = divmod(key, stride)
         ports = partial.get(key)
@@ -107,12 +128,12 @@ def matrix_json(matrix: Matrix) -> Iterator[str]:
             text = ports_text.get(ports) or ports_text.setdefault(ports, _ports_json(ports))
         batch.append(f'{{"from": {names[source]}, "to": {names[destination]}, {text}}}')
         if len(batch) == 4096:
-            yield separator + ",\n    ".join(batch)
+            yield separator + joint.join(batch)
             batch.clear()
-            separator = ",\n    "
+            separator = joint
     if batch:
-        yield separator + ",\n    ".join(batch)
-    yield "\n  ]\n}\n"
+        yield separator + joint.join(batch)
+    yield f"\n{pad}]"
 
 
 def _ports_json(ports: PortSet) -> str:
@@ -153,6 +174,15 @@ def matrix_text(matrix: Matrix) -> Iterator[str]:
     yield f"{flows} among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
 
 
+def worlds_text(worlds: Sequence[tuple[str, Matrix]]) -> Iterator[str]:
+    """The matrix of each world, each introduced by a header line naming the world."""
+    for index, (label, matrix) in enumerate(worlds):
+        if index:
+            yield "\n"
+        yield f"== {shown_key(label)} ==\n"
+        yield from matrix_text(matrix)
+
+
 def mermaid_text(text: str) -> str:
     """A label safe inside Mermaid's double quotes: escaped, capped, entity codes for its own syntax."""
     return mermaid_label(shown_key(text))
@@ -180,22 +210,39 @@ def _graph_endpoints(matrix: Matrix, flows: Sequence[Flow]) -> list[Endpoint]:
 def matrix_mermaid(matrix: Matrix, flows: Sequence[Flow] | None = None) -> str:
     """A Mermaid flowchart: namespaces as subgraphs, edges labelled with protocols and ports."""
     chosen = list(matrix) if flows is None else list(flows)
-    endpoints = _graph_endpoints(matrix, chosen)
-    ids = {e.key: f"n{i}" for i, e in enumerate(endpoints)}
-    by_namespace, externals = _groups(endpoints)
+    return "\n".join(["flowchart LR", *_mermaid_lines(matrix, chosen, "", "  ")]) + "\n"
+
+
+def worlds_mermaid(worlds: Sequence[tuple[str, Matrix]]) -> str:
+    """One Mermaid flowchart with a subgraph per world.
+
+    Node ids carry the world, so a workload of two worlds is two nodes.
+    """
     lines = ["flowchart LR"]
+    for index, (label, matrix) in enumerate(worlds):
+        lines.append(f'  subgraph w{index}["{mermaid_text(label)}"]')
+        lines += _mermaid_lines(matrix, list(matrix), f"w{index}", "    ")
+        lines.append("  end")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_lines(matrix: Matrix, chosen: Sequence[Flow], prefix: str, pad: str) -> list[str]:
+    endpoints = _graph_endpoints(matrix, chosen)
+    ids = {e.key: f"{prefix}n{i}" for i, e in enumerate(endpoints)}
+    by_namespace, externals = _groups(endpoints)
+    lines: list[str] = []
     for index, namespace in enumerate(sorted(by_namespace)):
-        lines.append(f'  subgraph ns{index}["{mermaid_text(namespace)}"]')
+        lines.append(f'{pad}subgraph {prefix}ns{index}["{mermaid_text(namespace)}"]')
         for endpoint in by_namespace[namespace]:
             label = f"{endpoint.name} ({endpoint.kind})"
-            lines.append(f'    {ids[endpoint.key]}["{mermaid_text(label)}"]')
-        lines.append("  end")
+            lines.append(f'{pad}  {ids[endpoint.key]}["{mermaid_text(label)}"]')
+        lines.append(f"{pad}end")
     for endpoint in externals:
-        lines.append(f'  {ids[endpoint.key]}(["{mermaid_text(endpoint.key)}"])')
+        lines.append(f'{pad}{ids[endpoint.key]}(["{mermaid_text(endpoint.key)}"])')
     for flow in chosen:
         label = mermaid_text(flow.ports.short())
-        lines.append(f'  {ids[flow.source.key]} -->|"{label}"| {ids[flow.destination.key]}')
-    return "\n".join(lines) + "\n"
+        lines.append(f'{pad}{ids[flow.source.key]} -->|"{label}"| {ids[flow.destination.key]}')
+    return lines
 
 
 def _dot(text: str) -> str:
@@ -225,20 +272,61 @@ def matrix_dot(matrix: Matrix) -> str:
     return "\n".join(lines) + "\n"
 
 
+def worlds_dot(worlds: Sequence[tuple[str, Matrix]]) -> str:
+    """One graph with a cluster per world; node ids are generated, so worlds never share a node."""
+    lines = ["digraph nplint {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
+    for index, (label, matrix) in enumerate(worlds):
+        flows = list(matrix)
+        endpoints = _graph_endpoints(matrix, flows)
+        ids = {e.key: f"w{index}n{i}" for i, e in enumerate(endpoints)}
+        by_namespace, externals = _groups(endpoints)
+        lines.append(f"  subgraph cluster_w{index} {{")
+        lines.append(f"    label={_dot(label)};")
+        for number, namespace in enumerate(sorted(by_namespace)):
+            lines.append(f"    subgraph cluster_w{index}_{number} {{")
+            lines.append(f"      label={_dot(namespace)};")
+            for endpoint in by_namespace[namespace]:
+                name = _dot(endpoint.name + " (" + endpoint.kind + ")")
+                lines.append(f"      {ids[endpoint.key]} [label={name}];")
+            lines.append("    }")
+        for endpoint in externals:
+            lines.append(f"    {ids[endpoint.key]} [label={_dot(endpoint.key)}, shape=ellipse];")
+        for flow in flows:
+            source, destination = ids[flow.source.key], ids[flow.destination.key]
+            lines.append(f"    {source} -> {destination} [label={_dot(flow.ports.short())}];")
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def cell(text: str) -> str:
     """Text for a Markdown table cell: escaped, capped, one line, no markup."""
     return markdown_text(shown_key(text))
 
 
 def matrix_markdown(matrix: Matrix) -> str:
-    flows = list(matrix)
+    return "\n".join(["## Connectivity", "", *_markdown_lines(matrix)]) + "\n"
+
+
+def worlds_markdown(worlds: Sequence[tuple[str, Matrix]]) -> str:
+    """A section per world, each as the single-world report has it."""
     lines = ["## Connectivity", ""]
+    for label, matrix in worlds:
+        lines += [f"### {markdown_text(shown_key(label))}", "", *_markdown_lines(matrix)]
+        if lines[-1]:
+            lines.append("")
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _markdown_lines(matrix: Matrix) -> list[str]:
+    flows = list(matrix)
+    lines: list[str] = []
     workloads = sum(1 for e in matrix.endpoints if not e.is_external)
     counted = f"{_count(len(flows), 'allowed flow')} among {_count(workloads, 'workload')}"
     lines.append(f"{counted} (profile: `{matrix.profile}`).")
     lines.append("")
     if not flows:
-        return "\n".join(lines) + "\n"
+        return lines
     if len(flows) <= MERMAID_MAX_EDGES:
         lines += ["```mermaid", matrix_mermaid(matrix, flows).rstrip("\n"), "```", ""]
     else:
@@ -253,7 +341,7 @@ def matrix_markdown(matrix: Matrix) -> str:
         f"| {cell(f.ports.describe())} |"
         for f in flows
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 #: Format name → renderer. Renderers yield chunks of text, so a matrix of millions of
@@ -267,23 +355,40 @@ MATRIX_FORMATS: dict[str, Callable[[Matrix], Iterable[str]]] = {
 }
 
 
+#: Format name → renderer of several worlds' matrices, each given with the label of its world.
+WORLDS_FORMATS: dict[str, Callable[[Sequence[tuple[str, Matrix]]], Iterable[str]]] = {
+    "text": worlds_text,
+    "json": worlds_json,
+    "dot": lambda worlds: [worlds_dot(worlds)],
+    "mermaid": lambda worlds: [worlds_mermaid(worlds)],
+    "markdown": lambda worlds: [worlds_markdown(worlds)],
+}
+
+
 def render_matrix(format_name: str, matrix: Matrix) -> str:
     return "".join(MATRIX_FORMATS[format_name](matrix))
 
 
-def verdict_text(verdict: Verdict) -> str:
+def verdict_text(verdict: Verdict, world: str | None = None) -> str:
+    """A verdict and its reasons; ``world`` names the world it holds in when the repository has several."""
+    where = f" (in {world})" if world is not None else ""
     if verdict.protocol is None:
         what = (
             f"allowed {verdict.connections.describe()}"
             if verdict.allowed
             else "denied (no connection allowed)"
         )
-        lines = [f"{verdict.source} -> {verdict.destination}: {what}"]
+        lines = [f"{verdict.source} -> {verdict.destination}: {what}{where}"]
     else:
         what = "allowed" if verdict.allowed else "denied"
-        lines = [f"{verdict.source} -> {verdict.destination} on {verdict.asked}: {what}"]
+        lines = [f"{verdict.source} -> {verdict.destination} on {verdict.asked}: {what}{where}"]
     lines += [f"  - {reason}" for reason in verdict.reasons()]
     return "\n".join(_line(line) for line in lines) + "\n"
+
+
+def verdicts_json(verdicts: Sequence[tuple[str, Verdict]]) -> dict[str, Any]:
+    """The verdicts of one point query in several worlds, each naming its world."""
+    return {"verdicts": [{"world": _line(label), **verdict_json(verdict)} for label, verdict in verdicts]}
 
 
 def _escaped(value: Any) -> Any:
@@ -333,12 +438,22 @@ def probe_json(probe: Probe, verdict: Verdict) -> dict[str, Any]:
     return _escaped_fields(data)
 
 
-def probes_json(results: Sequence[tuple[Probe, Verdict]], profile: str) -> str:
+def probes_json(
+    results: Sequence[tuple[Probe, Verdict]], profile: str, worlds: Sequence[tuple[str, str]] | None = None
+) -> str:
+    """Probe results; with ``worlds`` (each result's world and that world's profile), each names its world."""
     failed = sum(1 for p, v in results if probe_ok(p, v) is False)
+    probes = [probe_json(p, v) for p, v in results]
+    head: dict[str, Any] = {"version": 1, "profile": profile}
+    if worlds is not None:
+        head = {"version": 1}
+        probes = [
+            {"world": _line(label), "profile": world_profile, **entry}
+            for (label, world_profile), entry in zip(worlds, probes, strict=True)
+        ]
     data = {
-        "version": 1,
-        "profile": profile,
-        "probes": [probe_json(p, v) for p, v in results],
+        **head,
+        "probes": probes,
         "summary": {
             "probes": len(results),
             "failed": failed,
@@ -348,21 +463,26 @@ def probes_json(results: Sequence[tuple[Probe, Verdict]], profile: str) -> str:
     return guarded(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
-def probes_text(results: Sequence[tuple[Probe, Verdict]]) -> str:
+def probes_text(results: Sequence[tuple[Probe, Verdict]], worlds: Sequence[str] | None = None) -> str:
+    """A line per probe; with ``worlds`` (each result's world), each line names its world."""
     lines = []
-    for probe, verdict in results:
+    for index, (probe, verdict) in enumerate(results):
         ok = probe_ok(probe, verdict)
         mark = {True: "PASS", False: "FAIL", None: "----"}[ok]
         port = f"{probe.protocol} {probe.port}" if probe.port is not None else f"any {probe.protocol} port"
         state = "allowed" if verdict.allowed else "denied"
         expected = f" (expected {probe.expect})" if probe.expect else ""
         where = f"{probe.path}:{probe.span.line}"
-        line = f"{mark}  {where}: {probe.source} -> {probe.destination} {port}: {state}{expected}"
+        world = f" (in {worlds[index]})" if worlds is not None else ""
+        line = f"{mark}  {where}: {probe.source} -> {probe.destination} {port}: {state}{expected}{world}"
         lines.append(_line(line))
         if ok is False:
             lines += [_line(f"        - {reason}") for reason in verdict.reasons()]
     failed = sum(1 for p, v in results if probe_ok(p, v) is False)
     passed = sum(1 for p, v in results if probe_ok(p, v))
     unchecked = len(results) - passed - failed
-    lines.append(f"{len(results)} probes: {passed} passed, {failed} failed, {unchecked} without expectation.")
+    counted = f"{len(results)} probes"
+    if worlds is not None:
+        counted = f"{_count(len(results), 'verdict')} in {_count(len(set(worlds)), 'world')}"
+    lines.append(f"{counted}: {passed} passed, {failed} failed, {unchecked} without expectation.")
     return "\n".join(lines) + "\n"
