@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nplint.export import in_git
-from nplint.kustomization import physical, read_inside
+from nplint.kustomization import entry_inside, physical, read_inside
 from nplint.loading import load_text
 from nplint.loading.nodes import MapNode
 
@@ -68,7 +68,7 @@ def read_chart(root_real: str, directory: str) -> Chart:
     for entry in listed if isinstance(listed, list) else ():
         repository = entry.get("repository") if isinstance(entry, dict) else None
         if isinstance(repository, str) and repository.startswith("file://"):
-            found = _dependency(root_real, directory, repository[len("file://") :])
+            found = entry_inside(root_real, directory, repository[len("file://") :])
             if found is not None:
                 dependencies.add(found)
     return Chart(
@@ -77,15 +77,6 @@ def read_chart(root_real: str, directory: str) -> Chart:
         data.get("type") == "library",
         frozenset(dependencies),
     )
-
-
-def _dependency(root_real: str, directory: str, entry: str) -> str | None:
-    if os.path.isabs(entry):
-        return None
-    lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")
-    if lexical == ".." or lexical.startswith("../") or in_git(lexical):
-        return None
-    return physical(root_real, "" if lexical == "." else lexical)
 
 
 def subcharts(charts: dict[str, Chart]) -> set[str]:

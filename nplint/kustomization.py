@@ -222,7 +222,7 @@ def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, obj
     settings = data.get("helmGlobals")
     home_entry = settings.get("chartHome") if isinstance(settings, dict) else None
     home_entry = home_entry if isinstance(home_entry, str) and home_entry.strip() else "charts"
-    home = _inside(root_real, directory, home_entry.strip())
+    home = entry_inside(root_real, directory, home_entry.strip())
     if home is None:
         found.refusal = found.refusal or f"chartHome {home_entry} (in {where}) lies outside the repository"
         return
@@ -240,7 +240,7 @@ def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, obj
                 if _REMOTE.search(value):
                     found.refusal = found.refusal or f"remote values file {value} (in {where}) is not fetched"
                     continue
-                place = _inside(root_real, directory, os.path.dirname(value.strip()) or ".")
+                place = entry_inside(root_real, directory, os.path.dirname(value.strip()) or ".")
                 if place is None:
                     found.refusal = found.refusal or f"{value} (in {where}) lies outside the repository"
                 else:
@@ -259,8 +259,8 @@ def _helm_charts(root_real: str, directory: str, where: str, data: dict[str, obj
             )
 
 
-def _inside(root_real: str, directory: str, entry: str) -> str | None:
-    """The real path (relative to the root) a kustomization entry names, if inside the repository."""
+def entry_inside(root_real: str, directory: str, entry: str) -> str | None:
+    """The real path (relative to the root) an entry of ``directory`` names, if inside the repository."""
     if os.path.isabs(entry):
         return None
     lexical = os.path.normpath(os.path.join(directory, entry)).replace(os.sep, "/")

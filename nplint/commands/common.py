@@ -9,21 +9,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.cluster.view import UnknownCNIError, check_cni
 from nplint.config import Config, find_root, load_config, repository_path
 from nplint.engine.engine import Engine, engine_for
+from nplint.loading import iter_manifests
 from nplint.model import Inventory
 from nplint.output_files import OutputFileError, replace_file, write_chunks
 from nplint.plugins.manager import PluginManager
 from nplint.reporting.base import ReporterRegistry
 from nplint.rules.base import RuleRegistry
-from nplint.untrusted import capped, escape
+from nplint.untrusted import capped, escape, shown
 
 if TYPE_CHECKING:
-    from nplint.loading import LoadedFile
+    from nplint.loading import LoadedFile, Manifest
+    from nplint.units import Unit, World
 
 __all__ = [
     "Session",
@@ -33,6 +36,7 @@ __all__ = [
     "add_render_run_options",
     "build_engine",
     "config_for",
+    "deployed",
     "print_error",
     "warn_load_problems",
     "write_output",
@@ -213,3 +217,38 @@ def print_error(message: object, *, kind: str = "error") -> None:
     """
     for line in str(message).split("\n"):
         print(f"nplint: {kind}: {escape(line)}", file=sys.stderr)
+
+
+@dataclass(slots=True)
+class Deployed:
+    """A tree seen the way it is deployed: what ``reach`` and ``worlds`` evaluate."""
+
+    files: list[LoadedFile]
+    manifests: list[Manifest]
+    units: dict[str, Unit]
+    worlds: list[World]
+
+
+def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed:
+    """Discover, load, render, then units and worlds: the pipeline of ``check`` up to the rules.
+
+    What does not parse and what is not rendered is said on standard error, since
+    these commands have no findings to carry it.
+
+    :raises UsageError: for a path that does not exist.
+    """
+    from nplint.lint import deployment_worlds, load_paths, rendered_files
+
+    found, files = load_paths(paths, config, session.plugins)
+    if found.missing:
+        raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
+    warn_load_problems(files)
+    files, rendering = rendered_files(found, files, config)
+    for target, why in rendering.unrendered:
+        print(
+            f"nplint: note: {shown(target.display)} is not rendered: {why}; its objects are left out",
+            file=sys.stderr,
+        )
+    manifests = [m for loaded in files for m in iter_manifests(loaded)]
+    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    return Deployed(files, manifests, units, worlds)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,7 +31,7 @@ from nplint.commands.common import (
     add_render_option,
     build_engine,
     config_for,
-    warn_load_problems,
+    deployed,
     write_output,
 )
 from nplint.config import stays_inside
@@ -42,7 +41,6 @@ from nplint.engine.matrix import compute_matrix
 from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.engine.verdict import Verdict, explain
 from nplint.exitcodes import ExitCode
-from nplint.loading import iter_manifests
 from nplint.model.objects import PROTOCOLS
 from nplint.reporting.connectivity import (
     MATRIX_FORMATS,
@@ -136,7 +134,7 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    from nplint.lint import deployment_worlds, load_paths, rendered_files, world_inventories
+    from nplint.lint import world_inventories
 
     _check_usage(args)
     paths = args.paths or ["."]
@@ -145,18 +143,8 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     if args.probes and not stays_inside(Path(args.probes), config.root):
         raise UsageError(f"--probes {args.probes!r}: a symbolic link leading outside the repository root")
     session.plugins.configure(config)
-    found, files = load_paths(paths, config, session.plugins)
-    if found.missing:
-        raise UsageError(", ".join(f"{m}: no such file or directory" for m in found.missing))
-    warn_load_problems(files)
-    files, rendering = rendered_files(found, files, config)
-    for target, why in rendering.unrendered:
-        print(
-            f"nplint: note: {target.display!r} is not rendered: {why}; its objects are left out",
-            file=sys.stderr,
-        )
-    manifests = [m for loaded in files for m in iter_manifests(loaded)]
-    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    tree = deployed(paths, config, session)
+    files, manifests, units, worlds = tree.files, tree.manifests, tree.units, tree.worlds
     chosen = _chosen_worlds(worlds, args.world)
     evaluated = world_inventories(files, units, chosen, config, session.plugins, manifests)
     engines = [(w.world.label, build_engine(w.inventory, w.config)) for w in evaluated]

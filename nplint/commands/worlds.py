@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from nplint.commands.common import (
     Session,
-    UsageError,
     add_common,
     add_render_option,
     config_for,
-    warn_load_problems,
+    deployed,
     write_output,
 )
 from nplint.exitcodes import ExitCode
-from nplint.loading import iter_manifests
 from nplint.units import Unit, World
 from nplint.units.units import PLAIN
 from nplint.untrusted import shown
@@ -57,23 +54,11 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
-    from nplint.lint import deployment_worlds, load_paths, rendered_files
-
     paths = args.paths or ["."]
     config = config_for(args, paths, {})
     session.plugins.configure(config)
-    found, files = load_paths(paths, config, session.plugins)
-    if found.missing:
-        raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
-    warn_load_problems(files)
-    files, rendering = rendered_files(found, files, config)
-    for target, why in rendering.unrendered:
-        print(
-            f"nplint: note: {shown(target.display)} is not rendered: {why}; its objects are left out",
-            file=sys.stderr,
-        )
-    manifests = [m for loaded in files for m in iter_manifests(loaded)]
-    units, worlds = deployment_worlds(files, manifests, rendering, config)
+    tree = deployed(paths, config, session)
+    manifests, units, worlds = tree.manifests, tree.units, tree.worlds
     objects = Counter(units[m.path] for m in manifests if m.path in units)
     every = sorted(set(units.values()))
     if args.format == "json":
