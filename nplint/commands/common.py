@@ -22,7 +22,7 @@ from nplint.output_files import OutputFileError, replace_file, write_chunks
 from nplint.plugins.manager import PluginManager
 from nplint.reporting.base import ReporterRegistry
 from nplint.rules.base import RuleRegistry
-from nplint.untrusted import capped, escape, shown
+from nplint.untrusted import capped, escape, quoted, shown
 
 if TYPE_CHECKING:
     from nplint.loading import LoadedFile, Manifest
@@ -246,7 +246,7 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
     files, rendering = rendered_files(found, files, config)
     for target, why in rendering.unrendered:
         print(
-            f"nplint: note: {shown(target.display)} is not rendered: {why}; its objects are left out",
+            f"nplint: note: {quoted(target.display)} is not rendered: {why}; its objects are left out",
             file=sys.stderr,
         )
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
