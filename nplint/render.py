@@ -237,9 +237,13 @@ def plan(
     candidates = targets(skipped)
     # The programs' versions (for the cache) are asked while the kustomizations are read.
     versions = _Versions(started)
+    # Which program renders depends on the tool alone: PATH is searched once per run for each.
+    program_for: dict[str, tuple[Path, str] | str] = {}
+    for tool in sorted({t.tool for t in candidates} | {"helm"} if enabled else ()):
+        program_for[tool] = _program(Target(tool, ""), root_real)
     if enabled and cache:
         for tool in sorted({t.tool for t in candidates}):
-            found = _program(Target(tool, ""), root_real)
+            found = program_for[tool]
             if not isinstance(found, str):
                 versions.ask(found[0])
     real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
@@ -273,8 +277,8 @@ def plan(
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
         closure = closures.get(target, Closure())
-        program = _program(target, root_real)
-        helm = _program(Target("helm", target.directory), root_real) if closure.helm else None
+        program = program_for[target.tool]
+        helm = program_for["helm"] if closure.helm else None
         namespace = _namespace(chart) if chart is not None else None
         refusal = (
             _refusal(target, where)
