@@ -203,21 +203,21 @@ def diff_markdown(diff: ConnectivityDiff) -> str:
                 f"| {what} |{held} {_code(change.source)} | {_code(change.destination)} | {connections} |"
             )
         lines.append("")
-    if diff.new_findings:
-        lines += ["### New findings", "", "| location | rule | message |", "|---|---|---|"]
-        for f in diff.new_findings:
-            lines.append(
-                f"| {markdown_code(f'{f.path}:{f.span.line}')} | {f.rule_id} | {markdown_text(f.message)} |"
-            )
-        lines.append("")
-    if diff.fixed_findings:
-        lines += ["### Fixed findings", "", "| location | rule | message |", "|---|---|---|"]
-        for f in diff.fixed_findings:
-            lines.append(
-                f"| {markdown_code(f'{f.path}:{f.span.line}')} | {f.rule_id} | {markdown_text(f.message)} |"
-            )
-        lines.append("")
+    lines += _findings_table("New findings", diff.new_findings)
+    lines += _findings_table("Fixed findings", diff.fixed_findings)
     return "\n".join(lines)
+
+
+def _findings_table(title: str, findings: Sequence[Finding]) -> list[str]:
+    """A Markdown section listing ``findings``; nothing when there are none."""
+    if not findings:
+        return []
+    lines = [f"### {title}", "", "| location | rule | message |", "|---|---|---|"]
+    for f in findings:
+        lines.append(
+            f"| {markdown_code(f'{f.path}:{f.span.line}')} | {f.rule_id} | {markdown_text(f.message)} |"
+        )
+    return [*lines, ""]
 
 
 DIFF_FORMATS = {"text": diff_text, "json": diff_json, "markdown": diff_markdown}
