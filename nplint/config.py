@@ -164,6 +164,11 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     :raises OSError: a file that does not exist or cannot be read.
     """
     try:
+        # Look before opening: a path the configuration names may be a device, and opening some
+        # devices has effects of its own. (Files found by discovery are regular already.)
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(mode)
         return read_bounded(path, limit)
     except NotARegularFile as error:
         raise RefusedFile(f"is {_file_kind(error.mode)}, not a regular file") from None

@@ -86,11 +86,7 @@ def read_bounded(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES, *, s
     """
     flags = os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC
     if not stream:
-        # Look before opening: opening some devices has effects of its own.
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotARegularFile(mode)
-        # Opening a FIFO blocks until someone writes to it; O_NONBLOCK covers one swapped in since.
+        # Opening a FIFO blocks until someone writes to it; O_NONBLOCK lets us look first.
         flags |= os.O_NONBLOCK
     descriptor = os.open(path, flags)
     try:
