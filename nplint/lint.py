@@ -448,7 +448,8 @@ def _lint(
     # One world (the common case) judges the run's own inventory; more build one each.
     one = worlds[0] if len(worlds) == 1 else None
     inventory = world_inventory(manifests, files, one.config(config) if one else config, plugins, units, one)
-    main_rules = [r for r in chosen if r.phase != "meta"]
+    main_rules = [r for r in chosen if r.phase == "main"]
+    run_level = [r for r in chosen if r.phase == "run"]
     meta_rules = [r for r in chosen if r.phase == "meta"]
     base = RuleContext(
         inventory=inventory,
@@ -466,6 +467,10 @@ def _lint(
             raw = render.map_back(raw, rendering.rendered)
     else:
         raw, failures = judge_worlds(main_rules, base, manifests, plugins, units, worlds, rendering.rendered)
+    if run_level:
+        once, once_failures = run_rules(run_level, base, config)
+        raw += once
+        failures += once_failures
     suppressor = Suppressor(registry, config, read, inventory)
     outcome = suppressor.apply(raw)
     if meta_rules:

@@ -142,6 +142,18 @@ def test_flux_kustomizations_say_which_units_each_cluster_holds() -> None:
     assert result.findings[-1].message.endswith("(in cluster b)")
 
 
+def test_a_target_not_rendered_is_reported_once_naming_no_world(tmp_path: Path) -> None:
+    # No world holds what was not rendered: NP005 is said once, without a list of every world.
+    tree = tmp_path / "fleet"
+    shutil.copytree(WORLDS / "fleet", tree)
+    (tree / "tools").mkdir()
+    (tree / "tools" / "kustomization.yaml").write_text("resources: [job.yaml]\n")
+    result = lint_paths(["."], root=tree, select=["NP005"], extra={"render": "never"})
+    assert [w.label for w in result.worlds] == ["cluster a", "cluster b"]
+    assert _found(result) == [("NP005", "tools/kustomization.yaml", 1, 1, ())]
+    assert result.findings[0].message.endswith("`kubectl kustomize ./tools | nplint -`)")
+
+
 def test_configured_clusters_override_detection_and_carry_their_facts() -> None:
     extra = {
         "clusters": {

@@ -67,8 +67,9 @@ class Rule:
     default_enabled: ClassVar[bool] = True
     #: Option names and default values, settable as ``rules.<ID>.<option>``.
     options: ClassVar[Mapping[str, Any]] = {}
-    #: "main" rules read the inventory; "meta" rules run after suppression and
-    #: judge the suppressions themselves.
+    #: "main" rules read the inventory, and run once per world; "run" rules judge the
+    #: run's own input (what was not rendered), which no world holds, and run once;
+    #: "meta" rules run after suppression and judge the suppressions themselves.
     phase: ClassVar[str] = "main"
 
     def __init__(self, level: Level | None = None) -> None:

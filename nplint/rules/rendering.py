@@ -27,6 +27,8 @@ class NotRendered(Rule):
     summary = "A Helm chart or Kustomize overlay was skipped because it was not rendered."
     level = Level.NOTE
     tags = ("input",)
+    # A target that was not rendered has no objects, so no world holds it: said once.
+    phase = "run"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for target, reason in ctx.unrendered:
