@@ -111,12 +111,20 @@ class Finding:
     fix: str | None = field(default=None, compare=False)
     #: The worlds (nplint.units) the finding holds in, by label; empty when the run has one world.
     worlds: tuple[str, ...] = ()
+    #: The long explanation behind the headline ``message``: why it matters and how to fix it,
+    #: shown with ``--verbose`` and carried by the JSON and SARIF formats. Empty when the
+    #: headline says it all.
+    detail: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Messages quote repository values; whatever a rule (or a plugin's rule)
         # forgot to escape or cap is escaped and capped here, so no format can
         # show a control character or an unbounded message.
         _sanitise_message(self)
+        if self.detail:
+            detail = capped(escape(self.detail))
+            if detail is not self.detail:
+                object.__setattr__(self, "detail", detail)
         if self.fix is not None:
             fix = capped(escape(self.fix, keep_newlines=True))
             if fix is not self.fix:

@@ -89,8 +89,13 @@ class Rule:
         related: Iterable[Related] = (),
         fix: str | None = None,
         document_index: int | None = None,
+        detail: str = "",
     ) -> Finding:
-        """A finding at ``node`` (or ``span``) of ``obj``'s file."""
+        """A finding at ``node`` (or ``span``) of ``obj``'s file.
+
+        ``message`` is the headline (what is wrong, where, what to do, in under 160
+        characters); ``detail`` the longer explanation shown with ``--verbose``.
+        """
         if span is None:
             span = node.span if node is not None else (obj.span if obj is not None else FILE_START)
         ref: ObjectRef | None = obj.ref if obj is not None else None
@@ -107,6 +112,7 @@ class Rule:
             else (obj.document_index if obj is not None else 0),
             related=tuple(related),
             fix=fix,
+            detail=detail,
         )
 
 
