@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nplint import render
+from nplint import document_cache, render
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
+from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
 from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests
 from nplint.model import Inventory, KubeObject, build_inventory
@@ -87,14 +88,17 @@ def read_file(
     stdin: Callable[[], bytes],
     *,
     stream: bool = False,
+    data: bytes | None = None,
 ) -> LoadedFile:
     """Read and load one file; any failure becomes a load problem, never an exception.
 
     At most :data:`~nplint.reading.MAX_FILE_BYTES` are read; a file that is not
-    regular is read only when ``stream`` says the user named it.
+    regular is read only when ``stream`` says the user named it. ``data``: the
+    file's bytes, when they were read already.
     """
     try:
-        data = stdin() if display == "-" else read_bounded(path, stream=stream)
+        if data is None:
+            data = stdin() if display == "-" else read_bounded(path, stream=stream)
     except OSError as error:
         loaded = LoadedFile(display)
         if isinstance(error, (FileTooLarge, NotARegularFile)):
@@ -138,26 +142,67 @@ def _stdin_bytes() -> bytes:
 
 
 def load_paths(
-    paths: Sequence[str], config: Config, plugins: PluginManager, stdin: Callable[[], bytes] = _stdin_bytes
+    paths: Sequence[str],
+    config: Config,
+    plugins: PluginManager,
+    stdin: Callable[[], bytes] = _stdin_bytes,
+    documents: DocumentCache | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
+    """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes."""
     found = discover(
         paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
+    # A plugin's loader may read files otherwise than nplint's: only nplint's own documents are kept.
+    if not plugins.only_builtin_loader():
+        documents = None
+    loaded: dict[int, LoadedFile] = {}
+    keys: dict[int, bytes] = {}
+    contents: dict[int, bytes] = {}
+    if documents is not None:
+        for index, file in enumerate(manifests):
+            if file.display == "-" or file.stream:
+                continue
+            try:
+                data = read_bounded(file.path)
+            except OSError:
+                continue  # loaded below, where the reason becomes the file's load problem
+            key = documents.key(data, is_json=file.display.lower().endswith(".json"))
+            hit = documents.get(key, file.display)
+            if hit is not None:
+                loaded[index] = hit
+            else:
+                keys[index] = key
+                contents[index] = data
+    missing = [index for index in range(len(manifests)) if index not in loaded]
 
-    def load(index: int) -> LoadedFile:
-        found = manifests[index]
-        return read_file(found.path, found.display, plugins, config, stdin, stream=found.stream)
+    def load(position: int) -> LoadedFile:
+        index = missing[position]
+        file = manifests[index]
+        return read_file(
+            file.path, file.display, plugins, config, stdin, stream=file.stream, data=contents.get(index)
+        )
 
+    received: dict[int, object] = {}
     # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
     if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):
-        return found, load_split(len(manifests), load)
-    return found, [load(index) for index in range(len(manifests))]
+        fresh = load_split(len(missing), load, received)
+    else:
+        fresh = [load(position) for position in range(len(missing))]
+    for position, (index, made) in enumerate(zip(missing, fresh, strict=True)):
+        loaded[index] = made
+        known = keys.get(index)
+        if documents is not None and known is not None:
+            if position in received:
+                documents.record(known, received[position])
+            else:
+                documents.put(known, made)
+    return found, [loaded[index] for index in range(len(manifests))]
 
 
 def rendered_files(
-    found: Discovery, read: Sequence[LoadedFile], config: Config
+    found: Discovery, read: Sequence[LoadedFile], config: Config, documents: DocumentCache | None = None
 ) -> tuple[list[LoadedFile], render.RenderPlan]:
     """The files the inventory is built from once charts and kustomizations are rendered, and the plan.
 
@@ -172,6 +217,7 @@ def rendered_files(
         cache=config.cache,
         progress=render.progress_stream(config.progress),
         loaded=read,
+        documents=documents,
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
@@ -440,9 +486,10 @@ def _lint(
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     check_rule_options(chosen, config)
     scope, named = _report_only(paths, config)
-    found, read = load_paths(scope, config, plugins, stdin)
+    with document_cache.opened(config.root, enabled=config.cache) as documents:
+        found, read = load_paths(scope, config, plugins, stdin, documents)
+        files, rendering = rendered_files(found, read, config, documents)
     report = _named_displays(found, named, config.root) if named is not None else None
-    files, rendering = rendered_files(found, read, config)
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
     # One world (the common case) judges the run's own inventory; more build one each.

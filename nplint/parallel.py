@@ -109,11 +109,15 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     return [*found, *outcome[0]], failures
 
 
-def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile]:
+def load_split(
+    count: int, load: Callable[[int], LoadedFile], received: dict[int, Any] | None = None
+) -> list[LoadedFile]:
     """``[load(0), …, load(count - 1)]``; on a large repository nearly half are loaded by a child.
 
     The child sends its files back as plain values (:mod:`nplint.loading.transfer`);
     a file it cannot send that way, or all of them if it fails, is loaded here.
+    ``received``, when given, gets the plain values of each file the child sent, by
+    index, for a caller that keeps them (:mod:`nplint.document_cache`).
     """
     if count < MIN_FILES or not second_process_allowed():
         return [load(index) for index in range(count)]
@@ -140,6 +144,8 @@ def load_split(count: int, load: Callable[[int], LoadedFile]) -> list[LoadedFile
         records = [None] * len(theirs)
     for index, record in zip(theirs, records, strict=True):
         mine[index] = decode(record) if record is not None else load(index)
+        if received is not None and record is not None:
+            received[index] = record
     return [mine[index] for index in range(count)]
 
 

@@ -51,6 +51,7 @@ from typing import Any, TextIO
 
 from nplint import __version__, charts, kustomization, programs, render_cache
 from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
+from nplint.document_cache import DocumentCache
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
 from nplint.kustomization import KUSTOMIZATION_FILES, Closure
@@ -223,6 +224,7 @@ def plan(
     cache: bool = True,
     progress: TextIO | None = None,
     loaded: Sequence[LoadedFile] = (),
+    documents: DocumentCache | None = None,
 ) -> RenderPlan:
     """Render what can be rendered among the skipped files; say why for the rest.
 
@@ -230,6 +232,7 @@ def plan(
     ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
     ``loaded``: files loaded already (by their display path relative to the root), so
     that the sources of rendered objects are not loaded twice.
+    ``documents``: where rendered output and sources are loaded from when their bytes are known.
     """
     result = RenderPlan()
     started = time.monotonic()
@@ -296,7 +299,7 @@ def plan(
         jobs.append(_Job(target, where, program[0], program[1], closure, namespace, helm_program))
     if jobs:
         run = _Run(root_real, [] if isinstance(values, str) else values, started, cache, progress, versions)
-        run.render(jobs, result, {f.path: f for f in loaded})
+        run.render(jobs, result, {f.path: f for f in loaded}, documents)
     versions.wait()  # none of nplint's programs outlives the plan
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
@@ -397,7 +400,13 @@ class _Run:
         self.total = 0
         self.lock = threading.Lock()
 
-    def render(self, jobs: Sequence[_Job], result: RenderPlan, loaded: dict[str, LoadedFile]) -> None:
+    def render(
+        self,
+        jobs: Sequence[_Job],
+        result: RenderPlan,
+        loaded: dict[str, LoadedFile],
+        documents: DocumentCache | None = None,
+    ) -> None:
         self.total = len(jobs)
         outcomes = {job.target: _Outcome(job) for job in jobs}
         key = render_cache.user_key(self.root_real) if self.use_cache else None
@@ -430,7 +439,9 @@ class _Run:
             reason = outcome.reason
             if reason is None:
                 assert outcome.output is not None
-                reason = _collect(job, outcome.output, outcome.cached, self.root_real, result, loaded_sources)
+                reason = _collect(
+                    job, outcome.output, outcome.cached, self.root_real, result, loaded_sources, documents
+                )
             if reason is not None:
                 result.unrendered.append((job.target, reason))
 
@@ -684,6 +695,13 @@ def _render_one(
     return _Outcome(job, output=completed.stdout)
 
 
+def _load(display: str, text: str, documents: DocumentCache | None) -> LoadedFile:
+    """``text`` loaded as the file ``display``, from ``documents`` when it knows the text."""
+    if documents is None:
+        return load_text(display, text)
+    return documents.load_text(display, text, lambda: load_text(display, text))
+
+
 def _collect(
     job: _Job,
     output: bytes,
@@ -691,6 +709,7 @@ def _collect(
     root_real: str,
     result: RenderPlan,
     loaded_sources: dict[str, list[Manifest]],
+    documents: DocumentCache | None = None,
 ) -> str | None:
     """Load a render's output into ``result``; the reason it is not used otherwise."""
     text, problem = decode(output)
@@ -698,7 +717,7 @@ def _collect(
         return (
             f"`{job.words}` printed output that is not text ({problem.message if problem else 'undecodable'})"
         )
-    loaded = load_text(job.target.display, text)
+    loaded = _load(job.target.display, text, documents)
     if not loaded.problems and not any(_has_content(d) for d in loaded.documents):
         return f"`{job.words}` rendered nothing (no documents)"
     consumed = job.closure.files if job.target.tool == "kustomize" else set()
@@ -709,7 +728,7 @@ def _collect(
     for display in [*sorted(consumed), *sorted(job.closure.patches)]:
         if display not in loaded_sources:
             text_of = kustomization.read_inside(root_real, display) or ""
-            loaded_sources[display] = list(iter_manifests(load_text(display, text_of)))
+            loaded_sources[display] = list(iter_manifests(_load(display, text_of, documents)))
         sources += loaded_sources[display]
     result.rendered.append(
         Rendered(

@@ -47,6 +47,8 @@ MAX_CACHE_BYTES = 256 * 1024 * 1024
 _KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
 _ENTRY_SUFFIX = ".render"
+#: Every kind of entry the cache holds (rendered output; the loaded documents of nplint.document_cache).
+_SUFFIXES = (_ENTRY_SUFFIX, ".pack")
 _GITIGNORE = "# Created by nplint: rendered output, never to be committed.\n*\n"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -171,12 +173,13 @@ class RenderCache:
     def _mac(self, name: str, data: bytes) -> bytes:
         return hmac.new(self._key, name.encode() + b"\0" + data, hashlib.sha256).digest()
 
-    def get(self, digest: str, limit: int) -> bytes | None:
+    def get(self, digest: str, limit: int, *, suffix: str = _ENTRY_SUFFIX) -> bytes | None:
         """The output stored under ``digest`` if an authentic entry of at most ``limit`` bytes holds it."""
         fd = self._directory(create=False)
         if fd is None:
             return None
-        name = digest + _ENTRY_SUFFIX
+        assert suffix in _SUFFIXES
+        name = digest + suffix
         try:
             descriptor = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | os.O_NONBLOCK, dir_fd=fd)
         except OSError:
@@ -194,12 +197,13 @@ class RenderCache:
             os.utime(name, dir_fd=fd, follow_symlinks=False)
         return data
 
-    def put(self, digest: str, data: bytes) -> None:
+    def put(self, digest: str, data: bytes, *, suffix: str = _ENTRY_SUFFIX) -> None:
         """Store ``data`` under ``digest``; a cache that cannot be written is no error."""
         fd = self._directory(create=True)
         if fd is None or len(data) > self._max_bytes:
             return
-        name = digest + _ENTRY_SUFFIX
+        assert suffix in _SUFFIXES
+        name = digest + suffix
         temporary = f".{digest[:16]}.{secrets.token_hex(6)}.tmp"
         try:
             self._create(temporary, self._mac(name, data) + data)
@@ -223,7 +227,7 @@ class RenderCache:
         try:
             with os.scandir(fd) as iterator:
                 for entry in iterator:
-                    if entry.name.endswith(_ENTRY_SUFFIX) and entry.is_file(follow_symlinks=False):
+                    if entry.name.endswith(_SUFFIXES) and entry.is_file(follow_symlinks=False):
                         status = entry.stat(follow_symlinks=False)
                         entries.append((status.st_mtime_ns, entry.name, status.st_size))
         except OSError:

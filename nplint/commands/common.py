@@ -94,7 +94,7 @@ def add_render_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="render everything again instead of using rendered output kept in .nplint_cache/",
+        help="render and parse everything again instead of using what .nplint_cache/ keeps",
     )
     parser.add_argument(
         "--progress",
@@ -237,13 +237,15 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
 
     :raises UsageError: for a path that does not exist.
     """
+    from nplint import document_cache
     from nplint.lint import deployment_worlds, load_paths, rendered_files
 
-    found, files = load_paths(paths, config, session.plugins)
-    if found.missing:
-        raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
-    warn_load_problems(files)
-    files, rendering = rendered_files(found, files, config)
+    with document_cache.opened(config.root, enabled=config.cache) as documents:
+        found, files = load_paths(paths, config, session.plugins, documents=documents)
+        if found.missing:
+            raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
+        warn_load_problems(files)
+        files, rendering = rendered_files(found, files, config, documents)
     for target, why in rendering.unrendered:
         print(
             f"nplint: note: {quoted(target.display)} is not rendered: {why}; its objects are left out",

@@ -1,0 +1,155 @@
+"""Loaded documents kept between runs, beside the rendered output in ``.nplint_cache/``.
+
+Parsing YAML is most of what a run costs before the rules. A file whose bytes did
+not change loads to the same documents, so the documents of every file a run
+loaded are kept in one pack, keyed by a digest of the file's bytes (and whether it
+was read as JSON), written in the plain form :mod:`nplint.loading.transfer` sends
+between processes, which :mod:`marshal` reads in C and which is rebuilt into nodes
+about five times faster than composing them from the text. The next run reads the
+pack once and loads from it every file whose bytes it knows: an edit, a rename or
+a deletion invalidates exactly the files it touched, because the key is the content
+and the path is the one of the file being loaded, not the one stored.
+
+The pack lives in the repository, which is untrusted, so it is kept by
+:class:`~nplint.render_cache.RenderCache`: authenticated with the user's key (a pack
+a pull request committed is ignored, as is anything :mod:`marshal` is not sure to
+read safely), opened without following links, written whole to a new file and
+renamed into place (two runs sharing the cache each write a whole pack, and the
+last one stays), and counted in the same size bound. The pack holds only what the
+last run loaded, so it never grows past one repository's documents, and one past
+:data:`MAX_PACK_BYTES` is not written at all.
+
+What the pack says is only ever what this version of the loader made from those
+bytes: the key of the pack covers nplint's version and the source of the loader
+itself, so a loader that changed (a new release, or a developer's edit) starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from nplint import __version__, render_cache
+from nplint.loading import LoadedFile
+from nplint.loading.transfer import decode, encode
+
+__all__ = ["MAX_PACK_BYTES", "DocumentCache", "opened"]
+
+#: The largest pack written; a repository whose documents take more is loaded from its text.
+MAX_PACK_BYTES = 128 * 1024 * 1024
+_PACK = "documents"
+_SUFFIX = ".pack"
+
+
+def _loader_fingerprint() -> bytes:
+    """A digest of nplint's version and the loader's own source: what a stored record depends on."""
+    digest = hashlib.sha256(b"nplint documents 1\0" + __version__.encode() + b"\0")
+    package = Path(__file__).resolve().parent / "loading"
+    for source in sorted(package.glob("*.py")):
+        with contextlib.suppress(OSError):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.digest()
+
+
+class DocumentCache:
+    """The documents of the last run, and those of this one as they are loaded."""
+
+    def __init__(self, store: render_cache.RenderCache) -> None:
+        self._store = store
+        self._fingerprint = _loader_fingerprint()
+        self._known: dict[bytes, Any] = self._read()
+        #: What this run loaded, by key: a stored record, or a file to encode when saving.
+        self._used: dict[bytes, Any] = {}
+        self._fresh: dict[bytes, LoadedFile] = {}
+
+    def _read(self) -> dict[bytes, Any]:
+        if not self._store.present():
+            return {}
+        data = self._store.get(_PACK, MAX_PACK_BYTES, suffix=_SUFFIX)
+        if data is None:
+            return {}
+        try:
+            fingerprint, entries = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return {}
+        if fingerprint != self._fingerprint or not isinstance(entries, dict):
+            return {}
+        return entries
+
+    @staticmethod
+    def key(data: bytes, *, is_json: bool = False, decoded: bool = False) -> bytes:
+        """The key of a file's documents: its bytes, and how they were read.
+
+        ``decoded``: ``data`` is text already decoded (and encoded again as UTF-8), not
+        a file's bytes, which are decoded first (a byte order mark taken off, UTF-16 read).
+        """
+        person = b"text" if decoded else b"json" if is_json else b"yaml"
+        return hashlib.blake2b(data, digest_size=20, person=person).digest()
+
+    def get(self, key: bytes, path: str) -> LoadedFile | None:
+        """The documents stored under ``key``, as the file at ``path`` holds them; None when not stored."""
+        record = self._known.get(key)
+        if record is None:
+            return None
+        try:
+            loaded: LoadedFile = decode((path, *record))
+        except (IndexError, TypeError, ValueError, KeyError):
+            return None  # a record of another shape than this loader writes: load the file instead
+        self._used[key] = record
+        return loaded
+
+    def record(self, key: bytes, record: Any) -> None:
+        """Keep a file loaded elsewhere (a second process), in the form it was sent in."""
+        if record is not None:
+            self._used[key] = record[1:]
+
+    def put(self, key: bytes, loaded: LoadedFile) -> None:
+        """Keep a file loaded here; it is encoded only when the pack is written."""
+        if key not in self._used:
+            self._fresh[key] = loaded
+
+    def load_text(self, path: str, text: str, make: Callable[[], LoadedFile]) -> LoadedFile:
+        """``make()``, or the documents the cache holds for ``text`` loaded as the file ``path``."""
+        key = self.key(text.encode("utf-8", "surrogatepass"), decoded=True)
+        loaded = self.get(key, path)
+        if loaded is None:
+            loaded = make()
+            self.put(key, loaded)
+        return loaded
+
+    def save(self) -> None:
+        """Write the pack of what this run loaded, unless it is the pack that is there already."""
+        for key, loaded in self._fresh.items():
+            record = encode(loaded)
+            if record is not None:  # a file with YAML aliases is not kept; it loads from its text
+                self._used[key] = record[1:]
+        if not self._fresh and self._used.keys() == self._known.keys():
+            return
+        self._fresh.clear()
+        try:
+            data = marshal.dumps((self._fingerprint, self._used))
+        except ValueError:
+            return
+        if len(data) <= MAX_PACK_BYTES:
+            self._store.put(_PACK, data, suffix=_SUFFIX)
+
+
+@contextlib.contextmanager
+def opened(root: Path, *, enabled: bool) -> Iterator[DocumentCache | None]:
+    """The document cache of ``root`` for one run, saved at its end; None when off or without a key."""
+    if not enabled:
+        yield None
+        return
+    root_real = str(Path(root).resolve())
+    key = render_cache.user_key(root_real)
+    if key is None:
+        yield None
+        return
+    with render_cache.RenderCache(root_real, key) as store:
+        cache = DocumentCache(store)
+        yield cache
+        cache.save()
