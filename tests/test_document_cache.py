@@ -1,4 +1,4 @@
-"""The document cache: a warm run says what a cold run says, a change invalidates exactly, a forged pack is ignored."""
+"""The document cache: warm says what cold says, a change invalidates exactly, a forged pack is ignored."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _tree(root: Path) -> Path:
     (root / "apps" / "shop" / "anchored.yaml").write_text(ANCHORED)
     (root / "apps" / "shop" / "broken.yaml").write_text("kind: [unclosed\n")
     (root / "apps" / "shop" / "list.json").write_text(
-        json.dumps({"apiVersion": "v1", "kind": "List", "items": [json.loads(json.dumps({"kind": "Namespace"}))]})
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [{"kind": "Namespace"}]})
     )
     return root
 
@@ -133,7 +133,8 @@ def test_edits_renames_and_deletions_invalidate_exactly(tmp_path: Path, composed
     composed.clear()
     warm = _seen(root)
     # Only the edited and the new file are composed; the renamed one comes from the pack under its new name.
-    assert sorted(path.rpartition("/")[2] for path in composed) == ["anchored.yaml", "open.yaml", "second.yaml"]
+    composed_names = sorted(path.rpartition("/")[2] for path in composed)
+    assert composed_names == ["anchored.yaml", "open.yaml", "second.yaml"]
     cold = _seen(root, cache=False)
     assert warm == cold
     paths = {path.rpartition("/")[2] for path, *_ in warm}
