@@ -31,11 +31,11 @@ import hashlib
 import marshal
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nplint import __version__, render_cache
-from nplint.loading import LoadedFile
-from nplint.loading.transfer import decode, encode
+from nplint.loading import Document, LoadedFile
+from nplint.loading.transfer import decode_documents, decode_into, encode
 
 __all__ = ["MAX_PACK_BYTES", "DocumentCache", "opened"]
 
@@ -43,6 +43,7 @@ __all__ = ["MAX_PACK_BYTES", "DocumentCache", "opened"]
 MAX_PACK_BYTES = 128 * 1024 * 1024
 _PACK = "documents"
 _SUFFIX = ".pack"
+_RESULT_SUFFIX = ".result"
 
 
 def _loader_fingerprint() -> bytes:
@@ -55,6 +56,37 @@ def _loader_fingerprint() -> bytes:
     return digest.digest()
 
 
+class _StoredFile(LoadedFile):
+    """A file loaded from the pack, whose nodes are built when its documents are first read.
+
+    A run whose findings are kept (:mod:`nplint.result_cache`) reads the documents of
+    few files or none; building every node of the repository first would be most of it.
+    """
+
+    def __init__(self, path: str, record: tuple[Any, ...]) -> None:
+        self._record: tuple[Any, ...] | None = record
+        super().__init__(path)
+        decode_into(self, record)
+
+    @property
+    def documents(self) -> list[Document]:
+        record = self._record
+        if record is not None:
+            self._record = None
+            _DOCUMENTS.__set__(self, decode_documents(record))
+        return cast("list[Document]", _DOCUMENTS.__get__(self, LoadedFile))
+
+    @documents.setter
+    def documents(self, value: list[Document]) -> None:
+        if value:
+            self._record = None
+        _DOCUMENTS.__set__(self, value)
+
+
+#: The slot of LoadedFile that holds the documents, under the property of _StoredFile.
+_DOCUMENTS: Any = LoadedFile.__dict__["documents"]
+
+
 class DocumentCache:
     """The documents of the last run, and those of this one as they are loaded."""
 
@@ -65,6 +97,9 @@ class DocumentCache:
         #: What this run loaded, by key: a stored record, or a file to encode when saving.
         self._used: dict[bytes, Any] = {}
         self._fresh: dict[bytes, LoadedFile] = {}
+        #: Every load of the run, in order: the name it was loaded as, and the key of its bytes.
+        self._inputs: list[tuple[str, bytes]] = []
+        self._complete = True
 
     def _read(self) -> dict[bytes, Any]:
         if not self._store.present():
@@ -90,13 +125,30 @@ class DocumentCache:
         person = b"text" if decoded else b"json" if is_json else b"yaml"
         return hashlib.blake2b(data, digest_size=20, person=person).digest()
 
+    def inputs(self) -> list[tuple[str, bytes]] | None:
+        """Every load of the run (name, key), in order; None if one was made without a key."""
+        return list(self._inputs) if self._complete else None
+
+    def bypassed(self) -> None:
+        """Note a file loaded without the cache (standard input, a file that could not be read)."""
+        self._complete = False
+
+    def result(self, key: str) -> bytes | None:
+        """The findings kept under a run's key (:mod:`nplint.result_cache`), if authentic."""
+        return self._store.get(key, MAX_PACK_BYTES, suffix=_RESULT_SUFFIX)
+
+    def keep_result(self, key: str, data: bytes) -> None:
+        if len(data) <= MAX_PACK_BYTES:
+            self._store.put(key, data, suffix=_RESULT_SUFFIX)
+
     def get(self, key: bytes, path: str) -> LoadedFile | None:
         """The documents stored under ``key``, as the file at ``path`` holds them; None when not stored."""
+        self._inputs.append((path, key))
         record = self._known.get(key)
         if record is None:
             return None
         try:
-            loaded: LoadedFile = decode((path, *record))
+            loaded = _StoredFile(path, (path, *record))
         except (IndexError, TypeError, ValueError, KeyError):
             return None  # a record of another shape than this loader writes: load the file instead
         self._used[key] = record

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nplint import document_cache, render
+from nplint import document_cache, render, result_cache
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
@@ -163,10 +163,12 @@ def load_paths(
     if documents is not None:
         for index, file in enumerate(manifests):
             if file.display == "-" or file.stream:
+                documents.bypassed()
                 continue
             try:
                 data = read_bounded(file.path)
             except OSError:
+                documents.bypassed()
                 continue  # loaded below, where the reason becomes the file's load problem
             key = documents.key(data, is_json=file.display.lower().endswith(".json"))
             hit = documents.get(key, file.display)
@@ -469,9 +471,17 @@ def lint(
     *,
     stdin: Callable[[], bytes] = _stdin_bytes,
     rules: Sequence[type[Rule]] | None = None,
+    reuse: bool = False,
 ) -> LintResult:
+    """Run the pipeline over ``paths``.
+
+    ``reuse``: when nothing the findings depend on changed since a run that kept them
+    (:mod:`nplint.result_cache`), return those findings without judging again. The
+    result then holds the files and findings but no inventory, units or worlds, so
+    only a caller that needs nothing else (``check``) asks for it.
+    """
     with collector_paused():
-        return _lint(paths, config, plugins, registry, stdin=stdin, rules=rules)
+        return _lint(paths, config, plugins, registry, stdin=stdin, rules=rules, reuse=reuse)
 
 
 def _lint(
@@ -482,6 +492,7 @@ def _lint(
     *,
     stdin: Callable[[], bytes],
     rules: Sequence[type[Rule]] | None,
+    reuse: bool = False,
 ) -> LintResult:
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     check_rule_options(chosen, config)
@@ -489,7 +500,56 @@ def _lint(
     with document_cache.opened(config.root, enabled=config.cache) as documents:
         found, read = load_paths(scope, config, plugins, stdin, documents)
         files, rendering = rendered_files(found, read, config, documents)
-    report = _named_displays(found, named, config.root) if named is not None else None
+        key = None
+        # Only nplint's own code can be fingerprinted: with a plugin, or a rule of another
+        # package (an embedding application's), every run judges afresh.
+        own = plugins.only_builtin() and all(rule.__module__.startswith("nplint.") for rule in chosen)
+        if reuse and documents is not None and own:
+            key = result_cache.run_key(
+                paths=[*paths, "\0", *scope],
+                config=config,
+                rules=chosen,
+                found=found,
+                rendering=rendering,
+                documents=documents,
+            )
+        report = _named_displays(found, named, config.root) if named is not None else None
+        if key is not None:
+            kept = documents.result(key) if documents is not None else None
+            outcome = result_cache.decode_outcome(kept) if kept is not None else None
+            if outcome is not None:
+                findings, suppressed, failures = outcome
+                shown_files = [f for f in files if report is None or f.path in report]
+                return LintResult(
+                    findings=findings,
+                    suppressed=suppressed,
+                    files=shown_files,
+                    inventory=build_inventory([]),
+                    rules=chosen,
+                    skipped=found.skipped,
+                    missing=found.missing,
+                    failures=failures,
+                )
+        result = _judged(config, plugins, registry, chosen, found, read, files, rendering, report)
+        if key is not None and documents is not None:
+            documents.keep_result(
+                key, result_cache.encode_outcome(result.findings, result.suppressed, result.failures)
+            )
+        return result
+
+
+def _judged(
+    config: Config,
+    plugins: PluginManager,
+    registry: RuleRegistry,
+    chosen: list[type[Rule]],
+    found: Discovery,
+    read: list[LoadedFile],
+    files: list[LoadedFile],
+    rendering: render.RenderPlan,
+    report: set[str] | None,
+) -> LintResult:
+    """Units, worlds, inventories, the rules, suppressions: the findings of the loaded files."""
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
     # One world (the common case) judges the run's own inventory; more build one each.

@@ -47,8 +47,9 @@ MAX_CACHE_BYTES = 256 * 1024 * 1024
 _KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
 _ENTRY_SUFFIX = ".render"
-#: Every kind of entry the cache holds (rendered output; the loaded documents of nplint.document_cache).
-_SUFFIXES = (_ENTRY_SUFFIX, ".pack")
+#: Every kind of entry the cache holds: rendered output, the loaded documents of
+#: nplint.document_cache, the findings of nplint.result_cache.
+_SUFFIXES = (_ENTRY_SUFFIX, ".pack", ".result")
 _GITIGNORE = "# Created by nplint: rendered output, never to be committed.\n*\n"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

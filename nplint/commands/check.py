@@ -119,7 +119,7 @@ def run(
     kwargs: dict[str, Any] = {}
     if stdin is not None:
         kwargs["stdin"] = stdin
-    result = lint(paths, config, session.plugins, session.rules, **kwargs)
+    result = lint(paths, config, session.plugins, session.rules, reuse=True, **kwargs)
     for missing in result.missing:
         print_error(f"{missing}: no such file or directory")
     if result.missing:

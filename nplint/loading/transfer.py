@@ -48,23 +48,38 @@ def encode(loaded: Any) -> tuple[Any, ...] | None:
 
 def decode(values: tuple[Any, ...]) -> Any:
     """The :class:`~nplint.loading.LoadedFile` that :func:`encode` wrote."""
-    from nplint.loading import LoadedFile, SuppressionComment
+    from nplint.loading import LoadedFile
 
-    path, problems, suppressions, documents, flat = values
-    loaded = LoadedFile(path)
+    loaded = LoadedFile(values[0])
+    decode_into(loaded, values)
+    loaded.documents = decode_documents(values)
+    return loaded
+
+
+def decode_into(loaded: Any, values: tuple[Any, ...]) -> None:
+    """Set the problems and suppressions :func:`encode` wrote on ``loaded`` (not its documents)."""
+    from nplint.loading import SuppressionComment
+
+    _, problems, suppressions, _, _ = values
     loaded.problems = [Problem(Span(*span), message) for *span, message in problems]
     loaded.suppressions = [SuppressionComment(*s) for s in suppressions]
+
+
+def decode_documents(values: tuple[Any, ...]) -> list[Document]:
+    """The documents :func:`encode` wrote, nodes and all."""
+    _, _, _, documents, flat = values
+    built: list[Document] = []
     position = 0
     for index, failed, document_problems, has_root in documents:
         root = None
         if has_root:
             root, position = _build(flat, position)
-        loaded.documents.append(
+        built.append(
             Document(
                 index, root, [Problem(Span(*span), message) for *span, message in document_problems], failed
             )
         )
-    return loaded
+    return built
 
 
 def _problems(problems: list[Problem]) -> list[tuple[Any, ...]]:

@@ -82,6 +82,10 @@ class PluginManager:
     def register_reporters(self, registry: ReporterRegistry) -> None:
         self._pm.hook.nplint_register_reporters(registry=registry)
 
+    def only_builtin(self) -> bool:
+        """True when nplint's own plugin is the only one registered."""
+        return self.plugin_names == ["nplint.builtin"]
+
     def only_builtin_loader(self) -> bool:
         """True when no plugin implements ``nplint_load_documents``."""
         return len(self._pm.hook.nplint_load_documents.get_hookimpls()) == 1

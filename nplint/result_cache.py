@@ -1,0 +1,203 @@
+"""The findings of a run kept for the next run over the same input, beside the documents.
+
+A run over a repository that did not change since the last one (a second
+pre-commit run, CI on a re-run) would judge the same documents with the same
+rules and get the same findings. So ``check`` keeps what a run found under a
+digest of everything the findings depend on (:func:`run_key`):
+
+- nplint's own code: every module of the package, by content (a new release, a
+  developer's edit, a rule changed: all start over), and no plugin at all (a run
+  with a plugin registered keeps nothing, as a plugin may judge anything);
+- the configuration as the run uses it, and the rules chosen;
+- the paths asked for, what discovery found and skipped, what was not rendered
+  and why, and how each render was made;
+- the bytes of every file and every rendered output the run loaded, by the key
+  of :mod:`nplint.document_cache` (which sees every load), in order, with the
+  name each was loaded as; and the bytes of the probe files ``expect`` names.
+
+If any input was loaded without a key (standard input, a file that could not be
+read), nothing is kept. What is kept is authenticated like every entry of the
+cache (:class:`~nplint.render_cache.RenderCache`), so a repository cannot
+supply findings of its own; it is written in plain values read with
+:mod:`marshal`, never with :mod:`pickle`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nplint import __version__
+from nplint.findings import Finding, Level, ObjectRef, Related, Span
+from nplint.reading import read_bounded
+
+if TYPE_CHECKING:
+    from nplint.config import Config
+    from nplint.discovery import Discovery
+    from nplint.document_cache import DocumentCache
+    from nplint.lint import RuleFailure
+    from nplint.render import RenderPlan
+    from nplint.rules.base import Rule
+
+__all__ = ["decode_outcome", "encode_outcome", "run_key"]
+
+#: The most bytes of a probe file hashed into a key, as NP801 reads at most that much.
+_PROBE_LIMIT = 4 * 1024 * 1024
+_FINDING_FIELDS = (
+    "rule_id",
+    "level",
+    "message",
+    "path",
+    "span",
+    "object",
+    "yaml_path",
+    "document_index",
+    "related",
+    "fix",
+    "worlds",
+    "detail",
+)
+
+_code_digest: bytes | None = None
+
+
+def code_fingerprint() -> bytes:
+    """A digest of every module of the nplint package, by name and content (computed once)."""
+    global _code_digest
+    if _code_digest is None:
+        digest = hashlib.sha256(b"nplint code\0" + __version__.encode() + b"\0")
+        package = Path(__file__).resolve().parent
+        for source in sorted(package.rglob("*.py")):
+            digest.update(source.relative_to(package).as_posix().encode() + b"\0")
+            try:
+                digest.update(source.read_bytes())
+            except OSError:
+                digest.update(b"\0unreadable")
+            digest.update(b"\0")
+        _code_digest = digest.digest()
+    return _code_digest
+
+
+def run_key(
+    *,
+    paths: Sequence[str],
+    config: Config,
+    rules: Sequence[type[Rule]],
+    found: Discovery,
+    rendering: RenderPlan,
+    documents: DocumentCache,
+) -> str | None:
+    """The digest of everything a run's findings depend on; None when it cannot be known."""
+    inputs = documents.inputs()
+    if inputs is None:
+        return None
+    digest = hashlib.sha256(b"nplint result 1\0" + code_fingerprint())
+    parts: list[Any] = [
+        repr(config),
+        [(rule.id, rule.__module__, rule.__qualname__) for rule in rules],
+        list(paths),
+        [(f.display, f.stream) for f in found.files],
+        [(s.display, s.reason, s.detail) for s in found.skipped],
+        list(found.missing),
+        [(t.tool, t.directory, reason) for t, reason in rendering.unrendered],
+        [
+            (
+                r.target.tool,
+                r.target.directory,
+                r.loaded.path,
+                r.directory,
+                r.inputs,
+                r.consumed,
+                r.namespace,
+                r.root_real,
+                r.chart_homes,
+                [(m.path, m.document_index) for m in r.sources],
+            )
+            for r in rendering.rendered
+        ],
+        sorted(rendering.consumed),
+        [_probe_digest(entry, config.root) for entry in config.expect],
+    ]
+    digest.update(repr(parts).encode("utf-8", "surrogateescape"))
+    for path, key in inputs:
+        digest.update(path.encode("utf-8", "surrogateescape") + b"\0" + key)
+    return digest.hexdigest()
+
+
+def _probe_digest(entry: str, root: Path) -> str:
+    path = Path(entry) if Path(entry).is_absolute() else root / entry
+    try:
+        return hashlib.sha256(read_bounded(path, _PROBE_LIMIT)).hexdigest()
+    except OSError as error:
+        return f"unread: {type(error).__name__}"
+
+
+def _span(span: Span) -> tuple[int, int, int, int]:
+    return (span.line, span.column, span.end_line, span.end_column)
+
+
+def _finding(finding: Finding) -> tuple[Any, ...]:
+    obj = finding.object
+    return (
+        finding.rule_id,
+        finding.level.value,
+        finding.message,
+        finding.path,
+        _span(finding.span),
+        (obj.kind, obj.namespace, obj.name) if obj is not None else None,
+        finding.yaml_path,
+        finding.document_index,
+        tuple((r.path, _span(r.span), r.message) for r in finding.related),
+        finding.fix,
+        finding.worlds,
+        finding.detail,
+    )
+
+
+def _unfinding(values: Sequence[Any]) -> Finding:
+    rule_id, level, message, path, span, obj, yaml_path, index, related, fix, worlds, detail = values
+    return Finding(
+        rule_id=rule_id,
+        level=Level(level),
+        message=message,
+        path=path,
+        span=Span(*span),
+        object=ObjectRef(*obj) if obj is not None else None,
+        yaml_path=yaml_path,
+        document_index=index,
+        related=tuple(Related(p, Span(*s), m) for p, s, m in related),
+        fix=fix,
+        worlds=tuple(worlds),
+        detail=detail,
+    )
+
+
+def encode_outcome(
+    findings: Sequence[Finding], suppressed: Sequence[Finding], failures: Sequence[RuleFailure]
+) -> bytes:
+    """What a run found, as bytes to keep."""
+    return marshal.dumps(
+        (
+            [_finding(f) for f in findings],
+            [_finding(f) for f in suppressed],
+            [(f.rule_id, f.error, f.object) for f in failures],
+        )
+    )
+
+
+def decode_outcome(data: bytes) -> tuple[list[Finding], list[Finding], list[RuleFailure]] | None:
+    """What :func:`encode_outcome` kept; None for bytes of another shape."""
+    from nplint.lint import RuleFailure
+
+    try:
+        findings, suppressed, failures = marshal.loads(data)
+        return (
+            [_unfinding(f) for f in findings],
+            [_unfinding(f) for f in suppressed],
+            [RuleFailure(*f) for f in failures],
+        )
+    except (EOFError, ValueError, TypeError):
+        return None
