@@ -430,10 +430,9 @@ class _Run:
                 cache.__exit__()
             if self.progress is not None and self.total:
                 self._finish_progress()
-        # Overlays of one base share its files: each is loaded once, if it was not already.
-        loaded_sources: dict[str, list[Manifest]] = {}
-        for path, file in loaded.items():
-            loaded_sources[path] = list(iter_manifests(file))
+        # Overlays of one base share its files: each is loaded once, if it was not already,
+        # and only the files some render consumed (a stored file builds its nodes when read).
+        loaded_sources = _Sources(loaded)
         for job in jobs:
             outcome = outcomes[job.target]
             reason = outcome.reason
@@ -693,6 +692,24 @@ def _render_one(
     if completed.returncode != 0:
         return _Outcome(job, reason=f"`{job.words}` failed: {_error_line(completed.stderr, tree, base)}")
     return _Outcome(job, output=completed.stdout)
+
+
+class _Sources(dict[str, list[Manifest]]):
+    """The manifests of the repository's files by display path, taken from the loaded files on first use."""
+
+    def __init__(self, loaded: dict[str, LoadedFile]) -> None:
+        super().__init__()
+        self.loaded = loaded
+
+    def __missing__(self, display: str) -> list[Manifest]:
+        file = self.loaded.get(display)
+        if file is None:
+            raise KeyError(display)
+        manifests = self[display] = list(iter_manifests(file))
+        return manifests
+
+    def __contains__(self, display: object) -> bool:
+        return super().__contains__(display) or display in self.loaded
 
 
 def _load(display: str, text: str, documents: DocumentCache | None) -> LoadedFile:
