@@ -564,6 +564,7 @@ def _judged(
         files=files,
         skipped=found.skipped,
         unrendered=rendering.unrendered,
+        listing=rendering.listing,
         enabled_ids=frozenset(r.id for r in chosen),
         registry=registry,
     )

@@ -129,6 +129,16 @@ class Rendered:
     chart_homes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What the kustomizations of the tree list, rendered or not (for NP707)."""
+
+    #: Directories (relative to the root) that hold a kustomization whose references were all followed.
+    directories: frozenset[str] = frozenset()
+    #: Files (relative to the root) that some kustomization of the tree lists: resources and patches.
+    listed: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class RenderPlan:
     rendered: list[Rendered] = field(default_factory=list)
@@ -136,6 +146,7 @@ class RenderPlan:
     unrendered: list[tuple[Target, str]] = field(default_factory=list)
     #: Display paths of plain files consumed by a rendered kustomization.
     consumed: set[str] = field(default_factory=set)
+    listing: Listing = field(default_factory=Listing)
 
 
 def targets(skipped: Iterable[SkippedFile]) -> list[Target]:
@@ -261,6 +272,7 @@ def plan(
             used_by_others |= closures[target].directories
         elif target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
+    result.listing = _listing(candidates, real_directories, kustomizations)
     through_parent = charts.subcharts(chart_facts)
     # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
     homes = {home for closure in closures.values() for home in closure.chart_homes}
@@ -692,6 +704,29 @@ def _render_one(
     if completed.returncode != 0:
         return _Outcome(job, reason=f"`{job.words}` failed: {_error_line(completed.stderr, tree, base)}")
     return _Outcome(job, output=completed.stdout)
+
+
+def _listing(
+    candidates: Sequence[Target], real: dict[Target, str | None], kustomizations: dict[str, Closure]
+) -> Listing:
+    """Which kustomization directories list what, where the paths are what they seem.
+
+    A directory reached through a symbolic link is left out: its files' display paths
+    and the real paths the kustomizations list would not compare. So is one whose
+    kustomization could not be followed (a remote base) or names nothing.
+    """
+    directories = {
+        target.directory
+        for target in candidates
+        if target.tool == "kustomize"
+        and real[target] == target.directory
+        and (own := kustomizations.get(target.directory)) is not None
+        and own.refusal is None
+        # A kustomization that lists nothing, or did not parse, says nothing of its directory.
+        and (own.files or own.patches or own.directories or own.helm)
+    }
+    listed = {path for own in kustomizations.values() for path in (*own.files, *own.patches)}
+    return Listing(frozenset(directories), frozenset(listed))
 
 
 class _Sources(dict[str, list[Manifest]]):

@@ -58,16 +58,24 @@ def test_page_has_house_structure(rule: type) -> None:
     assert f"**Level:** {rule.level.value}" in page
 
 
-FILE_NAME = re.compile(r"\A#\s*file:\s*(\S+)\n")
+FILE_NAME = re.compile(r"^#\s*file:\s*(\S+)\n", re.MULTILINE)
 
 
 def _lint_block(tmp_path: Path, name: str, block: str, rule_id: str, config: dict[str, object]) -> set[str]:
-    """Lint one example; a first line `# file: NAME` names the file (a kustomization, say)."""
+    """Lint one example; a line `# file: NAME` names the file that starts there (a kustomization, say).
+
+    An example of several files (a kustomization and what lies beside it) has one such
+    line before each.
+    """
     folder = tmp_path / name
     folder.mkdir()
-    match = FILE_NAME.match(block)
-    file_name = match.group(1) if match else "example.yaml"
-    (folder / file_name).write_text(block, encoding="utf-8")
+    starts = list(FILE_NAME.finditer(block))
+    if not starts or starts[0].start() != 0:
+        (folder / "example.yaml").write_text(block, encoding="utf-8")
+    else:
+        for index, match in enumerate(starts):
+            end = starts[index + 1].start() if index + 1 < len(starts) else len(block)
+            (folder / match.group(1)).write_text(block[match.start() : end], encoding="utf-8")
     config = dict(config)
     extra_rules = [str(code) for code in config.pop("select", [])]  # type: ignore[attr-defined]
     result = lint_paths(["."], root=folder, select=[rule_id, "NP001", *extra_rules], extra=config)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from nplint.loading import LoadedFile
     from nplint.loading.nodes import Node
     from nplint.model import Inventory, KubeObject
-    from nplint.render import Target
+    from nplint.render import Listing, Target
     from nplint.selection import Suppression
 
 RULE_ID = re.compile(r"NP\d{3}\Z")
@@ -37,6 +37,8 @@ class RuleContext:
     skipped: Sequence[SkippedFile] = ()
     #: Kustomizations and charts that were not rendered, with the reason.
     unrendered: Sequence[tuple[Target, str]] = ()
+    #: What the kustomizations of the tree list (rendered or not).
+    listing: Listing | None = None
     #: For rules of the "meta" phase: every suppression of the run, with what it suppressed.
     suppressions: Sequence[Suppression] = ()
     #: IDs of the rules that ran, and the catalog, for rules that judge rule references.
