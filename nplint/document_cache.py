@@ -46,9 +46,19 @@ _SUFFIX = ".pack"
 _RESULT_SUFFIX = ".result"
 
 
+def _environment() -> bytes:
+    """nplint's version and what parses for it: Python, PyYAML, and whether libyaml is there."""
+    import sys
+
+    import yaml
+
+    parts = (__version__, sys.version, yaml.__version__, str(getattr(yaml, "__with_libyaml__", False)))
+    return "\0".join(parts).encode() + b"\0"
+
+
 def _loader_fingerprint() -> bytes:
-    """A digest of nplint's version and the loader's own source: what a stored record depends on."""
-    digest = hashlib.sha256(b"nplint documents 1\0" + __version__.encode() + b"\0")
+    """A digest of the parsing environment and the loader's own source: what a stored record depends on."""
+    digest = hashlib.sha256(b"nplint documents 1\0" + _environment())
     package = Path(__file__).resolve().parent / "loading"
     for source in sorted(package.glob("*.py")):
         with contextlib.suppress(OSError):

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nplint import __version__
 from nplint.findings import Finding, Level, ObjectRef, Related, Span
 from nplint.reading import read_bounded
 
@@ -65,10 +64,12 @@ _code_digest: bytes | None = None
 
 
 def code_fingerprint() -> bytes:
-    """A digest of every module of the nplint package, by name and content (computed once)."""
+    """A digest of every module of the nplint package and the parsing environment (computed once)."""
     global _code_digest
     if _code_digest is None:
-        digest = hashlib.sha256(b"nplint code\0" + __version__.encode() + b"\0")
+        from nplint.document_cache import _environment
+
+        digest = hashlib.sha256(b"nplint code\0" + _environment())
         package = Path(__file__).resolve().parent
         for source in sorted(package.rglob("*.py")):
             digest.update(source.relative_to(package).as_posix().encode() + b"\0")
