@@ -43,14 +43,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from nplint import __version__, charts, kustomization, programs, render_cache
-from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
+from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, ParsedKustomization, SkippedFile
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
 from nplint.kustomization import KUSTOMIZATION_FILES, Closure
@@ -223,6 +223,7 @@ def plan(
     cache: bool = True,
     progress: TextIO | None = None,
     loaded: Sequence[LoadedFile] = (),
+    parsed: Mapping[str, ParsedKustomization] | None = None,
 ) -> RenderPlan:
     """Render what can be rendered among the skipped files; say why for the rest.
 
@@ -230,6 +231,8 @@ def plan(
     ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
     ``loaded``: files loaded already (by their display path relative to the root), so
     that the sources of rendered objects are not loaded twice.
+    ``parsed``: kustomization files discovery read already (:attr:`Discovery.kustomizations`),
+    so that planning reads none of them again.
     """
     result = RenderPlan()
     started = time.monotonic()
@@ -246,15 +249,16 @@ def plan(
             found = program_for[tool]
             if not isinstance(found, str):
                 versions.ask(found[0])
-    real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
+    # One tree for the whole plan: overlays share bases, and each path is resolved once.
+    tree = kustomization.Tree(root_real, parsed)
+    real_directories = {t: tree.physical(t.directory) for t in candidates}
     closures: dict[Target, Closure] = {}
-    kustomizations: dict[str, Closure] = {}
     used_by_others: set[str] = set()
     chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
         where = real_directories[target]
         if target.tool == "kustomize" and where is not None:
-            closures[target] = kustomization.closure(root_real, where, kustomizations)
+            closures[target] = tree.closure(where)
             used_by_others |= closures[target].directories
         elif target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)

@@ -1,0 +1,149 @@
+"""Render planning reads, parses and resolves each kustomization and path once per run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nplint import discovery, kustomization, render
+from nplint.discovery import discover
+from nplint.kustomization import Closure, Tree
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _fleet(root: Path, apps: int) -> None:
+    """Apps whose three overlays share the app's base, a common base and two components."""
+    _write(root / "common/kustomization.yaml", "resources:\n- cm.yaml\n")
+    _write(root / "common/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: common\n")
+    for name in ("monitoring", "netpol"):
+        _write(
+            root / f"components/{name}/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n- extra.yaml\n",
+        )
+        _write(
+            root / f"components/{name}/extra.yaml",
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n",
+        )
+    for number in range(apps):
+        app = root / f"apps/app{number}"
+        _write(app / "base/kustomization.yaml", "resources:\n- ../../../common\n- cm.yaml\n")
+        _write(app / "base/cm.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app{number}\n")
+        for env in ("dev", "prod", "stage"):
+            _write(
+                app / f"overlays/{env}/kustomization.yaml",
+                "resources:\n- ../../base\ncomponents:\n- ../../../../components/monitoring\n"
+                "- ./../../../../components/./netpol\npatches:\n- path: patch.yaml\n",
+            )
+            _write(
+                app / f"overlays/{env}/patch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+            )
+
+
+def _closures(root: Path, parsed: dict[str, discovery.ParsedKustomization] | None) -> dict[str, Closure]:
+    tree = Tree(os.path.realpath(root), parsed)
+    directories = sorted(str(p.parent.relative_to(root)) for p in root.rglob("kustomization.yaml"))
+    return {directory: tree.closure(directory) for directory in directories}
+
+
+def test_each_kustomization_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fleet(tmp_path, 4)
+    parses: list[str] = []
+    real_parse = discovery.parse_kustomization
+
+    def counted(path: str) -> discovery.ParsedKustomization | None:
+        parses.append(path)
+        return real_parse(path)
+
+    monkeypatch.setattr(discovery, "parse_kustomization", counted)
+    reads: list[str] = []
+    real_read = kustomization.read_inside
+    monkeypatch.setattr(
+        kustomization, "read_inside", lambda root, path: reads.append(path) or real_read(root, path)
+    )
+    monkeypatch.chdir(tmp_path)
+    found = discover(["."], root=tmp_path)
+    plan = render.plan(found.skipped, tmp_path, enabled=False, parsed=found.kustomizations)
+    # 4 apps x (base + 3 overlays) + common + 2 components, each parsed once, by discovery.
+    assert len(parses) == len(set(parses)) == 4 * 4 + 3
+    assert reads == []  # planning took every one of them from discovery
+    # Only the overlays are top-level: the bases, the common base and the components are used by them.
+    assert sorted(target.directory for target, _ in plan.unrendered) == [
+        f"apps/app{n}/overlays/{env}" for n in range(4) for env in ("dev", "prod", "stage")
+    ]
+
+
+def test_what_discovery_read_gives_the_closures_a_fresh_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _fleet(tmp_path, 3)
+    # A file kustomize cannot use as a kustomization: planning follows nothing from it either way.
+    _write(tmp_path / "odd/kustomization.yaml", "- a list\n---\nresources: [../common]\n")
+    found = discover(["."], root=tmp_path)
+    from_discovery = _closures(tmp_path, dict(found.kustomizations))
+    assert from_discovery == _closures(tmp_path, None)
+    overlay = from_discovery["apps/app1/overlays/prod"]
+    assert overlay.directories == {
+        "apps/app1/base",
+        "common",
+        "components/monitoring",
+        "components/netpol",
+    }
+    assert overlay.patches == {"apps/app1/overlays/prod/patch.yaml"}
+    assert from_discovery["odd"].directories == {"common"}
+
+
+def test_a_kustomization_over_the_planning_bound_is_not_taken_from_discovery(tmp_path: Path) -> None:
+    _write(tmp_path / "app/kustomization.yaml", "resources: [cm.yaml]\n")
+    _write(tmp_path / "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
+    big = discovery.ParsedKustomization(kustomization._SOURCE_LIMIT + 1, True, {}, {"resources": ["cm.yaml"]})
+    real = os.path.join(os.path.realpath(tmp_path), "app", "kustomization.yaml")
+    # Discovery reads up to its own, larger, bound; planning still refuses what read_inside would.
+    assert Tree(os.path.realpath(tmp_path), {real: big}).closure("app").files == set()
+    assert Tree(os.path.realpath(tmp_path)).closure("app").files == {"app/cm.yaml"}
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "",
+        "a",
+        "a/b/c.yaml",
+        "./a//b",
+        "link-to-b/c.yaml",
+        "link-up/a/b",
+        "outside",
+        "outside/x",
+        "into-git",
+        "into-git/config",
+        "missing/x/y",
+        "loop/x",
+        "a/file.yaml/x",
+        "../a",
+        "/etc",
+    ],
+)
+def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> None:
+    root = tmp_path / "repo"
+    _write(root / "a/b/c.yaml", "x: 1\n")
+    _write(root / "a/file.yaml", "x: 1\n")
+    _write(tmp_path / "elsewhere/x", "x: 1\n")
+    (root / ".git").mkdir()
+    _write(root / ".git/config", "")
+    os.symlink("a/b", root / "link-to-b")
+    os.symlink(".", root / "link-up")
+    os.symlink("../elsewhere", root / "outside")
+    os.symlink(".git", root / "into-git")
+    os.symlink("loop", root / "loop")
+    root_real = os.path.realpath(root)
+    tree = Tree(root_real)
+    # Resolving a parent first must not change what a path below it resolves to.
+    tree.physical("link-up/a")
+    assert tree.physical(relative) == kustomization.physical(root_real, relative)
+    assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
