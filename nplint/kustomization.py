@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nplint.discovery import ParsedKustomization, kustomization_patch_paths
@@ -116,6 +116,7 @@ class Tree:
 
     def __init__(self, root_real: str, parsed: Mapping[str, ParsedKustomization] | None = None) -> None:
         self.root_real = root_real
+        self._prefix = root_real.rstrip(os.sep) + os.sep
         self._parsed: Mapping[str, ParsedKustomization] = parsed if parsed is not None else {}
         #: Normalised relative path → its real path (absolute).
         self._real: dict[str, str] = {"": root_real}
@@ -129,14 +130,18 @@ class Tree:
 
     def _realpath(self, parts: list[str]) -> str:
         """``os.path.realpath`` of the root joined with ``parts`` (no "", "." or ".." among them)."""
-        known = len(parts)
+        key = "/".join(parts)
+        found = self._real.get(key)
+        if found is not None:
+            return found
+        known = len(parts) - 1
         while "/".join(parts[:known]) not in self._real:
             known -= 1
         real = self._real["/".join(parts[:known])]
         # From the longest prefix resolved already, one component at a time: a component
         # that is no symbolic link resolves to itself below its parent's real path.
         for count in range(known + 1, len(parts) + 1):
-            candidate = os.path.join(real, parts[count - 1])
+            candidate = (real if real.endswith(os.sep) else real + os.sep) + parts[count - 1]
             try:
                 link = stat.S_ISLNK(os.lstat(candidate).st_mode)
             except OSError:  # missing or unreadable: realpath keeps the name as written
@@ -150,24 +155,22 @@ class Tree:
         if relative in self._physical:
             return self._physical[relative]
         parts = relative.split("/") if relative else []
-        if relative.startswith("/") or ".." in parts:
-            found: str | None = None
-        else:
+        found: str | None = None
+        if not relative.startswith("/") and ".." not in parts:
             real = self._realpath([part for part in parts if part and part != "."])
-            if not within(real, self.root_real):
-                found = None
-            else:
-                found = (
-                    ""
-                    if real == self.root_real
-                    else os.path.relpath(real, self.root_real).replace(os.sep, "/")
-                )
+            if real == self.root_real:
+                found = ""
+            elif real.startswith(self._prefix):  # within the root: what relpath would give
+                found = real[len(self._prefix) :].replace(os.sep, "/")
                 found = None if in_git(found) else found
         self._physical[relative] = found
         return found
 
+    def _absolute(self, real_relative: str) -> str:
+        return self._prefix + real_relative if real_relative else self.root_real
+
     def _mode(self, real_relative: str) -> int | None:
-        path = os.path.join(self.root_real, *real_relative.split("/")) if real_relative else self.root_real
+        path = self._absolute(real_relative)
         if path not in self._modes:
             try:
                 self._modes[path] = os.stat(path).st_mode
@@ -209,7 +212,7 @@ class Tree:
             where = self.physical(path)
             if where is None or not self.is_file(where):
                 continue  # read_inside reads nothing there
-            parsed = self._parsed.get(os.path.join(self.root_real, *where.split("/")))
+            parsed = self._parsed.get(self._absolute(where))
             if parsed is not None and parsed.complete:
                 # Read by discovery: the bytes read_inside would read, unless over its bound.
                 if parsed.size > _SOURCE_LIMIT or not parsed.decoded:
@@ -232,10 +235,7 @@ class Tree:
         pending = [directory]
         seen = {directory}
         while pending:
-            current = pending.pop()
-            if current not in self._own:
-                self._own[current] = self._own_closure(current)
-            own = self._own[current]
+            own = self.own(pending.pop())
             found.patches |= own.patches
             found.files |= own.files
             found.inputs |= own.inputs
@@ -249,6 +249,45 @@ class Tree:
                     pending.append(used)
         found.directories.discard(directory)
         return found
+
+    def own(self, directory: str) -> Closure:
+        """What the kustomization of ``directory`` names itself, worked out once per run."""
+        found = self._own.get(directory)
+        if found is None:
+            found = self._own[directory] = self._own_closure(directory)
+        return found
+
+    def reached(self, directories: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(the kustomizations of ``directories`` some other one of them uses, the chart homes of all).
+
+        The first is the union of every closure's :attr:`Closure.directories`, the second of
+        every closure's :attr:`Closure.chart_homes`, but found in time linear in the
+        references: each kustomization is visited at most twice, keeping two of the
+        kustomizations that reach it (a kustomization that only reaches itself, through a
+        cycle, is not used by another), instead of walking every closure in full.
+        """
+        origins: dict[str, list[str]] = {}
+        pending: list[tuple[str, str]] = []
+        homes: set[str] = set()
+
+        def reach(directory: str, origin: str) -> None:
+            known = origins.setdefault(directory, [])
+            if len(known) < 2 and origin not in known:
+                known.append(origin)
+                pending.append((directory, origin))
+
+        for directory in directories:
+            own = self.own(directory)
+            homes |= own.chart_homes
+            for used in own.directories:
+                reach(used, directory)
+        while pending:
+            directory, origin = pending.pop()
+            own = self.own(directory)
+            homes |= own.chart_homes
+            for used in own.directories:
+                reach(used, origin)
+        return {d for d, known in origins.items() if any(o != d for o in known)}, homes
 
     def _own_closure(self, current: str) -> Closure:
         """What one kustomization names itself, without following its references."""

@@ -252,19 +252,20 @@ def plan(
     # One tree for the whole plan: overlays share bases, and each path is resolved once.
     tree = kustomization.Tree(root_real, parsed)
     real_directories = {t: tree.physical(t.directory) for t in candidates}
-    closures: dict[Target, Closure] = {}
-    used_by_others: set[str] = set()
+    # Which kustomizations others use, and the chart homes of all: found in one pass over the
+    # references. The full closure is worked out only for the kustomizations rendered.
+    used_by_others, homes = tree.reached(
+        where
+        for target, where in real_directories.items()
+        if target.tool == "kustomize" and where is not None
+    )
     chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
         where = real_directories[target]
-        if target.tool == "kustomize" and where is not None:
-            closures[target] = tree.closure(where)
-            used_by_others |= closures[target].directories
-        elif target.tool == "helm" and where is not None:
+        if target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
     through_parent = charts.subcharts(chart_facts)
     # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
-    homes = {home for closure in closures.values() for home in closure.chart_homes}
     through_parent |= {d for d in chart_facts if any(within_relative(d, home) for home in homes)}
     values = _values(root_real, helm_values)
     jobs: list[_Job] = []
@@ -280,7 +281,7 @@ def plan(
         if not enabled:
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
-        closure = closures.get(target, Closure())
+        closure = tree.closure(where) if target.tool == "kustomize" and where is not None else Closure()
         program = program_for[target.tool]
         helm = program_for["helm"] if closure.helm else None
         namespace = _namespace(chart) if chart is not None else None

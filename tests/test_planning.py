@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,31 @@ def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> 
     tree.physical("link-up/a")
     assert tree.physical(relative) == kustomization.physical(root_real, relative)
     assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reached_is_what_the_closures_say(tmp_path: Path, seed: int) -> None:
+    """Which kustomizations others use, and their chart homes: the union of every closure, cycles included."""
+    rng = random.Random(seed)
+    count = 12
+    for number in range(count):
+        uses = sorted(rng.sample(range(count), rng.randint(0, 3)))  # may name itself: a cycle of one
+        lines = ["resources:"] + [f"- ../k{used}" for used in uses]
+        if rng.random() < 0.3:
+            lines += ["helmCharts:", "- name: x", f"helmGlobals:\n  chartHome: home{number}"]
+        _write(tmp_path / f"k{number}/kustomization.yaml", "\n".join(lines) + "\n")
+    root_real = os.path.realpath(tmp_path)
+    targets = [f"k{n}" for n in sorted(rng.sample(range(count), rng.randint(1, count)))]
+    closures = [Tree(root_real).closure(target) for target in targets]
+    used, homes = Tree(root_real).reached(targets)
+    assert used == set().union(*(c.directories for c in closures))
+    assert homes == set().union(*(c.chart_homes for c in closures))
+
+
+def test_a_kustomization_that_reaches_only_itself_is_not_used_by_another(tmp_path: Path) -> None:
+    _write(tmp_path / "a/kustomization.yaml", "resources:\n- ../b\n")
+    _write(tmp_path / "b/kustomization.yaml", "resources:\n- ../a\n")
+    _write(tmp_path / "c/kustomization.yaml", "resources:\n- ../c\n- ../d\n")
+    _write(tmp_path / "d/kustomization.yaml", "resources: []\n")
+    used, homes = Tree(os.path.realpath(tmp_path)).reached(["a", "b", "c"])
+    assert (used, homes) == ({"a", "b", "d"}, set())
