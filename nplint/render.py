@@ -266,7 +266,7 @@ def plan(
             chart_facts[where] = charts.read_chart(root_real, where)
     through_parent = charts.subcharts(chart_facts)
     # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
-    through_parent |= {d for d in chart_facts if any(within_relative(d, home) for home in homes)}
+    through_parent |= {d for d in chart_facts if _below_any(d, homes)}
     values = _values(root_real, helm_values)
     jobs: list[_Job] = []
     for target in candidates:
@@ -306,6 +306,20 @@ def plan(
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
     return result
+
+
+def _below_any(path: str, directories: set[str]) -> bool:
+    """Whether :func:`within_relative` holds for ``path`` and one of ``directories``.
+
+    Looks up ``path`` and each directory above it, rather than trying every directory:
+    a chart collection beside many kustomizations that inflate charts stays linear.
+    """
+    while True:
+        if path in directories:
+            return True
+        if not path:
+            return False
+        path = path.rpartition("/")[0]
 
 
 def within_relative(path: str, directory: str) -> bool:
@@ -824,20 +838,27 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     """Move findings in rendered output to the source file of their object where it is known."""
     by_display = {r.target.display: r for r in rendered}
     mapped: list[Finding] = []
+    # Each render's sources indexed once, each template read once: a render of N objects
+    # with a finding on each costs N lookups, not N x N comparisons.
+    indexes: dict[str, _SourceIndex] = {}
+    texts = charts.TemplateTexts()
     for finding in findings:
         render = by_display.get(finding.path)
         if render is not None and render.templates is not None:
             note = f" (in the output of helm template for {render.target.directory or '.'})"
-            mapped.append(_on_template(finding, render, note))
+            mapped.append(_on_template(finding, render, note, texts))
             continue
         if render is None or finding.object is None:
             mapped.append(finding)
             continue
         tool = "kustomize" if render.target.tool == "kustomize" else "helm template"
         note = f" (in the output of {tool} for {render.target.directory or '.'})"
-        candidates = _sources_of(finding, render.sources)
+        index = indexes.get(finding.path)
+        if index is None:
+            index = indexes[finding.path] = _SourceIndex(render.sources)
+        candidates = index.sources_of(finding)
         if not candidates:
-            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object)
+            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object, texts)
             if placed is not None:
                 shown, line = placed
                 span = Span.point(line, 1)
@@ -859,7 +880,7 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     return mapped
 
 
-def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
+def _on_template(finding: Finding, render: Rendered, note: str, texts: charts.TemplateTexts) -> Finding:
     """A finding in a chart's output, placed on the template its ``# Source:`` comment names.
 
     The template's line for the object cannot be known in general (the text is
@@ -874,7 +895,7 @@ def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
     )
     if template is None:
         return replace(finding, span=Span.point(1, 1), message=finding.message + note)
-    text = kustomization.read_inside(render.root_real, template) or ""
+    text = texts.read(render.root_real, template)
     obj = finding.object
     line = charts.object_line(text, obj.kind, obj.name) if obj is not None else 1
     # The repository path as the target names it (the chart directory may be reached by a link).
@@ -883,25 +904,50 @@ def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
     return replace(finding, path=shown, span=Span.point(line, 1), message=finding.message + note)
 
 
-def _sources_of(finding: Finding, sources: Sequence[Manifest]) -> list[Manifest]:
-    """The source manifests of a rendered object: same kind, and the same name up to a prefix/suffix."""
-    obj = finding.object
-    assert obj is not None
-    exact: list[Manifest] = []
-    near: list[Manifest] = []
-    for manifest in sources:
-        metadata = manifest.node.get_map("metadata")
-        name = metadata.get_str("name") if metadata is not None else None
-        if manifest.kind != obj.kind or not name:
-            continue
-        if name == obj.name:
-            exact.append(manifest)
-        elif name in obj.name:  # namePrefix / nameSuffix keep the source name inside
-            near.append(manifest)
-    if exact:
-        return exact
-    names = {_name(m) for m in near}
-    return near if len(names) == 1 else []
+class _SourceIndex:
+    """The source manifests of one render, by kind and name.
+
+    The sources of a rendered object are those of its kind with its name; failing
+    those, the ones whose name lies inside its name (``namePrefix`` and
+    ``nameSuffix`` keep it), when they all have one name. Indexed once per render,
+    so that placing a finding looks names up instead of reading every source.
+    """
+
+    def __init__(self, sources: Sequence[Manifest]) -> None:
+        #: kind → name → (position among the sources, manifest), in source order.
+        self.named: dict[str, dict[str, list[tuple[int, Manifest]]]] = {}
+        #: kind → the lengths its names have, shortest first.
+        self.lengths: dict[str, list[int]] = {}
+        for position, manifest in enumerate(sources):
+            name = _name(manifest)
+            if not name or manifest.kind is None:  # no object's source
+                continue
+            self.named.setdefault(manifest.kind, {}).setdefault(name, []).append((position, manifest))
+        for kind, names in self.named.items():
+            self.lengths[kind] = sorted({len(name) for name in names})
+
+    def sources_of(self, finding: Finding) -> list[Manifest]:
+        """The source manifests of the object of ``finding``, in source order; [] when not known."""
+        obj = finding.object
+        assert obj is not None
+        names = self.named.get(obj.kind)
+        if names is None:
+            return []
+        exact = names.get(obj.name)
+        if exact:
+            return [manifest for _, manifest in exact]
+        # A shorter name inside the object's (namePrefix / nameSuffix keep it): every
+        # piece of the object's name of a length some source name has.
+        near: dict[int, Manifest] = {}
+        for length in self.lengths[obj.kind]:
+            if length >= len(obj.name):
+                break
+            for start in range(len(obj.name) - length + 1):
+                for position, manifest in names.get(obj.name[start : start + length], ()):
+                    near[position] = manifest
+        if len({_name(manifest) for manifest in near.values()}) != 1:
+            return []
+        return [near[position] for position in sorted(near)]
 
 
 def _name(manifest: Manifest) -> str | None:

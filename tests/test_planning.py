@@ -10,7 +10,9 @@ import pytest
 
 from nplint import discovery, kustomization, render
 from nplint.discovery import discover
+from nplint.findings import Finding, Level, ObjectRef, Span
 from nplint.kustomization import Closure, Tree
+from nplint.loading import Manifest, iter_manifests, load_text
 
 
 def _write(path: Path, text: str) -> None:
@@ -176,3 +178,49 @@ def test_a_kustomization_that_reaches_only_itself_is_not_used_by_another(tmp_pat
     _write(tmp_path / "d/kustomization.yaml", "resources: []\n")
     used, homes = Tree(os.path.realpath(tmp_path)).reached(["a", "b", "c"])
     assert (used, homes) == ({"a", "b", "d"}, set())
+
+
+@pytest.mark.parametrize(
+    ("path", "directories", "expected"),
+    [
+        ("a/b/c", {"a/b"}, True),
+        ("a/b/c", {"a/b/c"}, True),
+        ("a/b/c", {""}, True),
+        ("a/bc", {"a/b"}, False),
+        ("a/b", {"a/b/c"}, False),
+        ("", {"a"}, False),
+        ("", {""}, True),
+        ("a/b/c", set(), False),
+    ],
+)
+def test_below_any_is_within_relative_of_one(path: str, directories: set[str], expected: bool) -> None:
+    assert render._below_any(path, directories) is expected
+    assert any(render.within_relative(path, d) for d in directories) is expected
+
+
+def _sources_by_scan(obj: ObjectRef, sources: list[Manifest]) -> list[Manifest]:
+    """The sources of a rendered object as read off every source: same kind, same name or one inside it."""
+    exact = [m for m in sources if m.kind == obj.kind and render._name(m) == obj.name]
+    if exact:
+        return exact
+    near = [m for m in sources if m.kind == obj.kind and (render._name(m) or "\\0") in obj.name]
+    return near if len({render._name(m) for m in near}) == 1 else []
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_source_index_finds_what_a_scan_of_every_source_finds(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["a", "ab", "web", "api", "db", "prod-web", "web-v2", "b"]
+    documents = []
+    for _ in range(30):
+        kind = rng.choice(["NetworkPolicy", "Deployment"])
+        name = rng.choice([*words, ""])
+        documents.append(f"apiVersion: v1\\nkind: {kind}\\nmetadata:\\n  name: '{name}'\\n")
+    documents.append("apiVersion: v1\\nkind: Deployment\\nmetadata: {}\\n")
+    sources = list(iter_manifests(load_text("s.yaml", "---\\n".join(documents))))
+    index = render._SourceIndex(sources)
+    for kind in ("NetworkPolicy", "Deployment", "Service"):
+        for name in [*words, "prod-web-v2", "prod-ab-x", "zzz"]:
+            obj = ObjectRef(kind, "ns", name)
+            finding = Finding("NP001", Level.ERROR, "m", "out.yaml", Span.point(1, 1), obj)
+            assert index.sources_of(finding) == _sources_by_scan(obj, sources), (kind, name)
