@@ -163,6 +163,7 @@ class TemplateTexts:
     def __init__(self) -> None:
         self._texts: dict[tuple[str, str], str] = {}
         self._listed: dict[tuple[str, str], list[str]] = {}
+        self._located: dict[tuple[str, str, str], str | None] = {}
 
     def read(self, root_real: str, path: str) -> str:
         """The text of a file of the repository (:func:`read_inside`), "" when it cannot be read."""
@@ -170,6 +171,13 @@ class TemplateTexts:
         if key not in self._texts:
             self._texts[key] = read_inside(root_real, path) or ""
         return self._texts[key]
+
+    def template_file(self, root_real: str, chart_directory: str, source: str) -> str | None:
+        """:func:`template_file`, each ``# Source:`` of a chart resolved once."""
+        key = (root_real, chart_directory, source)
+        if key not in self._located:
+            self._located[key] = template_file(root_real, chart_directory, source)
+        return self._located[key]
 
     def templates(self, root_real: str, home: str) -> list[str]:
         key = (root_real, home)

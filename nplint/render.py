@@ -890,9 +890,7 @@ def _on_template(finding: Finding, render: Rendered, note: str, texts: charts.Te
     """
     assert render.templates is not None
     source = render.templates.source_at(finding.span.line)
-    template = (
-        charts.template_file(render.root_real, render.directory, source) if source is not None else None
-    )
+    template = texts.template_file(render.root_real, render.directory, source) if source is not None else None
     if template is None:
         return replace(finding, span=Span.point(1, 1), message=finding.message + note)
     text = texts.read(render.root_real, template)
