@@ -319,6 +319,11 @@ class _Discoverer:
     kustomizations: dict[str, str] = field(default_factory=dict)
     kustomization_dirs: set[str] = field(default_factory=set)
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
+    #: Per directory, for files named one by one (pre-commit passes thousands): its real path,
+    #: whether it holds a chart, whether it is in a chart's templates/. Found once each.
+    real_dirs: dict[str, str] = field(default_factory=dict)
+    chart_dirs: dict[str, bool] = field(default_factory=dict)
+    template_dirs: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -342,7 +347,7 @@ class _Discoverer:
             self._unreachable(given, absolute, error)
             return
         is_dir = stat.S_ISDIR(status.st_mode)
-        real = os.path.realpath(absolute)
+        real = self._realpath(absolute)
         lexical = self._relative_to_root(absolute)
         if lexical is not None and _into_git(real, self.root_real):
             # A file of the repository (as pre-commit passes them) that is a link into .git.
@@ -392,11 +397,55 @@ class _Discoverer:
                 return True
         return self.exclude.decide(relative, is_dir) is True
 
+    def _realpath(self, absolute: str) -> str:
+        """``os.path.realpath`` of a normalised absolute path, its directory resolved once per run."""
+        directory, _, name = absolute.rpartition(os.sep)
+        if not name or name in (".", ".."):
+            return os.path.realpath(absolute)
+        directory = directory or os.sep
+        real_directory = self.real_dirs.get(directory)
+        if real_directory is None:
+            real_directory = self.real_dirs[directory] = os.path.realpath(directory)
+        candidate = os.path.join(real_directory, name)
+        try:
+            link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:
+            link = False
+        # Below a real directory, a name that is no link is its own real path.
+        return os.path.realpath(candidate) if link else candidate
+
+    def _holds_chart(self, directory: str) -> bool:
+        found = self.chart_dirs.get(directory)
+        if found is None:
+            found = self.chart_dirs[directory] = os.path.isfile(os.path.join(directory, _CHART_FILE))
+        return found
+
+    def _in_templates(self, directory: str) -> bool:
+        """:func:`_in_chart_templates`, each directory on the way up asked once per run."""
+        chain: list[str] = []
+        while True:  # iterative: a deep path must not exhaust the stack
+            found = self.template_dirs.get(directory)
+            if found is not None:
+                break
+            chain.append(directory)
+            parent = os.path.dirname(directory)
+            if os.path.basename(directory) == "templates" and self._holds_chart(parent):
+                found = True
+                break
+            if parent == directory:
+                found = False
+                break
+            directory = parent
+        # What decided it decides for every directory below it on the way.
+        for below in chain:
+            self.template_dirs[below] = found
+        return found
+
     def _add_file(self, real: str, display: str) -> None:
         directory = os.path.dirname(real)
         name = os.path.basename(real)
-        in_chart = os.path.isfile(os.path.join(directory, _CHART_FILE))
-        skip = _location_skip(name, in_chart, _in_chart_templates(directory))
+        in_chart = self._holds_chart(directory)
+        skip = _location_skip(name, in_chart, self._in_templates(directory))
         self.routes.append(_Route(real, display, skip))
         if name in _KUSTOMIZATION_NAMES:
             self._note_kustomization(real, display)

@@ -224,3 +224,30 @@ def test_source_index_finds_what_a_scan_of_every_source_finds(seed: int) -> None
             obj = ObjectRef(kind, "ns", name)
             finding = Finding("NP001", Level.ERROR, "m", "out.yaml", Span.point(1, 1), obj)
             assert index.sources_of(finding) == _sources_by_scan(obj, sources), (kind, name)
+
+
+def test_files_named_one_by_one_share_what_their_directories_say(tmp_path: Path) -> None:
+    """Discovery asks about each directory once, and answers as it would for each file on its own."""
+    root = tmp_path / "repo"
+    _write(root / "chart/Chart.yaml", "name: c\n")
+    _write(root / "chart/templates/deep/x.yaml", "kind: A\n")
+    _write(root / "chart/templates/y.yaml", "kind: A\n")
+    _write(root / "plain/templates/z.yaml", "kind: A\n")
+    _write(root / "plain/a.yaml", "kind: A\n")
+    os.symlink("chart/templates", root / "linked")
+    paths = [
+        "chart/templates/deep/x.yaml",
+        "chart/templates/y.yaml",
+        "plain/templates/z.yaml",
+        "plain/a.yaml",
+    ]
+    paths += ["linked/deep/x.yaml", "chart/templates/deep/../y.yaml"]
+    discoverer = discovery._Discoverer(root, (), True)
+    for path in paths:
+        absolute = os.path.abspath(root / path)
+        assert discoverer._realpath(absolute) == os.path.realpath(absolute)
+        directory = os.path.dirname(os.path.realpath(absolute))
+        assert discoverer._in_templates(directory) == discovery._in_chart_templates(directory), path
+    found = discover([str(root / path) for path in paths], root=root)
+    assert [f.display for f in found.files] == ["plain/a.yaml", "plain/templates/z.yaml"]
+    assert {s.display for s in found.skipped} == {"chart/templates/deep/x.yaml", "chart/templates/y.yaml"}
