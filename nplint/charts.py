@@ -157,17 +157,50 @@ def object_line(text: str, kind: str, name: str | None) -> int:
     return 1
 
 
-def inflated_template(root_real: str, homes: Sequence[str], obj: ObjectRef) -> tuple[str, int] | None:
+class TemplateTexts:
+    """Templates listed and read once for all the findings of a run that are placed on them."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, str], str] = {}
+        self._listed: dict[tuple[str, str], list[str]] = {}
+        self._located: dict[tuple[str, str, str], str | None] = {}
+
+    def read(self, root_real: str, path: str) -> str:
+        """The text of a file of the repository (:func:`read_inside`), "" when it cannot be read."""
+        key = (root_real, path)
+        if key not in self._texts:
+            self._texts[key] = read_inside(root_real, path) or ""
+        return self._texts[key]
+
+    def template_file(self, root_real: str, chart_directory: str, source: str) -> str | None:
+        """:func:`template_file`, each ``# Source:`` of a chart resolved once."""
+        key = (root_real, chart_directory, source)
+        if key not in self._located:
+            self._located[key] = template_file(root_real, chart_directory, source)
+        return self._located[key]
+
+    def templates(self, root_real: str, home: str) -> list[str]:
+        key = (root_real, home)
+        if key not in self._listed:
+            self._listed[key] = _templates(root_real, home)
+        return self._listed[key]
+
+
+def inflated_template(
+    root_real: str, homes: Sequence[str], obj: ObjectRef, texts: TemplateTexts | None = None
+) -> tuple[str, int] | None:
     """The template of a chart inflated by kustomize (``helmCharts``) that writes ``obj``, and its line.
 
     kustomize drops helm's ``# Source:`` comments, so the template is found by
     its text: the one that writes the object's name literally, else the only one
     that writes its kind; None when that does not single out one template.
+    ``texts``: templates listed and read already by the run.
     """
+    texts = texts if texts is not None else TemplateTexts()
     with_kind: list[tuple[str, int]] = []
     for home in homes:
-        for path in _templates(root_real, home):
-            text = read_inside(root_real, path) or ""
+        for path in texts.templates(root_real, home):
+            text = texts.read(root_real, path)
             line = object_line(text, obj.kind, obj.name)
             if line == 1 and not _writes_kind(text, obj.kind):
                 continue

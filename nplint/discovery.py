@@ -11,12 +11,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.loading import decode, load_text
+from nplint.loading.nodes import MapNode
 from nplint.reading import read_bounded
 
 SKIP_HELM_TEMPLATE = "helm-template"
@@ -72,6 +73,9 @@ class Discovery:
     skipped: tuple[SkippedFile, ...]
     #: Paths given by the user that do not exist.
     missing: tuple[str, ...]
+    #: Every kustomization file the walk saw, read and parsed once, by real path: render
+    #: planning follows the same files and must not read them again.
+    kustomizations: Mapping[str, ParsedKustomization] = field(default_factory=dict, compare=False)
 
 
 def find_repository_root(start: Path) -> Path:
@@ -176,15 +180,47 @@ def kustomization_patch_paths(document: object) -> list[str]:
     return [path.strip() for path in found]
 
 
-def load_kustomization(path: str) -> object:
+@dataclass(frozen=True, slots=True)
+class ParsedKustomization:
+    """A kustomization file read and parsed once, with what each of its readers takes from it."""
+
+    #: Bytes read: a reader with a smaller bound than discovery's treats a larger file as unreadable.
+    size: int
+    #: Whether the bytes decoded as text (an undecodable file is no kustomization).
+    decoded: bool
+    #: The first well-formed document as Python data (discovery reads patches from it), or None.
+    first: object = None
+    #: The first well-formed document that is a mapping (what kustomize follows), or None.
+    mapping: dict[str, object] | None = None
+    #: False when ``mapping`` could not be worked out: a reader that needs it reads the file itself.
+    complete: bool = True
+
+
+def parse_kustomization(path: str) -> ParsedKustomization | None:
+    """Read and parse the kustomization file at ``path``; None when it cannot be read or loaded."""
     try:
-        text, _ = decode(read_bounded(path))
+        data = read_bounded(path)
+        text, _ = decode(data)
         if text is None:
-            return None
-        roots = [d.root for d in load_text(path, text).documents if d.root is not None and not d.failed]
-        return roots[0].to_python() if roots else None
+            return ParsedKustomization(len(data), False)
+        documents = [d for d in load_text(path, text).documents if d.root is not None and not d.failed]
+        first = documents[0].root.to_python() if documents and documents[0].root is not None else None
     except Exception:  # a broken kustomization names no patches; discovery never fails on it
         return None
+    try:
+        for document in documents:
+            if isinstance(document.root, MapNode):
+                value = first if document is documents[0] else document.root.to_python()
+                if isinstance(value, dict):
+                    return ParsedKustomization(len(data), True, first, value)
+    except Exception:  # left to the planner, which reads the file again and meets the same error
+        return ParsedKustomization(len(data), True, first, None, complete=False)
+    return ParsedKustomization(len(data), True, first, None)
+
+
+def load_kustomization(path: str) -> object:
+    parsed = parse_kustomization(path)
+    return parsed.first if parsed is not None else None
 
 
 # -- paths -------------------------------------------------------------------------------
@@ -283,6 +319,11 @@ class _Discoverer:
     kustomizations: dict[str, str] = field(default_factory=dict)
     kustomization_dirs: set[str] = field(default_factory=set)
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
+    #: Per directory, for files named one by one (pre-commit passes thousands): its real path,
+    #: whether it holds a chart, whether it is in a chart's templates/. Found once each.
+    real_dirs: dict[str, str] = field(default_factory=dict)
+    chart_dirs: dict[str, bool] = field(default_factory=dict)
+    template_dirs: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -306,7 +347,7 @@ class _Discoverer:
             self._unreachable(given, absolute, error)
             return
         is_dir = stat.S_ISDIR(status.st_mode)
-        real = os.path.realpath(absolute)
+        real = self._realpath(absolute)
         lexical = self._relative_to_root(absolute)
         if lexical is not None and _into_git(real, self.root_real):
             # A file of the repository (as pre-commit passes them) that is a link into .git.
@@ -356,11 +397,55 @@ class _Discoverer:
                 return True
         return self.exclude.decide(relative, is_dir) is True
 
+    def _realpath(self, absolute: str) -> str:
+        """``os.path.realpath`` of a normalised absolute path, its directory resolved once per run."""
+        directory, _, name = absolute.rpartition(os.sep)
+        if not name or name in (".", ".."):
+            return os.path.realpath(absolute)
+        directory = directory or os.sep
+        real_directory = self.real_dirs.get(directory)
+        if real_directory is None:
+            real_directory = self.real_dirs[directory] = os.path.realpath(directory)
+        candidate = os.path.join(real_directory, name)
+        try:
+            link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:
+            link = False
+        # Below a real directory, a name that is no link is its own real path.
+        return os.path.realpath(candidate) if link else candidate
+
+    def _holds_chart(self, directory: str) -> bool:
+        found = self.chart_dirs.get(directory)
+        if found is None:
+            found = self.chart_dirs[directory] = os.path.isfile(os.path.join(directory, _CHART_FILE))
+        return found
+
+    def _in_templates(self, directory: str) -> bool:
+        """:func:`_in_chart_templates`, each directory on the way up asked once per run."""
+        chain: list[str] = []
+        while True:  # iterative: a deep path must not exhaust the stack
+            found = self.template_dirs.get(directory)
+            if found is not None:
+                break
+            chain.append(directory)
+            parent = os.path.dirname(directory)
+            if os.path.basename(directory) == "templates" and self._holds_chart(parent):
+                found = True
+                break
+            if parent == directory:
+                found = False
+                break
+            directory = parent
+        # What decided it decides for every directory below it on the way.
+        for below in chain:
+            self.template_dirs[below] = found
+        return found
+
     def _add_file(self, real: str, display: str) -> None:
         directory = os.path.dirname(real)
         name = os.path.basename(real)
-        in_chart = os.path.isfile(os.path.join(directory, _CHART_FILE))
-        skip = _location_skip(name, in_chart, _in_chart_templates(directory))
+        in_chart = self._holds_chart(directory)
+        skip = _location_skip(name, in_chart, self._in_templates(directory))
         self.routes.append(_Route(real, display, skip))
         if name in _KUSTOMIZATION_NAMES:
             self._note_kustomization(real, display)
@@ -531,13 +616,19 @@ class _Discoverer:
                 break
             directory = os.path.dirname(directory)
 
-    def _patch_owners(self) -> dict[str, str]:
-        """Real path of each patch file → display of the first kustomization naming it."""
+    def _patch_owners(self, parsed: dict[str, ParsedKustomization]) -> dict[str, str]:
+        """Real path of each patch file → display of the first kustomization naming it.
+
+        Fills ``parsed`` with each kustomization read on the way.
+        """
         owners: dict[str, str] = {}
         ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
         for real, display in ordered:
             directory = os.path.dirname(real)
-            for patch in kustomization_patch_paths(load_kustomization(real)):
+            found = parse_kustomization(real)
+            if found is not None:
+                parsed[real] = found
+            for patch in kustomization_patch_paths(found.first if found is not None else None):
                 target = os.path.realpath(os.path.join(directory, patch))
                 owners.setdefault(target, display)
         return owners
@@ -548,7 +639,8 @@ class _Discoverer:
         self.skipped.setdefault(display, SkippedFile(display, reason, detail))
 
     def finish(self) -> Discovery:
-        owners = self._patch_owners()
+        parsed: dict[str, ParsedKustomization] = {}
+        owners = self._patch_owners(parsed)
         by_real: dict[str, list[_Route]] = {}
         for route in self.routes:
             by_real.setdefault(route.real, []).append(route)
@@ -563,7 +655,7 @@ class _Discoverer:
                 files.append(DiscoveredFile(Path(real), display, stream=not routes[0].regular))
         files.sort(key=lambda found: _display_key(found.display))
         skipped = sorted(self.skipped.values(), key=lambda s: (_display_key(s.display), s.reason))
-        return Discovery(tuple(files), tuple(skipped), tuple(self.missing))
+        return Discovery(tuple(files), tuple(skipped), tuple(self.missing), parsed)
 
     @staticmethod
     def _verdict(real: str, routes: Sequence[_Route], owners: dict[str, str]) -> tuple[str, str] | None:

@@ -220,6 +220,7 @@ def rendered_files(
         progress=render.progress_stream(config.progress),
         loaded=read,
         documents=documents,
+        parsed=found.kustomizations,
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]

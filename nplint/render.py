@@ -43,14 +43,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from nplint import __version__, charts, kustomization, programs, render_cache
-from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, SkippedFile
+from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, ParsedKustomization, SkippedFile
 from nplint.document_cache import DocumentCache
 from nplint.export import ExportTooLarge, export_tree, in_git, within
 from nplint.findings import Finding, Span
@@ -236,6 +236,7 @@ def plan(
     progress: TextIO | None = None,
     loaded: Sequence[LoadedFile] = (),
     documents: DocumentCache | None = None,
+    parsed: Mapping[str, ParsedKustomization] | None = None,
 ) -> RenderPlan:
     """Render what can be rendered among the skipped files; say why for the rest.
 
@@ -244,6 +245,8 @@ def plan(
     ``loaded``: files loaded already (by their display path relative to the root), so
     that the sources of rendered objects are not loaded twice.
     ``documents``: where rendered output and sources are loaded from when their bytes are known.
+    ``parsed``: kustomization files discovery read already (:attr:`Discovery.kustomizations`),
+    so that planning reads none of them again.
     """
     result = RenderPlan()
     started = time.monotonic()
@@ -260,23 +263,25 @@ def plan(
             found = program_for[tool]
             if not isinstance(found, str):
                 versions.ask(found[0])
-    real_directories = {t: kustomization.physical(root_real, t.directory) for t in candidates}
-    closures: dict[Target, Closure] = {}
-    kustomizations: dict[str, Closure] = {}
-    used_by_others: set[str] = set()
+    # One tree for the whole plan: overlays share bases, and each path is resolved once.
+    tree = kustomization.Tree(root_real, parsed)
+    real_directories = {t: tree.physical(t.directory) for t in candidates}
+    # Which kustomizations others use, and the chart homes of all: found in one pass over the
+    # references. The full closure is worked out only for the kustomizations rendered.
+    used_by_others, homes = tree.reached(
+        where
+        for target, where in real_directories.items()
+        if target.tool == "kustomize" and where is not None
+    )
     chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
         where = real_directories[target]
-        if target.tool == "kustomize" and where is not None:
-            closures[target] = kustomization.closure(root_real, where, kustomizations)
-            used_by_others |= closures[target].directories
-        elif target.tool == "helm" and where is not None:
+        if target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
-    result.listing = _listing(candidates, real_directories, kustomizations)
+    result.listing = _listing(candidates, real_directories, tree)
     through_parent = charts.subcharts(chart_facts)
     # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
-    homes = {home for closure in closures.values() for home in closure.chart_homes}
-    through_parent |= {d for d in chart_facts if any(within_relative(d, home) for home in homes)}
+    through_parent |= {d for d in chart_facts if _below_any(d, homes)}
     values = _values(root_real, helm_values)
     jobs: list[_Job] = []
     for target in candidates:
@@ -291,7 +296,7 @@ def plan(
         if not enabled:
             result.unrendered.append((target, "rendering is turned off (--render never)"))
             continue
-        closure = closures.get(target, Closure())
+        closure = tree.closure(where) if target.tool == "kustomize" and where is not None else Closure()
         program = program_for[target.tool]
         helm = program_for["helm"] if closure.helm else None
         namespace = _namespace(chart) if chart is not None else None
@@ -316,6 +321,20 @@ def plan(
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
     return result
+
+
+def _below_any(path: str, directories: set[str]) -> bool:
+    """Whether :func:`within_relative` holds for ``path`` and one of ``directories``.
+
+    Looks up ``path`` and each directory above it, rather than trying every directory:
+    a chart collection beside many kustomizations that inflate charts stays linear.
+    """
+    while True:
+        if path in directories:
+            return True
+        if not path:
+            return False
+        path = path.rpartition("/")[0]
 
 
 def within_relative(path: str, directory: str) -> bool:
@@ -707,7 +726,7 @@ def _render_one(
 
 
 def _listing(
-    candidates: Sequence[Target], real: dict[Target, str | None], kustomizations: dict[str, Closure]
+    candidates: Sequence[Target], real: dict[Target, str | None], tree: kustomization.Tree
 ) -> Listing:
     """Which kustomization directories list what, where the paths are what they seem.
 
@@ -715,17 +734,21 @@ def _listing(
     and the real paths the kustomizations list would not compare. So is one whose
     kustomization could not be followed (a remote base) or names nothing.
     """
+    owns = {
+        where: tree.own(where)
+        for target in candidates
+        if target.tool == "kustomize" and (where := real[target]) is not None
+    }
     directories = {
         target.directory
         for target in candidates
         if target.tool == "kustomize"
         and real[target] == target.directory
-        and (own := kustomizations.get(target.directory)) is not None
-        and own.refusal is None
+        and (own := owns[target.directory]).refusal is None
         # A kustomization that lists nothing, or did not parse, says nothing of its directory.
         and (own.files or own.patches or own.directories or own.helm)
     }
-    listed = {path for own in kustomizations.values() for path in (*own.files, *own.patches)}
+    listed = {path for own in owns.values() for path in (*own.files, *own.patches)}
     return Listing(frozenset(directories), frozenset(listed))
 
 
@@ -890,20 +913,27 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     """Move findings in rendered output to the source file of their object where it is known."""
     by_display = {r.target.display: r for r in rendered}
     mapped: list[Finding] = []
+    # Each render's sources indexed once, each template read once: a render of N objects
+    # with a finding on each costs N lookups, not N x N comparisons.
+    indexes: dict[str, _SourceIndex] = {}
+    texts = charts.TemplateTexts()
     for finding in findings:
         render = by_display.get(finding.path)
         if render is not None and render.templates is not None:
             note = f" (in the output of helm template for {render.target.directory or '.'})"
-            mapped.append(_on_template(finding, render, note))
+            mapped.append(_on_template(finding, render, note, texts))
             continue
         if render is None or finding.object is None:
             mapped.append(finding)
             continue
         tool = "kustomize" if render.target.tool == "kustomize" else "helm template"
         note = f" (in the output of {tool} for {render.target.directory or '.'})"
-        candidates = _sources_of(finding, render.sources)
+        index = indexes.get(finding.path)
+        if index is None:
+            index = indexes[finding.path] = _SourceIndex(render.sources)
+        candidates = index.sources_of(finding)
         if not candidates:
-            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object)
+            placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object, texts)
             if placed is not None:
                 shown, line = placed
                 span = Span.point(line, 1)
@@ -925,7 +955,7 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     return mapped
 
 
-def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
+def _on_template(finding: Finding, render: Rendered, note: str, texts: charts.TemplateTexts) -> Finding:
     """A finding in a chart's output, placed on the template its ``# Source:`` comment names.
 
     The template's line for the object cannot be known in general (the text is
@@ -935,12 +965,10 @@ def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
     """
     assert render.templates is not None
     source = render.templates.source_at(finding.span.line)
-    template = (
-        charts.template_file(render.root_real, render.directory, source) if source is not None else None
-    )
+    template = texts.template_file(render.root_real, render.directory, source) if source is not None else None
     if template is None:
         return replace(finding, span=Span.point(1, 1), message=finding.message + note)
-    text = kustomization.read_inside(render.root_real, template) or ""
+    text = texts.read(render.root_real, template)
     obj = finding.object
     line = charts.object_line(text, obj.kind, obj.name) if obj is not None else 1
     # The repository path as the target names it (the chart directory may be reached by a link).
@@ -949,25 +977,50 @@ def _on_template(finding: Finding, render: Rendered, note: str) -> Finding:
     return replace(finding, path=shown, span=Span.point(line, 1), message=finding.message + note)
 
 
-def _sources_of(finding: Finding, sources: Sequence[Manifest]) -> list[Manifest]:
-    """The source manifests of a rendered object: same kind, and the same name up to a prefix/suffix."""
-    obj = finding.object
-    assert obj is not None
-    exact: list[Manifest] = []
-    near: list[Manifest] = []
-    for manifest in sources:
-        metadata = manifest.node.get_map("metadata")
-        name = metadata.get_str("name") if metadata is not None else None
-        if manifest.kind != obj.kind or not name:
-            continue
-        if name == obj.name:
-            exact.append(manifest)
-        elif name in obj.name:  # namePrefix / nameSuffix keep the source name inside
-            near.append(manifest)
-    if exact:
-        return exact
-    names = {_name(m) for m in near}
-    return near if len(names) == 1 else []
+class _SourceIndex:
+    """The source manifests of one render, by kind and name.
+
+    The sources of a rendered object are those of its kind with its name; failing
+    those, the ones whose name lies inside its name (``namePrefix`` and
+    ``nameSuffix`` keep it), when they all have one name. Indexed once per render,
+    so that placing a finding looks names up instead of reading every source.
+    """
+
+    def __init__(self, sources: Sequence[Manifest]) -> None:
+        #: kind → name → (position among the sources, manifest), in source order.
+        self.named: dict[str, dict[str, list[tuple[int, Manifest]]]] = {}
+        #: kind → the lengths its names have, shortest first.
+        self.lengths: dict[str, list[int]] = {}
+        for position, manifest in enumerate(sources):
+            name = _name(manifest)
+            if not name or manifest.kind is None:  # no object's source
+                continue
+            self.named.setdefault(manifest.kind, {}).setdefault(name, []).append((position, manifest))
+        for kind, names in self.named.items():
+            self.lengths[kind] = sorted({len(name) for name in names})
+
+    def sources_of(self, finding: Finding) -> list[Manifest]:
+        """The source manifests of the object of ``finding``, in source order; [] when not known."""
+        obj = finding.object
+        assert obj is not None
+        names = self.named.get(obj.kind)
+        if names is None:
+            return []
+        exact = names.get(obj.name)
+        if exact:
+            return [manifest for _, manifest in exact]
+        # A shorter name inside the object's (namePrefix / nameSuffix keep it): every
+        # piece of the object's name of a length some source name has.
+        near: dict[int, Manifest] = {}
+        for length in self.lengths[obj.kind]:
+            if length >= len(obj.name):
+                break
+            for start in range(len(obj.name) - length + 1):
+                for position, manifest in names.get(obj.name[start : start + length], ()):
+                    near[position] = manifest
+        if len({_name(manifest) for manifest in near.values()}) != 1:
+            return []
+        return [near[position] for position in sorted(near)]
 
 
 def _name(manifest: Manifest) -> str | None:

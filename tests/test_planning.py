@@ -1,0 +1,253 @@
+"""Render planning reads, parses and resolves each kustomization and path once per run."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from nplint import discovery, kustomization, render
+from nplint.discovery import discover
+from nplint.findings import Finding, Level, ObjectRef, Span
+from nplint.kustomization import Closure, Tree
+from nplint.loading import Manifest, iter_manifests, load_text
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _fleet(root: Path, apps: int) -> None:
+    """Apps whose three overlays share the app's base, a common base and two components."""
+    _write(root / "common/kustomization.yaml", "resources:\n- cm.yaml\n")
+    _write(root / "common/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: common\n")
+    for name in ("monitoring", "netpol"):
+        _write(
+            root / f"components/{name}/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n- extra.yaml\n",
+        )
+        _write(
+            root / f"components/{name}/extra.yaml",
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n",
+        )
+    for number in range(apps):
+        app = root / f"apps/app{number}"
+        _write(app / "base/kustomization.yaml", "resources:\n- ../../../common\n- cm.yaml\n")
+        _write(app / "base/cm.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app{number}\n")
+        for env in ("dev", "prod", "stage"):
+            _write(
+                app / f"overlays/{env}/kustomization.yaml",
+                "resources:\n- ../../base\ncomponents:\n- ../../../../components/monitoring\n"
+                "- ./../../../../components/./netpol\npatches:\n- path: patch.yaml\n",
+            )
+            _write(
+                app / f"overlays/{env}/patch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
+            )
+
+
+def _closures(root: Path, parsed: dict[str, discovery.ParsedKustomization] | None) -> dict[str, Closure]:
+    tree = Tree(os.path.realpath(root), parsed)
+    directories = sorted(str(p.parent.relative_to(root)) for p in root.rglob("kustomization.yaml"))
+    return {directory: tree.closure(directory) for directory in directories}
+
+
+def test_each_kustomization_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fleet(tmp_path, 4)
+    parses: list[str] = []
+    real_parse = discovery.parse_kustomization
+
+    def counted(path: str) -> discovery.ParsedKustomization | None:
+        parses.append(path)
+        return real_parse(path)
+
+    monkeypatch.setattr(discovery, "parse_kustomization", counted)
+    reads: list[str] = []
+    real_read = kustomization.read_inside
+    monkeypatch.setattr(
+        kustomization, "read_inside", lambda root, path: reads.append(path) or real_read(root, path)
+    )
+    monkeypatch.chdir(tmp_path)
+    found = discover(["."], root=tmp_path)
+    plan = render.plan(found.skipped, tmp_path, enabled=False, parsed=found.kustomizations)
+    # 4 apps x (base + 3 overlays) + common + 2 components, each parsed once, by discovery.
+    assert len(parses) == len(set(parses)) == 4 * 4 + 3
+    assert reads == []  # planning took every one of them from discovery
+    # Only the overlays are top-level: the bases, the common base and the components are used by them.
+    assert sorted(target.directory for target, _ in plan.unrendered) == [
+        f"apps/app{n}/overlays/{env}" for n in range(4) for env in ("dev", "prod", "stage")
+    ]
+
+
+def test_what_discovery_read_gives_the_closures_a_fresh_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _fleet(tmp_path, 3)
+    # A file kustomize cannot use as a kustomization: planning follows nothing from it either way.
+    _write(tmp_path / "odd/kustomization.yaml", "- a list\n---\nresources: [../common]\n")
+    found = discover(["."], root=tmp_path)
+    from_discovery = _closures(tmp_path, dict(found.kustomizations))
+    assert from_discovery == _closures(tmp_path, None)
+    overlay = from_discovery["apps/app1/overlays/prod"]
+    assert overlay.directories == {
+        "apps/app1/base",
+        "common",
+        "components/monitoring",
+        "components/netpol",
+    }
+    assert overlay.patches == {"apps/app1/overlays/prod/patch.yaml"}
+    assert from_discovery["odd"].directories == {"common"}
+
+
+def test_a_kustomization_over_the_planning_bound_is_not_taken_from_discovery(tmp_path: Path) -> None:
+    _write(tmp_path / "app/kustomization.yaml", "resources: [cm.yaml]\n")
+    _write(tmp_path / "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
+    big = discovery.ParsedKustomization(kustomization._SOURCE_LIMIT + 1, True, {}, {"resources": ["cm.yaml"]})
+    real = os.path.join(os.path.realpath(tmp_path), "app", "kustomization.yaml")
+    # Discovery reads up to its own, larger, bound; planning still refuses what read_inside would.
+    assert Tree(os.path.realpath(tmp_path), {real: big}).closure("app").files == set()
+    assert Tree(os.path.realpath(tmp_path)).closure("app").files == {"app/cm.yaml"}
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "",
+        "a",
+        "a/b/c.yaml",
+        "./a//b",
+        "link-to-b/c.yaml",
+        "link-up/a/b",
+        "outside",
+        "outside/x",
+        "into-git",
+        "into-git/config",
+        "missing/x/y",
+        "loop/x",
+        "a/file.yaml/x",
+        "../a",
+        "/etc",
+    ],
+)
+def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> None:
+    root = tmp_path / "repo"
+    _write(root / "a/b/c.yaml", "x: 1\n")
+    _write(root / "a/file.yaml", "x: 1\n")
+    _write(tmp_path / "elsewhere/x", "x: 1\n")
+    (root / ".git").mkdir()
+    _write(root / ".git/config", "")
+    os.symlink("a/b", root / "link-to-b")
+    os.symlink(".", root / "link-up")
+    os.symlink("../elsewhere", root / "outside")
+    os.symlink(".git", root / "into-git")
+    os.symlink("loop", root / "loop")
+    root_real = os.path.realpath(root)
+    tree = Tree(root_real)
+    # Resolving a parent first must not change what a path below it resolves to.
+    tree.physical("link-up/a")
+    assert tree.physical(relative) == kustomization.physical(root_real, relative)
+    assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reached_is_what_the_closures_say(tmp_path: Path, seed: int) -> None:
+    """Which kustomizations others use, and their chart homes: the union of every closure, cycles included."""
+    rng = random.Random(seed)
+    count = 12
+    for number in range(count):
+        uses = sorted(rng.sample(range(count), rng.randint(0, 3)))  # may name itself: a cycle of one
+        lines = ["resources:"] + [f"- ../k{used}" for used in uses]
+        if rng.random() < 0.3:
+            lines += ["helmCharts:", "- name: x", f"helmGlobals:\n  chartHome: home{number}"]
+        _write(tmp_path / f"k{number}/kustomization.yaml", "\n".join(lines) + "\n")
+    root_real = os.path.realpath(tmp_path)
+    targets = [f"k{n}" for n in sorted(rng.sample(range(count), rng.randint(1, count)))]
+    closures = [Tree(root_real).closure(target) for target in targets]
+    used, homes = Tree(root_real).reached(targets)
+    assert used == set().union(*(c.directories for c in closures))
+    assert homes == set().union(*(c.chart_homes for c in closures))
+
+
+def test_a_kustomization_that_reaches_only_itself_is_not_used_by_another(tmp_path: Path) -> None:
+    _write(tmp_path / "a/kustomization.yaml", "resources:\n- ../b\n")
+    _write(tmp_path / "b/kustomization.yaml", "resources:\n- ../a\n")
+    _write(tmp_path / "c/kustomization.yaml", "resources:\n- ../c\n- ../d\n")
+    _write(tmp_path / "d/kustomization.yaml", "resources: []\n")
+    used, homes = Tree(os.path.realpath(tmp_path)).reached(["a", "b", "c"])
+    assert (used, homes) == ({"a", "b", "d"}, set())
+
+
+@pytest.mark.parametrize(
+    ("path", "directories", "expected"),
+    [
+        ("a/b/c", {"a/b"}, True),
+        ("a/b/c", {"a/b/c"}, True),
+        ("a/b/c", {""}, True),
+        ("a/bc", {"a/b"}, False),
+        ("a/b", {"a/b/c"}, False),
+        ("", {"a"}, False),
+        ("", {""}, True),
+        ("a/b/c", set(), False),
+    ],
+)
+def test_below_any_is_within_relative_of_one(path: str, directories: set[str], expected: bool) -> None:
+    assert render._below_any(path, directories) is expected
+    assert any(render.within_relative(path, d) for d in directories) is expected
+
+
+def _sources_by_scan(obj: ObjectRef, sources: list[Manifest]) -> list[Manifest]:
+    """The sources of a rendered object as read off every source: same kind, same name or one inside it."""
+    exact = [m for m in sources if m.kind == obj.kind and render._name(m) == obj.name]
+    if exact:
+        return exact
+    near = [m for m in sources if m.kind == obj.kind and (render._name(m) or "\\0") in obj.name]
+    return near if len({render._name(m) for m in near}) == 1 else []
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_source_index_finds_what_a_scan_of_every_source_finds(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["a", "ab", "web", "api", "db", "prod-web", "web-v2", "b"]
+    documents = []
+    for _ in range(30):
+        kind = rng.choice(["NetworkPolicy", "Deployment"])
+        name = rng.choice([*words, ""])
+        documents.append(f"apiVersion: v1\\nkind: {kind}\\nmetadata:\\n  name: '{name}'\\n")
+    documents.append("apiVersion: v1\\nkind: Deployment\\nmetadata: {}\\n")
+    sources = list(iter_manifests(load_text("s.yaml", "---\\n".join(documents))))
+    index = render._SourceIndex(sources)
+    for kind in ("NetworkPolicy", "Deployment", "Service"):
+        for name in [*words, "prod-web-v2", "prod-ab-x", "zzz"]:
+            obj = ObjectRef(kind, "ns", name)
+            finding = Finding("NP001", Level.ERROR, "m", "out.yaml", Span.point(1, 1), obj)
+            assert index.sources_of(finding) == _sources_by_scan(obj, sources), (kind, name)
+
+
+def test_files_named_one_by_one_share_what_their_directories_say(tmp_path: Path) -> None:
+    """Discovery asks about each directory once, and answers as it would for each file on its own."""
+    root = tmp_path / "repo"
+    _write(root / "chart/Chart.yaml", "name: c\n")
+    _write(root / "chart/templates/deep/x.yaml", "kind: A\n")
+    _write(root / "chart/templates/y.yaml", "kind: A\n")
+    _write(root / "plain/templates/z.yaml", "kind: A\n")
+    _write(root / "plain/a.yaml", "kind: A\n")
+    os.symlink("chart/templates", root / "linked")
+    paths = [
+        "chart/templates/deep/x.yaml",
+        "chart/templates/y.yaml",
+        "plain/templates/z.yaml",
+        "plain/a.yaml",
+    ]
+    paths += ["linked/deep/x.yaml", "chart/templates/deep/../y.yaml"]
+    discoverer = discovery._Discoverer(root, (), True)
+    for path in paths:
+        absolute = os.path.abspath(root / path)
+        assert discoverer._realpath(absolute) == os.path.realpath(absolute)
+        directory = os.path.dirname(os.path.realpath(absolute))
+        assert discoverer._in_templates(directory) == discovery._in_chart_templates(directory), path
+    found = discover([str(root / path) for path in paths], root=root)
+    assert [f.display for f in found.files] == ["plain/a.yaml", "plain/templates/z.yaml"]
+    assert {s.display for s in found.skipped} == {"chart/templates/deep/x.yaml", "chart/templates/y.yaml"}
