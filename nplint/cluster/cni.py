@@ -150,6 +150,8 @@ ALIASES: Mapping[str, str] = {
     "weavenet": "weave",
     "kuberouter": "kube-router",
     "ovn-k": "ovn-kubernetes",
+    # OpenShift's default network plugin (the only one from OpenShift 4.17 on).
+    "openshift": "ovn-kubernetes",
     "ovnkubernetes": "ovn-kubernetes",
     "openshiftsdn": "openshift-sdn",
     "dataplane-v2": "gke-dataplane-v2",
@@ -225,6 +227,8 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
 
     scan = scan_manifests(inventory.manifests, {id(o.node): o for o in inventory.objects})
     evidence = tuple(scan.evidence)
+    if not any(e.cni is not None for e in evidence):
+        evidence += _platform_default(inventory)
     cidrs = {"pod_cidrs": tuple(dict.fromkeys(scan.pod_cidrs)), "service_cidrs": tuple(scan.service_cidrs)}
     if declared:
         known = profile_for(declared)
@@ -256,6 +260,26 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
         )
     name = chosen[0] if len(chosen) == 1 else None
     return CNIDetection(None, evidence, name, profile, enforces, blame, **cidrs)
+
+
+def _platform_default(inventory: Inventory) -> tuple[CNIEvidence, ...]:
+    """The CNI a detected platform runs unless the manifests say otherwise (OpenShift: OVN-Kubernetes)."""
+    from nplint.cluster.platform import detected_platform
+
+    platform = detected_platform(inventory)
+    if not platform.is_openshift or platform.evidence is None:
+        return ()
+    shown = platform.evidence
+    return (
+        CNIEvidence(
+            "ovn-kubernetes",
+            True,
+            shown.path,
+            shown.document_index,
+            shown.node,
+            f"{shown.description} shows an OpenShift cluster, whose default network plugin is OVN-Kubernetes",
+        ),
+    )
 
 
 def _verdict(evidence: list[CNIEvidence]) -> bool | None:
