@@ -118,7 +118,8 @@ def _detected(inventory: Inventory) -> Platform:
         metadata = manifest.node.get_map("metadata")
         name_node = metadata.get("name") if metadata is not None else None
         name = metadata.get_str("name") if metadata is not None else None
-        what = f"the {shown(kind)} {shown(name)} ({shown(api)})" if name else f"a {shown(kind)} ({shown(api)})"
+        group = f"({shown(api)})"
+        what = f"the {shown(kind)} {shown(name)} {group}" if name else f"a {shown(kind)} {group}"
         found.append(
             PlatformEvidence(manifest.path, manifest.document_index, name_node or manifest.node, what)
         )
