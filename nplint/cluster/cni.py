@@ -240,7 +240,7 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
         return CNIDetection(declared, evidence, known.name, profile, known.enforces, shown, **cidrs)
     verdicts: dict[str, bool | None] = {}
     for cni in dict.fromkeys(e.cni for e in evidence if e.cni is not None):
-        verdicts[cni] = _verdict([e for e in evidence if e.cni == cni])
+        verdicts[cni] = _verdict([e for e in evidence if e.cni == cni], every=cni in EVERY_COMPONENT)
     enforcing = [c for c, v in verdicts.items() if v is True]
     if enforcing:
         # Canal shows as Flannel plus Calico; a policy engine on top of Flannel enforces.
@@ -282,11 +282,20 @@ def _platform_default(inventory: Inventory) -> tuple[CNIEvidence, ...]:
     )
 
 
-def _verdict(evidence: list[CNIEvidence]) -> bool | None:
+#: CNIs that enforce only when every one of their policy components is on: the AWS VPC CNI
+#: needs the network policy controller (ConfigMap ``amazon-vpc-cni``,
+#: ``enable-network-policy-controller``) and the node agent (``--enable-network-policy=true``
+#: on aws-node's ``aws-network-policy-agent`` container); one switched off enforces nothing.
+EVERY_COMPONENT = frozenset({"aws-vpc-cni"})
+
+
+def _verdict(evidence: list[CNIEvidence], *, every: bool = False) -> bool | None:
     explicit = [e.enforces for e in evidence if e.explicit and e.enforces is not None]
     pool = explicit or [e.enforces for e in evidence if e.enforces is not None]
     if not pool:
         return None
+    if every:
+        return False not in pool
     return True in pool
 
 
