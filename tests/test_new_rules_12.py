@@ -104,3 +104,11 @@ def test_np208_release_label_in_a_peer(tmp_path: Path) -> None:
     result = lint_paths(["."], root=tmp_path, select=["NP208"])
     assert [(f.rule_id, f.span.line, f.span.column) for f in result.findings] == [("NP208", 9, 35)]
     assert "`app.kubernetes.io/version: 0.18.1`" in result.findings[0].message
+
+
+def test_np208_release_headline_stays_short_with_a_long_value(tmp_path: Path) -> None:
+    value = "a-very-long-chart-name-for-a-test-" + "x" * 60 + "-10.20.30-rc.1"
+    policy = FROM_APISERVER.replace("component: kube-apiserver", f"helm.sh/chart: {value}")
+    _write(tmp_path, "p.yaml", policy)
+    [finding] = lint_paths(["."], root=tmp_path, select=["NP208"]).findings
+    assert len(finding.message) < 160

@@ -117,12 +117,14 @@ class PeerSelectsHostNetworkPods(Rule):
         node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
         span = node.key_span if node is not None else None
         verb = "admits" if direction is Direction.INGRESS else "reaches"
+        # Names (namespaces, workloads) go in the detail: the headline stays short whatever they are.
         message = (
-            f"this {direction.peers_key} peer's podSelector matches only host-network pods of {where}, "
-            f"which no selector matches: it {verb} nothing; use an ipBlock of the nodes"
+            f"this {direction.peers_key} peer matches only host-network pods, which no selector matches: "
+            f"it {verb} nothing; allow the nodes' IPs with an ipBlock"
         )
         detail = (
-            f"The podSelector {selector} matches {', '.join(names)}, which run with hostNetwork: true. "
+            f"The podSelector {selector} matches, in {where}, {', '.join(names)}, which run with "
+            "hostNetwork: true. "
             "Their traffic carries the node's address, and CNIs treat it as the node's: no podSelector or "
             "namespaceSelector matches it, so this peer allows nothing. Allow the nodes' addresses with an "
             "ipBlock (where the CNI lets an ipBlock match nodes), or a CNI host policy."

@@ -382,16 +382,14 @@ EPHEMERAL_LABELS: Mapping[str, tuple[str, str | None]] = {
 #: A version (``1.2.3``, ``v0.4``, ``2.0.0-rc.1``); one dot at least, so that the variant labels
 #: of canary routing (``version: v1``, ``version: v2``) are not taken for it.
 _VERSION = r"v?\d+(?:\.\d+)+(?:[-+][0-9A-Za-z.+-]*)?"
-#: Labels charts and release tooling set to the release's version: who sets each, and the
-#: shape of a value that changes with every upgrade.
+#: Labels charts and release tooling set to the release's version: what changes each, and
+#: the shape of a value that changes with every upgrade.
+_CHART_VERSION = re.compile(rf"(?:.+-)?{_VERSION}")
 RELEASE_LABELS: Mapping[str, tuple[str, re.Pattern[str]]] = {
-    "helm.sh/chart": (
-        "Helm charts set it to the chart's name and version",
-        re.compile(rf"(?:.+-)?{_VERSION}"),
-    ),
-    "chart": ("charts set it to the chart's name and version", re.compile(rf"(?:.+-)?{_VERSION}")),
-    "app.kubernetes.io/version": ("it holds the application's version", re.compile(_VERSION)),
-    "version": ("it holds a version", re.compile(_VERSION)),
+    "helm.sh/chart": ("every chart upgrade changes", _CHART_VERSION),
+    "chart": ("every chart upgrade changes", _CHART_VERSION),
+    "app.kubernetes.io/version": ("every release changes", re.compile(_VERSION)),
+    "version": ("every release changes", re.compile(_VERSION)),
 }
 
 
@@ -474,10 +472,11 @@ class EphemeralLabelSelector(Rule):
             # The policy carries the same version itself: it is released with the pods, and
             # an upgrade changes both together.
             return None
-        shown = f"`{shown_value(term.key)}: {shown_value(term.values[0])}`"
+        # The key is one of four; the value is cut short so the headline stays under 160 characters.
+        shown = f"`{term.key}: {shown_value(term.values[0], 20)}`"
         return (
-            f"the selector pins {shown}, but {origin}: the next upgrade changes the pods' value and "
-            "this selector stops matching them. Select by labels that stay across releases"
+            f"the selector pins {shown}, which {origin}: upgraded pods stop matching; "
+            "select by labels that stay"
         )
 
 
