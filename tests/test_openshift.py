@@ -133,3 +133,19 @@ def test_worlds_shows_why_the_cluster_is_openshift(tmp_path: Path, monkeypatch: 
     world = json.loads(out)["worlds"][0]
     assert world["platform"]["name"] == "openshift"
     assert world["platform"]["source"] == "detected"
+
+
+def test_the_dns_pods_named_ports_resolve_on_5353(tmp_path: Path) -> None:
+    shutil.copytree(GOOD, tmp_path / "repo")
+    policy = tmp_path / "repo" / "policy.yaml"
+    text = policy.read_text(encoding="utf-8")
+    named = text.replace("port: 5353}", "port: dns}", 1).replace("port: 5353}", "port: dns-tcp}", 1)
+    assert "port: dns-tcp}" in named
+    policy.write_text(named, encoding="utf-8")
+    assert lint_paths(["."], root=tmp_path / "repo", select=["NP301", "NP302"]).findings == []
+
+
+def test_a_configured_cluster_declares_its_own_platform(tmp_path: Path) -> None:
+    shutil.copytree(BAD, tmp_path / "repo")
+    clusters = {"clusters": {"vanilla": {"paths": ["*"], "platform": "kubernetes"}}}
+    assert lint_paths(["."], root=tmp_path / "repo", select=["NP301"], extra=clusters).findings == []
