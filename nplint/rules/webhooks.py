@@ -114,6 +114,42 @@ def may_admit_apiserver(peer: Peer, inventory: Inventory) -> bool:
     return pods is None or pods.is_empty or pods.matches(_KONNECTIVITY)
 
 
+#: Node labels that pin pods to control-plane nodes.
+_CONTROL_PLANE_NODE_LABELS = frozenset(
+    {"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"}
+)
+
+
+def on_control_plane(workload: Workload) -> bool:
+    """Whether the pods are pinned to control-plane nodes, where the API server is their own node.
+
+    A pod always admits its own node (networkpolicy-semantics §2.9), and a
+    kubeadm API server runs on the host network of the control-plane nodes.
+    """
+    template = workload.node.get_map("spec")
+    if workload.kind != "Pod":
+        template = template.get_map("template") if template is not None else None
+        template = template.get_map("spec") if template is not None else None
+    if template is None:
+        return False
+    selector = template.get_map("nodeSelector")
+    if selector is not None and any(key in _CONTROL_PLANE_NODE_LABELS for key, _, _ in selector.key_items()):
+        return True
+    affinity = template.get_map("affinity")
+    node_affinity = affinity.get_map("nodeAffinity") if affinity is not None else None
+    required = (
+        node_affinity.get_map("requiredDuringSchedulingIgnoredDuringExecution")
+        if node_affinity is not None
+        else None
+    )
+    for term in (required.get_seq("nodeSelectorTerms") if required is not None else None) or ():
+        expressions = term.get_seq("matchExpressions") if isinstance(term, MapNode) else None
+        for expression in expressions or ():
+            if isinstance(expression, MapNode) and expression.get_str("key") in _CONTROL_PLANE_NODE_LABELS:
+                return True
+    return False
+
+
 def _target_ports(service: Service, port: int, workload: Workload) -> list[tuple[str, int]]:
     """The (protocol, number) a Service port reaches on one workload's pods."""
     found: list[tuple[str, int]] = []
@@ -169,7 +205,9 @@ class WebhookBackendBlocked(Rule):
         pods = [
             w
             for w in inventory.workloads_in(service.namespace)
-            if not w.host_network and all(w.pod_labels.get(k) == v for k, v in selector.items())
+            if not w.host_network
+            and all(w.pod_labels.get(k) == v for k, v in selector.items())
+            and not on_control_plane(w)
         ]
         policies = [p for p in inventory.policies_in(service.namespace) if p.isolates(Direction.INGRESS)]
         for workload in pods:
