@@ -149,3 +149,15 @@ def test_a_configured_cluster_declares_its_own_platform(tmp_path: Path) -> None:
     shutil.copytree(BAD, tmp_path / "repo")
     clusters = {"clusters": {"vanilla": {"paths": ["*"], "platform": "kubernetes"}}}
     assert lint_paths(["."], root=tmp_path / "repo", select=["NP301"], extra=clusters).findings == []
+
+
+def test_the_reason_stays_one_short_line_whatever_the_names() -> None:
+    long = "x" * 200
+    route = (
+        ROUTE.replace("name: web", f"name: {long}")
+        .replace("route.openshift.io/v1", f"{long}.openshift.io/v1")
+        .replace("kind: Route", f"kind: {'K' * 100}")
+    )
+    manifests = list(iter_manifests(load_text("d" * 150 + "/route.yaml", route)))
+    platform = detect_platform(build_inventory(manifests), config())
+    assert platform.name == OPENSHIFT and len(platform.reason) < 180

@@ -54,7 +54,7 @@ class PlatformEvidence:
     description: str
 
     def __str__(self) -> str:
-        return f"{self.description} at {shown(self.path)}:{self.node.span.line}"
+        return f"{self.description} at {shown(self.path, 48)}:{self.node.span.line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +118,9 @@ def _detected(inventory: Inventory) -> Platform:
         metadata = manifest.node.get_map("metadata")
         name_node = metadata.get("name") if metadata is not None else None
         name = metadata.get_str("name") if metadata is not None else None
-        group = f"({shown(api)})"
-        what = f"the {shown(kind)} {shown(name)} {group}" if name else f"a {shown(kind)} {group}"
+        # Cut short so that `nplint worlds` prints the reason on one line of under 200 characters.
+        group = f"({shown(api, 32)})"
+        what = f"the {shown(kind, 24)} {shown(name, 32)} {group}" if name else f"a {shown(kind, 24)} {group}"
         found.append(
             PlatformEvidence(manifest.path, manifest.document_index, name_node or manifest.node, what)
         )
