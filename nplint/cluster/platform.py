@@ -18,9 +18,11 @@ is deployed to OpenShift. Declared beats detected, and declared DNS facts
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from nplint.config import ClusterFacts, Config, DNSFacts
+from nplint.loading import Manifest
 from nplint.loading.nodes import Node
 from nplint.model import Inventory
 from nplint.untrusted import shown
@@ -95,39 +97,51 @@ def is_openshift_group(group: str) -> bool:
 
 def detect_platform(inventory: Inventory, config: Config) -> Platform:
     """The platform of ``inventory``'s cluster: declared, else shown by its objects, else none."""
-    declared = config.cluster.platform
-    if declared is None and config.cni is not None and config.cni.strip().lower() in _OPENSHIFT_CNIS:
-        declared = OPENSHIFT
-    if declared is not None:
-        return Platform(OPENSHIFT, "declared") if declared == OPENSHIFT else Platform()
-    return detected_platform(inventory)
+    declared = declared_platform(config)
+    return declared if declared is not None else detected_platform(inventory)
 
 
 def detected_platform(inventory: Inventory) -> Platform:
     """What the manifests of ``inventory`` show, whatever the configuration says."""
-    return inventory.memo(("platform",), lambda: _detected(inventory))
+    return inventory.memo(("platform",), lambda: platform_shown(inventory.manifests))
 
 
-def _detected(inventory: Inventory) -> Platform:
-    found: list[PlatformEvidence] = []
-    for manifest in inventory.manifests:
-        api = manifest.node.get_str("apiVersion") or ""
-        if not is_openshift_group(api_group(api)):
-            continue
-        kind = manifest.kind or "object"
-        metadata = manifest.node.get_map("metadata")
-        name_node = metadata.get("name") if metadata is not None else None
-        name = metadata.get_str("name") if metadata is not None else None
-        # Cut short so that `nplint worlds` prints the reason on one line of under 200 characters.
-        group = f"({shown(api, 32)})"
-        what = f"the {shown(kind, 24)} {shown(name, 32)} {group}" if name else f"a {shown(kind, 24)} {group}"
-        found.append(
-            PlatformEvidence(manifest.path, manifest.document_index, name_node or manifest.node, what)
-        )
+def platform_shown(manifests: Iterable[Manifest]) -> Platform:
+    """What ``manifests`` show: OpenShift with its first object of an OpenShift group, else none."""
+    found = [e for e in map(openshift_evidence, manifests) if e is not None]
     if not found:
         return Platform()
-    first = min(found, key=lambda e: (e.path, e.node.span.line, e.node.span.column, e.description))
-    return Platform(OPENSHIFT, "detected", first)
+    return Platform(OPENSHIFT, "detected", min(found, key=evidence_order))
+
+
+def declared_platform(config: Config) -> Platform | None:
+    """The platform the configuration declares, or None when it leaves it to detection."""
+    declared = config.cluster.platform
+    if declared is None and config.cni is not None and config.cni.strip().lower() in _OPENSHIFT_CNIS:
+        declared = OPENSHIFT
+    if declared is None:
+        return None
+    return Platform(OPENSHIFT, "declared") if declared == OPENSHIFT else Platform()
+
+
+def evidence_order(evidence: PlatformEvidence) -> tuple[str, int, int, str]:
+    """Reading order, so the evidence named is the same whatever order files were read in."""
+    return (evidence.path, evidence.node.span.line, evidence.node.span.column, evidence.description)
+
+
+def openshift_evidence(manifest: Manifest) -> PlatformEvidence | None:
+    """The manifest as evidence of OpenShift when it is an object of an OpenShift API group."""
+    api = manifest.node.get_str("apiVersion") or ""
+    if not is_openshift_group(api_group(api)):
+        return None
+    kind = manifest.kind or "object"
+    metadata = manifest.node.get_map("metadata")
+    name_node = metadata.get("name") if metadata is not None else None
+    name = metadata.get_str("name") if metadata is not None else None
+    # Cut short so that `nplint worlds` prints the reason on one line of under 200 characters.
+    group = f"({shown(api, 32)})"
+    what = f"the {shown(kind, 24)} {shown(name, 32)} {group}" if name else f"a {shown(kind, 24)} {group}"
+    return PlatformEvidence(manifest.path, manifest.document_index, name_node or manifest.node, what)
 
 
 def platform_facts(facts: ClusterFacts, platform: Platform) -> ClusterFacts:

@@ -14,7 +14,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from nplint.cluster.platform import Platform, detect_platform
+from nplint.cluster.platform import (
+    OPENSHIFT,
+    Platform,
+    PlatformEvidence,
+    declared_platform,
+    evidence_order,
+    openshift_evidence,
+)
 from nplint.commands.common import (
     Deployed,
     Session,
@@ -64,7 +71,7 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     manifests, units, worlds = tree.manifests, tree.units, tree.worlds
     objects = Counter(units[m.path] for m in manifests if m.path in units)
     every = sorted(set(units.values()))
-    platforms = _platforms(tree, config, session)
+    platforms = _platforms(tree, config)
     if args.format == "json":
         text = json.dumps(_json(every, objects, worlds, platforms), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -73,16 +80,30 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     return ExitCode.OK
 
 
-def _platforms(tree: Deployed, config: Config, session: Session) -> list[Platform]:
-    """Each world's platform (in the worlds' order), with why nplint takes it for OpenShift."""
-    from nplint.lint import world_inventories
+def _platforms(tree: Deployed, config: Config) -> list[Platform]:
+    """Each world's platform (in the worlds' order), with why nplint takes it for OpenShift.
 
-    return [
-        detect_platform(one.inventory, one.config)
-        for one in world_inventories(
-            tree.files, tree.units, tree.worlds, config, session.plugins, tree.manifests
-        )
-    ]
+    The manifests are read once, unit by unit; a world shows what its units show.
+    """
+    first: dict[Unit, PlatformEvidence] = {}
+    for manifest in tree.manifests:
+        unit = tree.units.get(manifest.path)
+        evidence = openshift_evidence(manifest) if unit is not None else None
+        if unit is None or evidence is None:
+            continue
+        if unit not in first or evidence_order(evidence) < evidence_order(first[unit]):
+            first[unit] = evidence
+    found: list[Platform] = []
+    for world in tree.worlds:
+        declared = declared_platform(world.config(config))
+        shown = [first[u] for u in world.units if u in first]
+        if declared is not None:
+            found.append(declared)
+        elif shown:
+            found.append(Platform(OPENSHIFT, "detected", min(shown, key=evidence_order)))
+        else:
+            found.append(Platform())
+    return found
 
 
 def _json(
