@@ -66,6 +66,8 @@ _FACTS: dict[str, Any] = {
     "pod-cidr": _STR_OR_LIST,
     "service-cidr": _STR_OR_LIST,
     "node-cidr": _STR_OR_LIST,
+    # The distribution, where it changes the facts (OpenShift's DNS); unset: detected.
+    "platform": {"enum": ["openshift", "kubernetes"]},
 }
 
 SCHEMA: dict[str, Any] = {
@@ -271,6 +273,8 @@ class ClusterFacts:
     pod_cidrs: tuple[str, ...] = ()
     service_cidrs: tuple[str, ...] = ()
     node_cidrs: tuple[str, ...] = ()
+    #: ``openshift`` or ``kubernetes`` when declared; None: what the manifests show.
+    platform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +551,7 @@ def _cluster_facts(cluster: Mapping[str, Any], where: str, key: str) -> ClusterF
         pod_cidrs=_codes(cluster.get("pod-cidr")),
         service_cidrs=_codes(cluster.get("service-cidr")),
         node_cidrs=_codes(cluster.get("node-cidr")),
+        platform=cluster.get("platform"),
     )
     _check_cidrs(facts, where, key)
     return facts

@@ -321,3 +321,70 @@ def test_corpus_calico_manifest() -> None:
     assert (result.cni, result.enforces) == ("calico", True)
     kinds = {e.object.kind for e in result.evidence if e.object is not None}
     assert {"DaemonSet", "Deployment", "ConfigMap", "CustomResourceDefinition"} <= kinds
+
+
+AWS_CONFIG = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: amazon-vpc-cni, namespace: kube-system}\n"
+    "data: {enable-network-policy-controller: %s, enable-windows-ipam: 'false'}\n"
+)
+AWS_NODE = daemonset(
+    "aws-node",
+    ("aws-node", "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.19.0"),
+    (
+        "aws-network-policy-agent",
+        "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon/aws-network-policy-agent:v1.1.5",
+    ),
+    args="        args: [--enable-network-policy=%s]\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("controller", "agent", "enforces"),
+    [
+        ("'true'", "true", True),
+        # The controller is off: no PolicyEndpoints, so the agents enforce nothing.
+        ("'false'", "true", False),
+        # The agent is off: the controller's endpoints are never applied on the nodes.
+        ("'true'", "false", False),
+        ("'false'", "false", False),
+    ],
+)
+def test_aws_vpc_cni_needs_controller_and_agent(controller: str, agent: str, enforces: bool) -> None:
+    result = detect(("cm.yaml", AWS_CONFIG % controller), ("ds.yaml", AWS_NODE % agent))
+    assert (result.cni, result.enforces) == ("aws-vpc-cni", enforces)
+    if not enforces:
+        assert result.blame and all(e.enforces is False for e in result.blame)
+
+
+def test_aws_vpc_cni_controller_switch_alone() -> None:
+    # EKS Auto Mode and managed add-ons: the ConfigMap is all a repository shows.
+    assert detect(("cm.yaml", AWS_CONFIG % "'true'")).enforces is True
+    off = detect(("cm.yaml", AWS_CONFIG % "'false'"))
+    assert off.enforces is False
+    assert "enable-network-policy-controller" in off.blame[0].description
+    # Without the key the controller keeps its default (off), which an explicit agent flag outweighs.
+    missing = AWS_CONFIG.replace("enable-network-policy-controller: %s, ", "")
+    assert detect(("cm.yaml", missing)).enforces is False
+    assert detect(("cm.yaml", missing), ("ds.yaml", AWS_NODE % "true")).enforces is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: cilium.io/v2alpha1\nkind: CiliumBGPPeeringPolicy\nmetadata: {name: rack0}\n"
+        "spec: {nodeSelector: {matchLabels: {rack: rack0}}}\n",
+        "apiVersion: cilium.io/v2alpha1\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: pool}\n",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: ciliumbgppeeringpolicies.cilium.io}\n",
+    ],
+)
+def test_a_lone_cilium_resource_is_no_proof_of_cilium(text: str) -> None:
+    result = detect(("cilium.yaml", text), ("policy.yaml", POLICY))
+    assert (result.cni, result.evidence) == (None, ())
+
+
+def test_cilium_resources_beside_its_agent_still_show_cilium() -> None:
+    bgp = "apiVersion: cilium.io/v2alpha1\nkind: CiliumBGPPeeringPolicy\nmetadata: {name: rack0}\n"
+    agent = daemonset("cilium", ("cilium-agent", "quay.io/cilium/cilium:v1.16.3"))
+    result = detect(("bgp.yaml", bgp), ("agent.yaml", agent))
+    assert (result.cni, result.enforces) == ("cilium", True)

@@ -150,6 +150,8 @@ ALIASES: Mapping[str, str] = {
     "weavenet": "weave",
     "kuberouter": "kube-router",
     "ovn-k": "ovn-kubernetes",
+    # OpenShift's default network plugin (the only one from OpenShift 4.17 on).
+    "openshift": "ovn-kubernetes",
     "ovnkubernetes": "ovn-kubernetes",
     "openshiftsdn": "openshift-sdn",
     "dataplane-v2": "gke-dataplane-v2",
@@ -225,6 +227,8 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
 
     scan = scan_manifests(inventory.manifests, {id(o.node): o for o in inventory.objects})
     evidence = tuple(scan.evidence)
+    if not any(e.cni is not None for e in evidence):
+        evidence += _platform_default(inventory)
     cidrs = {"pod_cidrs": tuple(dict.fromkeys(scan.pod_cidrs)), "service_cidrs": tuple(scan.service_cidrs)}
     if declared:
         known = profile_for(declared)
@@ -236,7 +240,7 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
         return CNIDetection(declared, evidence, known.name, profile, known.enforces, shown, **cidrs)
     verdicts: dict[str, bool | None] = {}
     for cni in dict.fromkeys(e.cni for e in evidence if e.cni is not None):
-        verdicts[cni] = _verdict([e for e in evidence if e.cni == cni])
+        verdicts[cni] = _verdict([e for e in evidence if e.cni == cni], every=cni in EVERY_COMPONENT)
     enforcing = [c for c, v in verdicts.items() if v is True]
     if enforcing:
         # Canal shows as Flannel plus Calico; a policy engine on top of Flannel enforces.
@@ -258,11 +262,40 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
     return CNIDetection(None, evidence, name, profile, enforces, blame, **cidrs)
 
 
-def _verdict(evidence: list[CNIEvidence]) -> bool | None:
+def _platform_default(inventory: Inventory) -> tuple[CNIEvidence, ...]:
+    """The CNI a detected platform runs unless the manifests say otherwise (OpenShift: OVN-Kubernetes)."""
+    from nplint.cluster.platform import detected_platform
+
+    platform = detected_platform(inventory)
+    if not platform.is_openshift or platform.evidence is None:
+        return ()
+    shown = platform.evidence
+    return (
+        CNIEvidence(
+            "ovn-kubernetes",
+            True,
+            shown.path,
+            shown.document_index,
+            shown.node,
+            f"{shown.description} shows an OpenShift cluster, whose default network plugin is OVN-Kubernetes",
+        ),
+    )
+
+
+#: CNIs that enforce only when every one of their policy components is on: the AWS VPC CNI
+#: needs the network policy controller (ConfigMap ``amazon-vpc-cni``,
+#: ``enable-network-policy-controller``) and the node agent (``--enable-network-policy=true``
+#: on aws-node's ``aws-network-policy-agent`` container); one switched off enforces nothing.
+EVERY_COMPONENT = frozenset({"aws-vpc-cni"})
+
+
+def _verdict(evidence: list[CNIEvidence], *, every: bool = False) -> bool | None:
     explicit = [e.enforces for e in evidence if e.explicit and e.enforces is not None]
     pool = explicit or [e.enforces for e in evidence if e.enforces is not None]
     if not pool:
         return None
+    if every:
+        return False not in pool
     return True in pool
 
 

@@ -82,8 +82,12 @@ _WORKLOADS: Mapping[str, str] = {
     "ovnkube-node": "ovn-kubernetes",
     "kube-network-policies": "kube-network-policies",
 }
-_CRD_SUFFIXES = ((".crd.projectcalico.org", "calico"), (".cilium.io", "cilium"), (".crd.antrea.io", "antrea"))
-_POLICY_GROUPS = (("projectcalico.org/", "calico"), ("cilium.io/", "cilium"), ("crd.antrea.io/", "antrea"))
+# Cilium's CRDs and its other resources (BGP peering, load-balancer pools, egress gateways) are
+# installed and written for clusters where Cilium runs beside another policy engine, or not yet:
+# only its agent, its configuration, its chart, and its own policy kinds show that it enforces.
+_CRD_SUFFIXES = ((".crd.projectcalico.org", "calico"), (".crd.antrea.io", "antrea"))
+_POLICY_GROUPS = (("projectcalico.org/", "calico"), ("crd.antrea.io/", "antrea"))
+_CILIUM_POLICY_KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
 _CHARTS: Mapping[str, str] = {
     "cilium": "cilium",
     "tigera-operator": "calico",
@@ -245,6 +249,8 @@ class Scan:
         for group, cni in _POLICY_GROUPS:
             if api.startswith((group, "crd." + group)):
                 self.once(cni, where, f"the {kind} {name} ({api}) shows {PROFILES[cni].title}")
+        if api.startswith("cilium.io/") and kind in _CILIUM_POLICY_KINDS:
+            self.once("cilium", where, f"the {kind} {name} ({api}) is written for Cilium's policy engine")
 
     def once(self, cni: str, node: Node, description: str) -> None:
         if cni not in self._once:
@@ -346,9 +352,14 @@ class Scan:
         elif name == "amazon-vpc-cni":
             key = dig(data, "enable-network-policy-controller")
             on = truthy(key)
-            state = "sets" if on else "lacks"
-            description = f'{what} {state} `enable-network-policy-controller: "true"`'
-            self.add("aws-vpc-cni", on, key or where, description, explicit=on)
+            if key is None:
+                description = f'{what} lacks `enable-network-policy-controller: "true"`'
+            else:
+                value = '"true"' if on else "a value other than true"
+                description = f"{what} sets `enable-network-policy-controller` to {value}"
+            # The key decides whether the policy controller runs; its absence is the default (off),
+            # which the EKS add-on's own settings may change, so only a written value is explicit.
+            self.add("aws-vpc-cni", on, key or where, description, explicit=key is not None)
         elif name in ("calico-config", "antrea-config", "azure-npm-config"):
             cni = name.removesuffix("-config")
             self.add(cni, True, where, f"{what} configures {PROFILES[cni].title}")

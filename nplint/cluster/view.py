@@ -11,10 +11,11 @@ world gets its own view from that world's objects and facts.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from nplint.cluster.addresses import ClusterRange, cluster_ranges
+from nplint.cluster.addresses import SERVICE, ClusterRange, cluster_ranges, parse_range
 from nplint.cluster.cni import PROFILES, CNIDetection, CNIProfile, detect_cni
+from nplint.cluster.platform import OPENSHIFT_SERVICE_NETWORK, Platform, detect_platform, platform_facts
 from nplint.cluster.profiles import UPSTREAM, EngineProfile, capability_profile, engine_profile, profile_names
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.model import Inventory
@@ -64,6 +65,8 @@ class ClusterView:
     facts: ClusterFacts
     #: The pod and service ranges: configured, then revealed by the manifests.
     ranges: tuple[ClusterRange, ...]
+    #: The distribution where it changes the facts (OpenShift), and how nplint knows it.
+    platform: Platform = field(default_factory=Platform)
 
     @property
     def cni(self) -> str | None:
@@ -113,10 +116,19 @@ def _view(inventory: Inventory, config: Config) -> ClusterView:
     detection = detect_cni(inventory, config)
     capabilities = detection.profile
     profile = UPSTREAM if capabilities is None else capability_profile(capabilities)
+    platform = detect_platform(inventory, config)
+    facts = platform_facts(config.cluster, platform)
+    ranges = cluster_ranges(inventory, facts)
+    if platform.is_openshift and not any(r.role == SERVICE for r in ranges):
+        # The installer's default: it places the DNS Service (172.30.0.10) and `kubernetes` (172.30.0.1).
+        network = parse_range(OPENSHIFT_SERVICE_NETWORK)
+        assert network is not None
+        ranges += (ClusterRange(network, SERVICE, "the OpenShift default service network"),)
     return ClusterView(
         declared=config.cni,
         detection=detection,
         profile=profile,
-        facts=config.cluster,
-        ranges=cluster_ranges(inventory, config.cluster),
+        facts=facts,
+        ranges=ranges,
+        platform=platform,
     )

@@ -14,7 +14,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from nplint.cluster.platform import (
+    OPENSHIFT,
+    Platform,
+    PlatformEvidence,
+    declared_platform,
+    evidence_order,
+    openshift_evidence,
+)
 from nplint.commands.common import (
+    Deployed,
     Session,
     add_common,
     add_render_option,
@@ -22,6 +31,7 @@ from nplint.commands.common import (
     deployed,
     write_output,
 )
+from nplint.config import Config
 from nplint.exitcodes import ExitCode
 from nplint.units import Unit, World
 from nplint.units.units import PLAIN
@@ -61,15 +71,44 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     manifests, units, worlds = tree.manifests, tree.units, tree.worlds
     objects = Counter(units[m.path] for m in manifests if m.path in units)
     every = sorted(set(units.values()))
+    platforms = _platforms(tree, config)
     if args.format == "json":
-        text = json.dumps(_json(every, objects, worlds), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(_json(every, objects, worlds, platforms), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = _text(every, objects, worlds)
+        text = _text(every, objects, worlds, platforms)
     write_output(text, args.output, stdout)
     return ExitCode.OK
 
 
-def _json(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]) -> dict[str, object]:
+def _platforms(tree: Deployed, config: Config) -> list[Platform]:
+    """Each world's platform (in the worlds' order), with why nplint takes it for OpenShift.
+
+    The manifests are read once, unit by unit; a world shows what its units show.
+    """
+    first: dict[Unit, PlatformEvidence] = {}
+    for manifest in tree.manifests:
+        unit = tree.units.get(manifest.path)
+        evidence = openshift_evidence(manifest) if unit is not None else None
+        if unit is None or evidence is None:
+            continue
+        if unit not in first or evidence_order(evidence) < evidence_order(first[unit]):
+            first[unit] = evidence
+    found: list[Platform] = []
+    for world in tree.worlds:
+        declared = declared_platform(world.config(config))
+        shown = [first[u] for u in world.units if u in first]
+        if declared is not None:
+            found.append(declared)
+        elif shown:
+            found.append(Platform(OPENSHIFT, "detected", min(shown, key=evidence_order)))
+        else:
+            found.append(Platform())
+    return found
+
+
+def _json(
+    units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World], platforms: Sequence[Platform]
+) -> dict[str, object]:
     return {
         "version": 1,
         "units": [
@@ -88,13 +127,20 @@ def _json(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]
                 "name": w.name,
                 "units": [{"kind": u.kind, "directory": u.name} for u in w.units],
                 **({"cni": w.cni} if w.cni else {}),
+                **(
+                    {"platform": {"name": p.name, "source": p.source, "reason": p.reason}}
+                    if (p := platforms[i]).name is not None
+                    else {}
+                ),
             }
-            for w in worlds
+            for i, w in enumerate(worlds)
         ],
     }
 
 
-def _text(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]) -> str:
+def _text(
+    units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World], platforms: Sequence[Platform]
+) -> str:
     width = max((len(shown(u.name)) for u in units), default=0)
     lines = [f"{len(units)} unit{'s' if len(units) != 1 else ''} (what one `kubectl apply` sends):"]
     for unit in units:
@@ -111,11 +157,14 @@ def _text(units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World]
     lines.append(
         f"{len(worlds)} world{'s' if len(worlds) != 1 else ''} (what one cluster holds, judged on its own):"
     )
-    for world in worlds:
+    for world, platform in zip(worlds, platforms, strict=True):
         cni = f" (cni: {shown(world.cni)})" if world.cni else ""
         lines.append(
             f"  {shown(world.label)}{cni}: {len(world.units)} unit{'s' if len(world.units) != 1 else ''}"
         )
+        if platform.name is not None:
+            # The reason quotes repository values already escaped and capped.
+            lines.append(f"    platform: {platform.reason}")
         for unit in world.units:
             lines.append(f"    {unit.kind:<9}  {shown(unit.name)}")
     return "\n".join(lines) + "\n"

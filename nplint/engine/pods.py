@@ -77,7 +77,12 @@ def dns_pods(inventory: Inventory, facts: ClusterFacts) -> list[PodView]:
         for name, number, protocol in (
             [(c.name, c.port, c.protocol) for c in DNS_CONTAINER_PORTS if c.port != 53]
             + [
-                (("dns" if protocol == "UDP" else "dns-tcp") if port == 53 else None, port, protocol)
+                # The DNS port carries CoreDNS's names whatever its number (5353 on OpenShift).
+                (
+                    ("dns" if protocol == "UDP" else "dns-tcp") if port == facts.dns.ports[0] else None,
+                    port,
+                    protocol,
+                )
                 for port in facts.dns.ports
                 for protocol in ("UDP", "TCP")
             ]

@@ -256,6 +256,11 @@ class PeerSelectsNothing(Rule):
         candidates = [w for name in namespaces for w in workloads[name] if not w.host_network]
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
             return None
+        # A peer that matches host-network pods is NP209's: it names the pods and why they never match.
+        from nplint.rules.hostnetwork import matches_host_network_pods
+
+        if matches_host_network_pods(peer.pod_selector, namespaces, workloads):
+            return None
         where = (
             f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1

@@ -114,9 +114,13 @@ class EgressBlocksDns(Rule):
             f"  - namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {dns_ns}}}}}\n"
             f"    podSelector: {{matchLabels: {{{dns_labels}}}}}\n"
             "  ports:\n"
-            "  - {protocol: UDP, port: 53}\n"
-            "  - {protocol: TCP, port: 53}"
+            + "\n".join(
+                f"  - {{protocol: {proto}, port: {port}}}" for port in ports for proto in ("UDP", "TCP")
+            )
         )
+        # The DNS pods' port (5353 on OpenShift) and, where a platform set the facts, why.
+        port_text = "/".join(map(str, ports))
+        platform = ctx.cluster.platform.reason
         for policy, labels in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
             listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
             message = (
@@ -124,8 +128,9 @@ class EgressBlocksDns(Rule):
                 f"selecting them allows UDP {'/'.join(map(str, ports))} to the cluster DNS pods "
                 f"({dns_labels} in {namespace_text(dns_ns)}): name resolution will fail. Add an egress "
                 f"rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
-                f"{{{dns_labels}}} on UDP and TCP port 53"
+                f"{{{dns_labels}}} on UDP and TCP port {port_text}"
             )
+            detail = f"The cluster is taken for {platform}, whose DNS pods these are." if platform else ""
             node = egress_type_node(policy)
             others = [
                 Related(
@@ -137,7 +142,7 @@ class EgressBlocksDns(Rule):
                 if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]
             span = node.key_span if node is not None else None
-            yield self.finding(policy, node, message, span=span, related=others, fix=fix)
+            yield self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
 
 
 RULES = (EgressBlocksDns,)

@@ -379,12 +379,26 @@ EPHEMERAL_LABELS: Mapping[str, tuple[str, str | None]] = {
 }
 
 
+#: A version (``1.2.3``, ``v0.4``, ``2.0.0-rc.1``); one dot at least, so that the variant labels
+#: of canary routing (``version: v1``, ``version: v2``) are not taken for it.
+_VERSION = r"v?\d+(?:\.\d+)+(?:[-+][0-9A-Za-z.+-]*)?"
+#: Labels charts and release tooling set to the release's version: what changes each, and
+#: the shape of a value that changes with every upgrade.
+_CHART_VERSION = re.compile(rf"(?:.+-)?{_VERSION}")
+RELEASE_LABELS: Mapping[str, tuple[str, re.Pattern[str]]] = {
+    "helm.sh/chart": ("every chart upgrade changes", _CHART_VERSION),
+    "chart": ("every chart upgrade changes", _CHART_VERSION),
+    "app.kubernetes.io/version": ("every release changes", re.compile(_VERSION)),
+    "version": ("every release changes", re.compile(_VERSION)),
+}
+
+
 class EphemeralLabelSelector(Rule):
     id = "NP208"
     name = "ephemeral-label-selector"
     summary = (
-        "A selector uses a label that changes per rollout or instance "
-        "(`pod-template-hash`, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`, …)."
+        "A selector uses a label that changes per rollout, release or instance "
+        "(`pod-template-hash`, `controller-revision-hash`, `helm.sh/chart`, …)."
     )
     level = Level.WARNING
     tags = ("selectors",)
@@ -398,6 +412,9 @@ class EphemeralLabelSelector(Rule):
                         yield self.finding(policy, term.key_node, message, span=term.key_node.span)
 
     def _message(self, site: SelectorSite, term: Term) -> str | None:
+        release = self._release_message(site, term)
+        if release is not None:
+            return release
         label = EPHEMERAL_LABELS.get(term.key)
         # Exists/DoesNotExist ignore the value: "every Deployment pod" stays true across rollouts.
         if label is None or term.operator not in (Operator.IN, Operator.NOT_IN):
@@ -440,6 +457,26 @@ class EphemeralLabelSelector(Rule):
         return (
             f"the selector uses {shown}, but {origin}, so the value changes {changes}: the new pods "
             f"carry another value and this selector stops matching them, without any error. {advice}"
+        )
+
+    @staticmethod
+    def _release_message(site: SelectorSite, term: Term) -> str | None:
+        """A pod selector that pins a release's version: the next upgrade changes the pods' value."""
+        release = RELEASE_LABELS.get(term.key)
+        if release is None or site.role == "namespace" or term.operator is not Operator.IN:
+            return None
+        origin, pattern = release
+        if not term.values or not all(pattern.fullmatch(value) for value in term.values):
+            return None
+        if site.policy.labels.get(term.key) in term.values:
+            # The policy carries the same version itself: it is released with the pods, and
+            # an upgrade changes both together.
+            return None
+        # The key is one of four; the value is cut short so the headline stays under 160 characters.
+        shown = f"`{term.key}: {shown_value(term.values[0], 20)}`"
+        return (
+            f"the selector pins {shown}, which {origin}: upgraded pods stop matching; "
+            "select by labels that stay"
         )
 
 
