@@ -1,0 +1,72 @@
+"""What a policy's author meant: read from the policy's name and from how a selector was written.
+
+Rules that judge wording (NP105, NP202, NP205) report what looks accidental. A
+policy's name is the one place where its author says in words what it is for,
+and a selector written ``{}`` in braces was typed that way, while an emptied
+block (``matchLabels:`` with its lines commented out, or rendered to nothing)
+decodes to null. Where both say "on purpose", the wording is deliberate and the
+rules keep quiet. The heuristics are listed on each rule's page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from nplint.loading.nodes import MapNode, Node, SeqNode
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+#: Words that, after "allow", mean every peer and every port.
+_EVERYTHING = frozenset(("all", "any", "everything", "everyone"))
+#: Words for a policy that takes traffic away rather than granting it.
+_RESTRICTING = frozenset(("deny", "restrict", "restricted", "isolate", "isolated", "isolation", "lockdown"))
+
+
+def name_words(name: str) -> tuple[str, ...]:
+    """The words of a name: ``default-deny_all.v2`` → ``default deny all v2``."""
+    return tuple(_TOKEN.findall(name.lower()))
+
+
+def _follows(words: tuple[str, ...], first: str, then: frozenset[str]) -> bool:
+    return any(a == first and b in then for a, b in itertools.pairwise(words))
+
+
+def says_allow_all(name: str) -> bool:
+    """Whether the name says the policy allows everything: ``allow-all``, ``allow-any-egress``."""
+    words = name_words(name)
+    return _follows(words, "allow", _EVERYTHING) or any(word in ("allowall", "allowany") for word in words)
+
+
+def says_deny_all(name: str) -> bool:
+    """Whether the name says the policy isolates every pod: ``default-deny``, ``deny-all``, ``denyall``."""
+    words = name_words(name)
+    return (
+        _follows(words, "default", frozenset(("deny",)))
+        or _follows(words, "deny", _EVERYTHING)
+        or any(word in ("denyall", "defaultdeny") for word in words)
+    )
+
+
+def says_every_pod(name: str) -> bool:
+    """Whether the name says the policy is about every pod of its namespace (deny-all or allow-all)."""
+    return says_deny_all(name) or says_allow_all(name)
+
+
+def says_restriction(name: str) -> bool:
+    """Whether the name says the policy narrows traffic: ``restrict-*``, ``deny-*``, ``*-isolation``."""
+    return any(word in _RESTRICTING for word in name_words(name)) or says_deny_all(name)
+
+
+def written_empty(node: Node | None) -> bool:
+    """Whether ``node`` was written as an empty ``{}`` or ``[]``, rather than left empty.
+
+    ``matchLabels:`` with nothing after it (its lines commented out, or a template
+    value that rendered to nothing) decodes to null; ``matchLabels: {}`` is a
+    mapping someone typed, braces and all.
+    """
+    if isinstance(node, MapNode):
+        return not node.entries
+    if isinstance(node, SeqNode):
+        return len(node) == 0
+    return False
