@@ -9,6 +9,7 @@ from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.model.runtime_pods import RuntimePods, custom_resource_namespace
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -67,6 +68,14 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
         obj.namespace
         for obj in inventory.objects
         if obj.namespace and not isinstance(obj, Workload) and obj.kind not in POD_FREE_KINDS
+    }
+    # A custom resource that names no namespace lands in its unit's, like the workloads beside it.
+    operated |= {
+        found
+        for obj in inventory.objects
+        if not obj.namespace
+        and obj.kind not in POD_FREE_KINDS
+        and (found := custom_resource_namespace(obj, inventory)) is not None
     }
     return {namespace: found for namespace, found in grouped.items() if namespace not in operated}
 
@@ -161,6 +170,7 @@ class PolicySelectsNothing(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         workloads = workloads_by_namespace(ctx.inventory)
+        unseen = RuntimePods.of(ctx.inventory)
         for policy in ctx.inventory.policies:
             here = workloads.get(policy.namespace)
             if not here or not shares_area(policy.path, here):
@@ -168,6 +178,8 @@ class PolicySelectsNothing(Rule):
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
             span = where.key_span if where is not None else None
+            if not matched and unseen.reason(policy.namespace, policy.pod_selector, here) is not None:
+                continue  # pods an operator or controller makes at run time
             if not matched:
                 yield self.finding(
                     policy,
@@ -256,6 +268,9 @@ class PeerSelectsNothing(Rule):
         candidates = [w for name in namespaces for w in workloads[name] if not w.host_network]
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
             return None
+        unseen = RuntimePods.of(inventory)
+        if any(unseen.reason(name, peer.pod_selector, workloads[name]) is not None for name in namespaces):
+            return None  # pods an operator or controller makes at run time
         where = (
             f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1
