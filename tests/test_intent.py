@@ -11,6 +11,7 @@ from nplint.loading import load_text
 from nplint.loading.nodes import MapNode
 from nplint.rules.intent import (
     name_words,
+    says_all_namespaces,
     says_allow_all,
     says_deny_all,
     says_every_pod,
@@ -32,14 +33,20 @@ def test_deny_all_names(name: str) -> None:
     assert says_restriction(name)
 
 
-@pytest.mark.parametrize("name", ["allow-all", "allow-all-egress", "allowall", "allow-any-ingress"])
+@pytest.mark.parametrize(
+    "name",
+    ["allow-all", "allow-all-egress", "allowall", "allow-any-ingress", "allow-egress", "flux-allow-egress"],
+)
 def test_allow_all_names(name: str) -> None:
     assert says_allow_all(name)
     assert says_every_pod(name)
     assert not says_deny_all(name)
 
 
-@pytest.mark.parametrize("name", ["allow-metrics", "api-ingress", "allowed-clients", "all-allow", "web"])
+@pytest.mark.parametrize(
+    "name",
+    ["allow-metrics", "api-ingress", "allowed-clients", "all-allow", "web", "allow-egress-to-db", "allow"],
+)
 def test_names_that_say_nothing(name: str) -> None:
     assert not says_every_pod(name)
     assert not says_restriction(name)
@@ -60,8 +67,16 @@ def _selector(text: str) -> MapNode:
     return selector
 
 
+def test_all_namespaces_names() -> None:
+    assert says_all_namespaces("registry-allow-other-namespaces")
+    assert says_all_namespaces("allow-from-all-namespaces")
+    assert not says_all_namespaces("allow-monitoring-namespace")
+
+
 def test_written_form() -> None:
     assert written_empty(_selector("podSelector: {matchLabels: {}}\n").get("matchLabels"))
+    assert written_empty(_selector("podSelector:\n  matchLabels: null\n").get("matchLabels"))
+    assert written_empty(_selector("podSelector:\n  matchLabels: ~\n").get("matchLabels"))
     assert written_empty(_selector("podSelector:\n  matchExpressions: []\n").get("matchExpressions"))
     emptied = _selector("podSelector:\n  matchLabels:\n    # app: api\n")
     assert not written_empty(emptied.get("matchLabels"))

@@ -126,8 +126,10 @@ class ApiServer:
             ports.add(entry.port)
         if not ports <= self.ports:
             return False
-        if ports <= {6443}:
-            return True  # the API server's own port, whatever the peers: nothing else serves it
+        if 6443 in ports:
+            # The API server's own port, alone or beside the `kubernetes` Service's 443,
+            # whatever the peers: nothing else is served on it.
+            return True
         if rule.peers is None:
             return False  # 443 to anywhere is every HTTPS server of the internet, known by name
         return all(

@@ -13,12 +13,16 @@ from __future__ import annotations
 import itertools
 import re
 
-from nplint.loading.nodes import MapNode, Node, SeqNode
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 #: Words that, after "allow", mean every peer and every port.
 _EVERYTHING = frozenset(("all", "any", "everything", "everyone"))
+#: Words that may follow "allow" in a name that grants everything: ``allow-egress``, ``allow-all-traffic``.
+_UNQUALIFIED = _EVERYTHING | frozenset(("egress", "ingress", "traffic", "inbound", "outbound", "from", "to"))
+#: Words that, with "namespaces", mean every namespace: ``allow-other-namespaces``.
+_EVERY_NAMESPACE = frozenset(("all", "any", "every", "other", "cross"))
 #: Words for a policy that takes traffic away rather than granting it.
 _RESTRICTING = frozenset(("deny", "restrict", "restricted", "isolate", "isolated", "isolation", "lockdown"))
 
@@ -33,9 +37,24 @@ def _follows(words: tuple[str, ...], first: str, then: frozenset[str]) -> bool:
 
 
 def says_allow_all(name: str) -> bool:
-    """Whether the name says the policy allows everything: ``allow-all``, ``allow-any-egress``."""
+    """Whether the name says the policy allows everything: ``allow-all``, ``allow-egress``.
+
+    "allow" followed only by words that qualify nothing (a direction, "all",
+    "traffic") grants everything; ``allow-egress-to-db`` names what it allows.
+    """
     words = name_words(name)
-    return _follows(words, "allow", _EVERYTHING) or any(word in ("allowall", "allowany") for word in words)
+    if _follows(words, "allow", _EVERYTHING) or any(word in ("allowall", "allowany") for word in words):
+        return True
+    if "allow" not in words:
+        return False
+    rest = words[words.index("allow") + 1 :]
+    return bool(rest) and all(word in _UNQUALIFIED for word in rest)
+
+
+def says_all_namespaces(name: str) -> bool:
+    """Whether the name says the policy is about every namespace: ``allow-other-namespaces``."""
+    words = set(name_words(name))
+    return "namespaces" in words and bool(words & _EVERY_NAMESPACE)
 
 
 def says_deny_all(name: str) -> bool:
@@ -59,14 +78,17 @@ def says_restriction(name: str) -> bool:
 
 
 def written_empty(node: Node | None) -> bool:
-    """Whether ``node`` was written as an empty ``{}`` or ``[]``, rather than left empty.
+    """Whether ``node`` was typed empty — ``{}``, ``[]``, ``null``, ``~`` — rather than left empty.
 
     ``matchLabels:`` with nothing after it (its lines commented out, or a template
-    value that rendered to nothing) decodes to null; ``matchLabels: {}`` is a
-    mapping someone typed, braces and all.
+    value that rendered to nothing) is a null of no width; ``matchLabels: {}`` and
+    ``matchLabels: null`` (what kustomize and hydration tools write) were put there.
     """
     if isinstance(node, MapNode):
         return not node.entries
     if isinstance(node, SeqNode):
         return len(node) == 0
+    if isinstance(node, ScalarNode) and node.is_null:
+        line, column, end_line, end_column = node.pos
+        return (end_line, end_column) > (line, column)
     return False

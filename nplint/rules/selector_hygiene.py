@@ -20,7 +20,13 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.intent import says_allow_all, says_every_pod, says_restriction, written_empty
+from nplint.rules.intent import (
+    says_all_namespaces,
+    says_allow_all,
+    says_every_pod,
+    says_restriction,
+    written_empty,
+)
 from nplint.rules.selectors import selector_yaml
 from nplint.untrusted import quoted
 from nplint.untrusted import shown as shown_value
@@ -232,7 +238,9 @@ def deliberately_empty(site: SelectorSite, emptied: Node) -> bool:
     if not written_empty(emptied):
         return False
     name = site.policy.name
-    return says_every_pod(name) if site.role == "spec" else says_allow_all(name)
+    if site.role == "spec":
+        return says_every_pod(name)
+    return says_allow_all(name) or (site.role == "namespace" and says_all_namespaces(name))
 
 
 def emptied_field(selector: MapNode) -> Node | None:
