@@ -78,8 +78,13 @@ def test_written_form() -> None:
     assert written_empty(_selector("podSelector:\n  matchLabels: null\n").get("matchLabels"))
     assert written_empty(_selector("podSelector:\n  matchLabels: ~\n").get("matchLabels"))
     assert written_empty(_selector("podSelector:\n  matchExpressions: []\n").get("matchExpressions"))
-    emptied = _selector("podSelector:\n  matchLabels:\n    # app: api\n")
+    emptied = _selector("podSelector:\n  matchLabels:\n    # app: api\npolicyTypes: [Ingress]\n")
     assert not written_empty(emptied.get("matchLabels"))
+    # Bare, with the next field on the very next line: nothing was taken out of it.
+    bare = _selector("podSelector:\n  matchLabels:\npolicyTypes: [Ingress]\n")
+    assert written_empty(bare.get("matchLabels"))
+    # Bare at the end of the document: commented lines after it cannot be seen.
+    assert not written_empty(_selector("podSelector:\n  matchLabels:\n").get("matchLabels"))
     assert not written_empty(_selector("podSelector: {matchLabels: {a: b}}\n").get("matchLabels"))
 
 

@@ -202,7 +202,7 @@ class EgressBlocksDns(Rule):
         )
         for policy, labels, needs in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
             listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-            who = capped(labels[0], 60) + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")
+            who = capped(labels[0], 45) + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")
             dns_port = f"UDP {'/'.join(map(str, ports))}"
             weak = "strong" not in needs
             if weak:

@@ -78,11 +78,13 @@ def says_restriction(name: str) -> bool:
 
 
 def written_empty(node: Node | None) -> bool:
-    """Whether ``node`` was typed empty — ``{}``, ``[]``, ``null``, ``~`` — rather than left empty.
+    """Whether ``node`` was written empty on purpose, rather than emptied.
 
-    ``matchLabels:`` with nothing after it (its lines commented out, or a template
-    value that rendered to nothing) is a null of no width; ``matchLabels: {}`` and
-    ``matchLabels: null`` (what kustomize and hydration tools write) were put there.
+    ``matchLabels: {}``, ``[]``, ``null`` or ``~`` were typed (kustomize and
+    hydration tools write ``null``); so was a bare ``matchLabels:`` whose very next
+    line holds the next field. A bare ``matchLabels:`` followed by other lines
+    before the next field had its entries commented out (or a template rendered
+    them to nothing), and one at the end of its document cannot be told apart.
     """
     if isinstance(node, MapNode):
         return not node.entries
@@ -90,5 +92,21 @@ def written_empty(node: Node | None) -> bool:
         return len(node) == 0
     if isinstance(node, ScalarNode) and node.is_null:
         line, column, end_line, end_column = node.pos
-        return (end_line, end_column) > (line, column)
+        if (end_line, end_column) > (line, column):
+            return True
+        following = _next_line(node)
+        return following is not None and following == node.key_span.line + 1
     return False
+
+
+def _next_line(node: Node) -> int | None:
+    """The line where the next node after ``node`` in its document starts, or None at the end."""
+    current: Node = node
+    while current.parent is not None:
+        parent = current.parent
+        siblings = list(parent.entries.values()) if isinstance(parent, MapNode) else list(parent)
+        index = next(i for i, sibling in enumerate(siblings) if sibling is current)
+        if index + 1 < len(siblings):
+            return siblings[index + 1].key_span.line
+        current = parent
+    return None
