@@ -126,6 +126,16 @@ def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
     return "its pods have " + "; ".join(parts)
 
 
+def cluster_dns_pods(ctx: RuleContext, namespace: str, selector: LabelSelector) -> bool:
+    """Whether ``selector`` in ``namespace`` picks the cluster's DNS pods, which the cluster runs.
+
+    A repository that deploys something into ``kube-system`` (a CNI's UI, say) shows
+    that namespace, but not the DNS pods every cluster has there.
+    """
+    dns = ctx.cluster.facts.dns
+    return namespace == dns.namespace and selector.matches(dns.pod_labels)
+
+
 class UnprotectedWorkload(Rule):
     id = "NP103"
     name = "unprotected-workload"
@@ -178,8 +188,11 @@ class PolicySelectsNothing(Rule):
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
             span = where.key_span if where is not None else None
-            if not matched and unseen.reason(policy.namespace, policy.pod_selector, here) is not None:
-                continue  # pods an operator or controller makes at run time
+            if not matched and (
+                unseen.reason(policy.namespace, policy.pod_selector, here) is not None
+                or cluster_dns_pods(ctx, policy.namespace, policy.pod_selector)
+            ):
+                continue  # pods an operator, a controller or the cluster makes at run time
             if not matched:
                 yield self.finding(
                     policy,
@@ -236,18 +249,19 @@ class PeerSelectsNothing(Rule):
             for direction in Direction:
                 for rule in policy.rules(direction):
                     for peer in rule.peers or ():
-                        finding = self._check_peer(policy, direction, peer, inventory, workloads)
+                        finding = self._check_peer(ctx, policy, direction, peer, workloads)
                         if finding is not None:
                             yield finding
 
     def _check_peer(
         self,
+        ctx: RuleContext,
         policy: NetworkPolicy,
         direction: Direction,
         peer: Peer,
-        inventory: Inventory,
         workloads: dict[str, list[Workload]],
     ) -> Finding | None:
+        inventory = ctx.inventory
         if not peer.is_selector_peer or peer.pod_selector is None or peer.pod_selector.is_empty:
             return None
         if peer.namespace_selector is None:
@@ -269,8 +283,12 @@ class PeerSelectsNothing(Rule):
         if any(peer.pod_selector.matches(w.pod_labels) for w in candidates):
             return None
         unseen = RuntimePods.of(inventory)
-        if any(unseen.reason(name, peer.pod_selector, workloads[name]) is not None for name in namespaces):
-            return None  # pods an operator or controller makes at run time
+        if any(
+            unseen.reason(name, peer.pod_selector, workloads[name]) is not None
+            or cluster_dns_pods(ctx, name, peer.pod_selector)
+            for name in namespaces
+        ):
+            return None  # pods an operator, a controller or the cluster makes at run time
         where = (
             f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1
