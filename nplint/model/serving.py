@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
-from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS
+from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS, Inventory
 from nplint.model.objects import Workload
 
 #: A flag and its value: ``--port=9443``, ``-listen :8080``, ``--bind-address 0.0.0.0:9000``.
@@ -132,8 +132,15 @@ def _from_probes(container: MapNode) -> Iterator[int]:
                 yield port.value
 
 
-def served_ports(workload: Workload) -> frozenset[int]:
-    """TCP ports the pods serve by their command line, environment or probes, declared or not."""
+def served_ports(workload: Workload, inventory: Inventory) -> frozenset[int]:
+    """TCP ports the pods serve by their command line, environment or probes, declared or not.
+
+    Read once per workload and inventory: many policies select the same pods.
+    """
+    return inventory.memo(("served-ports", id(workload)), lambda: _served_ports(workload))
+
+
+def _served_ports(workload: Workload) -> frozenset[int]:
     found: set[int] = set()
     for container in _containers(workload):
         found.update(_from_command(container))

@@ -344,7 +344,7 @@ class ServicePortNotPodPort(Rule):
 
 
 def served_elsewhere(
-    workloads: Sequence[Workload], services: Sequence[tuple[Service, list[Workload]]]
+    workloads: Sequence[Workload], services: Sequence[tuple[Service, list[Workload]]], inventory: Inventory
 ) -> dict[str, set[int]]:
     """Ports the pods serve though no container declares them, by protocol.
 
@@ -357,7 +357,7 @@ def served_elsewhere(
         for port in service.ports:
             served[port.protocol] |= _target_numbers(port, backends)
     for workload in workloads:
-        served["TCP"] |= served_ports(workload)
+        served["TCP"] |= served_ports(workload, inventory)
     return served
 
 
@@ -381,7 +381,7 @@ class PortNotExposed(Rule):
             if not selected or not all(w.ports for w in selected):
                 continue
             services = index.services_of(selected)
-            served = served_elsewhere(selected, services)
+            served = served_elsewhere(selected, services, ctx.inventory)
             for rule in policy.ingress:
                 for entry in rule.ports or ():
                     if (
