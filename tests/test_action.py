@@ -32,6 +32,9 @@ metadata:
 spec:
   podSelector: {}
   policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: db}}
 """
 
 

@@ -19,6 +19,9 @@ metadata:
 spec:
   podSelector: {}
   policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: db}}
 """
 
 #: On its own this partial object would raise NP204 (no podSelector); merged into the base it does not.

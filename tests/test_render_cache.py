@@ -24,6 +24,9 @@ metadata:
 spec:
   podSelector: {}
   policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: db}}
 """
 
 

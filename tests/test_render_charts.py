@@ -34,6 +34,9 @@ metadata:
 spec:
   podSelector: {}
   policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: db}}
 """
 
 

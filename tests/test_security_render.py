@@ -41,6 +41,9 @@ metadata:
 spec:
   podSelector: {}
   policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: db}}
 """
 
 #: Moves the content of .git/config into a label of the policy, which NP003 would quote.

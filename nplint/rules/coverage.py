@@ -9,6 +9,7 @@ from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.model.runtime_pods import RuntimePods, custom_resource_namespace
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -68,6 +69,14 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
         for obj in inventory.objects
         if obj.namespace and not isinstance(obj, Workload) and obj.kind not in POD_FREE_KINDS
     }
+    # A custom resource that names no namespace lands in its unit's, like the workloads beside it.
+    operated |= {
+        found
+        for obj in inventory.objects
+        if not obj.namespace
+        and obj.kind not in POD_FREE_KINDS
+        and (found := custom_resource_namespace(obj, inventory)) is not None
+    }
     return {namespace: found for namespace, found in grouped.items() if namespace not in operated}
 
 
@@ -117,6 +126,16 @@ def _near_misses(selector: LabelSelector, workloads: Sequence[Workload]) -> str:
     return "its pods have " + "; ".join(parts)
 
 
+def cluster_dns_pods(ctx: RuleContext, namespace: str, selector: LabelSelector) -> bool:
+    """Whether ``selector`` in ``namespace`` picks the cluster's DNS pods, which the cluster runs.
+
+    A repository that deploys something into ``kube-system`` (a CNI's UI, say) shows
+    that namespace, but not the DNS pods every cluster has there.
+    """
+    dns = ctx.cluster.facts.dns
+    return namespace == dns.namespace and selector.matches(dns.pod_labels)
+
+
 class UnprotectedWorkload(Rule):
     id = "NP103"
     name = "unprotected-workload"
@@ -161,6 +180,7 @@ class PolicySelectsNothing(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         workloads = workloads_by_namespace(ctx.inventory)
+        unseen = RuntimePods.of(ctx.inventory)
         for policy in ctx.inventory.policies:
             here = workloads.get(policy.namespace)
             if not here or not shares_area(policy.path, here):
@@ -168,6 +188,11 @@ class PolicySelectsNothing(Rule):
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
             span = where.key_span if where is not None else None
+            if not matched and (
+                unseen.reason(policy.namespace, policy.pod_selector, here) is not None
+                or cluster_dns_pods(ctx, policy.namespace, policy.pod_selector)
+            ):
+                continue  # pods an operator, a controller or the cluster makes at run time
             if not matched:
                 yield self.finding(
                     policy,
@@ -224,18 +249,19 @@ class PeerSelectsNothing(Rule):
             for direction in Direction:
                 for rule in policy.rules(direction):
                     for peer in rule.peers or ():
-                        finding = self._check_peer(policy, direction, peer, inventory, workloads)
+                        finding = self._check_peer(ctx, policy, direction, peer, workloads)
                         if finding is not None:
                             yield finding
 
     def _check_peer(
         self,
+        ctx: RuleContext,
         policy: NetworkPolicy,
         direction: Direction,
         peer: Peer,
-        inventory: Inventory,
         workloads: dict[str, list[Workload]],
     ) -> Finding | None:
+        inventory = ctx.inventory
         if not peer.is_selector_peer or peer.pod_selector is None or peer.pod_selector.is_empty:
             return None
         if peer.namespace_selector is None:
@@ -261,6 +287,13 @@ class PeerSelectsNothing(Rule):
 
         if matches_host_network_pods(peer.pod_selector, namespaces, workloads):
             return None
+        unseen = RuntimePods.of(inventory)
+        if any(
+            unseen.reason(name, peer.pod_selector, workloads[name]) is not None
+            or cluster_dns_pods(ctx, name, peer.pod_selector)
+            for name in namespaces
+        ):
+            return None  # pods an operator, a controller or the cluster makes at run time
         where = (
             f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1

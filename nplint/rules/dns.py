@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
+from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_service_addresses
 from nplint.engine.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
 from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
-from nplint.model import Direction, Inventory, NetworkPolicy
+from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyRule
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import capped
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -81,6 +84,81 @@ def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
     return found
 
 
+#: TCP ports the API server is reached on: the ``kubernetes`` Service's and the endpoints' usual one.
+APISERVER_PORTS = frozenset((443, 6443))
+#: The labels of the API server's static pods (kubeadm).
+APISERVER_POD_LABELS = (("component", "kube-apiserver"), ("k8s-app", "kube-apiserver"))
+#: The widest ipBlock still read as aimed at the API server's own addresses (a control-plane subnet).
+CONTROL_PLANE_PREFIX = {4: 24, 6: 120}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServer:
+    """Where the API server is: its TCP ports and known addresses, for telling its egress rules apart."""
+
+    ports: frozenset[int]
+    addresses: tuple[IPAddress, ...]
+
+    @classmethod
+    def of(cls, ctx: RuleContext) -> ApiServer:
+        facts = ctx.cluster.facts
+        known = apiserver_service_addresses(ctx.inventory, facts, ctx.cluster.ranges)
+        endpoints = tuple(n.network_address for n in apiserver_endpoints(facts))
+        ports = APISERVER_PORTS | ({facts.apiserver_port} if facts.apiserver_port else set())
+        return cls(frozenset(ports), tuple(a.address for a in known) + endpoints)
+
+    def holds(self, block: IPBlock) -> bool:
+        network = block.network
+        return (
+            network is not None
+            and network.prefixlen >= CONTROL_PLANE_PREFIX[network.version]
+            and any(block.contains(address) for address in self.addresses)
+        )
+
+    def only_target_of(self, rule: PolicyRule) -> bool:
+        """Whether the rule allows nothing but TCP to the API server: no name to resolve."""
+        if rule.ports is None:
+            return False
+        ports = set()
+        for entry in rule.ports:
+            if entry.protocol != "TCP" or not isinstance(entry.port, int) or entry.end_port is not None:
+                return False
+            ports.add(entry.port)
+        if not ports <= self.ports:
+            return False
+        if 6443 in ports:
+            # The API server's own port, alone or beside the `kubernetes` Service's 443,
+            # whatever the peers: nothing else is served on it.
+            return True
+        if rule.peers is None:
+            return False  # 443 to anywhere is every HTTPS server of the internet, known by name
+        return all(
+            (peer.ip_block is not None and self.holds(peer.ip_block))
+            or (
+                peer.pod_selector is not None
+                and any(label in peer.pod_selector.match_labels for label in APISERVER_POD_LABELS)
+            )
+            for peer in rule.peers
+        )
+
+
+def dns_need(policies: Sequence[NetworkPolicy], apiserver: ApiServer) -> str | None:
+    """How sure it is that the pods these policies isolate look names up: strong, weak, or None.
+
+    None: no egress at all (an explicit deny-all), or only to the API server, which
+    pods reach by the address in their environment. Weak: only to ipBlocks, which
+    pods may reach by address alone. Strong: anything else.
+    """
+    rules = [rule for policy in policies for rule in policy.egress]
+    if all(apiserver.only_target_of(rule) for rule in rules):
+        return None
+    if all(
+        rule.peers is not None and all(peer.ip_block is not None for peer in rule.peers) for rule in rules
+    ):
+        return "weak"
+    return "strong"
+
+
 class EgressBlocksDns(Rule):
     id = "NP301"
     name = "egress-blocks-dns"
@@ -94,7 +172,8 @@ class EgressBlocksDns(Rule):
         dns = dns_pods(inventory, facts)
         addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
-        blamed: dict[int, tuple[NetworkPolicy, list[str]]] = {}
+        apiserver = ApiServer.of(ctx)
+        blamed: dict[int, tuple[NetworkPolicy, list[str], set[str]]] = {}
         by_namespace: dict[str, list[NetworkPolicy]] = defaultdict(list)
         for policy in inventory.policies:
             by_namespace[policy.namespace].append(policy)
@@ -102,8 +181,12 @@ class EgressBlocksDns(Rule):
             isolating = egress_policies_for(pod, by_namespace.get(pod.namespace, ()))
             if not isolating or allows_dns(isolating, dns, "UDP", ports, addresses):
                 continue
+            need = dns_need(isolating, apiserver)
+            if need is None:
+                continue
             first = min(isolating, key=lambda p: (p.path, p.span, p.name))
-            entry = blamed.setdefault(id(first), (first, []))
+            entry = blamed.setdefault(id(first), (first, [], set()))
+            entry[2].add(need)
             if label not in entry[1]:
                 entry[1].append(label)
         dns_ns = facts.dns.namespace
@@ -121,16 +204,31 @@ class EgressBlocksDns(Rule):
         # The DNS pods' port (5353 on OpenShift) and, where a platform set the facts, why.
         port_text = "/".join(map(str, ports))
         platform = ctx.cluster.platform.reason
-        for policy, labels in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
+        for policy, labels, needs in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
             listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-            message = (
-                f"this policy isolates the egress of {listed}, and no egress rule of the policies "
-                f"selecting them allows UDP {'/'.join(map(str, ports))} to the cluster DNS pods "
-                f"({dns_labels} in {namespace_text(dns_ns)}): name resolution will fail. Add an egress "
-                f"rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
-                f"{{{dns_labels}}} on UDP and TCP port {port_text}"
+            who = capped(labels[0], 45) + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")
+            dns_port = f"UDP {port_text}"
+            weak = "strong" not in needs
+            if weak:
+                message = (
+                    f"egress of {who} reaches only addresses, not DNS ({dns_port}): "
+                    "if these pods resolve names, allow DNS"
+                )
+            else:
+                message = f"egress of {who} is isolated with no rule to DNS ({dns_port}): name lookups fail"
+            detail = (
+                f"This policy isolates the egress of {listed}, and no egress rule of the policies "
+                f"selecting them allows {dns_port} to the cluster DNS pods ({dns_labels} in "
+                f"{namespace_text(dns_ns)}): name resolution will fail"
+                + (
+                    " if they look names up; their egress goes only to ipBlocks, which need no name"
+                    if weak
+                    else ""
+                )
+                + f". Add an egress rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} "
+                f"with podSelector {{{dns_labels}}} on UDP and TCP port {port_text}."
+                + (f" The cluster is taken for {platform}, whose DNS pods these are." if platform else "")
             )
-            detail = f"The cluster is taken for {platform}, whose DNS pods these are." if platform else ""
             node = egress_type_node(policy)
             others = [
                 Related(
@@ -142,7 +240,11 @@ class EgressBlocksDns(Rule):
                 if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]
             span = node.key_span if node is not None else None
-            yield self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
+            found = self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
+            if weak and self.effective_level is self.level:
+                # Weak evidence of a need: a note, unless the configuration set the level.
+                found = replace(found, level=Level.NOTE)
+            yield found
 
 
 RULES = (EgressBlocksDns,)

@@ -9,6 +9,7 @@ from typing import ClassVar
 from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.model import Direction, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
+from nplint.rules.intent import says_allow_all
 from nplint.units import is_unnamed
 from nplint.untrusted import quoted, shown
 
@@ -121,6 +122,9 @@ class AllowAllNegatesDefaultDeny(Rule):
                         and isolates_whole_namespace(p, direction)
                         and not p.rules(direction)
                     ]
+                    if not deny and says_allow_all(policy.name):
+                        # Named for allowing everything and cancelling nothing: meant as written.
+                        continue
                     cancels = (
                         f"cancels the default-deny of NetworkPolicy {deny[0].ref.qualified}"
                         if deny

@@ -31,6 +31,7 @@ from nplint.model import (
     Workload,
 )
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.model.serving import served_ports
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import quoted, shown
 
@@ -342,6 +343,24 @@ class ServicePortNotPodPort(Rule):
         )
 
 
+def served_elsewhere(
+    workloads: Sequence[Workload], services: Sequence[tuple[Service, list[Workload]]], inventory: Inventory
+) -> dict[str, set[int]]:
+    """Ports the pods serve though no container declares them, by protocol.
+
+    A Service's ``targetPort`` (a number, or a name resolved through the container
+    ports) says the pods serve it; so do a container's listen flags, ``PORT``-like
+    variables and probes (:func:`~nplint.model.serving.served_ports`, TCP).
+    """
+    served: dict[str, set[int]] = defaultdict(set)
+    for service, backends in services:
+        for port in service.ports:
+            served[port.protocol] |= _target_numbers(port, backends)
+    for workload in workloads:
+        served["TCP"] |= served_ports(workload, inventory)
+    return served
+
+
 class PortNotExposed(Rule):
     id = "NP403"
     name = "port-not-exposed"
@@ -362,6 +381,7 @@ class PortNotExposed(Rule):
             if not selected or not all(w.ports for w in selected):
                 continue
             services = index.services_of(selected)
+            served = served_elsewhere(selected, services, ctx.inventory)
             for rule in policy.ingress:
                 for entry in rule.ports or ():
                     if (
@@ -372,6 +392,7 @@ class PortNotExposed(Rule):
                             for w in selected
                             for p in w.ports
                         )
+                        or any(entry.matches_number(n) for n in served.get(entry.protocol, ()))
                     ):
                         continue
                     if service_port_mismatch(entry, rule, services, selected) is not None:

@@ -20,6 +20,13 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.rules.base import Rule, RuleContext
+from nplint.rules.intent import (
+    says_all_namespaces,
+    says_allow_all,
+    says_every_pod,
+    says_restriction,
+    written_empty,
+)
 from nplint.rules.selectors import selector_yaml
 from nplint.untrusted import quoted
 from nplint.untrusted import shown as shown_value
@@ -127,7 +134,13 @@ class SameNamespaceOnlyPeer(Rule):
             if peer.namespace_selector is not None
         }
         for policy in ctx.inventory.policies:
-            if policy.namespace in aware or _SAME_NAMESPACE_NAME.search(policy.name):
+            if (
+                policy.namespace in aware
+                or _SAME_NAMESPACE_NAME.search(policy.name)
+                or says_restriction(policy.name)
+            ):
+                # A policy named for what it takes away (restrict-*, deny-*) keeps its
+                # peers at home on purpose.
                 continue
             for direction, _, peer in peers_of(policy):
                 node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
@@ -199,7 +212,7 @@ class EmptySelectorByAccident(Rule):
         for policy in ctx.inventory.policies:
             for site in selector_sites(policy):
                 emptied = emptied_field(site.node)
-                if emptied is None:
+                if emptied is None or deliberately_empty(site, emptied):
                     continue
                 key = str(emptied.key)
                 what = "labels" if key == "matchLabels" else "expressions"
@@ -213,6 +226,21 @@ class EmptySelectorByAccident(Rule):
                     f"`{literal}`"
                 )
                 yield self.finding(policy, emptied, message, span=emptied.key_span, fix=literal)
+
+
+def deliberately_empty(site: SelectorSite, emptied: Node) -> bool:
+    """Whether an empty field was typed as ``{}``/``[]`` in a policy whose name says "every pod".
+
+    ``default-deny`` with ``podSelector: {matchLabels: {}}`` means every pod, as its
+    name says; ``allow-all`` with such a peer means every peer. An emptied block
+    (null: lines commented out, a value rendered away) stays suspect whatever the name.
+    """
+    if not written_empty(emptied):
+        return False
+    name = site.policy.name
+    if site.role == "spec":
+        return says_every_pod(name)
+    return says_allow_all(name) or (site.role == "namespace" and says_all_namespaces(name))
 
 
 def emptied_field(selector: MapNode) -> Node | None:
