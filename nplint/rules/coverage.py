@@ -71,11 +71,8 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
         for obj in inventory.objects
         if obj.namespace and not isinstance(obj, Workload) and obj.kind not in POD_FREE_KINDS
     }
-    return {
-        namespace: found
-        for namespace, found in grouped.items()
-        if namespace not in operated and not platform_namespace(namespace, inventory.namespace_defined(namespace))
-    }
+    platform = {n for n in grouped if platform_namespace(n, inventory.namespace_defined(n))}
+    return {n: found for n, found in grouped.items() if n not in operated and n not in platform}
 
 
 def top_directory(path: str) -> str:
