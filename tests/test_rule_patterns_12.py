@@ -184,3 +184,42 @@ def test_platform_labels_a_selector_asks_for_are_assumed_where_unknown() -> None
         "addon.k8s.io/mode": "EnsureExists",
     }
     assert with_platform_labels(None, known) == known
+
+
+# -- NP301 and the labels a managed provider sets --------------------------------------------------
+
+_LOCKDOWN = (FIXTURES / "NP301" / "bad" / "platform-label-dns-peer.yaml").read_text()
+
+
+def test_a_dns_peer_on_platform_labels_is_a_note_that_cannot_tell(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"lockdown.yaml": _LOCKDOWN})
+    result = lint_paths(["."], root=root, select=["NP301"], extra={"cni": "calico"})
+    assert [(f.rule_id, f.level, f.span.line, f.span.column) for f in result.findings] == [
+        ("NP301", Level.NOTE, 11, 11)
+    ]
+    finding = result.findings[0]
+    assert finding.message.startswith("cannot tell whether every pod of namespace 'ledger' can resolve names")
+    assert "`kubernetes.io/cluster-service`" in finding.message
+    assert "will fail" not in finding.message
+
+
+def test_a_dns_peer_on_a_label_nothing_sets_still_fails(tmp_path: Path) -> None:
+    # `name` is nobody's label on kube-system: the classic mistake stays an error.
+    text = _LOCKDOWN.replace('kubernetes.io/cluster-service: "true"}}', "name: kube-system}}", 1)
+    root = _write(tmp_path, {"lockdown.yaml": text})
+    result = lint_paths(["."], root=root, select=["NP301"], extra={"cni": "calico"})
+    assert [(f.level, f.span.line) for f in result.findings] == [(Level.ERROR, 8)]
+    assert "name resolution will fail" in result.findings[0].message
+
+
+def test_dns_pods_the_repository_ships_have_known_labels(tmp_path: Path) -> None:
+    # The repository ships the DNS pods: their labels are known, and they lack the one the peer wants.
+    coredns = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: coredns, namespace: kube-system}\n"
+        "spec:\n  selector: {matchLabels: {k8s-app: kube-dns}}\n  template:\n"
+        "    metadata: {labels: {k8s-app: kube-dns}}\n"
+        "    spec: {containers: [{name: coredns, image: example.org/coredns:1}]}\n"
+    )
+    root = _write(tmp_path, {"lockdown.yaml": _LOCKDOWN, "coredns.yaml": coredns})
+    result = lint_paths(["."], root=root, select=["NP301"], extra={"cni": "calico"})
+    assert [(f.path, f.level, f.span.line) for f in result.findings] == [("lockdown.yaml", Level.ERROR, 8)]
