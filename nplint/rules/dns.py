@@ -229,19 +229,21 @@ class EgressBlocksDns(Rule):
             ][:3]
             span = node.key_span if node is not None else None
             if id(policy) not in sure and id(policy) in unsure:
-                yield self._cannot_tell(policy, unsure[id(policy)], listed, dns_labels, dns_ns, fix)
+                who = labels[0] + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")
+                yield self._cannot_tell(policy, unsure[id(policy)], who, dns_labels, dns_ns, fix)
                 continue
             yield self.finding(policy, node, message, span=span, related=others, fix=fix)
 
     def _cannot_tell(
-        self, policy: NetworkPolicy, peer: Peer, listed: str, dns_labels: str, dns_ns: str, fix: str
+        self, policy: NetworkPolicy, peer: Peer, who: str, dns_labels: str, dns_ns: str, fix: str
     ) -> Finding:
         """A note: the DNS rule reaches the DNS pods only if the cluster sets the platform labels it names."""
-        keys = _platform_keys(peer)
-        named = ", ".join(f"`{shown(key)}`" for key in keys[:2])
-        what = "a label only some platforms set" if len(keys) == 1 else "labels only some platforms set"
+        keys = _platform_keys(peer) or ["kubernetes.io/…"]
+        # The headline names one label (the detail all of them), to stay one short line.
+        named = ", ".join(f"`{shown(key, _KEY_LIMIT)}`" for key in keys)
         message = (
-            f"cannot tell whether {listed} can resolve names: this peer finds the DNS pods by {named}, {what}"
+            f"cannot tell whether {who} can resolve names: this peer finds the DNS pods by "
+            f"`{shown(keys[0], _KEY_LIMIT)}`, a label only some platforms set"
         )
         detail = (
             f"nplint knows the cluster DNS pods as {dns_labels} in {namespace_text(dns_ns)}, and the "
@@ -253,6 +255,10 @@ class EgressBlocksDns(Rule):
         )
         finding = self.finding(policy, peer.node, message, fix=fix, detail=detail)
         return replace(finding, level=Level.NOTE) if self.effective_level.rank > Level.NOTE.rank else finding
+
+
+#: Characters of a label key in the "cannot tell" note.
+_KEY_LIMIT = 40
 
 
 RULES = (EgressBlocksDns,)

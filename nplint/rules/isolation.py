@@ -108,8 +108,9 @@ class _MissingDefaultDeny(Rule):
         if not left_open:
             return
         first = left_open[0]
-        names = ", ".join(f"{w.kind} {shown(w.name, _PLATFORM_NAME_LIMIT)}" for w in left_open[:2])
-        more = f" and {len(left_open) - 2} more" if len(left_open) > 2 else ""
+        # One workload by name keeps the headline one short line; the rest are counted.
+        names = f"{first.kind} {shown(first.name, _PLATFORM_NAME_LIMIT)}"
+        more = f" and {len(left_open) - 1} more" if len(left_open) > 1 else ""
         message = (
             f"{namespace_text(namespace)} belongs to the platform: isolate {names}{more} for "
             f"{direction.lower} with a policy that selects its pods, not `podSelector: {{}}`"
