@@ -54,6 +54,13 @@ def test_a_key_written_beside_a_merge_overrides_the_merged_value() -> None:
         "before": {"name": "early", "image": "web:1"},
         "both": {"image": "first:1", "name": "web"},
     }
+    # A merged value is read where it was merged: its node's parent and key are there.
+    root = document.root
+    assert isinstance(root, MapNode)
+    after = root.entries["after"]
+    assert isinstance(after, MapNode)
+    image = after.entries["image"]
+    assert (image.parent, image.key, image.span.line) == (after, "image", 1)
 
 
 def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate() -> None:

@@ -515,6 +515,15 @@ class _Composer:
                 continue
             for key_text, entry in source.entries.items():
                 if key_text not in entries:
+                    if type(entry) is ScalarNode:
+                        # The merged value is this mapping's own: a scalar gets its own node here,
+                        # so that no node sits in two places (as a merged collection does, like an
+                        # alias), and its parent and key are where it is read.
+                        own = ScalarNode(entry.value, entry.text, entry.style, entry.pos, entry.tag)
+                        own.parent = parent
+                        own.key = key_text
+                        own.key_at = entry.key_at
+                        entry = own
                     entries[key_text] = entry
                     if frame.merged is None:
                         frame.merged = set()
