@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nplint import document_cache, render, result_cache
+from nplint.cluster.view import cluster_view
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
@@ -25,7 +26,7 @@ from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
-from nplint.rules.base import Rule, RuleContext, RuleRegistry
+from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
 from nplint.selection import Suppression, Suppressor, enabled_rules
 from nplint.units import Unit, World, naming, units_of, worlds_of
 from nplint.untrusted import escape, quoted
@@ -355,12 +356,14 @@ def judge_worlds(
     units: dict[str, Unit],
     worlds: Sequence[World],
     rendered: Sequence[render.Rendered],
+    keep: list[WorldFacts] | None = None,
 ) -> tuple[list[Finding], list[RuleFailure]]:
     """Run ``rules`` on each world, and report what several worlds share once, naming them.
 
     A finding is the same problem in two worlds when it has the same rule and
     source position (after mapping rendered output back to its source): the
-    line both overlays take from their base.
+    line both overlays take from their base. ``keep``, when given, receives each
+    world's facts for the rules of the "run" phase that judge every world at once.
     """
     judged: list[tuple[World, list[Finding]]] = []
     failures: list[RuleFailure] = []
@@ -371,6 +374,8 @@ def judge_worlds(
         inventory = world_inventory(
             [m for m in manifests if units.get(m.path) in held], files, config, plugins, units, world
         )
+        if keep is not None:
+            keep.append(WorldFacts(world, cluster_view(inventory, config), tuple(inventory.policies)))
         ctx = replace(base, inventory=inventory, files=files, config=config)
         found, failed = run_split(rules, ctx, config, run_rules)
         failures.extend(f for f in failed if f not in failures)
@@ -569,15 +574,26 @@ def _judged(
         enabled_ids=frozenset(r.id for r in chosen),
         registry=registry,
     )
+    # What each world's cluster is, for the rules that say something once for every world.
+    facts: list[WorldFacts] | None = [] if any(r.needs_worlds for r in run_level) else None
     if one is not None:
         ctx = replace(base, config=one.config(config))
         raw, failures = run_split(main_rules, ctx, ctx.config, run_rules)
         if rendering.rendered:
             raw = render.map_back(raw, rendering.rendered)
+        if facts is not None:
+            facts.append(WorldFacts(one, ctx.cluster, tuple(inventory.policies)))
     else:
-        raw, failures = judge_worlds(main_rules, base, manifests, plugins, units, worlds, rendering.rendered)
+        raw, failures = judge_worlds(
+            main_rules, base, manifests, plugins, units, worlds, rendering.rendered, facts
+        )
     if run_level:
-        once, once_failures = run_rules(run_level, base, config)
+        once, once_failures = run_rules(run_level, replace(base, worlds=tuple(facts or ())), config)
+        # A rule that judges the worlds reports on their objects, which may be rendered output.
+        on_worlds = {r.id for r in run_level if r.needs_worlds}
+        if rendering.rendered and on_worlds:
+            mapped = render.map_back([f for f in once if f.rule_id in on_worlds], rendering.rendered)
+            once = [f for f in once if f.rule_id not in on_worlds] + mapped
         raw += once
         failures += once_failures
     suppressor = Suppressor(registry, config, read, inventory)

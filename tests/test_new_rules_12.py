@@ -92,8 +92,24 @@ def test_np209_takes_the_static_pods_np206_leaves_them(tmp_path: Path) -> None:
 
 
 def test_np206_still_reports_a_typo_next_to_host_network_pods(tmp_path: Path) -> None:
-    typo = FROM_APISERVER.replace("component: kube-apiserver", "k8s-app: kube-dsn")
-    _write(tmp_path, "kube-system.yaml", KUBE_SYSTEM, typo)
+    # In a namespace the repository owns (kube-system is never fully known: see NP206's page).
+    owned = KUBE_SYSTEM.replace("kube-system", "dns-tests")
+    exporter = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: exporter, namespace: dns-tests}
+spec:
+  selector: {matchLabels: {app: exporter}}
+  template:
+    metadata: {labels: {app: exporter}}
+    spec:
+      hostNetwork: true
+      containers: [{name: exporter, image: exporter:1}]
+"""
+    typo = FROM_APISERVER.replace("component: kube-apiserver", "k8s-app: kube-dsn").replace(
+        "kube-system", "dns-tests"
+    )
+    _write(tmp_path, "dns-tests.yaml", owned, exporter, typo)
     result = lint_paths(["."], root=tmp_path, select=["NP206", "NP209"])
     assert [f.rule_id for f in result.findings] == ["NP206"]
 

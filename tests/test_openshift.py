@@ -113,7 +113,8 @@ def test_only_a_kube_system_rule_is_blamed_with_the_openshift_facts() -> None:
     result = lint_paths(["."], root=BAD, select=["NP301"])
     assert [(f.rule_id, f.path, f.span.line) for f in result.findings] == [("NP301", "policy.yaml", 9)]
     finding = result.findings[0]
-    assert "openshift-dns" in finding.message and "5353" in finding.message
+    assert "5353" in finding.message
+    assert "openshift-dns" in finding.detail and "5353" in (finding.fix or "")
     assert "OpenShift (detected: the Route shop (route.openshift.io/v1) at route.yaml:6)" in finding.detail
 
 

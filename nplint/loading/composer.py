@@ -74,7 +74,7 @@ class Document:
 
 
 class _Frame:
-    __slots__ = ("anchor", "depth", "node", "pending_key", "size")
+    __slots__ = ("anchor", "depth", "merged", "node", "pending_key", "size")
 
     def __init__(self, node: MapNode | SeqNode, anchor: str | None, depth: int) -> None:
         self.node = node
@@ -82,6 +82,8 @@ class _Frame:
         self.size = 1
         self.anchor = anchor
         self.depth = depth
+        #: Keys a ``<<`` merge put in this mapping: a key written later overrides them.
+        self.merged: set[str] | None = None
 
 
 class _TooManyValues(Exception):
@@ -461,7 +463,7 @@ class _Composer:
             frame.pending_key = key_node
             return
         frame.pending_key = None
-        self._add_entry(parent, key, node, alias)
+        self._add_entry(frame, parent, key, node, alias)
 
     def _check_built(self, pos: tuple[int, int, int, int]) -> None:
         """Stop composing once the document, or the file, holds more nodes than nplint builds."""
@@ -471,13 +473,20 @@ class _Composer:
         if built > MAX_DOCUMENT_NODES:
             raise _TooManyValues(pos, whole_file=False)
 
-    def _add_entry(self, parent: MapNode, key: ScalarNode, value: Node, alias: bool) -> None:
+    def _add_entry(self, frame: _Frame, parent: MapNode, key: ScalarNode, value: Node, alias: bool) -> None:
         key_text = key.text if key.value is not None or key.style else ""
         if key_text == "<<" and key.style == "":
-            self._merge(parent, value)
+            self._merge(frame, parent, value)
             return
         previous = parent.entries.get(key_text)
-        if previous is not None:
+        merged = frame.merged
+        if previous is not None and merged is not None and key_text in merged:
+            # A key written in the mapping overrides the one ``<<`` merged in, wherever it is
+            # written (the YAML 1.1 merge-key type; go-yaml v3 checks only the keys written in
+            # a mapping for duplicates). Written twice in the mapping, it is a duplicate.
+            merged.discard(key_text)
+            del parent.entries[key_text]
+        elif previous is not None:
             first = previous.key_span
             self._problems.append(
                 Problem(
@@ -495,14 +504,30 @@ class _Composer:
             value.key_at = pack_key(key.pos, key.style)
         parent.entries[key_text] = value
 
-    def _merge(self, parent: MapNode, value: Node) -> None:
+    def _merge(self, frame: _Frame, parent: MapNode, value: Node) -> None:
+        # Keys written before ``<<`` stand, and of several merged mappings the first that has
+        # a key gives it: what is merged only fills the keys the mapping does not write.
         sources = value.items if isinstance(value, SeqNode) else [value]
+        entries = parent.entries
         for source in sources:
             if not isinstance(source, MapNode):
                 self._problems.append(Problem(source.span, "not valid YAML: '<<' merges only mappings"))
                 continue
             for key_text, entry in source.entries.items():
-                parent.entries.setdefault(key_text, entry)
+                if key_text not in entries:
+                    if type(entry) is ScalarNode:
+                        # The merged value is this mapping's own: a scalar gets its own node here,
+                        # so that no node sits in two places (as a merged collection does, like an
+                        # alias), and its parent and key are where it is read.
+                        own = ScalarNode(entry.value, entry.text, entry.style, entry.pos, entry.tag)
+                        own.parent = parent
+                        own.key = key_text
+                        own.key_at = entry.key_at
+                        entry = own
+                    entries[key_text] = entry
+                    if frame.merged is None:
+                        frame.merged = set()
+                    frame.merged.add(key_text)
 
 
 def _is_flow_end(event: ev.Event) -> bool:

@@ -15,12 +15,23 @@ if TYPE_CHECKING:
     from nplint.discovery import SkippedFile
     from nplint.loading import LoadedFile
     from nplint.loading.nodes import Node
-    from nplint.model import Inventory, KubeObject
+    from nplint.model import Inventory, KubeObject, NetworkPolicy
     from nplint.render import Listing, Target
     from nplint.selection import Suppression
+    from nplint.units import World
 
 RULE_ID = re.compile(r"NP\d{3}\Z")
 RULE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class WorldFacts:
+    """What a rule of the "run" phase may know of one world: its cluster view and its policies."""
+
+    #: None when the run was judged as one inventory outside the worlds stage.
+    world: World | None
+    cluster: ClusterView
+    policies: Sequence[NetworkPolicy]
 
 
 @dataclass(slots=True)
@@ -44,6 +55,8 @@ class RuleContext:
     #: IDs of the rules that ran, and the catalog, for rules that judge rule references.
     enabled_ids: frozenset[str] = frozenset()
     registry: RuleRegistry | None = None
+    #: For rules of the "run" phase that set ``needs_worlds``: every world's facts, in order.
+    worlds: Sequence[WorldFacts] = ()
 
     @property
     def cluster(self) -> ClusterView:
@@ -73,6 +86,8 @@ class Rule:
     #: run's own input (what was not rendered), which no world holds, and run once;
     #: "meta" rules run after suppression and judge the suppressions themselves.
     phase: ClassVar[str] = "main"
+    #: A "run" rule that judges what each world's cluster is (:attr:`RuleContext.worlds`).
+    needs_worlds: ClassVar[bool] = False
 
     def __init__(self, level: Level | None = None) -> None:
         self.effective_level = level or self.level

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from nplint.cluster.cni import PROFILES, CNIDetection, CNIEvidence, CNIProfile
 from nplint.cluster.profiles import names_upstream
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy, PolicyPort
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, WorldFacts
 from nplint.rules.dns import egress_type_node
+from nplint.units import naming
 from nplint.untrusted import quoted
 from nplint.untrusted import shown as shown_value
 
@@ -40,9 +42,8 @@ def first_policy(inventory: Inventory) -> NetworkPolicy | None:
     return min(inventory.policies, key=lambda p: (p.path, p.span), default=None)
 
 
-def _policies(inventory: Inventory) -> str:
+def _policies(count: int) -> str:
     """The repository's policies as a subject: "the NetworkPolicy of …" or "the 3 NetworkPolicies of …"."""
-    count = len(inventory.policies)
     return (
         "the NetworkPolicy of this repository"
         if count == 1
@@ -230,17 +231,44 @@ class CNIUnknown(Rule):
     summary = "Policies exist but no CNI is declared or detected, so enforcement cannot be checked."
     level = Level.NOTE
     tags = ("cni", "enforcement")
+    # Whether the cluster's CNI is known is a question about the run, not about one world: a
+    # fleet of six clusters that all leave it open gets the note once, not six times.
+    phase = "run"
+    needs_worlds = True
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        inventory = ctx.inventory
-        first = first_policy(inventory)
-        if first is None:
-            return
-        detection = ctx.cluster.detection
-        if detection.enforces is not None:
-            return
-        policies = _policies(inventory)
-        be = "is" if len(inventory.policies) == 1 else "are"
+        worlds = ctx.worlds or (WorldFacts(None, ctx.cluster, tuple(ctx.inventory.policies)),)
+        with_policies = [w for w in worlds if w.policies]
+        # Worlds whose CNI is unknown in the same way share one finding.
+        groups: dict[tuple[str, str | None], list[WorldFacts]] = {}
+        for facts in with_policies:
+            detection = facts.cluster.detection
+            if detection.enforces is None:
+                groups.setdefault(_situation(detection), []).append(facts)
+        for group in groups.values():
+            finding = self._unknown(group)
+            if len(group) < len(with_policies):
+                # Other worlds' CNI is known (or unknown otherwise): say which worlds this is about.
+                held = [w.world for w in group if w.world is not None]
+                finding = replace(
+                    finding,
+                    message=f"{finding.message} ({naming(held)})",
+                    worlds=tuple(w.label for w in held),
+                )
+            yield finding
+
+    def _unknown(self, group: list[WorldFacts]) -> Finding:
+        """One finding for worlds whose CNI is unknown alike, on the first of their policies."""
+        # A policy every world holds (from a shared base) is one policy of the repository.
+        seen: dict[tuple[str, str], NetworkPolicy] = {}
+        for facts in group:
+            for policy in sorted(facts.policies, key=lambda p: (p.path, p.span)):
+                seen.setdefault((policy.namespace, policy.name), policy)
+        first = min(seen.values(), key=lambda p: (p.path, p.span))
+        detection = group[0].cluster.detection
+        evidence = list({e.description: e for w in group for e in w.cluster.detection.evidence}.values())
+        policies = _policies(len(seen))
+        be = "is" if len(seen) == 1 else "are"
         known = ", ".join(sorted(PROFILES))
         related: list[Related] = []
         if detection.declared and names_upstream(detection.declared):
@@ -256,19 +284,26 @@ class CNIUnknown(Rule):
                 f"`cni: {shown_value(detection.declared)}` is not a CNI nplint knows, so it cannot tell "
                 f"whether {policies} {be} enforced; use one of: {known}"
             )
-        elif detection.evidence:
-            shown = "; ".join(dict.fromkeys(e.description for e in detection.evidence[:3]))
+        elif evidence:
+            shown = "; ".join(e.description for e in evidence[:3])
             message = (
                 f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and the "
                 f"repository does not show whether it does ({shown}); {_DECLARE}"
             )
-            related = [Related(e.path, e.node.span, e.description) for e in detection.evidence[:3]]
+            related = [Related(e.path, e.node.span, e.description) for e in evidence[:3]]
         else:
             message = (
                 f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and no CNI "
                 f"is declared or found in the repository; {_DECLARE}"
             )
-        yield self.finding(first, None, message, related=related)
+        return self.finding(first, None, message, related=related)
+
+
+def _situation(detection: CNIDetection) -> tuple[str, str | None]:
+    """How a world's CNI is unknown: the worlds that say the same share one finding."""
+    if detection.declared:
+        return ("upstream" if names_upstream(detection.declared) else "unknown", detection.declared)
+    return ("evidence" if detection.evidence else "nothing", None)
 
 
 RULES = (CNICannotEnforce, CNIIgnoresFeature, CNIUnknown)

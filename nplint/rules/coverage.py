@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
+from nplint.cluster.platform_owned import platform_namespace
 from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
@@ -60,6 +61,8 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
     A namespace holding a custom resource that may run pods (an operator's
     ``Prometheus``, ``Kafka``, ``Alertmanager`` …) has pods the repository does
     not show, so it is left out: nothing can be said about what its selectors miss.
+    So is a namespace the platform owns (kube-system always holds the DNS pods and
+    add-ons no repository ships; :func:`nplint.cluster.platform_owned.platform_namespace`).
     """
     grouped: dict[str, list[Workload]] = defaultdict(list)
     for workload in inventory.workloads:
@@ -77,7 +80,8 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
         and obj.kind not in POD_FREE_KINDS
         and (found := custom_resource_namespace(obj, inventory)) is not None
     }
-    return {namespace: found for namespace, found in grouped.items() if namespace not in operated}
+    platform = {n for n in grouped if platform_namespace(n, inventory.namespace_defined(n))}
+    return {n: found for n, found in grouped.items() if n not in operated and n not in platform}
 
 
 def top_directory(path: str) -> str:
@@ -179,15 +183,25 @@ class PolicySelectsNothing(Rule):
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        workloads = workloads_by_namespace(ctx.inventory)
-        unseen = RuntimePods.of(ctx.inventory)
-        for policy in ctx.inventory.policies:
+        inventory = ctx.inventory
+        workloads = workloads_by_namespace(inventory)
+        unseen = RuntimePods.of(inventory)
+        for policy in inventory.policies:
             here = workloads.get(policy.namespace)
+            # In a namespace the platform owns, the repository's pods are some of many: a selector
+            # may be meant for the platform's, but what it matches of the repository's is known.
+            partial = here is None and platform_namespace(
+                policy.namespace, inventory.namespace_defined(policy.namespace)
+            )
+            if partial:
+                here = inventory.workloads_in(policy.namespace)
             if not here or not shares_area(policy.path, here):
                 continue  # the namespace's workloads are not in the repository
             matched = [w for w in here if policy.pod_selector.matches(w.pod_labels)]
             where: Node | None = policy.pod_selector_node
             span = where.key_span if where is not None else None
+            if not matched and partial:
+                continue
             if not matched and (
                 unseen.reason(policy.namespace, policy.pod_selector, here) is not None
                 or cluster_dns_pods(ctx, policy.namespace, policy.pod_selector)

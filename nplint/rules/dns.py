@@ -7,13 +7,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_service_addresses
-from nplint.engine.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
+from nplint.cluster.platform_owned import platform_label, platform_namespace, with_platform_labels
+from nplint.config import ClusterFacts
+from nplint.engine.matching import (
+    AddressContext,
+    PodView,
+    peer_matches_pod,
+    rule_peers_match_pod,
+    rule_ports_match,
+)
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
 from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
-from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyRule
+from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
 from nplint.rules.base import Rule, RuleContext
-from nplint.untrusted import capped
+from nplint.untrusted import capped, shown
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -45,6 +53,58 @@ def allows_dns(
     return False
 
 
+def dns_peer_on_platform_labels(
+    policies: Sequence[NetworkPolicy],
+    dns: Sequence[PodView],
+    protocol: str,
+    ports: Sequence[int],
+    addresses: AddressContext,
+    *,
+    pods_known: bool,
+    namespace_known: bool,
+) -> Peer | None:
+    """A peer of ``policies`` that allows DNS if the DNS pods carry the platform labels it asks for.
+
+    nplint knows the DNS pods by the configured identity (``k8s-app: kube-dns``)
+    and their namespace by its name; labels under ``kubernetes.io/`` or
+    ``k8s.io/`` that a managed provider sets (``kubernetes.io/cluster-service``)
+    it cannot know. A peer that fails only on those may work on the cluster it
+    was written for: whether DNS resolves is then unknown, not known to fail.
+
+    :param pods_known: the DNS pods are the repository's own, so their labels are known.
+    :param namespace_known: the repository defines the DNS namespace and the platform owns none of it.
+    """
+    for policy in policies:
+        for rule in policy.egress:
+            for peer in rule.peers or ():
+                if not peer.is_selector_peer:
+                    continue
+                for target in dns:
+                    assumed = replace(
+                        target,
+                        labels=target.labels
+                        if pods_known
+                        else with_platform_labels(peer.pod_selector, target.labels),
+                        namespace_labels=target.namespace_labels
+                        if namespace_known
+                        else with_platform_labels(peer.namespace_selector, target.namespace_labels),
+                    )
+                    if peer_matches_pod(peer, policy.namespace, assumed, addresses) and any(
+                        rule_ports_match(rule, protocol, port, assumed) for port in ports
+                    ):
+                        return peer
+    return None
+
+
+def _platform_keys(peer: Peer) -> list[str]:
+    """The platform label keys a peer's selectors use, for the "cannot tell" note."""
+    keys: set[str] = set()
+    for selector in (peer.namespace_selector, peer.pod_selector):
+        if selector is not None:
+            keys.update(key for key in selector.keys if platform_label(key))
+    return sorted(keys)
+
+
 def egress_type_node(policy: NetworkPolicy) -> Node | None:
     """The node that makes a policy isolate egress: its ``Egress`` entry, else its ``egress`` key."""
     spec = policy.spec
@@ -56,6 +116,18 @@ def egress_type_node(policy: NetworkPolicy) -> Node | None:
             if isinstance(item, ScalarNode) and item.text == "Egress":
                 return item
     return spec.get("egress")
+
+
+def _dns_labels_known(inventory: Inventory, facts: ClusterFacts) -> tuple[bool, bool]:
+    """Whether the DNS pods' labels, and their namespace's, are all known from the repository."""
+    selector = LabelSelector(tuple(sorted(facts.dns.pod_labels.items())))
+    namespace = facts.dns.namespace
+    pods_known = any(
+        w.namespace == namespace and not w.host_network and selector.matches(w.pod_labels)
+        for w in inventory.workloads
+    )
+    defined = inventory.namespace_defined(namespace)
+    return pods_known, defined and not platform_namespace(namespace, defined)
 
 
 def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
@@ -177,6 +249,10 @@ class EgressBlocksDns(Rule):
         by_namespace: dict[str, list[NetworkPolicy]] = defaultdict(list)
         for policy in inventory.policies:
             by_namespace[policy.namespace].append(policy)
+        # Where a DNS rule fails only on labels the platform sets, nplint cannot tell (a note).
+        pods_known, namespace_known = _dns_labels_known(inventory, facts)
+        unsure: dict[int, Peer] = {}
+        sure: set[int] = set()
         for label, pod in subjects(inventory):
             isolating = egress_policies_for(pod, by_namespace.get(pod.namespace, ()))
             if not isolating or allows_dns(isolating, dns, "UDP", ports, addresses):
@@ -189,6 +265,19 @@ class EgressBlocksDns(Rule):
             entry[2].add(need)
             if label not in entry[1]:
                 entry[1].append(label)
+            peer = dns_peer_on_platform_labels(
+                isolating,
+                dns,
+                "UDP",
+                ports,
+                addresses,
+                pods_known=pods_known,
+                namespace_known=namespace_known,
+            )
+            if peer is None:
+                sure.add(id(first))
+            else:
+                unsure.setdefault(id(first), peer)
         dns_ns = facts.dns.namespace
         dns_labels = ", ".join(f"{k}: {v}" for k, v in sorted(facts.dns.pod_labels.items()))
         fix = (
@@ -240,11 +329,40 @@ class EgressBlocksDns(Rule):
                 if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]
             span = node.key_span if node is not None else None
+            if id(policy) not in sure and id(policy) in unsure:
+                yield self._cannot_tell(policy, unsure[id(policy)], who, dns_labels, dns_ns, fix)
+                continue
             found = self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
             if weak and self.effective_level is self.level:
                 # Weak evidence of a need: a note, unless the configuration set the level.
                 found = replace(found, level=Level.NOTE)
             yield found
+
+    def _cannot_tell(
+        self, policy: NetworkPolicy, peer: Peer, who: str, dns_labels: str, dns_ns: str, fix: str
+    ) -> Finding:
+        """A note: the DNS rule reaches the DNS pods only if the cluster sets the platform labels it names."""
+        keys = _platform_keys(peer) or ["kubernetes.io/…"]
+        # The headline names one label (the detail all of them), to stay one short line.
+        named = ", ".join(f"`{shown(key, _KEY_LIMIT)}`" for key in keys)
+        message = (
+            f"cannot tell whether {who} can resolve names: this peer finds the DNS pods by "
+            f"`{shown(keys[0], _KEY_LIMIT)}`, a label only some platforms set"
+        )
+        detail = (
+            f"nplint knows the cluster DNS pods as {dns_labels} in {namespace_text(dns_ns)}, and the "
+            "namespace by its name. Labels under `kubernetes.io/` or `k8s.io/` are set by the platform, "
+            "and differ between providers: the AKS reference deployments select kube-system and its "
+            'CoreDNS pods by `kubernetes.io/cluster-service: "true"`, while kubeadm\'s CoreDNS pods carry '
+            f"only `k8s-app: kube-dns`. Where the cluster does not set {named}, name resolution fails. "
+            "Selecting by `kubernetes.io/metadata.name` and the DNS pods' `k8s-app` label works everywhere."
+        )
+        finding = self.finding(policy, peer.node, message, fix=fix, detail=detail)
+        return replace(finding, level=Level.NOTE) if self.effective_level.rank > Level.NOTE.rank else finding
+
+
+#: Characters of a label key in the "cannot tell" note.
+_KEY_LIMIT = 40
 
 
 RULES = (EgressBlocksDns,)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import ClassVar
 
+from nplint.cluster.platform_owned import platform_namespace
 from nplint.findings import Finding, Level, Related, namespace_text
-from nplint.model import Direction, NetworkPolicy, Workload
+from nplint.model import Direction, Inventory, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.intent import says_allow_all
 from nplint.units import is_unnamed
@@ -43,6 +46,9 @@ class _MissingDefaultDeny(Rule):
         covered = {p.namespace for p in inventory.policies if isolates_whole_namespace(p, self.direction)}
         for namespace in sorted(workloads_by_ns):
             if namespace in covered:
+                continue
+            if platform_namespace(namespace, inventory.namespace_defined(namespace)):
+                yield from self._platform_owned(inventory, namespace, workloads_by_ns[namespace])
                 continue
             workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
             listed = ", ".join(f"{w.kind} {shown(w.name)}" for w in workloads[:3])
@@ -82,6 +88,59 @@ class _MissingDefaultDeny(Rule):
             else:
                 first = workloads[0]
                 yield self.finding(first, None, message, fix=fix)
+
+    def _platform_owned(
+        self, inventory: Inventory, namespace: str, workloads: list[Workload]
+    ) -> Iterator[Finding]:
+        """The repository's pods in a namespace the platform owns: never a default-deny there.
+
+        A ``podSelector: {}`` default-deny in kube-system or an ``openshift-*``
+        namespace would isolate the platform's own pods too (the DNS pods, the
+        network plugin, the provider's add-ons), which the repository does not
+        show and whose traffic it does not list. What can be asked is a policy for
+        the repository's own pods, by their labels; it is a note, not a demand.
+        """
+        direction = self.direction
+        isolating = [p for p in inventory.policies_in(namespace) if p.isolates(direction)]
+        left_open = sorted(
+            (w for w in workloads if not any(p.pod_selector.matches(w.pod_labels) for p in isolating)),
+            key=lambda w: (w.path, w.span),
+        )
+        if not left_open:
+            return
+        first = left_open[0]
+        # One workload by name keeps the headline one short line; the rest are counted.
+        names = f"{first.kind} {shown(first.name, _PLATFORM_NAME_LIMIT)}"
+        more = f" and {len(left_open) - 1} more" if len(left_open) > 1 else ""
+        message = (
+            f"{namespace_text(namespace)} belongs to the platform: isolate {names}{more} for "
+            f"{direction.lower} with a policy that selects its pods, not `podSelector: {{}}`"
+        )
+        detail = (
+            "A default-deny selecting every pod of this namespace would also isolate the platform's own "
+            "pods there (the cluster DNS, the network plugin, the provider's add-ons), which the repository "
+            "does not show. Isolate the repository's pods by their labels instead, and list what they need."
+        )
+        fix = None
+        if first.pod_labels:
+            pairs = sorted(first.pod_labels.items())
+            labels = ", ".join(f"{json.dumps(key)}: {json.dumps(value)}" for key, value in pairs)
+            fix = (
+                "apiVersion: networking.k8s.io/v1\n"
+                "kind: NetworkPolicy\n"
+                "metadata:\n"
+                f"  name: {json.dumps(f'{first.name}-{direction.lower}')}\n"
+                f"  namespace: {namespace}\n"
+                "spec:\n"
+                f"  podSelector: {{matchLabels: {{{labels}}}}}\n"
+                f"  policyTypes: [{direction.value}]"
+            )
+        finding = self.finding(first, None, message, fix=fix, detail=detail)
+        yield replace(finding, level=Level.NOTE) if self.effective_level.rank > Level.NOTE.rank else finding
+
+
+#: Characters of a workload's name in the platform-namespace headline.
+_PLATFORM_NAME_LIMIT = 40
 
 
 class MissingDefaultDenyIngress(_MissingDefaultDeny):
