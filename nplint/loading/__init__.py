@@ -22,6 +22,7 @@ __all__ = [
     "Problem",
     "SuppressionComment",
     "decode",
+    "holds_kubernetes_objects",
     "iter_manifests",
     "load_text",
 ]
@@ -29,6 +30,9 @@ __all__ = [
 # The characters YAML forbids (c-printable's complement), which includes NUL.
 # Checked before parsing so the position is exact and the message plain.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+#: A line that starts a Kubernetes object's field at the top of a document (or of a JSON
+#: object, which is indented): what a document that failed to parse was meant to hold.
+_OBJECT_LINE = re.compile(r"""^(?:(?:apiVersion|kind)\s*:|\s*"(?:apiVersion|kind)"\s*:)""", re.MULTILINE)
 _SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-line)\s*=\s*([A-Za-z0-9_,\- ]*)")
 
 #: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
@@ -59,6 +63,12 @@ class LoadedFile:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     suppressions: list[SuppressionComment] = field(default_factory=list)
+    #: Whether the file holds, or tries to hold, Kubernetes objects: a document with
+    #: ``apiVersion`` or ``kind`` at its top, or, where a document could not be read, a
+    #: top-level ``apiVersion:``/``kind:`` line in its text. A file that does not (Helm
+    #: values, a CloudFormation template, a CI workflow, a tsconfig.json) is not a
+    #: manifest: nothing in it is reported as a broken manifest.
+    kubernetes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +125,31 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
                 f"not valid YAML: {what} is not allowed in a YAML file (is it a binary file?)",
             )
         )
+        loaded.kubernetes = _OBJECT_LINE.search(text) is not None
         return loaded
     if is_json:
         # JSON allows tabs between tokens; libyaml does not always. Outside strings
         # a tab is only white space, and inside one it is invalid JSON anyway.
         text = text.replace("\t", " ")
     loaded.documents, loaded.problems = compose_documents(text)
+    loaded.kubernetes = holds_kubernetes_objects(loaded, text)
     if "nplint:" in text:
         loaded.suppressions = list(_suppressions(text))
     return loaded
+
+
+def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
+    """Whether a loaded file holds, or was meant to hold, Kubernetes objects (:attr:`LoadedFile.kubernetes`)."""
+    unread = bool(loaded.problems)
+    for document in loaded.documents:
+        root = document.root
+        if isinstance(root, MapNode):
+            if "apiVersion" in root.entries or "kind" in root.entries:
+                return True
+        elif document.failed:
+            unread = True
+    # Only a document that could not be read leaves the question to the text.
+    return unread and _OBJECT_LINE.search(text) is not None
 
 
 def _suppressions(text: str) -> Iterator[SuppressionComment]:

@@ -43,15 +43,15 @@ def encode(loaded: Any) -> tuple[Any, ...] | None:
     except _Shared:
         return None
     suppressions = [(s.line, s.column, s.scope, s.codes, s.own_line) for s in loaded.suppressions]
-    return (loaded.path, _problems(loaded.problems), suppressions, documents, flat)
+    return (loaded.path, _problems(loaded.problems), suppressions, documents, flat, loaded.kubernetes)
 
 
 def decode(values: tuple[Any, ...]) -> Any:
     """The :class:`~nplint.loading.LoadedFile` that :func:`encode` wrote."""
     from nplint.loading import LoadedFile, SuppressionComment
 
-    path, problems, suppressions, documents, flat = values
-    loaded = LoadedFile(path)
+    path, problems, suppressions, documents, flat, kubernetes = values
+    loaded = LoadedFile(path, kubernetes=kubernetes)
     loaded.problems = [Problem(Span(*span), message) for *span, message in problems]
     loaded.suppressions = [SuppressionComment(*s) for s in suppressions]
     position = 0
