@@ -141,7 +141,11 @@ def load_paths(
     paths: Sequence[str], config: Config, plugins: PluginManager, stdin: Callable[[], bytes] = _stdin_bytes
 ) -> tuple[Discovery, list[LoadedFile]]:
     found = discover(
-        paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
+        paths,
+        root=config.root,
+        exclude=config.exclude,
+        respect_gitignore=config.respect_gitignore,
+        skip_test_folders=not config.lint_test_folders,
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]

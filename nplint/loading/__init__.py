@@ -139,7 +139,7 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
 
 
 def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
-    """Whether a loaded file holds, or was meant to hold, Kubernetes objects (:attr:`LoadedFile.kubernetes`)."""
+    """Whether a file holds, or was meant to hold, Kubernetes objects (:attr:`LoadedFile.kubernetes`)."""
     unread = bool(loaded.problems)
     for document in loaded.documents:
         root = document.root

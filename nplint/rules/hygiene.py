@@ -244,8 +244,9 @@ class DuplicatePolicy(Rule):
                 continue
             where = "in this file" if first.path == obj.path else f"in {shown(first.path)}"
             what = "policy" if obj.kind == "NetworkPolicy" else "Namespace with other labels"
+            ref = f"{shown(obj.namespace)}/{shown(obj.name)}" if obj.namespace else shown(obj.name)
             message = (
-                f"{obj.kind} {shown(obj.namespace) + '/' if obj.namespace else ''}{shown(obj.name)} is defined again "
+                f"{obj.kind} {ref} is defined again "
                 f"({where}, line {first.span.line}) as another {what}: the later one wins; rename or merge"
             )
             detail = (

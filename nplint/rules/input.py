@@ -44,12 +44,13 @@ class InvalidYaml(Rule):
             if len(problems) > 1:
                 message = f"{message} (and {len(problems) - 1} more in this file)"
                 lines = [
-                    f"- line {problem.span.line}, column {problem.span.column}: {problem.message}"
+                    f"line {problem.span.line}, column {problem.span.column}: {problem.message}"
                     for problem, _ in problems[1 : 1 + _DETAIL_LINES]
                 ]
                 if len(problems) > 1 + _DETAIL_LINES:
-                    lines.append(f"- and {len(problems) - 1 - _DETAIL_LINES} more")
-                detail = "Also in this file:\n" + "\n".join(lines)
+                    lines.append(f"and {len(problems) - 1 - _DETAIL_LINES} more")
+                # One paragraph: a finding's detail is shown as one.
+                detail = "Also in this file: " + "; ".join(lines) + "."
             yield self.finding(
                 None, None, message, path=loaded.path, span=first.span, document_index=index, detail=detail
             )
