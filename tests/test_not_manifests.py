@@ -78,7 +78,8 @@ def test_kyverno_variables_are_not_helm_templates(tmp_path: Path) -> None:
         {
             "kyverno.yaml": (
                 "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\n"
-                'spec:\n  rules:\n  - name: r\n    generate:\n      namespace: "{{request.object.metadata.name}}"\n'
+                "spec:\n  rules:\n  - name: r\n    generate:\n"
+                '      namespace: "{{request.object.metadata.name}}"\n'
             ),
             "chart-like.yaml": (
                 "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: {{ .Values.name }}\n"

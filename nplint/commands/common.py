@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.cluster.view import UnknownCNIError, check_cni
 from nplint.config import Config, find_root, load_config, repository_path
-from nplint.engine.engine import Engine, engine_for
 from nplint.discovery import SkippedFile
+from nplint.engine.engine import Engine, engine_for
 from nplint.loading import iter_manifests
 from nplint.model import Inventory
 from nplint.output_files import OutputFileError, replace_file, write_chunks
