@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from nplint.findings import Span
 from nplint.loading.composer import Document, Problem, compose_documents
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
+from nplint.loading.placeholders import is_placeholder
 
 __all__ = [
     "Document",
@@ -176,6 +177,10 @@ def iter_manifests(loaded: LoadedFile) -> Iterator[Manifest]:
 
 def _expand(path: str, index: int, node: MapNode) -> Iterator[Manifest]:
     kind = node.get_str("kind")
+    if kind in _KYVERNO_POLICY_KINDS:
+        yield Manifest(path, index, node)
+        yield from generated_policies(path, index, node)
+        return
     items = node.get("items")
     if kind in LIST_KINDS and isinstance(items, SeqNode):
         for item in items:
@@ -187,6 +192,81 @@ def _expand(path: str, index: int, node: MapNode) -> Iterator[Manifest]:
                     yield from _expand(path, index, item)
         return
     yield Manifest(path, index, node)
+
+
+_KYVERNO_GROUP = "kyverno.io"
+_KYVERNO_POLICY_KINDS = frozenset(("ClusterPolicy", "Policy"))
+#: The kinds a Kyverno generate rule makes that nplint lints as the objects they become.
+_GENERATED_KINDS = frozenset(("NetworkPolicy",))
+
+
+def generated_policies(path: str, index: int, policy: MapNode) -> Iterator[Manifest]:
+    """The NetworkPolicies a Kyverno ``ClusterPolicy``/``Policy`` generates (``generate.data``).
+
+    Each is the object Kyverno creates: the generate rule's ``apiVersion``, ``kind``,
+    ``name`` and ``namespace`` around its ``data``. Its nodes are the policy file's own, so
+    findings point inside the ClusterPolicy. A namespace Kyverno fills in per trigger
+    (``{{request.object.metadata.name}}``) becomes an unnamed namespace (its text and a
+    trailing "/"): every namespace it stands for, none of them one the repository names.
+    A namespaced ``Policy`` generates into its own namespace when the rule names none.
+    """
+    api_version = policy.get_str("apiVersion") or ""
+    spec = policy.get_map("spec")
+    rules = spec.get_seq("rules") if spec is not None else None
+    if api_version.partition("/")[0] != _KYVERNO_GROUP or rules is None:
+        return
+    metadata = policy.get_map("metadata")
+    own_namespace = metadata.get("namespace") if metadata is not None else None
+    for rule in rules:
+        generate = rule.get_map("generate") if isinstance(rule, MapNode) else None
+        if generate is None:
+            continue
+        sources = [generate]
+        foreach = generate.get_seq("foreach")
+        if foreach is not None:
+            sources += [item for item in foreach if isinstance(item, MapNode)]
+        for source in sources:
+            made = _generated_object(source, own_namespace if policy.get_str("kind") == "Policy" else None)
+            if made is not None:
+                yield Manifest(path, index, made)
+
+
+def _generated_object(source: MapNode, own_namespace: Node | None) -> MapNode | None:
+    """The object a generate rule (or a ``foreach`` entry of one) makes, or None."""
+    data = source.get_map("data")
+    kind = source.get("kind")
+    if data is None or not isinstance(kind, ScalarNode) or kind.text not in _GENERATED_KINDS:
+        return None
+    # Made of the rule's own nodes, which keep their parents: positions and paths stay
+    # the ones of the policy file. Only the two new mappings have no place of their own.
+    made = MapNode(data.pos)
+    written = data.get_map("metadata")
+    metadata = MapNode(written.pos if written is not None else source.pos)
+    if written is not None:
+        metadata.entries.update(written.entries)
+    for key in ("apiVersion", "kind"):
+        value = source.get(key) or data.get(key)
+        if value is not None:
+            made.entries[key] = value
+    made.entries.update((key, value) for key, value in data.items() if key not in ("apiVersion", "kind"))
+    made.entries["metadata"] = metadata
+    name = source.get("name")
+    if name is not None:
+        metadata.entries["name"] = name
+    namespace = source.get("namespace") or own_namespace
+    if isinstance(namespace, ScalarNode) and isinstance(namespace.value, str):
+        if is_placeholder(namespace.text):
+            namespace = _unnamed(namespace)
+        metadata.entries["namespace"] = namespace
+    return made
+
+
+def _unnamed(node: ScalarNode) -> ScalarNode:
+    """A copy of a placeholder namespace's node that names the unnamed namespace it stands for."""
+    text = node.text + "/"
+    copy = ScalarNode(text, text, node.style, node.pos, node.tag)
+    copy.parent, copy.key, copy.key_at = node.parent, node.key, node.key_at
+    return copy
 
 
 def node_text(node: Node | None) -> str | None:
