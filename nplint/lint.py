@@ -27,6 +27,7 @@ from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_str
 from nplint.rules.base import Rule, RuleContext, RuleRegistry
 from nplint.selection import Suppression, Suppressor, enabled_rules
 from nplint.units import Unit, World, naming, units_of, worlds_of
+from nplint.units.hierarchy import place_hierarchical
 from nplint.untrusted import escape, quoted
 
 
@@ -179,7 +180,8 @@ def rendered_files(
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
-    return files, rendering
+    # A Config Sync hierarchical repository places objects in namespaces by their folders.
+    return place_hierarchical(files), rendering
 
 
 def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginManager) -> Inventory:
