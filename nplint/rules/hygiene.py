@@ -148,11 +148,14 @@ class MissingNamespace(Rule):
         assert metadata is not None
         where = namespace_text(policy.namespace)
         if count == 1:
-            message = f"`metadata.namespace` is omitted: the policy goes to kubectl's namespace ({where})"
+            message = (
+                f"`metadata.namespace` is omitted: the policy lands in kubectl's namespace (nplint assumes "
+                f"{where}); add `namespace:`"
+            )
         else:
             message = (
-                f"no object of this file names a namespace: its {count} policies go to kubectl's "
-                f"namespace ({where})"
+                f"no object of this file names a namespace: its {count} policies land in kubectl's "
+                f"namespace (nplint assumes {where}); add `namespace:`"
             )
         detail = (
             "Without `metadata.namespace` a policy is created in the namespace of kubectl's context "
@@ -244,7 +247,9 @@ class DuplicatePolicy(Rule):
                 continue
             where = "in this file" if first.path == obj.path else f"in {shown(first.path)}"
             what = "policy" if obj.kind == "NetworkPolicy" else "Namespace with other labels"
-            ref = f"{shown(obj.namespace)}/{shown(obj.name)}" if obj.namespace else shown(obj.name)
+            # An unnamed namespace is a folder, not a name to write before the object's.
+            named = obj.namespace and not is_unnamed(obj.namespace)
+            ref = f"{shown(obj.namespace)}/{shown(obj.name)}" if named else shown(obj.name)
             message = (
                 f"{obj.kind} {ref} is defined again "
                 f"({where}, line {first.span.line}) as another {what}: the later one wins; rename or merge"
