@@ -33,7 +33,9 @@ __all__ = [
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 #: A line that starts a Kubernetes object's field at the top of a document (or of a JSON
 #: object, which is indented): what a document that failed to parse was meant to hold.
-_OBJECT_LINE = re.compile(r"""^(?:(?:apiVersion|kind)\s*:|\s*"(?:apiVersion|kind)"\s*:)""", re.MULTILINE)
+_API_VERSION_LINE = re.compile(r"""^(?:apiVersion\s*:|\s*"apiVersion"\s*:)""", re.MULTILINE)
+_KIND_LINE = re.compile(r"""^(?:kind\s*:|\s*"kind"\s*:)""", re.MULTILINE)
+_METADATA_LINE = re.compile(r"""^(?:metadata\s*:|\s*"metadata"\s*:)""", re.MULTILINE)
 _SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-line)\s*=\s*([A-Za-z0-9_,\- ]*)")
 
 #: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
@@ -65,10 +67,11 @@ class LoadedFile:
     problems: list[Problem] = field(default_factory=list)
     suppressions: list[SuppressionComment] = field(default_factory=list)
     #: Whether the file holds, or tries to hold, Kubernetes objects: a document with
-    #: ``apiVersion`` or ``kind`` at its top, or, where a document could not be read, a
-    #: top-level ``apiVersion:``/``kind:`` line in its text. A file that does not (Helm
-    #: values, a CloudFormation template, a CI workflow, a tsconfig.json) is not a
-    #: manifest: nothing in it is reported as a broken manifest.
+    #: ``apiVersion`` at its top, or ``kind`` beside ``metadata`` (Helm values often
+    #: choose a ``kind:``), or, where a document could not be read, such lines in its
+    #: text. A file that does not (Helm values, a CloudFormation template, a CI
+    #: workflow, a tsconfig.json) is not a manifest: nothing in it is reported as a
+    #: broken manifest.
     kubernetes: bool = True
 
 
@@ -126,7 +129,7 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
                 f"not valid YAML: {what} is not allowed in a YAML file (is it a binary file?)",
             )
         )
-        loaded.kubernetes = _OBJECT_LINE.search(text) is not None
+        loaded.kubernetes = _names_an_object(text)
         return loaded
     if is_json:
         # JSON allows tabs between tokens; libyaml does not always. Outside strings
@@ -145,12 +148,20 @@ def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
     for document in loaded.documents:
         root = document.root
         if isinstance(root, MapNode):
-            if "apiVersion" in root.entries or "kind" in root.entries:
+            entries = root.entries
+            if "apiVersion" in entries or ("kind" in entries and "metadata" in entries):
                 return True
         elif document.failed:
             unread = True
     # Only a document that could not be read leaves the question to the text.
-    return unread and _OBJECT_LINE.search(text) is not None
+    return unread and _names_an_object(text)
+
+
+def _names_an_object(text: str) -> bool:
+    """Whether ``text`` has the top-level lines of a Kubernetes object, read without parsing."""
+    if _API_VERSION_LINE.search(text) is not None:
+        return True
+    return _KIND_LINE.search(text) is not None and _METADATA_LINE.search(text) is not None
 
 
 def _suppressions(text: str) -> Iterator[SuppressionComment]:
