@@ -132,3 +132,28 @@ def test_placeholders() -> None:
         assert is_placeholder(text), text
     for text in ("shop", "$5", "a(b)", "{x}", "(ns)", "cost$"):
         assert not is_placeholder(text), text
+
+
+def test_alternative_files_are_units_of_their_own(tmp_path: Path) -> None:
+    from nplint.units import units_of
+
+    policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {n}, namespace: a}}\n"
+    two = policy.format(n="p") + "---\n" + policy.format(n="q")
+    files = [
+        load_text("d/standard.yaml", two),
+        load_text("d/experimental.yaml", two + "---\n" + policy.format(n="r")),
+        load_text("d/other.yaml", policy.format(n="s")),
+        # One object again in another file: a copy, not an alternative.
+        load_text("e/one.yaml", policy.format(n="p")),
+        load_text("e/copy.yaml", policy.format(n="p")),
+    ]
+    units = units_of(files, {})
+    assert {path: unit.name for path, unit in units.items()} == {
+        "d/standard.yaml": "d/standard.yaml",
+        "d/experimental.yaml": "d/experimental.yaml",
+        "d/other.yaml": "d",
+        "e/one.yaml": "e",
+        "e/copy.yaml": "e",
+    }
+    # Objects that name no namespace still land in the folder's unnamed namespace.
+    assert units["d/standard.yaml"].unnamed_namespace == "d/"
