@@ -204,3 +204,22 @@ def test_placing_keeps_positions_and_the_original_files(tmp_path: Path) -> None:
     # The loaded files themselves are left as read.
     original = files[1].documents[0].root
     assert original is not None and original.get_map("metadata").get("namespace") is None  # type: ignore[union-attr]
+
+
+def test_generate_rule_without_api_version(tmp_path: Path) -> None:
+    # Older Kyverno policies name only the kind; Kyverno finds its API.
+    _write(
+        tmp_path,
+        {
+            "deny.yaml": (
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: deny}\nspec:\n  rules:\n"
+                "  - name: deny\n    generate:\n      kind: NetworkPolicy\n      name: deny\n"
+                "      namespace: '{{request.object.metadata.name}}'\n"
+                "      data: {spec: {podSelector: {}, policyTypes: [Ingress]}}\n"
+            )
+        },
+    )
+    result = lint_paths(["."], root=tmp_path, select=["NP002", "NP003", "NP004", "NP703"])
+    assert result.findings == []
+    [policy] = result.inventory.policies
+    assert policy.node.get_str("apiVersion") == "networking.k8s.io/v1"

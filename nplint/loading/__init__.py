@@ -208,7 +208,8 @@ def _expand(path: str, index: int, node: MapNode) -> Iterator[Manifest]:
 _KYVERNO_GROUP = "kyverno.io"
 _KYVERNO_POLICY_KINDS = frozenset(("ClusterPolicy", "Policy"))
 #: The kinds a Kyverno generate rule makes that nplint lints as the objects they become.
-_GENERATED_KINDS = frozenset(("NetworkPolicy",))
+#: With the apiVersion Kyverno finds for each when the rule names only the kind.
+_GENERATED_KINDS = {"NetworkPolicy": "networking.k8s.io/v1"}
 
 
 def generated_policies(path: str, index: int, policy: MapNode) -> Iterator[Manifest]:
@@ -259,6 +260,12 @@ def _generated_object(source: MapNode, own_namespace: Node | None) -> MapNode | 
         value = source.get(key) or data.get(key)
         if value is not None:
             made.entries[key] = value
+    if "apiVersion" not in made.entries:
+        # Kyverno finds the API of a kind the rule names alone (older policies write no
+        # apiVersion): the object it creates has the kind's served one.
+        api = ScalarNode(_GENERATED_KINDS[kind.text], _GENERATED_KINDS[kind.text], "", kind.pos)
+        api.parent, api.key, api.key_at = kind.parent, "apiVersion", kind.key_at
+        made.entries["apiVersion"] = api
     made.entries.update((key, value) for key, value in data.items() if key not in ("apiVersion", "kind"))
     made.entries["metadata"] = metadata
     name = source.get("name")
