@@ -19,7 +19,7 @@ from nplint import render
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.findings import FILE_START, Finding, Level, Span
-from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests
+from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
@@ -106,7 +106,8 @@ def read_file(
         return loaded
     text, problem = decode(data)
     if text is None:
-        loaded = LoadedFile(display)
+        # Whether bytes that do not decode were meant as a manifest, read as far as they go.
+        loaded = LoadedFile(display, kubernetes=names_an_object(data.decode("utf-8", "replace")))
         if problem is not None:
             loaded.problems.append(problem)
         return loaded

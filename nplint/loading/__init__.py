@@ -24,6 +24,7 @@ __all__ = [
     "SuppressionComment",
     "decode",
     "holds_kubernetes_objects",
+    "names_an_object",
     "iter_manifests",
     "load_text",
 ]
@@ -129,7 +130,7 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
                 f"not valid YAML: {what} is not allowed in a YAML file (is it a binary file?)",
             )
         )
-        loaded.kubernetes = _names_an_object(text)
+        loaded.kubernetes = names_an_object(text)
         return loaded
     if is_json:
         # JSON allows tabs between tokens; libyaml does not always. Outside strings
@@ -154,10 +155,10 @@ def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
         elif document.failed:
             unread = True
     # Only a document that could not be read leaves the question to the text.
-    return unread and _names_an_object(text)
+    return unread and names_an_object(text)
 
 
-def _names_an_object(text: str) -> bool:
+def names_an_object(text: str) -> bool:
     """Whether ``text`` has the top-level lines of a Kubernetes object, read without parsing."""
     if _API_VERSION_LINE.search(text) is not None:
         return True
