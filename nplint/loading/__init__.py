@@ -24,9 +24,9 @@ __all__ = [
     "SuppressionComment",
     "decode",
     "holds_kubernetes_objects",
-    "names_an_object",
     "iter_manifests",
     "load_text",
+    "names_an_object",
 ]
 
 # The characters YAML forbids (c-printable's complement), which includes NUL.
