@@ -69,9 +69,9 @@ class LoadedFile:
     #: Whether the file holds, or tries to hold, Kubernetes objects: a document with
     #: ``apiVersion`` at its top, or ``kind`` beside ``metadata`` (Helm values often
     #: choose a ``kind:``), or, where a document could not be read, a top-level
-    #: ``apiVersion:`` or ``kind:`` line in its text. A file that does not (Helm values, a CloudFormation template, a CI
-    #: workflow, a tsconfig.json) is not a manifest: nothing in it is reported as a
-    #: broken manifest.
+    #: ``apiVersion:`` or ``kind:`` line in its text. A file that does not (Helm values,
+    #: a CloudFormation template, a CI workflow, a tsconfig.json) is not a manifest:
+    #: nothing in it is reported as a broken manifest.
     kubernetes: bool = True
 
 
