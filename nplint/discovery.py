@@ -348,6 +348,8 @@ class _Discoverer:
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
     #: Real paths of the folders kuttl suites name in ``testDirs``, and the suite's display.
     kuttl_dirs: dict[str, str] = field(default_factory=dict)
+    #: Real path of a directory → its test runner, for files named one by one (pre-commit).
+    runner_cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -538,11 +540,13 @@ class _Discoverer:
         """The test folder at or above ``directory`` (a real path) up to the root, and its runner."""
         boundary = self.root_real if _within(directory, self.root_real) else directory
         while True:
-            try:
-                names = os.listdir(directory)
-            except OSError:
-                names = []
-            found = test_runner(names)
+            if directory not in self.runner_cache:
+                try:
+                    names = os.listdir(directory)
+                except OSError:
+                    names = []
+                self.runner_cache[directory] = test_runner(names)
+            found = self.runner_cache[directory]
             if found is not None:
                 return directory, found
             if directory == boundary or not _within(directory, boundary):
