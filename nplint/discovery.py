@@ -195,6 +195,13 @@ def kuttl_test_dirs(path: str) -> list[str]:
     return [entry.strip() for entry in dirs if isinstance(entry, str) and _looks_like_path(entry)]
 
 
+def _listing(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []  # unreadable: no test runner's file to see
+
+
 def _has_template_syntax(path: str) -> bool:
     try:
         # Without blocking: a FIFO put in the file's place since the walk must not hang us.
@@ -527,7 +534,7 @@ class _Discoverer:
             for test_dir in kuttl_test_dirs(os.path.join(directory.path, suite)):
                 real = os.path.realpath(os.path.join(directory.real, test_dir))
                 self.kuttl_dirs.setdefault(real, walk.prefix + directory.relative + suite)
-        found = test_runner(names)
+        found = self._runner(directory.real, names)
         if found is None and directory.real in self.kuttl_dirs:
             found = ("kuttl", f"a test case folder of {self.kuttl_dirs[directory.real]}")
         if found is None:
@@ -536,17 +543,32 @@ class _Discoverer:
         self._skip(display, SKIP_TEST_FOLDER, _DETAIL_TEST_FOLDER.format(runner=found[0], marker=found[1]))
         return True
 
+    def _runner(self, directory: str, names: Iterable[str]) -> tuple[str, str] | None:
+        """The test runner of ``directory`` (a real path) holding ``names``, or None.
+
+        A hidden folder (`.chainsaw-test/`) whose subfolders are tests is a test folder as
+        a whole: the tests share inputs kept beside them (`resources/`). A visible one is
+        not: it holds what the tests test.
+        """
+        if directory in self.runner_cache:
+            return self.runner_cache[directory]
+        names = sorted(names)
+        found = test_runner(names)
+        if found is None and os.path.basename(directory).startswith("."):
+            for name in names:
+                child = os.path.join(directory, name)
+                below = test_runner(_listing(child)) if os.path.isdir(child) else None
+                if below is not None:
+                    found = (below[0], f"{name}/{below[1]}")
+                    break
+        self.runner_cache[directory] = found
+        return found
+
     def _in_test_folder(self, directory: str) -> tuple[str, tuple[str, str]] | None:
         """The test folder at or above ``directory`` (a real path) up to the root, and its runner."""
         boundary = self.root_real if _within(directory, self.root_real) else directory
         while True:
-            if directory not in self.runner_cache:
-                try:
-                    names = os.listdir(directory)
-                except OSError:
-                    names = []
-                self.runner_cache[directory] = test_runner(names)
-            found = self.runner_cache[directory]
+            found = self._runner(directory, _listing(directory))
             if found is not None:
                 return directory, found
             if directory == boundary or not _within(directory, boundary):

@@ -30,7 +30,7 @@ def test_test_folders_are_skipped_and_said() -> None:
     assert set(skipped) == {"e2e/cases/deny/", "policies/.chainsaw-test/", "policies/.kyverno-test/"}
     assert {s.reason for s in skipped.values()} == {SKIP_TEST_FOLDER}
     assert "kuttl" in skipped["e2e/cases/deny/"].detail
-    assert "chainsaw-test.yaml" in skipped["policies/.chainsaw-test/"].detail
+    assert "deny-case/chainsaw-test.yaml" in skipped["policies/.chainsaw-test/"].detail
     assert "lint-test-folders: true" in skipped["policies/.kyverno-test/"].detail
 
 
@@ -38,16 +38,16 @@ def test_configuration_lints_test_folders() -> None:
     result = lint_paths(["."], root=TEST_FOLDERS, select=["NP001"], extra={"lint-test-folders": True})
     assert sorted((f.path, f.span.line) for f in result.findings) == [
         ("e2e/cases/deny/00-install.yaml", 7),
-        ("policies/.chainsaw-test/resources.yaml", 7),
+        ("policies/.chainsaw-test/resources/broken.yaml", 7),
         ("policies/.kyverno-test/resource.yaml", 4),
     ]
 
 
 def test_a_named_file_of_a_test_folder_is_skipped_too() -> None:
-    found = discover([str(TEST_FOLDERS / "policies/.chainsaw-test/resources.yaml")], root=TEST_FOLDERS)
+    found = discover([str(TEST_FOLDERS / "policies/.chainsaw-test/resources/broken.yaml")], root=TEST_FOLDERS)
     assert found.files == ()
     assert [(s.display, s.reason) for s in found.skipped] == [
-        ("policies/.chainsaw-test/resources.yaml", SKIP_TEST_FOLDER)
+        ("policies/.chainsaw-test/resources/broken.yaml", SKIP_TEST_FOLDER)
     ]
 
 
