@@ -82,6 +82,7 @@ SCHEMA: dict[str, Any] = {
         "fail-on": {"enum": ["error", "warning", "note", "never"]},
         "exclude": _CODE_LIST,
         "respect-gitignore": {"type": "boolean"},
+        "lint-test-folders": {"type": "boolean"},
         "render": {"enum": ["auto", "never"]},
         "cache": {"type": "boolean"},
         "helm-values": _CODE_LIST,
@@ -300,6 +301,8 @@ class Config:
     fail_on: Level | None = Level.WARNING
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    #: Lint the folders of test runners (Chainsaw, kuttl, Kyverno CLI), which discovery skips.
+    lint_test_folders: bool = False
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"
     #: Keep rendered output in ``.nplint_cache/`` (false: render every time). The repository's
@@ -504,6 +507,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         fail_on=None if fail_on == "never" else Level.parse(fail_on),
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
+        lint_test_folders=bool(data.get("lint-test-folders", False)),
         render=data.get("render", "auto"),
         cache=bool(data.get("cache", True)),
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),

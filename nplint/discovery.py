@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -25,6 +26,7 @@ SKIP_KUSTOMIZATION = "kustomization"
 SKIP_SYMLINK_OUTSIDE = "symlink-outside-root"
 SKIP_SYMLINK_LOOP = "symlink-loop"
 SKIP_KUSTOMIZE_PATCH = "kustomize-patch"
+SKIP_TEST_FOLDER = "test-folder"
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _KUSTOMIZATION_NAMES = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
@@ -32,6 +34,13 @@ _CHART_FILE = "Chart.yaml"
 _CHART_METADATA = frozenset((_CHART_FILE, "requirements.yaml", "requirements.yml"))
 #: Bytes read to decide whether a file holds Go template syntax.
 _SNIFF_BYTES = 64 * 1024
+_KYVERNO_API = re.compile(rb"^apiVersion:[ \t]*[\"']?kyverno\.io/", re.MULTILINE)
+#: What only a Go template (Helm's) writes in braces: trimming dashes, `.Values`, `$var`,
+#: comments, and the actions and functions charts use.
+_GO_TEMPLATE_ACTION = re.compile(
+    rb"\{\{-|-\}\}|\{\{\s*(?:[.$]|/\*|(?:if|else|end|range|with|define|template|include|block"
+    rb"|toYaml|tpl|printf|quote|default|required|fail|lookup)\b)"
+)
 
 _DETAIL_TEMPLATE_DIR = (
     "Helm chart template (in the chart's templates/ directory); render it with `helm template`"
@@ -43,6 +52,24 @@ _DETAIL_KUSTOMIZATION = "Kustomize configuration, not a manifest; lint the outpu
 _DETAIL_OUTSIDE = "symbolic link to a location outside the root directory; not followed"
 _DETAIL_LOOP = "symbolic link back to a directory that contains it; not followed"
 _DETAIL_INTO_GIT = "symbolic link into .git; not followed"
+
+#: The files by which a test runner marks a folder of its own: test steps, expected
+#: states and inputs, not manifests to deploy. Named by the runner's conventions, never
+#: by the repositories that use them.
+_TEST_RUNNER_FILES = {
+    "chainsaw-test.yaml": "Chainsaw",
+    "chainsaw-test.yml": "Chainsaw",
+    "chainsaw-test.json": "Chainsaw",
+    "kyverno-test.yaml": "Kyverno CLI",
+    "kyverno-test.yml": "Kyverno CLI",
+}
+#: kuttl's suite configuration, whose ``testDirs`` name the folders of test cases.
+_KUTTL_SUITE = frozenset(("kuttl-test.yaml", "kuttl-test.yml"))
+#: A kuttl (or kuttl-style Chainsaw) test step's assertion: ``00-assert.yaml``, ``01-errors.yaml``.
+_STEP_ASSERTION = re.compile(r"\d+-(?:assert|errors)\.ya?ml\Z")
+_DETAIL_TEST_FOLDER = (
+    "{runner} test folder (holds {marker}), not manifests; `lint-test-folders: true` lints it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +121,17 @@ def discover(
     root: Path,
     exclude: Sequence[str] = (),
     respect_gitignore: bool = True,
+    skip_test_folders: bool = True,
 ) -> Discovery:
     """The files to lint among ``paths``, the ones skipped and why, and the ones that do not exist.
 
     Directories are walked for ``.yaml``, ``.yml`` and ``.json`` files; files
     named explicitly are taken whatever their name, and even when gitignored,
     but ``exclude`` (gitignore patterns relative to ``root``) applies to both.
+    With ``skip_test_folders``, the folders of test runners (:func:`test_runner`)
+    are skipped, each reported once as a skipped folder (its display ends in "/").
     """
-    discoverer = _Discoverer(root, exclude, respect_gitignore)
+    discoverer = _Discoverer(root, exclude, respect_gitignore, skip_test_folders)
     for given in paths:
         discoverer.add(given)
     return discoverer.finish()
@@ -142,6 +172,40 @@ def _in_chart_templates(directory: str) -> bool:
         directory = parent
 
 
+def test_runner(names: Iterable[str]) -> tuple[str, str] | None:
+    """(runner, the file that says so) when a folder holding ``names`` belongs to a test runner.
+
+    Decided by what the folder holds, the runner's own files: a Chainsaw or Kyverno
+    CLI test file, or a kuttl test step's assertion (``00-assert.yaml``).
+    """
+    found: tuple[str, str] | None = None
+    for name in names:
+        runner = _TEST_RUNNER_FILES.get(name)
+        if runner is None and _STEP_ASSERTION.match(name):
+            runner = "kuttl"
+        if runner is not None and (found is None or name < found[1]):
+            found = (runner, name)
+    return found
+
+
+def kuttl_test_dirs(path: str) -> list[str]:
+    """The ``testDirs`` a kuttl suite file names (relative to its folder)."""
+    document = load_kustomization(path)
+    if not isinstance(document, dict):
+        return []
+    dirs = document.get("testDirs")
+    if not isinstance(dirs, list):
+        return []
+    return [entry.strip() for entry in dirs if isinstance(entry, str) and _looks_like_path(entry)]
+
+
+def _listing(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []  # unreadable: no test runner's file to see
+
+
 def _has_template_syntax(path: str) -> bool:
     try:
         # Without blocking: a FIFO put in the file's place since the walk must not hang us.
@@ -156,7 +220,12 @@ def _has_template_syntax(path: str) -> bool:
         return False
     finally:
         os.close(descriptor)
-    return b"{{" in head
+    if b"{{" not in head:
+        return False
+    # Kyverno policies write their own variables in braces (`{{request.object.metadata.name}}`),
+    # which Kyverno, not helm, fills in: such a file is a manifest, unless Go template actions
+    # say a chart's template makes it.
+    return _KYVERNO_API.search(head) is None or _GO_TEMPLATE_ACTION.search(head) is not None
 
 
 def _looks_like_path(entry: str) -> bool:
@@ -308,6 +377,7 @@ class _Discoverer:
     root: Path
     exclude_patterns: Sequence[str]
     respect_gitignore: bool
+    skip_test_folders: bool = True
     root_abs: str = ""
     root_real: str = ""
     exclude: IgnoreFile | None = None
@@ -324,6 +394,10 @@ class _Discoverer:
     real_dirs: dict[str, str] = field(default_factory=dict)
     chart_dirs: dict[str, bool] = field(default_factory=dict)
     template_dirs: dict[str, bool] = field(default_factory=dict)
+    #: Real paths of the folders kuttl suites name in ``testDirs``, and the suite's display.
+    kuttl_dirs: dict[str, str] = field(default_factory=dict)
+    #: Real path of a directory → its test runner, for files named one by one (pre-commit).
+    runner_cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -444,6 +518,15 @@ class _Discoverer:
     def _add_file(self, real: str, display: str) -> None:
         directory = os.path.dirname(real)
         name = os.path.basename(real)
+        if self.skip_test_folders:
+            # Named on its own (as pre-commit passes files), a file of a test folder is
+            # skipped as a walk would skip it.
+            test_folder = self._in_test_folder(directory)
+            if test_folder is not None:
+                runner, marker = test_folder[1]
+                detail = _DETAIL_TEST_FOLDER.format(runner=runner, marker=marker)
+                self._skip(display, SKIP_TEST_FOLDER, detail)
+                return
         in_chart = self._holds_chart(directory)
         skip = _location_skip(name, in_chart, self._in_templates(directory))
         self.routes.append(_Route(real, display, skip))
@@ -511,6 +594,8 @@ class _Discoverer:
         except OSError:
             return  # unreadable: skipped, like git does
         names = {entry.name for entry in entries}
+        if self.skip_test_folders and self._test_folder(walk, directory, names):
+            return
         ignore = directory.ignore
         if self.respect_gitignore and ".gitignore" in names:
             gitignore = os.path.join(directory.path, ".gitignore")
@@ -527,6 +612,53 @@ class _Discoverer:
             elif is_file:
                 self._visit_file(walk, directory, entry, ignore, in_chart)
             # Anything else (a broken link, a socket) is not a manifest.
+
+    def _test_folder(self, walk: _Walk, directory: _Dir, names: set[str]) -> bool:
+        """Whether ``directory`` is a test runner's folder; if so it is reported as skipped."""
+        for suite in sorted(_KUTTL_SUITE & names):
+            for test_dir in kuttl_test_dirs(os.path.join(directory.path, suite)):
+                real = os.path.realpath(os.path.join(directory.real, test_dir))
+                self.kuttl_dirs.setdefault(real, walk.prefix + directory.relative + suite)
+        found = self._runner(directory.real, names)
+        if found is None and directory.real in self.kuttl_dirs:
+            found = ("kuttl", f"a test case folder of {self.kuttl_dirs[directory.real]}")
+        if found is None:
+            return False
+        display = walk.prefix + directory.relative or "./"
+        self._skip(display, SKIP_TEST_FOLDER, _DETAIL_TEST_FOLDER.format(runner=found[0], marker=found[1]))
+        return True
+
+    def _runner(self, directory: str, names: Iterable[str]) -> tuple[str, str] | None:
+        """The test runner of ``directory`` (a real path) holding ``names``, or None.
+
+        A hidden folder (`.chainsaw-test/`) whose subfolders are tests is a test folder as
+        a whole: the tests share inputs kept beside them (`resources/`). A visible one is
+        not: it holds what the tests test.
+        """
+        if directory in self.runner_cache:
+            return self.runner_cache[directory]
+        names = sorted(names)
+        found = test_runner(names)
+        if found is None and os.path.basename(directory).startswith("."):
+            for name in names:
+                child = os.path.join(directory, name)
+                below = test_runner(_listing(child)) if os.path.isdir(child) else None
+                if below is not None:
+                    found = (below[0], f"{name}/{below[1]}")
+                    break
+        self.runner_cache[directory] = found
+        return found
+
+    def _in_test_folder(self, directory: str) -> tuple[str, tuple[str, str]] | None:
+        """The test folder at or above ``directory`` (a real path) up to the root, and its runner."""
+        boundary = self.root_real if _within(directory, self.root_real) else directory
+        while True:
+            found = self._runner(directory, _listing(directory))
+            if found is not None:
+                return directory, found
+            if directory == boundary or not _within(directory, boundary):
+                return None
+            directory = os.path.dirname(directory)
 
     def _ignored(self, walk: _Walk, ignore: tuple[IgnoreFile, ...], relative: str, is_dir: bool) -> bool:
         if is_ignored(ignore, relative, is_dir):

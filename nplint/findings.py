@@ -74,6 +74,9 @@ class ObjectRef:
 def namespace_text(namespace: str) -> str:
     """A namespace as a message names it: ``namespace 'shop'``, or the folder of an unnamed one."""
     if namespace.endswith("/"):
+        if "{{" in namespace or "$" in namespace:
+            # A namespace another tool fills in (a Kyverno generate rule's variable).
+            return f"each namespace `{shown(namespace[:-1])}` stands for"
         return f"the namespace `{shown(namespace)}` is applied to"
     return f"namespace {quoted(namespace)}"
 

@@ -21,7 +21,7 @@ from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
-from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests
+from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
@@ -29,6 +29,7 @@ from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_str
 from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
 from nplint.selection import Suppression, Suppressor, enabled_rules
 from nplint.units import Unit, World, naming, units_of, worlds_of
+from nplint.units.hierarchy import place_hierarchical
 from nplint.untrusted import escape, quoted
 
 
@@ -110,7 +111,8 @@ def read_file(
         return loaded
     text, problem = decode(data)
     if text is None:
-        loaded = LoadedFile(display)
+        # Whether bytes that do not decode were meant as a manifest, read as far as they go.
+        loaded = LoadedFile(display, kubernetes=names_an_object(data.decode("utf-8", "replace")))
         if problem is not None:
             loaded.problems.append(problem)
         return loaded
@@ -151,7 +153,11 @@ def load_paths(
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes."""
     found = discover(
-        paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
+        paths,
+        root=config.root,
+        exclude=config.exclude,
+        respect_gitignore=config.respect_gitignore,
+        skip_test_folders=not config.lint_test_folders,
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
@@ -225,7 +231,8 @@ def rendered_files(
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
-    return files, rendering
+    # A Config Sync hierarchical repository places objects in namespaces by their folders.
+    return place_hierarchical(files), rendering
 
 
 def inventory_of(files: Sequence[LoadedFile], config: Config, plugins: PluginManager) -> Inventory:

@@ -25,6 +25,8 @@ spec:
 """
 
 POLICY_HEAD = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\n"
+#: What makes a file a manifest (NP001 judges only those): an object's first line.
+HEAD = b"apiVersion: v1\n"
 
 
 def _alias_bomb() -> bytes:
@@ -36,26 +38,26 @@ def _alias_bomb() -> bytes:
 
 CASES: dict[str, tuple[bytes, set[tuple[str, int]]]] = {
     # name: (content, expected (rule, line) findings in that file)
-    "alias-bomb": (_alias_bomb(), {("NP001", 6)}),
-    "deep-flow": (b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", {("NP001", 1)}),
+    "alias-bomb": (HEAD + _alias_bomb(), {("NP001", 7)}),
+    "deep-flow": (HEAD + b"a: " + b"[" * 20000 + b"]" * 20000 + b"\n", {("NP001", 2)}),
     "deep-block": (
-        b"".join(b"  " * i + b"- \n" for i in range(1500)) + b"  " * 1500 + b"x\n",
+        HEAD + b"---\n" + b"".join(b"  " * i + b"- \n" for i in range(1500)) + b"  " * 1500 + b"x\n",
         # libyaml allows 999 nested block collections and refuses the 1,000th.
-        {("NP001", 1000)},
+        {("NP001", 1002)},
     ),
     "long-line": (
         POLICY_HEAD.encode() + b"spec:\n  podSelector: {matchLabels: {a: " + b"b" * 3_000_000 + b"}}\n",
         set(),
     ),
     "invalid-utf8": (b"kind: Pod\nmetadata:\n  name: \xff\xfe\n", {("NP001", 3)}),
-    "nul-byte": (b"kind: Pod\x00\n", {("NP001", 1)}),
-    "binary": (bytes(range(256)) * 64, {("NP001", 2)}),
+    "nul-byte": (HEAD + b"kind: Pod\x00\n", {("NP001", 2)}),
+    "binary": (HEAD + bytes(range(256)) * 64, {("NP001", 3)}),
     "duplicate-keys": (
         POLICY_HEAD.encode() + b"spec:\n  podSelector: {}\n  podSelector: {}\n",
         {("NP001", 6)},
     ),
     "tabs": (b"kind: Pod\nmetadata:\n\tname: x\n", {("NP001", 3)}),
-    "python-tag": (b"a: !!python/object/apply:os.system ['touch pwned']\n", {("NP001", 1)}),
+    "python-tag": (HEAD + b"a: !!python/object/apply:os.system ['touch pwned']\n", {("NP001", 2)}),
     "unknown-tag": (POLICY_HEAD.encode() + b"spec: !Ref Spec\n", {("NP001", 4)}),
     "null-spec-parts": (
         POLICY_HEAD.encode()
@@ -101,6 +103,23 @@ def test_hostile_file_beside_a_valid_one(name: str, tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
     # Generous: this guards against a hang or a quadratic blow-up, not against a slow machine.
     assert elapsed < 30
+
+
+#: The cases that are hostile without being manifests: no object's line in them.
+NOT_MANIFESTS = ("alias-bomb", "binary", "deep-block", "deep-flow", "python-tag")
+
+
+@pytest.mark.parametrize("name", NOT_MANIFESTS)
+def test_hostile_file_that_is_not_a_manifest(name: str, tmp_path: Path) -> None:
+    # The same bytes without an object's line: read within the same bounds, but not a
+    # manifest, so nothing in it is a broken manifest; the neighbour is still linted.
+    content = CASES[name][0].removeprefix(HEAD).removeprefix(b"---\n")
+    (tmp_path / f"{name}.yaml").write_bytes(content)
+    (tmp_path / "neighbour.yaml").write_text(NEIGHBOUR)
+    result = lint_paths(["."], root=tmp_path, select=["NP001", "NP002", "NP003", "NP204"])
+    assert not result.failures, result.failures
+    assert [(f.path, f.rule_id, f.span.line) for f in result.findings] == [("neighbour.yaml", "NP204", 6)]
+    assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links are not available")

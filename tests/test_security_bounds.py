@@ -92,8 +92,8 @@ def test_a_backtracking_gitignore_pattern_does_not_stop_the_walk(tmp_path: Path)
         {
             # The first never matches (no "b"); the second matches the other long name.
             ".gitignore": f"{_STARS}b\n{_STARS}*.json\n",
-            long_name: "[",
-            "a" * 40 + ".json": "[",
+            long_name: "kind: [",
+            "a" * 40 + ".json": "kind: [",
             "ns.yaml": NAMESPACE,
         },
     )
@@ -314,7 +314,7 @@ def test_a_pipe_named_on_the_command_line_is_still_read(tmp_path: Path) -> None:
 
 def test_a_wide_flow_sequence_is_refused_in_bounded_time_and_memory(tmp_path: Path) -> None:
     """12 MB, six million values on one line: it needed 2.9 GB of nodes."""
-    _repo(tmp_path, {"wide.yaml": "{a: [" + ",".join(["1"] * 6_000_000) + "]}\n", "ns.yaml": NAMESPACE})
+    _repo(tmp_path, {"wide.yaml": "kind: [" + ",".join(["1"] * 6_000_000) + "]\n", "ns.yaml": NAMESPACE})
     measure = (
         "import resource, sys\n"
         "from nplint.cli import main\n"
@@ -330,13 +330,13 @@ def test_a_wide_flow_sequence_is_refused_in_bounded_time_and_memory(tmp_path: Pa
         env={**os.environ, "NPLINT_JOBS": "1"},
     )
     assert done.returncode == 1, done.stderr
-    # The millionth value of the sequence (the key "a" is the first value of the document).
+    # The millionth value of the sequence (the key "kind" is the first value of the document).
     assert _json_findings(done.stdout) == [
         (
             "NP001",
             "wide.yaml",
             1,
-            5 + 2 * 1_000_000 - 1,
+            7 + 2 * 1_000_000 - 1,
             "not read: this document holds more than 1,000,000 values, the most nplint reads in one document",
         )
     ]
@@ -349,7 +349,7 @@ def test_the_values_of_a_file_are_capped_too(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(composer_module, "MAX_DOCUMENT_NODES", 100)
     monkeypatch.setattr(composer_module, "MAX_FILE_NODES", 250)
     monkeypatch.setattr(composer_module, "FAST_PATH_BOUND", 50)
-    document = "a: [" + ",".join(["1"] * 90) + "]\n"
+    document = "kind: [" + ",".join(["1"] * 90) + "]\n"
     _repo(
         tmp_path,
         {"many.yaml": "---\n".join([document] * 4) + "---\n" + "b: [" + ",".join(["1"] * 101) + "]\n"},
@@ -362,7 +362,7 @@ def test_the_values_of_a_file_are_capped_too(tmp_path: Path, monkeypatch: pytest
             "NP001",
             "many.yaml",
             5,
-            len("a: [") + 2 * 63 + 1,
+            len("kind: [") + 2 * 63 + 1,
             "not read: the file holds more than 250 values, the most nplint reads in one file; "
             "this document and the ones after it are left out",
         )
@@ -446,7 +446,7 @@ def test_a_file_name_that_is_not_utf8_is_found_loaded_and_linted(tmp_path: Path)
     _repo(tmp_path, {})
     bad = os.fsencode(tmp_path) + b"/\xff\xfe-x.yaml"
     with open(bad, "wb") as handle:
-        handle.write(b"a: [\n")
+        handle.write(b"kind: [\n")
     os.mkdir(os.fsencode(tmp_path) + b"/d\xe9")
     with open(os.fsencode(tmp_path) + b"/d\xe9/np.yaml", "wb") as handle:
         handle.write(POLICY.encode())
@@ -574,7 +574,7 @@ def test_closed_standard_streams(tmp_path: Path) -> None:
     done = _closed(">&- 2>&-", ".", cwd=clean)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     # With findings, a closed output is like /dev/null: the exit code still says 1.
-    dirty = _repo(tmp_path / "dirty", {"bad.yaml": "[\n"})
+    dirty = _repo(tmp_path / "dirty", {"bad.yaml": "kind: [\n"})
     done = _closed(">&-", ".", "--select", "NP001", cwd=dirty)
     assert (done.returncode, done.stdout, done.stderr) == (1, b"", b"")
     # An error message never lands in the report when standard error is closed.

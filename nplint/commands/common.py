@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.cluster.view import UnknownCNIError, check_cni
 from nplint.config import Config, find_root, load_config, repository_path
+from nplint.discovery import SkippedFile
 from nplint.engine.engine import Engine, engine_for
 from nplint.loading import iter_manifests
 from nplint.model import Inventory
@@ -227,6 +228,8 @@ class Deployed:
     manifests: list[Manifest]
     units: dict[str, Unit]
     worlds: list[World]
+    #: What discovery skipped, and why (test folders, templates, kustomizations).
+    skipped: tuple[SkippedFile, ...] = ()
 
 
 def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed:
@@ -253,4 +256,4 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
         )
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
-    return Deployed(files, manifests, units, worlds)
+    return Deployed(files, manifests, units, worlds, found.skipped)

@@ -32,6 +32,7 @@ from nplint.commands.common import (
     write_output,
 )
 from nplint.config import Config
+from nplint.discovery import SKIP_TEST_FOLDER, SkippedFile
 from nplint.exitcodes import ExitCode
 from nplint.units import Unit, World
 from nplint.units.units import PLAIN
@@ -72,10 +73,15 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     objects = Counter(units[m.path] for m in manifests if m.path in units)
     every = sorted(set(units.values()))
     platforms = _platforms(tree, config)
+    # Folders skipped as a whole are part of how nplint sees the tree; skipped files are
+    # said by the rules that need them (NP005).
+    folders = [s for s in tree.skipped if s.reason == SKIP_TEST_FOLDER]
     if args.format == "json":
-        text = json.dumps(_json(every, objects, worlds, platforms), indent=2, ensure_ascii=False) + "\n"
+        data = _json(every, objects, worlds, platforms)
+        data["skipped"] = [{"path": s.display, "reason": s.reason, "detail": s.detail} for s in folders]
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
-        text = _text(every, objects, worlds, platforms)
+        text = _text(every, objects, worlds, platforms) + _skipped_text(folders)
     write_output(text, args.output, stdout)
     return ExitCode.OK
 
@@ -136,6 +142,14 @@ def _json(
             for i, w in enumerate(worlds)
         ],
     }
+
+
+def _skipped_text(folders: Sequence[SkippedFile]) -> str:
+    if not folders:
+        return ""
+    lines = ["", f"{len(folders)} folder{'s' if len(folders) != 1 else ''} skipped (not manifests):"]
+    lines += [f"  {shown(folder.display)}  {shown(folder.detail, 200)}" for folder in folders]
+    return "\n".join(lines) + "\n"
 
 
 def _text(

@@ -43,7 +43,7 @@ def encode(loaded: Any) -> tuple[Any, ...] | None:
     except _Shared:
         return None
     suppressions = [(s.line, s.column, s.scope, s.codes, s.own_line) for s in loaded.suppressions]
-    return (loaded.path, _problems(loaded.problems), suppressions, documents, flat)
+    return (loaded.path, _problems(loaded.problems), suppressions, documents, flat, loaded.kubernetes)
 
 
 def decode(values: tuple[Any, ...]) -> Any:
@@ -57,17 +57,18 @@ def decode(values: tuple[Any, ...]) -> Any:
 
 
 def decode_into(loaded: Any, values: tuple[Any, ...]) -> None:
-    """Set the problems and suppressions :func:`encode` wrote on ``loaded`` (not its documents)."""
+    """Set what :func:`encode` wrote on ``loaded`` but its documents: problems, suppressions, kind."""
     from nplint.loading import SuppressionComment
 
-    _, problems, suppressions, _, _ = values
+    _, problems, suppressions, _, _, kubernetes = values
+    loaded.kubernetes = kubernetes
     loaded.problems = [Problem(Span(*span), message) for *span, message in problems]
     loaded.suppressions = [SuppressionComment(*s) for s in suppressions]
 
 
 def decode_documents(values: tuple[Any, ...]) -> list[Document]:
     """The documents :func:`encode` wrote, nodes and all."""
-    _, _, _, documents, flat = values
+    _, _, _, documents, flat, _ = values
     built: list[Document] = []
     position = 0
     for index, failed, document_problems, has_root in documents:

@@ -10,7 +10,7 @@ from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
-from nplint.units.units import KUSTOMIZE
+from nplint.units.units import KUSTOMIZE, NAMESPACED_KINDS
 from nplint.untrusted import shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
@@ -112,6 +112,7 @@ class MissingNamespace(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         kustomized = _kustomization_dirs(ctx)
+        reported: dict[str, list[NetworkPolicy]] = {}
         for policy in ctx.inventory.policies:
             if policy.namespace_explicit:
                 continue
@@ -127,22 +128,61 @@ class MissingNamespace(Rule):
                 # renders this file. Rendered, its output shows what it set: a policy
                 # still without one goes where kubectl's context says.
                 continue
-            metadata = policy.node.get_map("metadata")
-            if metadata is None:
+            if policy.node.get_map("metadata") is None:
                 continue
+            reported.setdefault(policy.path, []).append(policy)
+        if not reported:
+            return
+        named = _files_naming_a_namespace(ctx)
+        for path, policies in reported.items():
+            if len(policies) > 1 and path not in named:
+                # No object of the file names a namespace: the file is written to be applied
+                # with `-n`, as a whole; one finding says it for all of its policies.
+                yield self._finding(policies[0], len(policies))
+            else:
+                for policy in policies:
+                    yield self._finding(policy, 1)
+
+    def _finding(self, policy: NetworkPolicy, count: int) -> Finding:
+        metadata = policy.node.get_map("metadata")
+        assert metadata is not None
+        where = namespace_text(policy.namespace)
+        if count == 1:
             message = (
-                f"`metadata.namespace` is omitted, so the policy is created in the namespace of "
-                f"kubectl's context or `-n` (nplint assumes {namespace_text(policy.namespace)}), and it "
-                f"selects pods of that namespace only — not necessarily the ones it was written for. Add "
-                f"`namespace: <namespace>` under metadata"
+                f"`metadata.namespace` is omitted: the policy lands in kubectl's namespace (nplint assumes "
+                f"{where}); add `namespace:`"
             )
-            yield self.finding(
-                policy,
-                metadata,
-                message,
-                span=metadata.key_span,
-                fix=None if is_unnamed(policy.namespace) else f"namespace: {policy.namespace}",
+        else:
+            message = (
+                f"no object of this file names a namespace: its {count} policies land in kubectl's "
+                f"namespace (nplint assumes {where}); add `namespace:`"
             )
+        detail = (
+            "Without `metadata.namespace` a policy is created in the namespace of kubectl's context "
+            "or `-n`, and selects pods of that namespace only, not necessarily the ones it was "
+            "written for. Add `namespace: <namespace>` under metadata"
+            + (" of each policy of the file." if count > 1 else ".")
+        )
+        return self.finding(
+            policy,
+            metadata,
+            message,
+            span=metadata.key_span,
+            fix=None if is_unnamed(policy.namespace) else f"namespace: {policy.namespace}",
+            detail=detail,
+        )
+
+
+def _files_naming_a_namespace(ctx: RuleContext) -> set[str]:
+    """Files with at least one namespaced object that names its namespace."""
+    found: set[str] = set()
+    for obj in ctx.inventory.objects:
+        if obj.path in found or obj.kind not in NAMESPACED_KINDS:
+            continue
+        metadata = obj.node.get_map("metadata")
+        if metadata is not None and metadata.get_str("namespace"):
+            found.add(obj.path)
+    return found
 
 
 def _kustomization_dirs(ctx: RuleContext) -> set[PurePosixPath]:
@@ -163,38 +203,67 @@ def _identity(obj: KubeObject) -> tuple[str, str, str, str] | None:
     return group, obj.kind, obj.namespace, obj.name
 
 
+def _compared(obj: KubeObject) -> object | None:
+    """What of ``obj`` a second definition can lose that policies depend on, or None for other kinds.
+
+    A policy is all content; of a Namespace, the labels its selectors see. Other kinds
+    (ClusterRoles, CRDs, workloads) are not this rule's: their duplicates break other
+    things than network policy, which other tools check.
+    """
+    if isinstance(obj, NetworkPolicy):
+        return obj.node.to_python()
+    if obj.kind == "Namespace":
+        metadata = obj.node.get_map("metadata")
+        labels = metadata.get("labels") if metadata is not None else None
+        return labels.to_python() if labels is not None else None
+    return None
+
+
 class DuplicatePolicy(Rule):
     id = "NP704"
     name = "duplicate-policy"
-    summary = "Two objects with the same kind, namespace and name: one silently replaces the other."
+    summary = (
+        "Two NetworkPolicies (or Namespaces) with the same namespace and name applied together: "
+        "one silently replaces the other."
+    )
     level = Level.ERROR
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        first_of: dict[tuple[str, str, str, str, str], KubeObject] = {}
+        first_of: dict[tuple[str, str, str, str], tuple[KubeObject, object]] = {}
         for obj in ctx.inventory.objects:
+            if not isinstance(obj, NetworkPolicy) and obj.kind != "Namespace":
+                continue
             identity = _identity(obj)
             if identity is None:
                 continue
-            # Only a file, or a folder, is applied as one set (`kubectl apply -f dir/`, a
-            # kustomization's resources); the same object in other folders is a variant
-            # (an overlay, an environment, an alternative bundle).
-            folder = str(PurePosixPath(obj.path).parent)
-            first = first_of.setdefault((folder, *identity), obj)
-            if first is obj or first.node.to_python() == obj.node.to_python():
+            # The inventory is one world's: what is applied together. Variants that are never
+            # applied together (overlays, environments, alternative bundles of one folder)
+            # are separate units in separate worlds, so they never meet here.
+            content = _compared(obj)
+            first, first_content = first_of.setdefault(identity, (obj, content))
+            if first is obj or first_content == content:
                 # An identical copy replaces the object with itself.
                 continue
-            where = "in the same file" if first.path == obj.path else f"in {first.path}"
-            advice = (
-                "rename one of them, or merge their rules into one policy"
-                if obj.kind == "NetworkPolicy"
-                else "keep one definition with what both should set, or rename one"
-            )
+            where = "in this file" if first.path == obj.path else f"in {shown(first.path)}"
+            what = "policy" if obj.kind == "NetworkPolicy" else "Namespace with other labels"
+            # An unnamed namespace is a folder, not a name to write before the object's.
+            named = obj.namespace and not is_unnamed(obj.namespace)
+            ref = f"{shown(obj.namespace)}/{shown(obj.name)}" if named else shown(obj.name)
             message = (
-                f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name} is defined "
-                f"again (first {where}, line {first.span.line}) with different content: applying both, the "
-                f"later one replaces the earlier one and its settings are lost without a warning; "
-                f"{advice}"
+                f"{obj.kind} {ref} is defined again "
+                f"({where}, line {first.span.line}) as another {what}: the later one wins; rename or merge"
+            )
+            detail = (
+                "Applying both, the API server creates the first and then replaces it with the second: "
+                "the first one's "
+                + ("rules" if obj.kind == "NetworkPolicy" else "labels, which namespace selectors match,")
+                + " are lost without a warning. "
+                + (
+                    "Rename one of them, or merge their rules into one policy."
+                    if obj.kind == "NetworkPolicy"
+                    else "Keep one definition with the labels both should have."
+                )
             )
             name_node = obj.node.get_map("metadata")
             node = name_node.get("name") if isinstance(name_node, MapNode) else None
@@ -203,6 +272,7 @@ class DuplicatePolicy(Rule):
                 node,
                 message,
                 related=[Related(first.path, first.span, f"the first {obj.kind} {shown(obj.name)}")],
+                detail=detail,
             )
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nplint.findings import Finding, Level
+from nplint.loading import LoadedFile, Problem
 from nplint.rules.base import Rule, RuleContext
+
+#: Further problems of a broken file listed in a finding's detail.
+_DETAIL_LINES = 10
+
+
+def _problems(loaded: LoadedFile) -> list[tuple[Problem, int]]:
+    """Every problem of a file with the index of its document (0 for the file's own), in text order."""
+    found = [(problem, 0) for problem in loaded.problems]
+    found += [(problem, document.index) for document in loaded.documents for problem in document.problems]
+    found.sort(key=lambda item: (item[0].span.line, item[0].span.column, item[1]))
+    return found
 
 
 class InvalidYaml(Rule):
@@ -17,18 +29,31 @@ class InvalidYaml(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for loaded in ctx.files:
-            for problem in loaded.problems:
-                yield self.finding(None, None, problem.message, path=loaded.path, span=problem.span)
-            for document in loaded.documents:
-                for problem in document.problems:
-                    yield self.finding(
-                        None,
-                        None,
-                        problem.message,
-                        path=loaded.path,
-                        span=problem.span,
-                        document_index=document.index,
-                    )
+            if not loaded.kubernetes:
+                # Not a manifest (Helm values, a CloudFormation template with its `!Ref`
+                # tags, a CI workflow): what Kubernetes would refuse does not apply to it.
+                continue
+            problems = _problems(loaded)
+            if not problems:
+                continue
+            # One finding a file: the first place reading failed. A file broken in one
+            # way is usually broken the same way in every document (a tag, a template).
+            first, index = problems[0]
+            message = first.message
+            detail = ""
+            if len(problems) > 1:
+                message = f"{message} (and {len(problems) - 1} more in this file)"
+                lines = [
+                    f"line {problem.span.line}, column {problem.span.column}: {problem.message}"
+                    for problem, _ in problems[1 : 1 + _DETAIL_LINES]
+                ]
+                if len(problems) > 1 + _DETAIL_LINES:
+                    lines.append(f"and {len(problems) - 1 - _DETAIL_LINES} more")
+                # One paragraph: a finding's detail is shown as one.
+                detail = "Also in this file: " + "; ".join(lines) + "."
+            yield self.finding(
+                None, None, message, path=loaded.path, span=first.span, document_index=index, detail=detail
+            )
 
 
 RULES = (InvalidYaml,)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from nplint.findings import Finding, Level
 from nplint.loading import Manifest, iter_manifests
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.loading.placeholders import placeholder_node
 from nplint.model.inventory import NETWORK_POLICY_API_VERSIONS
 from nplint.model.objects import NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
@@ -357,6 +358,10 @@ class InvalidValue(Rule):
             checker = PolicyChecker()
             checker.object(manifest.node)
             for problem in checker.problems:
+                if placeholder_node(problem.node):
+                    # `${NAMESPACE}`, `{{request.object.metadata.name}}`: another tool writes the
+                    # value the API server sees; this is not it.
+                    continue
                 yield self.finding(
                     policy,
                     problem.node,

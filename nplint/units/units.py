@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from nplint.loading import LoadedFile
+from nplint.loading import LoadedFile, iter_manifests
 
 #: Unit kinds, in the words ``nplint worlds`` prints.
 KUSTOMIZE = "kustomize"
@@ -67,10 +67,15 @@ class Unit:
     #: namespace (``helm install -n``). None when nothing but kubectl's context gives one:
     #: kustomize wrote its ``namespace:`` into the objects already, plain files name their own.
     namespace: str | None = None
+    #: For one of several alternative files of a folder (:func:`alternative_files`), its
+    #: name: such a file is a unit of its own. "" for a whole folder or a rendered unit.
+    file: str = ""
 
     @property
     def name(self) -> str:
-        """How people see the unit: its directory, "." for the root."""
+        """How people see the unit: its directory ("." for the root), or its file when it is one."""
+        if self.file:
+            return f"{self.directory}/{self.file}" if self.directory else self.file
         return self.directory or "."
 
     @property
@@ -125,5 +130,66 @@ def unit_of_file(path: str, rendered: Mapping[str, str], namespaces: Mapping[str
 def units_of(
     files: Iterable[LoadedFile], rendered: Mapping[str, str], namespaces: Mapping[str, str] | None = None
 ) -> dict[str, Unit]:
-    """The unit of every file, by display path (``rendered`` and ``namespaces``: :func:`unit_of_file`)."""
-    return {loaded.path: unit_of_file(loaded.path, rendered, namespaces) for loaded in files}
+    """The unit of every file, by display path (``rendered`` and ``namespaces``: :func:`unit_of_file`).
+
+    A plain file that is an alternative of another file of its folder is a unit of its own.
+    """
+    files = list(files)
+    units = {loaded.path: unit_of_file(loaded.path, rendered, namespaces) for loaded in files}
+    plain = [loaded for loaded in files if units[loaded.path].kind == PLAIN and loaded.path != STDIN]
+    for path in alternative_files(plain):
+        unit = units[path]
+        units[path] = Unit(unit.directory, PLAIN, unit.namespace, path.rpartition("/")[2])
+    return units
+
+
+#: The fewest objects a file must hold for another file that redefines all of them to be
+#: an alternative of it rather than a copy-paste mistake of a single object.
+ALTERNATIVE_OBJECTS = 2
+
+
+def _identities(loaded: LoadedFile) -> frozenset[tuple[str, str, str, str]]:
+    """(API group, kind, namespace as written, name) of each named object of a file."""
+    found: set[tuple[str, str, str, str]] = set()
+    for manifest in iter_manifests(loaded):
+        metadata = manifest.node.get_map("metadata")
+        name = metadata.get_str("name") if metadata is not None else None
+        if not name or not manifest.kind or metadata is None:
+            continue
+        group = (manifest.node.get_str("apiVersion") or "").rpartition("/")[0]
+        found.add((group, manifest.kind, metadata.get_str("namespace") or "", name))
+    return frozenset(found)
+
+
+def alternative_files(files: Iterable[LoadedFile]) -> set[str]:
+    """The plain files that are alternatives of another file of their folder, by display path.
+
+    Two files of one folder are alternatives when one defines again every object of the
+    other, and that is at least :data:`ALTERNATIVE_OBJECTS` objects: a release's
+    ``standard.yaml`` and ``experimental.yaml``, an install bundle with and without an
+    extra component. Nobody applies both (the second would replace the whole first), so
+    each is applied with the rest of the folder but not with the other. A single object
+    defined again in another file is not an alternative: that is the copy-paste mistake
+    NP704 reports.
+    """
+    by_folder: dict[str, list[tuple[str, frozenset[tuple[str, str, str, str]]]]] = {}
+    for loaded in files:
+        identities = _identities(loaded)
+        if len(identities) >= ALTERNATIVE_OBJECTS:
+            by_folder.setdefault(directory_of(loaded.path), []).append((loaded.path, identities))
+    found: set[str] = set()
+    for members in by_folder.values():
+        if len(members) < 2:
+            continue
+        # Only files that share an object can contain one another: index them by object.
+        holders: dict[tuple[str, str, str, str], list[int]] = {}
+        for index, (_, identities) in enumerate(members):
+            for identity in identities:
+                holders.setdefault(identity, []).append(index)
+        for path, identities in members:
+            candidates = min((holders[identity] for identity in identities), key=len)
+            for index in candidates:
+                other, other_identities = members[index]
+                if other != path and identities <= other_identities:
+                    found.update((path, other))
+    return found
