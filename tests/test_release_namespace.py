@@ -267,7 +267,7 @@ def test_kustomization_that_sets_no_namespace_leaves_the_policy_to_kubectls_cont
         ("app/policy.yaml", 4, 3, "NP703")
     ]
     assert "(nplint assumes the namespace `app/` is applied to)" in result.findings[0].message
-    assert result.findings[0].message.endswith("(in the output of kustomize for app)")
+    assert result.findings[0].message.endswith("(in kustomize for app)")
 
 
 def test_unrendered_kustomization_is_assumed_to_set_the_namespace(tmp_path: Path) -> None:
