@@ -46,12 +46,16 @@ class RulesIgnoredByPolicyTypes(Rule):
                 else:
                     rules, them = f"the {len(node)} {direction.lower} rules here are", "them"
                 message = (
-                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: the API server "
-                    f"keeps {them} but no CNI evaluates {them}, and this policy does not isolate the "
-                    f"selected pods' {direction.lower}. Write `policyTypes: [{both}]` to apply {them}, "
-                    f"or delete {them}"
+                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: write "
+                    f"`policyTypes: [{both}]` or delete {them}"
                 )
-                yield self.finding(policy, node, message, span=node.key_span, fix=f"policyTypes: [{both}]")
+                detail = (
+                    f"The API server keeps {them} but no CNI evaluates {them}, and this policy does not "
+                    f"isolate the selected pods' {direction.lower}. Write `policyTypes: [{both}]` to apply "
+                    f"{them}, or delete {them}."
+                )
+                fix = f"policyTypes: [{both}]"
+                yield self.finding(policy, node, message, span=node.key_span, fix=fix, detail=detail)
 
 
 def _isolates_ingress_deliberately(policy: NetworkPolicy) -> bool:
@@ -94,13 +98,18 @@ class EgressRulesImplyIngressIsolation(Rule):
                 continue
             state = "empty" if spec.get("policyTypes") is not None else "omitted"
             message = (
-                f"`policyTypes` is {state} and the policy has egress rules, so the API server sets "
-                "`policyTypes: [Ingress, Egress]`: the selected pods also become isolated for ingress, "
-                "and with no ingress rule here they accept no connection unless another policy allows "
-                "it. Write `policyTypes: [Egress]` if only egress was meant, or `policyTypes: [Ingress, "
-                "Egress]` to make the ingress deny explicit"
+                f"`policyTypes` is {state}, so these egress rules also isolate ingress: write "
+                "`policyTypes: [Egress]` if only egress was meant"
             )
-            yield self.finding(policy, egress, message, span=egress.key_span, fix="policyTypes: [Egress]")
+            detail = (
+                "With egress rules and no `policyTypes`, the API server sets `policyTypes: [Ingress, "
+                "Egress]`: the selected pods also become isolated for ingress, and with no ingress rule "
+                "here they accept no connection unless another policy allows it. Write `policyTypes: "
+                "[Egress]` if only egress was meant, or `policyTypes: [Ingress, Egress]` to make the "
+                "ingress deny explicit."
+            )
+            fix = "policyTypes: [Egress]"
+            yield self.finding(policy, egress, message, span=egress.key_span, fix=fix, detail=detail)
 
 
 class MissingNamespace(Rule):
@@ -131,15 +140,20 @@ class MissingNamespace(Rule):
             if metadata is None:
                 continue
             message = (
-                f"`metadata.namespace` is omitted, so the policy is created in the namespace of "
-                f"kubectl's context or `-n` (nplint assumes {namespace_text(policy.namespace)}), and it "
-                f"selects pods of that namespace only — not necessarily the ones it was written for. Add "
-                f"`namespace: <namespace>` under metadata"
+                "`metadata.namespace` is omitted, so the policy lands in whatever namespace kubectl uses: "
+                "add `namespace:`"
+            )
+            detail = (
+                "Without `metadata.namespace` the policy is created in the namespace of kubectl's context "
+                f"or `-n` (nplint assumes {namespace_text(policy.namespace)}), and it selects pods of that "
+                "namespace only — not necessarily the ones it was written for. Add "
+                "`namespace: <namespace>` under metadata."
             )
             yield self.finding(
                 policy,
                 metadata,
                 message,
+                detail=detail,
                 span=metadata.key_span,
                 fix=None if is_unnamed(policy.namespace) else f"namespace: {policy.namespace}",
             )
@@ -184,17 +198,16 @@ class DuplicatePolicy(Rule):
             if first is obj or first.node.to_python() == obj.node.to_python():
                 # An identical copy replaces the object with itself.
                 continue
-            where = "in the same file" if first.path == obj.path else f"in {first.path}"
+            where = "in the same file" if first.path == obj.path else f"in {shown(first.path)}"
             advice = (
-                "rename one of them, or merge their rules into one policy"
+                "rename one, or merge their rules"
                 if obj.kind == "NetworkPolicy"
-                else "keep one definition with what both should set, or rename one"
+                else "keep one, with what both should set"
             )
-            message = (
-                f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name} is defined "
-                f"again (first {where}, line {first.span.line}) with different content: applying both, the "
-                f"later one replaces the earlier one and its settings are lost without a warning; "
-                f"{advice}"
+            message = f"{obj.ref} is defined twice, differently, and one replaces the other: {advice}"
+            detail = (
+                f"It is defined first {where}, line {first.span.line}. Applying both, the later one "
+                "replaces the earlier one and its settings are lost without a warning."
             )
             name_node = obj.node.get_map("metadata")
             node = name_node.get("name") if isinstance(name_node, MapNode) else None
@@ -203,6 +216,7 @@ class DuplicatePolicy(Rule):
                 node,
                 message,
                 related=[Related(first.path, first.span, f"the first {obj.kind} {shown(obj.name)}")],
+                detail=detail,
             )
 
 
