@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import ClassVar
 
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.model import Direction, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
@@ -44,8 +44,7 @@ class _MissingDefaultDeny(Rule):
             if namespace in covered:
                 continue
             workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
-            listed = ", ".join(f"{w.kind} {shown(w.name)}" for w in workloads[:3])
-            more = f" and {len(workloads) - 3} more" if len(workloads) > 3 else ""
+            names = [f"{w.kind} {shown(w.name)}" for w in workloads]
             direction = self.direction.lower
             fix = _DEFAULT_DENY.format(
                 direction=direction, namespace=namespace, policy_type=self.direction.value
@@ -57,10 +56,14 @@ class _MissingDefaultDeny(Rule):
                 "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
             )
             message = (
-                f"{namespace_text(namespace)} has workloads ({listed}{more}) but no NetworkPolicy that "
-                f"selects all of its pods for {direction}, so every pod {consequence} "
-                f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
-                f"and `policyTypes: [{self.direction.value}]`"
+                f"{namespace_text(namespace)} ({listed(names)}) has no default-deny {direction} policy: "
+                f"add one with `podSelector: {{}}`"
+            )
+            detail = (
+                f"{namespace_text(namespace)[:1].upper()}{namespace_text(namespace)[1:]} has workloads "
+                f"({listed_in_full(names)}) but no NetworkPolicy that selects all of its pods for "
+                f"{direction}, so every pod {consequence} until some policy selects it. Add a default-deny "
+                f"policy with `podSelector: {{}}` and `policyTypes: [{self.direction.value}]`."
             )
             ns_object = inventory.namespaces.get(namespace)
             if ns_object is not None and ns_object.defined:
@@ -77,10 +80,11 @@ class _MissingDefaultDeny(Rule):
                         for w in workloads[:3]
                     ],
                     fix=fix,
+                    detail=detail,
                 )
             else:
                 first = workloads[0]
-                yield self.finding(first, None, message, fix=fix)
+                yield self.finding(first, None, message, fix=fix, detail=detail)
 
 
 class MissingDefaultDenyIngress(_MissingDefaultDeny):
@@ -126,15 +130,23 @@ class AllowAllNegatesDefaultDeny(Rule):
                         if deny
                         else "makes the isolation it declares meaningless"
                     )
+                    short = (
+                        f"cancels the default-deny {shown(deny[0].ref.name)}"
+                        if deny
+                        else "voids the isolation it declares"
+                    )
                     yield self.finding(
                         policy,
                         rule.node,
-                        f"this {direction.lower} rule has no {direction.peers_key} and no ports, so it "
-                        f"allows all {direction.lower} traffic for every pod of namespace "
-                        f"{quoted(policy.namespace)}, and "
-                        f"{cancels}: policies only add allows, nothing can narrow it again. List the peers "
-                        "and ports this namespace really needs, or delete the policy if allowing everything "
-                        "is intended",
+                        f"this {direction.lower} rule allows all traffic namespace-wide "
+                        f"and {short}: list the peers and ports needed",
+                        detail=(
+                            f"This {direction.lower} rule has no {direction.peers_key} and no ports, so it "
+                            f"allows all {direction.lower} traffic for every pod of namespace "
+                            f"{quoted(policy.namespace)}, and {cancels}: policies only add allows, nothing "
+                            "can narrow it again. List the peers and ports this namespace really needs, or "
+                            "delete the policy if allowing everything is intended."
+                        ),
                         related=[
                             Related(
                                 p.path,
