@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sequence
 
 from nplint.engine.matching import AddressContext, PodView, rule_peers_match_pod, rule_ports_match
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import shown
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -118,13 +119,15 @@ class EgressBlocksDns(Rule):
             "  - {protocol: TCP, port: 53}"
         )
         for policy, labels in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
-            listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-            message = (
-                f"this policy isolates the egress of {listed}, and no egress rule of the policies "
-                f"selecting them allows UDP {'/'.join(map(str, ports))} to the cluster DNS pods "
-                f"({dns_labels} in {namespace_text(dns_ns)}): name resolution will fail. Add an egress "
-                f"rule to namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
-                f"{{{dns_labels}}} on UDP and TCP port 53"
+            numbers = "/".join(map(str, ports))
+            message = f"DNS is blocked for {listed((shown(label) for label in labels), 1)}: "
+                f"allow UDP and TCP {numbers} to the cluster DNS pods"
+            detail = (
+                f"This policy isolates the egress of {listed_in_full(labels)}, and no egress rule of the "
+                f"policies selecting them allows UDP {numbers} to the cluster DNS pods ({dns_labels} in "
+                f"{namespace_text(dns_ns)}): name resolution will fail. Add an egress rule to "
+                f"namespaceSelector {{kubernetes.io/metadata.name: {dns_ns}}} with podSelector "
+                f"{{{dns_labels}}} on UDP and TCP port 53."
             )
             node = egress_type_node(policy)
             others = [
@@ -137,7 +140,7 @@ class EgressBlocksDns(Rule):
                 if p is not policy and p.isolates(Direction.EGRESS)
             ][:3]
             span = node.key_span if node is not None else None
-            yield self.finding(policy, node, message, span=span, related=others, fix=fix)
+            yield self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
 
 
 RULES = (EgressBlocksDns,)
