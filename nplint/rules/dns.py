@@ -120,8 +120,8 @@ class EgressBlocksDns(Rule):
         )
         for policy, labels in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
             numbers = "/".join(map(str, ports))
-            message = f"DNS is blocked for {listed((shown(label) for label in labels), 1)}: "
-                f"allow UDP and TCP {numbers} to the cluster DNS pods"
+            subject = listed((shown(label) for label in labels), 1)
+            message = f"DNS is blocked for {subject}: allow UDP and TCP {numbers} to the cluster DNS pods"
             detail = (
                 f"This policy isolates the egress of {listed_in_full(labels)}, and no egress rule of the "
                 f"policies selecting them allows UDP {numbers} to the cluster DNS pods ({dns_labels} in "
