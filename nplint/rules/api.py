@@ -131,7 +131,7 @@ class DeprecatedApiVersion(Rule):
             if message is None or not meant_builtin(text, custom_groups) or id(node) in reported:
                 continue
             reported.add(id(node))
-            yield self._finding(manifest, obj, node, f"{message}: write `apiVersion: {SERVED}`", _why(text))
+            yield self._finding(manifest, obj, node, f"{message}: write `{SERVED}`", _why(text))
 
     def _missing(self, manifest: Manifest, obj: KubeObject | None, node: Node | None) -> Finding:
         where = node if node is not None else manifest.node.get("kind")

@@ -33,9 +33,9 @@ _DECLARE = (
     "Declare the CNI with `cni:` in .nplint.yaml (e.g. `cni: calico`) or `--cni`, so NP601 and NP602 "
     "can check it; `nplint explain NP603` lists the names"
 )
-_DECLARE_SHORT = "set `cni:` in .nplint.yaml or pass `--cni`"
+_DECLARE_SHORT = "set `cni:` or pass `--cni`"
 #: Characters of a CNI's evidence in a headline (the detail gives it whole).
-_EVIDENCE_LIMIT = 100
+_EVIDENCE_LIMIT = 90
 #: Advice of NP602 short enough to follow the headline; longer advice is in the detail only.
 _ADVICE_IN_HEADLINE = 60
 
@@ -285,7 +285,7 @@ class CNIUnknown(Rule):
             )
             related = [Related(e.path, e.node.span, e.description) for e in detection.evidence[:3]]
         else:
-            message = f"no CNI is declared or found, so policy enforcement is unchecked: {_DECLARE_SHORT}"
+            message = f"no CNI declared or found, so enforcement is unchecked: {_DECLARE_SHORT}"
             detail = (
                 f"{policies[:1].upper()}{policies[1:]} {be} enforced only if the cluster's CNI enforces "
                 f"NetworkPolicy, and no CNI is declared or found in the repository. {_DECLARE}."

@@ -176,8 +176,8 @@ class PolicySelectsNothing(Rule):
                 yield self.finding(
                     policy,
                     where,
-                    f"spec.podSelector {_selector(policy.pod_selector)} matches none of the {len(here)} "
-                    "workloads of its namespace: fix it to match their template labels",
+                    f"spec.podSelector {_selector(policy.pod_selector)} matches no workload of its "
+                    "namespace: fix it to match their template labels",
                     span=span,
                     detail=(
                         f"The selector matches none of the workloads of {namespace_text(policy.namespace)} "
@@ -189,9 +189,8 @@ class PolicySelectsNothing(Rule):
                 yield self.finding(
                     policy,
                     where,
-                    f"spec.podSelector matches only host-network pods "
-                    f"({listed(f'{w.kind} {shown(w.name)}' for w in matched)}), which policies do not "
-                    "isolate: use a host firewall or CNI host policy",
+                    f"podSelector matches only host-network pods ({listed(shown(w.name) for w in matched)}), "
+                    "which policies do not isolate: use a host firewall",
                     span=span,
                     detail=(
                         f"spec.podSelector {policy.pod_selector} matches only host-network pods "

@@ -377,8 +377,8 @@ class ApiserverEgressServicePort(Rule):
             where = _holds(hit, "the `kubernetes` Service", "cluster.apiserver.service-ip")
             target = ", ".join(map(str, endpoints)) if endpoints else "the API server's own addresses"
             message = (
-                f"egress to the API server via its Service IP {hit.address} is dropped after DNAT: "
-                f"allow TCP {port} to the API server's own addresses"
+                f"API server egress to Service IP {hit.address} is dropped after DNAT: "
+                f"allow TCP {port} to its own addresses"
             )
             detail = (
                 f"This ipBlock allows port {'/'.join(map(str, allowed))} to {where}; but after the Service's "
@@ -422,10 +422,7 @@ class EgressToMetadataService(Rule):
         host = f"{hit}/{hit.max_prefixlen}"
         excepts = [text for text, _ in block.excepts] + [host]
         fix = f"ipBlock:\n  cidr: {block.cidr}\n  except: [{', '.join(excepts)}]"
-        message = (
-            f"ipBlock {block.cidr} lets pods reach the cloud metadata service {hit}: "
-            f"add `{host}` to its `except`"
-        )
+        message = f"ipBlock {block.cidr} opens the cloud metadata service {hit}: add `{host}` to its `except`"
         detail = (
             f"ipBlock {block.cidr} includes {hit}, the cloud instance metadata service, and the rule "
             f"allows TCP {', '.join(map(str, ports))}: any selected pod can read the node's cloud "

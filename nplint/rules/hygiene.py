@@ -46,8 +46,8 @@ class RulesIgnoredByPolicyTypes(Rule):
                 else:
                     rules, them = f"the {len(node)} {direction.lower} rules here are", "them"
                 message = (
-                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: write "
-                    f"`policyTypes: [{both}]` or delete {them}"
+                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: add "
+                    f"{direction.value} to it, or delete {them}"
                 )
                 detail = (
                     f"The API server keeps {them} but no CNI evaluates {them}, and this policy does not "
@@ -98,8 +98,8 @@ class EgressRulesImplyIngressIsolation(Rule):
                 continue
             state = "empty" if spec.get("policyTypes") is not None else "omitted"
             message = (
-                f"`policyTypes` is {state}, so these egress rules also isolate ingress: write "
-                "`policyTypes: [Egress]` if only egress was meant"
+                f"`policyTypes` is {state}, so these egress rules isolate ingress too: write "
+                "`policyTypes: [Egress]`"
             )
             detail = (
                 "With egress rules and no `policyTypes`, the API server sets `policyTypes: [Ingress, "

@@ -18,17 +18,32 @@ class InvalidYaml(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for loaded in ctx.files:
             for problem in loaded.problems:
-                yield self.finding(None, None, problem.message, path=loaded.path, span=problem.span)
+                message, detail = headline_and_detail(problem.message)
+                yield self.finding(None, None, message, path=loaded.path, span=problem.span, detail=detail)
             for document in loaded.documents:
                 for problem in document.problems:
+                    message, detail = headline_and_detail(problem.message)
                     yield self.finding(
                         None,
                         None,
-                        problem.message,
+                        message,
                         path=loaded.path,
                         span=problem.span,
                         document_index=document.index,
+                        detail=detail,
                     )
+
+
+def headline_and_detail(message: str) -> tuple[str, str]:
+    """A loader's problem as a headline (what is wrong, where) and the rest as its detail.
+
+    The loader says both in one sentence, ``what; why and what to do``: the part
+    after the first ``; `` goes to the detail.
+    """
+    head, separator, rest = message.partition("; ")
+    if not separator:
+        return message, ""
+    return head, rest + ("" if rest.endswith(".") else ".")
 
 
 RULES = (InvalidYaml,)

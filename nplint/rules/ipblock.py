@@ -147,11 +147,9 @@ class IpBlockOverlapsClusterCidr(Rule):
             for noun, role in (("pod", POD), ("Service", SERVICE))
             if any(r.role == role for r in hits)
         )
-        message = (
-            f"ipBlock {block.cidr} overlaps {roles}: select in-cluster peers by namespace and pod selectors"
-        )
+        message = f"ipBlock {block.cidr} overlaps {roles}: select pods by selectors"
         if excepts:
-            message += ", or add them to `except`"
+            message += ", or add the range to `except`"
         detail = f"ipBlock {block.cidr} overlaps " + "; it also overlaps ".join(parts) + f". {advice}."
         related = [
             Related(r.path, r.node.span, f"the {r.role} range {r.network}") for r in hits if r.path and r.node

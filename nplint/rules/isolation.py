@@ -45,6 +45,8 @@ class _MissingDefaultDeny(Rule):
                 continue
             workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
             names = [f"{w.kind} {shown(w.name)}" for w in workloads]
+            # The headline names the workloads (kinds are in the detail), to stay one short line.
+            short_names = [shown(w.name, _NAME_IN_HEADLINE) for w in workloads]
             direction = self.direction.lower
             fix = _DEFAULT_DENY.format(
                 direction=direction, namespace=namespace, policy_type=self.direction.value
@@ -56,8 +58,8 @@ class _MissingDefaultDeny(Rule):
                 "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
             )
             message = (
-                f"{namespace_text(namespace)} ({listed(names)}) has no default-deny {direction} policy: "
-                f"add one with `podSelector: {{}}`"
+                f"{namespace_text(namespace)} ({listed(short_names)}) has no default-deny {direction} "
+                "policy: add one with `podSelector: {}`"
             )
             detail = (
                 f"{namespace_text(namespace)[:1].upper()}{namespace_text(namespace)[1:]} has workloads "
@@ -85,6 +87,10 @@ class _MissingDefaultDeny(Rule):
             else:
                 first = workloads[0]
                 yield self.finding(first, None, message, fix=fix, detail=detail)
+
+
+#: Characters of a workload's or policy's name in a headline (the detail gives it whole).
+_NAME_IN_HEADLINE = 40
 
 
 class MissingDefaultDenyIngress(_MissingDefaultDeny):
@@ -131,15 +137,15 @@ class AllowAllNegatesDefaultDeny(Rule):
                         else "makes the isolation it declares meaningless"
                     )
                     short = (
-                        f"cancels the default-deny {shown(deny[0].ref.name)}"
+                        f"cancelling default-deny {shown(deny[0].ref.name, _NAME_IN_HEADLINE)}"
                         if deny
-                        else "voids the isolation it declares"
+                        else "voiding the isolation it declares"
                     )
                     yield self.finding(
                         policy,
                         rule.node,
-                        f"this {direction.lower} rule allows all traffic namespace-wide "
-                        f"and {short}: list the peers and ports needed",
+                        f"this {direction.lower} rule allows everything namespace-wide, {short}: "
+                        "list the peers and ports needed",
                         detail=(
                             f"This {direction.lower} rule has no {direction.peers_key} and no ports, so it "
                             f"allows all {direction.lower} traffic for every pod of namespace "
