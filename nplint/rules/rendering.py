@@ -42,8 +42,10 @@ class NotRendered(Rule):
                 path=target.display,
                 span=FILE_START,
                 detail=(
-                    f"It was not rendered: {shown(reason, REASON_LIMIT)}. Its policies reach the cluster "
-                    f"only after rendering, so lint the output: {target.how_to_render()}."
+                    f"This {what} was not linted because it was not rendered "
+                    f"({shown(reason, REASON_LIMIT)}); its policies reach the cluster only after "
+                    "rendering, so lint the output: "
+                    f"{target.how_to_render()}"
                 ),
             )
 
