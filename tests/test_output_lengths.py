@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_fixtures import CASES, fixture_config
 
 from helpers import FIXTURES, lint_paths
 from nplint.findings import Finding
 from nplint.reporting.base import Report
 from nplint.reporting.text import TextReporter
-from test_fixtures import CASES, fixture_config
 
 #: The longest line of text output without ``--verbose``.
 LINE_LIMIT = 200

@@ -213,7 +213,7 @@ def test_text_format(hostile: Path) -> None:
     assert all(re.match(r"policies\.yaml:\d+:\d+: NP\d{3} \[", line) for line in lines[:-1])
     assert lines[-1].startswith("Found 6 problems")
     assert "metadata.name 'evil\\r\\x1b[2K No problems found.\\n| a | <img src=x> |" in out
-    assert "label value '\\x1b[31maaa" in out and "Deployment web\\x1b]0;pwn\\x07" in out
+    assert "label value '\\x1b[31maaa" in out and "(web\\x1b]0;pwn\\x07)" in out
 
 
 def test_json_format(hostile: Path) -> None:

@@ -437,9 +437,15 @@ class EphemeralLabelSelector(Rule):
             return f"{key} is a pod label no Namespace carries: select namespaces by `{NAMESPACE_NAME_LABEL}`"
         if term.operator is Operator.NOT_IN:
             return f"the selector leaves out a {key} value, which changes {changes}: the exclusion lapses"
+        # With other requirements beside it, the rest already selects the workload: drop the label.
+        fix = (
+            "remove it"
+            if len(site.selector.match_labels) + len(site.selector.expressions) > 1
+            else "select by stable template labels"
+        )
         if changes is None:
-            return f"the selector uses {key}, which names one replica: select by stable template labels"
-        return f"the selector uses a {key} value, which changes {changes}: select by stable template labels"
+            return f"the selector uses {key}, which names one replica: {fix}"
+        return f"the selector uses a {key} value, which changes {changes}: {fix}"
 
     def _message(self, site: SelectorSite, term: Term) -> str | None:
         label = EPHEMERAL_LABELS.get(term.key)
