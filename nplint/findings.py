@@ -176,21 +176,18 @@ def _joined(unique: list[str]) -> str:
 
 
 def fingerprint(finding: Finding) -> str:
-    """A stable identity that survives moved lines and reworded messages: rule, object and YAML path.
+    """A stable identity that survives moved lines: rule, object and YAML path (not line numbers).
 
-    Findings about no object (a file that does not parse, a probe, a suppression)
-    fall back to the file and the YAML path, else the document and the line: the
-    place identifies them, never the message, so rewording a message leaves the
-    baselines that recorded it valid.
+    Findings about no object (a file that does not parse) fall back to the file
+    and the message, which is all that identifies them. The message is the
+    headline alone: the detail can be reworded (or grow) without making an old
+    finding look new.
     """
     import hashlib
 
     obj = finding.object
     if obj is not None:
         parts = [finding.rule_id, obj.kind, obj.namespace, obj.name, finding.yaml_path]
-    elif finding.yaml_path:
-        parts = [finding.rule_id, finding.path, finding.yaml_path]
     else:
-        place = f"document {finding.document_index}, line {finding.span.line}"
-        parts = [finding.rule_id, finding.path, place]
+        parts = [finding.rule_id, finding.path, finding.yaml_path, finding.message]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

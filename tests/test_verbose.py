@@ -164,3 +164,42 @@ def test_verbose_text_wraps_a_long_detail_and_loses_no_word() -> None:
 
 def test_github_annotation_leaves_the_detail_out() -> None:
     assert "evil" not in GithubReporter().render(_report(HOSTILE))
+
+
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_diff_verbose_shows_the_detail_of_new_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", ".")
+    (repo / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    (repo / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "head")
+    monkeypatch.chdir(repo)
+    _, plain = run_cli(["diff", "HEAD~1", "HEAD"])
+    _, verbose = run_cli(["diff", "HEAD~1", "HEAD", "--verbose"])
+    new = "  + " + HEADLINE.replace(" [ipblock-host-bits-set]", "")
+    assert new in plain.splitlines() and "StrictIPCIDRValidation" not in plain
+    lines = verbose.splitlines()
+    at = lines.index(new)
+    assert lines[at + 1] == "      " + DETAIL[: DETAIL.index(" single") + len(" single")]
+    _, data = run_cli(["diff", "HEAD~1", "HEAD", "--format", "json"])
+    assert DETAIL in [f["detail"] for f in json.loads(data)["findings"]["new"] if f["rule"] == "NP501"]
