@@ -73,3 +73,59 @@ def test_headlines_of_bad_fixtures_are_short(rule_id: str, case: Path, tmp_path:
     assert mine
     long = [f.message for f in mine if len(f.message) >= HEADLINE_LIMIT]
     assert not long, "\n".join(f"{len(m)}: {m}" for m in long)
+
+
+# -- rule page examples ----------------------------------------------------------------------
+
+PAGES = sorted((FIXTURES.parent.parent / "rules").glob("NP*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_no_text_line_over_the_limit_on_page_examples(page: Path, tmp_path: Path) -> None:
+    from test_rule_pages import YAML_BLOCK, _section
+
+    text = page.read_text(encoding="utf-8")
+    for index, block in enumerate(YAML_BLOCK.findall(_section(text, "Example"))):
+        folder = tmp_path / f"example{index}"
+        folder.mkdir()
+        (folder / "example.yaml").write_text(block, encoding="utf-8")
+        _, output = _lint(folder, tmp_path, ["ALL"])
+        long = [line for line in output.splitlines() if len(line) > LINE_LIMIT]
+        assert not long, "\n".join(f"{len(line)}: {line}" for line in long)
+
+
+# -- lists in headlines ------------------------------------------------------------------------
+
+
+def test_lists_name_each_item_once_and_cap_the_headline() -> None:
+    from nplint.findings import listed, listed_in_full
+
+    assert listed(["web", "web"]) == "web"
+    assert listed(["web", "api", "web"]) == "web and api"
+    assert listed(["web", "api", "db", "cache", "web", "queue"]) == "web, api and 3 more"
+    assert listed(["a", "b", "c"], 3) == "a, b and c"
+    assert listed_in_full(["web", "api", "db", "web"]) == "web, api and db"
+    assert listed([]) == "" and listed_in_full(["x"]) == "x"
+
+
+WORKLOAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: w, image: w}]}
+"""
+
+
+def test_a_workload_defined_twice_is_named_once(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "web.yaml").write_text(WORKLOAD, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP101"])
+    [finding] = result.findings
+    assert finding.message == (
+        "namespace 'shop' (web) has no default-deny ingress policy: add one with `podSelector: {}`"
+    )
+    assert finding.detail.startswith("Namespace 'shop' has workloads (Deployment web) but")
