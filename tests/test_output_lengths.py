@@ -129,3 +129,14 @@ def test_a_workload_defined_twice_is_named_once(tmp_path: Path) -> None:
         "namespace 'shop' (web) has no default-deny ingress policy: add one with `podSelector: {}`"
     )
     assert finding.detail.startswith("Namespace 'shop' has workloads (Deployment web) but")
+
+
+def test_a_finding_of_many_worlds_names_two_and_details_all() -> None:
+    from nplint.lint import _worlds_detail, _worlds_named
+    from nplint.units import Unit, World
+    from nplint.units.worlds import OVERLAY
+
+    worlds = [World(name, OVERLAY, (Unit(f"overlays/{name}", "kustomize"),)) for name in ("a", "b", "c")]
+    assert _worlds_named(worlds) == "in overlays a, b and 1 more"
+    assert _worlds_detail("Why.", worlds) == "Why. It holds in overlays a, b, c."
+    assert _worlds_detail("Why.", worlds[:2]) == "Why."
