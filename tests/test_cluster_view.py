@@ -61,7 +61,9 @@ def test_every_rule_follows_the_detected_cilium(cilium_tree: Path) -> None:
     assert code == 1
     assert _findings(out) == UNDER_CILIUM
     lines = {f[3]: line for f, line in zip(_findings(out), out.splitlines(), strict=True)}
-    assert lines["NP602"].endswith("this port is SCTP, but Cilium does not enforce SCTP rules")
+    assert lines["NP602"].endswith(
+        "this port is SCTP, but Cilium enforces SCTP rules only with its beta SCTP support turned on"
+    )
     assert "DNS is allowed only to the DNS Service IP 10.96.0.10" in lines["NP303"]
     assert "this ingress rule 1 (line 45) adds nothing that ingress rule 0 (line 43)" in lines["NP705"]
     assert lines["NP801"] == (

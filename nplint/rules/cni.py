@@ -158,13 +158,21 @@ class CNIIgnoresFeature(Rule):
                     continue
                 uses, missing = _FEATURE_TEXT[feature]
                 behaviour = profile.notes.get(feature) or missing
-                message = f"{uses}, but {profile.title} {missing}"
+                # The profile's own note qualifies the gap (a version, a switch): its first
+                # clause in the headline, never flattened into "does not"; the rest in the detail.
+                message = f"{uses}, but {profile.title} {_first_clause(behaviour)}"
                 if len(advice) <= _ADVICE_IN_HEADLINE:
                     message += f": {advice}"
                 detail = f"{profile.title}, the {source} CNI, {behaviour}; {advice}."
                 span = node.key_span if feature in ("end_port", "ip_block_except", "egress") else None
                 related = _why(detection, profile)
                 yield self.finding(policy, node, message, span=span, related=related, detail=detail)
+
+
+def _first_clause(text: str) -> str:
+    """``enforces SCTP rules only with …`` up to its first parenthesis, colon or second clause."""
+    cuts = [i for i in (text.find(mark) for mark in (" (", ": ", ", so ", ", and ")) if i > 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def _why(detection: CNIDetection, profile: CNIProfile) -> list[Related]:
