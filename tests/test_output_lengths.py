@@ -140,3 +140,18 @@ def test_a_finding_of_many_worlds_names_two_and_details_all() -> None:
     assert _worlds_named(worlds) == "in overlays a, b and 1 more"
     assert _worlds_detail("Why.", worlds) == "Why. It holds in overlays a, b, c."
     assert _worlds_detail("Why.", worlds[:2]) == "Why."
+
+
+def test_a_load_problem_splits_into_headline_and_detail_outside_quotes() -> None:
+    from nplint.rules.input import headline_and_detail
+
+    assert headline_and_detail(
+        "not valid YAML: duplicate key 'a; b' (first at line 7); kubectl rejects the document. Remove one"
+    ) == (
+        "not valid YAML: duplicate key 'a; b' (first at line 7)",
+        "kubectl rejects the document. Remove one.",
+    )
+    assert headline_and_detail("not valid YAML: found undefined alias 'x'") == (
+        "not valid YAML: found undefined alias 'x'",
+        "",
+    )

@@ -38,12 +38,17 @@ def headline_and_detail(message: str) -> tuple[str, str]:
     """A loader's problem as a headline (what is wrong, where) and the rest as its detail.
 
     The loader says both in one sentence, ``what; why and what to do``: the part
-    after the first ``; `` goes to the detail.
+    after the first ``; `` outside a quoted value goes to the detail.
     """
-    head, separator, rest = message.partition("; ")
-    if not separator:
-        return message, ""
-    return head, rest + ("" if rest.endswith(".") else ".")
+    start = 0
+    while (at := message.find("; ", start)) >= 0:
+        head = message[:at]
+        # A "; " inside a quoted value (a key, a tag) is the repository's, not the loader's.
+        if head.count("'") % 2 == 0 and head.count('"') % 2 == 0:
+            rest = message[at + 2 :]
+            return head, rest + ("" if rest.endswith(".") else ".")
+        start = at + 2
+    return message, ""
 
 
 RULES = (InvalidYaml,)
