@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -154,11 +155,36 @@ def _sanitise_message(value: Finding | Related) -> None:
         object.__setattr__(value, "message", message)
 
 
+def listed(items: Iterable[str], limit: int = 2) -> str:
+    """``web, api and 3 more``: items as a headline names them, each once, at most ``limit`` by name.
+
+    The same workload reaches a list once per world, per policy or per port it
+    appears in; a reader wants it once. Order is kept (the first mention first).
+    """
+    unique = list(dict.fromkeys(items))
+    if len(unique) <= limit:
+        return _joined(unique)
+    return f"{', '.join(unique[:limit])} and {len(unique) - limit} more"
+
+
+def listed_in_full(items: Iterable[str]) -> str:
+    """Every item, each once, in order: ``web, api and db``, for a finding's detail."""
+    return _joined(list(dict.fromkeys(items)))
+
+
+def _joined(unique: list[str]) -> str:
+    if len(unique) <= 1:
+        return "".join(unique)
+    return f"{', '.join(unique[:-1])} and {unique[-1]}"
+
+
 def fingerprint(finding: Finding) -> str:
     """A stable identity that survives moved lines: rule, object and YAML path (not line numbers).
 
     Findings about no object (a file that does not parse) fall back to the file
-    and the message, which is all that identifies them.
+    and the message, which is all that identifies them. The message is the
+    headline alone: the detail can be reworded (or grow) without making an old
+    finding look new.
     """
     import hashlib
 

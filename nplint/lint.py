@@ -406,7 +406,8 @@ def judge_worlds(
     merged = [
         replace(
             finding,
-            message=f"{_shared_message(finding.message, messages[key])} ({naming(where[key])})",
+            message=f"{_shared_message(finding.message, messages[key])} ({_worlds_named(where[key])})",
+            detail=_worlds_detail(finding.detail, where[key]),
             worlds=tuple(w.label for w in where[key]),
         )
         for key, finding in first.items()
@@ -414,11 +415,27 @@ def judge_worlds(
     return merged, failures
 
 
+#: Worlds named after a headline; the detail names them all.
+WORLDS_NAMED = 2
+
+
+def _worlds_named(worlds: Sequence[World]) -> str:
+    return naming(worlds, limit=WORLDS_NAMED)
+
+
+def _worlds_detail(detail: str, worlds: Sequence[World]) -> str:
+    """The detail of a finding several worlds share, ending with every world it holds in."""
+    if len(worlds) <= WORLDS_NAMED:
+        return detail
+    every = f"It holds {naming(worlds, limit=len(worlds))}."
+    return f"{detail} {every}" if detail else every
+
+
 def _shared_message(first: str, messages: set[str]) -> str:
     """The message of a finding several worlds share: without the trailing note that names one of them.
 
     Each world's finding on a rendered unit ends with where it was rendered
-    (``(in the output of kustomize for overlays/prod)``); once the worlds are
+    (``(in kustomize for overlays/prod)``); once the worlds are
     named, that note would name only the first.
     """
     if len(messages) == 1:

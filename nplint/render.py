@@ -58,6 +58,7 @@ from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.parallel import JOBS_ENV
+from nplint.untrusted import shown as shown_value
 
 #: Seconds one render may take before it is stopped.
 RENDER_TIMEOUT: float = 120
@@ -920,14 +921,14 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     for finding in findings:
         render = by_display.get(finding.path)
         if render is not None and render.templates is not None:
-            note = f" (in the output of helm template for {render.target.directory or '.'})"
+            note = _rendered_note("helm template", render.target.directory)
             mapped.append(_on_template(finding, render, note, texts))
             continue
         if render is None or finding.object is None:
             mapped.append(finding)
             continue
         tool = "kustomize" if render.target.tool == "kustomize" else "helm template"
-        note = f" (in the output of {tool} for {render.target.directory or '.'})"
+        note = _rendered_note(tool, render.target.directory)
         index = indexes.get(finding.path)
         if index is None:
             index = indexes[finding.path] = _SourceIndex(render.sources)
@@ -953,6 +954,19 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
         span = node.span if node is not None else Span(*source.node.pos)
         mapped.append(replace(finding, path=source.path, span=span, message=finding.message + note))
     return mapped
+
+
+def _rendered_note(tool: str, directory: str) -> str:
+    """`` (in kustomize for overlays/prod)``: where a finding on rendered output came from.
+
+    It follows the headline on the same line, so it stays short: the folder is cut
+    to :data:`NOTE_FOLDER_LIMIT` characters (the finding's path names the file anyway).
+    """
+    return f" (in {tool} for {shown_value(directory or '.', NOTE_FOLDER_LIMIT)})"
+
+
+#: Characters of a rendered folder named after a finding's headline.
+NOTE_FOLDER_LIMIT = 40
 
 
 def _on_template(finding: Finding, render: Rendered, note: str, texts: charts.TemplateTexts) -> Finding:

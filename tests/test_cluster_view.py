@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -60,14 +61,21 @@ def test_every_rule_follows_the_detected_cilium(cilium_tree: Path) -> None:
     assert code == 1
     assert _findings(out) == UNDER_CILIUM
     lines = {f[3]: line for f, line in zip(_findings(out), out.splitlines(), strict=True)}
-    assert "Cilium, the detected CNI, enforces SCTP rules only" in lines["NP602"]
-    assert "DNS from Deployment shop/web is allowed only through this ipBlock" in lines["NP303"]
-    assert "this ingress rule 1 (line 45) adds nothing: ingress rule 0 (line 43)" in lines["NP705"]
-    assert lines["NP801"].startswith(
+    assert lines["NP602"].endswith(
+        "this port is SCTP, but Cilium enforces SCTP rules only with its beta SCTP support turned on"
+    )
+    assert "DNS is allowed only to the DNS Service IP 10.96.0.10" in lines["NP303"]
+    assert "this ingress rule 1 (line 45) adds nothing that ingress rule 0 (line 43)" in lines["NP705"]
+    assert lines["NP801"] == (
         "probes.yaml:1:3: NP801 [connectivity-expectation-failed] expected shop/web -> shop/api on TCP 80 "
         "to be allowed, but it is denied"
     )
-    assert "Cilium never lets an ipBlock (CIDR rule) select a cluster pod" in lines["NP801"]
+    # The why of each is its detail, which the JSON carries (and --verbose shows).
+    _, report = run_cli(["check", ".", "--format", "json"])
+    details = {f["rule"]: f["detail"] for f in json.loads(report)["findings"]}
+    assert "Cilium, the detected CNI, enforces SCTP rules only" in details["NP602"]
+    assert "DNS from Deployment shop/web is allowed only through this ipBlock" in details["NP303"]
+    assert "Cilium never lets an ipBlock (CIDR rule) select a cluster pod" in details["NP801"]
 
 
 def test_a_declared_cni_wins_over_the_detected_one_everywhere(cilium_tree: Path) -> None:
@@ -152,8 +160,8 @@ def test_check_cni_accepts_every_profile_name_and_alias() -> None:
 @pytest.mark.parametrize(
     ("cni", "headline"),
     [
-        ("romana", "`cni: romana` is not a CNI nplint knows, so it cannot tell whether"),
-        ("upstream", "`cni: upstream` asks for the Kubernetes API's semantics and names no CNI"),
+        ("romana", "`cni: romana` is not a CNI nplint knows: use one of the names `nplint explain NP603`"),
+        ("upstream", "`cni: upstream` names no CNI, so enforcement cannot be checked"),
     ],
 )
 def test_np603_still_explains_a_name_given_in_code(cilium_tree: Path, cni: str, headline: str) -> None:

@@ -256,6 +256,13 @@ def messages(tmp_path: Path, rule: str, text: str, config: dict[str, object] | N
     return [f.message for f in result.findings if f.rule_id == rule]
 
 
+def details(tmp_path: Path, rule: str, text: str, config: dict[str, object] | None = None) -> list[str]:
+    """The detail of each finding of ``rule``: the explanation behind its headline."""
+    result = lint_text(text, select=[rule], extra=config, tmp_path=tmp_path)
+    assert not result.failures
+    return [f.detail for f in result.findings if f.rule_id == rule]
+
+
 def test_np302_message_names_tcp_and_the_fix(tmp_path: Path) -> None:
     rules = (
         "  - to:\n    - namespaceSelector: {}\n      podSelector: {matchLabels: {k8s-app: kube-dns}}\n"
@@ -263,12 +270,13 @@ def test_np302_message_names_tcp_and_the_fix(tmp_path: Path) -> None:
     )
     [message] = messages(tmp_path, "NP302", POLICY.format(rules=rules))
     assert "UDP 53 only" in message and "`- {protocol: TCP, port: 53}`" in message
-    assert "every pod of namespace 'shop'" in message
+    [detail] = details(tmp_path, "NP302", POLICY.format(rules=rules))
+    assert "every pod of namespace 'shop'" in detail
 
 
 def test_np303_message_says_the_address_is_assumed(tmp_path: Path) -> None:
     rules = "  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]\n    ports: [{protocol: UDP, port: 53}]"
-    [message] = messages(tmp_path, "NP303", POLICY.format(rules=rules))
+    [message] = details(tmp_path, "NP303", POLICY.format(rules=rules))
     assert "10.96.0.10, the kubeadm default for the DNS Service" in message
     assert "cluster.dns.service-ip" in message
     assert "kubernetes.io/metadata.name: kube-system" in message
@@ -282,7 +290,7 @@ def test_np303_uses_the_configured_dns_identity(tmp_path: Path) -> None:
             "service-cidr": "172.30.0.0/16",
         }
     }
-    [message] = messages(tmp_path, "NP303", POLICY.format(rules=rules), config)
+    [message] = details(tmp_path, "NP303", POLICY.format(rules=rules), config)
     assert "the 10th address of the service range 172.30.0.0/16" in message
     assert "openshift-dns" in message and "{dns: default}" in message
 
@@ -291,7 +299,9 @@ def test_np305_names_the_configured_endpoint_port(tmp_path: Path) -> None:
     rules = "  - to: [{ipBlock: {cidr: 10.96.0.1/32}}]\n    ports: [{protocol: TCP, port: 443}]"
     config = {"cluster": {"apiserver": {"port": 8443}}}
     [message] = messages(tmp_path, "NP305", POLICY.format(rules=rules), config)
-    assert "on port 8443" in message and "Allow TCP 8443" in message
+    assert "allow TCP 8443" in message
+    [detail] = details(tmp_path, "NP305", POLICY.format(rules=rules), config)
+    assert "on port 8443" in detail and "Allow TCP 8443" in detail
 
 
 def test_np306_fix_keeps_the_existing_excepts(tmp_path: Path) -> None:
@@ -305,7 +315,9 @@ def test_np306_options_add_addresses_and_ports(tmp_path: Path) -> None:
     rules = "  - to: [{ipBlock: {cidr: 100.64.0.0/10}}]\n    ports: [{protocol: TCP, port: 8080}]"
     config = {"rules": {"NP306": {"addresses": ["100.100.100.200"], "ports": [8080]}}}
     [message] = messages(tmp_path, "NP306", POLICY.format(rules=rules), config)
-    assert "100.100.100.200" in message and "TCP 8080" in message
+    assert "100.100.100.200" in message
+    [detail] = details(tmp_path, "NP306", POLICY.format(rules=rules), config)
+    assert "TCP 8080" in detail
     assert messages(tmp_path, "NP306", POLICY.format(rules=rules)) == []
 
 
@@ -351,14 +363,17 @@ spec:
 """
     result = lint_text(text, select=["NP402"], tmp_path=tmp_path)
     [finding] = result.findings
-    assert "Service shop/web" in finding.message and "targetPort 8080" in finding.message
+    assert "Service port of shop/web" in finding.message and "`port: 8080`" in finding.message
+    assert "Service shop/web" in finding.detail and "targetPort 8080" in finding.detail
     assert finding.fix == "port: 8080"
 
 
 def test_np501_message_gives_both_readings(tmp_path: Path) -> None:
     rules = "  - to: [{ipBlock: {cidr: 10.1.2.3/16}}]"
     [message] = messages(tmp_path, "NP501", POLICY.format(rules=rules))
-    assert "10.1.0.0/16" in message and "10.1.2.3/32" in message and "1.36" in message
+    assert "10.1.0.0/16" in message and "10.1.2.3/32" in message
+    [detail] = details(tmp_path, "NP501", POLICY.format(rules=rules))
+    assert "1.36" in detail
 
 
 def test_np502_fix_excepts_the_cluster_ranges(tmp_path: Path) -> None:
@@ -366,7 +381,7 @@ def test_np502_fix_excepts_the_cluster_ranges(tmp_path: Path) -> None:
     config = {"cluster": {"pod-cidr": "10.244.0.0/16", "service-cidr": "10.96.0.0/12"}}
     result = lint_text(POLICY.format(rules=rules), select=["NP502"], extra=config, tmp_path=tmp_path)
     [finding] = result.findings
-    assert "the pod range 10.244.0.0/16 (cluster.pod-cidr of the configuration)" in finding.message
+    assert "the pod range 10.244.0.0/16 (cluster.pod-cidr of the configuration)" in finding.detail
     assert "Service range 10.96.0.0/12" in finding.message
     assert finding.fix == "except: [10.244.0.0/16, 10.96.0.0/12]"
 
@@ -387,7 +402,7 @@ spec:
 """
     result = lint_text(text, select=["NP502"], tmp_path=tmp_path)
     [finding] = result.findings
-    assert "manifest.yaml:3" in finding.message
+    assert "manifest.yaml:3" in finding.detail
     assert finding.related and finding.related[0].span.line == 3
 
 

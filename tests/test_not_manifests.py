@@ -98,7 +98,7 @@ def test_one_finding_per_broken_file(tmp_path: Path) -> None:
     assert [(f.rule_id, f.span.line) for f in result.findings] == [("NP001", 4)]
     finding = result.findings[0]
     assert finding.message.endswith("(and 2 more in this file)")
-    assert finding.detail.startswith("Also in this file: line 9, column 11: ")
+    assert "Also in this file: line 9, column 11: " in finding.detail
     assert finding.detail.count("line ") == 2
 
 

@@ -48,13 +48,11 @@ def test_failing_probes_are_findings_at_their_lines(repo: Path) -> None:
     ]
     first, second, unknown, typo = result.findings
     assert all(f.rule_id == "NP801" and f.level.value == "error" for f in result.findings)
-    assert first.message.startswith(
-        "expected tools/debug -> shop/db on TCP 5432 to be allowed, but it is denied: "
-    )
-    assert "isolated by NetworkPolicy shop/db-from-web (manifests.yaml:49)" in first.message
+    assert first.message == "expected tools/debug -> shop/db on TCP 5432 to be allowed, but it is denied"
+    assert "isolated by NetworkPolicy shop/db-from-web (manifests.yaml:49)" in first.detail
     assert {r.path for r in first.related} == {"manifests.yaml"}
     assert "to be denied, but it is allowed" in second.message
-    assert "ingress rule 0 (manifests.yaml:53)" in second.message
+    assert "ingress rule 0 (manifests.yaml:53)" in second.detail
     assert "unknown endpoint 'shop/nope'; did you mean shop/web" in unknown.message
     assert "unknown probe key `expcet`: did you mean `expect`?" in typo.message
     assert first.yaml_path == "[1]" and second.yaml_path == "[2]"

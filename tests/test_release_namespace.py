@@ -81,8 +81,9 @@ def test_chart_objects_without_namespace_are_in_the_release_namespace(tmp_path: 
     root = _copy(tmp_path)
     result = lint_paths(["."], root=root, select=SELECT)
     assert [(f.path, f.span.line, f.span.column, f.rule_id) for f in result.findings] == EXPECTED
-    assert result.findings[2].message.startswith("namespace 'web' has workloads (Deployment web)")
-    assert result.findings[0].message.startswith("the namespace `other/` is applied to has workloads")
+    assert result.findings[2].message.startswith("namespace 'web' (web) has no default-deny")
+    assert result.findings[2].detail.startswith("Namespace 'web' has workloads (Deployment web)")
+    assert result.findings[0].detail.startswith("The namespace `other/` is applied to has workloads")
     placed = sorted((o.kind, o.name, o.namespace) for o in result.inventory.objects)
     assert placed == [
         ("Deployment", "api", "other/"),
@@ -117,10 +118,10 @@ def test_release_namespace_is_kept_when_a_default_namespace_is_configured(
         ("other/app.yaml", 20, "NP703"),
         ("web/templates/deployment.yaml", 4, "NP102"),
     ]
-    assert result.findings[0].message.startswith("namespace 'apps' has workloads (Deployment api)")
-    assert "(nplint assumes namespace 'apps')" in result.findings[1].message
+    assert result.findings[0].detail.startswith("Namespace 'apps' has workloads (Deployment api)")
+    assert "(nplint assumes namespace 'apps')" in result.findings[1].detail
     assert result.findings[1].fix == "namespace: apps"
-    assert result.findings[2].message.startswith("namespace 'web' has workloads (Deployment web)")
+    assert result.findings[2].detail.startswith("Namespace 'web' has workloads (Deployment web)")
 
 
 def test_worlds_command_names_the_release_namespace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,8 +267,8 @@ def test_kustomization_that_sets_no_namespace_leaves_the_policy_to_kubectls_cont
     assert [(f.path, f.span.line, f.span.column, f.rule_id) for f in result.findings] == [
         ("app/policy.yaml", 4, 3, "NP703")
     ]
-    assert "(nplint assumes the namespace `app/` is applied to)" in result.findings[0].message
-    assert result.findings[0].message.endswith("(in the output of kustomize for app)")
+    assert "(nplint assumes the namespace `app/` is applied to)" in result.findings[0].detail
+    assert result.findings[0].message.endswith("(in kustomize for app)")
 
 
 def test_unrendered_kustomization_is_assumed_to_set_the_namespace(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_overlay_is_rendered_and_mapped_back(tmp_path: Path) -> None:
     # The Egress entry comes from the patch, so that is where the finding lands.
     assert found == [("overlays/prod/patch.yaml", 6, "NP301")], result.findings
     message = result.findings[0].message
-    assert "(in the output of kustomize for overlays/prod)" in message
+    assert "(in kustomize for overlays/prod)" in message
     # The patch is never linted on its own (alone it has no podSelector: NP204).
     assert [f for f in result.findings if f.rule_id == "NP204"] == []
     assert result.inventory.policies[0].namespace == "prod"
@@ -97,7 +97,7 @@ def test_helm_chart_rendered_with_helm(tmp_path: Path, monkeypatch: pytest.Monke
     assert [(f.path, f.span.line, f.rule_id) for f in result.findings] == [
         ("chart/templates/policy.yaml", 2, "NP301")
     ]
-    assert "(in the output of helm template for chart)" in result.findings[0].message
+    assert "(in helm template for chart)" in result.findings[0].message
 
 
 def test_failing_render_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -154,7 +154,7 @@ def test_chart_whose_name_is_no_namespace_is_refused(
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     result = lint_paths(["."], root=root, select=["NP005", "NP301"])
     assert [(f.path, f.rule_id) for f in result.findings] == [("shop/Chart.yaml", "NP005")]
-    assert "is not a valid namespace name" in result.findings[0].message
+    assert "is not a valid namespace name" in result.findings[0].detail
     assert _renders(tmp_path) == []
 
 
@@ -187,7 +187,7 @@ def test_helm_charts_without_helm_are_reported(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     result = lint_paths(["."], root=root, select=["NP005", "NP301"])
     assert [(f.path, f.rule_id) for f in result.findings] == [("app/kustomization.yaml", "NP005")]
-    assert "(it inflates Helm charts (helmCharts) and helm is not on PATH)" in result.findings[0].message
+    assert "(it inflates Helm charts (helmCharts) and helm is not on PATH)" in result.findings[0].detail
     assert _renders(tmp_path) == []
 
 
@@ -202,7 +202,7 @@ def test_remote_chart_is_not_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (
         "(remote chart redis from https://charts.example/ (in app/kustomization.yaml) is not fetched; "
         "put the chart in its chartHome (charts))"
-    ) in result.findings[0].message
+    ) in result.findings[0].detail
     assert _renders(tmp_path) == []
 
 
@@ -218,7 +218,7 @@ def test_chart_home_out_of_the_repository_is_refused(tmp_path: Path, monkeypatch
     result = lint_paths(["."], root=root, select=["NP005"])
     assert [f.path for f in result.findings] == ["app/kustomization.yaml"]
     assert "chartHome ../../outside (in app/kustomization.yaml) lies outside the repository" in (
-        result.findings[0].message
+        result.findings[0].detail
     )
     # The chart under app/charts is no chart home of a rendered kustomization: it is its own unit.
     assert [call[:2] for call in _renders(tmp_path)] == [["helm", "template"]]

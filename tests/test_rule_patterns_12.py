@@ -100,9 +100,9 @@ def test_a_workload_in_kube_system_gets_a_note_for_its_own_pods_not_a_default_de
     ]
     ingress = result.findings[0]
     assert ingress.message == (
-        "namespace 'kube-system' belongs to the platform: isolate DaemonSet node-tuner for ingress "
-        "with a policy that selects its pods, not `podSelector: {}`"
+        "namespace 'kube-system' is the platform's: isolate the ingress of DaemonSet node-tuner by its labels"
     )
+    assert ingress.detail.startswith("Not with `podSelector: {}`")
     assert ingress.fix is not None
     assert 'podSelector: {matchLabels: {"app": "node-tuner"}}' in ingress.fix
     assert "podSelector: {}" not in ingress.fix
@@ -126,7 +126,7 @@ def test_np603_is_said_once_when_every_cluster_leaves_the_cni_open() -> None:
         ("NP603", "apps/a/shop.yaml", 22, ())
     ]
     # A policy is counted once however many clusters hold it: both clusters hold shop/web.
-    assert result.findings[0].message.startswith("the NetworkPolicy of this repository is enforced")
+    assert result.findings[0].detail.startswith("The NetworkPolicy of this repository is enforced")
 
 
 def test_np603_names_the_worlds_whose_cni_is_unknown_when_others_declare_one() -> None:
@@ -137,7 +137,7 @@ def test_np603_names_the_worlds_whose_cni_is_unknown_when_others_declare_one() -
         ("apps/b/shop.yaml", 24, ("units no cluster holds",))
     ]
     message = result.findings[0].message
-    assert message.startswith("the NetworkPolicy of this repository is enforced only if")
+    assert result.findings[0].detail.startswith("The NetworkPolicy of this repository is enforced only if")
     assert message.endswith("(in units no cluster holds)")
 
 
@@ -205,7 +205,7 @@ def test_a_dns_peer_on_platform_labels_is_a_note_that_cannot_tell(tmp_path: Path
         ("NP301", Level.NOTE, 11, 11)
     ]
     finding = result.findings[0]
-    assert finding.message.startswith("cannot tell whether every pod of namespace 'ledger' can resolve names")
+    assert finding.message.startswith("DNS may fail for every pod of namespace 'ledger'")
     assert "`kubernetes.io/cluster-service`" in finding.message
     assert "will fail" not in finding.message
 

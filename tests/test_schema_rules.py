@@ -54,6 +54,10 @@ def messages(rule: type[Rule], text: str) -> list[str]:
     return [finding.message for finding in run(rule, text)]
 
 
+def details(rule: type[Rule], text: str) -> list[str]:
+    return [finding.detail for finding in run(rule, text)]
+
+
 def policy(spec: str, metadata: str = "  name: p\n  namespace: shop\n") -> str:
     """A NetworkPolicy manifest around ``spec`` (indented two spaces)."""
     return f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n{metadata}spec:\n{spec}"
@@ -343,10 +347,8 @@ def test_unknown_field_messages_in_a_manifest() -> None:
     )
     found = messages(UnknownField, text)
     assert len(found) == 3
-    assert (
-        "unknown field `matchLabel` in a LabelSelector (spec.podSelector): did you mean `matchLabels`?"
-        in found[0]
-    )
+    assert found[0] == "unknown field `matchLabel` in a LabelSelector: did you mean `matchLabels`?"
+    assert "in a LabelSelector (spec.podSelector)" in details(UnknownField, text)[0]
     assert "`ingress` belongs under spec" in found[1] and "check the indentation" in found[1]
     assert "egress rules use `to`" in found[2]
 
@@ -355,10 +357,12 @@ def test_unknown_field_messages_in_a_manifest() -> None:
 
 
 def test_quoted_port_message() -> None:
-    [message] = messages(InvalidValue, policy('  ingress:\n  - ports:\n    - port: "8080"\n'))
-    assert "quoted, so it is a string" in message
-    assert "at least one letter" in message
+    text = policy('  ingress:\n  - ports:\n    - port: "8080"\n')
+    [message] = messages(InvalidValue, text)
+    assert 'port "8080" is quoted, so it is read as a port name' in message
     assert "write 8080 unquoted" in message
+    [detail] = details(InvalidValue, text)
+    assert "A quoted port is a string" in detail and "at least one letter" in detail
 
 
 def test_quoted_port_still_judges_end_port_against_the_number() -> None:
@@ -368,8 +372,11 @@ def test_quoted_port_still_judges_end_port_against_the_number() -> None:
 
 @pytest.mark.parametrize("written", ["on", "yes", "true", "1.0", "8080", "0755", "y"])
 def test_unquoted_label_value_says_to_quote_it(written: str) -> None:
-    [message] = messages(InvalidValue, policy(f"  podSelector:\n    matchLabels: {{x: {written}}}\n"))
-    assert f'quote it: "{written}"' in message and "must be a string" in message
+    text = policy(f"  podSelector:\n    matchLabels: {{x: {written}}}\n")
+    [message] = messages(InvalidValue, text)
+    assert f'quote it: "{written}"' in message and "not a string" in message
+    [detail] = details(InvalidValue, text)
+    assert "must be a string" in detail
 
 
 @pytest.mark.parametrize(
@@ -405,8 +412,11 @@ def test_invalid_value_suggestions(fragment: str, spec: str, advice: str) -> Non
 
 
 def test_null_peer_selector_message() -> None:
-    [message] = messages(InvalidValue, policy("  ingress:\n  - from:\n    - podSelector:\n"))
-    assert "`podSelector:` has nothing after it" in message and "`podSelector: {}`" in message
+    text = policy("  ingress:\n  - from:\n    - podSelector:\n")
+    [message] = messages(InvalidValue, text)
+    assert "`podSelector:` has nothing after it" in message and "fill it in" in message
+    [detail] = details(InvalidValue, text)
+    assert "`podSelector: {}` selects every pod" in detail
 
 
 def test_metadata_name_suggests_a_valid_name() -> None:

@@ -145,8 +145,8 @@ spec:
 #: (rule, line, column) of every finding of the hostile manifest.
 EXPECTED = [
     ("NP003", 9, 9),  # the policy's name is not a valid name (quoted, escaped, capped)
-    ("NP003", 14, 12),  # the label value is not valid (quoted, escaped, capped) ...
-    ("NP003", 14, 12),  # ... and too long
+    ("NP003", 14, 12),  # the label value is not valid (quoted, escaped, capped), and too long: one
+    # finding for the value, both reasons in its detail
     ("NP101", 4, 9),  # the namespace has no default deny (names the workload)
     ("NP102", 4, 9),
     ("NP104", 12, 3),  # the selector (with the megabyte value) matches nothing
@@ -211,9 +211,9 @@ def test_text_format(hostile: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == len(EXPECTED) + 1
     assert all(re.match(r"policies\.yaml:\d+:\d+: NP\d{3} \[", line) for line in lines[:-1])
-    assert lines[-1].startswith("Found 7 problems")
+    assert lines[-1].startswith("Found 6 problems")
     assert "metadata.name 'evil\\r\\x1b[2K No problems found.\\n| a | <img src=x> |" in out
-    assert "label value '\\x1b[31maaa" in out and "Deployment web\\x1b]0;pwn\\x07" in out
+    assert "label value '\\x1b[31maaa" in out and "(web\\x1b]0;pwn\\x07)" in out
 
 
 def test_json_format(hostile: Path) -> None:
@@ -471,5 +471,6 @@ def test_a_renderers_error_line_is_quoted_escaped_and_capped(tmp_path: Path) -> 
     (finding,) = NotRendered().check(ctx)
     assert finding.rule_id == "NP005" and finding.path == "charts/x\x1b/Chart.yaml"
     assert "(`helm template` failed: Error: parse error: \\x1b[2Jbbb" in finding.message
-    assert "b" * REASON_LIMIT not in finding.message and "…); its policies reach" in finding.message
-    assert RAW_UNSAFE.search(finding.message) is None
+    assert "(`helm template` failed: Error: parse error: \\x1b[2Jbbb" in finding.detail
+    assert "b" * REASON_LIMIT not in finding.detail and "…); its policies reach" in finding.detail
+    assert RAW_UNSAFE.search(finding.message) is None and RAW_UNSAFE.search(finding.detail) is None

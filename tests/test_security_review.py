@@ -440,7 +440,7 @@ def test_a_pull_request_cannot_grow_the_job_summary_past_what_github_shows(tmp_p
     base = _git(repo, "rev-parse", "HEAD")
     # Hundreds of new findings: a comparison of several hundred KiB, which would push the
     # summary -- and with it the findings table -- past GitHub's 1 MiB.
-    (repo / "many.yaml").write_text(_many_policies(400))
+    (repo / "many.yaml").write_text(_many_policies(900))
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "head")
     event = {"_name": "pull_request", "pull_request": {"base": {"sha": base}}}

@@ -114,15 +114,18 @@ def test_np004_fix_is_the_served_version() -> None:
         policy("  podSelector: {}\n").replace("networking.k8s.io/v1", "extensions/v1beta1"),
     )
     assert finding.fix == "apiVersion: networking.k8s.io/v1"
-    assert "Write `apiVersion: networking.k8s.io/v1`" in finding.message
+    assert (
+        finding.message == "`extensions/v1beta1` is no longer served since 1.16: write `networking.k8s.io/v1`"
+    )
+    assert "the spec fields are the same" in finding.detail
     assert (finding.span.line, finding.span.column) == (1, 13)
     assert finding.object is not None and finding.object.name == "p"
 
 
 def test_np004_missing_version_points_at_kind_and_names_the_object() -> None:
     finding = only(DeprecatedApiVersion, "kind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\n")
-    assert "has no apiVersion" in finding.message
-    assert "Add `apiVersion: networking.k8s.io/v1`" in finding.message
+    assert finding.message == "NetworkPolicy without apiVersion: add `apiVersion: networking.k8s.io/v1`"
+    assert "cannot tell which resource" in finding.detail
     assert (finding.span.line, finding.span.column) == (1, 1)
 
 
@@ -139,8 +142,9 @@ def test_np202_message_explains_and_suggests_all_namespaces() -> None:
     finding = only(
         SameNamespaceOnlyPeer, policy("  podSelector: {}\n  ingress:\n  - from:\n    - podSelector: {}\n")
     )
-    assert "every pod of namespace 'shop' only" in finding.message
+    assert "the pods of this namespace only" in finding.message
     assert "`- namespaceSelector: {}`" in finding.message
+    assert "every pod of namespace 'shop' only" in finding.detail
     assert (
         finding.fix is not None and "namespaceSelector: {}" in finding.fix and "podSelector:" in finding.fix
     )
@@ -160,8 +164,9 @@ ALL_NAMESPACES = "  podSelector: {}\n  ingress:\n  - from:\n    - namespaceSelec
 
 def test_np203_message_and_fix_name_namespaces() -> None:
     finding = only(AllNamespacesPeer, policy(ALL_NAMESPACES))
-    assert "every pod of every namespace of the cluster on every port" in finding.message
-    assert "kubernetes.io/metadata.name: <namespace>" in finding.message
+    assert "every pod of every namespace on every port" in finding.message
+    assert "every pod of every namespace of the cluster on every port" in finding.detail
+    assert "kubernetes.io/metadata.name: <namespace>" in finding.detail
     assert finding.fix is not None and "kubernetes.io/metadata.name" in finding.fix
     assert (finding.span.line, finding.span.column) == (10, 7)
 
@@ -201,7 +206,7 @@ def test_np203_option_of_the_wrong_type_keeps_the_default() -> None:
 )
 def test_np205_message_says_what_the_selector_now_covers(spec: str, words: str, fix: str) -> None:
     finding = only(EmptySelectorByAccident, policy(spec))
-    assert words.lower() in finding.message.lower()
+    assert words.lower() in f"{finding.message} {finding.detail}".lower()
     assert finding.fix == fix
     assert f"write `{fix}`" in finding.message
 
@@ -233,9 +238,10 @@ def namespace_peer(labels: str) -> str:
 
 def test_np207_suggests_the_automatic_label() -> None:
     finding = only(UnknownNamespaceLabel, policy(namespace_peer("name: kube-system")))
-    assert "`kubernetes.io/metadata.name: kube-system`" in finding.message
+    assert "select by `kubernetes.io/metadata.name`" in finding.message
+    assert "`kubernetes.io/metadata.name: kube-system`" in finding.detail
     assert finding.fix == "kubernetes.io/metadata.name: kube-system"
-    assert "rules.NP207.namespace-labels" in finding.message
+    assert "rules.NP207.namespace-labels" in finding.detail
 
 
 def test_np207_in_expression_suggests_an_expression() -> None:
@@ -267,7 +273,7 @@ def test_np207_relates_the_defined_namespace() -> None:
         + policy(namespace_peer("project: payments"))
     )
     finding = only(UnknownNamespaceLabel, text)
-    assert "Namespace 'payments' is defined in this repository without it" in finding.message
+    assert "Namespace 'payments' is defined in this repository without it" in finding.detail
     assert [r.span.line for r in finding.related] == [4]
 
 
@@ -288,7 +294,7 @@ def test_np207_complete_needs_defined_namespaces() -> None:
     assert run(UnknownNamespaceLabel, text, {"namespaces-complete": True}) == []
     with_namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n" + text
     finding = only(UnknownNamespaceLabel, with_namespace, {"namespaces-complete": True})
-    assert "no Namespace defined in this repository has it" in finding.message
+    assert "no Namespace defined in this repository has it" in finding.detail
 
 
 # NP208 ---------------------------------------------------------------------------------------
@@ -299,10 +305,12 @@ def test_np208_suggests_dropping_the_label_when_the_rest_selects() -> None:
         EphemeralLabelSelector,
         policy("  podSelector:\n    matchLabels: {app: api, pod-template-hash: 7d4b9c8f6d}\n"),
     )
-    assert "changes with every rollout" in finding.message
+    assert finding.message == (
+        "the selector uses a `pod-template-hash` value, which changes with every rollout: remove it"
+    )
     assert (
         "Remove `pod-template-hash`: the rest, {matchLabels: {app: api}}, selects the workload"
-        in finding.message
+        in finding.detail
     )
 
 
@@ -310,7 +318,8 @@ def test_np208_without_other_labels_points_at_the_template_labels() -> None:
     finding = only(
         EphemeralLabelSelector, policy("  podSelector:\n    matchLabels: {controller-revision-hash: web-5}\n")
     )
-    assert "stable labels of their pod template" in finding.message
+    assert finding.message.endswith(": select by stable template labels")
+    assert "stable labels of their pod template" in finding.detail
 
 
 def test_np208_not_in_lapses_and_pod_name_not_in_stays() -> None:
@@ -320,7 +329,7 @@ def test_np208_not_in_lapses_and_pod_name_not_in_stays() -> None:
         "    - {key: statefulset.kubernetes.io/pod-name, operator: NotIn, values: [kafka-0]}\n"
     )
     finding = only(EphemeralLabelSelector, policy(spec))
-    assert "the exclusion then lapses" in finding.message
+    assert "the exclusion then lapses" in finding.detail
 
 
 def test_np208_namespace_selector_matches_nothing() -> None:
@@ -329,7 +338,7 @@ def test_np208_namespace_selector_matches_nothing() -> None:
         "    - namespaceSelector: {matchLabels: {controller-uid: x}}\n"
     )
     finding = only(EphemeralLabelSelector, policy(spec))
-    assert "matches no namespace" in finding.message
+    assert "matches no namespace" in finding.detail
 
 
 # Robustness ----------------------------------------------------------------------------------

@@ -59,10 +59,8 @@ def test_two_overlays_of_one_base_are_two_worlds_and_a_base_finding_is_reported_
     # redundant one against the other (NP706).
     assert not [f for f in result.findings if f.rule_id in ("NP704", "NP706")]
     np104 = result.findings[0]
-    assert np104.message.endswith(
-        "fix the selector to match the pods' template labels (in overlays prod, staging)"
-    )
-    assert "namespace 'shop'" in np104.message
+    assert np104.message.endswith("fix it to match their template labels (in overlays prod, staging)")
+    assert "namespace 'shop'" in np104.detail
 
 
 @needs_kustomize
@@ -151,7 +149,7 @@ def test_a_target_not_rendered_is_reported_once_naming_no_world(tmp_path: Path) 
     result = lint_paths(["."], root=tree, select=["NP005"], extra={"render": "never"})
     assert [w.label for w in result.worlds] == ["cluster a", "cluster b"]
     assert _found(result) == [("NP005", "tools/kustomization.yaml", 1, 1, ())]
-    assert result.findings[0].message.endswith("`kubectl kustomize ./tools | nplint -`)")
+    assert result.findings[0].detail.endswith("`kubectl kustomize ./tools | nplint -`)")
 
 
 def test_configured_clusters_override_detection_and_carry_their_facts() -> None:

@@ -25,7 +25,8 @@ from nplint.exitcodes import ExitCode
 from nplint.findings import Level
 from nplint.lint import LintResult, lint
 from nplint.pages import rule_page
-from nplint.reporting.base import Report, ReporterRegistry
+from nplint.reporting.base import STATISTICS_THRESHOLD, Report, ReporterRegistry
+from nplint.reporting.text import detail_lines
 from nplint.untrusted import escape
 
 
@@ -70,6 +71,19 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         help="lowest level that makes the exit code 1 (default: warning)",
     )
     check.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary line")
+    check.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show why each finding matters and how to fix it, under its headline (text format)",
+    )
+    check.add_argument(
+        "--statistics",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="end the text output with a count of findings per rule "
+        f"(default: when there are more than {STATISTICS_THRESHOLD} findings, and not with --quiet)",
+    )
     check.add_argument(
         "--show-suppressed", action="store_true", help="also print suppressed findings (text format)"
     )
@@ -138,12 +152,16 @@ def run(
             f"entr{'y is' if outcome.gone == 1 else 'ies are'} gone (fixed, or changed beyond recognition)",
             file=sys.stderr,
         )
-    report = _report(result, config, session, color=False)
+    # --quiet asks for the findings alone: the count table only when asked for by name.
+    statistics = False if args.quiet and args.statistics is None else args.statistics
+    verbose = bool(args.verbose)
+    report = _report(result, config, session, color=False, verbose=verbose, statistics=statistics)
     for name, target in formats:
         reporter_class = session.reporters.get(name)
         assert reporter_class is not None
         if target is None and name == "text":
-            report = _report(result, config, session, color=_use_color(args.no_color, stdout))
+            color = _use_color(args.no_color, stdout)
+            report = _report(result, config, session, color=color, verbose=verbose, statistics=statistics)
         reporter = reporter_class()
         if name != "text":
             write_output(reporter.chunks(report), target, stdout)
@@ -154,6 +172,7 @@ def run(
         if args.show_suppressed and result.suppressed:
             text += "".join(
                 f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
+                + "".join(line + "\n" for line in (detail_lines(f) if args.verbose else ()))
                 for f in result.suppressed
             )
         write_output(text, target, stdout)
@@ -172,7 +191,15 @@ def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
     return ExitCode.OK
 
 
-def _report(result: LintResult, config: Config, session: Session, *, color: bool) -> Report:
+def _report(
+    result: LintResult,
+    config: Config,
+    session: Session,
+    *,
+    color: bool,
+    verbose: bool = False,
+    statistics: bool | None = None,
+) -> Report:
     pages = {rule.id: page for rule in result.rules if (page := rule_page(rule.id)) is not None}
     return Report(
         findings=result.findings,
@@ -184,6 +211,8 @@ def _report(result: LintResult, config: Config, session: Session, *, color: bool
         version=__version__,
         pages=pages,
         color=color,
+        verbose=verbose,
+        statistics=statistics,
     )
 
 

@@ -43,7 +43,7 @@ from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
 from nplint.model.objects import IPNetwork
-from nplint.reporting.changes import DIFF_FORMATS
+from nplint.reporting.changes import DIFF_FORMATS, diff_text
 from nplint.units import World
 
 if TYPE_CHECKING:
@@ -74,6 +74,12 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         "--format", choices=tuple(DIFF_FORMATS), default="text", help="text (default), json, markdown"
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="under each new or fixed finding, why it matters and how to fix it (text format)",
+    )
     parser.add_argument(
         "--fail-on-new", action="store_true", help="exit 1 when HEAD has findings BASE has not"
     )
@@ -117,7 +123,8 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     else:
         compared = [_matrices(*pair) for pair in pairs]
         result = compare_worlds(base.name, head.name, compared, base.findings, head.findings)
-    write_output(DIFF_FORMATS[args.format](result), args.output, stdout)
+    text = diff_text(result, verbose=True) if args.verbose and args.format == "text" else None
+    write_output(text or DIFF_FORMATS[args.format](result), args.output, stdout)
     if args.fail_on_new and result.new_findings:
         return ExitCode.FINDINGS
     return ExitCode.OK

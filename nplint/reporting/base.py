@@ -10,6 +10,9 @@ from typing import ClassVar
 from nplint.findings import Finding, Level
 from nplint.rules.base import Rule
 
+#: Findings beyond which the text output ends with the per-rule count table by default.
+STATISTICS_THRESHOLD = 20
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -26,6 +29,25 @@ class Report:
     #: Rule ID → the page text of ``rules/NPxxx.md`` (may be missing for plugin rules).
     pages: Mapping[str, str] = field(default_factory=dict)
     color: bool = False
+    #: Show each finding's detail under its headline (``--verbose``).
+    verbose: bool = False
+    #: The per-rule count table at the end of the text output: True, False, or None for
+    #: "when there are more than :data:`STATISTICS_THRESHOLD` findings".
+    statistics: bool | None = None
+
+    def shows_statistics(self) -> bool:
+        if self.statistics is None:
+            return len(self.findings) > STATISTICS_THRESHOLD
+        return self.statistics
+
+    def statistics_rows(self) -> list[tuple[str, str, int]]:
+        """(rule ID, name, count) per rule that found something: most findings first, then by ID."""
+        names = {rule.id: rule.name for rule in self.rules}
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.rule_id] = counts.get(finding.rule_id, 0) + 1
+        rows = [(rule_id, names.get(rule_id, rule_id), count) for rule_id, count in counts.items()]
+        return sorted(rows, key=lambda row: (-row[2], row[0]))
 
     def counts(self) -> dict[str, int]:
         counts = {level.value: 0 for level in Level}

@@ -15,6 +15,7 @@ from nplint.findings import Finding
 from nplint.reporting.connectivity import MERMAID_MAX_EDGES, cell, mermaid_text, shown_key
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import guarded
+from nplint.reporting.text import detail_lines
 from nplint.units import World, naming
 from nplint.units.worlds import REPOSITORY
 from nplint.untrusted import escape, markdown_code, markdown_text
@@ -64,7 +65,8 @@ def _finding_line(finding: Finding) -> str:
     return f"{where}: {finding.rule_id} {escape(finding.message)}"
 
 
-def diff_text(diff: ConnectivityDiff) -> str:
+def diff_text(diff: ConnectivityDiff, *, verbose: bool = False) -> str:
+    """The comparison as text; ``verbose`` adds each finding's detail under its headline."""
     lines = [f"Connectivity from {escape(diff.base)} to {escape(diff.head)}{_compared(diff)}:"]
     for kind, title in ((ADDED, "Flows opened"), (REMOVED, "Flows closed"), (CHANGED, "Flows changed")):
         changes = diff.of_kind(kind)
@@ -80,9 +82,13 @@ def diff_text(diff: ConnectivityDiff) -> str:
                 parts = [f"now {change.after.describe()}", f"was {change.before.describe()}"]
                 lines.append(f"  ~ {pair}: {'; '.join(parts)}{where}")
     lines.append(f"New findings ({len(diff.new_findings)}):")
-    lines += [f"  + {_finding_line(f)}" for f in diff.new_findings]
+    for finding in diff.new_findings:
+        lines.append(f"  + {_finding_line(finding)}")
+        lines += [f"  {line}" for line in detail_lines(finding)] if verbose else []
     lines.append(f"Fixed findings ({len(diff.fixed_findings)}):")
-    lines += [f"  - {_finding_line(f)}" for f in diff.fixed_findings]
+    for finding in diff.fixed_findings:
+        lines.append(f"  - {_finding_line(finding)}")
+        lines += [f"  {line}" for line in detail_lines(finding)] if verbose else []
     return "\n".join(lines) + "\n"
 
 
@@ -91,6 +97,7 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
         "rule": finding.rule_id,
         "level": finding.level.value,
         "message": finding.message,
+        "detail": finding.detail,
         "path": escape(finding.path),
         "line": finding.span.line,
         "column": finding.span.column,

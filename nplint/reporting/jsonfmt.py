@@ -49,12 +49,13 @@ def object_json(finding: Finding) -> dict[str, str] | None:
 
 def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:
     # Strings from the repository are shown escaped here as in every format; the
-    # message and the fix are escaped (and capped) when the finding is made.
+    # message, its detail and the fix are escaped (and capped) when the finding is made.
     return {
         "rule": finding.rule_id,
         "name": names.get(finding.rule_id, ""),
         "level": finding.level.value,
         "message": finding.message,
+        "detail": finding.detail,
         "path": escape(finding.path),
         "line": finding.span.line,
         "column": finding.span.column,

@@ -20,6 +20,17 @@ def cell(text: str) -> str:
     return markdown_text(text)
 
 
+def _collapsed(detail: str) -> str:
+    """A finding's detail folded under its headline, in the same table cell.
+
+    The HTML tags are ours; the detail is Markdown-escaped (entities for ``<``,
+    ``>`` and ``&``), so it cannot close them or add its own.
+    """
+    if not detail:
+        return ""
+    return f" <details><summary>more</summary>{cell(detail)}</details>"
+
+
 class MarkdownReporter(Reporter):
     name = "markdown"
     description = "Markdown grouped by rule, for job summaries and PR comments"
@@ -52,7 +63,7 @@ class MarkdownReporter(Reporter):
             for finding in findings[:MAX_PER_RULE]:
                 location = markdown_code(f"{finding.path}:{finding.span.line}:{finding.span.column}")
                 obj = cell(str(finding.object)) if finding.object else ""
-                lines.append(f"| {location} | {obj} | {cell(finding.message)} |")
+                lines.append(f"| {location} | {obj} | {cell(finding.message)}{_collapsed(finding.detail)} |")
             if len(findings) > MAX_PER_RULE:
                 lines.append(f"| … | | {len(findings) - MAX_PER_RULE} more {rule_id} findings |")
         return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from nplint.pages import help_uri
 from nplint.reporting.base import Report, Reporter
 from nplint.reporting.jsonfmt import object_json
 from nplint.reporting.jsontext import PLACEHOLDER, spliced
-from nplint.untrusted import MESSAGE_LIMIT, capped, escape
+from nplint.untrusted import MESSAGE_LIMIT, capped, escape, markdown_text
 
 if TYPE_CHECKING:
     import sarif_om as sarif
@@ -170,12 +170,27 @@ class SarifReporter(Reporter):
             rule_id=finding.rule_id,
             rule_index=index.get(finding.rule_id, -1),
             level=finding.level.value,
-            message=sarif.Message(text=escape(finding.message)),
+            message=_message(finding),
             locations=[_location(finding.path, finding.span)],
             related_locations=related or None,
             partial_fingerprints={"nplintFingerprint/v1": fingerprint(finding)},
             properties=properties or None,
         )
+
+
+def _message(finding: Finding) -> sarif.Message:
+    """The headline as ``text``; headline and detail as ``markdown``, where a viewer shows both.
+
+    Both quote the repository: the Markdown is built with :func:`markdown_text`,
+    so a value cannot open a link, an image, HTML or a code span.
+    """
+    import sarif_om as sarif
+
+    text = escape(finding.message)
+    if not finding.detail:
+        return sarif.Message(text=text)
+    markdown = f"{markdown_text(finding.message)}\n\n{markdown_text(finding.detail)}"
+    return sarif.Message(text=text, markdown=markdown)
 
 
 def _pascal(name: str) -> str:

@@ -1,14 +1,24 @@
-"""The default, human format: ``path:line:col: ID [name] message``, then a summary."""
+"""The default, human format: ``path:line:col: ID [name] message``, then a summary.
+
+A finding's line is its headline; ``--verbose`` adds the detail under it,
+indented and wrapped. Many findings end with a per-rule count table (as
+``ruff --statistics`` prints it), so a long report opens with its shape.
+"""
 
 from __future__ import annotations
 
-from nplint.findings import Level
+import textwrap
+
+from nplint.findings import Finding, Level
 from nplint.reporting.base import Report, Reporter
 from nplint.untrusted import escape
 
 _COLORS = {Level.ERROR: "\033[31m", Level.WARNING: "\033[33m", Level.NOTE: "\033[36m"}
 _BOLD = "\033[1m"
 _RESET = "\033[0m"
+#: The indentation of a finding's detail under its headline, and the width it is wrapped to.
+DETAIL_INDENT = "    "
+DETAIL_WIDTH = 100
 
 
 class TextReporter(Reporter):
@@ -26,8 +36,39 @@ class TextReporter(Reporter):
                 location = f"{_BOLD}{location}{_RESET}"
                 rule = f"{_COLORS[finding.level]}{rule}{_RESET}"
             lines.append(f"{location} {rule} {escape(finding.message)}")
+            if report.verbose:
+                lines += detail_lines(finding)
+        if report.shows_statistics():
+            lines += statistics_lines(report)
         lines.append(summary_line(report))
         return "\n".join(lines) + "\n"
+
+
+def detail_lines(finding: Finding) -> list[str]:
+    """A finding's detail as ``--verbose`` shows it: wrapped, indented under the headline."""
+    if not finding.detail:
+        return []
+    return textwrap.wrap(
+        escape(finding.detail),
+        width=DETAIL_WIDTH,
+        initial_indent=DETAIL_INDENT,
+        subsequent_indent=DETAIL_INDENT,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def statistics_lines(report: Report) -> list[str]:
+    """The per-rule count table: count, rule ID and name, most findings first, then by ID."""
+    rows = report.statistics_rows()
+    if not rows:
+        return []
+    width = len(str(rows[0][2]))
+    return [
+        "",
+        "Findings by rule:",
+        *(f"{count:>{width}}  {rule_id}  {name}" for rule_id, name, count in rows),
+    ]
 
 
 def summary_line(report: Report) -> str:

@@ -55,29 +55,17 @@ def problem(api_version: str) -> str | None:
         return None
     group, version = _split(api_version.strip())
     if group.lower() == GROUP and version.lower() == "v1":
-        return (
-            f"`{shown(api_version)}` is not spelled exactly `{SERVED}` (the API version is case-sensitive "
-            "and takes no spaces): the API server rejects this manifest"
-        )
+        return f"`{shown(api_version)}` is not spelled exactly `{SERVED}`"
     if api_version == "extensions/v1beta1":
-        return (
-            "NetworkPolicy under `extensions/v1beta1` was deprecated in Kubernetes 1.9 and is no "
-            "longer served since 1.16: the API server rejects this manifest"
-        )
+        return "`extensions/v1beta1` is no longer served since 1.16"
     if group == GROUP:
-        return (
-            f"the `{GROUP}` group has no NetworkPolicy in version `{shown(version)}`, only in `v1`: the API "
-            "server rejects this manifest"
-        )
+        return f"the `{GROUP}` group has no NetworkPolicy in version `{shown(version)}`, only in `v1`"
     if not group and "." in version:
         return f"`{shown(api_version)}` is not of the form `group/version`"
     if not group:
         return f"the core API group (`apiVersion: {shown(api_version)}`) has no NetworkPolicy kind"
     if group.startswith("policy.") and group.endswith(_KUBERNETES_SUFFIXES):
-        return (
-            f"the `{shown(group)}` group has no NetworkPolicy kind (its AdminNetworkPolicy, "
-            "BaselineAdminNetworkPolicy and ClusterNetworkPolicy are other kinds, with another spec)"
-        )
+        return f"the `{shown(group)}` group has no NetworkPolicy kind (AdminNetworkPolicy is another kind)"
     if difflib.SequenceMatcher(None, group.lower(), GROUP).ratio() >= 0.85:
         return f"`{shown(group)}` is no API group that serves NetworkPolicy (a misspelling of `{GROUP}`?)"
     if group in ("extensions", "networking") or group.endswith(_KUBERNETES_SUFFIXES):
@@ -143,17 +131,7 @@ class DeprecatedApiVersion(Rule):
             if message is None or not meant_builtin(text, custom_groups) or id(node) in reported:
                 continue
             reported.add(id(node))
-            same = (
-                "; the spec fields are the same, so nothing else changes"
-                if text == "extensions/v1beta1"
-                else ""
-            )
-            yield self._finding(
-                manifest,
-                obj,
-                node,
-                f"{message}. Write `apiVersion: {SERVED}` (served since Kubernetes 1.8{same})",
-            )
+            yield self._finding(manifest, obj, node, f"{message}: write `{SERVED}`", _why(text))
 
     def _missing(self, manifest: Manifest, obj: KubeObject | None, node: Node | None) -> Finding:
         where = node if node is not None else manifest.node.get("kind")
@@ -162,8 +140,9 @@ class DeprecatedApiVersion(Rule):
             manifest,
             obj,
             where,
-            "this NetworkPolicy has no apiVersion, so kubectl and the API server cannot tell which "
-            f"resource it is and reject it. Add `apiVersion: {SERVED}` at the top of the object",
+            f"NetworkPolicy without apiVersion: add `apiVersion: {SERVED}`",
+            "kubectl and the API server cannot tell which resource an object without apiVersion is, "
+            f"and reject it. NetworkPolicy is served as `{SERVED}` (since Kubernetes 1.8).",
             span=span,
         )
 
@@ -173,6 +152,7 @@ class DeprecatedApiVersion(Rule):
         obj: KubeObject | None,
         node: Node | None,
         message: str,
+        detail: str,
         span: Span | None = None,
     ) -> Finding:
         return self.finding(
@@ -183,7 +163,30 @@ class DeprecatedApiVersion(Rule):
             span=span,
             document_index=manifest.document_index,
             fix=f"apiVersion: {SERVED}",
+            detail=detail,
         )
+
+
+def _why(api_version: str) -> str:
+    """The detail of a finding on an apiVersion: what the API server does with it, and the fix."""
+    text = (
+        "The API server rejects this manifest: NetworkPolicy is served only as "
+        f"`{SERVED}` (since Kubernetes 1.8)."
+    )
+    if api_version == "extensions/v1beta1":
+        text += (
+            " `extensions/v1beta1` was deprecated in 1.9; the spec fields are the same, "
+            "so nothing else changes."
+        )
+    group, version = _split(api_version.strip())
+    if group.lower() == GROUP and version.lower() == "v1":
+        text += " The API version is case-sensitive and takes no spaces."
+    if group.startswith("policy.") and group.endswith(_KUBERNETES_SUFFIXES):
+        text += (
+            f" The `{shown(group)}` group serves AdminNetworkPolicy, BaselineAdminNetworkPolicy and "
+            "ClusterNetworkPolicy, other kinds with another spec."
+        )
+    return text
 
 
 RULES = (DeprecatedApiVersion,)

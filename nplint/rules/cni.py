@@ -32,9 +32,14 @@ REMEDIES = {
 }
 _DEFAULT_REMEDY = "install a CNI that enforces NetworkPolicy (Calico, Cilium, Antrea, …), or correct `cni:`"
 _DECLARE = (
-    "declare the CNI with `cni:` in .nplint.yaml (e.g. `cni: calico`) or `--cni`, so NP601 and NP602 "
+    "Declare the CNI with `cni:` in .nplint.yaml (e.g. `cni: calico`) or `--cni`, so NP601 and NP602 "
     "can check it; `nplint explain NP603` lists the names"
 )
+_DECLARE_SHORT = "set `cni:` or pass `--cni`"
+#: Characters of a CNI's evidence in a headline (the detail gives it whole).
+_EVIDENCE_LIMIT = 90
+#: Advice of NP602 short enough to follow the headline; longer advice is in the detail only.
+_ADVICE_IN_HEADLINE = 60
 
 
 def first_policy(inventory: Inventory) -> NetworkPolicy | None:
@@ -89,8 +94,11 @@ class CNICannotEnforce(Rule):
             reported.add(evidence.cni)
             remedy = REMEDIES.get(evidence.cni or "", _DEFAULT_REMEDY)
             message = (
+                f"NetworkPolicy is not enforced here: {shown_value(evidence.description, _EVIDENCE_LIMIT)}"
+            )
+            detail = (
                 f"{evidence.description}: the API server accepts NetworkPolicy objects but nothing "
-                f"applies them, so {no_effect}; {remedy}"
+                f"applies them, so {no_effect}. To fix it, {remedy}."
             )
             yield self.finding(
                 evidence.object,
@@ -99,22 +107,25 @@ class CNICannotEnforce(Rule):
                 path=evidence.path,
                 document_index=evidence.document_index,
                 related=[related],
+                detail=detail,
             )
 
     def _declared(self, detection: CNIDetection, first: NetworkPolicy, no_effect: str) -> Finding:
         profile = detection.profile
         assert profile is not None
         remedy = REMEDIES.get(profile.name, _DEFAULT_REMEDY)
-        declared = f"the configuration declares `cni: {detection.declared}`"
+        declared = f"the configuration declares `cni: {shown_value(detection.declared)}`"
         if profile.name == "none":
-            message = f"{declared}: nothing enforces NetworkPolicy, so {no_effect}; {remedy}"
+            message = f"NetworkPolicy is not enforced: {declared}, which enforces nothing"
+            detail = f"Nothing enforces NetworkPolicy, so {no_effect}. To fix it, {remedy}."
         else:
-            message = (
-                f"{declared}, and {profile.title} enforces no NetworkPolicy, so {no_effect}; {remedy}. "
+            message = f"NetworkPolicy is not enforced: {declared}, and {profile.title} enforces none"
+            detail = (
+                f"{profile.title} enforces no NetworkPolicy, so {no_effect}. To fix it, {remedy}. "
                 "If a policy engine runs beside it, declare that one instead (e.g. `cni: "
-                "kube-network-policies`)"
+                "kube-network-policies`)."
             )
-        return self.finding(first, None, message)
+        return self.finding(first, None, message, detail=detail)
 
 
 _FEATURE_TEXT = {
@@ -148,9 +159,21 @@ class CNIIgnoresFeature(Rule):
                     continue
                 uses, missing = _FEATURE_TEXT[feature]
                 behaviour = profile.notes.get(feature) or missing
-                message = f"{uses}, and {profile.title}, the {source} CNI, {behaviour}; {advice}"
+                # The profile's own note qualifies the gap (a version, a switch): its first
+                # clause in the headline, never flattened into "does not"; the rest in the detail.
+                message = f"{uses}, but {profile.title} {_first_clause(behaviour)}"
+                if len(advice) <= _ADVICE_IN_HEADLINE:
+                    message += f": {advice}"
+                detail = f"{profile.title}, the {source} CNI, {behaviour}; {advice}."
                 span = node.key_span if feature in ("end_port", "ip_block_except", "egress") else None
-                yield self.finding(policy, node, message, span=span, related=_why(detection, profile))
+                related = _why(detection, profile)
+                yield self.finding(policy, node, message, span=span, related=related, detail=detail)
+
+
+def _first_clause(text: str) -> str:
+    """``enforces SCTP rules only with …`` up to its first parenthesis, colon or second clause."""
+    cuts = [i for i in (text.find(mark) for mark in (" (", ": ", ", so ", ", and ")) if i > 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def _why(detection: CNIDetection, profile: CNIProfile) -> list[Related]:
@@ -274,29 +297,36 @@ class CNIUnknown(Rule):
         if detection.declared and names_upstream(detection.declared):
             # `upstream` asks for the API's semantics: a choice, not a CNI that enforces anything.
             message = (
+                f"`cni: {shown_value(detection.declared)}` names no CNI, so enforcement cannot be checked: "
+                "declare the cluster's CNI"
+            )
+            detail = (
                 f"`cni: {shown_value(detection.declared)}` asks for the Kubernetes API's semantics and names "
-                f"no CNI, so nplint cannot tell whether {policies} {be} enforced; to check it, use one of: "
-                f"{known}"
+                f"no CNI, so nplint cannot tell whether {policies} {be} enforced. To check it, use one of: "
+                f"{known}."
             )
         elif detection.declared:
             # The commands refuse an unknown name (exit 2); a Config built in code gets here.
             message = (
-                f"`cni: {shown_value(detection.declared)}` is not a CNI nplint knows, so it cannot tell "
-                f"whether {policies} {be} enforced; use one of: {known}"
+                f"`cni: {shown_value(detection.declared)}` is not a CNI nplint knows: use one of the names "
+                "`nplint explain NP603` lists"
             )
+            detail = f"nplint cannot tell whether {policies} {be} enforced. The CNIs it knows: {known}."
         elif evidence:
-            shown = "; ".join(e.description for e in evidence[:3])
-            message = (
-                f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and the "
-                f"repository does not show whether it does ({shown}); {_DECLARE}"
+            shown = "; ".join(dict.fromkeys(e.description for e in evidence[:3]))
+            message = f"the repository does not show whether its CNI enforces NetworkPolicy: {_DECLARE_SHORT}"
+            detail = (
+                f"{policies[:1].upper()}{policies[1:]} {be} enforced only if the cluster's CNI enforces "
+                f"NetworkPolicy, and the repository does not show whether it does ({shown}). {_DECLARE}."
             )
             related = [Related(e.path, e.node.span, e.description) for e in evidence[:3]]
         else:
-            message = (
-                f"{policies} {be} enforced only if the cluster's CNI enforces NetworkPolicy, and no CNI "
-                f"is declared or found in the repository; {_DECLARE}"
+            message = f"no CNI declared or found, so enforcement is unchecked: {_DECLARE_SHORT}"
+            detail = (
+                f"{policies[:1].upper()}{policies[1:]} {be} enforced only if the cluster's CNI enforces "
+                f"NetworkPolicy, and no CNI is declared or found in the repository. {_DECLARE}."
             )
-        return self.finding(first, None, message, related=related)
+        return self.finding(first, None, message, related=related, detail=detail)
 
 
 def _situation(detection: CNIDetection) -> tuple[str, str | None]:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from nplint.cluster.platform_owned import platform_namespace
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
@@ -167,9 +167,13 @@ class UnprotectedWorkload(Rule):
                 yield self.finding(
                     workload,
                     None,
-                    f"no NetworkPolicy selects the pods of {workload} for {direction.lower}, "
-                    f"so they {consequence}; add a policy whose podSelector matches "
-                    f"their labels and lists {direction.value} in policyTypes, or a namespace default-deny",
+                    f"no policy selects {workload} for {direction.lower}: "
+                    "add one, or a namespace default-deny",
+                    detail=(
+                        f"Pods no policy selects for {direction.lower} {consequence}. Add a policy whose "
+                        f"podSelector matches their labels and lists {direction.value} in policyTypes, "
+                        "or a namespace default-deny."
+                    ),
                 )
 
 
@@ -211,21 +215,28 @@ class PolicySelectsNothing(Rule):
                 yield self.finding(
                     policy,
                     where,
-                    f"spec.podSelector {policy.pod_selector} matches none of the {len(here)} workloads of "
-                    f"{namespace_text(policy.namespace)} ({_near_misses(policy.pod_selector, here)}), so "
-                    "this "
-                    "policy protects and allows nothing; fix the selector to match the pods' template labels",
+                    f"spec.podSelector {_selector(policy.pod_selector)} matches no workload of its "
+                    "namespace: fix it to match their template labels",
                     span=span,
+                    detail=(
+                        f"The selector matches none of the workloads of {namespace_text(policy.namespace)} "
+                        f"({_near_misses(policy.pod_selector, here)}), so this policy protects and allows "
+                        "nothing. Fix the selector to match the pods' template labels."
+                    ),
                 )
             elif all(w.host_network for w in matched):
                 yield self.finding(
                     policy,
                     where,
-                    f"spec.podSelector {policy.pod_selector} matches only host-network pods "
-                    f"({', '.join(f'{w.kind} {shown(w.name)}' for w in matched[:3])}), which "
-                    "NetworkPolicies do not "
-                    "isolate; protect them with host firewall rules or a CNI host policy instead",
+                    f"podSelector matches only host-network pods ({listed(shown(w.name) for w in matched)}), "
+                    "which policies do not isolate: use a host firewall",
                     span=span,
+                    detail=(
+                        f"spec.podSelector {policy.pod_selector} matches only host-network pods "
+                        f"({listed_in_full(f'{w.kind} {shown(w.name)}' for w in matched)}), which "
+                        "NetworkPolicies do not isolate; protect them with host firewall rules or a CNI "
+                        "host policy instead."
+                    ),
                     related=[
                         Related(
                             w.path,
@@ -311,19 +322,31 @@ class PeerSelectsNothing(Rule):
         where = (
             f"{namespace_text(namespaces[0])}"
             if len(namespaces) == 1
-            else f"namespaces {', '.join(namespaces)}"
+            else f"namespaces {listed(shown(n) for n in namespaces)}"
         )
         node = peer.node.get("podSelector") if isinstance(peer.node, MapNode) else None
         span = node.key_span if node is not None else None
         return self.finding(
             policy,
             node if node is not None else peer.node,
-            f"this {direction.peers_key} peer's podSelector {peer.pod_selector} matches no pod of {where} "
-            f"({_near_misses(peer.pod_selector, candidates)}), so the rule "
-            f"{'admits' if direction is Direction.INGRESS else 'reaches'} nothing; fix the selector to "
-            "match the pods' template labels",
+            f"this {direction.peers_key} peer's podSelector {_selector(peer.pod_selector)} matches no pod "
+            f"of {where}: fix its labels",
             span=span,
+            detail=(
+                f"The selector matches no pod there ({_near_misses(peer.pod_selector, candidates)}), so "
+                f"the rule {'admits' if direction is Direction.INGRESS else 'reaches'} nothing. Fix the "
+                "selector to match the pods' template labels."
+            ),
         )
+
+
+def _selector(selector: object) -> str:
+    """A selector as a headline quotes it: cut short (the detail and the file show it whole)."""
+    return shown(str(selector), SELECTOR_IN_HEADLINE)
+
+
+#: Characters of a selector quoted in a headline.
+SELECTOR_IN_HEADLINE = 36
 
 
 RULES = (UnprotectedWorkload, PolicySelectsNothing, PeerSelectsNothing)

@@ -17,7 +17,7 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
 from nplint.rules.base import Rule, RuleContext
@@ -294,8 +294,7 @@ class EgressBlocksDns(Rule):
         port_text = "/".join(map(str, ports))
         platform = ctx.cluster.platform.reason
         for policy, labels, needs in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
-            listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-            who = capped(labels[0], 45) + (f" and {len(labels) - 1} more" if len(labels) > 1 else "")
+            who = listed((capped(label, 45) for label in labels), 1)
             dns_port = f"UDP {port_text}"
             weak = "strong" not in needs
             if weak:
@@ -306,8 +305,8 @@ class EgressBlocksDns(Rule):
             else:
                 message = f"egress of {who} is isolated with no rule to DNS ({dns_port}): name lookups fail"
             detail = (
-                f"This policy isolates the egress of {listed}, and no egress rule of the policies "
-                f"selecting them allows {dns_port} to the cluster DNS pods ({dns_labels} in "
+                f"This policy isolates the egress of {listed_in_full(labels)}, and no egress rule of the "
+                f"policies selecting them allows {dns_port} to the cluster DNS pods ({dns_labels} in "
                 f"{namespace_text(dns_ns)}): name resolution will fail"
                 + (
                     " if they look names up; their egress goes only to ipBlocks, which need no name"
@@ -346,8 +345,8 @@ class EgressBlocksDns(Rule):
         # The headline names one label (the detail all of them), to stay one short line.
         named = ", ".join(f"`{shown(key, _KEY_LIMIT)}`" for key in keys)
         message = (
-            f"cannot tell whether {who} can resolve names: this peer finds the DNS pods by "
-            f"`{shown(keys[0], _KEY_LIMIT)}`, a label only some platforms set"
+            f"DNS may fail for {who}: the peer needs label `{shown(keys[0], _KEY_LIMIT)}`, "
+            "which only some platforms set"
         )
         detail = (
             f"nplint knows the cluster DNS pods as {dns_labels} in {namespace_text(dns_ns)}, and the "
@@ -362,7 +361,7 @@ class EgressBlocksDns(Rule):
 
 
 #: Characters of a label key in the "cannot tell" note.
-_KEY_LIMIT = 40
+_KEY_LIMIT = 30
 
 
 RULES = (EgressBlocksDns,)

@@ -33,7 +33,8 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods
-from nplint.findings import Finding, Level
+from nplint.findings import Finding, Level, listed_in_full
+from nplint.findings import listed as listed_capped
 from nplint.loading.nodes import Node
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
 from nplint.model.objects import IPNetwork
@@ -42,8 +43,8 @@ from nplint.rules.dns import allows_dns, egress_policies_for, subjects
 
 
 def listed(labels: Sequence[str]) -> str:
-    """``A, B, C and 2 more``."""
-    return ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+    """``A, B and 2 more``: each label once (a pod reaches a list once per policy), for a detail."""
+    return listed_in_full(labels) if len(set(labels)) <= 6 else listed_capped(labels, 5)
 
 
 def isolating_rules(inventory: Inventory) -> Iterator[tuple[NetworkPolicy, PolicyRule]]:
@@ -125,14 +126,17 @@ class DnsUdpOnly(Rule):
         for blame in sorted(blamed.values(), key=lambda b: (b.policy.path, b.node.span)):
             number = blame.number
             message = (
-                f"this entry allows DNS to the cluster DNS pods over UDP {number} only, and no egress "
-                f"rule of the policies selecting {listed(blame.labels)} allows TCP {number}: answers too "
-                f"large for UDP come back truncated and resolvers retry over TCP, which is dropped "
-                f"(big records, many A/AAAA answers, DNSSEC). Add `- {{protocol: TCP, port: {number}}}` "
-                "beside this entry"
+                f"DNS is allowed over UDP {number} only, not TCP {number}: "
+                f"add `- {{protocol: TCP, port: {number}}}` beside this entry"
+            )
+            detail = (
+                f"This entry allows DNS to the cluster DNS pods over UDP {number}, and no egress rule of "
+                f"the policies selecting {listed(blame.labels)} allows TCP {number}. Answers too large for "
+                "UDP come back truncated and resolvers retry over TCP, which is dropped (big records, "
+                "many A/AAAA answers, DNSSEC)."
             )
             fix = f"- {{protocol: UDP, port: {number}}}\n- {{protocol: TCP, port: {number}}}"
-            yield self.finding(blame.policy, blame.node, message, fix=fix)
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
 
 
 def _udp_entry(
@@ -194,12 +198,17 @@ class DnsViaServiceIp(Rule):
             assert blame.hit is not None
             over = "" if len(blame.protocols) > 1 else f" over {next(iter(blame.protocols))}"
             message = (
+                f"DNS{over} is allowed only to the DNS Service IP {blame.hit.address}, which policies never "
+                "see: allow the DNS pods instead"
+            )
+            detail = (
                 f"DNS{over} from {listed(blame.labels)} is allowed only through this ipBlock, which holds "
                 f"{_holds(blame.hit, 'the DNS Service', 'cluster.dns.service-ip')}. Policies see DNS "
                 "traffic after the Service's DNAT, addressed to the DNS pods themselves, so the block "
-                f"never matches and name resolution fails. Allow the DNS pods instead: {_dns_peer(ctx)}"
+                f"never matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
             )
-            yield self.finding(blame.policy, blame.node, message, fix="to:\n" + _dns_selector_text(ctx))
+            fix = "to:\n" + _dns_selector_text(ctx)
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
 
 
 def _holds(hit: KnownAddress, service: str, key: str) -> str:
@@ -278,11 +287,16 @@ class DnsUnrestrictedDestination(Rule):
                 continue
             protocols = " and ".join(sorted({e.protocol for e in entries}, reverse=True))
             message = (
-                f"this rule allows port 53 ({protocols}) to any destination ({destination}): pods can "
-                "query any DNS server on the internet, which bypasses the cluster DNS and is a common "
-                f"path to tunnel data out. Restrict the rule's `to` to the cluster DNS pods: {_dns_peer(ctx)}"
+                f"port 53 ({protocols}) is open to any destination: restrict the rule's `to` to the "
+                "cluster DNS pods"
             )
-            yield self.finding(policy, entries[0].node, message, fix="to:\n" + _dns_selector_text(ctx))
+            detail = (
+                f"This rule allows port 53 ({protocols}) to any destination ({destination}): pods can "
+                "query any DNS server on the internet, which bypasses the cluster DNS and is a common "
+                f"path to tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx)}."
+            )
+            fix = "to:\n" + _dns_selector_text(ctx)
+            yield self.finding(policy, entries[0].node, message, fix=fix, detail=detail)
 
 
 def _reaches_endpoint(
@@ -363,16 +377,20 @@ class ApiserverEgressServicePort(Rule):
             where = _holds(hit, "the `kubernetes` Service", "cluster.apiserver.service-ip")
             target = ", ".join(map(str, endpoints)) if endpoints else "the API server's own addresses"
             message = (
-                f"this ipBlock allows port {'/'.join(map(str, allowed))} to {where}; but after the Service's "
+                f"API server egress to Service IP {hit.address} is dropped after DNAT: "
+                f"allow TCP {port} to its own addresses"
+            )
+            detail = (
+                f"This ipBlock allows port {'/'.join(map(str, allowed))} to {where}; but after the Service's "
                 f"DNAT the connection goes to {target} on port {port}, and no egress rule of the policies "
                 f"selecting {listed(stuck)} allows that, so calls to the API server time out. "
                 f"Allow TCP {port} to the endpoint addresses (`kubectl get endpointslices -n default -l "
                 "kubernetes.io/service-name=kubernetes`), and set cluster.apiserver.addresses and .port "
-                "in the nplint configuration"
+                "in the nplint configuration."
             )
             cidr = str(endpoints[0]) if endpoints else "<api-server-address>/32"
             fix = f"- to:\n  - ipBlock: {{cidr: {cidr}}}\n  ports:\n  - {{protocol: TCP, port: {port}}}"
-            yield self.finding(policy, block.node, message, fix=fix)
+            yield self.finding(policy, block.node, message, fix=fix, detail=detail)
 
 
 class EgressToMetadataService(Rule):
@@ -404,13 +422,14 @@ class EgressToMetadataService(Rule):
         host = f"{hit}/{hit.max_prefixlen}"
         excepts = [text for text, _ in block.excepts] + [host]
         fix = f"ipBlock:\n  cidr: {block.cidr}\n  except: [{', '.join(excepts)}]"
-        message = (
+        message = f"ipBlock {block.cidr} opens the cloud metadata service {hit}: add `{host}` to its `except`"
+        detail = (
             f"ipBlock {block.cidr} includes {hit}, the cloud instance metadata service, and the rule "
             f"allows TCP {', '.join(map(str, ports))}: any selected pod can read the node's cloud "
-            f"credentials and metadata there. Add `{host}` to the block's `except` "
-            f"(except: [{', '.join(excepts)}]) unless these pods really need the metadata service"
+            f"credentials and metadata there. Write `except: [{', '.join(excepts)}]` unless these pods "
+            "really need the metadata service."
         )
-        return self.finding(policy, cidr_node(block), message, fix=fix)
+        return self.finding(policy, cidr_node(block), message, fix=fix, detail=detail)
 
 
 class EgressOpenToInternet(Rule):
@@ -428,24 +447,33 @@ class EgressOpenToInternet(Rule):
                 if policy.pod_selector.is_empty:
                     continue  # allow-all for the whole namespace: NP105's business
                 message = (
-                    "this egress rule has neither `to` nor `ports`, so the selected pods "
+                    "egress rule without `to` or `ports` lets the pods connect anywhere: list the "
+                    "destinations and ports they need"
+                )
+                detail = (
+                    "This egress rule has neither `to` nor `ports`, so the selected pods "
                     f"{policy.pod_selector} may connect anywhere, on the internet and in the cluster, on "
                     "every port: their egress isolation allows everything. List the destinations and "
                     "ports they need (e.g. `- to: [{ipBlock: {cidr: 203.0.113.0/24}}]` with "
-                    "`ports: [{protocol: TCP, port: 443}]`), or drop Egress from `policyTypes`"
+                    "`ports: [{protocol: TCP, port: 443}]`), or drop Egress from `policyTypes`."
                 )
-                yield self.finding(policy, rule.node, message)
+                yield self.finding(policy, rule.node, message, detail=detail)
                 continue
             whole = next((b for b in ip_blocks(rule) if is_whole_family(b.network)), None)
             if whole is None:
                 continue
             message = (
-                f"this rule allows every port to ipBlock {whole.cidr}, every address of the internet "
+                f"every port is open to ipBlock {whole.cidr}, the whole internet: add `ports:` for what "
+                "the pods need, or narrow the `cidr`"
+            )
+            detail = (
+                f"This rule allows every port to ipBlock {whole.cidr}, every address of the internet "
                 "(and, on CNIs such as Calico, every pod and node as well): any protocol a compromised "
                 "pod wants to use gets out. Add `ports:` for what the pods need (e.g. "
-                "`ports: [{protocol: TCP, port: 443}]`) or narrow the `cidr`"
+                "`ports: [{protocol: TCP, port: 443}]`) or narrow the `cidr`."
             )
-            yield self.finding(policy, cidr_node(whole), message, fix="ports:\n- {protocol: TCP, port: 443}")
+            fix = "ports:\n- {protocol: TCP, port: 443}"
+            yield self.finding(policy, cidr_node(whole), message, fix=fix, detail=detail)
 
 
 RULES = (

@@ -13,6 +13,7 @@ from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_o
 from nplint.engine.verdict import SideVerdict, Verdict
 from nplint.findings import FILE_START, Finding, Level, ObjectRef, Related, Span
 from nplint.rules.base import Rule, RuleContext
+from nplint.untrusted import shown
 
 
 class ConnectivityExpectationFailed(Rule):
@@ -66,11 +67,22 @@ class ConnectivityExpectationFailed(Rule):
         port = f"{probe.protocol} {probe.port}" if probe.port is not None else f"any {probe.protocol} port"
         actual = "allowed" if verdict.allowed else "denied"
         wanted = "allowed" if probe.expect == "allow" else "denied"
+        # The reasons name every policy on the way; they change with the policies, so they
+        # stay out of the headline (and out of the fingerprint of this finding about no object).
         message = (
-            f"expected {probe.source} -> {probe.destination} on {port} to be {wanted}, but it is {actual}: "
-            + "; ".join(verdict.reasons())
+            f"expected {shown(probe.source)} -> {shown(probe.destination)} on {port} to be {wanted}, "
+            f"but it is {actual}"
         )
-        return self.finding(None, None, message, path=probe.path, span=probe.span, related=_related(verdict))
+        detail = "; ".join(verdict.reasons())
+        return self.finding(
+            None,
+            None,
+            message,
+            path=probe.path,
+            span=probe.span,
+            related=_related(verdict),
+            detail=f"{detail[:1].upper()}{detail[1:]}." if detail else "",
+        )
 
 
 def _related(verdict: Verdict) -> list[Related]:

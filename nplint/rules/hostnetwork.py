@@ -119,8 +119,8 @@ class PeerSelectsHostNetworkPods(Rule):
         verb = "admits" if direction is Direction.INGRESS else "reaches"
         # Names (namespaces, workloads) go in the detail: the headline stays short whatever they are.
         message = (
-            f"this {direction.peers_key} peer matches only host-network pods, which no selector matches: "
-            f"it {verb} nothing; allow the nodes' IPs with an ipBlock"
+            f"this {direction.peers_key} peer matches only host-network pods, so it {verb} nothing: "
+            "allow the nodes' IPs with an ipBlock"
         )
         detail = (
             f"The podSelector {selector} matches, in {where}, {', '.join(names)}, which run with "

@@ -46,12 +46,16 @@ class RulesIgnoredByPolicyTypes(Rule):
                 else:
                     rules, them = f"the {len(node)} {direction.lower} rules here are", "them"
                 message = (
-                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: the API server "
-                    f"keeps {them} but no CNI evaluates {them}, and this policy does not isolate the "
-                    f"selected pods' {direction.lower}. Write `policyTypes: [{both}]` to apply {them}, "
-                    f"or delete {them}"
+                    f"`policyTypes` lists only {', '.join(written)}, so {rules} ignored: add "
+                    f"{direction.value} to it, or delete {them}"
                 )
-                yield self.finding(policy, node, message, span=node.key_span, fix=f"policyTypes: [{both}]")
+                detail = (
+                    f"The API server keeps {them} but no CNI evaluates {them}, and this policy does not "
+                    f"isolate the selected pods' {direction.lower}. Write `policyTypes: [{both}]` to apply "
+                    f"{them}, or delete {them}."
+                )
+                fix = f"policyTypes: [{both}]"
+                yield self.finding(policy, node, message, span=node.key_span, fix=fix, detail=detail)
 
 
 def _isolates_ingress_deliberately(policy: NetworkPolicy) -> bool:
@@ -94,13 +98,18 @@ class EgressRulesImplyIngressIsolation(Rule):
                 continue
             state = "empty" if spec.get("policyTypes") is not None else "omitted"
             message = (
-                f"`policyTypes` is {state} and the policy has egress rules, so the API server sets "
-                "`policyTypes: [Ingress, Egress]`: the selected pods also become isolated for ingress, "
-                "and with no ingress rule here they accept no connection unless another policy allows "
-                "it. Write `policyTypes: [Egress]` if only egress was meant, or `policyTypes: [Ingress, "
-                "Egress]` to make the ingress deny explicit"
+                f"`policyTypes` is {state}, so these egress rules isolate ingress too: write "
+                "`policyTypes: [Egress]`"
             )
-            yield self.finding(policy, egress, message, span=egress.key_span, fix="policyTypes: [Egress]")
+            detail = (
+                "With egress rules and no `policyTypes`, the API server sets `policyTypes: [Ingress, "
+                "Egress]`: the selected pods also become isolated for ingress, and with no ingress rule "
+                "here they accept no connection unless another policy allows it. Write `policyTypes: "
+                "[Egress]` if only egress was meant, or `policyTypes: [Ingress, Egress]` to make the "
+                "ingress deny explicit."
+            )
+            fix = "policyTypes: [Egress]"
+            yield self.finding(policy, egress, message, span=egress.key_span, fix=fix, detail=detail)
 
 
 class MissingNamespace(Rule):
@@ -149,18 +158,18 @@ class MissingNamespace(Rule):
         where = namespace_text(policy.namespace)
         if count == 1:
             message = (
-                f"`metadata.namespace` is omitted: the policy lands in kubectl's namespace (nplint assumes "
-                f"{where}); add `namespace:`"
+                "`metadata.namespace` is omitted, so the policy lands in whatever namespace kubectl uses: "
+                "add `namespace:`"
             )
         else:
             message = (
-                f"no object of this file names a namespace: its {count} policies land in kubectl's "
-                f"namespace (nplint assumes {where}); add `namespace:`"
+                f"no object of this file names a namespace: its {count} policies land in whatever "
+                "namespace kubectl uses: add `namespace:`"
             )
         detail = (
             "Without `metadata.namespace` a policy is created in the namespace of kubectl's context "
-            "or `-n`, and selects pods of that namespace only, not necessarily the ones it was "
-            "written for. Add `namespace: <namespace>` under metadata"
+            f"or `-n` (nplint assumes {where}), and selects pods of that namespace only, not "
+            "necessarily the ones it was written for. Add `namespace: <namespace>` under metadata"
             + (" of each policy of the file." if count > 1 else ".")
         )
         return self.finding(
@@ -251,10 +260,10 @@ class DuplicatePolicy(Rule):
             named = obj.namespace and not is_unnamed(obj.namespace)
             ref = f"{shown(obj.namespace)}/{shown(obj.name)}" if named else shown(obj.name)
             message = (
-                f"{obj.kind} {ref} is defined again "
-                f"({where}, line {first.span.line}) as another {what}: the later one wins; rename or merge"
+                f"{obj.kind} {ref} is defined again as another {what}: the later one wins; rename or merge"
             )
             detail = (
+                f"It is defined first {where}, line {first.span.line}. "
                 "Applying both, the API server creates the first and then replaces it with the second: "
                 "the first one's "
                 + ("rules" if obj.kind == "NetworkPolicy" else "labels, which namespace selectors match,")

@@ -39,8 +39,7 @@ class InvalidYaml(Rule):
             # One finding a file: the first place reading failed. A file broken in one
             # way is usually broken the same way in every document (a tag, a template).
             first, index = problems[0]
-            message = first.message
-            detail = ""
+            message, detail = headline_and_detail(first.message)
             if len(problems) > 1:
                 message = f"{message} (and {len(problems) - 1} more in this file)"
                 lines = [
@@ -50,10 +49,27 @@ class InvalidYaml(Rule):
                 if len(problems) > 1 + _DETAIL_LINES:
                     lines.append(f"and {len(problems) - 1 - _DETAIL_LINES} more")
                 # One paragraph: a finding's detail is shown as one.
-                detail = "Also in this file: " + "; ".join(lines) + "."
+                detail = (detail + " " if detail else "") + "Also in this file: " + "; ".join(lines) + "."
             yield self.finding(
                 None, None, message, path=loaded.path, span=first.span, document_index=index, detail=detail
             )
+
+
+def headline_and_detail(message: str) -> tuple[str, str]:
+    """A loader's problem as a headline (what is wrong, where) and the rest as its detail.
+
+    The loader says both in one sentence, ``what; why and what to do``: the part
+    after the first ``; `` outside a quoted value goes to the detail.
+    """
+    start = 0
+    while (at := message.find("; ", start)) >= 0:
+        head = message[:at]
+        # A "; " inside a quoted value (a key, a tag) is the repository's, not the loader's.
+        if head.count("'") % 2 == 0 and head.count('"') % 2 == 0:
+            rest = message[at + 2 :]
+            return head, rest + ("" if rest.endswith(".") else ".")
+        start = at + 2
+    return message, ""
 
 
 RULES = (InvalidYaml,)

@@ -70,12 +70,15 @@ class IpBlockHostBitsSet(Rule):
                         continue
                     network, single = fixed
                     message = (
-                        f"{field} {node.value} has host bits set: the API server reads it as the network "
-                        f"{network}, other tools may read it as the single address {single}, and from "
-                        "Kubernetes 1.36 (StrictIPCIDRValidation, on by default) the API server rejects "
-                        f"it. Write {network} for the range, or {single} for that one address"
+                        f"{field} {node.value} has host bits set: write {network} for the range, "
+                        f"or {single} for the one address"
                     )
-                    yield self.finding(policy, node, message, fix=network)
+                    detail = (
+                        f"The API server reads {node.value} as the network {network}, other tools may read "
+                        f"it as the single address {single}, and from Kubernetes 1.36 "
+                        "(StrictIPCIDRValidation, on by default) the API server rejects it."
+                    )
+                    yield self.finding(policy, node, message, fix=network, detail=detail)
 
 
 def _excluded(ctx: RuleContext, ranges: tuple[ClusterRange, ...]) -> set[object]:
@@ -139,12 +142,20 @@ class IpBlockOverlapsClusterCidr(Rule):
         advice = "Select in-cluster peers with namespaceSelector/podSelector instead" + (
             f", and keep the block external with `except: [{', '.join(excepts)}]`" if excepts else ""
         )
-        message = f"ipBlock {block.cidr} overlaps " + "; it also overlaps ".join(parts) + f". {advice}"
+        roles = " and ".join(
+            f"the {noun} range {' and '.join(str(r.network) for r in hits if r.role == role)}"
+            for noun, role in (("pod", POD), ("Service", SERVICE))
+            if any(r.role == role for r in hits)
+        )
+        message = f"ipBlock {block.cidr} overlaps {roles}: select pods by selectors"
+        if excepts:
+            message += ", or add the range to `except`"
+        detail = f"ipBlock {block.cidr} overlaps " + "; it also overlaps ".join(parts) + f". {advice}."
         related = [
             Related(r.path, r.node.span, f"the {r.role} range {r.network}") for r in hits if r.path and r.node
         ]
         fix = f"except: [{', '.join(excepts)}]" if excepts else None
-        return self.finding(policy, node, message, related=related, fix=fix)
+        return self.finding(policy, node, message, related=related, fix=fix, detail=detail)
 
 
 RULES = (

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from nplint.cluster.platform_owned import platform_namespace
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.model import Direction, Inventory, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.intent import says_allow_all
@@ -51,8 +51,9 @@ class _MissingDefaultDeny(Rule):
                 yield from self._platform_owned(inventory, namespace, workloads_by_ns[namespace])
                 continue
             workloads = sorted(workloads_by_ns[namespace], key=lambda w: (w.path, w.span))
-            listed = ", ".join(f"{w.kind} {shown(w.name)}" for w in workloads[:3])
-            more = f" and {len(workloads) - 3} more" if len(workloads) > 3 else ""
+            names = [f"{w.kind} {shown(w.name)}" for w in workloads]
+            # The headline names the workloads (kinds are in the detail), to stay one short line.
+            short_names = [shown(w.name, _NAME_IN_HEADLINE) for w in workloads]
             direction = self.direction.lower
             fix = _DEFAULT_DENY.format(
                 direction=direction, namespace=namespace, policy_type=self.direction.value
@@ -64,10 +65,14 @@ class _MissingDefaultDeny(Rule):
                 "accepts any connection" if self.direction is Direction.INGRESS else "may connect anywhere"
             )
             message = (
-                f"{namespace_text(namespace)} has workloads ({listed}{more}) but no NetworkPolicy that "
-                f"selects all of its pods for {direction}, so every pod {consequence} "
-                f"until some policy selects it; add a default-deny policy with `podSelector: {{}}` "
-                f"and `policyTypes: [{self.direction.value}]`"
+                f"{namespace_text(namespace)} ({listed(short_names)}) has no default-deny {direction} "
+                "policy: add one with `podSelector: {}`"
+            )
+            detail = (
+                f"{namespace_text(namespace)[:1].upper()}{namespace_text(namespace)[1:]} has workloads "
+                f"({listed_in_full(names)}) but no NetworkPolicy that selects all of its pods for "
+                f"{direction}, so every pod {consequence} until some policy selects it. Add a default-deny "
+                f"policy with `podSelector: {{}}` and `policyTypes: [{self.direction.value}]`."
             )
             ns_object = inventory.namespaces.get(namespace)
             if ns_object is not None and ns_object.defined:
@@ -84,10 +89,11 @@ class _MissingDefaultDeny(Rule):
                         for w in workloads[:3]
                     ],
                     fix=fix,
+                    detail=detail,
                 )
             else:
                 first = workloads[0]
-                yield self.finding(first, None, message, fix=fix)
+                yield self.finding(first, None, message, fix=fix, detail=detail)
 
     def _platform_owned(
         self, inventory: Inventory, namespace: str, workloads: list[Workload]
@@ -113,11 +119,12 @@ class _MissingDefaultDeny(Rule):
         names = f"{first.kind} {shown(first.name, _PLATFORM_NAME_LIMIT)}"
         more = f" and {len(left_open) - 1} more" if len(left_open) > 1 else ""
         message = (
-            f"{namespace_text(namespace)} belongs to the platform: isolate {names}{more} for "
-            f"{direction.lower} with a policy that selects its pods, not `podSelector: {{}}`"
+            f"{namespace_text(namespace)} is the platform's: isolate the {direction.lower} of "
+            f"{names}{more} by its labels"
         )
         detail = (
-            "A default-deny selecting every pod of this namespace would also isolate the platform's own "
+            "Not with `podSelector: {}`: a default-deny selecting every pod of this namespace would also "
+            "isolate the platform's own "
             "pods there (the cluster DNS, the network plugin, the provider's add-ons), which the repository "
             "does not show. Isolate the repository's pods by their labels instead, and list what they need."
         )
@@ -141,6 +148,8 @@ class _MissingDefaultDeny(Rule):
 
 #: Characters of a workload's name in the platform-namespace headline.
 _PLATFORM_NAME_LIMIT = 40
+#: Characters of a workload's or policy's name in a headline (the detail gives it whole).
+_NAME_IN_HEADLINE = 40
 
 
 class MissingDefaultDenyIngress(_MissingDefaultDeny):
@@ -189,15 +198,23 @@ class AllowAllNegatesDefaultDeny(Rule):
                         if deny
                         else "makes the isolation it declares meaningless"
                     )
+                    short = (
+                        f"cancelling default-deny {shown(deny[0].ref.name, _NAME_IN_HEADLINE)}"
+                        if deny
+                        else "voiding the isolation it declares"
+                    )
                     yield self.finding(
                         policy,
                         rule.node,
-                        f"this {direction.lower} rule has no {direction.peers_key} and no ports, so it "
-                        f"allows all {direction.lower} traffic for every pod of namespace "
-                        f"{quoted(policy.namespace)}, and "
-                        f"{cancels}: policies only add allows, nothing can narrow it again. List the peers "
-                        "and ports this namespace really needs, or delete the policy if allowing everything "
-                        "is intended",
+                        f"this {direction.lower} rule allows everything, {short}: "
+                        "list the peers and ports needed",
+                        detail=(
+                            f"This {direction.lower} rule has no {direction.peers_key} and no ports, so it "
+                            f"allows all {direction.lower} traffic for every pod of namespace "
+                            f"{quoted(policy.namespace)}, and {cancels}: policies only add allows, nothing "
+                            "can narrow it again. List the peers and ports this namespace really needs, or "
+                            "delete the policy if allowing everything is intended."
+                        ),
                         related=[
                             Related(
                                 p.path,

@@ -221,25 +221,37 @@ class NamedPortUnresolved(Rule):
             protocol = other[0]
             implied = " (the default when `protocol` is omitted)" if entry.protocol == "TCP" else ""
             message = (
-                f"the {whose} ({describe(workloads)}) declare port {quoted(name)} as {'/'.join(other)}, but "
-                f"this entry is {entry.protocol}{implied}, and a named port matches only with its own "
-                f"protocol: the entry matches nothing. Write `protocol: {protocol}` in it"
+                f"port {quoted(name)} is {'/'.join(other)} on the {whose}, but this entry is "
+                f"{entry.protocol}: write `protocol: {protocol}`"
+            )
+            detail = (
+                f"The {whose} ({describe(workloads)}) declare port {quoted(name)} as {'/'.join(other)}, "
+                f"but this entry is {entry.protocol}{implied}, and a named port matches only with its own "
+                f"protocol: the entry matches nothing. Write `protocol: {protocol}` in it."
             )
             return self.finding(
-                policy, port_node(entry), message, related=_related(workloads), fix=f"protocol: {protocol}"
+                policy,
+                port_node(entry),
+                message,
+                related=_related(workloads),
+                fix=f"protocol: {protocol}",
+                detail=detail,
             )
         names = sorted({p.name for w in workloads for p in w.ports if p.name})
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean {quoted(close[0])}?)" if close else ""
         declared = f"their port names: {', '.join(names)}" if names else "they name no port"
         message = (
-            f"none of the {whose} declares a container port named {quoted(name)}{hint} "
-            f"({describe(workloads)}; "
-            f"{declared}), so this entry matches nothing. Use a name their containers declare, or the "
-            "port number"
+            f"none of the {whose} declares a port named {quoted(name)}{hint}, so this entry matches nothing"
+        )
+        detail = (
+            f"None of the {whose} ({describe(workloads)}; {declared}) declares a container port named "
+            f"{quoted(name)}. Use a name their containers declare, or the port number."
         )
         fix = f"port: {close[0]}" if close else None
-        return self.finding(policy, port_node(entry), message, related=_related(workloads), fix=fix)
+        return self.finding(
+            policy, port_node(entry), message, related=_related(workloads), fix=fix, detail=detail
+        )
 
 
 def _target_numbers(port: ServicePort, backends: Sequence[Workload]) -> set[int]:
@@ -325,11 +337,13 @@ class ServicePortNotPodPort(Rule):
             else ""
         )
         message = (
-            f"{port.protocol} {port.port} is the `port` of Service "
-            f"{service.ref.qualified}, "
-            f"which forwards to targetPort {target}{named} on its pods. Policies see connections after "
-            f"the Service's DNAT, at the pod's port, so this entry does not allow traffic through the "
-            f"Service: write `port: {numbers[0]}`"
+            f"{port.protocol} {port.port} is the Service port of {service.ref.qualified}, not its pods' "
+            f"port: write `port: {numbers[0]}`"
+        )
+        detail = (
+            f"{port.protocol} {port.port} is the `port` of Service {service.ref.qualified}, which forwards "
+            f"to targetPort {target}{named} on its pods. Policies see connections after the Service's "
+            "DNAT, at the pod's port, so this entry does not allow traffic through the Service."
         )
         related = [
             Related(
@@ -339,7 +353,12 @@ class ServicePortNotPodPort(Rule):
             )
         ]
         return self.finding(
-            policy, port_node(entry), message, related=related + _related(backends), fix=f"port: {numbers[0]}"
+            policy,
+            port_node(entry),
+            message,
+            related=related + _related(backends),
+            fix=f"port: {numbers[0]}",
+            detail=detail,
         )
 
 
@@ -405,12 +424,15 @@ class PortNotExposed(Rule):
             for w in selected[:3]
         )
         message = (
-            f"this rule allows {port_text(entry)}, which no container of the selected pods declares "
-            f"({declared}). Check the number: the rule opens a port nothing is known to listen on, and "
-            "the port the pods serve may stay closed. If a container does listen there, declare it in "
-            "its `ports`"
+            f"this rule allows {port_text(entry)}, which no container of the selected pods declares: "
+            "check the number"
         )
-        return self.finding(policy, port_node(entry), message, related=_related(selected))
+        detail = (
+            f"The selected pods declare {declared}. The rule opens a port nothing is known to listen "
+            "on, and the port the pods serve may stay closed. If a container does listen there, "
+            "declare it in its `ports`."
+        )
+        return self.finding(policy, port_node(entry), message, related=_related(selected), detail=detail)
 
 
 class NamedPortWithIpBlock(Rule):
@@ -435,13 +457,15 @@ class NamedPortWithIpBlock(Rule):
                 for entry in rule.ports or ():
                     if isinstance(entry.port, str):
                         message = (
-                            f"port {quoted(entry.port)} is a name, and an egress rule resolves a name "
-                            "against "
-                            f"the destination pod's container ports; the destinations here are only "
-                            f"addresses (ipBlock {cidrs}), which have no named ports, so this entry matches "
-                            "nothing. Write the port number instead"
+                            f"named port {quoted(entry.port)} cannot match addresses (ipBlock): write the "
+                            "port number"
                         )
-                        yield self.finding(policy, port_node(entry), message)
+                        detail = (
+                            "An egress rule resolves a port name against the destination pod's container "
+                            f"ports; the destinations here are only addresses (ipBlock {cidrs}), which "
+                            "have no named ports, so this entry matches nothing."
+                        )
+                        yield self.finding(policy, port_node(entry), message, detail=detail)
 
 
 RULES = (

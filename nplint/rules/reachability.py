@@ -22,6 +22,7 @@ from nplint.model import Direction, Inventory, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import pinned_names, same_area, shares_area, workloads_by_namespace
 from nplint.rules.selectors import selector_yaml
+from nplint.untrusted import shown
 
 #: Pairs of pod classes judged per peer at most; a broader peer is left alone.
 MAX_PAIRS = 20000
@@ -80,18 +81,23 @@ class OneSidedAllow(Rule):
         side = "egress" if ingress else "ingress"
         key = "to" if ingress else "from"
         message = (
-            f"this {rule.direction.peers_key} peer {verb} {who}, but its {side} is isolated by "
+            f"this peer {verb} {who}, whose {side} policy {shown(blocker.ref.name)} does not allow it: "
+            f"add the matching {side} rule there"
+        )
+        detail = (
+            f"This {rule.direction.peers_key} peer {verb} {who}, but its {side} is isolated by "
             f"{blocker.ref} and no {side} rule of its "
             "policies allows "
             f"{'connections to' if ingress else 'connections from'} the pods this policy selects on {ports}: "
             "a connection needs both ends to allow it, so this allow never takes effect. Add the matching "
             f"rule on the other side (in {blocker.ref.qualified}: "
-            f"`{side}: [{{{key}: [{{{target}}}]{_ports_yaml(applied)}}}]`), or remove this peer"
+            f"`{side}: [{{{key}: [{{{target}}}]{_ports_yaml(applied)}}}]`), or remove this peer."
         )
         return self.finding(
             policy,
             peer.node,
             message,
+            detail=detail,
             related=[Related(p.path, p.span, f"isolates the {side} of {who}") for p in blockers[:2]]
             + [
                 Related(

@@ -26,7 +26,7 @@ from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.objects import PROTOCOLS
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import pinned_names, shares_area, workloads_by_namespace
-from nplint.untrusted import quoted
+from nplint.untrusted import quoted, shown
 
 _FULL = ((1, 65535),)
 
@@ -225,10 +225,13 @@ class RedundantRule(Rule):
         return self.finding(
             policy,
             rule.node,
-            f"this {_where(rule)} adds nothing: {_where(cover)} of the same policy {how}, and allows "
-            "within one policy are a union. Delete this rule, or merge what it was meant to add into "
-            f"{_where(cover)}",
+            f"this {_where(rule)} adds nothing that {_where(cover)} does not allow: delete it",
             related=[Related(policy.path, cover.node.span, f"the covering {_where(cover)}")],
+            detail=(
+                f"{_where(cover)[:1].upper()}{_where(cover)[1:]} of the same policy {how}, and allows "
+                "within one policy are a union. Delete this rule, or merge what it was meant to add "
+                f"into {_where(cover)}."
+            ),
         )
 
 
@@ -294,14 +297,14 @@ class RedundantPolicy(Rule):
         return self.finding(
             policy,
             node,
-            f"{policy.ref} changes nothing: every pod it "
-            "selects is "
-            f"already isolated for {directions or 'no direction'} by other policies of namespace "
-            f"{quoted(policy.namespace)}, and every rule of it is already allowed by a rule of those "
-            "policies "
-            f"({cover.ref} first). Delete it, or make it say "
-            "what the "
-            "others do not",
+            f"{policy.ref} adds nothing to the other policies of its namespace "
+            f"({shown(cover.ref.name)} first): delete it",
+            detail=(
+                f"Every pod {policy.ref} selects is already isolated for {directions or 'no direction'} "
+                f"by other policies of namespace {quoted(policy.namespace)}, and every rule of it is "
+                f"already allowed by a rule of those policies ({cover.ref} first). Delete it, or make "
+                "it say what the others do not."
+            ),
             related=[
                 Related(
                     cover.path,

@@ -19,6 +19,8 @@ from nplint.untrusted import VALUE_LIMIT, shown
 #: Characters of a renderer's error line quoted: its last line of standard error can echo
 #: the repository's templates, and a line of it is enough to say what went wrong.
 REASON_LIMIT = 4 * VALUE_LIMIT
+#: Characters of the reason in the headline; the detail gives it up to :data:`REASON_LIMIT`.
+HEADLINE_REASON_LIMIT = 72
 
 
 class NotRendered(Rule):
@@ -36,11 +38,15 @@ class NotRendered(Rule):
             yield self.finding(
                 None,
                 None,
-                f"this {what} was not linted because it was not rendered ({shown(reason, REASON_LIMIT)}); "
-                "its policies "
-                f"reach the cluster only after rendering, so lint the output: {target.how_to_render()}",
+                f"this {what} was not linted: it was not rendered ({shown(reason, HEADLINE_REASON_LIMIT)})",
                 path=target.display,
                 span=FILE_START,
+                detail=(
+                    f"This {what} was not linted because it was not rendered "
+                    f"({shown(reason, REASON_LIMIT)}); its policies reach the cluster only after "
+                    "rendering, so lint the output: "
+                    f"{target.how_to_render()}"
+                ),
             )
 
 

@@ -153,6 +153,10 @@ def where(shape: Shape, node: MapNode) -> str:
     return f"{shape.noun} ({path})" if path and shape not in (OBJECT, METADATA, SPEC) else shape.noun
 
 
+#: The label every namespace carries, as a selector of one namespace writes it.
+NAME_LABEL = "{kubernetes.io/metadata.name: NAME}"
+
+
 def unknown_field_advice(key: str, shape: Shape) -> str:
     """What to write instead of ``key``, a field ``shape`` does not have.
 
@@ -170,15 +174,9 @@ def unknown_field_advice(key: str, shape: Shape) -> str:
     if shape is INGRESS_RULE and key.lower() == "to":
         return "ingress rules use `from`, not `to`, for the sources"
     if key == "status" and shape is OBJECT:
-        return (
-            "NetworkPolicy has no status: the field was withdrawn in Kubernetes 1.28; remove it "
-            "(a leftover of `kubectl get -o yaml`?)"
-        )
+        return "NetworkPolicy has no status (withdrawn in Kubernetes 1.28): remove it"
     if key.lower() == "namespace" and shape is PEER:
-        return (
-            "a peer selects namespaces by label: "
-            "`namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: NAME}}`"
-        )
+        return "select namespaces by label: `namespaceSelector: {matchLabels: " + NAME_LABEL + "}`"
     close = difflib.get_close_matches(key, legal, n=1, cutoff=0.6) or [
         folded[match] for match in difflib.get_close_matches(key.lower(), list(folded), n=1, cutoff=0.6)
     ]
@@ -190,7 +188,7 @@ def unknown_field_advice(key: str, shape: Shape) -> str:
         return f"did you mean `{close[0]}`?"
     if home:
         spelled = f"`{home}`" if home == key else f"`{home}` (written `{shown(key)}` here)"
-        return f"{spelled} belongs {HOMES[home]}, not in {shape.noun} — check the indentation"
+        return f"{spelled} belongs {HOMES[home]}: check the indentation"
     return f"the fields of {shape.noun} are " + ", ".join(f"`{name}`" for name in legal)
 
 
@@ -251,10 +249,12 @@ class PolicyChecker(ValueChecker):
             self.port(port)
 
     def peer(self, node: Node, peers_key: str) -> None:
-        rejected = "so the API server rejects it (must specify a peer)"
+        rejected = "The API server rejects a peer that selects nothing (must specify a peer)."
         if is_null(node):
             self.report(
-                node, f"this peer is null (a `-` with nothing after it), {rejected}: {omit_peers(peers_key)}"
+                node,
+                f"this peer is null (a `-` with nothing after it): {omit_peers(peers_key)}",
+                detail=rejected,
             )
             return
         peer = self.mapping(node)
@@ -290,16 +290,18 @@ class PolicyChecker(ValueChecker):
                 "namespaceSelector": "`namespaceSelector: {}` selects every namespace",
                 "ipBlock": "an ipBlock needs a cidr",
             }[nulls[0]]
-            message = (
-                f"{fields} {has} nothing after {it}, which is null, the same as leaving {it} out: "
-                f"this peer selects nothing, {rejected}; fill {it} in ({fix})"
+            message = f"{fields} {has} nothing after {it}, so this peer selects nothing: fill {it} in"
+            detail = (
+                f"A field with nothing after it is null, the same as leaving it out. {rejected} "
+                f"{fix[:1].upper()}{fix[1:]}."
             )
         else:
             message = (
-                f"this peer has none of podSelector, namespaceSelector and ipBlock, {rejected}: give one of "
-                f"them, or, {omit_peers(peers_key)}"
+                "this peer has none of podSelector, namespaceSelector and ipBlock: give one, or, "
+                f"{omit_peers(peers_key)}"
             )
-        self.report(peer, message)
+            detail = rejected
+        self.report(peer, message, detail=detail)
 
 
 def omit_peers(peers_key: str) -> str:
@@ -331,11 +333,13 @@ class UnknownField(Rule):
         key: str,
         key_node: ScalarNode,
     ) -> Finding:
-        message = (
-            f"unknown field `{shown(key)}` in {where(shape, node)}: {unknown_field_advice(key, shape)} "
-            "(the API server rejects it under strict field validation, kubectl's default; "
-            "other clients drop it silently)"
+        message = f"unknown field `{shown(key)}` in {shape.noun}: {unknown_field_advice(key, shape)}"
+        detail = (
+            f"The field is in {where(shape, node)}. The API server rejects it under strict field "
+            "validation, kubectl's default; other clients drop it silently."
         )
+        if key == "status" and shape is OBJECT:
+            detail += " A status in a manifest is usually a leftover of `kubectl get -o yaml`."
         return self.finding(
             policy,
             key_node,
@@ -343,6 +347,7 @@ class UnknownField(Rule):
             path=manifest.path,
             span=key_node.span,
             document_index=manifest.document_index,
+            detail=detail,
         )
 
 
@@ -369,6 +374,7 @@ class InvalidValue(Rule):
                     path=manifest.path,
                     span=problem.span,
                     document_index=manifest.document_index,
+                    detail=problem.detail,
                 )
 
 

@@ -44,6 +44,8 @@ class ValueProblem:
     node: Node
     span: Span
     message: str
+    #: Why the value is refused, at length (the rule of the syntax it breaks).
+    detail: str = ""
 
 
 def reading(node: Node) -> str:
@@ -81,8 +83,14 @@ class ValueChecker:
 
     problems: list[ValueProblem] = field(default_factory=list)
 
-    def report(self, node: Node, message: str, *, at_key: bool = False) -> None:
-        self.problems.append(ValueProblem(node, node.key_span if at_key else node.span, message))
+    def report(self, node: Node, message: str, *, at_key: bool = False, detail: str = "") -> None:
+        self.problems.append(ValueProblem(node, node.key_span if at_key else node.span, message, detail))
+
+    def report_syntax(self, node: Node, headline: str, problems: Iterable[str]) -> None:
+        """One finding for a value that breaks a syntax, however many of its rules: each in the detail."""
+        found = list(problems)
+        if found:
+            self.report(node, headline, detail=_sentences(found))
 
     def wrong_type(self, node: Node, message: str) -> None:
         # A block mapping or list starts on the line after its key: point at the key.
@@ -121,9 +129,12 @@ class ValueChecker:
         if isinstance(node, ScalarNode):
             self.report(
                 node,
-                f"{what} is read as {reading(node)} (Kubernetes reads YAML 1.1, where unquoted "
-                f"`{shown(node.text)}` is not a string), but it must be a string: quote it: "
-                f"{quoted(shown(node.text))}",
+                f"unquoted `{shown(node.text)}` is read as {reading(node)}, not a string: "
+                f"quote it: {quoted(shown(node.text))}",
+                detail=(
+                    f"{what[:1].upper()}{what[1:]} must be a string; Kubernetes reads YAML 1.1, where "
+                    f"unquoted `{shown(node.text)}` is {reading(node)}."
+                ),
             )
         else:
             self.wrong_type(node, f"{what} must be a string, not {reading(node)}")
@@ -142,17 +153,17 @@ class ValueChecker:
         generate = self.string(metadata.get("generateName"))
         generate_node = metadata.get("generateName")
         if generate and generate_node is not None:
-            for problem in generate_name_problems(generate):
-                self.report(
-                    generate_node,
-                    f"metadata.generateName {quoted_value(generate)} is not a valid prefix: {problem}",
-                )
+            self.report_syntax(
+                generate_node,
+                f"metadata.generateName {quoted_value(generate)} is not a valid prefix",
+                generate_name_problems(generate),
+            )
         if name and name_node is not None:
-            for problem in dns1123_subdomain_problems(name):
-                self.report(
-                    name_node,
-                    f"metadata.name {quoted_value(name)} is not a valid name: {problem}{_like(name)}",
-                )
+            self.report_syntax(
+                name_node,
+                f"metadata.name {quoted_value(name)} is not a valid name{_like(name)}",
+                dns1123_subdomain_problems(name),
+            )
         elif not generate and (name_node is None or is_null(name_node) or name == ""):
             where = metadata if name_node is None else name_node
             self.report(
@@ -163,12 +174,12 @@ class ValueChecker:
         namespace_node = metadata.get("namespace")
         namespace = self.string(namespace_node)
         if namespace and namespace_node is not None:
-            for problem in dns1123_label_problems(namespace):
-                self.report(
-                    namespace_node,
-                    f"metadata.namespace {quoted_value(namespace)} is not a valid namespace: {problem}"
-                    f"{_like(namespace, label=True)}",
-                )
+            self.report_syntax(
+                namespace_node,
+                f"metadata.namespace {quoted_value(namespace)} is not a valid namespace"
+                f"{_like(namespace, label=True)}",
+                dns1123_label_problems(namespace),
+            )
         self.label_map(metadata.get("labels"), "label")
         self.label_map(metadata.get("annotations"), "annotation")
 
@@ -181,11 +192,11 @@ class ValueChecker:
             self.label_key(key_node, key, what)
             text = self.string(value, f"the {what} value {value.path}")
             if text is not None and what != "annotation":
-                for problem in label_value_problems(text):
-                    self.report(
-                        value,
-                        f"{what} value {quoted_value(text)} of {quoted_value(key)} is not valid: {problem}",
-                    )
+                self.report_syntax(
+                    value,
+                    f"{what} value {quoted_value(text)} of {quoted_value(key)} is not valid",
+                    label_value_problems(text),
+                )
 
     def label_key(self, key_node: ScalarNode, key: str, what: str) -> None:
         value = key_node.value
@@ -201,8 +212,11 @@ class ValueChecker:
             )
             return
         # Annotation keys are qualified names too, compared in lower case.
-        for problem in label_key_problems(key.lower() if what == "annotation" else key):
-            self.report(key_node, f"{what} key {quoted_value(key)} is not valid: {problem}")
+        self.report_syntax(
+            key_node,
+            f"{what} key {quoted_value(key)} is not valid",
+            label_key_problems(key.lower() if what == "annotation" else key),
+        )
 
     # --- selectors ---------------------------------------------------------
 
@@ -236,8 +250,9 @@ class ValueChecker:
                 at_key=key_node is None or is_null(key_node),
             )
         elif key is not None and key_node is not None:
-            for problem in label_key_problems(key):
-                self.report(key_node, f"matchExpressions key {quoted_value(key)} is not valid: {problem}")
+            self.report_syntax(
+                key_node, f"matchExpressions key {quoted_value(key)} is not valid", label_key_problems(key)
+            )
         operator_node = requirement.get("operator")
         operator = self.string(operator_node)
         if operator_node is None or is_null(operator_node):
@@ -252,16 +267,16 @@ class ValueChecker:
             advice = f"write {better}" if better else "write In, NotIn, Exists or DoesNotExist"
             self.report(
                 operator_node,
-                f"operator {quoted_value(operator)} is not supported: the operators are In, NotIn, Exists "
-                "and "
-                f"DoesNotExist, case-sensitive; {advice}",
+                f"operator {quoted_value(operator)} is not supported: {advice}",
+                detail="The operators are In, NotIn, Exists and DoesNotExist, case-sensitive.",
             )
         values_node = requirement.get("values")
         values = self.sequence(values_node)
         for item in values or ():
             text = self.string(item, f"the label value {item.path}")
-            for problem in label_value_problems(text or ""):
-                self.report(item, f"label value {quoted_value(text)} is not valid: {problem}")
+            self.report_syntax(
+                item, f"label value {quoted_value(text)} is not valid", label_value_problems(text or "")
+            )
         wrong_type = values is None and values_node is not None and not is_null(values_node)
         if operator in ("In", "NotIn") and operator_node is not None and not values and not wrong_type:
             self.report(
@@ -323,8 +338,8 @@ class ValueChecker:
                 advice = "to allow every protocol, leave out `ports` (NetworkPolicy cannot name others)"
             self.report(
                 protocol_node,
-                f"protocol {quoted_value(protocol)} is not supported: the protocols are TCP, UDP and SCTP, "
-                f"case-sensitive; {advice}",
+                f"protocol {quoted_value(protocol)} is not supported: {advice}",
+                detail="The protocols are TCP, UDP and SCTP, case-sensitive.",
             )
         number = self.port_value(port.get("port"))
         self.end_port(port, number)
@@ -355,8 +370,11 @@ class ValueChecker:
             )
             self.report(
                 node,
-                f'port "{value}" is quoted, so it is a string, and the API server reads a string as a port '
-                f"name, which must contain at least one letter (a-z): {fix}",
+                f'port "{value}" is quoted, so it is read as a port name: {fix}',
+                detail=(
+                    "A quoted port is a string, and the API server reads a string as a port name, "
+                    "which must contain at least one letter (a-z)."
+                ),
             )
             # Judge endPort against the number that was meant.
             return meant if port_number_valid(meant) else None
@@ -370,7 +388,7 @@ class ValueChecker:
             else:
                 advice = "use the container port's name, or its number"
             self.report(
-                node, f"port name {quoted_value(value)} is not valid: {'; '.join(problems)}; {advice}"
+                node, f"port name {quoted_value(value)} is not valid: {advice}", detail=_sentences(problems)
             )
         return value
 
@@ -407,6 +425,11 @@ class ValueChecker:
             )
 
 
+def _sentences(problems: list[str]) -> str:
+    """Problems as the sentences of a finding's detail."""
+    return " ".join(f"{p[:1].upper()}{p[1:]}{'' if p.endswith('.') else '.'}" for p in problems)
+
+
 def _like(name: str, *, label: bool = False) -> str:
     """'; for example 'my-name'': a valid name close to ``name``, when one is easy to make."""
     allowed = "[^a-z0-9-]+" if label else "[^a-z0-9.-]+"
@@ -427,8 +450,7 @@ def subset_problem(inner: IPNetwork, outer: IPNetwork) -> str:
         return f"is IPv{inner.version} but cidr {outer} is IPv{outer.version}: an except must lie inside cidr"
     if inner.prefixlen == outer.prefixlen and inner.network_address == outer.network_address:
         return (
-            f"is all of cidr {outer}: an except must be a strict subset of cidr (a longer prefix); "
-            "to allow nothing of that range, remove the peer"
+            f"is all of cidr {outer}: an except must be a strict subset; to allow none of it, remove the peer"
         )
     if inner.prefixlen <= outer.prefixlen and outer.network_address in inner:
         return f"is wider than cidr {outer}: an except must be a strict subset of cidr (a longer prefix)"

@@ -155,14 +155,17 @@ class SameNamespaceOnlyPeer(Rule):
             "  podSelector: {matchLabels: {<label>: <value>}}"
         )
         message = (
-            f"`- podSelector: {{}}` {_verb(direction)} every pod of {namespace_text(policy.namespace)} "
-            "only: "
-            "a podSelector without a namespaceSelector never looks outside the policy's own namespace, "
+            f"`- podSelector: {{}}` {_verb(direction)} only this namespace's pods: for every namespace, "
+            "write `- namespaceSelector: {}`"
+        )
+        detail = (
+            f"This peer {_verb(direction)} every pod of {namespace_text(policy.namespace)} only: a "
+            "podSelector without a namespaceSelector never looks outside the policy's own namespace, "
             "nor outside the cluster. If every pod of every namespace was meant, write "
             "`- namespaceSelector: {}` (with `podSelector: {matchLabels: {...}}` in the same item to "
-            "narrow it to given pods); if this namespace was meant, all is well"
+            "narrow it to given pods); if this namespace was meant, all is well."
         )
-        return self.finding(policy, peer.node, message, fix=fix)
+        return self.finding(policy, peer.node, message, fix=fix, detail=detail)
 
 
 class AllNamespacesPeer(Rule):
@@ -191,14 +194,18 @@ class AllNamespacesPeer(Rule):
                     "  podSelector: {matchLabels: {<label>: <value>}}"
                 )
                 message = (
-                    f"this peer {_verb(direction)} every pod of every namespace of the cluster {ports}, "
+                    f"this peer {_verb(direction)} every pod of every namespace {ports}: name the "
+                    "namespaces, or add a podSelector"
+                )
+                detail = (
+                    f"This peer {_verb(direction)} every pod of every namespace of the cluster {ports}, "
                     "including namespaces created later: `namespaceSelector: {}` selects all namespaces "
                     "and no podSelector narrows it. Name the namespaces you mean, `namespaceSelector: "
                     f"{{matchLabels: {{{NAMESPACE_NAME_LABEL}: <namespace>}}}}`, and/or add "
                     "`podSelector: {matchLabels: {...}}` to this same item for given pods; if the whole "
-                    "cluster is meant (a cluster-wide service), suppress this finding"
+                    "cluster is meant (a cluster-wide service), suppress this finding."
                 )
-                yield self.finding(policy, peer.node, message, fix=fix)
+                yield self.finding(policy, peer.node, message, fix=fix, detail=detail)
 
 
 class EmptySelectorByAccident(Rule):
@@ -219,13 +226,18 @@ class EmptySelectorByAccident(Rule):
                 field = "spec.podSelector" if site.role == "spec" else f"this {site.role}Selector"
                 literal = "podSelector: {}" if site.role == "spec" else f"{site.role}Selector: {{}}"
                 message = (
-                    f"`{key}` is {'null' if is_null(emptied) else 'empty'} and {field} has no other "
-                    f"requirement, so it is an empty selector: {site.reach()}. An emptied `{key}` "
-                    f"usually means its {what} were commented out or a template value rendered to "
-                    f"nothing. Put the {what} back under `{key}`, or, if everything is meant, write "
-                    f"`{literal}`"
+                    f"`{key}` is {'null' if is_null(emptied) else 'empty'}, so {field} matches everything: "
+                    f"put the {what} back, or write `{literal}`"
                 )
-                yield self.finding(policy, emptied, message, span=emptied.key_span, fix=literal)
+                detail = (
+                    f"{field[:1].upper()}{field[1:]} has no other requirement, so it is an empty "
+                    f"selector: {site.reach()}. An emptied `{key}` usually means its {what} were "
+                    "commented out or a template value rendered to nothing. Put the "
+                    f"{what} back under `{key}`, or, if everything is meant, write `{literal}`."
+                )
+                yield self.finding(
+                    policy, emptied, message, span=emptied.key_span, fix=literal, detail=detail
+                )
 
 
 def deliberately_empty(site: SelectorSite, emptied: Node) -> bool:
@@ -302,6 +314,7 @@ class UnknownNamespaceLabel(Rule):
                     message, fix, named = self._judge(term, inventory, known, bool(defined), complete)
                     if message is None:
                         continue
+                    headline, detail = self._headline(term, known), message
                     related = [
                         Related(
                             ns.path,
@@ -311,7 +324,17 @@ class UnknownNamespaceLabel(Rule):
                         for ns in (inventory.namespaces[name] for name in named)
                     ]
                     span = term.key_node.span
-                    yield self.finding(policy, term.key_node, message, span=span, related=related, fix=fix)
+                    yield self.finding(
+                        policy, term.key_node, headline, span=span, related=related, fix=fix, detail=detail
+                    )
+
+    def _headline(self, term: Term, known: tuple[str, ...]) -> str:
+        """What ``_judge`` says, in a line: the label, and what to select by instead."""
+        near = _near_key(term.key, known)
+        key = f"`{shown_value(term.key, _HEADLINE_VALUE)}`"
+        if near:
+            return f"no namespace carries the label {key}: did you mean `{near}`?"
+        return f"no namespace carries the label {key} unless labelled so: select by `{NAMESPACE_NAME_LABEL}`"
 
     def _judge(
         self, term: Term, inventory: Inventory, known: tuple[str, ...], defined: bool, complete: bool
@@ -358,10 +381,10 @@ class UnknownNamespaceLabel(Rule):
                 else "select namespaces by a label they carry"
             )
         message += (
-            f" (if the label is set outside this repository, list `{shown_value(term.key)}` in the option "
-            f"`rules.{self.id}.namespace-labels`)"
+            f". If the label is set outside this repository, list `{shown_value(term.key)}` in the option "
+            f"`rules.{self.id}.namespace-labels`."
         )
-        return message, fix, named
+        return message[:1].upper() + message[1:], fix, named
 
 
 @functools.lru_cache(maxsize=1024)
@@ -384,6 +407,9 @@ def _by_name(values: tuple[str, ...]) -> str:
         return f"{NAMESPACE_NAME_LABEL}: {shown_value(values[0])}"
     return f"{{key: {NAMESPACE_NAME_LABEL}, operator: In, values: [{', '.join(values)}]}}"
 
+
+#: Characters of a label key quoted in a headline.
+_HEADLINE_VALUE = 48
 
 _NEW_JOB = "for every new Job (a recreated one, or each CronJob run)"
 #: Labels controllers set per revision or per instance: who sets each, and when its value
@@ -421,6 +447,13 @@ RELEASE_LABELS: Mapping[str, tuple[str, re.Pattern[str]]] = {
 }
 
 
+_RELEASE_DETAIL = (
+    "The value names one release of the chart or the application: after the next upgrade the pods "
+    "carry another value and this selector no longer matches them, without any error. Select the "
+    "pods by labels that stay the same across releases, such as those of the workload's selector."
+)
+
+
 class EphemeralLabelSelector(Rule):
     id = "NP208"
     name = "ephemeral-label-selector"
@@ -436,8 +469,37 @@ class EphemeralLabelSelector(Rule):
             for site in selector_sites(policy):
                 for term in terms(site.node):
                     message = self._message(site, term)
-                    if message is not None:
-                        yield self.finding(policy, term.key_node, message, span=term.key_node.span)
+                    if message is None:
+                        continue
+                    if term.key in EPHEMERAL_LABELS:
+                        headline, detail = self._headline(site, term), message + "."
+                    else:
+                        # A release's version label: the message is its headline already.
+                        headline, detail = message, _RELEASE_DETAIL
+                    yield self.finding(
+                        policy, term.key_node, headline, span=term.key_node.span, detail=detail
+                    )
+
+    @staticmethod
+    def _headline(site: SelectorSite, term: Term) -> str:
+        """What ``_message`` says, in a line: the label, why it fails, and what to select by."""
+        changes = EPHEMERAL_LABELS[term.key][1]
+        # "for every new Job (a recreated one, …)": the parenthesis is for the detail.
+        changes = changes.split(" (")[0] if changes else None
+        key = f"`{shown_value(term.key, _HEADLINE_VALUE)}`"
+        if site.role == "namespace":
+            return f"{key} is a pod label no Namespace carries: select namespaces by `{NAMESPACE_NAME_LABEL}`"
+        if term.operator is Operator.NOT_IN:
+            return f"the selector leaves out a {key} value, which changes {changes}: the exclusion lapses"
+        # With other requirements beside it, the rest already selects the workload: drop the label.
+        fix = (
+            "remove it"
+            if len(site.selector.match_labels) + len(site.selector.expressions) > 1
+            else "select by stable template labels"
+        )
+        if changes is None:
+            return f"the selector uses {key}, which names one replica: {fix}"
+        return f"the selector uses a {key} value, which changes {changes}: {fix}"
 
     def _message(self, site: SelectorSite, term: Term) -> str | None:
         release = self._release_message(site, term)
@@ -502,10 +564,7 @@ class EphemeralLabelSelector(Rule):
             return None
         # The key is one of four; the value is cut short so the headline stays under 160 characters.
         shown = f"`{term.key}: {shown_value(term.values[0], 20)}`"
-        return (
-            f"the selector pins {shown}, which {origin}: upgraded pods stop matching; "
-            "select by labels that stay"
-        )
+        return f"the selector pins {shown}, which {origin}: select by labels that stay"
 
 
 RULES = (

@@ -90,12 +90,16 @@ class PeerAndOrConfusion(Rule):
             pod_text = selector_yaml(pod_peer.pod_selector)
             fix = f"{key}:\n- namespaceSelector: {ns_text}\n  podSelector: {pod_text}"
             message = (
-                f"these are two {key} peers, ORed: pods {pod_peer.pod_selector} of namespace "
+                f"two {key} peers, ORed, where one AND peer may be meant: drop the dash before this one "
+                "to make it one peer"
+            )
+            detail = (
+                f"These are two {key} peers, ORed: pods {pod_peer.pod_selector} of namespace "
                 f"{quoted(policy.namespace)} OR every pod of the namespaces matching "
                 f"{ns_peer.namespace_selector}. "
                 f"If you meant pods {pod_peer.pod_selector} in those namespaces, make them one peer: "
                 f"`- namespaceSelector: {ns_text}` with `podSelector: {pod_text}` under it, in the same "
-                "list item, without its own dash (if OR is intended, suppress this finding)"
+                "list item, without its own dash. If OR is intended, suppress this finding."
             )
             # The later item of the pair carries the dash one too many.
             later, other = (pod_peer, ns_peer) if pod_peer.index > ns_peer.index else (ns_peer, pod_peer)
@@ -105,6 +109,7 @@ class PeerAndOrConfusion(Rule):
                 message,
                 related=[Related(policy.path, other.node.span, "the other peer of the pair")],
                 fix=fix,
+                detail=detail,
             )
 
 
@@ -133,12 +138,16 @@ class ImplicitPodSelector(Rule):
                 where = None
                 span = policy.node.key_span if policy.node.parent is not None else policy.span
             message = (
-                f"spec.podSelector {what}, so this policy applies to every pod in namespace "
-                f"{quoted(policy.namespace)}; write `podSelector: {{}}` if that is what you mean, or a "
-                "selector for the pods you mean (schema validators for Kubernetes before 1.34 also "
-                "reject a missing podSelector)"
+                f"spec.podSelector {what}, so the policy selects every pod of its namespace: "
+                "write `podSelector: {}` or a selector"
             )
-            yield self.finding(policy, where, message, span=span, fix="podSelector: {}")
+            detail = (
+                f"With spec.podSelector {what.removeprefix('is ')}, this policy applies to every pod in "
+                f"namespace {quoted(policy.namespace)}. Write `podSelector: {{}}` if that is what you mean, "
+                "or a selector for the pods you mean (schema validators for Kubernetes before 1.34 also "
+                "reject a missing podSelector)."
+            )
+            yield self.finding(policy, where, message, span=span, fix="podSelector: {}", detail=detail)
 
 
 RULES = (
