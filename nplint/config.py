@@ -80,6 +80,7 @@ SCHEMA: dict[str, Any] = {
         "fail-on": {"enum": ["error", "warning", "note", "never"]},
         "exclude": _CODE_LIST,
         "respect-gitignore": {"type": "boolean"},
+        "lint-undeployed": {"type": "boolean"},
         "render": {"enum": ["auto", "never"]},
         "cache": {"type": "boolean"},
         "helm-values": _CODE_LIST,
@@ -296,6 +297,8 @@ class Config:
     fail_on: Level | None = Level.WARNING
     exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    #: Lint what no deployment reads too: Go ``testdata/``, unnamed dot-directories, ``.sourceignore``.
+    lint_undeployed: bool = False
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"
     #: Keep rendered output in ``.nplint_cache/`` (false: render every time). The repository's
@@ -500,6 +503,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         fail_on=None if fail_on == "never" else Level.parse(fail_on),
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
+        lint_undeployed=bool(data.get("lint-undeployed", False)),
         render=data.get("render", "auto"),
         cache=bool(data.get("cache", True)),
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),

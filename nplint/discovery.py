@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from nplint import deployment_scope
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.loading import decode, load_text
 from nplint.reading import read_bounded
@@ -90,14 +91,17 @@ def discover(
     root: Path,
     exclude: Sequence[str] = (),
     respect_gitignore: bool = True,
+    lint_undeployed: bool = False,
 ) -> Discovery:
     """The files to lint among ``paths``, the ones skipped and why, and the ones that do not exist.
 
     Directories are walked for ``.yaml``, ``.yml`` and ``.json`` files; files
     named explicitly are taken whatever their name, and even when gitignored,
     but ``exclude`` (gitignore patterns relative to ``root``) applies to both.
+    Go test data folders below the paths given are skipped unless ``lint_undeployed``
+    (:mod:`nplint.deployment_scope`).
     """
-    discoverer = _Discoverer(root, exclude, respect_gitignore)
+    discoverer = _Discoverer(root, exclude, respect_gitignore, lint_undeployed)
     for given in paths:
         discoverer.add(given)
     return discoverer.finish()
@@ -254,6 +258,8 @@ class _Dir:
     in_templates: bool
     #: Real paths of this directory and the ones above it being walked.
     ancestors: frozenset[str]
+    #: Reached through a symbolic link to a directory: an alias of a real path.
+    via_link: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +271,8 @@ class _Route:
     skip: tuple[str, str] | None
     #: A regular file, safe to peek into; a pipe named on the command line is not.
     regular: bool = True
+    #: Reached through a symbolic link: of several routes to one file, a route without one names it.
+    via_link: bool = False
 
 
 @dataclass(slots=True)
@@ -272,6 +280,7 @@ class _Discoverer:
     root: Path
     exclude_patterns: Sequence[str]
     respect_gitignore: bool
+    lint_undeployed: bool = False
     root_abs: str = ""
     root_real: str = ""
     exclude: IgnoreFile | None = None
@@ -281,6 +290,8 @@ class _Discoverer:
     missing: list[str] = field(default_factory=list)
     #: Real path of each kustomization seen → its display.
     kustomizations: dict[str, str] = field(default_factory=dict)
+    #: Real path of each kustomization seen → whether its display goes through a link.
+    kustomization_links: dict[str, bool] = field(default_factory=dict)
     kustomization_dirs: set[str] = field(default_factory=set)
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
 
@@ -322,10 +333,13 @@ class _Discoverer:
             relative = None
         if relative is not None and self._excluded(relative, is_dir):
             return
+        # Named through a link inside the root: an alias, which the real path outranks.
+        via_link = lexical is not None and lexical != _relative(real, self.root_real)
         if is_dir:
-            self._add_directory(given, absolute, real, relative)
+            self._add_directory(given, absolute, real, relative, via_link)
         elif stat.S_ISREG(status.st_mode):
-            self._add_file(real, relative if relative is not None else PurePath(given).as_posix())
+            display = relative if relative is not None else PurePath(given).as_posix()
+            self._add_file(real, display, via_link)
         else:
             # A pipe or a device, as `<(kustomize build)` gives: read it where named, never peek.
             display = relative if relative is not None else PurePath(given).as_posix()
@@ -356,17 +370,19 @@ class _Discoverer:
                 return True
         return self.exclude.decide(relative, is_dir) is True
 
-    def _add_file(self, real: str, display: str) -> None:
+    def _add_file(self, real: str, display: str, via_link: bool = False) -> None:
         directory = os.path.dirname(real)
         name = os.path.basename(real)
         in_chart = os.path.isfile(os.path.join(directory, _CHART_FILE))
         skip = _location_skip(name, in_chart, _in_chart_templates(directory))
-        self.routes.append(_Route(real, display, skip))
+        self.routes.append(_Route(real, display, skip, via_link=via_link))
         if name in _KUSTOMIZATION_NAMES:
-            self._note_kustomization(real, display)
+            self._note_kustomization(real, display, via_link)
         self._note_kustomizations_above(directory)
 
-    def _add_directory(self, given: str, absolute: str, real: str, relative: str | None) -> None:
+    def _add_directory(
+        self, given: str, absolute: str, real: str, relative: str | None, via_link: bool = False
+    ) -> None:
         ignore: tuple[IgnoreFile, ...] = ()
         if relative is None:
             # Outside the root: the directory itself is the base and the boundary.
@@ -386,6 +402,7 @@ class _Discoverer:
             ignore,
             _in_chart_templates(real),
             _real_ancestors(real, walk.boundary),
+            via_link,
         )
         self._walk(walk, start)
 
@@ -460,7 +477,12 @@ class _Discoverer:
         relative = parent.relative + entry.name
         if self._ignored(walk, ignore, relative, True):
             return
-        if entry.is_symlink():
+        if not self.lint_undeployed and deployment_scope.is_testdata(entry.name):
+            detail = deployment_scope.DETAIL_TESTDATA
+            self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+            return
+        link = entry.is_symlink()
+        if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
                 self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
@@ -474,7 +496,8 @@ class _Discoverer:
         else:
             real = os.path.join(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
-        child = _Dir(entry.path, relative + "/", real, ignore, in_templates, parent.ancestors | {real})
+        ancestors = parent.ancestors | {real}
+        child = _Dir(entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link)
         pending.append(child)
 
     def _visit_file(
@@ -494,7 +517,8 @@ class _Discoverer:
         if self._ignored(walk, ignore, relative, False):
             return
         display = walk.prefix + relative
-        if entry.is_symlink():
+        link = entry.is_symlink()
+        if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
                 self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
@@ -504,18 +528,23 @@ class _Discoverer:
                 return
         else:
             real = os.path.join(parent.real, name)
+        via_link = parent.via_link or link
         if name in _KUSTOMIZATION_NAMES:
-            self._note_kustomization(real, display)
+            self._note_kustomization(real, display, via_link)
         if is_manifest:
             skip = _location_skip(name, in_chart, parent.in_templates)
-            self.routes.append(_Route(real, display, skip))
+            self.routes.append(_Route(real, display, skip, via_link=via_link))
 
     # -- kustomizations
 
-    def _note_kustomization(self, real: str, display: str) -> None:
+    def _note_kustomization(self, real: str, display: str, via_link: bool = False) -> None:
         known = self.kustomizations.get(real)
-        if known is None or _display_key(display) < _display_key(known):
+        if known is None or (via_link, _display_key(display)) < (
+            self.kustomization_links[real],
+            _display_key(known),
+        ):
             self.kustomizations[real] = display
+            self.kustomization_links[real] = via_link
 
     def _note_kustomizations_above(self, directory: str) -> None:
         """Kustomizations in ``directory`` and up to the root, whose patches may be below them."""
@@ -531,16 +560,21 @@ class _Discoverer:
                 break
             directory = os.path.dirname(directory)
 
-    def _patch_owners(self) -> dict[str, str]:
-        """Real path of each patch file → display of the first kustomization naming it."""
+    def _patch_owners(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Real path of each patch file, and of each data file, → display of the first kustomization naming it."""
         owners: dict[str, str] = {}
+        data_owners: dict[str, str] = {}
         ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
         for real, display in ordered:
             directory = os.path.dirname(real)
-            for patch in kustomization_patch_paths(load_kustomization(real)):
+            document = load_kustomization(real)
+            for patch in kustomization_patch_paths(document):
                 target = os.path.realpath(os.path.join(directory, patch))
                 owners.setdefault(target, display)
-        return owners
+            for data in deployment_scope.kustomization_data_paths(document):
+                target = os.path.realpath(os.path.join(directory, data))
+                data_owners.setdefault(target, display)
+        return owners, data_owners
 
     # -- the result
 
@@ -548,15 +582,16 @@ class _Discoverer:
         self.skipped.setdefault(display, SkippedFile(display, reason, detail))
 
     def finish(self) -> Discovery:
-        owners = self._patch_owners()
+        owners, data_owners = self._patch_owners()
         by_real: dict[str, list[_Route]] = {}
         for route in self.routes:
             by_real.setdefault(route.real, []).append(route)
         files: list[DiscoveredFile] = []
         for real, routes in by_real.items():
-            routes.sort(key=lambda route: _display_key(route.display))
+            # The path without a symbolic link names the file: the one its kustomization consumes.
+            routes.sort(key=lambda route: (route.via_link, _display_key(route.display)))
             display = routes[0].display
-            verdict = self._verdict(real, routes, owners)
+            verdict = self._verdict(real, routes, owners, data_owners)
             if verdict is not None:
                 self._skip(display, *verdict)
             else:
@@ -566,8 +601,10 @@ class _Discoverer:
         return Discovery(tuple(files), tuple(skipped), tuple(self.missing))
 
     @staticmethod
-    def _verdict(real: str, routes: Sequence[_Route], owners: dict[str, str]) -> tuple[str, str] | None:
-        """Why to skip a file reached by ``routes`` (sorted by display), or None to lint it."""
+    def _verdict(
+        real: str, routes: Sequence[_Route], owners: dict[str, str], data_owners: dict[str, str]
+    ) -> tuple[str, str] | None:
+        """Why to skip a file reached by ``routes`` (the naming one first), or None to lint it."""
         for route in routes:
             if route.skip is not None:
                 return route.skip
@@ -577,6 +614,14 @@ class _Discoverer:
                 SKIP_KUSTOMIZE_PATCH,
                 f"Kustomize patch listed in {owner}; lint the output of `kustomize build`",
             )
+        data_owner = data_owners.get(real)
+        if data_owner is not None:
+            return (
+                deployment_scope.SKIP_KUSTOMIZE_DATA,
+                f"read as data by {data_owner} (a generator's file, values, plugin configuration); not a manifest",
+            )
         if routes[0].regular and _has_template_syntax(real):
             return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_SYNTAX
+        if routes[0].regular and real.lower().endswith(".json"):
+            return deployment_scope.json_verdict(real)
         return None

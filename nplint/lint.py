@@ -150,7 +150,11 @@ def load_paths(
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes."""
     found = discover(
-        paths, root=config.root, exclude=config.exclude, respect_gitignore=config.respect_gitignore
+        paths,
+        root=config.root,
+        exclude=config.exclude,
+        respect_gitignore=config.respect_gitignore,
+        lint_undeployed=config.lint_undeployed,
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
