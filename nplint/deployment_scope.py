@@ -224,6 +224,10 @@ _REQUIRED_SPEC: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def _empty(node: Node | None) -> bool:
+    return not isinstance(node, MapNode) or next(node.keys(), None) is None
+
+
 def _at(node: MapNode, keys: tuple[str, ...]) -> Node | None:
     current: Node | None = node
     for key in keys:
@@ -236,8 +240,8 @@ def _at(node: MapNode, keys: tuple[str, ...]) -> Node | None:
 def is_partial(node: MapNode) -> bool:
     """Whether the object lacks what its kind needs to exist: a strategic-merge patch, not an object.
 
-    A workload without containers (or, in ``apps/v1``, without a selector) cannot
-    be created; nor a Flux ``Kustomization`` without ``sourceRef`` or a
+    A workload without containers, whose containers all lack an image, or (in
+    ``apps/v1``) with neither a selector nor pod labels cannot be created; nor a Flux ``Kustomization`` without ``sourceRef`` or a
     ``HelmRelease`` without a chart. Such a document is the part of an object
     a patch changes. Callers ask only for documents no kustomization renders.
     """
@@ -248,9 +252,13 @@ def is_partial(node: MapNode) -> bool:
         containers = _at(node, (*where, "containers"))
         if not isinstance(containers, SeqNode) or not len(containers):
             return True
+        if not any(isinstance(c, MapNode) and not is_null(c.get("image")) for c in containers):
+            return True  # containers named to be changed, none of them whole
         if needs_selector and api_version.startswith("apps/"):
+            # Neither a selector nor the pod labels one could be read from: nothing could create it.
             selector = _at(node, ("spec", "selector"))
-            return not isinstance(selector, MapNode) or next(selector.keys(), None) is None
+            labels = _at(node, ("spec", "template", "metadata", "labels"))
+            return _empty(selector) and _empty(labels)
         return False
     group = api_version.rpartition("/")[0]
     required = _REQUIRED_SPEC.get((group, kind))

@@ -10,7 +10,7 @@ from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
-from nplint.units.units import KUSTOMIZE
+from nplint.units.units import KUSTOMIZE, PLAIN
 from nplint.untrusted import shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
@@ -173,6 +173,8 @@ class DuplicatePolicy(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         first_of: dict[tuple[str, str, str, str, str], KubeObject] = {}
         for obj in ctx.inventory.objects:
+            if obj.partial:
+                continue  # a patch of an object, not a second definition of it
             identity = _identity(obj)
             if identity is None:
                 continue
@@ -185,6 +187,10 @@ class DuplicatePolicy(Rule):
                 # An identical copy replaces the object with itself.
                 continue
             where = "in the same file" if first.path == obj.path else f"in {first.path}"
+            where = f"{where}, line {first.span.line}"
+            if ctx.inventory.unit_of(obj).kind != PLAIN:
+                # A line of the rendered stream; the related location names its source file.
+                where = "earlier in the same rendered output"
             advice = (
                 "rename one of them, or merge their rules into one policy"
                 if obj.kind == "NetworkPolicy"
@@ -192,7 +198,7 @@ class DuplicatePolicy(Rule):
             )
             message = (
                 f"{obj.kind} {obj.namespace + '/' if obj.namespace else ''}{obj.name} is defined "
-                f"again (first {where}, line {first.span.line}) with different content: applying both, the "
+                f"again (first {where}) with different content: applying both, the "
                 f"later one replaces the earlier one and its settings are lost without a warning; "
                 f"{advice}"
             )

@@ -1,0 +1,50 @@
+"""Which kustomizations are entry points: the render side of :mod:`nplint.deployment_scope`.
+
+A kustomization no other one uses is rendered as a unit of its own, unless it
+cannot be one: a Kustomize ``Component`` (it reaches a cluster only through the
+overlays that list it), an empty kustomization (it renders nothing, on purpose),
+or the input of an OLM bundle. Those are set aside, silently for the rules
+(no NP005) and visibly for people (``nplint worlds``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from nplint import deployment_scope, kustomization
+from nplint.loading import load_text
+from nplint.loading.nodes import MapNode, Node, is_null
+
+#: Why a kustomization is set aside, said as: "<directory>: <reason>".
+COMPONENT_PREFIX = "a Kustomize Component"
+
+
+def set_aside(root_real: str, directory: str) -> str | None:
+    """Why the kustomization of ``directory`` (a real path relative to the root) is no entry point.
+
+    None when it is one, or when it cannot be read: kustomize then says what is wrong (NP005).
+    """
+    for name in kustomization.KUSTOMIZATION_FILES:
+        path = f"{directory}/{name}" if directory else name
+        text = kustomization.read_inside(root_real, path)
+        if text is None:
+            continue
+        loaded = load_text(path, text)
+        documents = loaded.documents
+        if loaded.problems or any(d.failed for d in documents):
+            return None  # broken: kustomize says how (NP005)
+        if any(d.root is not None and not isinstance(d.root, MapNode) and not _null(d.root) for d in documents):
+            return None  # not a mapping: kustomize reports it
+        data = next((d.root.to_python() for d in documents if isinstance(d.root, MapNode)), {})
+        where = os.path.join(root_real, *directory.split("/")) if directory else root_real
+        return deployment_scope.set_aside(data, where, directory)
+    return None
+
+
+def is_component(reason: str) -> bool:
+    """Whether a reason of :func:`set_aside` says the kustomization is a Component."""
+    return reason.startswith(COMPONENT_PREFIX)
+
+
+def _null(node: Node) -> bool:
+    return is_null(node)
