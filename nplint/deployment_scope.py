@@ -125,7 +125,11 @@ def kustomization_resource_paths(document: object) -> list[str]:
     found: list[str] = []
     for key in ("resources", "bases", "components"):
         listed = document.get(key)
-        found += [e.strip() for e in listed if isinstance(e, str) and e.strip()] if isinstance(listed, list) else []
+        found += (
+            [e.strip() for e in listed if isinstance(e, str) and e.strip()]
+            if isinstance(listed, list)
+            else []
+        )
     return found
 
 
@@ -241,8 +245,8 @@ def is_partial(node: MapNode) -> bool:
     """Whether the object lacks what its kind needs to exist: a strategic-merge patch, not an object.
 
     A workload without containers, whose containers all lack an image, or (in
-    ``apps/v1``) with neither a selector nor pod labels cannot be created; nor a Flux ``Kustomization`` without ``sourceRef`` or a
-    ``HelmRelease`` without a chart. Such a document is the part of an object
+    ``apps/v1``) with neither a selector nor pod labels cannot be created; nor a
+    Flux ``Kustomization`` without ``sourceRef`` or a ``HelmRelease`` without a chart. Such a document is the part of an object
     a patch changes. Callers ask only for documents no kustomization renders.
     """
     kind = node.get_str("kind") or ""

@@ -497,7 +497,9 @@ class _Discoverer:
             real = os.path.join(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
         ancestors = parent.ancestors | {real}
-        child = _Dir(entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link)
+        child = _Dir(
+            entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link
+        )
         pending.append(child)
 
     def _visit_file(
@@ -561,7 +563,7 @@ class _Discoverer:
             directory = os.path.dirname(directory)
 
     def _patch_owners(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Real path of each patch file, and of each data file, → display of the first kustomization naming it."""
+        """Real path of each patch file, and of each data file, → the first kustomization naming it."""
         owners: dict[str, str] = {}
         data_owners: dict[str, str] = {}
         ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
@@ -618,7 +620,8 @@ class _Discoverer:
         if data_owner is not None:
             return (
                 deployment_scope.SKIP_KUSTOMIZE_DATA,
-                f"read as data by {data_owner} (a generator's file, values, plugin configuration); not a manifest",
+                f"read as data by {data_owner} (a generator's file, values, plugin configuration); "
+                "not a manifest",
             )
         if routes[0].regular and _has_template_syntax(real):
             return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_SYNTAX

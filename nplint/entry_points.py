@@ -13,9 +13,9 @@ import os
 
 from nplint import deployment_scope, kustomization
 from nplint.loading import load_text
-from nplint.loading.nodes import MapNode, Node, is_null
+from nplint.loading.nodes import MapNode, is_null
 
-#: Why a kustomization is set aside, said as: "<directory>: <reason>".
+#: How :func:`nplint.deployment_scope.set_aside` starts the reason of a Component.
 COMPONENT_PREFIX = "a Kustomize Component"
 
 
@@ -33,7 +33,7 @@ def set_aside(root_real: str, directory: str) -> str | None:
         documents = loaded.documents
         if loaded.problems or any(d.failed for d in documents):
             return None  # broken: kustomize says how (NP005)
-        if any(d.root is not None and not isinstance(d.root, MapNode) and not _null(d.root) for d in documents):
+        if any(not isinstance(d.root, MapNode) and not is_null(d.root) for d in documents):
             return None  # not a mapping: kustomize reports it
         data = next((d.root.to_python() for d in documents if isinstance(d.root, MapNode)), {})
         where = os.path.join(root_real, *directory.split("/")) if directory else root_real
@@ -44,7 +44,3 @@ def set_aside(root_real: str, directory: str) -> str | None:
 def is_component(reason: str) -> bool:
     """Whether a reason of :func:`set_aside` says the kustomization is a Component."""
     return reason.startswith(COMPONENT_PREFIX)
-
-
-def _null(node: Node) -> bool:
-    return is_null(node)

@@ -1007,10 +1007,10 @@ def _related_back(related: Related, by_display: dict[str, Rendered], lines: _Ren
     candidates = _sources_of(manifest.kind, name, render.sources, manifest.node.get_str("apiVersion"))
     if not candidates:
         return Related(related.path, FILE_START_POINT, related.message)
-    source = candidates[0]
-    metadata = source.node.get_map("metadata")
+    origin = candidates[0]
+    metadata = origin.node.get_map("metadata")
     node = metadata.get("name") if metadata is not None else None
-    return Related(source.path, node.span if node is not None else Span(*source.node.pos), related.message)
+    return Related(origin.path, node.span if node is not None else Span(*origin.node.pos), related.message)
 
 
 def _name(manifest: Manifest) -> str | None:

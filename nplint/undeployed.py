@@ -30,8 +30,7 @@ _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomizatio
 _FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
 
 DETAIL_SOURCEIGNORE = (
-    "excluded by a Flux `.sourceignore`: Flux never fetches it; "
-    "set `lint-undeployed: true` to lint it anyway"
+    "excluded by a Flux `.sourceignore`: Flux never fetches it; set `lint-undeployed: true` to lint it anyway"
 )
 
 
@@ -235,8 +234,11 @@ class _SourceIgnore:
         if known is not None:
             return known
         above = self._stack(posixpath.dirname(directory)) if directory else ()
-        text = read_text(os.path.join(self.root, *directory.split("/"), _SOURCEIGNORE) if directory else
-                         os.path.join(self.root, _SOURCEIGNORE))
+        text = read_text(
+            os.path.join(self.root, *directory.split("/"), _SOURCEIGNORE)
+            if directory
+            else os.path.join(self.root, _SOURCEIGNORE)
+        )
         parsed = IgnoreFile.parse(text.split("\n"), directory + "/" if directory else "") if text else None
         stack = (parsed, *above) if parsed is not None and parsed.runs else above
         self.stacks[directory] = stack
