@@ -247,7 +247,8 @@ def is_partial(node: MapNode) -> bool:
     A workload without containers, whose containers all lack an image, or (in
     ``apps/v1``) with neither a selector nor pod labels cannot be created; nor a
     Flux ``Kustomization`` without ``sourceRef`` or a ``HelmRelease`` without a chart.
-    Such a document is the part of an object a patch changes. Callers ask only for documents no kustomization renders.
+    Such a document is the part of an object a patch changes. Callers ask only for
+    documents no kustomization renders.
     """
     kind = node.get_str("kind") or ""
     api_version = node.get_str("apiVersion") or ""
