@@ -1,4 +1,4 @@
-"""What is deployed: trees whose parts no tool sends to a cluster (nplint.deployment_scope, nplint.undeployed)."""
+"""What is deployed: trees with parts no tool sends to a cluster (deployment_scope, undeployed)."""
 
 from __future__ import annotations
 
@@ -354,7 +354,8 @@ def test_a_patch_file_is_no_workload_but_a_rendered_one_is_an_object(tmp_path: P
     reason="kustomize or kubectl needed",
 )
 def test_related_locations_of_rendered_findings_point_at_their_source(tmp_path: Path) -> None:
-    widget = "apiVersion: example.dev/{version}\nkind: Widget\nmetadata: {{name: sample}}\nspec: {{size: {size}}}\n"
+    widget = "apiVersion: example.dev/{version}\nkind: Widget\nmetadata: {{name: sample}}\n"
+    widget += "spec: {{size: {size}}}\n"
     _tree(
         tmp_path,
         {
