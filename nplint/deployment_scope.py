@@ -244,8 +244,8 @@ def _at(node: MapNode, keys: tuple[str, ...]) -> Node | None:
 def is_partial(node: MapNode) -> bool:
     """Whether the object lacks what its kind needs to exist: a strategic-merge patch, not an object.
 
-    A workload without containers, whose containers all lack an image, or (in
-    ``apps/v1``) with neither a selector nor pod labels cannot be created; nor a
+    A workload without containers, or without pod labels and with neither an image
+    in its containers nor (in ``apps/v1``) a selector, cannot be created; nor a
     Flux ``Kustomization`` without ``sourceRef`` or a ``HelmRelease`` without a chart.
     Such a document is the part of an object a patch changes. Callers ask only for
     documents no kustomization renders.
@@ -257,14 +257,13 @@ def is_partial(node: MapNode) -> bool:
         containers = _at(node, (*where, "containers"))
         if not isinstance(containers, SeqNode) or not len(containers):
             return True
+        labels = _at(node, (*where[:-1], "metadata", "labels"))
+        if not _empty(labels):
+            return False  # pods with an identity: trimmed exports keep labels and drop images
         if not any(isinstance(c, MapNode) and not is_null(c.get("image")) for c in containers):
-            return True  # containers named to be changed, none of them whole
-        if needs_selector and api_version.startswith("apps/"):
-            # Neither a selector nor the pod labels one could be read from: nothing could create it.
-            selector = _at(node, ("spec", "selector"))
-            labels = _at(node, ("spec", "template", "metadata", "labels"))
-            return _empty(selector) and _empty(labels)
-        return False
+            return True  # containers named to be changed, none of them whole, and no pod labels
+        # apps/v1: neither a selector nor the pod labels one could be read from: nothing could create it.
+        return needs_selector and api_version.startswith("apps/") and _empty(_at(node, ("spec", "selector")))
     group = api_version.rpartition("/")[0]
     required = _REQUIRED_SPEC.get((group, kind))
     if required is None:

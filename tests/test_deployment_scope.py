@@ -318,6 +318,18 @@ def _node(text: str) -> MapNode:
         ),
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {nodeName: n}\n", True),
         (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n"
+            "spec: {selector: {matchLabels: {a: b}},\n"
+            "  template: {spec: {containers: [{name: a, image: x}]}}}\n",
+            False,
+        ),
+        # A trimmed export (np-guard's inputs): labelled pods whose containers lost their images.
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {a: b}}\n"
+            "spec: {containers: [{ports: []}]}\n",
+            False,
+        ),
+        (
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a}\n"
             "spec: {healthChecks: []}\n",
             True,
