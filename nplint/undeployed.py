@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from nplint.deployment_scope import SKIP_NOT_DEPLOYED, is_hidden, kustomization_resource_paths
 from nplint.discovery import Discovery, SkippedFile, load_kustomization
-from nplint.ignorefiles import IgnoreFile, is_ignored, read_text
+from nplint.ignorefiles import IgnoreFile, read_text
 from nplint.loading import LoadedFile, iter_manifests
 from nplint.loading.nodes import MapNode, Node, SeqNode
 
@@ -245,11 +245,27 @@ class _SourceIgnore:
         return stack
 
     def excludes(self, display: str) -> bool:
+        """Whether Flux leaves ``display`` out of the artifact it builds.
+
+        Flux matches each path with go-git's matcher, not git's walk: a file under
+        an excluded folder is fetched when a later pattern re-includes it
+        (``/secrets/`` then ``!/secrets/config.yaml``). The path itself is asked
+        first, then its folders from the deepest: the most specific match decides.
+        """
         if not _inside_root(display):
             return False
         parts = display.split("/")
-        for count in range(1, len(parts)):
-            directory = "/".join(parts[:count])
-            if is_ignored(self._stack("/".join(parts[: count - 1])), directory, True):
-                return True
-        return is_ignored(self._stack("/".join(parts[:-1])), display, False)
+        for count in range(len(parts), 0, -1):
+            path = "/".join(parts[:count])
+            verdict = _decide(self._stack("/".join(parts[: count - 1])), path, count < len(parts))
+            if verdict is not None:
+                return verdict
+        return False
+
+
+def _decide(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool | None:
+    for ignore_file in stack:
+        verdict = ignore_file.decide(relative, is_dir)
+        if verdict is not None:
+            return verdict
+    return None
