@@ -83,6 +83,7 @@ SCHEMA: dict[str, Any] = {
         "exclude": _CODE_LIST,
         "respect-gitignore": {"type": "boolean"},
         "lint-test-folders": {"type": "boolean"},
+        "lint-undeployed": {"type": "boolean"},
         "render": {"enum": ["auto", "never"]},
         "cache": {"type": "boolean"},
         "helm-values": _CODE_LIST,
@@ -303,6 +304,8 @@ class Config:
     respect_gitignore: bool = True
     #: Lint the folders of test runners (Chainsaw, kuttl, Kyverno CLI), which discovery skips.
     lint_test_folders: bool = False
+    #: Lint what no deployment reads too: Go ``testdata/``, unnamed dot-directories, ``.sourceignore``.
+    lint_undeployed: bool = False
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"
     #: Keep rendered output in ``.nplint_cache/`` (false: render every time). The repository's
@@ -508,6 +511,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         exclude=_codes(data.get("exclude")),
         respect_gitignore=bool(data.get("respect-gitignore", True)),
         lint_test_folders=bool(data.get("lint-test-folders", False)),
+        lint_undeployed=bool(data.get("lint-undeployed", False)),
         render=data.get("render", "auto"),
         cache=bool(data.get("cache", True)),
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from nplint import deployment_scope
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.loading import decode, load_text
-from nplint.loading.nodes import MapNode
+from nplint.loading.nodes import MapNode, is_null
 from nplint.reading import read_bounded
 
 SKIP_HELM_TEMPLATE = "helm-template"
@@ -122,6 +123,7 @@ def discover(
     exclude: Sequence[str] = (),
     respect_gitignore: bool = True,
     skip_test_folders: bool = True,
+    lint_undeployed: bool = False,
 ) -> Discovery:
     """The files to lint among ``paths``, the ones skipped and why, and the ones that do not exist.
 
@@ -130,8 +132,10 @@ def discover(
     but ``exclude`` (gitignore patterns relative to ``root``) applies to both.
     With ``skip_test_folders``, the folders of test runners (:func:`test_runner`)
     are skipped, each reported once as a skipped folder (its display ends in "/").
+    Go test data folders below the paths given are skipped unless ``lint_undeployed``
+    (:mod:`nplint.deployment_scope`).
     """
-    discoverer = _Discoverer(root, exclude, respect_gitignore, skip_test_folders)
+    discoverer = _Discoverer(root, exclude, respect_gitignore, skip_test_folders, lint_undeployed)
     for given in paths:
         discoverer.add(given)
     return discoverer.finish()
@@ -263,6 +267,8 @@ class ParsedKustomization:
     mapping: dict[str, object] | None = None
     #: False when ``mapping`` could not be worked out: a reader that needs it reads the file itself.
     complete: bool = True
+    #: Whether every document loaded and is a mapping or empty (nplint.entry_points judges only those).
+    clean: bool = False
 
 
 def parse_kustomization(path: str) -> ParsedKustomization | None:
@@ -272,7 +278,12 @@ def parse_kustomization(path: str) -> ParsedKustomization | None:
         text, _ = decode(data)
         if text is None:
             return ParsedKustomization(len(data), False)
-        documents = [d for d in load_text(path, text).documents if d.root is not None and not d.failed]
+        loaded = load_text(path, text)
+        clean = not loaded.problems and all(
+            not d.failed and (d.root is None or isinstance(d.root, MapNode) or is_null(d.root))
+            for d in loaded.documents
+        )
+        documents = [d for d in loaded.documents if d.root is not None and not d.failed]
         first = documents[0].root.to_python() if documents and documents[0].root is not None else None
     except Exception:  # a broken kustomization names no patches; discovery never fails on it
         return None
@@ -281,10 +292,10 @@ def parse_kustomization(path: str) -> ParsedKustomization | None:
             if isinstance(document.root, MapNode):
                 value = first if document is documents[0] else document.root.to_python()
                 if isinstance(value, dict):
-                    return ParsedKustomization(len(data), True, first, value)
+                    return ParsedKustomization(len(data), True, first, value, clean=clean)
     except Exception:  # left to the planner, which reads the file again and meets the same error
         return ParsedKustomization(len(data), True, first, None, complete=False)
-    return ParsedKustomization(len(data), True, first, None)
+    return ParsedKustomization(len(data), True, first, None, clean=clean)
 
 
 def load_kustomization(path: str) -> object:
@@ -359,6 +370,8 @@ class _Dir:
     in_templates: bool
     #: Real paths of this directory and the ones above it being walked.
     ancestors: frozenset[str]
+    #: Reached through a symbolic link to a directory: an alias of a real path.
+    via_link: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +383,8 @@ class _Route:
     skip: tuple[str, str] | None
     #: A regular file, safe to peek into; a pipe named on the command line is not.
     regular: bool = True
+    #: Reached through a symbolic link: of several routes to one file, a route without one names it.
+    via_link: bool = False
 
 
 @dataclass(slots=True)
@@ -378,6 +393,7 @@ class _Discoverer:
     exclude_patterns: Sequence[str]
     respect_gitignore: bool
     skip_test_folders: bool = True
+    lint_undeployed: bool = False
     root_abs: str = ""
     root_real: str = ""
     exclude: IgnoreFile | None = None
@@ -387,6 +403,8 @@ class _Discoverer:
     missing: list[str] = field(default_factory=list)
     #: Real path of each kustomization seen → its display.
     kustomizations: dict[str, str] = field(default_factory=dict)
+    #: Real path of each kustomization seen → whether its display goes through a link.
+    kustomization_links: dict[str, bool] = field(default_factory=dict)
     kustomization_dirs: set[str] = field(default_factory=set)
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
     #: Per directory, for files named one by one (pre-commit passes thousands): its real path,
@@ -437,10 +455,13 @@ class _Discoverer:
             relative = None
         if relative is not None and self._excluded(relative, is_dir):
             return
+        # Named through a link inside the root: an alias, which the real path outranks.
+        via_link = lexical is not None and lexical != _relative(real, self.root_real)
         if is_dir:
-            self._add_directory(given, absolute, real, relative)
+            self._add_directory(given, absolute, real, relative, via_link)
         elif stat.S_ISREG(status.st_mode):
-            self._add_file(real, relative if relative is not None else PurePath(given).as_posix())
+            display = relative if relative is not None else PurePath(given).as_posix()
+            self._add_file(real, display, via_link)
         else:
             # A pipe or a device, as `<(kustomize build)` gives: read it where named, never peek.
             display = relative if relative is not None else PurePath(given).as_posix()
@@ -515,7 +536,7 @@ class _Discoverer:
             self.template_dirs[below] = found
         return found
 
-    def _add_file(self, real: str, display: str) -> None:
+    def _add_file(self, real: str, display: str, via_link: bool = False) -> None:
         directory = os.path.dirname(real)
         name = os.path.basename(real)
         if self.skip_test_folders:
@@ -529,12 +550,14 @@ class _Discoverer:
                 return
         in_chart = self._holds_chart(directory)
         skip = _location_skip(name, in_chart, self._in_templates(directory))
-        self.routes.append(_Route(real, display, skip))
+        self.routes.append(_Route(real, display, skip, via_link=via_link))
         if name in _KUSTOMIZATION_NAMES:
-            self._note_kustomization(real, display)
+            self._note_kustomization(real, display, via_link)
         self._note_kustomizations_above(directory)
 
-    def _add_directory(self, given: str, absolute: str, real: str, relative: str | None) -> None:
+    def _add_directory(
+        self, given: str, absolute: str, real: str, relative: str | None, via_link: bool = False
+    ) -> None:
         ignore: tuple[IgnoreFile, ...] = ()
         if relative is None:
             # Outside the root: the directory itself is the base and the boundary.
@@ -554,6 +577,7 @@ class _Discoverer:
             ignore,
             _in_chart_templates(real),
             _real_ancestors(real, walk.boundary),
+            via_link,
         )
         self._walk(walk, start)
 
@@ -677,7 +701,12 @@ class _Discoverer:
         relative = parent.relative + entry.name
         if self._ignored(walk, ignore, relative, True):
             return
-        if entry.is_symlink():
+        if not self.lint_undeployed and deployment_scope.is_testdata(entry.name):
+            detail = deployment_scope.DETAIL_TESTDATA
+            self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+            return
+        link = entry.is_symlink()
+        if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
                 self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
@@ -691,7 +720,10 @@ class _Discoverer:
         else:
             real = os.path.join(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
-        child = _Dir(entry.path, relative + "/", real, ignore, in_templates, parent.ancestors | {real})
+        ancestors = parent.ancestors | {real}
+        child = _Dir(
+            entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link
+        )
         pending.append(child)
 
     def _visit_file(
@@ -711,7 +743,8 @@ class _Discoverer:
         if self._ignored(walk, ignore, relative, False):
             return
         display = walk.prefix + relative
-        if entry.is_symlink():
+        link = entry.is_symlink()
+        if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
                 self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
@@ -721,18 +754,23 @@ class _Discoverer:
                 return
         else:
             real = os.path.join(parent.real, name)
+        via_link = parent.via_link or link
         if name in _KUSTOMIZATION_NAMES:
-            self._note_kustomization(real, display)
+            self._note_kustomization(real, display, via_link)
         if is_manifest:
             skip = _location_skip(name, in_chart, parent.in_templates)
-            self.routes.append(_Route(real, display, skip))
+            self.routes.append(_Route(real, display, skip, via_link=via_link))
 
     # -- kustomizations
 
-    def _note_kustomization(self, real: str, display: str) -> None:
+    def _note_kustomization(self, real: str, display: str, via_link: bool = False) -> None:
         known = self.kustomizations.get(real)
-        if known is None or _display_key(display) < _display_key(known):
+        if known is None or (via_link, _display_key(display)) < (
+            self.kustomization_links[real],
+            _display_key(known),
+        ):
             self.kustomizations[real] = display
+            self.kustomization_links[real] = via_link
 
     def _note_kustomizations_above(self, directory: str) -> None:
         """Kustomizations in ``directory`` and up to the root, whose patches may be below them."""
@@ -748,22 +786,27 @@ class _Discoverer:
                 break
             directory = os.path.dirname(directory)
 
-    def _patch_owners(self, parsed: dict[str, ParsedKustomization]) -> dict[str, str]:
-        """Real path of each patch file → display of the first kustomization naming it.
+    def _patch_owners(self, parsed: dict[str, ParsedKustomization]) -> tuple[dict[str, str], dict[str, str]]:
+        """Real path of each patch file, and of each data file, → the first kustomization naming it.
 
         Fills ``parsed`` with each kustomization read on the way.
         """
         owners: dict[str, str] = {}
+        data_owners: dict[str, str] = {}
         ordered = sorted(self.kustomizations.items(), key=lambda item: _display_key(item[1]))
         for real, display in ordered:
             directory = os.path.dirname(real)
             found = parse_kustomization(real)
             if found is not None:
                 parsed[real] = found
-            for patch in kustomization_patch_paths(found.first if found is not None else None):
+            document = found.first if found is not None else None
+            for patch in kustomization_patch_paths(document):
                 target = os.path.realpath(os.path.join(directory, patch))
                 owners.setdefault(target, display)
-        return owners
+            for data in deployment_scope.kustomization_data_paths(document):
+                target = os.path.realpath(os.path.join(directory, data))
+                data_owners.setdefault(target, display)
+        return owners, data_owners
 
     # -- the result
 
@@ -772,15 +815,16 @@ class _Discoverer:
 
     def finish(self) -> Discovery:
         parsed: dict[str, ParsedKustomization] = {}
-        owners = self._patch_owners(parsed)
+        owners, data_owners = self._patch_owners(parsed)
         by_real: dict[str, list[_Route]] = {}
         for route in self.routes:
             by_real.setdefault(route.real, []).append(route)
         files: list[DiscoveredFile] = []
         for real, routes in by_real.items():
-            routes.sort(key=lambda route: _display_key(route.display))
+            # The path without a symbolic link names the file: the one its kustomization consumes.
+            routes.sort(key=lambda route: (route.via_link, _display_key(route.display)))
             display = routes[0].display
-            verdict = self._verdict(real, routes, owners)
+            verdict = self._verdict(real, routes, owners, data_owners)
             if verdict is not None:
                 self._skip(display, *verdict)
             else:
@@ -790,8 +834,10 @@ class _Discoverer:
         return Discovery(tuple(files), tuple(skipped), tuple(self.missing), parsed)
 
     @staticmethod
-    def _verdict(real: str, routes: Sequence[_Route], owners: dict[str, str]) -> tuple[str, str] | None:
-        """Why to skip a file reached by ``routes`` (sorted by display), or None to lint it."""
+    def _verdict(
+        real: str, routes: Sequence[_Route], owners: dict[str, str], data_owners: dict[str, str]
+    ) -> tuple[str, str] | None:
+        """Why to skip a file reached by ``routes`` (the naming one first), or None to lint it."""
         for route in routes:
             if route.skip is not None:
                 return route.skip
@@ -801,6 +847,15 @@ class _Discoverer:
                 SKIP_KUSTOMIZE_PATCH,
                 f"Kustomize patch listed in {owner}; lint the output of `kustomize build`",
             )
+        data_owner = data_owners.get(real)
+        if data_owner is not None:
+            return (
+                deployment_scope.SKIP_KUSTOMIZE_DATA,
+                f"read as data by {data_owner} (a generator's file, values, plugin configuration); "
+                "not a manifest",
+            )
         if routes[0].regular and _has_template_syntax(real):
             return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_SYNTAX
+        if routes[0].regular and real.lower().endswith(".json"):
+            return deployment_scope.json_verdict(real)
         return None

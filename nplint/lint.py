@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nplint import document_cache, render, result_cache
+from nplint import document_cache, render, result_cache, undeployed
 from nplint.cluster.view import cluster_view
 from nplint.config import CONFIG_FILES, Config, ConfigError
-from nplint.discovery import Discovery, SkippedFile, discover
+from nplint.discovery import DiscoveredFile, Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
 from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
@@ -158,6 +158,7 @@ def load_paths(
         exclude=config.exclude,
         respect_gitignore=config.respect_gitignore,
         skip_test_folders=not config.lint_test_folders,
+        lint_undeployed=config.lint_undeployed,
     )
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
@@ -207,7 +208,32 @@ def load_paths(
                 documents.record(known, received[position])
             else:
                 documents.put(known, made)
-    return found, [loaded[index] for index in range(len(manifests))]
+    files = [loaded[index] for index in range(len(manifests))]
+    if config.lint_undeployed:
+        return found, files
+    # Set aside what no GitOps tool deploys (unnamed dot-directories, Flux's .sourceignore).
+    kept, files = undeployed.set_aside(
+        replace(found, files=tuple(manifests)), files, str(config.root), _relative_to_root(paths, config.root)
+    )
+    configs = tuple(f for f in found.files if f.display.rpartition("/")[2] in CONFIG_FILES)
+    return replace(kept, files=tuple(sorted((*kept.files, *configs), key=_display_bytes))), files
+
+
+def _display_bytes(found: DiscoveredFile) -> bytes:
+    return found.display.encode("utf-8", "surrogateescape")
+
+
+def _relative_to_root(paths: Sequence[str], root: Path) -> list[str]:
+    """The paths given, relative to the root (POSIX; "" for the root itself), of those inside it."""
+    found: list[str] = []
+    root_abs = os.path.abspath(root)
+    for given in paths:
+        if given == "-":
+            continue
+        relative = os.path.relpath(os.path.abspath(given), root_abs)
+        if relative != ".." and not relative.startswith(".." + os.sep):
+            found.append("" if relative == "." else relative.replace(os.sep, "/"))
+    return found
 
 
 def rendered_files(

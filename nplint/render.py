@@ -33,6 +33,7 @@ render is fenced in:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -49,11 +50,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from nplint import __version__, charts, kustomization, programs, render_cache
+from nplint import __version__, charts, entry_points, kustomization, programs, render_cache
 from nplint.discovery import SKIP_HELM_TEMPLATE, SKIP_KUSTOMIZATION, ParsedKustomization, SkippedFile
 from nplint.document_cache import DocumentCache
 from nplint.export import ExportTooLarge, export_tree, in_git, within
-from nplint.findings import Finding, Span
+from nplint.findings import Finding, Related, Span
 from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
@@ -81,6 +82,10 @@ _MESSAGE_LIMIT = 200
 #: kubectl's log header ("E1129 07:02:26.277173    8910 run.go:72] "): a time and a process
 #: id that would make the same run print a different message each time.
 _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] ")
+
+
+#: Where a location in rendered output goes when its source is not known: the target's file, line 1.
+FILE_START_POINT = Span.point(1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,9 @@ class RenderPlan:
     #: Display paths of plain files consumed by a rendered kustomization.
     consumed: set[str] = field(default_factory=set)
     listing: Listing = field(default_factory=Listing)
+    #: Kustomizations that are no entry point (a Component, an empty one, an OLM bundle's input),
+    #: with why: not rendered, and no NP005 (:mod:`nplint.entry_points`).
+    set_aside: list[tuple[Target, str]] = field(default_factory=list)
 
 
 def targets(skipped: Iterable[SkippedFile]) -> list[Target]:
@@ -267,12 +275,22 @@ def plan(
     # One tree for the whole plan: overlays share bases, and each path is resolved once.
     tree = kustomization.Tree(root_real, parsed)
     real_directories = {t: tree.physical(t.directory) for t in candidates}
+    # Kustomizations that are no entry point (a Component, an empty one, an OLM bundle's input).
+    aside: dict[Target, str] = {}
+    for target, where in real_directories.items():
+        if target.tool == "kustomize" and where is not None:
+            reason = entry_points.set_aside(root_real, where, parsed)
+            if reason is not None:
+                aside[target] = reason
     # Which kustomizations others use, and the chart homes of all: found in one pass over the
-    # references. The full closure is worked out only for the kustomizations rendered.
+    # references. The full closure is worked out only for the kustomizations rendered. What an
+    # OLM bundle's input (or an empty kustomization) uses is deployed on its own (config/default).
     used_by_others, homes = tree.reached(
         where
         for target, where in real_directories.items()
-        if target.tool == "kustomize" and where is not None
+        if target.tool == "kustomize"
+        and where is not None
+        and (target not in aside or entry_points.is_component(aside[target]))
     )
     chart_facts: dict[str, charts.Chart] = {}
     for target in candidates:
@@ -289,6 +307,9 @@ def plan(
         where = real_directories[target]
         if target.tool == "kustomize" and where in used_by_others:
             continue  # rendered as part of the overlay that uses it
+        if target in aside:
+            result.set_aside.append((target, aside[target]))
+            continue
         chart = chart_facts.get(where) if target.tool == "helm" and where is not None else None
         if chart is not None and (chart.library or where in through_parent):
             # A library chart renders nothing by design; a subchart reaches a cluster only
@@ -911,8 +932,20 @@ def _path_parts(yaml_path: str) -> list[str | int]:
 
 
 def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[Finding]:
-    """Move findings in rendered output to the source file of their object where it is known."""
+    """Move findings in rendered output to the source file of their object where it is known.
+
+    Their related locations move the same way: a line of the rendered stream
+    means nothing in the file the finding names.
+    """
     by_display = {r.target.display: r for r in rendered}
+    lines = _RenderedLines()
+    moved = [_with_related_mapped(f, by_display, lines) if f.related else f for f in findings]
+    return _map_primary(moved, by_display, lines)
+
+
+def _map_primary(
+    findings: Iterable[Finding], by_display: dict[str, Rendered], lines: _RenderedLines
+) -> list[Finding]:
     mapped: list[Finding] = []
     # Each render's sources indexed once, each template read once: a render of N objects
     # with a finding on each costs N lookups, not N x N comparisons.
@@ -933,6 +966,11 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
         if index is None:
             index = indexes[finding.path] = _SourceIndex(render.sources)
         candidates = index.sources_of(finding)
+        rendered_object = lines.at(render, finding.span.line)
+        api_version = rendered_object.node.get_str("apiVersion") if rendered_object is not None else None
+        if api_version is not None:
+            # Two versions of one object (``v1alpha1`` and ``v1beta1`` samples) are told apart by it.
+            candidates.sort(key=lambda manifest: manifest.node.get_str("apiVersion") != api_version)
         if not candidates:
             placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object, texts)
             if placed is not None:
@@ -1035,6 +1073,91 @@ class _SourceIndex:
         if len({_name(manifest) for manifest in near.values()}) != 1:
             return []
         return [near[position] for position in sorted(near)]
+
+
+def _sources_of(
+    kind: str, rendered_name: str, sources: Sequence[Manifest], api_version: str | None = None
+) -> list[Manifest]:
+    """The source manifests of a rendered object: same kind, and the same name up to a prefix/suffix.
+
+    Sources of the rendered object's ``api_version`` come first: two versions of one
+    object (``v1alpha1`` and ``v1beta1`` samples) are told apart by it.
+    """
+    exact: list[Manifest] = []
+    near: list[Manifest] = []
+    for manifest in sources:
+        metadata = manifest.node.get_map("metadata")
+        name = metadata.get_str("name") if metadata is not None else None
+        if manifest.kind != kind or not name:
+            continue
+        if name == rendered_name:
+            exact.append(manifest)
+        elif name in rendered_name:  # namePrefix / nameSuffix keep the source name inside
+            near.append(manifest)
+    if not exact:
+        names = {_name(m) for m in near}
+        exact = near if len(names) == 1 else []
+    if api_version is not None:
+        exact.sort(key=lambda manifest: manifest.node.get_str("apiVersion") != api_version)
+    return exact
+
+
+class _RenderedLines:
+    """The object of a render's output at a line, indexed once per render."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, list[tuple[int, int, Manifest]]] = {}
+
+    def at(self, render: Rendered, line: int) -> Manifest | None:
+        spans = self.index.get(render.target.display)
+        if spans is None:
+            spans = sorted(
+                ((m.node.pos[0], m.node.pos[2], m) for m in iter_manifests(render.loaded)),
+                key=lambda item: (item[0], item[1]),
+            )
+            self.index[render.target.display] = spans
+        position = bisect.bisect_right([start for start, _, _ in spans], line) - 1
+        if position >= 0 and spans[position][0] <= line <= spans[position][1]:
+            return spans[position][2]
+        return None
+
+
+def _with_related_mapped(finding: Finding, by_display: dict[str, Rendered], lines: _RenderedLines) -> Finding:
+    related = tuple(_related_back(r, by_display, lines) for r in finding.related)
+    return replace(finding, related=related) if related != finding.related else finding
+
+
+def _related_back(related: Related, by_display: dict[str, Rendered], lines: _RenderedLines) -> Related:
+    """A related location in rendered output, moved to the source of the object at its line.
+
+    Without a known source it goes to the top of the chart's or kustomization's
+    file, as a finding does: a line of the stream would point into an unrelated file.
+    """
+    render = by_display.get(related.path)
+    if render is None:
+        return related
+    manifest = lines.at(render, related.span.line)
+    name = _name(manifest) if manifest is not None else None
+    if manifest is None or manifest.kind is None or not name:
+        return Related(related.path, FILE_START_POINT, related.message)
+    if render.templates is not None:
+        source = render.templates.source_at(related.span.line)
+        template = (
+            charts.template_file(render.root_real, render.directory, source) if source is not None else None
+        )
+        if template is None:
+            return Related(related.path, FILE_START_POINT, related.message)
+        text = kustomization.read_inside(render.root_real, template) or ""
+        shown = f"{render.target.directory}/{template[len(render.directory) :].lstrip('/')}"
+        shown = shown.lstrip("/") if not render.target.directory else shown
+        return Related(shown, Span.point(charts.object_line(text, manifest.kind, name), 1), related.message)
+    candidates = _sources_of(manifest.kind, name, render.sources, manifest.node.get_str("apiVersion"))
+    if not candidates:
+        return Related(related.path, FILE_START_POINT, related.message)
+    origin = candidates[0]
+    metadata = origin.node.get_map("metadata")
+    node = metadata.get("name") if metadata is not None else None
+    return Related(origin.path, node.span if node is not None else Span(*origin.node.pos), related.message)
 
 
 def _name(manifest: Manifest) -> str | None:

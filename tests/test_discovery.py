@@ -449,7 +449,8 @@ def test_go_template_syntax_is_skipped(tmp_path: Path) -> None:
             "explicit.txt": "name: {{ x }}",
             "late.yaml": "#" * (64 * 1024) + "\nname: {{ x }}\n",
             "binary.json": bytes(range(256)) * 10,
-            "single-brace.json": '{"a": {"b": 1}}',
+            # A Kubernetes object (a .json file without apiVersion and kind is not a manifest).
+            "single-brace.json": '{"apiVersion": "v1", "kind": "ConfigMap", "data": {"b": "1"}}',
         },
     )
     result = _run(tmp_path, ".", "explicit.txt")
@@ -590,14 +591,15 @@ def test_a_link_to_a_directory_above_the_walked_one_is_a_loop(tmp_path: Path) ->
 
 
 @needs_symlinks
-def test_a_file_reached_twice_is_listed_once_under_its_first_name(tmp_path: Path) -> None:
+def test_a_file_reached_twice_is_listed_once_under_its_path_without_a_link(tmp_path: Path) -> None:
+    # A link is an alias: the real path names the file, as the kustomization consuming it does.
     _tree(tmp_path, {"real/np.yaml": "", "z.yaml": ""})
     (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
     (tmp_path / "a-link.yaml").symlink_to(tmp_path / "z.yaml")
     result = _run(tmp_path)
     assert result.files == (
-        DiscoveredFile((tmp_path / "z.yaml").resolve(), "a-link.yaml"),
-        DiscoveredFile((tmp_path / "real" / "np.yaml").resolve(), "alias/np.yaml"),
+        DiscoveredFile((tmp_path / "real" / "np.yaml").resolve(), "real/np.yaml"),
+        DiscoveredFile((tmp_path / "z.yaml").resolve(), "z.yaml"),
     )
     # Whatever order the paths come in.
     assert _run(tmp_path, "z.yaml", "real", "a-link.yaml", "alias") == result

@@ -229,7 +229,7 @@ def test_renders_run_in_parallel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     root = tmp_path / "repo"
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
-        (root / name / "kustomization.yaml").write_text("resources: []\n")
+        (root / name / "kustomization.yaml").write_text("resources: [policy.yaml]\n")
     started = tmp_path / "started"
     started.mkdir()
     # Each render says it started, then waits for the other: one at a time, the first would

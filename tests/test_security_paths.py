@@ -87,7 +87,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (chart / "templates" / "policy.yaml").write_text("{{ .Values.x }}\n", encoding="utf-8")
     (chart / "values.yaml").write_text("x: 1\n", encoding="utf-8")
     (root / "overlay").mkdir()
-    (root / "overlay" / "kustomization.yaml").write_text("resources: []\n", encoding="utf-8")
+    (root / "overlay" / "kustomization.yaml").write_text("resources: [policy.yaml]\n", encoding="utf-8")
     (tmp_path / "outside.yaml").write_text(OUTSIDE, encoding="utf-8")
     monkeypatch.chdir(root)
     return root
@@ -599,7 +599,7 @@ def test_revision_that_looks_like_an_option_is_refused(
 
 def test_diff_render_never_renders_neither_side(git_repo: Path, renderers: Path) -> None:
     (git_repo / "overlay").mkdir()
-    (git_repo / "overlay" / "kustomization.yaml").write_text("resources: []\n", encoding="utf-8")
+    (git_repo / "overlay" / "kustomization.yaml").write_text("resources: [policy.yaml]\n", encoding="utf-8")
     (git_repo / ".nplint.yaml").write_text("render: auto\n", encoding="utf-8")
     _git(git_repo, "add", ".")
     _git(git_repo, "commit", "-q", "-m", "overlay")

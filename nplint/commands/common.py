@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint.cluster.view import UnknownCNIError, check_cni
 from nplint.config import Config, find_root, load_config, repository_path
+from nplint.deployment_scope import SKIP_NOT_DEPLOYED
 from nplint.discovery import SkippedFile
 from nplint.engine.engine import Engine, engine_for
 from nplint.loading import iter_manifests
@@ -26,7 +27,9 @@ from nplint.rules.base import RuleRegistry
 from nplint.untrusted import capped, escape, quoted, shown
 
 if TYPE_CHECKING:
+    from nplint.discovery import SkippedFile
     from nplint.loading import LoadedFile, Manifest
+    from nplint.render import Target
     from nplint.units import Unit, World
 
 __all__ = [
@@ -254,6 +257,16 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
             f"nplint: note: {quoted(target.display)} is not rendered: {why}; its objects are left out",
             file=sys.stderr,
         )
+    note_not_deployed(found.skipped, rendering.set_aside)
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
     return Deployed(files, manifests, units, worlds, found.skipped)
+
+
+def note_not_deployed(skipped: Sequence[SkippedFile], set_aside: Sequence[tuple[Target, str]]) -> None:
+    """Say on standard error what is no unit because nothing deploys it (:mod:`nplint.deployment_scope`)."""
+    for item in skipped:
+        if item.reason == SKIP_NOT_DEPLOYED:
+            print(f"nplint: note: {quoted(item.display)} is not linted: {item.detail}", file=sys.stderr)
+    for target, why in set_aside:
+        print(f"nplint: note: {quoted(target.display)} is no deployment unit: {why}", file=sys.stderr)

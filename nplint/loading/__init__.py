@@ -136,14 +136,17 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
         # a tab is only white space, and inside one it is invalid JSON anyway.
         text = text.replace("\t", " ")
     loaded.documents, loaded.problems = compose_documents(text)
-    loaded.kubernetes = holds_kubernetes_objects(loaded, text)
+    loaded.kubernetes = holds_kubernetes_objects(loaded, text, is_json=is_json)
     if "nplint:" in text:
         loaded.suppressions = list(_suppressions(text))
     return loaded
 
 
-def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
-    """Whether a file holds, or was meant to hold, Kubernetes objects (:attr:`LoadedFile.kubernetes`)."""
+def holds_kubernetes_objects(loaded: LoadedFile, text: str, *, is_json: bool = False) -> bool:
+    """Whether a file holds, or was meant to hold, Kubernetes objects (:attr:`LoadedFile.kubernetes`).
+
+    Broken JSON names its keys quoted: both ``"apiVersion"`` and ``"kind"`` say it was meant as one.
+    """
     unread = bool(loaded.problems)
     for document in loaded.documents:
         root = document.root
@@ -154,6 +157,8 @@ def holds_kubernetes_objects(loaded: LoadedFile, text: str) -> bool:
         elif document.failed:
             unread = True
     # Only a document that could not be read leaves the question to the text.
+    if unread and is_json:
+        return '"apiVersion"' in text and '"kind"' in text
     return unread and names_an_object(text)
 
 

@@ -7,11 +7,13 @@ hide every other finding of a policy.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 
+from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model.objects import (
@@ -31,7 +33,7 @@ from nplint.model.objects import (
     Workload,
 )
 from nplint.model.selectors import LabelSelector, Operator, Requirement
-from nplint.units.units import Unit, unit_of_file
+from nplint.units.units import PLAIN, Unit, unit_of_file
 
 if TYPE_CHECKING:
     from nplint.units.worlds import World
@@ -149,7 +151,11 @@ def build_inventory(
         obj = _build_object(manifest, where)
         if obj is None:
             continue
+        if _patch_file(manifest, inventory.units) and is_partial(manifest.node):
+            obj = dataclasses.replace(obj, partial=True)
         inventory.objects.append(obj)
+        if obj.partial:
+            continue  # a patch: neither a workload, nor a policy, nor a namespace of its own
         if isinstance(obj, Namespace):
             inventory.namespaces.setdefault(obj.name, obj)
         elif isinstance(obj, Workload):
@@ -163,6 +169,13 @@ def build_inventory(
     for name in sorted(referenced - set(inventory.namespaces)):
         inventory.namespaces[name] = _implicit_namespace(name)
     return inventory
+
+
+def _patch_file(manifest: Manifest, units: Mapping[str, Unit]) -> bool:
+    """Whether ``manifest`` may be a patch kept as a file: nothing rendered it (a render's
+    output is whole objects, and a patch a kustomization lists is never loaded)."""
+    unit = units.get(manifest.path)
+    return unit is None or unit.kind == PLAIN
 
 
 def _implicit_namespace(name: str) -> Namespace:

@@ -53,6 +53,10 @@ class KubeObject:
     document_index: int
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+    #: Lacks what its kind needs to exist (a workload without containers, a Flux Kustomization
+    #: without a source), and no render made it: a strategic-merge patch kept as a file. Not a
+    #: workload of its namespace, not a definition of its name (:func:`nplint.deployment_scope.is_partial`).
+    partial: bool = field(default=False, kw_only=True)
 
     @property
     def ref(self) -> ObjectRef:

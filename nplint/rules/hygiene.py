@@ -10,7 +10,7 @@ from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
-from nplint.units.units import KUSTOMIZE, NAMESPACED_KINDS
+from nplint.units.units import KUSTOMIZE, NAMESPACED_KINDS, PLAIN
 from nplint.untrusted import shown
 
 _KUSTOMIZATIONS = frozenset(("kustomization.yaml", "kustomization.yml", "Kustomization"))
@@ -243,6 +243,8 @@ class DuplicatePolicy(Rule):
         for obj in ctx.inventory.objects:
             if not isinstance(obj, NetworkPolicy) and obj.kind != "Namespace":
                 continue
+            if obj.partial:
+                continue  # a patch of an object, not a second definition of it
             identity = _identity(obj)
             if identity is None:
                 continue
@@ -255,6 +257,10 @@ class DuplicatePolicy(Rule):
                 # An identical copy replaces the object with itself.
                 continue
             where = "in this file" if first.path == obj.path else f"in {shown(first.path)}"
+            where = f"{where}, line {first.span.line}"
+            if ctx.inventory.unit_of(obj).kind != PLAIN:
+                # A line of the rendered stream; the related location names its source file.
+                where = "earlier in the same rendered output"
             what = "policy" if obj.kind == "NetworkPolicy" else "Namespace with other labels"
             # An unnamed namespace is a folder, not a name to write before the object's.
             named = obj.namespace and not is_unnamed(obj.namespace)
@@ -263,7 +269,7 @@ class DuplicatePolicy(Rule):
                 f"{obj.kind} {ref} is defined again as another {what}: the later one wins; rename or merge"
             )
             detail = (
-                f"It is defined first {where}, line {first.span.line}. "
+                f"It is defined first {where}. "
                 "Applying both, the API server creates the first and then replaces it with the second: "
                 "the first one's "
                 + ("rules" if obj.kind == "NetworkPolicy" else "labels, which namespace selectors match,")

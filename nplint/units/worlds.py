@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from nplint.config import ClusterConfig, ClusterFacts, Config
+from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, ScalarNode
-from nplint.units.units import NAMESPACED_KINDS, Unit
+from nplint.units.units import NAMESPACED_KINDS, PLAIN, Unit
 
 #: World kinds: the only world of a repository, a cluster (configured or found in Flux/Argo
 #: CD objects), the units of one environment, one variant on its own, units no cluster holds.
@@ -280,6 +281,10 @@ def _from_references(
 
 def _identity(manifest: Manifest, unit: Unit) -> tuple[str, str, str, str] | None:
     node = manifest.node
+    if unit.kind == PLAIN and is_partial(node):
+        # A strategic-merge patch kept as a file (nplint.deployment_scope) is no second
+        # definition of the object it patches: it makes no alternative of its unit.
+        return None
     metadata = node.get_map("metadata")
     if metadata is None or not manifest.kind:
         return None

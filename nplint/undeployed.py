@@ -1,0 +1,289 @@
+"""Set aside, after loading, what no GitOps tool reads: unnamed dot-directories and ``.sourceignore``.
+
+A directory whose name starts with ``.`` (``.archive/``, ``.old/``) is walked by
+no GitOps tool unless something of the tree names it: a kustomization's
+``resources``/``bases``/``components``, a Flux ``Kustomization``'s ``spec.path``,
+an Argo CD ``Application``'s or ``ApplicationSet``'s ``path``. And in a Flux
+repository, ``.sourceignore`` files (gitignore syntax, in any folder) say which
+paths Flux never fetches. Both need the loaded objects (what names what), so
+they are decided after loading and before rendering: a kustomization or chart
+set aside here is never rendered.
+
+Each set-aside folder or file becomes a :class:`~nplint.discovery.SkippedFile`
+(reason ``not-deployed``), so ``nplint worlds`` and tools see it.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterable, Sequence
+
+from nplint.deployment_scope import SKIP_NOT_DEPLOYED, is_hidden, kustomization_resource_paths
+from nplint.discovery import Discovery, SkippedFile, load_kustomization, test_runner
+from nplint.ignorefiles import IgnoreFile, read_text
+from nplint.loading import LoadedFile, iter_manifests
+from nplint.loading.nodes import MapNode, Node, SeqNode
+
+_SOURCEIGNORE = ".sourceignore"
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
+
+DETAIL_SOURCEIGNORE = (
+    "excluded by a Flux `.sourceignore`: Flux never fetches it; set `lint-undeployed: true` to lint it anyway"
+)
+
+
+def _detail_hidden(directory: str) -> str:
+    return (
+        f"dot-directory {directory}/ that no kustomization, Flux Kustomization or Argo CD Application "
+        "names: no GitOps tool deploys it; set `lint-undeployed: true` or name it on the command line "
+        "to lint it"
+    )
+
+
+def set_aside(
+    found: Discovery, files: Sequence[LoadedFile], root: str, named: Sequence[str]
+) -> tuple[Discovery, list[LoadedFile]]:
+    """``found`` and ``files`` (loaded in the order of ``found.files``) without what no tool deploys.
+
+    ``root`` is the repository root; ``named`` the paths given on the command line,
+    relative to it (a dot-directory named there is linted).
+    """
+    hidden = _hidden_directories([f.display for f in found.files] + [s.display for s in found.skipped], named)
+    flux = any(_is_flux(loaded) for loaded in files)
+    if not hidden and not flux:
+        return found, list(files)
+    if hidden:
+        hidden -= _named_directories(found, files, root, hidden)
+        # A test runner's hidden folder (`.chainsaw-test/`) is a test folder: `lint-test-folders`
+        # decides about it, and discovery names it as such.
+        hidden = {d for d in hidden if not _test_runner_folder(os.path.join(root, *d.split("/")))}
+    ignored = _SourceIgnore(root) if flux else None
+
+    def verdict(display: str) -> str | None:
+        """Why ``display`` is set aside: the detail of its skip, or None."""
+        directory = _hidden_of(display, hidden)
+        if directory is not None:
+            return directory
+        if ignored is not None and ignored.excludes(display):
+            return _SOURCEIGNORE
+        return None
+
+    skipped: dict[str, SkippedFile] = {s.display: s for s in found.skipped}
+    kept_files = []
+    kept_loaded: list[LoadedFile] = []
+    for discovered, loaded in zip(found.files, files, strict=True):
+        why = verdict(discovered.display)
+        if why is None:
+            kept_files.append(discovered)
+            kept_loaded.append(loaded)
+        else:
+            _note(skipped, discovered.display, why)
+    for item in found.skipped:
+        why = verdict(item.display)
+        if why is not None:
+            del skipped[item.display]
+            _note(skipped, item.display, why)
+    ordered = sorted(skipped.values(), key=lambda s: (s.display.encode("utf-8", "surrogateescape"), s.reason))
+    return Discovery(tuple(kept_files), tuple(ordered), found.missing), kept_loaded
+
+
+def _test_runner_folder(path: str) -> bool:
+    """Whether the folder at ``path`` holds a test runner's file, or its subfolders do."""
+    names = _names(path)
+    if test_runner(names) is not None:
+        return True
+    return any(test_runner(_names(os.path.join(path, name))) is not None for name in names)
+
+
+def _names(path: str) -> list[str]:
+    try:
+        return os.listdir(path) if os.path.isdir(path) else []
+    except OSError:
+        return []
+
+
+def _note(skipped: dict[str, SkippedFile], display: str, why: str) -> None:
+    if why == _SOURCEIGNORE:
+        skipped[display] = SkippedFile(display, SKIP_NOT_DEPLOYED, DETAIL_SOURCEIGNORE)
+    else:
+        # One entry for the whole folder: its files are not deployed for the same reason.
+        shown = why + "/"
+        skipped.setdefault(shown, SkippedFile(shown, SKIP_NOT_DEPLOYED, _detail_hidden(why)))
+
+
+# -- dot-directories ------------------------------------------------------------------------------
+
+
+def _inside_root(display: str) -> bool:
+    return display != "-" and not display.startswith(("/", "../")) and display != ".."
+
+
+def _hidden_prefix(display: str) -> str | None:
+    """The outermost dot-directory on the way to ``display`` (relative to the root), if any."""
+    if not _inside_root(display):
+        return None
+    parts = display.split("/")[:-1]
+    for count, part in enumerate(parts, start=1):
+        if is_hidden(part):
+            return "/".join(parts[:count])
+    return None
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory + "/")
+
+
+def _hidden_directories(displays: Iterable[str], named: Sequence[str]) -> set[str]:
+    found = {prefix for prefix in map(_hidden_prefix, displays) if prefix is not None}
+    # A folder named on the command line, or one inside it, is what the user asked for.
+    return {d for d in found if not any(_within(given, d) for given in named)}
+
+
+def _hidden_of(display: str, hidden: set[str]) -> str | None:
+    prefix = _hidden_prefix(display)
+    return prefix if prefix is not None and prefix in hidden else None
+
+
+def _named_directories(
+    found: Discovery, files: Sequence[LoadedFile], root: str, hidden: set[str]
+) -> set[str]:
+    """The dot-directories something that is deployed names, following kustomizations into them."""
+    references = set(_gitops_paths(files))
+    kustomizations = sorted(
+        s.display for s in found.skipped if s.display.rpartition("/")[2] in _KUSTOMIZATION_NAMES
+    )
+    named: set[str] = set()
+    read: dict[str, list[str]] = {}
+    while True:
+        for reference in references:
+            named |= {d for d in hidden if _within(reference, d)}
+        added = False
+        for path in kustomizations:
+            if path in read or (_hidden_prefix(path) in hidden and _hidden_prefix(path) not in named):
+                continue
+            directory = posixpath.dirname(path)
+            read[path] = [
+                posixpath.normpath(posixpath.join(directory, entry))
+                for entry in kustomization_resource_paths(load_kustomization(os.path.join(root, path)))
+                if "://" not in entry and not posixpath.isabs(entry)
+            ]
+            references |= set(read[path])
+            added = True
+        if not added:
+            return named
+
+
+def _is_flux(loaded: LoadedFile) -> bool:
+    return any(
+        (m.node.get_str("apiVersion") or "").partition("/")[0].endswith(_FLUX_GROUP_SUFFIX)
+        for m in iter_manifests(loaded)
+    )
+
+
+def _gitops_paths(files: Sequence[LoadedFile]) -> Iterable[str]:
+    """Paths (relative to the repository root) that Flux and Argo CD objects deploy from."""
+    for loaded in files:
+        for manifest in iter_manifests(loaded):
+            group = (manifest.node.get_str("apiVersion") or "").partition("/")[0]
+            spec = manifest.node.get_map("spec")
+            if spec is None:
+                continue
+            if group == "kustomize.toolkit.fluxcd.io" and manifest.kind == "Kustomization":
+                yield from _clean([spec.get("path")])
+            elif group == "argoproj.io" and manifest.kind == "Application":
+                yield from _clean(_source_paths(spec))
+            elif group == "argoproj.io" and manifest.kind == "ApplicationSet":
+                template = spec.get_map("template")
+                template_spec = template.get_map("spec") if template is not None else None
+                if template_spec is not None:
+                    yield from _clean(_source_paths(template_spec))
+                yield from _clean(_generator_paths(spec.get("generators")))
+
+
+def _source_paths(spec: MapNode) -> list[Node | None]:
+    source = spec.get_map("source")
+    found: list[Node | None] = [source.get("path")] if source is not None else []
+    sources = spec.get("sources")
+    for item in sources if isinstance(sources, SeqNode) else ():
+        if isinstance(item, MapNode):
+            found.append(item.get("path"))
+    return found
+
+
+def _generator_paths(generators: Node | None) -> list[Node | None]:
+    found: list[Node | None] = []
+    for generator in generators if isinstance(generators, SeqNode) else ():
+        git = generator.get_map("git") if isinstance(generator, MapNode) else None
+        for key in ("directories", "files"):
+            listed = git.get(key) if git is not None else None
+            for item in listed if isinstance(listed, SeqNode) else ():
+                if isinstance(item, MapNode):
+                    found.append(item.get("path"))
+    return found
+
+
+def _clean(nodes: Iterable[Node | None]) -> Iterable[str]:
+    for node in nodes:
+        text = node.to_python() if node is not None else None
+        if not isinstance(text, str) or not text.strip():
+            continue
+        # Globs of ApplicationSet directories ("apps/.archive/*") name the folder before the glob.
+        text = text.strip().split("*", 1)[0].rstrip("/") or "."
+        path = posixpath.normpath(text.lstrip("/"))
+        if path != "." and not path.startswith("../"):
+            yield path
+
+
+# -- .sourceignore ----------------------------------------------------------------------------------
+
+
+class _SourceIgnore:
+    """Flux's ``.sourceignore`` files of the repository, in any folder, read once each."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.stacks: dict[str, tuple[IgnoreFile, ...]] = {}
+
+    def _stack(self, directory: str) -> tuple[IgnoreFile, ...]:
+        """The ignore files of ``directory`` ("" for the root) and the folders above it, deepest first."""
+        known = self.stacks.get(directory)
+        if known is not None:
+            return known
+        above = self._stack(posixpath.dirname(directory)) if directory else ()
+        text = read_text(
+            os.path.join(self.root, *directory.split("/"), _SOURCEIGNORE)
+            if directory
+            else os.path.join(self.root, _SOURCEIGNORE)
+        )
+        parsed = IgnoreFile.parse(text.split("\n"), directory + "/" if directory else "") if text else None
+        stack = (parsed, *above) if parsed is not None and parsed.runs else above
+        self.stacks[directory] = stack
+        return stack
+
+    def excludes(self, display: str) -> bool:
+        """Whether Flux leaves ``display`` out of the artifact it builds.
+
+        Flux matches each path with go-git's matcher, not git's walk: a file under
+        an excluded folder is fetched when a later pattern re-includes it
+        (``/secrets/`` then ``!/secrets/config.yaml``). The path itself is asked
+        first, then its folders from the deepest: the most specific match decides.
+        """
+        if not _inside_root(display):
+            return False
+        parts = display.split("/")
+        for count in range(len(parts), 0, -1):
+            path = "/".join(parts[:count])
+            verdict = _decide(self._stack("/".join(parts[: count - 1])), path, count < len(parts))
+            if verdict is not None:
+                return verdict
+        return False
+
+
+def _decide(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool | None:
+    for ignore_file in stack:
+        verdict = ignore_file.decide(relative, is_dir)
+        if verdict is not None:
+            return verdict
+    return None
