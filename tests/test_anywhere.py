@@ -144,15 +144,31 @@ def _one_part(tree: Path) -> bool:
 
 
 def _same_message(nested: str, top: str) -> bool:
-    """Equal, but for a quoted program error cut to length: the longer paths leave less of it."""
+    """Equal, but for a quoted value cut to length: the longer paths leave less of it.
+
+    The nested tree's paths carry its display prefix, and a headline cuts a quoted
+    reason (``…``) or a program error (``...``) at a fixed length, so one shows more
+    of it than the other: the shorter must start the longer.
+    """
+    nested = nested.replace(_PREFIX, "")
     if nested == top:
         return True
-    cut = "...)"
-    if cut not in nested or cut not in top:
-        return False
-    nested_head, _, nested_tail = nested.partition(cut)
-    top_head, _, top_tail = top.partition(cut)
-    return nested_tail == top_tail and top_head.startswith(nested_head)
+    for cut in ("...)", "…)"):
+        if cut in nested and cut in top:
+            nested_head, _, nested_tail = nested.partition(cut)
+            top_head, _, top_tail = top.partition(cut)
+            # The cut may fall inside the display prefix itself ("(in deplo…)").
+            for length in range(len(_PREFIX), 0, -1):
+                if nested_head.endswith(_PREFIX[:length]):
+                    nested_head = nested_head[:-length]
+                    break
+            shorter, longer = sorted((nested_head, top_head), key=len)
+            if nested_tail == top_tail and longer.startswith(shorter):
+                return True
+    return False
+
+
+_PREFIX = "deploy/tree/"
 
 
 # -- the report that found it -----------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_np202_message_explains_and_suggests_all_namespaces() -> None:
     finding = only(
         SameNamespaceOnlyPeer, policy("  podSelector: {}\n  ingress:\n  - from:\n    - podSelector: {}\n")
     )
-    assert "the pods of this namespace only" in finding.message
+    assert "only this namespace's pods" in finding.message
     assert "`- namespaceSelector: {}`" in finding.message
     assert "every pod of namespace 'shop' only" in finding.detail
     assert (
