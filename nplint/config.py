@@ -304,7 +304,7 @@ class Config:
     respect_gitignore: bool = True
     #: Lint the folders of test runners (Chainsaw, kuttl, Kyverno CLI), which discovery skips.
     lint_test_folders: bool = False
-    #: Lint what no deployment reads too: Go ``testdata/``, unnamed dot-directories, ``.sourceignore``.
+    #: Lint what no deployment reads too: Go ``testdata/``, unnamed dot-directories.
     lint_undeployed: bool = False
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"

@@ -59,9 +59,14 @@ def is_testdata(name: str) -> bool:
     return name in TESTDATA_NAMES
 
 
+#: Dot-directories that hold manifests by a platform's own convention: OpenShift's
+#: templates and manifests in ``.openshift/`` are applied with ``oc``.
+_DEPLOYED_DOT_DIRECTORIES = frozenset((".openshift",))
+
+
 def is_hidden(name: str) -> bool:
     """Whether a folder named ``name`` is a dot-directory (``.archive``), which no GitOps tool walks into."""
-    return name.startswith(".") and name not in (".", "..")
+    return name.startswith(".") and name not in (".", "..") and name not in _DEPLOYED_DOT_DIRECTORIES
 
 
 # -- kustomization data files ------------------------------------------------------------------

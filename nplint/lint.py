@@ -211,7 +211,7 @@ def load_paths(
     files = [loaded[index] for index in range(len(manifests))]
     if config.lint_undeployed:
         return found, files
-    # Set aside what no GitOps tool deploys (unnamed dot-directories, Flux's .sourceignore).
+    # Set aside what no GitOps tool deploys (unnamed dot-directories).
     kept, files = undeployed.set_aside(
         replace(found, files=tuple(manifests)), files, str(config.root), _relative_to_root(paths, config.root)
     )

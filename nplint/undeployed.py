@@ -1,13 +1,15 @@
-"""Set aside, after loading, what no GitOps tool reads: unnamed dot-directories and ``.sourceignore``.
+"""Set aside, after loading, what no GitOps tool reads: unnamed dot-directories.
 
 A directory whose name starts with ``.`` (``.archive/``, ``.old/``) is walked by
 no GitOps tool unless something of the tree names it: a kustomization's
 ``resources``/``bases``/``components``, a Flux ``Kustomization``'s ``spec.path``,
-an Argo CD ``Application``'s or ``ApplicationSet``'s ``path``. And in a Flux
-repository, ``.sourceignore`` files (gitignore syntax, in any folder) say which
-paths Flux never fetches. Both need the loaded objects (what names what), so
-they are decided after loading and before rendering: a kustomization or chart
-set aside here is never rendered.
+an Argo CD ``Application``'s or ``ApplicationSet``'s ``path``. That needs the
+loaded objects (what names what), so it is decided after loading and before
+rendering: a kustomization or chart set aside here is never rendered.
+
+Flux's ``.sourceignore`` is not followed: it says what Flux never fetches, but
+another deployer (Talos, a script running ``kubectl apply``) may apply those
+paths, and nplint cannot know that none does.
 
 Each set-aside folder or file becomes a :class:`~nplint.discovery.SkippedFile`
 (reason ``not-deployed``), so ``nplint worlds`` and tools see it.
@@ -21,17 +23,10 @@ from collections.abc import Iterable, Sequence
 
 from nplint.deployment_scope import SKIP_NOT_DEPLOYED, is_hidden, kustomization_resource_paths
 from nplint.discovery import Discovery, SkippedFile, load_kustomization, test_runner
-from nplint.ignorefiles import IgnoreFile, read_text
 from nplint.loading import LoadedFile, iter_manifests
 from nplint.loading.nodes import MapNode, Node, SeqNode
 
-_SOURCEIGNORE = ".sourceignore"
 _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
-
-DETAIL_SOURCEIGNORE = (
-    "excluded by a Flux `.sourceignore`: Flux never fetches it; set `lint-undeployed: true` to lint it anyway"
-)
 
 
 def _detail_hidden(directory: str) -> str:
@@ -51,24 +46,16 @@ def set_aside(
     relative to it (a dot-directory named there is linted).
     """
     hidden = _hidden_directories([f.display for f in found.files] + [s.display for s in found.skipped], named)
-    flux = any(_is_flux(loaded) for loaded in files)
-    if not hidden and not flux:
+    if not hidden:
         return found, list(files)
-    if hidden:
-        hidden -= _named_directories(found, files, root, hidden)
-        # A test runner's hidden folder (`.chainsaw-test/`) is a test folder: `lint-test-folders`
-        # decides about it, and discovery names it as such.
-        hidden = {d for d in hidden if not _test_runner_folder(os.path.join(root, *d.split("/")))}
-    ignored = _SourceIgnore(root) if flux else None
+    hidden -= _named_directories(found, files, root, hidden)
+    # A test runner's hidden folder (`.chainsaw-test/`) is a test folder: `lint-test-folders`
+    # decides about it, and discovery names it as such.
+    hidden = {d for d in hidden if not _test_runner_folder(os.path.join(root, *d.split("/")))}
 
     def verdict(display: str) -> str | None:
-        """Why ``display`` is set aside: the detail of its skip, or None."""
-        directory = _hidden_of(display, hidden)
-        if directory is not None:
-            return directory
-        if ignored is not None and ignored.excludes(display):
-            return _SOURCEIGNORE
-        return None
+        """Why ``display`` is set aside: the dot-directory it is in, or None."""
+        return _hidden_of(display, hidden)
 
     skipped: dict[str, SkippedFile] = {s.display: s for s in found.skipped}
     kept_files = []
@@ -105,12 +92,9 @@ def _names(path: str) -> list[str]:
 
 
 def _note(skipped: dict[str, SkippedFile], display: str, why: str) -> None:
-    if why == _SOURCEIGNORE:
-        skipped[display] = SkippedFile(display, SKIP_NOT_DEPLOYED, DETAIL_SOURCEIGNORE)
-    else:
-        # One entry for the whole folder: its files are not deployed for the same reason.
-        shown = why + "/"
-        skipped.setdefault(shown, SkippedFile(shown, SKIP_NOT_DEPLOYED, _detail_hidden(why)))
+    # One entry for the whole folder: its files are not deployed for the same reason.
+    shown = why + "/"
+    skipped.setdefault(shown, SkippedFile(shown, SKIP_NOT_DEPLOYED, _detail_hidden(why)))
 
 
 # -- dot-directories ------------------------------------------------------------------------------
@@ -175,13 +159,6 @@ def _named_directories(
             return named
 
 
-def _is_flux(loaded: LoadedFile) -> bool:
-    return any(
-        (m.node.get_str("apiVersion") or "").partition("/")[0].endswith(_FLUX_GROUP_SUFFIX)
-        for m in iter_manifests(loaded)
-    )
-
-
 def _gitops_paths(files: Sequence[LoadedFile]) -> Iterable[str]:
     """Paths (relative to the repository root) that Flux and Argo CD objects deploy from."""
     for loaded in files:
@@ -234,56 +211,3 @@ def _clean(nodes: Iterable[Node | None]) -> Iterable[str]:
         path = posixpath.normpath(text.lstrip("/"))
         if path != "." and not path.startswith("../"):
             yield path
-
-
-# -- .sourceignore ----------------------------------------------------------------------------------
-
-
-class _SourceIgnore:
-    """Flux's ``.sourceignore`` files of the repository, in any folder, read once each."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.stacks: dict[str, tuple[IgnoreFile, ...]] = {}
-
-    def _stack(self, directory: str) -> tuple[IgnoreFile, ...]:
-        """The ignore files of ``directory`` ("" for the root) and the folders above it, deepest first."""
-        known = self.stacks.get(directory)
-        if known is not None:
-            return known
-        above = self._stack(posixpath.dirname(directory)) if directory else ()
-        text = read_text(
-            os.path.join(self.root, *directory.split("/"), _SOURCEIGNORE)
-            if directory
-            else os.path.join(self.root, _SOURCEIGNORE)
-        )
-        parsed = IgnoreFile.parse(text.split("\n"), directory + "/" if directory else "") if text else None
-        stack = (parsed, *above) if parsed is not None and parsed.runs else above
-        self.stacks[directory] = stack
-        return stack
-
-    def excludes(self, display: str) -> bool:
-        """Whether Flux leaves ``display`` out of the artifact it builds.
-
-        Flux matches each path with go-git's matcher, not git's walk: a file under
-        an excluded folder is fetched when a later pattern re-includes it
-        (``/secrets/`` then ``!/secrets/config.yaml``). The path itself is asked
-        first, then its folders from the deepest: the most specific match decides.
-        """
-        if not _inside_root(display):
-            return False
-        parts = display.split("/")
-        for count in range(len(parts), 0, -1):
-            path = "/".join(parts[:count])
-            verdict = _decide(self._stack("/".join(parts[: count - 1])), path, count < len(parts))
-            if verdict is not None:
-                return verdict
-        return False
-
-
-def _decide(stack: Sequence[IgnoreFile], relative: str, is_dir: bool) -> bool | None:
-    for ignore_file in stack:
-        verdict = ignore_file.decide(relative, is_dir)
-        if verdict is not None:
-            return verdict
-    return None
