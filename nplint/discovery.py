@@ -68,6 +68,27 @@ _TEST_RUNNER_FILES = {
 _KUTTL_SUITE = frozenset(("kuttl-test.yaml", "kuttl-test.yml"))
 #: A kuttl (or kuttl-style Chainsaw) test step's assertion: ``00-assert.yaml``, ``01-errors.yaml``.
 _STEP_ASSERTION = re.compile(r"\d+-(?:assert|errors)\.ya?ml\Z")
+#: Top-level folders where a software project keeps its tests' inputs.
+_PROJECT_TEST_FOLDERS = frozenset(("test", "tests", "e2e", "e2e-tests", "e2etests"))
+#: Build files that make a repository a software project (not a deployment repository).
+_PROJECT_FILES = frozenset(
+    (
+        "go.mod",
+        "package.json",
+        "pyproject.toml",
+        "setup.py",
+        "Cargo.toml",
+        "pom.xml",
+        "build.gradle",
+        "build.gradle.kts",
+        "Gemfile",
+        "composer.json",
+    )
+)
+_DETAIL_PROJECT_TESTS = (
+    "a software project's tests (its {marker} is at the root): test inputs, not manifests; "
+    "`lint-test-folders: true` lints it"
+)
 _DETAIL_TEST_FOLDER = (
     "{runner} test folder (holds {marker}), not manifests; `lint-test-folders: true` lints it"
 )
@@ -416,6 +437,8 @@ class _Discoverer:
     kuttl_dirs: dict[str, str] = field(default_factory=dict)
     #: Real path of a directory → its test runner, for files named one by one (pre-commit).
     runner_cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+    #: The build file that makes the root a software project ("" for none), once looked for.
+    project_marker: str | None = None
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -637,6 +660,21 @@ class _Discoverer:
                 self._visit_file(walk, directory, entry, ignore, in_chart)
             # Anything else (a broken link, a socket) is not a manifest.
 
+    def _project_marker(self, directory: str) -> str | None:
+        """The build file that makes the repository root a software project, if ``directory`` is the root.
+
+        A software project's top-level `test/` or `tests/` holds its test inputs (broken
+        on purpose, one case per file), not what it deploys; below the root such a name is
+        as likely an environment (`overlays/test/`), which is left alone.
+        """
+        if directory != self.root_real:
+            return None
+        if self.project_marker is None:
+            names = set(_listing(directory))
+            found = sorted(names & _PROJECT_FILES)
+            self.project_marker = found[0] if found else ""
+        return self.project_marker or None
+
     def _test_folder(self, walk: _Walk, directory: _Dir, names: set[str]) -> bool:
         """Whether ``directory`` is a test runner's folder; if so it is reported as skipped."""
         for suite in sorted(_KUTTL_SUITE & names):
@@ -705,6 +743,12 @@ class _Discoverer:
             detail = deployment_scope.DETAIL_TESTDATA
             self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
             return
+        if self.skip_test_folders and entry.name in _PROJECT_TEST_FOLDERS:
+            marker = self._project_marker(parent.real)
+            if marker is not None:
+                detail = _DETAIL_PROJECT_TESTS.format(marker=marker)
+                self._skip(walk.prefix + relative + "/", SKIP_TEST_FOLDER, detail)
+                return
         link = entry.is_symlink()
         if link:
             real = os.path.realpath(entry.path)

@@ -157,3 +157,47 @@ def test_alternative_files_are_units_of_their_own(tmp_path: Path) -> None:
     }
     # Objects that name no namespace still land in the folder's unnamed namespace.
     assert units["d/standard.yaml"].unnamed_namespace == "d/"
+
+
+# -- a software project's top-level test folders ---------------------------------------------------
+
+_OPEN = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: open, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress: [{}]
+"""
+
+
+def _project(root: Path, build_file: str | None) -> Path:
+    files = {
+        "tests/checks/open.yaml": _OPEN,
+        "deploy/open.yaml": _OPEN,
+        "deploy/overlays/test/open.yaml": _OPEN.replace("shop", "staging"),
+    }
+    if build_file is not None:
+        files[build_file] = "module example.org/tool\n"
+    _write(root, files)
+    return root
+
+
+def test_a_software_projects_top_level_tests_are_skipped(tmp_path: Path) -> None:
+    root = _project(tmp_path, "go.mod")
+    found = discover([str(root)], root=root)
+    assert [(s.display, s.reason) for s in found.skipped if s.reason == SKIP_TEST_FOLDER] == [
+        ("tests/", SKIP_TEST_FOLDER)
+    ]
+    paths = sorted({f.path for f in lint_paths(["."], root=root, select=["NP105"]).findings})
+    # A `test` folder below the root is as likely an environment: linted.
+    assert paths == ["deploy/open.yaml", "deploy/overlays/test/open.yaml"]
+    linted = lint_paths(["."], root=root, select=["NP105"], extra={"lint-test-folders": True})
+    assert sorted({f.path for f in linted.findings}) == [*paths, "tests/checks/open.yaml"]
+
+
+def test_without_a_build_file_top_level_tests_are_linted(tmp_path: Path) -> None:
+    root = _project(tmp_path, None)
+    paths = sorted({f.path for f in lint_paths(["."], root=root, select=["NP105"]).findings})
+    assert paths == ["deploy/open.yaml", "deploy/overlays/test/open.yaml", "tests/checks/open.yaml"]

@@ -139,9 +139,19 @@ class MissingNamespace(Rule):
                 continue
             if policy.node.get_map("metadata") is None:
                 continue
+            if NAMESPACE_SELECTOR_ANNOTATION in policy.annotations:
+                # Config Sync creates a copy in every namespace its NamespaceSelector matches:
+                # leaving the namespace out is how such an object is written.
+                continue
             reported.setdefault(policy.path, []).append(policy)
         if not reported:
             return
+        libraries = _policy_library_folders(ctx)
+        reported = {
+            path: policies
+            for path, policies in reported.items()
+            if str(PurePosixPath(path).parent) not in libraries
+        }
         named = _files_naming_a_namespace(ctx)
         for path, policies in reported.items():
             if len(policies) > 1 and path not in named:
@@ -180,6 +190,31 @@ class MissingNamespace(Rule):
             fix=None if is_unnamed(policy.namespace) else f"namespace: {policy.namespace}",
             detail=detail,
         )
+
+
+#: The annotation of a Config Sync object that its NamespaceSelector places in namespaces.
+NAMESPACE_SELECTOR_ANNOTATION = "configmanagement.gke.io/namespace-selector"
+
+
+def _policy_library_folders(ctx: RuleContext) -> set[str]:
+    """Folders of a policy library: sibling folders that hold namespace-less policies and nothing else.
+
+    A parent with two or more such folders (``policies/logging/``, ``policies/baseline/``)
+    is a library applied with ``-n`` to the namespaces each folder is for, by a script or
+    an Ansible playbook: leaving the namespace out is the design, not a slip.
+    """
+    holds: dict[str, set[str]] = {}
+    for obj in ctx.inventory.objects:
+        folder = str(PurePosixPath(obj.path).parent)
+        kinds = holds.setdefault(folder, set())
+        named = obj.namespace_explicit if isinstance(obj, NetworkPolicy) else True
+        kinds.add("policy" if isinstance(obj, NetworkPolicy) and not named else "other")
+    only_policies = {folder for folder, kinds in holds.items() if kinds == {"policy"}}
+    siblings: dict[str, list[str]] = {}
+    for folder in only_policies:
+        if folder not in (".", ""):
+            siblings.setdefault(str(PurePosixPath(folder).parent), []).append(folder)
+    return {folder for group in siblings.values() if len(group) >= 2 for folder in group}
 
 
 def _files_naming_a_namespace(ctx: RuleContext) -> set[str]:
