@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, SeqNode
-from nplint.model import Direction, KubeObject, NetworkPolicy
+from nplint.model import Direction, KubeObject, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.units import is_unnamed
 from nplint.units.units import KUSTOMIZE, NAMESPACED_KINDS, PLAIN
@@ -197,7 +197,7 @@ NAMESPACE_SELECTOR_ANNOTATION = "configmanagement.gke.io/namespace-selector"
 
 
 def _policy_library_folders(ctx: RuleContext) -> set[str]:
-    """Folders of a policy library: sibling folders that hold namespace-less policies and nothing else.
+    """Folders of a policy library: sibling folders of namespace-less policies, without workloads.
 
     A parent with two or more such folders (``policies/logging/``, ``policies/baseline/``)
     is a library applied with ``-n`` to the namespaces each folder is for, by a script or
@@ -207,8 +207,12 @@ def _policy_library_folders(ctx: RuleContext) -> set[str]:
     for obj in ctx.inventory.objects:
         folder = str(PurePosixPath(obj.path).parent)
         kinds = holds.setdefault(folder, set())
-        named = obj.namespace_explicit if isinstance(obj, NetworkPolicy) else True
-        kinds.add("policy" if isinstance(obj, NetworkPolicy) and not named else "other")
+        metadata = obj.node.get_map("metadata")
+        named = metadata is not None and bool(metadata.get_str("namespace"))
+        if isinstance(obj, Workload) or named:
+            kinds.add("other")  # pods of its own, or a namespace written down: not a library
+        elif isinstance(obj, NetworkPolicy):
+            kinds.add("policy")
     only_policies = {folder for folder, kinds in holds.items() if kinds == {"policy"}}
     siblings: dict[str, list[str]] = {}
     for folder in only_policies:
