@@ -19,9 +19,10 @@ last one stays), and counted in the same size bound. The pack holds only what th
 last run loaded, so it never grows past one repository's documents, and one past
 :data:`MAX_PACK_BYTES` is not written at all.
 
-What the pack says is only ever what this version of the loader made from those
-bytes: the key of the pack covers nplint's version and the source of the loader
-itself, so a loader that changed (a new release, or a developer's edit) starts over.
+What the pack says is only ever what this version of nplint made from those bytes:
+the key of the pack covers Python's and PyYAML's versions and the source of every
+module of nplint, so a loader that changed (a new release, or a developer's edit)
+starts over.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ def _environment() -> bytes:
 
 
 def _loader_fingerprint() -> bytes:
-    """A digest of the parsing environment and the loader's own source: what a stored record depends on."""
-    digest = hashlib.sha256(b"nplint documents 1\0" + _environment())
-    package = Path(__file__).resolve().parent / "loading"
-    for source in sorted(package.glob("*.py")):
-        with contextlib.suppress(OSError):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-    return digest.digest()
+    """What a stored record depends on: the parsing environment and nplint's own source.
+
+    The whole package, not the loader alone: what reads a file before the loader (the
+    judgement of undecodable bytes) counts as much.
+    """
+    from nplint.result_cache import code_fingerprint
+
+    return hashlib.sha256(b"nplint documents 1\0" + code_fingerprint()).digest()
 
 
 class _StoredFile(LoadedFile):
@@ -189,8 +191,8 @@ class DocumentCache:
             record = encode(loaded)
             if record is not None:  # a file with YAML aliases is not kept; it loads from its text
                 self._used[key] = record[1:]
-        if not self._fresh and self._used.keys() == self._known.keys():
-            return
+        if self._used.keys() == self._known.keys():
+            return  # the pack there holds exactly this run's documents
         self._fresh.clear()
         try:
             data = marshal.dumps((self._fingerprint, self._used))
