@@ -153,7 +153,7 @@ def _same_message(nested: str, top: str) -> bool:
     nested = nested.replace(_PREFIX, "")
     if nested == top:
         return True
-    for cut in ("...)", "…)"):
+    for cut in ("...)", "…)", "…"):
         if cut in nested and cut in top:
             nested_head, _, nested_tail = nested.partition(cut)
             top_head, _, top_tail = top.partition(cut)

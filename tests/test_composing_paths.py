@@ -207,3 +207,11 @@ def test_positions_pack_narrow_or_wide_and_come_back(
     assert unpack(with_end(packed, end_line, end_column)) == (pos[0], pos[1], end_line, end_column)
     if pos[0] < NARROW_LINES and max(pos[1], pos[3], pos[2] - pos[0]) < NARROW:
         assert packed < 1 << 57  # stored in 32 bytes, with a key's style too
+
+
+@pytest.mark.parametrize("text", ["--- [0: 0 ]\n", "[a: b  , c]\n", "x: [k: {y: 1} ]\n"])
+def test_an_implicit_pair_in_a_flow_sequence_ends_where_its_value_ends(text: str) -> None:
+    # libyaml ends such a mapping after the blanks that follow its value (found by the property test).
+    outcome = both_ways(text)
+    assert outcome is not None
+    assert outcome[0] == outcome[1]

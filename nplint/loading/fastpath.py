@@ -149,6 +149,17 @@ def _node(source: Any, parent: MapNode | SeqNode | None) -> Node:
     return node
 
 
+def _implicit_pair(source: Any) -> bool:
+    """Whether a flow mapping is a single pair written without braces (``[a: b ]``).
+
+    libyaml ends such a mapping after the blanks that follow its value; the event
+    composer ends it where the value ends, as it ends block collections.
+    """
+    if type(source) is not _YMapping or not source.value:
+        return False
+    return bool(source.start_mark.index == source.value[0][0].start_mark.index)
+
+
 def _convert(root: Any, seen: set[int] | None) -> Node:
     top = _node(root, None)
     top.key = top.key_at = None
@@ -220,7 +231,7 @@ def _convert(root: Any, seen: set[int] | None) -> Node:
     # Children before parents: the start is kept, the end replaced (nodes.with_end,
     # inlined for the narrow form).
     for source, target, last in reversed(finish):
-        if source.flow_style:
+        if source.flow_style and not _implicit_pair(source):
             end = source.end_mark
             end_line = end.line + 1
             end_column = end.column + 1

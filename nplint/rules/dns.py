@@ -294,16 +294,16 @@ class EgressBlocksDns(Rule):
         port_text = "/".join(map(str, ports))
         platform = ctx.cluster.platform.reason
         for policy, labels, needs in sorted(blamed.values(), key=lambda e: (e[0].path, e[0].span)):
-            who = listed((capped(label, 45) for label in labels), 1)
+            who = listed((capped(label, _WHO_LIMIT) for label in labels), 1)
             dns_port = f"UDP {port_text}"
             weak = "strong" not in needs
             if weak:
                 message = (
-                    f"egress of {who} reaches only addresses, not DNS ({dns_port}): "
-                    "if these pods resolve names, allow DNS"
+                    f"{who}: egress only to addresses, none to DNS ({dns_port}): "
+                    "if they look names up, allow it"
                 )
             else:
-                message = f"egress of {who} is isolated with no rule to DNS ({dns_port}): name lookups fail"
+                message = f"{who}: egress isolated, no rule to DNS ({dns_port}): name lookups fail"
             detail = (
                 f"This policy isolates the egress of {listed_in_full(labels)}, and no egress rule of the "
                 f"policies selecting them allows {dns_port} to the cluster DNS pods ({dns_labels} in "
@@ -360,6 +360,8 @@ class EgressBlocksDns(Rule):
         return replace(finding, level=Level.NOTE) if self.effective_level.rank > Level.NOTE.rank else finding
 
 
+#: Characters of the pods' description in a headline (the detail names them whole).
+_WHO_LIMIT = 32
 #: Characters of a label key in the "cannot tell" note.
 _KEY_LIMIT = 30
 
