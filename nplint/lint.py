@@ -432,7 +432,9 @@ def judge_worlds(
     merged = [
         replace(
             finding,
-            message=f"{_shared_message(finding.message, messages[key])} ({_worlds_named(where[key])})",
+            message=(
+                f"{_shared_message(finding.message, messages[key])} ({_worlds_named(where[key], worlds)})"
+            ),
             detail=_worlds_detail(finding.detail, where[key]),
             worlds=tuple(w.label for w in where[key]),
         )
@@ -445,8 +447,15 @@ def judge_worlds(
 WORLDS_NAMED = 2
 
 
-def _worlds_named(worlds: Sequence[World]) -> str:
-    return naming(worlds, limit=WORLDS_NAMED)
+def _worlds_named(holding: Sequence[World], worlds: Sequence[World]) -> str:
+    """The worlds a finding holds in, as its headline ends: two named, or all of them counted.
+
+    A finding every one of many worlds holds is no more about the first two than the
+    rest: naming them would send the reader to unrelated folders.
+    """
+    if len(holding) == len(worlds) > WORLDS_NAMED:
+        return f"in all {len(worlds)} worlds"
+    return naming(holding, limit=WORLDS_NAMED)
 
 
 def _worlds_detail(detail: str, worlds: Sequence[World]) -> str:

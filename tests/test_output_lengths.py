@@ -137,7 +137,11 @@ def test_a_finding_of_many_worlds_names_two_and_details_all() -> None:
     from nplint.units.worlds import OVERLAY
 
     worlds = [World(name, OVERLAY, (Unit(f"overlays/{name}", "kustomize"),)) for name in ("a", "b", "c")]
-    assert _worlds_named(worlds) == "in overlays a, b and 1 more"
+    # Three of four worlds: two named. All of them: counted, none named (naming two would mislead).
+    four = [*worlds, World("d", OVERLAY, (Unit("overlays/d", "kustomize"),))]
+    assert _worlds_named(worlds, four) == "in overlays a, b and 1 more"
+    assert _worlds_named(worlds, worlds) == "in all 3 worlds"
+    assert _worlds_named(worlds[:2], worlds[:2]) == "in overlays a, b"
     assert _worlds_detail("Why.", worlds) == "Why. It holds in overlays a, b, c."
     assert _worlds_detail("Why.", worlds[:2]) == "Why."
 
