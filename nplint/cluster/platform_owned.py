@@ -18,6 +18,8 @@ from nplint.model import LabelSelector, Operator
 KUBERNETES_NAMESPACES = frozenset(("kube-system", "kube-public", "kube-node-lease"))
 #: OpenShift's namespaces: ``openshift`` and ``openshift-*``, where its cluster operators run.
 OPENSHIFT_PREFIX = "openshift-"
+#: The prefix of the namespaces GKE runs its managed add-ons in (Dataplane V2 observability, …).
+GKE_MANAGED_PREFIX = "gke-managed-"
 
 #: The label the API server sets on every namespace: its value is known, its name.
 _NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -31,13 +33,16 @@ def platform_namespace(name: str, defined: bool) -> bool:
 
     The three namespaces Kubernetes creates are the platform's even when the
     repository has a Namespace object for them (it can only add labels). An
-    ``openshift-*`` namespace the repository defines itself is the repository's.
+    ``openshift-*`` namespace (OpenShift's) or ``gke-managed-*`` one (GKE's managed
+    add-ons) is the platform's unless the repository defines it itself.
 
     :param defined: whether the repository (the world) has a Namespace object for it.
     """
     if name in KUBERNETES_NAMESPACES:
         return True
-    return not defined and (name == "openshift" or name.startswith(OPENSHIFT_PREFIX))
+    return not defined and (
+        name == "openshift" or name.startswith(OPENSHIFT_PREFIX) or name.startswith(GKE_MANAGED_PREFIX)
+    )
 
 
 def platform_label(key: str) -> bool:
