@@ -939,17 +939,20 @@ def map_back(findings: Iterable[Finding], rendered: Sequence[Rendered]) -> list[
     """
     by_display = {r.target.display: r for r in rendered}
     lines = _RenderedLines()
-    moved = [_with_related_mapped(f, by_display, lines) if f.related else f for f in findings]
-    return _map_primary(moved, by_display, lines)
+    # Each render's sources indexed once, each template read once: a render of N objects
+    # with a finding on each costs N lookups, not N x N comparisons.
+    indexes = _SourceIndexes()
+    moved = [_with_related_mapped(f, by_display, lines, indexes) if f.related else f for f in findings]
+    return _map_primary(moved, by_display, lines, indexes)
 
 
 def _map_primary(
-    findings: Iterable[Finding], by_display: dict[str, Rendered], lines: _RenderedLines
+    findings: Iterable[Finding],
+    by_display: dict[str, Rendered],
+    lines: _RenderedLines,
+    indexes: _SourceIndexes,
 ) -> list[Finding]:
     mapped: list[Finding] = []
-    # Each render's sources indexed once, each template read once: a render of N objects
-    # with a finding on each costs N lookups, not N x N comparisons.
-    indexes: dict[str, _SourceIndex] = {}
     texts = charts.TemplateTexts()
     for finding in findings:
         render = by_display.get(finding.path)
@@ -962,15 +965,9 @@ def _map_primary(
             continue
         tool = "kustomize" if render.target.tool == "kustomize" else "helm template"
         note = _rendered_note(tool, render.target.directory)
-        index = indexes.get(finding.path)
-        if index is None:
-            index = indexes[finding.path] = _SourceIndex(render.sources)
-        candidates = index.sources_of(finding)
         rendered_object = lines.at(render, finding.span.line)
         api_version = rendered_object.node.get_str("apiVersion") if rendered_object is not None else None
-        if api_version is not None:
-            # Two versions of one object (``v1alpha1`` and ``v1beta1`` samples) are told apart by it.
-            candidates.sort(key=lambda manifest: manifest.node.get_str("apiVersion") != api_version)
+        candidates = indexes.of(render).sources_of(finding.object.kind, finding.object.name, api_version)
         if not candidates:
             placed = charts.inflated_template(render.root_real, render.chart_homes, finding.object, texts)
             if placed is not None:
@@ -1051,55 +1048,49 @@ class _SourceIndex:
         for kind, names in self.named.items():
             self.lengths[kind] = sorted({len(name) for name in names})
 
-    def sources_of(self, finding: Finding) -> list[Manifest]:
-        """The source manifests of the object of ``finding``, in source order; [] when not known."""
-        obj = finding.object
-        assert obj is not None
-        names = self.named.get(obj.kind)
+    def sources_of(self, kind: str, name: str, api_version: str | None = None) -> list[Manifest]:
+        """The source manifests of the rendered object ``kind``/``name``, in source order; [] when not known.
+
+        Sources of the rendered object's ``api_version`` come first: two versions of one
+        object (``v1alpha1`` and ``v1beta1`` samples) are told apart by it.
+        """
+        found = self._named(kind, name)
+        if api_version is not None:
+            found.sort(key=lambda manifest: manifest.node.get_str("apiVersion") != api_version)
+        return found
+
+    def _named(self, kind: str, name: str) -> list[Manifest]:
+        names = self.named.get(kind)
         if names is None:
             return []
-        exact = names.get(obj.name)
+        exact = names.get(name)
         if exact:
             return [manifest for _, manifest in exact]
         # A shorter name inside the object's (namePrefix / nameSuffix keep it): every
         # piece of the object's name of a length some source name has.
         near: dict[int, Manifest] = {}
-        for length in self.lengths[obj.kind]:
-            if length >= len(obj.name):
+        for length in self.lengths[kind]:
+            if length >= len(name):
                 break
-            for start in range(len(obj.name) - length + 1):
-                for position, manifest in names.get(obj.name[start : start + length], ()):
+            for start in range(len(name) - length + 1):
+                for position, manifest in names.get(name[start : start + length], ()):
                     near[position] = manifest
         if len({_name(manifest) for manifest in near.values()}) != 1:
             return []
         return [near[position] for position in sorted(near)]
 
 
-def _sources_of(
-    kind: str, rendered_name: str, sources: Sequence[Manifest], api_version: str | None = None
-) -> list[Manifest]:
-    """The source manifests of a rendered object: same kind, and the same name up to a prefix/suffix.
+class _SourceIndexes:
+    """The :class:`_SourceIndex` of each render, made when first asked for."""
 
-    Sources of the rendered object's ``api_version`` come first: two versions of one
-    object (``v1alpha1`` and ``v1beta1`` samples) are told apart by it.
-    """
-    exact: list[Manifest] = []
-    near: list[Manifest] = []
-    for manifest in sources:
-        metadata = manifest.node.get_map("metadata")
-        name = metadata.get_str("name") if metadata is not None else None
-        if manifest.kind != kind or not name:
-            continue
-        if name == rendered_name:
-            exact.append(manifest)
-        elif name in rendered_name:  # namePrefix / nameSuffix keep the source name inside
-            near.append(manifest)
-    if not exact:
-        names = {_name(m) for m in near}
-        exact = near if len(names) == 1 else []
-    if api_version is not None:
-        exact.sort(key=lambda manifest: manifest.node.get_str("apiVersion") != api_version)
-    return exact
+    def __init__(self) -> None:
+        self.by_display: dict[str, _SourceIndex] = {}
+
+    def of(self, render: Rendered) -> _SourceIndex:
+        index = self.by_display.get(render.target.display)
+        if index is None:
+            index = self.by_display[render.target.display] = _SourceIndex(render.sources)
+        return index
 
 
 class _RenderedLines:
@@ -1122,12 +1113,16 @@ class _RenderedLines:
         return None
 
 
-def _with_related_mapped(finding: Finding, by_display: dict[str, Rendered], lines: _RenderedLines) -> Finding:
-    related = tuple(_related_back(r, by_display, lines) for r in finding.related)
+def _with_related_mapped(
+    finding: Finding, by_display: dict[str, Rendered], lines: _RenderedLines, indexes: _SourceIndexes
+) -> Finding:
+    related = tuple(_related_back(r, by_display, lines, indexes) for r in finding.related)
     return replace(finding, related=related) if related != finding.related else finding
 
 
-def _related_back(related: Related, by_display: dict[str, Rendered], lines: _RenderedLines) -> Related:
+def _related_back(
+    related: Related, by_display: dict[str, Rendered], lines: _RenderedLines, indexes: _SourceIndexes
+) -> Related:
     """A related location in rendered output, moved to the source of the object at its line.
 
     Without a known source it goes to the top of the chart's or kustomization's
@@ -1151,7 +1146,7 @@ def _related_back(related: Related, by_display: dict[str, Rendered], lines: _Ren
         shown = f"{render.target.directory}/{template[len(render.directory) :].lstrip('/')}"
         shown = shown.lstrip("/") if not render.target.directory else shown
         return Related(shown, Span.point(charts.object_line(text, manifest.kind, name), 1), related.message)
-    candidates = _sources_of(manifest.kind, name, render.sources, manifest.node.get_str("apiVersion"))
+    candidates = indexes.of(render).sources_of(manifest.kind, name, manifest.node.get_str("apiVersion"))
     if not candidates:
         return Related(related.path, FILE_START_POINT, related.message)
     origin = candidates[0]

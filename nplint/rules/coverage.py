@@ -260,6 +260,21 @@ def pinned_names(selector: LabelSelector) -> set[str] | None:
     return names
 
 
+def peer_namespaces(peer: Peer, policy: NetworkPolicy, inventory: Inventory) -> list[str] | None:
+    """The namespaces a selector peer reaches, when they are known by name; None otherwise.
+
+    A label selector may match namespaces the repository does not show; only one that
+    names its namespaces is known to reach nothing else.
+    """
+    if peer.namespace_selector is None:
+        return [policy.namespace]
+    pinned = pinned_names(peer.namespace_selector)
+    if pinned is None:
+        return None
+    selector = peer.namespace_selector
+    return sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
+
+
 class PeerSelectsNothing(Rule):
     id = "NP206"
     name = "peer-selects-nothing"
@@ -289,16 +304,7 @@ class PeerSelectsNothing(Rule):
         inventory = ctx.inventory
         if not peer.is_selector_peer or peer.pod_selector is None or peer.pod_selector.is_empty:
             return None
-        if peer.namespace_selector is None:
-            namespaces = [policy.namespace]
-        else:
-            # A label selector may match namespaces the repository does not show; only
-            # one that names its namespaces is known to reach nothing else.
-            pinned = pinned_names(peer.namespace_selector)
-            if pinned is None:
-                return None
-            selector = peer.namespace_selector
-            namespaces = sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
+        namespaces = peer_namespaces(peer, policy, inventory)
         # Only where every namespace the peer reaches has its workloads in the repository.
         if not namespaces or any(
             not shares_area(policy.path, workloads.get(name, ())) for name in namespaces

@@ -16,7 +16,7 @@ from nplint.findings import Finding, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Peer, Workload
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.coverage import pinned_names, shares_area, workloads_by_namespace
+from nplint.rules.coverage import peer_namespaces, shares_area, workloads_by_namespace
 from nplint.untrusted import shown
 
 CONTROL_PLANE_NAMESPACE = "kube-system"
@@ -51,17 +51,6 @@ def matches_host_network_pods(
         ):
             return True
     return False
-
-
-def peer_namespaces(peer: Peer, policy: NetworkPolicy, inventory: Inventory) -> list[str] | None:
-    """The namespaces a selector peer reaches, when they are known by name; None otherwise."""
-    if peer.namespace_selector is None:
-        return [policy.namespace]
-    pinned = pinned_names(peer.namespace_selector)
-    if pinned is None:
-        return None
-    selector = peer.namespace_selector
-    return sorted(n for n in pinned if selector.matches(inventory.namespace_labels(n)))
 
 
 class PeerSelectsHostNetworkPods(Rule):
