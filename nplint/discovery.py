@@ -213,6 +213,24 @@ def test_runner(names: Iterable[str]) -> tuple[str, str] | None:
     return found
 
 
+def folder_test_runner(directory: str, names: Iterable[str] | None = None) -> tuple[str, str] | None:
+    """The test runner of the folder ``directory`` holding ``names`` (read when not given), or None.
+
+    A hidden folder (`.chainsaw-test/`) whose subfolders are tests is a test folder as
+    a whole: the tests share inputs kept beside them (`resources/`). A visible one is
+    not: it holds what the tests test.
+    """
+    names = sorted(_listing(directory) if names is None else names)
+    found = test_runner(names)
+    if found is None and os.path.basename(directory).startswith("."):
+        for name in names:
+            child = os.path.join(directory, name)
+            below = test_runner(_listing(child)) if os.path.isdir(child) else None
+            if below is not None:
+                return (below[0], f"{name}/{below[1]}")
+    return found
+
+
 def kuttl_test_dirs(path: str) -> list[str]:
     """The ``testDirs`` a kuttl suite file names (relative to its folder)."""
     document = load_kustomization(path)
@@ -691,24 +709,10 @@ class _Discoverer:
         return True
 
     def _runner(self, directory: str, names: Iterable[str]) -> tuple[str, str] | None:
-        """The test runner of ``directory`` (a real path) holding ``names``, or None.
-
-        A hidden folder (`.chainsaw-test/`) whose subfolders are tests is a test folder as
-        a whole: the tests share inputs kept beside them (`resources/`). A visible one is
-        not: it holds what the tests test.
-        """
+        """:func:`folder_test_runner` of ``directory`` (a real path), asked once per run."""
         if directory in self.runner_cache:
             return self.runner_cache[directory]
-        names = sorted(names)
-        found = test_runner(names)
-        if found is None and os.path.basename(directory).startswith("."):
-            for name in names:
-                child = os.path.join(directory, name)
-                below = test_runner(_listing(child)) if os.path.isdir(child) else None
-                if below is not None:
-                    found = (below[0], f"{name}/{below[1]}")
-                    break
-        self.runner_cache[directory] = found
+        found = self.runner_cache[directory] = folder_test_runner(directory, names)
         return found
 
     def _in_test_folder(self, directory: str) -> tuple[str, tuple[str, str]] | None:

@@ -22,7 +22,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 
 from nplint.deployment_scope import SKIP_NOT_DEPLOYED, is_hidden, kustomization_resource_paths
-from nplint.discovery import Discovery, SkippedFile, load_kustomization, test_runner
+from nplint.discovery import Discovery, SkippedFile, folder_test_runner, load_kustomization
 from nplint.loading import LoadedFile, iter_manifests
 from nplint.loading.nodes import MapNode, Node, SeqNode
 
@@ -51,7 +51,7 @@ def set_aside(
     hidden -= _named_directories(found, files, root, hidden)
     # A test runner's hidden folder (`.chainsaw-test/`) is a test folder: `lint-test-folders`
     # decides about it, and discovery names it as such.
-    hidden = {d for d in hidden if not _test_runner_folder(os.path.join(root, *d.split("/")))}
+    hidden = {d for d in hidden if folder_test_runner(os.path.join(root, *d.split("/"))) is None}
 
     def verdict(display: str) -> str | None:
         """Why ``display`` is set aside: the dot-directory it is in, or None."""
@@ -74,21 +74,6 @@ def set_aside(
             _note(skipped, item.display, why)
     ordered = sorted(skipped.values(), key=lambda s: (s.display.encode("utf-8", "surrogateescape"), s.reason))
     return Discovery(tuple(kept_files), tuple(ordered), found.missing), kept_loaded
-
-
-def _test_runner_folder(path: str) -> bool:
-    """Whether the folder at ``path`` holds a test runner's file, or its subfolders do."""
-    names = _names(path)
-    if test_runner(names) is not None:
-        return True
-    return any(test_runner(_names(os.path.join(path, name))) is not None for name in names)
-
-
-def _names(path: str) -> list[str]:
-    try:
-        return os.listdir(path) if os.path.isdir(path) else []
-    except OSError:
-        return []
 
 
 def _note(skipped: dict[str, SkippedFile], display: str, why: str) -> None:
