@@ -47,7 +47,7 @@ _SUFFIX = ".pack"
 _RESULT_SUFFIX = ".result"
 
 
-def _environment() -> bytes:
+def parsing_environment() -> bytes:
     """nplint's version and what parses for it: Python, PyYAML, and whether libyaml is there."""
     import sys
 

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nplint.config import PROBE_FILE_LIMIT, RefusedFile, read_regular_file, repository_path
 from nplint.findings import Finding, Level, ObjectRef, Related, Span
-from nplint.reading import read_bounded
 
 if TYPE_CHECKING:
     from nplint.config import Config
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["decode_outcome", "encode_outcome", "run_key"]
 
-#: The most bytes of a probe file hashed into a key, as NP801 reads at most that much.
-_PROBE_LIMIT = 4 * 1024 * 1024
 _FINDING_FIELDS = (
     "rule_id",
     "level",
@@ -67,9 +65,9 @@ def code_fingerprint() -> bytes:
     """A digest of every module of the nplint package and the parsing environment (computed once)."""
     global _code_digest
     if _code_digest is None:
-        from nplint.document_cache import _environment
+        from nplint.document_cache import parsing_environment
 
-        digest = hashlib.sha256(b"nplint code\0" + _environment())
+        digest = hashlib.sha256(b"nplint code\0" + parsing_environment())
         package = Path(__file__).resolve().parent
         for source in sorted(package.rglob("*.py")):
             digest.update(source.relative_to(package).as_posix().encode() + b"\0")
@@ -129,11 +127,15 @@ def run_key(
 
 
 def _probe_digest(entry: str, root: Path) -> str:
+    """The digest of a probe file ``expect`` names, read as NP801 reads it: inside the repository only."""
     path = Path(entry) if Path(entry).is_absolute() else root / entry
     try:
-        return hashlib.sha256(read_bounded(path, _PROBE_LIMIT)).hexdigest()
-    except OSError as error:
-        return f"unread: {type(error).__name__}"
+        repository_path(str(path), root=root, missing_ok=True)
+        return hashlib.sha256(read_regular_file(path, PROBE_FILE_LIMIT)).hexdigest()
+    except ValueError as error:
+        return f"refused: {error}"
+    except (RefusedFile, OSError) as error:  # too large, not a regular file, unreadable
+        return f"unread: {type(error).__name__}: {error}"
 
 
 def _span(span: Span) -> tuple[int, int, int, int]:

@@ -175,3 +175,16 @@ def test_findings_keep_every_field() -> None:
         assert getattr(suppressed, name) == getattr(finding, name)
     assert failed == failure
     assert result_cache.decode_outcome(b"not marshal") is None
+
+
+def test_a_probe_file_outside_the_repository_is_not_read_for_the_key(tmp_path: Path) -> None:
+    """`expect` names a file outside: the key is made without reading it, as NP801 refuses it."""
+    root = _repo(tmp_path / "repo")
+    outside = tmp_path / "secret.yaml"
+    outside.write_text(PROBES)
+    (root / ".nplint.yaml").write_text("expect: [../secret.yaml]\n")
+    first = result_cache._probe_digest("../secret.yaml", root)
+    outside.write_text(PROBES.replace("allow", "deny"))
+    assert result_cache._probe_digest("../secret.yaml", root) == first
+    assert first.startswith("refused: ")
+    assert _check(root) == _check(root, "--no-cache")
