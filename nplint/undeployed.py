@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from nplint.deployment_scope import SKIP_NOT_DEPLOYED, is_hidden, kustomization_resource_paths
 from nplint.discovery import Discovery, SkippedFile, folder_test_runner, load_kustomization
@@ -73,7 +74,8 @@ def set_aside(
             del skipped[item.display]
             _note(skipped, item.display, why)
     ordered = sorted(skipped.values(), key=lambda s: (s.display.encode("utf-8", "surrogateescape"), s.reason))
-    return Discovery(tuple(kept_files), tuple(ordered), found.missing), kept_loaded
+    # The kustomizations discovery parsed stay with it: planning takes them from there.
+    return replace(found, files=tuple(kept_files), skipped=tuple(ordered)), kept_loaded
 
 
 def _note(skipped: dict[str, SkippedFile], display: str, why: str) -> None:
@@ -115,6 +117,12 @@ def _hidden_of(display: str, hidden: set[str]) -> str | None:
     return prefix if prefix is not None and prefix in hidden else None
 
 
+def _kustomization(found: Discovery, path: str) -> object:
+    """The kustomization at ``path`` as discovery parsed it, read here only if it did not."""
+    parsed = found.kustomizations.get(os.path.realpath(path))
+    return parsed.first if parsed is not None else load_kustomization(path)
+
+
 def _named_directories(
     found: Discovery, files: Sequence[LoadedFile], root: str, hidden: set[str]
 ) -> set[str]:
@@ -135,7 +143,7 @@ def _named_directories(
             directory = posixpath.dirname(path)
             read[path] = [
                 posixpath.normpath(posixpath.join(directory, entry))
-                for entry in kustomization_resource_paths(load_kustomization(os.path.join(root, path)))
+                for entry in kustomization_resource_paths(_kustomization(found, os.path.join(root, path)))
                 if "://" not in entry and not posixpath.isabs(entry)
             ]
             references |= set(read[path])

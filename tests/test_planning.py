@@ -54,6 +54,24 @@ def _closures(root: Path, parsed: dict[str, discovery.ParsedKustomization] | Non
     return {directory: tree.closure(directory) for directory in directories}
 
 
+def test_a_dot_directory_does_not_make_planning_read_the_kustomizations_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting an unnamed dot-directory aside keeps what discovery parsed for planning."""
+    from helpers import lint_paths
+
+    _fleet(tmp_path, 2)
+    _write(tmp_path / ".archive/old.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n")
+    reads: list[str] = []
+    real_read = kustomization.read_inside
+    monkeypatch.setattr(
+        kustomization, "read_inside", lambda root, path: reads.append(path) or real_read(root, path)
+    )
+    result = lint_paths(["."], root=tmp_path, extra={"render": "never", "cache": False})
+    assert (".archive/", "not-deployed") in {(s.display, s.reason) for s in result.skipped}
+    assert [path for path in reads if path.endswith("kustomization.yaml")] == []
+
+
 def test_each_kustomization_is_read_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fleet(tmp_path, 4)
     parses: list[str] = []
