@@ -84,6 +84,7 @@ SCHEMA: dict[str, Any] = {
         "respect-gitignore": {"type": "boolean"},
         "lint-test-folders": {"type": "boolean"},
         "lint-undeployed": {"type": "boolean"},
+        "lint-generated-files": {"type": "boolean"},
         "render": {"enum": ["auto", "never"]},
         "cache": {"type": "boolean"},
         "helm-values": _CODE_LIST,
@@ -306,6 +307,8 @@ class Config:
     lint_test_folders: bool = False
     #: Lint what no deployment reads too: Go ``testdata/``, unnamed dot-directories.
     lint_undeployed: bool = False
+    #: Report the form and breadth rules on files whose header says they are generated too.
+    lint_generated_files: bool = False
     #: "auto": render kustomizations and charts when the programs are on PATH; "never".
     render: str = "auto"
     #: Keep rendered output in ``.nplint_cache/`` (false: render every time). The repository's
@@ -512,6 +515,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         respect_gitignore=bool(data.get("respect-gitignore", True)),
         lint_test_folders=bool(data.get("lint-test-folders", False)),
         lint_undeployed=bool(data.get("lint-undeployed", False)),
+        lint_generated_files=bool(data.get("lint-generated-files", False)),
         render=data.get("render", "auto"),
         cache=bool(data.get("cache", True)),
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),

@@ -82,7 +82,7 @@ class Suppression:
     path: str
     span: Span
     codes: tuple[str, ...]
-    kind: str  # "line", "file" or "annotation"
+    kind: str  # "line", "file", "annotation" or "generated" (a generated file's header)
     lines: tuple[int, ...] = ()
     object: ObjectRef | None = None
     used: set[str] = field(default_factory=set)
@@ -118,6 +118,12 @@ class Suppressor:
                 )
                 span = Span(comment.line, comment.column, comment.line, comment.column + 1)
                 self._add(Suppression(loaded.path, span, comment.codes, kind, lines))
+            if loaded.generated and not config.lint_generated_files:
+                # The file says it is generated: the rules about how a policy is written are
+                # quiet on it (their findings are kept as suppressed, never as unused).
+                quiet = tuple(rule.id for rule in registry if rule.about_form)
+                span = Span(loaded.generated, 1, loaded.generated, 2)
+                self._add(Suppression(loaded.path, span, quiet, "generated"))
         for obj in inventory.objects:
             text = obj.annotations.get(IGNORE_ANNOTATION)
             if text is None:
@@ -145,7 +151,7 @@ class Suppressor:
         for suppression in self._by_file.get(finding.path, ()):
             if not self._covers(suppression, finding.rule_id):
                 continue
-            if suppression.kind == "file":
+            if suppression.kind in ("file", "generated"):
                 return suppression
             if suppression.kind == "line" and finding.span.line in suppression.lines:
                 return suppression

@@ -43,7 +43,15 @@ def encode(loaded: Any) -> tuple[Any, ...] | None:
     except _Shared:
         return None
     suppressions = [(s.line, s.column, s.scope, s.codes, s.own_line) for s in loaded.suppressions]
-    return (loaded.path, _problems(loaded.problems), suppressions, documents, flat, loaded.kubernetes)
+    return (
+        loaded.path,
+        _problems(loaded.problems),
+        suppressions,
+        documents,
+        flat,
+        loaded.kubernetes,
+        loaded.generated,
+    )
 
 
 def decode(values: tuple[Any, ...]) -> Any:
@@ -60,15 +68,16 @@ def decode_into(loaded: Any, values: tuple[Any, ...]) -> None:
     """Set what :func:`encode` wrote on ``loaded`` but its documents: problems, suppressions, kind."""
     from nplint.loading import SuppressionComment
 
-    _, problems, suppressions, _, _, kubernetes = values
+    _, problems, suppressions, _, _, kubernetes, generated = values
     loaded.kubernetes = kubernetes
+    loaded.generated = generated
     loaded.problems = [Problem(Span(*span), message) for *span, message in problems]
     loaded.suppressions = [SuppressionComment(*s) for s in suppressions]
 
 
 def decode_documents(values: tuple[Any, ...]) -> list[Document]:
     """The documents :func:`encode` wrote, nodes and all."""
-    _, _, _, documents, flat, _ = values
+    _, _, _, documents, flat, _, _ = values
     built: list[Document] = []
     position = 0
     for index, failed, document_problems, has_root in documents:

@@ -88,6 +88,10 @@ class Rule:
     phase: ClassVar[str] = "main"
     #: A "run" rule that judges what each world's cluster is (:attr:`RuleContext.worlds`).
     needs_worlds: ClassVar[bool] = False
+    #: The rule asks for a policy to be written otherwise (its form, breadth or redundancy),
+    #: not for something that fails: quiet on a generated file (``lint-generated-files``),
+    #: where the remedy is in the generator, not the file.
+    about_form: ClassVar[bool] = False
 
     def __init__(self, level: Level | None = None) -> None:
         self.effective_level = level or self.level

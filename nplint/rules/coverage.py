@@ -184,6 +184,7 @@ class PolicySelectsNothing(Rule):
         "`spec.podSelector` matches no workload of its namespace, whose workloads are in the repository."
     )
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -106,6 +106,7 @@ class DnsUdpOnly(Rule):
     name = "dns-udp-only"
     summary = "DNS is allowed on UDP 53 but not on TCP 53, where resolvers retry truncated answers."
     level = Level.WARNING
+    about_form = True
     tags = ("egress", "dns")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -269,6 +270,7 @@ class DnsUnrestrictedDestination(Rule):
     name = "dns-unrestricted-destination"
     summary = "Port 53 is allowed to any destination: pods can query (and tunnel through) any DNS server."
     level = Level.NOTE
+    about_form = True
     tags = ("egress", "dns", "exfiltration")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -437,6 +439,7 @@ class EgressOpenToInternet(Rule):
     name = "egress-open-to-internet"
     summary = "An egress rule allows every port to every internet address (0.0.0.0/0 or ::/0)."
     level = Level.NOTE
+    about_form = True
     tags = ("egress", "ipblock")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -117,6 +117,7 @@ class MissingNamespace(Rule):
     name = "missing-namespace"
     summary = "`metadata.namespace` is omitted: the policy lands in whatever namespace it is applied to."
     level = Level.NOTE
+    about_form = True
     tags = ("hygiene", "namespaces")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -59,6 +59,7 @@ class IpBlockHostBitsSet(Rule):
     name = "ipblock-host-bits-set"
     summary = "A CIDR with host bits set (`10.0.0.1/24`): ambiguous, and rejected from Kubernetes 1.36."
     level = Level.WARNING
+    about_form = True
     tags = ("ipblock", "validation")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -95,6 +96,7 @@ class IpBlockOverlapsClusterCidr(Rule):
     name = "ipblock-overlaps-cluster-cidr"
     summary = "An ipBlock overlaps the pod or service range: whether it matches depends on the CNI."
     level = Level.WARNING
+    about_form = True
     tags = ("ipblock", "cni")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -171,6 +171,7 @@ class AllowAllNegatesDefaultDeny(Rule):
     name = "allow-all-negates-default-deny"
     summary = "A rule with no peers and no ports on a policy selecting every pod cancels the default-deny."
     level = Level.WARNING
+    about_form = True
     tags = ("isolation", "security")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -385,6 +385,7 @@ class PortNotExposed(Rule):
     name = "port-not-exposed"
     summary = "Ingress allows a port that none of the selected pods' containers declares."
     level = Level.NOTE
+    about_form = True
     tags = ("ports",)
     #: Ports of sidecars injected at admission, absent from manifests: Istio's HBONE,
     #: merged-metrics, health and Envoy-metrics ports; Linkerd's inbound and admin ports.

@@ -191,6 +191,7 @@ class RedundantRule(Rule):
     name = "redundant-rule"
     summary = "A rule whose flows another rule of the same policy already allows."
     level = Level.NOTE
+    about_form = True
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -243,6 +244,7 @@ class RedundantPolicy(Rule):
     name = "redundant-policy"
     summary = "A policy whose isolation and flows other policies of its namespace already provide."
     level = Level.NOTE
+    about_form = True
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

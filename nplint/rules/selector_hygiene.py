@@ -122,6 +122,7 @@ class SameNamespaceOnlyPeer(Rule):
     name = "same-namespace-only-peer"
     summary = "`- podSelector: {}` as a peer of its own matches the pods of the policy's namespace only."
     level = Level.NOTE
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -173,6 +174,7 @@ class AllNamespacesPeer(Rule):
     name = "all-namespaces-peer"
     summary = "A peer `namespaceSelector: {}` without a podSelector matches every pod of the cluster."
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
     #: A rule limited to ports is how a cluster-wide service (metrics, DNS, webhooks) is
     #: published; such rules are reported only with this option.
@@ -213,6 +215,7 @@ class EmptySelectorByAccident(Rule):
     name = "empty-selector-by-accident"
     summary = "A selector's `matchLabels`/`matchExpressions` is present but empty, so it matches everything."
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -462,6 +465,7 @@ class EphemeralLabelSelector(Rule):
         "(`pod-template-hash`, `controller-revision-hash`, `helm.sh/chart`, …)."
     )
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

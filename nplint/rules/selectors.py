@@ -53,6 +53,7 @@ class PeerAndOrConfusion(Rule):
         "two peers (OR) where one peer (AND) was meant."
     )
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -118,6 +119,7 @@ class ImplicitPodSelector(Rule):
     name = "implicit-pod-selector"
     summary = "`spec.podSelector` is omitted or null, which selects every pod of the namespace."
     level = Level.WARNING
+    about_form = True
     tags = ("selectors",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:

@@ -113,7 +113,9 @@ def _namespace_folders(tree: dict[str, list[LoadedFile]]) -> set[str]:
 
 def _placed(loaded: LoadedFile, targets: Sequence[str], *, abstract: bool) -> LoadedFile:
     """A copy of ``loaded`` whose objects without a namespace are placed in each of ``targets``."""
-    copy = LoadedFile(loaded.path, [], loaded.problems, loaded.suppressions, loaded.kubernetes)
+    copy = LoadedFile(
+        loaded.path, [], loaded.problems, loaded.suppressions, loaded.kubernetes, loaded.generated
+    )
     for document in loaded.documents:
         root = document.root
         if not isinstance(root, MapNode) or not targets or not _placeable(root, abstract):
