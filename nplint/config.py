@@ -67,7 +67,7 @@ _FACTS: dict[str, Any] = {
     "service-cidr": _STR_OR_LIST,
     "node-cidr": _STR_OR_LIST,
     # The distribution, where it changes the facts (OpenShift's DNS); unset: detected.
-    "platform": {"enum": ["openshift", "kubernetes"]},
+    "platform": {"enum": ["openshift", "aks", "kubernetes"]},
 }
 
 SCHEMA: dict[str, Any] = {
@@ -263,6 +263,10 @@ class DNSFacts:
     ports: tuple[int, ...] = (53,)
     service_ip: str | None = None
     node_local_ip: str | None = None
+    #: Labels the platform sets on the DNS pods and on their namespace besides their identity
+    #: (``pod_labels``): known facts of a detected platform, never configured.
+    platform_pod_labels: Mapping[str, str] = field(default_factory=dict)
+    platform_namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

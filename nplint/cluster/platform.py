@@ -14,21 +14,37 @@ SecurityContextConstraints, a DeploymentConfig, a Project, an operator or config
 resource) can only be applied to an OpenShift cluster, so a world that holds one
 is deployed to OpenShift. Declared beats detected, and declared DNS facts
 (``cluster.dns``) beat the platform's.
+
+AKS (Azure Kubernetes Service) runs upstream CoreDNS (``k8s-app: kube-dns`` in
+kube-system), but labels it and its namespace more than kubeadm does: the namespace
+carries ``kubernetes.io/cluster-service: "true"``, ``control-plane: "true"`` and
+``kubernetes.azure.com/managedby: aks``; the CoreDNS pods
+``kubernetes.io/cluster-service: "true"`` and ``kubernetes.azure.com/managedby: aks``
+(the labels of AKS's CoreDNS identity and deployment; Microsoft's AKS reference
+implementations select DNS by ``kubernetes.io/cluster-service``). A policy that
+selects by them works there and nowhere else. A world shows AKS with a key of AKS's
+own label domain (``kubernetes.azure.com/…``: a node selector, label or annotation)
+or an annotation of the Azure cloud provider on a Service
+(``service.beta.kubernetes.io/azure-…``), which only Azure's load balancer reads.
+OpenShift evidence wins over Azure evidence (Azure Red Hat OpenShift is OpenShift).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.loading import Manifest
-from nplint.loading.nodes import Node
+from nplint.loading.nodes import MapNode, Node
 from nplint.model import Inventory
 from nplint.untrusted import shown
 
 OPENSHIFT = "openshift"
+AKS = "aks"
 KUBERNETES = "kubernetes"
+#: How messages name each platform.
+_TITLES = {OPENSHIFT: "OpenShift", AKS: "AKS"}
 
 #: Declared CNI names that can only mean an OpenShift cluster.
 _OPENSHIFT_CNIS = frozenset({"openshift", "openshift-sdn", "openshiftsdn"})
@@ -39,6 +55,17 @@ OPENSHIFT_DNS = DNSFacts(
     pod_labels={"dns.operator.openshift.io/daemonset-dns": "default"},
     ports=(5353,),
 )
+#: The labels AKS sets on its CoreDNS pods and on kube-system besides the DNS pods' identity.
+AKS_DNS_POD_LABELS = {"kubernetes.io/cluster-service": "true", "kubernetes.azure.com/managedby": "aks"}
+AKS_DNS_NAMESPACE_LABELS = {
+    "kubernetes.io/cluster-service": "true",
+    "control-plane": "true",
+    "kubernetes.azure.com/managedby": "aks",
+}
+#: AKS's own label domain, and the prefix of the Azure cloud provider's Service annotations.
+_AKS_DOMAIN = "kubernetes.azure.com"
+_AZURE_SERVICE_ANNOTATION = "service.beta.kubernetes.io/azure-"
+
 #: The installer's default service network (the DNS Service is its 10th address, 172.30.0.10).
 OPENSHIFT_SERVICE_NETWORK = "172.30.0.0/16"
 #: The installer's default cluster (pod) network; documented, not assumed by any rule.
@@ -63,7 +90,7 @@ class PlatformEvidence:
 class Platform:
     """The distribution of one world's cluster, and how nplint knows it."""
 
-    #: ``openshift``, or None for a cluster nplint takes for upstream Kubernetes.
+    #: ``openshift``, ``aks``, or None for a cluster nplint takes for upstream Kubernetes.
     name: str | None = None
     #: How it was decided: ``declared`` (configuration), ``detected`` (manifests) or "" (default).
     source: str = ""
@@ -75,14 +102,19 @@ class Platform:
         return self.name == OPENSHIFT
 
     @property
+    def is_aks(self) -> bool:
+        return self.name == AKS
+
+    @property
     def reason(self) -> str:
         """Why nplint takes the cluster for this platform, for messages and ``nplint worlds``."""
         if self.name is None:
             return ""
+        title = _TITLES.get(self.name, self.name)
         if self.source == "declared":
-            return "OpenShift (declared in the configuration)"
+            return f"{title} (declared in the configuration)"
         assert self.evidence is not None
-        return f"OpenShift (detected: {self.evidence})"
+        return f"{title} (detected: {self.evidence})"
 
 
 def api_group(api_version: str) -> str:
@@ -107,11 +139,30 @@ def detected_platform(inventory: Inventory) -> Platform:
 
 
 def platform_shown(manifests: Iterable[Manifest]) -> Platform:
-    """What ``manifests`` show: OpenShift with its first object of an OpenShift group, else none."""
-    found = [e for e in map(openshift_evidence, manifests) if e is not None]
-    if not found:
-        return Platform()
-    return Platform(OPENSHIFT, "detected", min(found, key=evidence_order))
+    """What ``manifests`` show: OpenShift with its first object of an OpenShift group, else AKS, else none."""
+    shown: dict[str, list[PlatformEvidence]] = {}
+    for manifest in manifests:
+        found = platform_evidence(manifest)
+        if found is not None:
+            shown.setdefault(found[0], []).append(found[1])
+    return platform_of(shown)
+
+
+def platform_of(shown: Mapping[str, Sequence[PlatformEvidence]]) -> Platform:
+    """The platform the evidence (by platform name) shows: OpenShift first, then AKS."""
+    for name in (OPENSHIFT, AKS):
+        if shown.get(name):
+            return Platform(name, "detected", min(shown[name], key=evidence_order))
+    return Platform()
+
+
+def platform_evidence(manifest: Manifest) -> tuple[str, PlatformEvidence] | None:
+    """The platform a manifest shows, with it as evidence; None when it shows none."""
+    found = openshift_evidence(manifest)
+    if found is not None:
+        return OPENSHIFT, found
+    found = aks_evidence(manifest)
+    return (AKS, found) if found is not None else None
 
 
 def declared_platform(config: Config) -> Platform | None:
@@ -121,7 +172,7 @@ def declared_platform(config: Config) -> Platform | None:
         declared = OPENSHIFT
     if declared is None:
         return None
-    return Platform(OPENSHIFT, "declared") if declared == OPENSHIFT else Platform()
+    return Platform(declared, "declared") if declared in (OPENSHIFT, AKS) else Platform()
 
 
 def evidence_order(evidence: PlatformEvidence) -> tuple[str, int, int, str]:
@@ -144,12 +195,61 @@ def openshift_evidence(manifest: Manifest) -> PlatformEvidence | None:
     return PlatformEvidence(manifest.path, manifest.document_index, name_node or manifest.node, what)
 
 
+def aks_evidence(manifest: Manifest) -> PlatformEvidence | None:
+    """The manifest as evidence of AKS: a key of AKS's label domain, or an Azure load balancer annotation.
+
+    The keys looked at: the object's labels and annotations, and its pod template's
+    labels, annotations and node selector.
+    """
+    node = manifest.node
+    places: list[tuple[str, MapNode | None, tuple[str, ...]]] = [
+        ("", node.get_map("metadata"), ("labels", "annotations"))
+    ]
+    spec = node.get_map("spec")
+    template = spec.get_map("template") if spec is not None else None
+    if template is not None:
+        places.append(("pod template ", template.get_map("metadata"), ("labels", "annotations")))
+        pod_spec = template.get_map("spec")
+        places.append(("pod template ", pod_spec, ("nodeSelector",)))
+    for where, holder, fields in places:
+        if holder is None:
+            continue
+        for field_name in fields:
+            mapping = holder.get_map(field_name)
+            if mapping is None:
+                continue
+            for key in mapping.entries:
+                if not _shows_aks(key, field_name, manifest.kind):
+                    continue
+                kind = manifest.kind or "object"
+                what = f"the {where}{field_name} key {shown(key, 48)} of a {shown(kind, 24)}"
+                at = mapping.key_node(key) or mapping.get(key) or mapping
+                return PlatformEvidence(manifest.path, manifest.document_index, at, what)
+    return None
+
+
+def _shows_aks(key: str, field_name: str, kind: str | None) -> bool:
+    domain = key.partition("/")[0] if "/" in key else ""
+    if domain == _AKS_DOMAIN or domain.endswith("." + _AKS_DOMAIN):
+        return True
+    return kind == "Service" and field_name == "annotations" and key.startswith(_AZURE_SERVICE_ANNOTATION)
+
+
 def platform_facts(facts: ClusterFacts, platform: Platform) -> ClusterFacts:
     """The cluster facts with the platform's defaults where the configuration gave none."""
     default = DNSFacts()
     told = (facts.dns.namespace, dict(facts.dns.pod_labels), facts.dns.ports)
-    if not platform.is_openshift or told != (default.namespace, dict(default.pod_labels), default.ports):
+    if told != (default.namespace, dict(default.pod_labels), default.ports):
         # The configuration named the DNS pods: they are what the cluster runs.
+        return facts
+    if platform.is_aks:
+        dns = replace(
+            facts.dns,
+            platform_pod_labels=dict(AKS_DNS_POD_LABELS),
+            platform_namespace_labels=dict(AKS_DNS_NAMESPACE_LABELS),
+        )
+        return replace(facts, dns=dns)
+    if not platform.is_openshift:
         return facts
     dns = replace(
         OPENSHIFT_DNS,

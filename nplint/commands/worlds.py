@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from nplint.cluster.platform import (
-    OPENSHIFT,
     Platform,
     PlatformEvidence,
     declared_platform,
     evidence_order,
-    openshift_evidence,
+    platform_evidence,
+    platform_of,
 )
 from nplint.commands.common import (
     Deployed,
@@ -87,29 +87,32 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _platforms(tree: Deployed, config: Config) -> list[Platform]:
-    """Each world's platform (in the worlds' order), with why nplint takes it for OpenShift.
+    """Each world's platform (in the worlds' order), with why nplint takes it for that platform.
 
     The manifests are read once, unit by unit; a world shows what its units show.
     """
-    first: dict[Unit, PlatformEvidence] = {}
+    first: dict[tuple[Unit, str], PlatformEvidence] = {}
     for manifest in tree.manifests:
         unit = tree.units.get(manifest.path)
-        evidence = openshift_evidence(manifest) if unit is not None else None
-        if unit is None or evidence is None:
+        found = platform_evidence(manifest) if unit is not None else None
+        if unit is None or found is None:
             continue
-        if unit not in first or evidence_order(evidence) < evidence_order(first[unit]):
-            first[unit] = evidence
-    found: list[Platform] = []
+        name, evidence = found
+        known = first.get((unit, name))
+        if known is None or evidence_order(evidence) < evidence_order(known):
+            first[(unit, name)] = evidence
+    found_platforms: list[Platform] = []
     for world in tree.worlds:
         declared = declared_platform(world.config(config))
-        shown = [first[u] for u in world.units if u in first]
         if declared is not None:
-            found.append(declared)
-        elif shown:
-            found.append(Platform(OPENSHIFT, "detected", min(shown, key=evidence_order)))
-        else:
-            found.append(Platform())
-    return found
+            found_platforms.append(declared)
+            continue
+        shown: dict[str, list[PlatformEvidence]] = {}
+        for (unit, name), evidence in first.items():
+            if unit in world.units:
+                shown.setdefault(name, []).append(evidence)
+        found_platforms.append(platform_of(shown))
+    return found_platforms
 
 
 def _json(

@@ -91,8 +91,11 @@ def dns_pods(inventory: Inventory, facts: ClusterFacts) -> list[PodView]:
     return [
         PodView(
             namespace=facts.dns.namespace,
-            labels=dict(facts.dns.pod_labels),
-            namespace_labels=inventory.namespace_labels(facts.dns.namespace),
+            labels={**facts.dns.platform_pod_labels, **facts.dns.pod_labels},
+            namespace_labels={
+                **inventory.namespace_labels(facts.dns.namespace),
+                **facts.dns.platform_namespace_labels,
+            },
             ports=ports,
         )
     ]
