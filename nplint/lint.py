@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -432,9 +433,7 @@ def judge_worlds(
     merged = [
         replace(
             finding,
-            message=(
-                f"{_shared_message(finding.message, messages[key])} ({_worlds_named(where[key], worlds)})"
-            ),
+            message=_with_worlds(_shared_message(finding.message, messages[key]), where[key], worlds),
             detail=_worlds_detail(finding.detail, where[key]),
             worlds=tuple(w.label for w in where[key]),
         )
@@ -445,6 +444,29 @@ def judge_worlds(
 
 #: Worlds named after a headline; the detail names them all.
 WORLDS_NAMED = 2
+
+#: The note that ends a headline on rendered output: `` (in kustomize for overlays/prod)``.
+_RENDER_NOTE = re.compile(r" \(in [a-z]+ for (?P<folder>[^()]+)\)\Z")
+
+
+def _with_worlds(message: str, holding: Sequence[World], worlds: Sequence[World]) -> str:
+    """The headline with the worlds it holds in, unless its render note already names the one world.
+
+    ``… (in kustomize for clusters/prod)`` needs no `` (in cluster prod)`` after it: the
+    folder rendered is the world. The detail and ``worlds`` still name it.
+    """
+    if len(holding) == 1:
+        note = _RENDER_NOTE.search(message)
+        if note is not None and _names_world(note.group("folder"), holding[0].name):
+            return message
+    return f"{message} ({_worlds_named(holding, worlds)})"
+
+
+def _names_world(folder: str, world: str) -> bool:
+    """Whether a render note's folder (maybe cut short, "…") is the world's folder or ends with its name."""
+    if folder.endswith("…"):
+        return world.startswith(folder[:-1])
+    return folder == world or folder.endswith("/" + world)
 
 
 def _worlds_named(holding: Sequence[World], worlds: Sequence[World]) -> str:

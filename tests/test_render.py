@@ -134,3 +134,23 @@ def test_kubectl_log_header_is_left_out_of_the_message(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     [finding] = lint_paths(["."], root=repo, select=["NP005"]).findings
     assert '`kustomize build` failed: "command failed" err="missing.yaml"' in finding.message
+
+
+@needs_kustomize
+def test_a_finding_of_one_world_is_not_named_twice(tmp_path: Path) -> None:
+    _overlay(tmp_path)
+    staging = tmp_path / "overlays" / "staging"
+    staging.mkdir()
+    (staging / "kustomization.yaml").write_text(
+        # The same namespace and names as prod: the two overlays are alternatives, two worlds.
+        "namespace: prod\nnamePrefix: prod-\nresources:\n- ../../base\npatches:\n- path: patch.yaml\n"
+    )
+    (staging / "patch.yaml").write_text(PATCH.replace("[Ingress, Egress]", "[Ingress]"))
+    result = lint_paths(["."], root=tmp_path, select=["NP301"])
+    assert [(f.path, f.span.line, f.rule_id) for f in result.findings] == [
+        ("overlays/prod/patch.yaml", 6, "NP301")
+    ]
+    (finding,) = result.findings
+    # The render note names the overlay, which is the world: no "(in overlay prod)" after it.
+    assert finding.message.endswith("(in kustomize for overlays/prod)"), finding.message
+    assert finding.worlds == ("overlay prod",)
