@@ -38,10 +38,14 @@ MAX_SOURCES = 2000
 #: A larger file is not read: no script or README is this long.
 MAX_SOURCE_BYTES = 1024 * 1024
 #: Bytes read over all files, at most.
-MAX_TOTAL_BYTES = 32 * 1024 * 1024
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
 #: Commands kept per file, and a logical line (continuations joined) at most this long.
 MAX_COMMANDS_PER_FILE = 1000
 MAX_LINE_CHARS = 16 * 1024
+#: Programs parsed per logical line, and words read per command: a line that names
+#: ``kubectl`` a thousand times costs no more than a few readings of it.
+MAX_PROGRAMS_PER_LINE = 8
+MAX_WORDS = 256
 
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".mk", ".md", ".markdown")
 _MAKEFILES = frozenset(("Makefile", "makefile", "GNUmakefile"))
@@ -99,14 +103,15 @@ def read_label_commands(sources: Sequence[tuple[Path, str]]) -> NamespaceLabelCo
 
 # -- the scan ----------------------------------------------------------------------------
 
-#: The program of a command: ``kubectl`` or ``oc``, by path (``./bin/kubectl``) or through
-#: the variables Makefiles and scripts keep it in (``$(KUBECTL)``, ``${OC}``), after a word
-#: boundary of the shell (start, blank, operator, quote, Make's ``@``).
+#: The program of a command: ``kubectl`` or ``oc`` (by path too: ``./bin/kubectl``), or the
+#: variables Makefiles and scripts keep it in (``$(KUBECTL)``, ``${OC}``). Where it begins is
+#: checked by :func:`_program_start`, not by a pattern, so that no line costs more than linear time.
 _PROGRAM = re.compile(
-    r"(?:^|(?<=[\s;&|(`\"'@+]))"
-    r"(?:(?:[\w.${}()-]*/)?(?:kubectl|oc)|\$\((?:KUBECTL|OC)\)|\$\{(?:KUBECTL|OC)\}|\$(?:KUBECTL|OC)\b)"
-    r"(?=[ \t])"
+    r"(?<![\w-])(?:kubectl|oc)(?=[ \t])|\$(?:\((?:KUBECTL|OC)\)|\{(?:KUBECTL|OC)\}|(?:KUBECTL|OC)\b)(?=[ \t])"
 )
+#: Characters of a path before the program's name, and those that may come before a command.
+_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.${}()/-")
+_COMMAND_BOUNDARY = frozenset(" \t;&|(`\"'@+")
 _NAMESPACE_TYPES = frozenset(("ns", "namespace", "namespaces"))
 #: Flags of kubectl (global, and of ``label``) that take the next word as their value.
 _VALUE_FLAGS = frozenset(
@@ -172,18 +177,35 @@ def scan_text(text: str, display: str) -> Iterator[LabelCommand]:
     for logical, starts, first in _logical_lines(text):
         if "label" not in logical or logical.lstrip().startswith("#"):
             continue  # a comment is not a command
-        for match in _PROGRAM.finditer(logical):
+        for tried, match in enumerate(_PROGRAM.finditer(logical)):
+            begin = _program_start(logical, match.start())
+            if tried >= MAX_PROGRAMS_PER_LINE:
+                break
+            if begin is None:
+                continue
             command = _parse(_words(logical, match.end()))
             if command is None:
                 continue
             namespaces, labels = command
-            index = bisect.bisect_right(starts, match.start()) - 1
+            index = bisect.bisect_right(starts, begin) - 1
             line = first + index
-            column = match.start() - starts[index] + 1
+            column = begin - starts[index] + 1
             yield LabelCommand(display, line, column, namespaces, labels)
             kept += 1
             if kept >= MAX_COMMANDS_PER_FILE:
                 return
+
+
+def _program_start(line: str, name: int) -> int | None:
+    """Where the program whose name begins at ``name`` begins (its path first), or None when
+    it is no command: a word that merely ends in ``kubectl``, or one not at a command's start."""
+    begin = name
+    if line[name] != "$":
+        while begin > 0 and line[begin - 1] in _PATH_CHARS:
+            begin -= 1
+        if begin < name and line[name - 1] != "/":
+            return None  # `mykubectl`, `.oc`
+    return begin if begin == 0 or line[begin - 1] in _COMMAND_BOUNDARY else None
 
 
 def _logical_lines(text: str) -> Iterator[tuple[str, list[int], int]]:
@@ -259,6 +281,8 @@ def _words(line: str, start: int) -> list[str]:
             if in_word:
                 words.append("".join(current))
                 current, in_word = [], False
+                if len(words) >= MAX_WORDS:
+                    return words
             continue
         current.append(char)
         in_word = True
