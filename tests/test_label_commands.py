@@ -242,3 +242,64 @@ def test_a_changed_readme_invalidates_the_kept_result(tmp_path: Path) -> None:
     second = run_cli(["check", "--format", "json", "--select", "NP207", str(tmp_path)])
     assert '"NP207"' not in second[1]
     assert second == run_cli(["check", "--format", "json", "--select", "NP207", "--no-cache", str(tmp_path)])
+
+
+REACH = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-tools, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels: {team: tools}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: debug, namespace: tools}
+spec:
+  selector: {matchLabels: {app: debug}}
+  template:
+    metadata: {labels: {app: debug}}
+    spec: {containers: [{name: debug, image: debug:1}]}
+"""
+
+
+def test_reach_sees_the_labels_commands_set(tmp_path: Path) -> None:
+    (tmp_path / "objects.yaml").write_text(REACH)
+    query = ["reach", "--from", "tools/debug", "--to", "shop/web", "--port", "8080", str(tmp_path)]
+    _, before = run_cli(query)
+    assert ": denied" in before.splitlines()[0]
+    (tmp_path / "Makefile").write_text("label:\n\tkubectl label ns tools team=tools\n")
+    _, after = run_cli(query)
+    assert ": allowed" in after.splitlines()[0]
+
+
+def test_a_file_named_alone_is_judged_with_the_commands_of_its_repository(tmp_path: Path) -> None:
+    # As pre-commit passes files: the inventory, and the label commands, come from the root.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "dns.yaml").write_text(DNS_POLICY)
+    named = [
+        "check",
+        "--format",
+        "json",
+        "--select",
+        "NP207",
+        "--no-cache",
+        str(tmp_path / "policies" / "dns.yaml"),
+    ]
+    assert '"NP207"' in run_cli(named)[1]
+    (tmp_path / "README.md").write_text("Run `kubectl label ns kube-system name=kube-system` first.\n")
+    assert '"NP207"' not in run_cli(named)[1]
