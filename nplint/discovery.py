@@ -15,12 +15,18 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from nplint import deployment_scope
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
+from nplint.label_commands import is_label_source, label_source_allowed
 from nplint.loading import decode, load_text
 from nplint.loading.nodes import MapNode, is_null
 from nplint.reading import read_bounded
+
+if TYPE_CHECKING:
+    # The model imports the configuration, which imports discovery.
+    from nplint.model.namespace_labels import NamespaceLabelCommands
 
 SKIP_HELM_TEMPLATE = "helm-template"
 SKIP_KUSTOMIZATION = "kustomization"
@@ -125,6 +131,11 @@ class Discovery:
     #: Every kustomization file the walk saw, read and parsed once, by real path: render
     #: planning follows the same files and must not read them again.
     kustomizations: Mapping[str, ParsedKustomization] = field(default_factory=dict, compare=False)
+    #: Shell scripts, Makefiles and Markdown files a walk saw (real path, display), sorted by
+    #: display: where the repository may label namespaces by command (:mod:`nplint.label_commands`).
+    label_sources: tuple[tuple[Path, str], ...] = field(default=(), compare=False)
+    #: The namespace label commands of ``label_sources``, once the load stage read them.
+    label_commands: NamespaceLabelCommands | None = field(default=None, compare=False)
 
 
 def find_repository_root(start: Path) -> Path:
@@ -457,6 +468,8 @@ class _Discoverer:
     runner_cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     #: The build file that makes the root a software project ("" for none), once looked for.
     project_marker: str | None = None
+    #: Files that may carry namespace label commands, by real path: their display.
+    label_sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -786,6 +799,8 @@ class _Discoverer:
         is_manifest = _is_manifest_name(name)
         # Name checks first: they are cheaper than the ignore patterns.
         if not is_manifest and name not in _KUSTOMIZATION_NAMES:
+            if is_label_source(name):
+                self._note_label_source(walk, parent, entry, ignore)
             return
         relative = parent.relative + name
         if self._ignored(walk, ignore, relative, False):
@@ -808,6 +823,21 @@ class _Discoverer:
         if is_manifest:
             skip = _location_skip(name, in_chart, parent.in_templates)
             self.routes.append(_Route(real, display, skip, via_link=via_link))
+
+    def _note_label_source(
+        self, walk: _Walk, parent: _Dir, entry: os.DirEntry[str], ignore: tuple[IgnoreFile, ...]
+    ) -> None:
+        """Keep a script, Makefile or Markdown file of the walk, to read for label commands."""
+        relative = parent.relative + entry.name
+        if not label_source_allowed(relative) or self._ignored(walk, ignore, relative, False):
+            return
+        real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(parent.real, entry.name)
+        if not _within(real, walk.boundary) or _into_git(real, walk.boundary):
+            return
+        display = walk.prefix + relative
+        known = self.label_sources.get(real)
+        if known is None or _display_key(display) < _display_key(known):
+            self.label_sources[real] = display
 
     # -- kustomizations
 
@@ -879,7 +909,11 @@ class _Discoverer:
                 files.append(DiscoveredFile(Path(real), display, stream=not routes[0].regular))
         files.sort(key=lambda found: _display_key(found.display))
         skipped = sorted(self.skipped.values(), key=lambda s: (_display_key(s.display), s.reason))
-        return Discovery(tuple(files), tuple(skipped), tuple(self.missing), parsed)
+        sources = sorted(
+            ((Path(real), display) for real, display in self.label_sources.items()),
+            key=lambda source: _display_key(source[1]),
+        )
+        return Discovery(tuple(files), tuple(skipped), tuple(self.missing), parsed, tuple(sources))
 
     @staticmethod
     def _verdict(

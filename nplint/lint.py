@@ -22,8 +22,10 @@ from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import DiscoveredFile, Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
+from nplint.label_commands import read_label_commands
 from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
 from nplint.model import Inventory, KubeObject, build_inventory
+from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
@@ -161,6 +163,8 @@ def load_paths(
         skip_test_folders=not config.lint_test_folders,
         lint_undeployed=config.lint_undeployed,
     )
+    # Namespace labels the repository sets by command (scripts, Makefiles, READMEs).
+    found = replace(found, label_commands=read_label_commands(found.label_sources))
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
     # A plugin's loader may read files otherwise than nplint's: only nplint's own documents are kept.
@@ -332,9 +336,19 @@ def world_inventory(
     plugins: PluginManager,
     units: dict[str, Unit],
     world: World | None,
+    label_commands: NamespaceLabelCommands | None = None,
 ) -> Inventory:
-    """The inventory of one world (of every unit with ``world`` None), knowing each object's unit."""
-    inventory = build_inventory(manifests, default_namespace=config.default_namespace, units=units)
+    """The inventory of one world (of every unit with ``world`` None), knowing each object's unit.
+
+    ``label_commands``: the namespace labels the repository sets by command, which hold
+    in every world.
+    """
+    inventory = build_inventory(
+        manifests,
+        default_namespace=config.default_namespace,
+        units=units,
+        label_commands=label_commands or NO_LABEL_COMMANDS,
+    )
     inventory.world = world
     plugins.extend_inventory(inventory, list(files), config)
     return inventory
@@ -357,6 +371,7 @@ def world_inventories(
     config: Config,
     plugins: PluginManager,
     manifests: Sequence[Manifest] | None = None,
+    label_commands: NamespaceLabelCommands | None = None,
 ) -> list[WorldInventory]:
     """The inventory of each world, in the worlds' order, built as ``check`` builds the ones it judges.
 
@@ -377,6 +392,7 @@ def world_inventories(
             plugins,
             units,
             world,
+            label_commands,
         )
         found.append(WorldInventory(world, inventory, own))
     return found
@@ -391,6 +407,7 @@ def judge_worlds(
     worlds: Sequence[World],
     rendered: Sequence[render.Rendered],
     keep: list[WorldFacts] | None = None,
+    label_commands: NamespaceLabelCommands | None = None,
 ) -> tuple[list[Finding], list[RuleFailure]]:
     """Run ``rules`` on each world, and report what several worlds share once, naming them.
 
@@ -406,7 +423,13 @@ def judge_worlds(
         config = world.config(base.config)
         files = [f for f in base.files if units.get(f.path) in held]
         inventory = world_inventory(
-            [m for m in manifests if units.get(m.path) in held], files, config, plugins, units, world
+            [m for m in manifests if units.get(m.path) in held],
+            files,
+            config,
+            plugins,
+            units,
+            world,
+            label_commands,
         )
         if keep is not None:
             keep.append(WorldFacts(world, cluster_view(inventory, config), tuple(inventory.policies)))
@@ -641,7 +664,8 @@ def _judged(
     units, worlds = deployment_worlds(files, manifests, rendering, config)
     # One world (the common case) judges the run's own inventory; more build one each.
     one = worlds[0] if len(worlds) == 1 else None
-    inventory = world_inventory(manifests, files, one.config(config) if one else config, plugins, units, one)
+    own = one.config(config) if one else config
+    inventory = world_inventory(manifests, files, own, plugins, units, one, found.label_commands)
     main_rules = [r for r in chosen if r.phase == "main"]
     run_level = [r for r in chosen if r.phase == "run"]
     meta_rules = [r for r in chosen if r.phase == "meta"]
@@ -666,7 +690,15 @@ def _judged(
             facts.append(WorldFacts(one, ctx.cluster, tuple(inventory.policies)))
     else:
         raw, failures = judge_worlds(
-            main_rules, base, manifests, plugins, units, worlds, rendering.rendered, facts
+            main_rules,
+            base,
+            manifests,
+            plugins,
+            units,
+            worlds,
+            rendering.rendered,
+            facts,
+            found.label_commands,
         )
     if run_level:
         once, once_failures = run_rules(run_level, replace(base, worlds=tuple(facts or ())), config)

@@ -119,6 +119,8 @@ def run_key(
         ],
         sorted(rendering.consumed),
         [_probe_digest(entry, config.root) for entry in config.expect],
+        # Namespace labels set by command: read from files that are not manifests.
+        found.label_commands.commands if found.label_commands is not None else (),
     ]
     digest.update(repr(parts).encode("utf-8", "surrogateescape"))
     for path, key in inputs:

@@ -20,6 +20,7 @@ from nplint.discovery import SkippedFile
 from nplint.engine.engine import Engine, engine_for
 from nplint.loading import iter_manifests
 from nplint.model import Inventory
+from nplint.model.namespace_labels import NamespaceLabelCommands
 from nplint.output_files import OutputFileError, replace_file, write_chunks
 from nplint.plugins.manager import PluginManager
 from nplint.reporting.base import ReporterRegistry
@@ -233,6 +234,8 @@ class Deployed:
     worlds: list[World]
     #: What discovery skipped, and why (test folders, templates, kustomizations).
     skipped: tuple[SkippedFile, ...] = ()
+    #: Namespace labels the repository sets by command (:mod:`nplint.label_commands`).
+    label_commands: NamespaceLabelCommands | None = None
 
 
 def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed:
@@ -260,7 +263,7 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
     note_not_deployed(found.skipped, rendering.set_aside)
     manifests = [m for loaded in files for m in iter_manifests(loaded)]
     units, worlds = deployment_worlds(files, manifests, rendering, config)
-    return Deployed(files, manifests, units, worlds, found.skipped)
+    return Deployed(files, manifests, units, worlds, found.skipped, found.label_commands)
 
 
 def note_not_deployed(skipped: Sequence[SkippedFile], set_aside: Sequence[tuple[Target, str]]) -> None:

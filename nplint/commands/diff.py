@@ -199,7 +199,14 @@ def _evaluate(name: str, tree: Path, args: argparse.Namespace, session: Session)
         world = result.worlds[0]
         worlds = [WorldInventory(world, result.inventory, world.config(config))]
     else:
-        worlds = world_inventories(result.files, result.units, result.worlds, config, session.plugins)
+        worlds = world_inventories(
+            result.files,
+            result.units,
+            result.worlds,
+            config,
+            session.plugins,
+            label_commands=result.inventory.label_commands,
+        )
     return _Side(name, tree, result.findings, worlds)
 
 

@@ -146,7 +146,9 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     tree = deployed(paths, config, session)
     files, manifests, units, worlds = tree.files, tree.manifests, tree.units, tree.worlds
     chosen = _chosen_worlds(worlds, args.world)
-    evaluated = world_inventories(files, units, chosen, config, session.plugins, manifests)
+    evaluated = world_inventories(
+        files, units, chosen, config, session.plugins, manifests, label_commands=tree.label_commands
+    )
     engines = [(w.world.label, build_engine(w.inventory, w.config)) for w in evaluated]
     if len(worlds) == 1:
         return _answer(args, engines[0][1], stdout)

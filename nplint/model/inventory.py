@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
 from nplint.model.objects import (
     PROTOCOLS,
     ContainerPort,
@@ -78,6 +79,9 @@ class Inventory:
     units: dict[str, Unit] = field(default_factory=dict)
     #: The world this inventory holds, None for the whole run.
     world: World | None = None
+    #: Namespace labels the repository sets by command (``kubectl label namespace``), outside
+    #: its manifests: evidence that some namespace carries them on the cluster.
+    label_commands: NamespaceLabelCommands = NO_LABEL_COMMANDS
 
     def unit_of(self, obj: KubeObject) -> Unit:
         """The unit that sends ``obj``: what one ``kubectl apply`` sends along with it."""
@@ -94,10 +98,16 @@ class Inventory:
         return self.namespaces.get(name)
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
+        """The labels the namespace carries on the cluster: its manifest's (or the automatic
+        name label), and those a command of the repository sets on it by name, which do not
+        override the manifest's."""
         found = self.namespaces.get(name)
-        if found is not None:
-            return found.labels
-        return {NAMESPACE_NAME_LABEL: name}
+        labels = found.labels if found is not None else {NAMESPACE_NAME_LABEL: name}
+        commanded = self.label_commands.labels_of(name)
+        if not commanded:
+            return labels
+        merged = self.memo(("commanded-namespace-labels", name), lambda: {**commanded, **labels})
+        return merged
 
     def workloads_in(self, namespace: str) -> list[Workload]:
         """The namespace's workloads; indexed once, so rules may ask per policy."""
@@ -127,6 +137,7 @@ def build_inventory(
     *,
     default_namespace: str | None = "default",
     units: Mapping[str, Unit] | None = None,
+    label_commands: NamespaceLabelCommands = NO_LABEL_COMMANDS,
 ) -> Inventory:
     """The inventory of ``manifests``; ``units`` maps display paths to their unit.
 
@@ -136,7 +147,7 @@ def build_inventory(
     folder): what kubectl's context gives it at apply time, shared with the unit's
     other such objects only. A file ``units`` does not know is a plain unit's.
     """
-    inventory = Inventory(default_namespace=default_namespace)
+    inventory = Inventory(default_namespace=default_namespace, label_commands=label_commands)
     if units is not None:
         inventory.units = dict(units)
     referenced: set[str] = set()

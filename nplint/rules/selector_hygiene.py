@@ -15,10 +15,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Finding, Level, Related, listed, namespace_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
+from nplint.model.namespace_labels import NamespaceLabelCommands
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.intent import (
     says_all_namespaces,
@@ -309,15 +310,19 @@ class UnknownNamespaceLabel(Rule):
             carried |= {str(key) for key in extra}
         complete = ctx.options.get("namespaces-complete") is True and bool(defined)
         known = tuple(sorted(carried))
+        commands = inventory.label_commands
         for policy in inventory.policies:
             for site in selector_sites(policy):
                 for term in terms(site.node) if site.role == "namespace" else ():
                     if term.key in carried or term.operator not in (Operator.IN, Operator.EXISTS):
                         continue
+                    # A command of the repository labels some namespace so (a script, a README).
+                    if commands.setting(term.key, term.values if term.operator is Operator.IN else None):
+                        continue
                     message, fix, named = self._judge(term, inventory, known, bool(defined), complete)
                     if message is None:
                         continue
-                    headline, detail = self._headline(term, known), message
+                    headline, detail = self._headline(term, known), message + _commands_note(term, commands)
                     related = [
                         Related(
                             ns.path,
@@ -385,9 +390,42 @@ class UnknownNamespaceLabel(Rule):
             )
         message += (
             f". If the label is set outside this repository, list `{shown_value(term.key)}` in the option "
-            f"`rules.{self.id}.namespace-labels`."
+            f"`rules.{self.id}.namespace-labels`, or keep the `kubectl label namespace` command that sets it "
+            "in a script, Makefile or README of the repository."
         )
         return message[:1].upper() + message[1:], fix, named
+
+
+#: Commands named in a detail, at most.
+_COMMANDS_NAMED = 3
+
+
+def _commands_note(term: Term, commands: NamespaceLabelCommands) -> str:
+    """What the repository's label commands do with the term's key, when they set it otherwise.
+
+    A command that labels another namespace, or sets another value, is why a reader
+    may think the label exists: the detail names where it is and what it sets.
+    """
+    setting = commands.with_key(term.key)
+    if not setting:
+        return ""
+    said = []
+    for command in setting[:_COMMANDS_NAMED]:
+        values = sorted({"…" if v is None else v for k, v in command.labels if k == term.key})
+        where = (
+            f"namespace {listed(shown_value(n) for n in command.namespaces)}"
+            if command.namespaces
+            else "some namespace"
+        )
+        pairs = ", ".join(f"`{shown_value(term.key)}={shown_value(v)}`" for v in values)
+        said.append(f"{shown_value(command.path)}:{command.line} labels {where} {pairs}")
+    more = len(setting) - _COMMANDS_NAMED
+    return (
+        " The repository's commands set this key, but not to the value selected: "
+        + "; ".join(said)
+        + (f"; and {more} more" if more > 0 else "")
+        + "."
+    )
 
 
 @functools.lru_cache(maxsize=1024)
