@@ -36,18 +36,20 @@ from nplint.commands.common import (
     write_output,
 )
 from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
-from nplint.engine.diff import compare, compare_worlds
-from nplint.engine.engine import Engine
-from nplint.engine.matrix import Matrix, compute_matrix
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
-from nplint.model.objects import IPNetwork
-from nplint.reporting.changes import DIFF_FORMATS, diff_text
 from nplint.units import World
 
 if TYPE_CHECKING:
+    from nplint.engine.engine import Engine
+    from nplint.engine.matrix import Matrix
     from nplint.lint import WorldInventory
+    from nplint.model.objects import IPNetwork
+
+#: The formats of :data:`nplint.reporting.changes.DIFF_FORMATS`, named here so that the
+#: command line is built without the comparison and its reports (only ``diff`` runs them).
+FORMATS = ("text", "json", "markdown")
 
 _DIRECTORY_FORMS = ("/", "./", "../")
 
@@ -70,9 +72,7 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         metavar="HEAD",
         help="a git revision, or a directory written as one (default: the working tree)",
     )
-    parser.add_argument(
-        "--format", choices=tuple(DIFF_FORMATS), default="text", help="text (default), json, markdown"
-    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, markdown")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
     parser.add_argument(
         "--verbose",
@@ -104,6 +104,8 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    from nplint.engine.diff import compare, compare_worlds
+    from nplint.reporting.changes import DIFF_FORMATS, diff_text
 
     with tempfile.TemporaryDirectory(prefix="nplint-diff-") as scratch:
         base_name, base_tree = _materialise(args.base, Path(scratch) / "base")
@@ -167,6 +169,8 @@ def _matrices(
     world: World, base: WorldInventory | None, head: WorldInventory | None
 ) -> tuple[World, Matrix, Matrix]:
     """A world's two matrices, their external ranges cut at both sides' blocks so flows line up."""
+    from nplint.engine.matrix import Matrix, compute_matrix
+
     engines = [build_engine(w.inventory, w.config) if w is not None else None for w in (base, head)]
     networks = [n for engine in engines if engine is not None for n in _networks(engine)]
     profile = next(engine.profile.name for engine in engines if engine is not None)
