@@ -19,7 +19,6 @@ import difflib
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,6 +400,8 @@ def _read_config_text(path: Path) -> str:
 
 
 def _pyproject_has_table(path: Path) -> bool:
+    import tomllib  # here, not at the top: most repositories have no TOML to read
+
     try:
         data = tomllib.loads(read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8"))
     except RefusedFile as error:
@@ -416,6 +417,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The raw settings of a config file (not yet validated)."""
     text = _read_config_text(path)
     if path.suffix == ".toml":
+        import tomllib  # here, not at the top: most repositories have no TOML to read
+
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -507,12 +510,12 @@ def conforms(value: object, schema: Mapping[str, Any]) -> bool | None:
             return None
         if not _JSON_TYPES[kind](value):
             return False
-    if "enum" in schema:
-        # jsonschema's enum tells True from 1, and 1 from 1.0: compare kinds as well as values.
-        if isinstance(value, float) or not any(
-            type(value) is type(choice) and value == choice for choice in schema["enum"]
-        ):
-            return None
+    # jsonschema's enum tells True from 1, and 1 from 1.0: compare kinds as well as values.
+    if "enum" in schema and (
+        isinstance(value, float)
+        or not any(type(value) is type(choice) and value == choice for choice in schema["enum"])
+    ):
+        return None
     if isinstance(value, str) and "minLength" in schema:
         verdicts.append(len(value) >= schema["minLength"])
     if isinstance(value, int) and not isinstance(value, bool):
