@@ -7,6 +7,7 @@ whenever that check answers, jsonschema must answer the same.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nplint.config import SCHEMA, ConfigError, build_config, conforms
+from nplint.plugins.manager import DISABLE_AUTOLOAD_ENV
 
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
@@ -131,5 +133,78 @@ def test_the_commands_name_the_formats_their_reports_have() -> None:
     from nplint.reporting.changes import DIFF_FORMATS
     from nplint.reporting.connectivity import MATRIX_FORMATS, WORLDS_FORMATS
 
-    assert diff.FORMATS == tuple(DIFF_FORMATS)
+    assert tuple(DIFF_FORMATS) == diff.FORMATS
     assert reach.FORMATS == tuple(MATRIX_FORMATS) == tuple(WORLDS_FORMATS)
+
+
+def _site(tmp_path: Path, entry_points: str | None, name: str = "some_tool-1.0.dist-info") -> Path:
+    site = tmp_path / "site"
+    info = site / name
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: some-tool\nVersion: 1.0\n")
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+    return site
+
+
+@pytest.mark.parametrize(
+    ("entry_points", "may"),
+    [
+        (None, False),
+        ("[console_scripts]\nsome-tool = some_tool:main\nnplint-helper = some_tool:nplint\n", False),
+        ("[nplint]\nmine = some_tool.plugin\n", True),
+        ("  [nplint]  \nmine = some_tool.plugin\n", True),
+        ("[console_scripts]\nx = some_tool:main [nplint]\n", True),  # could be read either way: asked
+    ],
+)
+def test_plugins_are_looked_up_only_where_a_distribution_may_declare_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry_points: str | None, may: bool
+) -> None:
+    from nplint.plugins.manager import may_declare_entry_points
+
+    site = _site(tmp_path, entry_points)
+    monkeypatch.setattr(sys, "path", [str(site), str(tmp_path / "missing")])
+    assert may_declare_entry_points("nplint") is may
+
+
+def test_what_the_look_up_cannot_judge_is_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nplint.plugins.manager import may_declare_entry_points
+
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    monkeypatch.setattr(sys, "path", [str(archive)])
+    assert may_declare_entry_points("nplint")
+    undecodable = _site(tmp_path / "u", None)
+    (undecodable / "some_tool-1.0.dist-info" / "entry_points.txt").write_bytes(b"[\xff]\n")
+    monkeypatch.setattr(sys, "path", [str(undecodable)])
+    assert may_declare_entry_points("nplint")
+
+    class Finder:
+        @staticmethod
+        def find_distributions(context: object = None) -> list[object]:
+            return []
+
+    monkeypatch.setattr(sys, "path", [])
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert may_declare_entry_points("nplint")
+
+
+def test_a_run_without_plugins_does_not_import_importlib_metadata(tmp_path: Path) -> None:
+    script = (
+        "import io, json, sys\n"
+        "from nplint.cli import main\n"
+        "main(['rules'], stdout=io.StringIO())\n"
+        "print(json.dumps('importlib.metadata' in sys.modules))\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != DISABLE_AUTOLOAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) is False
