@@ -208,3 +208,17 @@ def test_a_run_without_plugins_does_not_import_importlib_metadata(tmp_path: Path
         check=True,
     )
     assert json.loads(done.stdout.splitlines()[-1]) is False
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["rules"], ["explain", "NP101"]])
+def test_commands_that_lint_nothing_import_no_pipeline(tmp_path: Path, argv: list[str]) -> None:
+    modules = _imported_by(argv, tmp_path)
+    assert "nplint.rules.isolation" in modules  # the session's rules are there
+    for unused in (
+        "nplint.lint",
+        "nplint.render",
+        "nplint.parallel",
+        "nplint.commands.revision",
+        "subprocess",
+    ):
+        assert unused not in modules, unused

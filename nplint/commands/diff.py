@@ -20,7 +20,6 @@ Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,6 @@ from nplint.commands.common import (
     config_for,
     write_output,
 )
-from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
@@ -104,6 +102,8 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    import tempfile
+
     from nplint.engine.diff import compare, compare_worlds
     from nplint.reporting.changes import DIFF_FORMATS, diff_text
 
@@ -214,6 +214,7 @@ def is_directory_form(reference: str) -> bool:
 
 def _materialise(reference: str, target: Path) -> tuple[str, Path]:
     """A directory as is, or a git revision written into ``target``."""
+    from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
 
     if is_directory_form(reference):
         if not Path(reference).is_dir():
@@ -228,6 +229,7 @@ def _materialise(reference: str, target: Path) -> tuple[str, Path]:
 
 
 def _working_tree() -> Path:
+    from nplint.commands.revision import RevisionError, repository_root
 
     try:
         return repository_root()
