@@ -501,19 +501,22 @@ def conforms(value: object, schema: Mapping[str, Any]) -> bool | None:
     this check does not judge, such as a float where an integer is asked), and the
     caller asks jsonschema. Every answer it gives is the one jsonschema would give.
     """
+    # A float may be an integer to jsonschema (1.0), and a schema not a mapping is another
+    # draft's form: neither is judged here.
+    if isinstance(value, float) or not isinstance(schema, Mapping):
+        return None
     if not _KNOWN_KEYWORDS.issuperset(schema):
         return None
     verdicts: list[bool | None] = []
     kind = schema.get("type")
     if kind is not None:
-        if kind not in _JSON_TYPES or isinstance(value, float):
+        if not isinstance(kind, str) or kind not in _JSON_TYPES:
             return None
         if not _JSON_TYPES[kind](value):
             return False
-    # jsonschema's enum tells True from 1, and 1 from 1.0: compare kinds as well as values.
-    if "enum" in schema and (
-        isinstance(value, float)
-        or not any(type(value) is type(choice) and value == choice for choice in schema["enum"])
+    # jsonschema's enum tells True from 1: compare kinds as well as values.
+    if "enum" in schema and not any(
+        type(value) is type(choice) and value == choice for choice in schema["enum"]
     ):
         return None
     if isinstance(value, str) and "minLength" in schema:

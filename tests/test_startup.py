@@ -80,6 +80,20 @@ def test_conforms_on_typical_settings(data: dict[str, Any]) -> None:
     _agrees(data)
 
 
+@pytest.mark.parametrize(
+    ("value", "schema"),
+    [
+        (0.5, {"minimum": 1}),
+        (1.0, {"type": "integer"}),
+        ("x", {"type": ["string", "null"]}),
+        (["x"], {"items": [{"type": "string"}]}),
+        ("x", {"pattern": "^y"}),
+    ],
+)
+def test_what_conforms_does_not_judge_it_leaves_to_jsonschema(value: object, schema: dict[str, Any]) -> None:
+    assert conforms(value, schema) is None
+
+
 def test_plainly_valid_settings_are_accepted_and_bad_ones_named(tmp_path: Path) -> None:
     config = build_config({"fail-on": "never", "select": ["NP101"]}, source=None, root=tmp_path)
     assert config.fail_on is None and config.select == ("NP101",)
