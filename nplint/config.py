@@ -19,8 +19,7 @@ import difflib
 import os
 import re
 import stat
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -408,6 +407,8 @@ def _read_config_text(path: Path) -> str:
 
 
 def _pyproject_has_table(path: Path) -> bool:
+    import tomllib  # here, not at the top: most repositories have no TOML to read
+
     try:
         data = tomllib.loads(read_regular_file(path, CONFIG_FILE_LIMIT).decode("utf-8"))
     except RefusedFile as error:
@@ -423,6 +424,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The raw settings of a config file (not yet validated)."""
     text = _read_config_text(path)
     if path.suffix == ".toml":
+        import tomllib  # here, not at the top: most repositories have no TOML to read
+
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -457,13 +460,103 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def validate(data: Mapping[str, Any], source: str) -> None:
     if not data:
         return  # no settings: the defaults
-    import jsonschema  # here, not at the top: a run without settings never needs it
+    # Importing jsonschema and building its validator costs more than a small tree's whole
+    # lint. Settings that plainly conform (what the command line sets, most files) are
+    # accepted without it; anything else, and every error message, is jsonschema's.
+    if conforms(data, SCHEMA) is True:
+        return
+    import jsonschema  # here, not at the top: a run with plainly valid settings never needs it
 
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
         return
     raise ConfigError("\n".join(_describe(error, source) for error in errors))
+
+
+#: The JSON types of :func:`conforms`, as jsonschema's default type checker reads them.
+_JSON_TYPES: dict[str, Callable[[object], bool]] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+}
+#: The keywords :func:`conforms` knows; a schema with any other leaves the answer to jsonschema.
+_KNOWN_KEYWORDS = frozenset(
+    (
+        "$schema",
+        "type",
+        "enum",
+        "minLength",
+        "minItems",
+        "minimum",
+        "maximum",
+        "items",
+        "properties",
+        "additionalProperties",
+        "required",
+        "oneOf",
+    )
+)
+
+
+def conforms(value: object, schema: Mapping[str, Any]) -> bool | None:
+    """Whether ``value`` is valid against ``schema``, for the few keywords :data:`SCHEMA` uses.
+
+    True and False are certain; None means "not plainly either" (a keyword or a value
+    this check does not judge, such as a float where an integer is asked), and the
+    caller asks jsonschema. Every answer it gives is the one jsonschema would give.
+    """
+    # A float may be an integer to jsonschema (1.0), and a schema not a mapping is another
+    # draft's form: neither is judged here.
+    if isinstance(value, float) or not isinstance(schema, Mapping):
+        return None
+    if not _KNOWN_KEYWORDS.issuperset(schema):
+        return None
+    verdicts: list[bool | None] = []
+    kind = schema.get("type")
+    if kind is not None:
+        if not isinstance(kind, str) or kind not in _JSON_TYPES:
+            return None
+        if not _JSON_TYPES[kind](value):
+            return False
+    # jsonschema's enum tells True from 1: compare kinds as well as values.
+    if "enum" in schema and not any(
+        type(value) is type(choice) and value == choice for choice in schema["enum"]
+    ):
+        return None
+    if isinstance(value, str) and "minLength" in schema:
+        verdicts.append(len(value) >= schema["minLength"])
+    if isinstance(value, int) and not isinstance(value, bool):
+        if "minimum" in schema:
+            verdicts.append(value >= schema["minimum"])
+        if "maximum" in schema:
+            verdicts.append(value <= schema["maximum"])
+    if isinstance(value, list):
+        if "minItems" in schema:
+            verdicts.append(len(value) >= schema["minItems"])
+        if "items" in schema:
+            verdicts.extend(conforms(item, schema["items"]) for item in value)
+    if isinstance(value, dict):
+        if any(not isinstance(key, str) for key in value):
+            return None
+        verdicts.extend(key in value for key in schema.get("required", ()))
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in properties:
+                verdicts.append(conforms(item, properties[key]))
+            elif extra is False:
+                verdicts.append(False)
+            elif extra is not True:
+                verdicts.append(conforms(item, extra))
+    if "oneOf" in schema:
+        matches = [conforms(value, choice) for choice in schema["oneOf"]]
+        verdicts.append(None if None in matches else matches.count(True) == 1)
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
 
 
 def _describe(error: jsonschema.ValidationError, source: str) -> str:

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from nplint import __version__
 from nplint.baseline import BaselineError, apply_baseline, read_baseline, write_baseline
@@ -23,11 +23,13 @@ from nplint.commands.common import (
 from nplint.config import Config, codes_in, stays_inside
 from nplint.exitcodes import ExitCode
 from nplint.findings import Level
-from nplint.lint import LintResult, lint
 from nplint.pages import rule_page
 from nplint.reporting.base import STATISTICS_THRESHOLD, Report, ReporterRegistry
 from nplint.reporting.text import detail_lines
 from nplint.untrusted import escape
+
+if TYPE_CHECKING:
+    from nplint.lint import LintResult
 
 
 def add_parser(subparsers: Any, session: Session | None = None) -> None:
@@ -117,6 +119,9 @@ def run(
     stdin: Callable[[], bytes] | None = None,
 ) -> int:
     """Lint ``args.paths`` and write the report; the exit code says what was found."""
+    # Here, not at the top: the rest of the command line (--version, rules, explain) never lints.
+    from nplint.lint import lint
+
     paths = args.paths or ["."]
     overrides: dict[str, Any] = {}
     for key in ("select", "extend_select", "ignore"):

@@ -20,7 +20,6 @@ Exit codes: 0; 1 with ``--fail-on-new`` when HEAD has findings BASE has not;
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,19 +34,20 @@ from nplint.commands.common import (
     config_for,
     write_output,
 )
-from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
-from nplint.engine.diff import compare, compare_worlds
-from nplint.engine.engine import Engine
-from nplint.engine.matrix import Matrix, compute_matrix
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
-from nplint.model.objects import IPNetwork
-from nplint.reporting.changes import DIFF_FORMATS, diff_text
 from nplint.units import World
 
 if TYPE_CHECKING:
+    from nplint.engine.engine import Engine
+    from nplint.engine.matrix import Matrix
     from nplint.lint import WorldInventory
+    from nplint.model.objects import IPNetwork
+
+#: The formats of :data:`nplint.reporting.changes.DIFF_FORMATS`, named here so that the
+#: command line is built without the comparison and its reports (only ``diff`` runs them).
+FORMATS = ("text", "json", "markdown")
 
 _DIRECTORY_FORMS = ("/", "./", "../")
 
@@ -70,9 +70,7 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
         metavar="HEAD",
         help="a git revision, or a directory written as one (default: the working tree)",
     )
-    parser.add_argument(
-        "--format", choices=tuple(DIFF_FORMATS), default="text", help="text (default), json, markdown"
-    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="text (default), json, markdown")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
     parser.add_argument(
         "--verbose",
@@ -104,6 +102,10 @@ def run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
+    import tempfile
+
+    from nplint.engine.diff import compare, compare_worlds
+    from nplint.reporting.changes import DIFF_FORMATS, diff_text
 
     with tempfile.TemporaryDirectory(prefix="nplint-diff-") as scratch:
         base_name, base_tree = _materialise(args.base, Path(scratch) / "base")
@@ -167,6 +169,8 @@ def _matrices(
     world: World, base: WorldInventory | None, head: WorldInventory | None
 ) -> tuple[World, Matrix, Matrix]:
     """A world's two matrices, their external ranges cut at both sides' blocks so flows line up."""
+    from nplint.engine.matrix import Matrix, compute_matrix
+
     engines = [build_engine(w.inventory, w.config) if w is not None else None for w in (base, head)]
     networks = [n for engine in engines if engine is not None for n in _networks(engine)]
     profile = next(engine.profile.name for engine in engines if engine is not None)
@@ -217,6 +221,7 @@ def is_directory_form(reference: str) -> bool:
 
 def _materialise(reference: str, target: Path) -> tuple[str, Path]:
     """A directory as is, or a git revision written into ``target``."""
+    from nplint.commands.revision import RevisionError, commit_of, repository_root, write_revision
 
     if is_directory_form(reference):
         if not Path(reference).is_dir():
@@ -231,6 +236,7 @@ def _materialise(reference: str, target: Path) -> tuple[str, Path]:
 
 
 def _working_tree() -> Path:
+    from nplint.commands.revision import RevisionError, repository_root
 
     try:
         return repository_root()

@@ -37,24 +37,16 @@ from nplint.commands.common import (
 from nplint.config import stays_inside
 from nplint.engine.endpoints import Endpoint, EndpointError, Topology
 from nplint.engine.engine import Engine
-from nplint.engine.matrix import compute_matrix
 from nplint.engine.probes import Probe, evaluate_probe, load_probe_file, probe_ok
 from nplint.engine.verdict import Verdict, explain
 from nplint.exitcodes import ExitCode
 from nplint.model.objects import PROTOCOLS
-from nplint.reporting.connectivity import (
-    MATRIX_FORMATS,
-    WORLDS_FORMATS,
-    probes_json,
-    probes_text,
-    verdict_json,
-    verdict_text,
-    verdicts_json,
-)
 from nplint.units import World
 from nplint.untrusted import shown
 
-FORMATS = tuple(MATRIX_FORMATS)
+#: The formats of :data:`nplint.reporting.connectivity.MATRIX_FORMATS` (and ``WORLDS_FORMATS``),
+#: named here so that the command line is built without the matrix and its reports.
+FORMATS = ("text", "json", "dot", "mermaid", "markdown")
 QUERY_FORMATS = ("text", "json")
 
 
@@ -179,6 +171,9 @@ def _world_names(worlds: Sequence[World]) -> list[str]:
 
 
 def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
+    from nplint.engine.matrix import compute_matrix
+    from nplint.reporting.connectivity import MATRIX_FORMATS, verdict_json, verdict_text
+
     if args.probes:
         return _run_probes(args, engine, stdout)
     if args.source or args.destination:
@@ -198,6 +193,9 @@ def _answer(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
 
 def _answer_worlds(args: argparse.Namespace, engines: Sequence[tuple[str, Engine]], stdout: TextIO) -> int:
     """The answer of a repository of several worlds: each world's, naming it."""
+    from nplint.engine.matrix import compute_matrix
+    from nplint.reporting.connectivity import WORLDS_FORMATS, verdict_text, verdicts_json
+
     if args.probes:
         return _run_probes_worlds(args, engines, stdout)
     if args.source or args.destination:
@@ -339,6 +337,7 @@ def _query(engine: Engine, source: str, destination: str, protocol: str | None, 
 
 
 def _run_probes(args: argparse.Namespace, engine: Engine, stdout: TextIO) -> int:
+    from nplint.reporting.connectivity import probes_json, probes_text
 
     probe_file = load_probe_file(Path(args.probes), args.probes)
     if probe_file.problems:
@@ -362,6 +361,8 @@ def _run_probes_worlds(
     args: argparse.Namespace, engines: Sequence[tuple[str, Engine]], stdout: TextIO
 ) -> int:
     """Each probe in each world that holds both its ends; a probe no world can answer is a usage error."""
+    from nplint.reporting.connectivity import probes_json, probes_text
+
     probe_file = load_probe_file(Path(args.probes), args.probes)
     if probe_file.problems:
         raise UsageError(

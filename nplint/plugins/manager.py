@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -29,6 +30,53 @@ class PluginLoadError(Exception):
         self.name = name
 
 
+def may_declare_entry_points(group: str) -> bool:
+    """Whether an installed distribution may declare an entry point of ``group``.
+
+    ``importlib.metadata`` costs a run more to import than a small tree takes to lint,
+    and almost every installation has no plugin. This looks where it looks (each
+    directory of ``sys.path``, through the finders of ``sys.meta_path``) for an
+    entry-point file with a section that could be ``group``, and answers False only
+    when there plainly is none. For anything it does not judge (a zip file or an egg on
+    the path, another finder of distributions, a line that could head the group's
+    section, a file that does not decode) it answers True, and ``importlib.metadata``
+    decides as it always did.
+    """
+    from importlib.machinery import PathFinder
+
+    for finder in sys.meta_path:
+        if finder is not PathFinder and getattr(finder, "find_distributions", None) is not None:
+            return True
+    for entry in sys.path:
+        root = entry or "."
+        try:
+            children = os.listdir(root)
+        except OSError:
+            if os.path.isfile(root):
+                return True  # perhaps a zip file, which importlib.metadata reads too
+            continue
+        if os.path.basename(root).lower().endswith(".egg"):
+            return True
+        for child in children:
+            if not child.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(root, child, "entry_points.txt"), "rb") as handle:
+                    data = handle.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+                continue  # importlib.metadata reads no entry points there either
+            except OSError:
+                return True
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+            # A group is a section, ``[nplint]``; a line that could be its header counts.
+            if any("[" in line and group in line for line in text.splitlines()):
+                return True
+    return False
+
+
 class PluginManager:
     def __init__(self, *, autoload: bool | None = None) -> None:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -44,6 +92,8 @@ class PluginManager:
         self._pm.check_pending()
 
     def _load_entry_points(self) -> None:
+        if not may_declare_entry_points(hookspecs.PROJECT):
+            return
         from importlib.metadata import entry_points
 
         for entry_point in sorted(entry_points(group=hookspecs.PROJECT), key=lambda ep: ep.name):
