@@ -13,14 +13,14 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
-from nplint import deployment_scope
+from nplint import deployment_scope, glued_objects
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.loading import decode, load_text
 from nplint.loading.nodes import MapNode, is_null
-from nplint.reading import read_bounded
+from nplint.reading import MAX_FILE_BYTES, read_bounded
 
 SKIP_HELM_TEMPLATE = "helm-template"
 SKIP_KUSTOMIZATION = "kustomization"
@@ -103,6 +103,10 @@ class DiscoveredFile:
     #: Named on the command line and not a regular file (a pipe, ``<(kustomize build)``):
     #: read as a stream. Everything a walk finds is a regular file, and read only as one.
     stream: bool = field(default=False, compare=False)
+    #: For a file of a skipped test folder: the lines where a second object starts inside
+    #: one document (:mod:`nplint.glued_objects`), the only thing linted in it. Empty for
+    #: every other file, which is linted whole.
+    glued: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +275,28 @@ def _has_template_syntax(path: str) -> bool:
     return _KYVERNO_API.search(head) is None or _GO_TEMPLATE_ACTION.search(head) is not None
 
 
+def _glued_lines(path: str) -> tuple[int, ...]:
+    """:func:`nplint.glued_objects.boundaries` of the file at ``path``; () when it cannot be read as text."""
+    try:
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except OSError:
+        return ()  # a test input nplint does not lint: no reason to say it is unreadable
+    if _top_count(data, b"apiVersion") < 2 and _top_count(data, b"kind") < 2:
+        return ()  # neither key written twice at a line's start: decided without decoding
+    if b"{{" in data and _GO_TEMPLATE_ACTION.search(data):
+        return ()  # a template writes `apiVersion:` once per branch of an `if`
+    text, _ = decode(data)
+    return glued_objects.boundaries(text) if text is not None else ()
+
+
+def _top_count(data: bytes, key: bytes) -> int:
+    """No fewer than the lines of ``data`` that start with ``key``, bare or quoted; 2 when not UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return 2  # UTF-16 or UTF-32 (their byte order marks): left to the decoded text
+    count = sum(data.count(b"\n" + quote + key) for quote in (b"", b'"', b"'"))
+    return count + (1 if data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\"'").startswith(key) else 0)
+
+
 def _looks_like_path(entry: str) -> bool:
     # patchesStrategicMerge also takes inline patches: YAML text, not a path.
     entry = entry.strip()
@@ -411,6 +437,9 @@ class _Dir:
     ancestors: frozenset[str]
     #: Reached through a symbolic link to a directory: an alias of a real path.
     via_link: bool = False
+    #: In a skipped test folder: walked only for two objects run together
+    #: (:mod:`nplint.glued_objects`), reported as skipped once at the folder.
+    test_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +453,8 @@ class _Route:
     regular: bool = True
     #: Reached through a symbolic link: of several routes to one file, a route without one names it.
     via_link: bool = False
+    #: Found in a skipped test folder (:attr:`_Dir.test_only`): of several routes, any other names it.
+    test_only: bool = False
 
 
 @dataclass(slots=True)
@@ -588,6 +619,11 @@ class _Discoverer:
                 runner, marker = test_folder[1]
                 detail = _DETAIL_TEST_FOLDER.format(runner=runner, marker=marker)
                 self._skip(display, SKIP_TEST_FOLDER, detail)
+                name = os.path.basename(real)
+                if name.lower().endswith((".yaml", ".yml")) and name not in _KUSTOMIZATION_NAMES:
+                    in_chart = self._holds_chart(directory)
+                    if _location_skip(name, in_chart, self._in_templates(directory)) is None:
+                        self.routes.append(_Route(real, display, None, via_link=via_link, test_only=True))
                 return
         in_chart = self._holds_chart(directory)
         skip = _location_skip(name, in_chart, self._in_templates(directory))
@@ -659,8 +695,9 @@ class _Discoverer:
         except OSError:
             return  # unreadable: skipped, like git does
         names = {entry.name for entry in entries}
-        if self.skip_test_folders and self._test_folder(walk, directory, names):
-            return
+        if self.skip_test_folders and not directory.test_only and self._test_folder(walk, directory, names):
+            # Skipped as a folder, but still read for the one slip no test makes on purpose.
+            directory = replace(directory, test_only=True)
         ignore = directory.ignore
         if self.respect_gitignore and ".gitignore" in names:
             gitignore = os.path.join(directory.path, ".gitignore")
@@ -743,34 +780,50 @@ class _Discoverer:
         relative = parent.relative + entry.name
         if self._ignored(walk, ignore, relative, True):
             return
+        # Inside a skipped test folder nothing more is reported as skipped: the folder is.
+        quiet = parent.test_only
         if not self.lint_undeployed and deployment_scope.is_testdata(entry.name):
-            detail = deployment_scope.DETAIL_TESTDATA
-            self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+            # Go test data are a unit test's inputs, parser inputs among them: a duplicate
+            # `apiVersion` there may be the very input under test, so nothing of it is read.
+            if not quiet:
+                detail = deployment_scope.DETAIL_TESTDATA
+                self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
             return
-        if self.skip_test_folders and entry.name in _PROJECT_TEST_FOLDERS:
+        test_only = quiet
+        if self.skip_test_folders and not quiet and entry.name in _PROJECT_TEST_FOLDERS:
             marker = self._project_marker(parent.real)
             if marker is not None:
                 detail = _DETAIL_PROJECT_TESTS.format(marker=marker)
                 self._skip(walk.prefix + relative + "/", SKIP_TEST_FOLDER, detail)
-                return
+                test_only = True
         link = entry.is_symlink()
         if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
                 return
             if _into_git(real, walk.boundary):
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
                 return
             if real in parent.ancestors:
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
                 return
         else:
             real = os.path.join(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
         ancestors = parent.ancestors | {real}
         child = _Dir(
-            entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link
+            entry.path,
+            relative + "/",
+            real,
+            ignore,
+            in_templates,
+            ancestors,
+            parent.via_link or link,
+            test_only,
         )
         pending.append(child)
 
@@ -783,6 +836,9 @@ class _Discoverer:
         in_chart: bool,
     ) -> None:
         name = entry.name
+        if parent.test_only:
+            self._visit_test_file(walk, parent, entry, ignore, in_chart)
+            return
         is_manifest = _is_manifest_name(name)
         # Name checks first: they are cheaper than the ignore patterns.
         if not is_manifest and name not in _KUSTOMIZATION_NAMES:
@@ -808,6 +864,38 @@ class _Discoverer:
         if is_manifest:
             skip = _location_skip(name, in_chart, parent.in_templates)
             self.routes.append(_Route(real, display, skip, via_link=via_link))
+
+    def _visit_test_file(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        ignore: tuple[IgnoreFile, ...],
+        in_chart: bool,
+    ) -> None:
+        """A file of a skipped test folder: a YAML file to read for two objects run together.
+
+        Kustomizations, charts and JSON are left alone (a chart's templates legitimately
+        write `apiVersion:` once per branch of an `if`); nothing here is reported skipped.
+        """
+        name = entry.name
+        if not name.lower().endswith((".yaml", ".yml")) or name in _KUSTOMIZATION_NAMES:
+            return
+        if _location_skip(name, in_chart, parent.in_templates) is not None:
+            return
+        relative = parent.relative + name
+        if self._ignored(walk, ignore, relative, False):
+            return
+        link = entry.is_symlink()
+        if link:
+            real = os.path.realpath(entry.path)
+            if not _within(real, walk.boundary) or _into_git(real, walk.boundary):
+                return
+        else:
+            real = os.path.join(parent.real, name)
+        self.routes.append(
+            _Route(real, walk.prefix + relative, None, via_link=parent.via_link or link, test_only=True)
+        )
 
     # -- kustomizations
 
@@ -870,8 +958,15 @@ class _Discoverer:
         files: list[DiscoveredFile] = []
         for real, routes in by_real.items():
             # The path without a symbolic link names the file: the one its kustomization consumes.
-            routes.sort(key=lambda route: (route.via_link, _display_key(route.display)))
+            routes.sort(key=lambda route: (route.test_only, route.via_link, _display_key(route.display)))
             display = routes[0].display
+            if routes[0].test_only:
+                # Only reached inside skipped test folders: linted for glued objects alone, and
+                # said nothing about otherwise (its folder is reported skipped).
+                glued = _glued_lines(real) if real not in owners and real not in data_owners else ()
+                if glued:
+                    files.append(DiscoveredFile(Path(real), display, glued=glued))
+                continue
             verdict = self._verdict(real, routes, owners, data_owners)
             if verdict is not None:
                 self._skip(display, *verdict)
