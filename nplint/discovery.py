@@ -68,6 +68,8 @@ _TEST_RUNNER_FILES = {
 _KUTTL_SUITE = frozenset(("kuttl-test.yaml", "kuttl-test.yml"))
 #: A kuttl (or kuttl-style Chainsaw) test step's assertion: ``00-assert.yaml``, ``01-errors.yaml``.
 _STEP_ASSERTION = re.compile(r"\d+-(?:assert|errors)\.ya?ml\Z")
+#: Sample projects named in the detail of a skipped test data folder.
+_PROJECTS_SHOWN = 3
 #: Top-level folders where a software project keeps its tests' inputs.
 _PROJECT_TEST_FOLDERS = frozenset(("test", "tests", "e2e", "e2e-tests", "e2etests"))
 #: Build files that make a repository a software project (not a deployment repository).
@@ -488,6 +490,10 @@ class _Discoverer:
     runner_cache: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     #: The build file that makes the root a software project ("" for none), once looked for.
     project_marker: str | None = None
+    #: Real paths of the kubebuilder projects found in test data folders: roots of their own.
+    project_roots: set[str] = field(default_factory=set)
+    #: Their build files (else their PROJECT file), as :attr:`project_marker`.
+    project_markers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -722,6 +728,13 @@ class _Discoverer:
         on purpose, one case per file), not what it deploys; below the root such a name is
         as likely an environment (`overlays/test/`), which is left alone.
         """
+        if directory in self.project_roots:
+            # A sample project in test data is a software project of its own (its PROJECT file
+            # says so, whatever its language): its tests are tests.
+            if directory not in self.project_markers:
+                found = sorted(set(_listing(directory)) & _PROJECT_FILES)
+                self.project_markers[directory] = found[0] if found else deployment_scope.PROJECT_FILE
+            return self.project_markers[directory]
         if directory != self.root_real:
             return None
         if self.project_marker is None:
@@ -786,8 +799,7 @@ class _Discoverer:
             # Go test data are a unit test's inputs, parser inputs among them: a duplicate
             # `apiVersion` there may be the very input under test, so nothing of it is read.
             if not quiet:
-                detail = deployment_scope.DETAIL_TESTDATA
-                self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+                self._testdata(walk, parent, entry, relative, ignore, pending)
             return
         test_only = quiet
         if self.skip_test_folders and not quiet and entry.name in _PROJECT_TEST_FOLDERS:
@@ -864,6 +876,57 @@ class _Discoverer:
         if is_manifest:
             skip = _location_skip(name, in_chart, parent.in_templates)
             self.routes.append(_Route(real, display, skip, via_link=via_link))
+
+    def _testdata(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        relative: str,
+        ignore: tuple[IgnoreFile, ...],
+        pending: list[_Dir],
+    ) -> None:
+        """Skip a Go test data folder, but walk the kubebuilder projects in it as deployed.
+
+        operator-sdk and kubebuilder keep whole generated projects there as the expected
+        output of their scaffolds; ``make deploy`` deploys each like any project.
+        """
+        # An alias (a link) is not looked into: its projects are walked where they are.
+        found = [] if entry.is_symlink() else deployment_scope.sample_projects(entry.path)
+        projects: list[str] = []
+        for project in found:
+            child = self._project_dir(walk, parent, relative, project, ignore)
+            if child is not None:
+                projects.append(project)
+                self.project_roots.add(child.real)
+                pending.append(child)
+        detail = deployment_scope.DETAIL_TESTDATA
+        if projects:
+            shown = ", ".join(f"{p}/" for p in projects[:_PROJECTS_SHOWN])
+            if len(projects) > _PROJECTS_SHOWN:
+                shown += f" and {len(projects) - _PROJECTS_SHOWN} more"
+            detail = deployment_scope.DETAIL_TESTDATA_WITH_PROJECTS.format(projects=shown)
+        self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+
+    def _project_dir(
+        self, walk: _Walk, parent: _Dir, relative: str, project: str, ignore: tuple[IgnoreFile, ...]
+    ) -> _Dir | None:
+        """The walk's directory for ``project`` below the test data folder ``relative``; None when ignored.
+
+        The ignore files on the way down apply as a walk would have met them.
+        """
+        name = relative.rpartition("/")[2]
+        real, path = os.path.join(parent.real, name), os.path.join(parent.path, name)
+        ancestors = parent.ancestors | {real}
+        at = relative
+        for part in project.split("/"):
+            if self.respect_gitignore:
+                ignore = self._ignore_stack(os.path.join(path, ".gitignore"), at + "/", ignore)
+            at, real, path = f"{at}/{part}", os.path.join(real, part), os.path.join(path, part)
+            if self._ignored(walk, ignore, at, True):
+                return None
+            ancestors |= {real}
+        return _Dir(path, at + "/", real, ignore, parent.in_templates, ancestors, parent.via_link)
 
     def _visit_test_file(
         self,
