@@ -797,7 +797,8 @@ class _Discoverer:
         quiet = parent.test_only
         if not self.lint_undeployed and deployment_scope.is_testdata(entry.name):
             # Go test data are a unit test's inputs, parser inputs among them: a duplicate
-            # `apiVersion` there may be the very input under test, so nothing of it is read.
+            # `apiVersion` there may be the very input under test, so none of it is read for
+            # glued objects; only the kubebuilder projects in it are walked, as deployed.
             if not quiet:
                 self._testdata(walk, parent, entry, relative, ignore, pending)
             return

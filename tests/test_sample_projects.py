@@ -10,7 +10,7 @@ from nplint.deployment_scope import DETAIL_TESTDATA, SKIP_NOT_DEPLOYED, is_sampl
 from nplint.discovery import SKIP_TEST_FOLDER, discover
 
 SAMPLE = FIXTURES / "NP101" / "bad" / "testdata-sample-project"
-TESTDATA = SAMPLE / "pkg" / "scaffold" / "testdata"
+TESTDATA = SAMPLE / "testdata"
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -21,10 +21,10 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_a_project_root_is_a_project_file_beside_config_default() -> None:
-    assert is_sample_project(str(TESTDATA / "project-v4"))
-    assert not is_sample_project(str(TESTDATA / "no-config"))
-    assert not is_sample_project(str(TESTDATA / "inputs"))
-    assert sample_projects(str(TESTDATA)) == ["project-v4"]
+    assert is_sample_project(str(TESTDATA / "p"))
+    assert not is_sample_project(str(TESTDATA / "bare"))
+    assert not is_sample_project(str(TESTDATA / "in"))
+    assert sample_projects(str(TESTDATA)) == ["p"]
 
 
 def test_projects_are_found_at_any_depth_but_not_inside_one(tmp_path: Path) -> None:
@@ -40,31 +40,30 @@ def test_projects_are_found_at_any_depth_but_not_inside_one(tmp_path: Path) -> N
 
 def test_discovery_walks_the_project_and_skips_the_rest() -> None:
     found = discover([str(SAMPLE)], root=SAMPLE)
-    assert [f.display for f in found.files] == [
-        "pkg/scaffold/testdata/project-v4/config/manager/manager.yaml"
-    ]
+    assert [f.display for f in found.files] == ["testdata/p/config/m/d.yaml"]
     skipped = {s.display: s for s in found.skipped}
-    assert skipped["pkg/scaffold/testdata/"].reason == SKIP_NOT_DEPLOYED
-    assert "except the kubebuilder projects in it (project-v4/)" in skipped["pkg/scaffold/testdata/"].detail
-    # The project is a software project of its own: its test folder is a test folder.
-    assert skipped["pkg/scaffold/testdata/project-v4/test/"].reason == SKIP_TEST_FOLDER
+    assert skipped["testdata/"].reason == SKIP_NOT_DEPLOYED
+    assert "except the kubebuilder projects in it (p/)" in skipped["testdata/"].detail
+    # The project is a software project of its own (its PROJECT file says so): its tests are tests.
+    assert skipped["testdata/p/test/"].reason == SKIP_TEST_FOLDER
+    assert "its PROJECT is at the root" in skipped["testdata/p/test/"].detail
     assert set(skipped) == {
-        "pkg/scaffold/testdata/",
-        "pkg/scaffold/testdata/project-v4/config/default/kustomization.yaml",
-        "pkg/scaffold/testdata/project-v4/config/manager/kustomization.yaml",
-        "pkg/scaffold/testdata/project-v4/test/",
+        "testdata/",
+        "testdata/p/config/default/kustomization.yaml",
+        "testdata/p/config/m/kustomization.yaml",
+        "testdata/p/test/",
     }
 
 
 def test_the_project_is_linted_as_deployed() -> None:
     result = lint_paths(["."], root=SAMPLE, select=["NP101", "NP102"])
-    manager = "pkg/scaffold/testdata/project-v4/config/manager/manager.yaml"
+    manager = "testdata/p/config/m/d.yaml"
     assert [(f.rule_id, f.path, f.span.line) for f in result.findings] == [
         ("NP101", manager, 4),
         ("NP102", manager, 4),
     ]
-    # Rendered with its kustomization: the namespace and prefix config/default gives.
-    assert "namespace 'widget-system' (widget-controller-manager)" in result.findings[0].message
+    # Rendered with its kustomization: in the namespace config/default gives.
+    assert result.findings[0].message.startswith("namespace 'w' (m) has no default-deny ingress policy")
 
 
 def test_gitignored_folders_on_the_way_hide_the_project(tmp_path: Path) -> None:
@@ -79,4 +78,4 @@ def test_gitignored_folders_on_the_way_hide_the_project(tmp_path: Path) -> None:
 
 def test_lint_undeployed_walks_test_data_whole() -> None:
     found = discover([str(SAMPLE)], root=SAMPLE, lint_undeployed=True)
-    assert "pkg/scaffold/testdata/inputs/deploy.yaml" in [f.display for f in found.files]
+    assert "testdata/in/deploy.yaml" in [f.display for f in found.files]
