@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 
 from nplint.loading.nodes import MapNode, Node, SeqNode, is_null
 from nplint.reading import read_bounded
@@ -34,6 +35,11 @@ TESTDATA_NAMES = frozenset(("testdata", "_testdata"))
 DETAIL_TESTDATA = (
     "Go test data folder (`testdata/`, `_testdata/`): test inputs, never deployed; "
     "set `lint-undeployed: true` or name the folder on the command line to lint it"
+)
+DETAIL_TESTDATA_WITH_PROJECTS = (
+    "Go test data folder (`testdata/`, `_testdata/`): test inputs, never deployed, except the "
+    "kubebuilder projects in it ({projects}), linted as deployed; set `lint-undeployed: true` or "
+    "name the folder on the command line to lint the rest"
 )
 DETAIL_NOT_KUBERNETES = "JSON that is not a Kubernetes object (no apiVersion and kind); not a manifest"
 
@@ -57,6 +63,60 @@ _PRODUCING_KEYS = (
 def is_testdata(name: str) -> bool:
     """Whether a folder named ``name`` holds Go test data."""
     return name in TESTDATA_NAMES
+
+
+#: The file kubebuilder and operator-sdk keep at a project's root (the project's configuration).
+PROJECT_FILE = "PROJECT"
+_KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def is_sample_project(directory: str, names: Iterable[str] | None = None) -> bool:
+    """Whether ``directory`` (holding ``names``, listed when not given) is a kubebuilder project root.
+
+    Such a project (operator-sdk's and kubebuilder's generated samples, kept under
+    ``testdata/`` as the generator's expected output) is deployed like any other:
+    ``make deploy`` builds its ``config/default``. It is known by what the scaffold
+    writes: a ``PROJECT`` file beside ``config/default/`` with a kustomization.
+    """
+    if names is None:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return False
+    if PROJECT_FILE not in names or not os.path.isfile(os.path.join(directory, PROJECT_FILE)):
+        return False
+    default = os.path.join(directory, "config", "default")
+    return any(os.path.isfile(os.path.join(default, name)) for name in _KUSTOMIZATION_FILES)
+
+
+def sample_projects(testdata: str) -> list[str]:
+    """The kubebuilder project roots below the test data folder ``testdata`` (relative, POSIX, sorted).
+
+    A Go ``testdata/`` folder holds a unit test's inputs, except a directory that is a
+    project of its own (:func:`is_sample_project`): nothing below such a root is looked
+    into further, and symbolic links are not followed (the walk stays in the folder).
+    """
+    found: list[str] = []
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        directory = os.path.join(testdata, *relative.split("/")) if relative else testdata
+        try:
+            with os.scandir(directory) as iterator:
+                entries = list(iterator)
+        except OSError:
+            continue
+        if relative and is_sample_project(directory, [e.name for e in entries]):
+            found.append(relative)
+            continue
+        for entry in entries:
+            try:
+                below = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if below and entry.name != ".git":
+                pending.append(f"{relative}/{entry.name}" if relative else entry.name)
+    return sorted(found)
 
 
 #: Dot-directories that hold manifests by a platform's own convention: OpenShift's

@@ -13,16 +13,16 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from nplint import deployment_scope
+from nplint import deployment_scope, glued_objects
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.label_commands import is_label_source, label_source_allowed
 from nplint.loading import decode, load_text
 from nplint.loading.nodes import MapNode, is_null
-from nplint.reading import read_bounded
+from nplint.reading import MAX_FILE_BYTES, read_bounded
 
 if TYPE_CHECKING:
     # The model imports the configuration, which imports discovery.
@@ -74,6 +74,8 @@ _TEST_RUNNER_FILES = {
 _KUTTL_SUITE = frozenset(("kuttl-test.yaml", "kuttl-test.yml"))
 #: A kuttl (or kuttl-style Chainsaw) test step's assertion: ``00-assert.yaml``, ``01-errors.yaml``.
 _STEP_ASSERTION = re.compile(r"\d+-(?:assert|errors)\.ya?ml\Z")
+#: Sample projects named in the detail of a skipped test data folder.
+_PROJECTS_SHOWN = 3
 #: Top-level folders where a software project keeps its tests' inputs.
 _PROJECT_TEST_FOLDERS = frozenset(("test", "tests", "e2e", "e2e-tests", "e2etests"))
 #: Build files that make a repository a software project (not a deployment repository).
@@ -109,6 +111,10 @@ class DiscoveredFile:
     #: Named on the command line and not a regular file (a pipe, ``<(kustomize build)``):
     #: read as a stream. Everything a walk finds is a regular file, and read only as one.
     stream: bool = field(default=False, compare=False)
+    #: For a file of a skipped test folder: the lines where a second object starts inside
+    #: one document (:mod:`nplint.glued_objects`), the only thing linted in it. Empty for
+    #: every other file, which is linted whole.
+    glued: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +288,28 @@ def _has_template_syntax(path: str) -> bool:
     return _KYVERNO_API.search(head) is None or _GO_TEMPLATE_ACTION.search(head) is not None
 
 
+def _glued_lines(path: str) -> tuple[int, ...]:
+    """:func:`nplint.glued_objects.boundaries` of the file at ``path``; () when it cannot be read as text."""
+    try:
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except OSError:
+        return ()  # a test input nplint does not lint: no reason to say it is unreadable
+    if _top_count(data, b"apiVersion") < 2 and _top_count(data, b"kind") < 2:
+        return ()  # neither key written twice at a line's start: decided without decoding
+    if b"{{" in data and _GO_TEMPLATE_ACTION.search(data):
+        return ()  # a template writes `apiVersion:` once per branch of an `if`
+    text, _ = decode(data)
+    return glued_objects.boundaries(text) if text is not None else ()
+
+
+def _top_count(data: bytes, key: bytes) -> int:
+    """No fewer than the lines of ``data`` that start with ``key``, bare or quoted; 2 when not UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return 2  # UTF-16 or UTF-32 (their byte order marks): left to the decoded text
+    count = sum(data.count(b"\n" + quote + key) for quote in (b"", b'"', b"'"))
+    return count + (1 if data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\"'").startswith(key) else 0)
+
+
 def _looks_like_path(entry: str) -> bool:
     # patchesStrategicMerge also takes inline patches: YAML text, not a path.
     entry = entry.strip()
@@ -422,6 +450,9 @@ class _Dir:
     ancestors: frozenset[str]
     #: Reached through a symbolic link to a directory: an alias of a real path.
     via_link: bool = False
+    #: In a skipped test folder: walked only for two objects run together
+    #: (:mod:`nplint.glued_objects`), reported as skipped once at the folder.
+    test_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +466,8 @@ class _Route:
     regular: bool = True
     #: Reached through a symbolic link: of several routes to one file, a route without one names it.
     via_link: bool = False
+    #: Found in a skipped test folder (:attr:`_Dir.test_only`): of several routes, any other names it.
+    test_only: bool = False
 
 
 @dataclass(slots=True)
@@ -470,6 +503,10 @@ class _Discoverer:
     project_marker: str | None = None
     #: Files that may carry namespace label commands, by real path: their display.
     label_sources: dict[str, str] = field(default_factory=dict)
+    #: Real paths of the kubebuilder projects found in test data folders: roots of their own.
+    project_roots: set[str] = field(default_factory=set)
+    #: Their build files (else their PROJECT file), as :attr:`project_marker`.
+    project_markers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -601,6 +638,11 @@ class _Discoverer:
                 runner, marker = test_folder[1]
                 detail = _DETAIL_TEST_FOLDER.format(runner=runner, marker=marker)
                 self._skip(display, SKIP_TEST_FOLDER, detail)
+                name = os.path.basename(real)
+                if name.lower().endswith((".yaml", ".yml")) and name not in _KUSTOMIZATION_NAMES:
+                    in_chart = self._holds_chart(directory)
+                    if _location_skip(name, in_chart, self._in_templates(directory)) is None:
+                        self.routes.append(_Route(real, display, None, via_link=via_link, test_only=True))
                 return
         in_chart = self._holds_chart(directory)
         skip = _location_skip(name, in_chart, self._in_templates(directory))
@@ -672,8 +714,9 @@ class _Discoverer:
         except OSError:
             return  # unreadable: skipped, like git does
         names = {entry.name for entry in entries}
-        if self.skip_test_folders and self._test_folder(walk, directory, names):
-            return
+        if self.skip_test_folders and not directory.test_only and self._test_folder(walk, directory, names):
+            # Skipped as a folder, but still read for the one slip no test makes on purpose.
+            directory = replace(directory, test_only=True)
         ignore = directory.ignore
         if self.respect_gitignore and ".gitignore" in names:
             gitignore = os.path.join(directory.path, ".gitignore")
@@ -698,6 +741,13 @@ class _Discoverer:
         on purpose, one case per file), not what it deploys; below the root such a name is
         as likely an environment (`overlays/test/`), which is left alone.
         """
+        if directory in self.project_roots:
+            # A sample project in test data is a software project of its own (its PROJECT file
+            # says so, whatever its language): its tests are tests.
+            if directory not in self.project_markers:
+                found = sorted(set(_listing(directory)) & _PROJECT_FILES)
+                self.project_markers[directory] = found[0] if found else deployment_scope.PROJECT_FILE
+            return self.project_markers[directory]
         if directory != self.root_real:
             return None
         if self.project_marker is None:
@@ -756,34 +806,50 @@ class _Discoverer:
         relative = parent.relative + entry.name
         if self._ignored(walk, ignore, relative, True):
             return
+        # Inside a skipped test folder nothing more is reported as skipped: the folder is.
+        quiet = parent.test_only
         if not self.lint_undeployed and deployment_scope.is_testdata(entry.name):
-            detail = deployment_scope.DETAIL_TESTDATA
-            self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+            # Go test data are a unit test's inputs, parser inputs among them: a duplicate
+            # `apiVersion` there may be the very input under test, so none of it is read for
+            # glued objects; only the kubebuilder projects in it are walked, as deployed.
+            if not quiet:
+                self._testdata(walk, parent, entry, relative, ignore, pending)
             return
-        if self.skip_test_folders and entry.name in _PROJECT_TEST_FOLDERS:
+        test_only = quiet
+        if self.skip_test_folders and not quiet and entry.name in _PROJECT_TEST_FOLDERS:
             marker = self._project_marker(parent.real)
             if marker is not None:
                 detail = _DETAIL_PROJECT_TESTS.format(marker=marker)
                 self._skip(walk.prefix + relative + "/", SKIP_TEST_FOLDER, detail)
-                return
+                test_only = True
         link = entry.is_symlink()
         if link:
             real = os.path.realpath(entry.path)
             if not _within(real, walk.boundary):
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_OUTSIDE)
                 return
             if _into_git(real, walk.boundary):
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
                 return
             if real in parent.ancestors:
-                self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
+                if not quiet:
+                    self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
                 return
         else:
             real = os.path.join(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
         ancestors = parent.ancestors | {real}
         child = _Dir(
-            entry.path, relative + "/", real, ignore, in_templates, ancestors, parent.via_link or link
+            entry.path,
+            relative + "/",
+            real,
+            ignore,
+            in_templates,
+            ancestors,
+            parent.via_link or link,
+            test_only,
         )
         pending.append(child)
 
@@ -796,6 +862,9 @@ class _Discoverer:
         in_chart: bool,
     ) -> None:
         name = entry.name
+        if parent.test_only:
+            self._visit_test_file(walk, parent, entry, ignore, in_chart)
+            return
         is_manifest = _is_manifest_name(name)
         # Name checks first: they are cheaper than the ignore patterns.
         if not is_manifest and name not in _KUSTOMIZATION_NAMES:
@@ -838,6 +907,89 @@ class _Discoverer:
         known = self.label_sources.get(real)
         if known is None or _display_key(display) < _display_key(known):
             self.label_sources[real] = display
+
+    def _testdata(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        relative: str,
+        ignore: tuple[IgnoreFile, ...],
+        pending: list[_Dir],
+    ) -> None:
+        """Skip a Go test data folder, but walk the kubebuilder projects in it as deployed.
+
+        operator-sdk and kubebuilder keep whole generated projects there as the expected
+        output of their scaffolds; ``make deploy`` deploys each like any project.
+        """
+        # An alias (a link) is not looked into: its projects are walked where they are.
+        found = [] if entry.is_symlink() else deployment_scope.sample_projects(entry.path)
+        projects: list[str] = []
+        for project in found:
+            child = self._project_dir(walk, parent, relative, project, ignore)
+            if child is not None:
+                projects.append(project)
+                self.project_roots.add(child.real)
+                pending.append(child)
+        detail = deployment_scope.DETAIL_TESTDATA
+        if projects:
+            shown = ", ".join(f"{p}/" for p in projects[:_PROJECTS_SHOWN])
+            if len(projects) > _PROJECTS_SHOWN:
+                shown += f" and {len(projects) - _PROJECTS_SHOWN} more"
+            detail = deployment_scope.DETAIL_TESTDATA_WITH_PROJECTS.format(projects=shown)
+        self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+
+    def _project_dir(
+        self, walk: _Walk, parent: _Dir, relative: str, project: str, ignore: tuple[IgnoreFile, ...]
+    ) -> _Dir | None:
+        """The walk's directory for ``project`` below the test data folder ``relative``; None when ignored.
+
+        The ignore files on the way down apply as a walk would have met them.
+        """
+        name = relative.rpartition("/")[2]
+        real, path = os.path.join(parent.real, name), os.path.join(parent.path, name)
+        ancestors = parent.ancestors | {real}
+        at = relative
+        for part in project.split("/"):
+            if self.respect_gitignore:
+                ignore = self._ignore_stack(os.path.join(path, ".gitignore"), at + "/", ignore)
+            at, real, path = f"{at}/{part}", os.path.join(real, part), os.path.join(path, part)
+            if self._ignored(walk, ignore, at, True):
+                return None
+            ancestors |= {real}
+        return _Dir(path, at + "/", real, ignore, parent.in_templates, ancestors, parent.via_link)
+
+    def _visit_test_file(
+        self,
+        walk: _Walk,
+        parent: _Dir,
+        entry: os.DirEntry[str],
+        ignore: tuple[IgnoreFile, ...],
+        in_chart: bool,
+    ) -> None:
+        """A file of a skipped test folder: a YAML file to read for two objects run together.
+
+        Kustomizations, charts and JSON are left alone (a chart's templates legitimately
+        write `apiVersion:` once per branch of an `if`); nothing here is reported skipped.
+        """
+        name = entry.name
+        if not name.lower().endswith((".yaml", ".yml")) or name in _KUSTOMIZATION_NAMES:
+            return
+        if _location_skip(name, in_chart, parent.in_templates) is not None:
+            return
+        relative = parent.relative + name
+        if self._ignored(walk, ignore, relative, False):
+            return
+        link = entry.is_symlink()
+        if link:
+            real = os.path.realpath(entry.path)
+            if not _within(real, walk.boundary) or _into_git(real, walk.boundary):
+                return
+        else:
+            real = os.path.join(parent.real, name)
+        self.routes.append(
+            _Route(real, walk.prefix + relative, None, via_link=parent.via_link or link, test_only=True)
+        )
 
     # -- kustomizations
 
@@ -900,8 +1052,15 @@ class _Discoverer:
         files: list[DiscoveredFile] = []
         for real, routes in by_real.items():
             # The path without a symbolic link names the file: the one its kustomization consumes.
-            routes.sort(key=lambda route: (route.via_link, _display_key(route.display)))
+            routes.sort(key=lambda route: (route.test_only, route.via_link, _display_key(route.display)))
             display = routes[0].display
+            if routes[0].test_only:
+                # Only reached inside skipped test folders: linted for glued objects alone, and
+                # said nothing about otherwise (its folder is reported skipped).
+                glued = _glued_lines(real) if real not in owners and real not in data_owners else ()
+                if glued:
+                    files.append(DiscoveredFile(Path(real), display, glued=glued))
+                continue
             verdict = self._verdict(real, routes, owners, data_owners)
             if verdict is not None:
                 self._skip(display, *verdict)

@@ -55,3 +55,30 @@ def set_aside(
 def is_component(reason: str) -> bool:
     """Whether a reason of :func:`set_aside` says the kustomization is a Component."""
     return reason.startswith(COMPONENT_PREFIX)
+
+
+#: How :func:`orphan_component` starts the reason NP005 gives for a Component.
+ORPHAN_PREFIX = "no overlay includes it"
+
+
+def orphan_component(tree: kustomization.Tree, where: str | None, reason: str) -> tuple[set[str], str | None]:
+    """For a kustomization set aside for ``reason``: the files it keeps from being units, and why NP005.
+
+    Only a Component (no overlay includes it, or the planner would not set it aside)
+    has either. Its files reach a cluster only through an overlay that includes it,
+    which gives them its namespace and patches; linted on their own they would be
+    judged as an apply nobody runs, so they are no unit. Where an including overlay
+    exists but fails to render, the Component is not set aside and its files stay
+    plain files, as the overlay's own do.
+
+    Most such Components are a catalog's building blocks whose files nplint reads
+    whenever an overlay includes them: nothing is said about them. One whose content
+    nplint could never read (a remote chart or base, a path out of the repository) is
+    reported by NP005 with the second value, since no overlay would make it linted.
+    ``where``: its real directory relative to the root.
+    """
+    if where is None or not is_component(reason):
+        return set(), None
+    closure = tree.closure(where)
+    unseen = f"{ORPHAN_PREFIX}, and {closure.refusal}" if closure.refusal else None
+    return set(closure.files), unseen

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nplint import document_cache, render, result_cache, undeployed
+from nplint import document_cache, glued_objects, render, result_cache, undeployed
 from nplint.cluster.view import cluster_view
 from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import DiscoveredFile, Discovery, SkippedFile, discover
@@ -153,8 +153,14 @@ def load_paths(
     plugins: PluginManager,
     stdin: Callable[[], bytes] = _stdin_bytes,
     documents: DocumentCache | None = None,
+    *,
+    glued: bool = True,
 ) -> tuple[Discovery, list[LoadedFile]]:
-    """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes."""
+    """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
+
+    ``glued``: keep the files of skipped test folders that hold two objects run together
+    (:mod:`nplint.glued_objects`), for NP001; commands that show what is deployed leave them out.
+    """
     found = discover(
         paths,
         root=config.root,
@@ -165,6 +171,8 @@ def load_paths(
     )
     # Namespace labels the repository sets by command (scripts, Makefiles, READMEs).
     found = replace(found, label_commands=read_label_commands(found.label_sources))
+    if not glued:
+        found = replace(found, files=tuple(f for f in found.files if not f.glued))
     # nplint's own configuration is YAML too, but never a manifest.
     manifests = [f for f in found.files if f.display.rpartition("/")[2] not in CONFIG_FILES]
     # A plugin's loader may read files otherwise than nplint's: only nplint's own documents are kept.
@@ -214,6 +222,8 @@ def load_paths(
             else:
                 documents.put(known, made)
     files = [loaded[index] for index in range(len(manifests))]
+    if any(f.glued for f in manifests):
+        found, manifests, files = _glued_only(found, manifests, files)
     if config.lint_undeployed:
         return found, files
     # Set aside what no GitOps tool deploys (unnamed dot-directories).
@@ -222,6 +232,26 @@ def load_paths(
     )
     configs = tuple(f for f in found.files if f.display.rpartition("/")[2] in CONFIG_FILES)
     return replace(kept, files=tuple(sorted((*kept.files, *configs), key=_display_bytes))), files
+
+
+def _glued_only(
+    found: Discovery, manifests: list[DiscoveredFile], files: list[LoadedFile]
+) -> tuple[Discovery, list[DiscoveredFile], list[LoadedFile]]:
+    """Files of skipped test folders reduced to their glued objects; dropped where the loader finds none."""
+    kept_manifests: list[DiscoveredFile] = []
+    kept_files: list[LoadedFile] = []
+    dropped: set[str] = set()
+    for discovered, loaded in zip(manifests, files, strict=True):
+        if discovered.glued:
+            reduced = glued_objects.keep_glued(loaded, discovered.glued)
+            if reduced is None:
+                dropped.add(discovered.display)
+                continue
+            loaded = reduced
+        kept_manifests.append(discovered)
+        kept_files.append(loaded)
+    found = replace(found, files=tuple(f for f in found.files if f.display not in dropped))
+    return found, kept_manifests, kept_files
 
 
 def _display_bytes(found: DiscoveredFile) -> bytes:

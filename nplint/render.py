@@ -150,7 +150,9 @@ class RenderPlan:
     rendered: list[Rendered] = field(default_factory=list)
     #: Targets that could not be rendered, with why (no program, refused, or it failed).
     unrendered: list[tuple[Target, str]] = field(default_factory=list)
-    #: Display paths of plain files consumed by a rendered kustomization.
+    #: Display paths of plain files consumed by a rendered kustomization, or by a Component no
+    #: overlay includes (:func:`nplint.entry_points.component_files`): linted through the render,
+    #: or nowhere, but never as plain files of their own.
     consumed: set[str] = field(default_factory=set)
     listing: Listing = field(default_factory=Listing)
     #: Kustomizations that are no entry point (a Component, an empty one, an OLM bundle's input),
@@ -308,7 +310,14 @@ def plan(
         if target.tool == "kustomize" and where in used_by_others:
             continue  # rendered as part of the overlay that uses it
         if target in aside:
-            result.set_aside.append((target, aside[target]))
+            # A Component no overlay includes: its files are no unit (linted nowhere), and when
+            # it needs what nplint never reads (a remote chart or base) NP005 says so.
+            files, unseen = entry_points.orphan_component(tree, where, aside[target])
+            result.consumed |= files
+            if unseen is not None:
+                result.unrendered.append((target, unseen))
+            else:
+                result.set_aside.append((target, aside[target]))
             continue
         chart = chart_facts.get(where) if target.tool == "helm" and where is not None else None
         if chart is not None and (chart.library or where in through_parent):

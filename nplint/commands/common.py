@@ -250,7 +250,8 @@ def deployed(paths: Sequence[str], config: Config, session: Session) -> Deployed
     from nplint.lint import deployment_worlds, load_paths, rendered_files
 
     with document_cache.opened(config.root, enabled=config.cache) as documents:
-        found, files = load_paths(paths, config, session.plugins, documents=documents)
+        # Test inputs read only for NP001 are not deployed: no unit shows them.
+        found, files = load_paths(paths, config, session.plugins, documents=documents, glued=False)
         if found.missing:
             raise UsageError(", ".join(f"{shown(m)}: no such file or directory" for m in found.missing))
         warn_load_problems(files)

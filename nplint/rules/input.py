@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nplint import glued_objects
 from nplint.findings import Finding, Level
 from nplint.loading import LoadedFile, Problem
 from nplint.rules.base import Rule, RuleContext
@@ -39,7 +40,12 @@ class InvalidYaml(Rule):
             # One finding a file: the first place reading failed. A file broken in one
             # way is usually broken the same way in every document (a tag, a template).
             first, index = problems[0]
-            message, detail = headline_and_detail(first.message)
+            glued = glued_objects.glued_key(first)
+            if glued is not None:
+                # Two objects run together: the duplicate key is a symptom, the missing `---` the cause.
+                message, detail = glued_objects.headline(*glued)
+            else:
+                message, detail = headline_and_detail(first.message)
             if len(problems) > 1:
                 message = f"{message} (and {len(problems) - 1} more in this file)"
                 lines = [
