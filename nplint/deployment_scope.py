@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable
 
 from nplint.loading.nodes import MapNode, Node, SeqNode, is_null
-from nplint.reading import read_bounded
+from nplint.reading import read_bounded, read_head
 
 #: A file or folder that no deployment reads (test inputs, an archive, generator data).
 SKIP_NOT_DEPLOYED = "not-deployed"
@@ -117,6 +117,52 @@ def sample_projects(testdata: str) -> list[str]:
             if below and entry.name != ".git":
                 pending.append(f"{relative}/{entry.name}" if relative else entry.name)
     return sorted(found)
+
+
+DETAIL_ANSIBLE_TEMPLATES = (
+    "Ansible templates (`templates/` beside a `tasks/` folder of Ansible task lists): inputs of "
+    "Ansible's template module, copied and filled in by a playbook, never applied as they are; set "
+    "`lint-undeployed: true` or name the folder on the command line to lint it"
+)
+#: Files of a ``tasks/`` folder looked at, and bytes of each, to recognise Ansible task lists.
+_TASK_FILES_READ = 8
+_TASK_BYTES_READ = 4096
+
+
+def is_ansible_templates(parent: str) -> bool:
+    """Whether the ``templates/`` folder of the directory ``parent`` holds Ansible's templates.
+
+    Ansible's ``template`` module looks for its Jinja2 sources in the ``templates/``
+    folder of the role or playbook, beside the ``tasks/`` folder that uses them
+    (the documented role layout). A playbook copies them out and fills them in; as
+    they stand they are not what is applied. Known by ``tasks/`` holding a YAML file
+    that is a task list: a document whose top level is a sequence, which no
+    Kubernetes object (a Tekton ``Task`` among them) is. A Helm chart (``Chart.yaml``
+    beside ``templates/``) is never one.
+    """
+    if os.path.isfile(os.path.join(parent, "Chart.yaml")):
+        return False
+    tasks = os.path.join(parent, "tasks")
+    try:
+        with os.scandir(tasks) as iterator:
+            names = sorted(e.name for e in iterator if e.name.endswith((".yaml", ".yml")) and e.is_file())
+    except OSError:
+        return False
+    return any(_task_list(os.path.join(tasks, name)) for name in names[:_TASK_FILES_READ])
+
+
+def _task_list(path: str) -> bool:
+    """Whether the file's first content line starts a top-level sequence (``- name: …``)."""
+    try:
+        head = read_head(path, _TASK_BYTES_READ)
+    except OSError:
+        return False
+    for line in head.decode("utf-8", "replace").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped == "---" or stripped.startswith("%"):
+            continue
+        return line.startswith("- ") or line == "-"
+    return False
 
 
 #: Dot-directories that hold manifests by a platform's own convention: OpenShift's

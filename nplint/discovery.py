@@ -815,6 +815,15 @@ class _Discoverer:
             if not quiet:
                 self._testdata(walk, parent, entry, relative, ignore, pending)
             return
+        if (
+            not self.lint_undeployed
+            and not quiet
+            and entry.name == "templates"
+            and deployment_scope.is_ansible_templates(parent.real)
+        ):
+            detail = deployment_scope.DETAIL_ANSIBLE_TEMPLATES
+            self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
+            return
         test_only = quiet
         if self.skip_test_folders and not quiet and entry.name in _PROJECT_TEST_FOLDERS:
             marker = self._project_marker(parent.real)

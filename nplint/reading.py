@@ -19,7 +19,7 @@ import os
 import stat
 from typing import BinaryIO
 
-__all__ = ["MAX_FILE_BYTES", "FileTooLarge", "NotARegularFile", "read_bounded", "read_stream"]
+__all__ = ["MAX_FILE_BYTES", "FileTooLarge", "NotARegularFile", "read_bounded", "read_head", "read_stream"]
 
 #: The largest file nplint reads. Real manifests, even `kubectl get -o yaml`
 #: exports of large clusters, stay well below.
@@ -102,6 +102,24 @@ def read_bounded(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES, *, s
         # A file that grew while read, or a stream: its real size is unknown.
         raise FileTooLarge(None, limit)
     return data
+
+
+def read_head(path: str | os.PathLike[str], count: int) -> bytes:
+    """The first ``count`` bytes (or fewer) of the regular file at ``path``, however large it is.
+
+    For a look at how a file starts; the same refusals as :func:`read_bounded`.
+
+    :raises NotARegularFile: the path is a FIFO, a device, a socket.
+    :raises OSError: the file cannot be opened or read.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotARegularFile(status.st_mode)
+        return _read_at_most(descriptor, count)
+    finally:
+        os.close(descriptor)
 
 
 def read_stream(handle: BinaryIO, limit: int = MAX_FILE_BYTES) -> bytes:

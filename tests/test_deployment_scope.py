@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -378,3 +379,26 @@ def test_related_locations_of_rendered_findings_point_at_their_source(tmp_path: 
     assert finding.message.endswith("(in kustomize for config/samples)")
     # The related location is the covering policy's source file, not a line of the rendered stream.
     assert [(r.path, r.span.line) for r in finding.related] == [("config/samples/all.yaml", 3)]
+
+
+def test_ansible_templates_are_known_by_a_task_list_beside_them(tmp_path: Path) -> None:
+    from nplint.deployment_scope import is_ansible_templates
+
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "templates").mkdir()
+    assert not is_ansible_templates(str(tmp_path))  # no task file at all
+    (tmp_path / "tasks" / "a.yaml").write_text("apiVersion: tekton.dev/v1\nkind: Task\n")
+    assert not is_ansible_templates(str(tmp_path))  # a Kubernetes object is no task list
+    # A long task list: only its head is read, whatever its size.
+    (tmp_path / "tasks" / "b.yml").write_text("# tasks\n---\n- name: write\n" + "  x: y\n" * 10_000)
+    assert is_ansible_templates(str(tmp_path))
+    (tmp_path / "Chart.yaml").write_text("name: chart\n")
+    assert not is_ansible_templates(str(tmp_path))  # a chart's templates/ never is
+
+
+def test_a_fifo_in_tasks_is_never_opened_for_reading(tmp_path: Path) -> None:
+    from nplint.deployment_scope import is_ansible_templates
+
+    (tmp_path / "tasks").mkdir()
+    os.mkfifo(tmp_path / "tasks" / "main.yaml")
+    assert not is_ansible_templates(str(tmp_path))
