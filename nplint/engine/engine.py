@@ -25,6 +25,7 @@ from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
+from nplint.engine.layers import AdminLayers, layered_ports
 from nplint.engine.matching import ip_block_covers
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
@@ -79,6 +80,8 @@ class Engine:
         self.isolating: dict[Direction, list[tuple[NetworkPolicy, ...]]] = {}
         self.rules: dict[Direction, list[tuple[AppliedRule, ...]]] = {}
         self._build()
+        #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
+        self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
         # Direct references for the hot paths (an Enum key hashes slowly).
         self._isolating_in = self.isolating[Direction.INGRESS]
         self._isolating_out = self.isolating[Direction.EGRESS]
@@ -261,7 +264,24 @@ class Engine:
     def side_ports(
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
-        """What the subject pod's ``direction`` side allows with ``peer`` (ALL when not isolated)."""
+        """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
+        layers = self.layers
+        if layers is not None and layers.has_rules(direction, subject):
+            isolated = self.is_isolated(subject, direction)
+            return layered_ports(
+                layers,
+                direction,
+                subject,
+                peer,
+                destination,
+                (lambda: self._np_side_ports(direction, subject, peer, destination)) if isolated else None,
+            )
+        return self._np_side_ports(direction, subject, peer, destination)
+
+    def _np_side_ports(
+        self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
+    ) -> PortSet:
+        """The NetworkPolicy layer alone (ALL when no policy isolates the subject)."""
         ingress = direction is Direction.INGRESS
         if not (self._isolating_in if ingress else self._isolating_out)[subject]:
             return ALL_PORTS
@@ -276,6 +296,32 @@ class Engine:
                 if result.is_everything:
                     break
         return result
+
+    def restricted(self, cls: int, direction: Direction) -> bool:
+        """Whether something may restrict the side: an isolating NetworkPolicy or a layer's rules."""
+        layers = self.layers
+        return self.is_isolated(cls, direction) or (layers is not None and layers.has_rules(direction, cls))
+
+    def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
+        """Equal for two classes whose side the same rules decide (the answer depends on the peer only)."""
+        layers = self.layers
+        if layers is None:
+            return self.rules_key(direction, cls)
+        return (
+            self.rules_key(direction, cls),
+            self.is_isolated(cls, direction),
+            tuple(a.uid for a in layers.admin[direction][cls]),
+            tuple(a.uid for a in layers.baseline[direction][cls]),
+        )
+
+    def side_has_named_port(self, direction: Direction, cls: int) -> bool:
+        layers = self.layers
+        return any(a.has_named_port for a in self.rules[direction][cls]) or (
+            layers is not None
+            and any(
+                a.has_named_port for a in (*layers.admin[direction][cls], *layers.baseline[direction][cls])
+            )
+        )
 
     def connections(self, source: int, destination: int) -> PortSet:
         """What pods of class ``source`` may open to pods of class ``destination``."""
@@ -314,10 +360,18 @@ class Engine:
         hold the source. ``keep`` limits the output to flows touching those classes.
         """
         everyone = frozenset(range(len(self.classes)))
-        egress_open = frozenset(c for c in everyone if not self._isolating_out[c])
-        broad: set[int] = set()
+        layers = self.layers
+        # A side an Admin or Baseline rule may decide is evaluated against every peer.
+        layered_out = frozenset(
+            c for c in everyone if layers is not None and layers.has_rules(Direction.EGRESS, c)
+        )
+        layered_in = frozenset(
+            c for c in everyone if layers is not None and layers.has_rules(Direction.INGRESS, c)
+        )
+        egress_open = frozenset(c for c in everyone if not self._isolating_out[c]) - layered_out
+        broad: set[int] = set(layered_out)
         users: dict[int, set[int]] = defaultdict(set)
-        for cls in everyone - egress_open:
+        for cls in everyone - egress_open - layered_out:
             for applied in self._rules_out[cls]:
                 if applied.peers is None:
                     broad.add(cls)
@@ -335,7 +389,9 @@ class Engine:
             reaching = targeted_by.get(destination, no_sources)
             open_sources: Iterable[int] = ()
             candidates: set[int] | frozenset[int]
-            if not self._isolating_in[destination]:
+            if destination in layered_in:
+                candidates = everyone
+            elif not self._isolating_in[destination]:
                 # Both sides unrestricted: every connection, nothing to evaluate.
                 open_sources = egress_open
                 candidates = (broad | reaching) - egress_open
@@ -388,6 +444,8 @@ class Engine:
                     assert block.network is not None
                     found.append(block.network)
                     found.extend(net for _, net in block.excepts if net is not None)
+        if self.layers is not None and direction is Direction.EGRESS:
+            found.extend(self.layers.networks())
         return found
 
 
