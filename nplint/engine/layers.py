@@ -173,7 +173,7 @@ class AdminLayers:
         for tier, table in ((Tier.ADMIN, self.admin), (Tier.BASELINE, self.baseline)):
             chosen: dict[Direction, dict[int, list[AppliedAdminRule]]] = {d: {} for d in directions}
             for policy in self.enforced[tier]:
-                subjects = self._subjects(policy)
+                subjects = self.subjects(policy)
                 for direction in directions:
                     applied = [
                         self._apply(policy, rule)
@@ -188,7 +188,7 @@ class AdminLayers:
                 for cls, rules in by_class.items():
                     table[direction][cls] = tuple(rules)
 
-    def _subjects(self, policy: AdminPolicy) -> frozenset[int]:
+    def subjects(self, policy: AdminPolicy) -> frozenset[int]:
         """The classes the policy's subject selects; host-network pods never are (policy-kinds §3.3)."""
         if policy.subject_namespaces is None:
             return frozenset()
