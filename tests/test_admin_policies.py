@@ -271,8 +271,9 @@ def test_pass_reaches_baseline_when_no_network_policy_isolates() -> None:
     allowed, reasons = verdict(inv, "ovn-kubernetes")
     assert not allowed
     assert reasons[1].endswith(
-        "passes on TCP 8080; no NetworkPolicy selects it for Ingress; then BaselineAdminNetworkPolicy default "
-        "(all.yaml:43) ingress rule 0 (all.yaml:48), from peer 0 (all.yaml:50): denies TCP 8080"
+        "passes on TCP 8080; no NetworkPolicy selects it for Ingress; "
+        "then BaselineAdminNetworkPolicy default (all.yaml:43) ingress rule 0 (all.yaml:48), "
+        "from peer 0 (all.yaml:50): denies TCP 8080"
     )
 
 
@@ -340,7 +341,10 @@ spec:
     from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: client}}}}]
     ports: [{portRange: {start: 9000, end: 9100, protocol: TCP}}]
 """
-    deny_all = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n"
+    deny_all = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n"
+    )
     inv = inventory(PODS, allow, deny_all)
     engine = Engine(inv, UPSTREAM)
     client, web = engine.topology.resolve("other/client"), engine.topology.resolve("shop/web")
