@@ -196,7 +196,7 @@ def build_admin_policy(
         tier = Tier.BASELINE
         if name != "default":
             problems.add(
-                _name_node(metadata) or node,
+                _at(_name_node(metadata), node),
                 "a BaselineAdminNetworkPolicy must be named `default` (there is one per cluster)",
             )
     if spec is None:
@@ -208,7 +208,7 @@ def build_admin_policy(
             if tier_text in ("Admin", "Baseline"):
                 tier = Tier(tier_text)
             else:
-                problems.add(tier_node or spec, "`tier` is required and must be `Admin` or `Baseline`")
+                problems.add(_at(tier_node, spec), "`tier` is required and must be `Admin` or `Baseline`")
         if kind != "BaselineAdminNetworkPolicy":
             priority_node = spec.get("priority")
             if isinstance(priority_node, ScalarNode) and type(priority_node.value) is int:
@@ -217,10 +217,10 @@ def build_admin_policy(
                     problems.add(priority_node, f"`priority` must be from {PRIORITY_MIN} to {PRIORITY_MAX}")
                     priority = None
             else:
-                problems.add(priority_node or spec, "`priority` is required and must be an integer")
+                problems.add(_at(priority_node, spec), "`priority` is required and must be an integer")
         subject = spec.get("subject")
         if not isinstance(subject, MapNode):
-            problems.add(subject or spec, "`subject` is required: `namespaces` or `pods`")
+            problems.add(_at(subject, spec), "`subject` is required: `namespaces` or `pods`")
         else:
             fields = [key for key in ("namespaces", "pods") if key in subject]
             if len(fields) != 1 or len(list(subject.keys())) != 1:
@@ -254,6 +254,14 @@ def build_admin_policy(
     )
 
 
+def _at(node: Node | None, fallback: Node) -> Node:
+    """Where a problem is reported: the node, else (when the field is missing) the mapping that lacks it.
+
+    Never ``node or fallback``: an empty list node is false.
+    """
+    return node if node is not None else fallback
+
+
 def _name_node(metadata: MapNode | None) -> Node | None:
     return metadata.get("name") if metadata is not None else None
 
@@ -270,7 +278,7 @@ def _pods_selectors(
     pod_node = pods.get("podSelector")
     namespace_node = pods.get("namespaceSelector")
     if not isinstance(pod_node, MapNode):
-        problems.add(pod_node or pods, "`pods` needs a `podSelector` mapping (`{}` for every pod)")
+        problems.add(_at(pod_node, pods), "`pods` needs a `podSelector` mapping (`{}` for every pod)")
     if namespace_node is None and not v2:
         problems.add(pods, "`pods` needs a `namespaceSelector` in v1alpha1 (`{}` for every namespace)")
     namespace_selector = parse_selector(namespace_node) if namespace_node is not None else None
@@ -314,18 +322,18 @@ def _admin_rules(
             elif not v2 and action_text == "Accept":
                 hint = " (v1alpha1 spells it `Allow`)"
             problems.add(
-                rule_node.get("action") or rule_node,
+                _at(rule_node.get("action"), rule_node),
                 "`action` must be one of " + ", ".join(f"`{a}`" for a in accepted) + hint,
             )
         name_node = rule_node.get("name")
         name = rule_node.get_str("name")
         if name is not None and len(name) > RULE_NAME_MAX:
-            problems.add(name_node or rule_node, f"a rule name may be at most {RULE_NAME_MAX} characters")
+            problems.add(_at(name_node, rule_node), f"a rule name may be at most {RULE_NAME_MAX} characters")
         peers = _admin_peers(rule_node, direction, kind, v2, limit, action, problems)
         if v2:
             if "ports" in rule_node:
                 problems.add(
-                    rule_node.key_node("ports") or rule_node, "v1alpha2 has no `ports`: write `protocols`"
+                    _at(rule_node.key_node("ports"), rule_node), "v1alpha2 has no `ports`: write `protocols`"
                 )
             ports = _protocols(rule_node.get("protocols"), limit, problems)
         else:
@@ -366,7 +374,7 @@ def _admin_peers(
     key = direction.peers_key
     peers_node = rule_node.get(key)
     if not isinstance(peers_node, SeqNode) or len(peers_node) == 0:
-        problems.add(peers_node or rule_node, f"a rule needs `{key}` with at least one peer")
+        problems.add(_at(peers_node, rule_node), f"a rule needs `{key}` with at least one peer")
         return ()
     if len(peers_node) > limit:
         problems.add(peers_node, f"`{key}` may hold at most {limit} peers")
@@ -386,7 +394,7 @@ def _admin_peers(
         if peer_kind is None or peer_kind not in allowed:
             where = "an ingress" if direction is Direction.INGRESS else "an egress"
             problems.add(
-                peer_node.key_node(keys[0]) or peer_node,
+                _at(peer_node.key_node(keys[0]), peer_node),
                 f"{where} peer of a {kind} may be " + ", ".join(f"`{k.value}`" for k in allowed),
             )
             peers.append(AdminPeer(None, index, peer_node))
@@ -406,7 +414,7 @@ def _admin_peers(
         elif peer_kind is PeerKind.NETWORKS:
             networks: list[tuple[str, IPNetwork | None]] = []
             if not isinstance(value, SeqNode) or not 1 <= len(value) <= NETWORKS_MAX:
-                problems.add(value or peer_node, f"`networks` must list 1 to {NETWORKS_MAX} CIDRs")
+                problems.add(_at(value, peer_node), f"`networks` must list 1 to {NETWORKS_MAX} CIDRs")
             for item in value if isinstance(value, SeqNode) else ():
                 text = item.text if isinstance(item, ScalarNode) and isinstance(item.value, str) else ""
                 network = parse_network(text) if text else None
@@ -459,17 +467,19 @@ def _ports_v1(node: Node | None, limit: int, problems: _Problems) -> tuple[Admin
         if keys[0] == "namedPort":
             text = value.text if isinstance(value, ScalarNode) and isinstance(value.value, str) else ""
             if not text:
-                problems.add(value or entry, "`namedPort` must be a port name")
+                problems.add(_at(value, entry), "`namedPort` must be a port name")
             ports.append(AdminPort("TCP", None, None, text, entry, index))
             continue
         if not isinstance(value, MapNode):
-            problems.add(value or entry, f"`{keys[0]}` must be a mapping")
+            problems.add(_at(value, entry), f"`{keys[0]}` must be a mapping")
             continue
         protocol = _protocol(value, problems)
         if keys[0] == "portNumber":
             number = _port_number(value.get("port"))
             if number is None:
-                problems.add(value.get("port") or value, f"`port` is required, from {PORT_MIN} to {PORT_MAX}")
+                problems.add(
+                    _at(value.get("port"), value), f"`port` is required, from {PORT_MIN} to {PORT_MAX}"
+                )
                 continue
             ports.append(AdminPort(protocol, number, number, None, entry, index))
         else:
@@ -524,7 +534,7 @@ def _protocols(node: Node | None, limit: int, problems: _Problems) -> tuple[Admi
         if keys[0] == "destinationNamedPort":
             text = value.text if isinstance(value, ScalarNode) and isinstance(value.value, str) else ""
             if not text:
-                problems.add(value or entry, "`destinationNamedPort` must be a port name")
+                problems.add(_at(value, entry), "`destinationNamedPort` must be a port name")
             ports.append(AdminPort("TCP", None, None, text, entry, index))
             continue
         protocol = keys[0].upper()
@@ -532,7 +542,7 @@ def _protocols(node: Node | None, limit: int, problems: _Problems) -> tuple[Admi
         if destination is None:
             # The CRD demands destinationPort (minProperties 1); "every TCP port" is range 1-65535.
             problems.add(
-                value or entry,
+                _at(value, entry),
                 f"`{keys[0]}` needs `destinationPort` (`number`, or `range` 1-65535 for every port)",
             )
             continue
@@ -541,7 +551,7 @@ def _protocols(node: Node | None, limit: int, problems: _Problems) -> tuple[Admi
             number = _port_number(destination.get("number"))
             if number is None:
                 problems.add(
-                    destination.get("number") or destination,
+                    _at(destination.get("number"), destination),
                     f"`number` must be from {PORT_MIN} to {PORT_MAX}",
                 )
                 continue
