@@ -3,8 +3,11 @@ engine's Admin → NetworkPolicy → Baseline layers per CNI (policy-kinds §3�
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from helpers import lint_paths
 from nplint.cluster.profiles import UPSTREAM, engine_profile
 from nplint.engine.engine import Engine
 from nplint.engine.matrix import compute_matrix
@@ -393,3 +396,18 @@ spec:
     assert ("shop/web[Pod]", "203.0.113.0/24") not in found
     assert ("other/client[Pod]", "203.0.113.0/24") in found
     assert ("shop/web[Pod]", "0.0.0.0-203.0.112.255") in found
+
+
+PROBES = """\
+- {from: other/client, to: shop/web, port: 8080, expect: allow}
+- {from: other/client, to: shop/web, port: 9090, expect: deny}
+"""
+
+
+@pytest.mark.parametrize(("cni", "failing"), [("ovn-kubernetes", []), ("calico", [2])])
+def test_probes_judge_through_the_layers(tmp_path: Path, cni: str, failing: list[int]) -> None:
+    # NP801 uses the same verdicts: on OVN-Kubernetes the ANP denies 9090; Calico enforces no ANP here.
+    (tmp_path / "all.yaml").write_text("---\n".join((PODS, ANP.format(priority=10))), encoding="utf-8")
+    (tmp_path / "probes.yaml").write_text(PROBES, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP801"], extra={"expect": "probes.yaml", "cni": cni})
+    assert [(f.path, f.span.line) for f in result.findings] == [("probes.yaml", line) for line in failing]
