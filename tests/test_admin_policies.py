@@ -411,3 +411,32 @@ def test_probes_judge_through_the_layers(tmp_path: Path, cni: str, failing: list
     (tmp_path / "probes.yaml").write_text(PROBES, encoding="utf-8")
     result = lint_paths(["."], root=tmp_path, select=["NP801"], extra={"expect": "probes.yaml", "cni": cni})
     assert [(f.path, f.span.line) for f in result.findings] == [("probes.yaml", line) for line in failing]
+
+
+BANP_DEFAULT_DENY = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata:
+  name: default
+spec:
+  subject: {namespaces: {}}
+  ingress:
+  - {name: deny-all, action: Deny, from: [{namespaces: {}}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"), [("ovn-kubernetes", False), ("antrea", False), ("cilium", True)]
+)
+def test_default_deny_of_a_baseline_policy_counts_where_enforced(
+    tmp_path: Path, cni: str, reported: bool
+) -> None:
+    (tmp_path / "all.yaml").write_text("---\n".join((PODS, BANP_DEFAULT_DENY)), encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP101"], extra={"cni": cni})
+    shop = [f for f in result.findings if "'shop'" in f.message]
+    assert bool(shop) is reported
+    if reported:
+        assert shop[0].detail.endswith(
+            " BaselineAdminNetworkPolicy default (all.yaml:22) rule 0 'deny-all' would deny it all, "
+            "but Cilium does not enforce BaselineAdminNetworkPolicy."
+        )

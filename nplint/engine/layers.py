@@ -371,3 +371,77 @@ def _addresses(texts: Sequence[str]) -> list[ipaddress.IPv4Address | ipaddress.I
         except ValueError:
             continue
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDefaultDeny:
+    """An Admin or Baseline policy whose Deny rule isolates every pod of a namespace in a direction."""
+
+    policy: AdminPolicy
+    rule: AdminRule
+    #: None when the CNI enforces it; else why it decides nothing.
+    not_enforced: str | None
+
+    def describe(self) -> str:
+        policy = self.policy
+        return f"{policy.title} {policy.name} ({policy.path}:{policy.span.line}) {self.rule.label}"
+
+
+def _whole_namespace_subject(policy: AdminPolicy, namespace_labels: Mapping[str, str]) -> bool:
+    return (
+        policy.subject_namespaces is not None
+        and policy.subject_namespaces.matches(namespace_labels)
+        and (policy.subject_pods is None or policy.subject_pods.is_empty)
+    )
+
+
+def _every_pod(peer: AdminPeer) -> bool:
+    if peer.kind is PeerKind.NAMESPACES:
+        return peer.namespaces is not None and peer.namespaces.is_empty
+    if peer.kind is PeerKind.PODS:
+        return (peer.namespaces is None or peer.namespaces.is_empty) and (
+            peer.pods is None or peer.pods.is_empty
+        )
+    return False
+
+
+def _every_address(peer: AdminPeer) -> bool:
+    return peer.kind is PeerKind.NETWORKS and any(
+        net is not None and net.prefixlen == 0 and net.version == 4 for _, net in peer.networks
+    )
+
+
+def denies_everything(rule: AdminRule) -> bool:
+    """A Deny on every port toward every pod (ingress), or toward every IPv4 address (egress:
+    ``networks: [0.0.0.0/0]`` holds the pods too, policy-kinds §3.3)."""
+    if rule.action is not Action.DENY or rule.ports is not None:
+        return False
+    if rule.direction is Direction.INGRESS:
+        return any(_every_pod(peer) for peer in rule.peers)
+    return any(_every_address(peer) for peer in rule.peers)
+
+
+def layer_default_denies(
+    policies: Sequence[AdminPolicy],
+    namespace_labels: Mapping[str, str],
+    direction: Direction,
+    profile_name: str,
+    profile_title: str,
+    enforces: bool = True,
+) -> list[LayerDefaultDeny]:
+    """The Admin and Baseline policies that deny everything for every pod of a namespace in
+    ``direction``, enforced ones first (then in precedence order)."""
+    found = []
+    for policy in sorted(policies, key=lambda p: (precedence(p), p.path, p.span)):
+        if not _whole_namespace_subject(policy, namespace_labels):
+            continue
+        rule = next((r for r in policy.rules(direction) if denies_everything(r)), None)
+        if rule is None:
+            continue
+        reason = (
+            not_enforced_reason(policy, profile_name, profile_title)
+            if enforces
+            else f"{profile_title} enforces no network policy"
+        )
+        found.append(LayerDefaultDeny(policy, rule, reason))
+    return sorted(found, key=lambda d: d.not_enforced is not None)

@@ -22,6 +22,7 @@ from enum import Enum
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model.objects import Direction, IPNetwork, KubeObject
 from nplint.model.selectors import LabelSelector
+from nplint.untrusted import quoted
 
 V1ALPHA1 = "policy.networking.k8s.io/v1alpha1"
 V1ALPHA2 = "policy.networking.k8s.io/v1alpha2"
@@ -119,7 +120,7 @@ class AdminRule:
     @property
     def label(self) -> str:
         """How reasons name the rule: its index, and its name when it has one."""
-        return f"rule {self.index}" if not self.name else f"rule {self.index} ({self.name})"
+        return f"rule {self.index}" if not self.name else f"rule {self.index} {quoted(self.name)}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
