@@ -153,6 +153,8 @@ class AdminLayers:
         }
         #: Every enforced policy, by layer, in precedence order.
         self.enforced: dict[Tier, list[AdminPolicy]] = {Tier.ADMIN: [], Tier.BASELINE: []}
+        #: The applied rules of each enforced policy (by ``id``) and direction, in written order.
+        self.by_policy: dict[int, dict[Direction, tuple[AppliedAdminRule, ...]]] = {}
         self._build()
 
     def _build(self) -> None:
@@ -180,6 +182,7 @@ class AdminLayers:
                         for rule in policy.rules(direction)
                         if rule.action is not None
                     ]
+                    self.by_policy.setdefault(id(policy), {})[direction] = tuple(applied)
                     if not applied:
                         continue
                     for cls in subjects:
