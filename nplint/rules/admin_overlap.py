@@ -76,7 +76,8 @@ class AdminPriorityTie(Rule):
         )
         detail = (
             f"{first.title} {shown(first.name)} ({first.path}:{first.span.line}) {a.applied.rule.label} "
-            f"says {_spelled(first, a)}, {second.title} {shown(second.name)} ({second.path}:{second.span.line}) "
+            f"says {_spelled(first, a)}, "
+            f"{second.title} {shown(second.name)} ({second.path}:{second.span.line}) "
             f"{b.applied.rule.label} says {_spelled(second, b)}, for {conflict.direction.lower} of {subject} "
             f"with {peer} on {conflict.ports.describe()}. With equal priorities the winner is undefined "
             "(OVN-Kubernetes applies either and only warns, Calico orders them by name): give each "
