@@ -8,6 +8,12 @@ the destination's ingress; host-network pods are never selected nor isolated;
 named ports resolve against the destination pod. An :class:`EngineProfile`
 adjusts what a CNI does differently.
 
+NetworkPolicy is one layer of a side's verdict. The Network Policy API's Admin
+and Baseline layers (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`, which
+also says how further ordered layers — Calico tiers, Cilium's deny-first union —
+are added); :meth:`Engine.side_ports` is the one place that stacks them.
+
 For scale, evaluation works on pod classes (see :mod:`endpoints`) and every
 distinct peer is matched once, through label indexes, to the set of classes it
 selects. Results depend only on the inventory, the profile and the cluster facts.
