@@ -440,3 +440,15 @@ def test_default_deny_of_a_baseline_policy_counts_where_enforced(
             " BaselineAdminNetworkPolicy default (all.yaml:22) rule 0 'deny-all' would deny it all, "
             "but Cilium does not enforce BaselineAdminNetworkPolicy."
         )
+
+
+def test_a_failed_probe_points_at_the_deciding_admin_rule(tmp_path: Path) -> None:
+    (tmp_path / "all.yaml").write_text("---\n".join((PODS, ANP.format(priority=10))), encoding="utf-8")
+    (tmp_path / "probes.yaml").write_text(
+        "- {from: other/client, to: shop/web, port: 9090, expect: allow}\n", encoding="utf-8"
+    )
+    result = lint_paths(["."], root=tmp_path, select=["NP801"], extra={"expect": "probes.yaml"})
+    (finding,) = result.findings
+    assert [(r.path, r.span.line, r.message) for r in finding.related] == [
+        ("all.yaml", 35, "ingress rule 1 of AdminNetworkPolicy guard")
+    ]
