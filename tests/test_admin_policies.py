@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import lint_paths
+from helpers import lint_paths, run_cli
 from nplint.cluster.profiles import UPSTREAM, engine_profile
 from nplint.engine.engine import Engine
 from nplint.engine.matrix import compute_matrix
@@ -452,3 +452,17 @@ def test_a_failed_probe_points_at_the_deciding_admin_rule(tmp_path: Path) -> Non
     assert [(r.path, r.span.line, r.message) for r in finding.related] == [
         ("all.yaml", 35, "ingress rule 1 of AdminNetworkPolicy guard")
     ]
+
+
+def test_diff_shows_what_an_admin_policy_closes(tmp_path: Path) -> None:
+    base, head = tmp_path / "base", tmp_path / "head"
+    base.mkdir()
+    head.mkdir()
+    (base / "pods.yaml").write_text(PODS, encoding="utf-8")
+    (head / "pods.yaml").write_text(PODS, encoding="utf-8")
+    (head / "anp.yaml").write_text(ANP.format(priority=10), encoding="utf-8")
+    code, out = run_cli(["diff", f"{base}/", f"{head}/", "--cni", "ovn-kubernetes"])
+    assert code == 0
+    assert "  ~ other/client[Pod] -> shop/web[Pod]: now TCP 8080; was All Connections" in out
+    code, out = run_cli(["diff", f"{base}/", f"{head}/", "--cni", "calico"])
+    assert "Flows changed (0):" in out
