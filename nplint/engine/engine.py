@@ -88,6 +88,12 @@ class Engine:
         self._build()
         #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
         self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
+        #: For each distinct way a side is decided: the ports it allows, by peer.
+        self._layered_cache: list[dict[int | AddressRange, PortSet]] = []
+        #: Per class, for each direction: the index in :attr:`_layered_cache` of what decides its
+        #: side when a layer has rules for it, else None.
+        self._layer_keys_in = self._layer_keys(Direction.INGRESS)
+        self._layer_keys_out = self._layer_keys(Direction.EGRESS)
         # Direct references for the hot paths (an Enum key hashes slowly).
         self._isolating_in = self.isolating[Direction.INGRESS]
         self._isolating_out = self.isolating[Direction.EGRESS]
@@ -271,17 +277,27 @@ class Engine:
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
         """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
-        layers = self.layers
-        if layers is not None and layers.has_rules(direction, subject):
-            isolated = self.is_isolated(subject, direction)
-            return layered_ports(
-                layers,
-                direction,
-                subject,
-                peer,
-                destination,
-                (lambda: self._np_side_ports(direction, subject, peer, destination)) if isolated else None,
-            )
+        keys = self._layer_keys_in if direction is Direction.INGRESS else self._layer_keys_out
+        side = keys[subject] if keys is not None else None
+        if side is not None:
+            # Sides decided by the same rules answer alike for one peer: one evaluation each.
+            cache = self._layered_cache[side]
+            found = cache.get(peer)
+            if found is None:
+                assert self.layers is not None
+                isolated = self.is_isolated(subject, direction)
+                found = layered_ports(
+                    self.layers,
+                    direction,
+                    subject,
+                    peer,
+                    destination,
+                    (lambda: self._np_side_ports(direction, subject, peer, destination))
+                    if isolated
+                    else None,
+                )
+                cache[peer] = found
+            return found
         return self._np_side_ports(direction, subject, peer, destination)
 
     def _np_side_ports(
@@ -302,6 +318,25 @@ class Engine:
                 if result.is_everything:
                     break
         return result
+
+    def _layer_keys(self, direction: Direction) -> list[int | None] | None:
+        layers = self.layers
+        if layers is None:
+            return None
+        keys: list[int | None] = []
+        ids: dict[tuple[object, ...], int] = {}
+        for cls in range(len(self.classes)):
+            if not layers.has_rules(direction, cls):
+                keys.append(None)
+                continue
+            # An ingress named port resolves on the subject itself: then the class is part of the key.
+            named = direction is Direction.INGRESS and self.side_has_named_port(direction, cls)
+            key = (direction.value, self.side_key(direction, cls), cls if named else -1)
+            if key not in ids:
+                ids[key] = len(self._layered_cache)
+                self._layered_cache.append({})
+            keys.append(ids[key])
+        return keys
 
     def restricted(self, cls: int, direction: Direction) -> bool:
         """Whether something may restrict the side: an isolating NetworkPolicy or a layer's rules."""
