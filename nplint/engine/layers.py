@@ -40,6 +40,7 @@ from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model.admin import Action, AdminPeer, AdminPolicy, AdminRule, PeerKind, Tier
 from nplint.model.objects import PROTOCOLS, Direction, IPBlock, IPNetwork
 from nplint.model.selectors import EVERYTHING
+from nplint.untrusted import shown
 
 if TYPE_CHECKING:
     from nplint.engine.endpoints import AddressRange, PodClass
@@ -387,7 +388,7 @@ class LayerDefaultDeny:
 
     def describe(self) -> str:
         policy = self.policy
-        return f"{policy.title} {policy.name} ({policy.path}:{policy.span.line}) {self.rule.label}"
+        return f"{policy.title} {shown(policy.name)} ({policy.path}:{policy.span.line}) {self.rule.label}"
 
 
 def _whole_namespace_subject(policy: AdminPolicy, namespace_labels: Mapping[str, str]) -> bool:
