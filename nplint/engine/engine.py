@@ -8,6 +8,12 @@ the destination's ingress; host-network pods are never selected nor isolated;
 named ports resolve against the destination pod. An :class:`EngineProfile`
 adjusts what a CNI does differently.
 
+NetworkPolicy is one layer of a side's verdict. The Network Policy API's Admin
+and Baseline layers (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`, which
+also says how further ordered layers — Calico tiers, Cilium's deny-first union —
+are added); :meth:`Engine.side_ports` is the one place that stacks them.
+
 For scale, evaluation works on pod classes (see :mod:`endpoints`) and every
 distinct peer is matched once, through label indexes, to the set of classes it
 selects. Results depend only on the inventory, the profile and the cluster facts.
@@ -25,6 +31,7 @@ from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
+from nplint.engine.layers import AdminLayers, layered_ports
 from nplint.engine.matching import ip_block_covers
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
@@ -79,6 +86,14 @@ class Engine:
         self.isolating: dict[Direction, list[tuple[NetworkPolicy, ...]]] = {}
         self.rules: dict[Direction, list[tuple[AppliedRule, ...]]] = {}
         self._build()
+        #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
+        self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
+        #: For each distinct way a side is decided: the ports it allows, by peer.
+        self._layered_cache: list[dict[int | AddressRange, PortSet]] = []
+        #: Per class, for each direction: the index in :attr:`_layered_cache` of what decides its
+        #: side when a layer has rules for it, else None.
+        self._layer_keys_in = self._layer_keys(Direction.INGRESS)
+        self._layer_keys_out = self._layer_keys(Direction.EGRESS)
         # Direct references for the hot paths (an Enum key hashes slowly).
         self._isolating_in = self.isolating[Direction.INGRESS]
         self._isolating_out = self.isolating[Direction.EGRESS]
@@ -261,7 +276,34 @@ class Engine:
     def side_ports(
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
-        """What the subject pod's ``direction`` side allows with ``peer`` (ALL when not isolated)."""
+        """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
+        keys = self._layer_keys_in if direction is Direction.INGRESS else self._layer_keys_out
+        side = keys[subject] if keys is not None else None
+        if side is not None:
+            # Sides decided by the same rules answer alike for one peer: one evaluation each.
+            cache = self._layered_cache[side]
+            found = cache.get(peer)
+            if found is None:
+                assert self.layers is not None
+                isolated = self.is_isolated(subject, direction)
+                found = layered_ports(
+                    self.layers,
+                    direction,
+                    subject,
+                    peer,
+                    destination,
+                    (lambda: self._np_side_ports(direction, subject, peer, destination))
+                    if isolated
+                    else None,
+                )
+                cache[peer] = found
+            return found
+        return self._np_side_ports(direction, subject, peer, destination)
+
+    def _np_side_ports(
+        self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
+    ) -> PortSet:
+        """The NetworkPolicy layer alone (ALL when no policy isolates the subject)."""
         ingress = direction is Direction.INGRESS
         if not (self._isolating_in if ingress else self._isolating_out)[subject]:
             return ALL_PORTS
@@ -276,6 +318,51 @@ class Engine:
                 if result.is_everything:
                     break
         return result
+
+    def _layer_keys(self, direction: Direction) -> list[int | None] | None:
+        layers = self.layers
+        if layers is None:
+            return None
+        keys: list[int | None] = []
+        ids: dict[tuple[object, ...], int] = {}
+        for cls in range(len(self.classes)):
+            if not layers.has_rules(direction, cls):
+                keys.append(None)
+                continue
+            # An ingress named port resolves on the subject itself: then the class is part of the key.
+            named = direction is Direction.INGRESS and self.side_has_named_port(direction, cls)
+            key = (direction.value, self.side_key(direction, cls), cls if named else -1)
+            if key not in ids:
+                ids[key] = len(self._layered_cache)
+                self._layered_cache.append({})
+            keys.append(ids[key])
+        return keys
+
+    def restricted(self, cls: int, direction: Direction) -> bool:
+        """Whether something may restrict the side: an isolating NetworkPolicy or a layer's rules."""
+        layers = self.layers
+        return self.is_isolated(cls, direction) or (layers is not None and layers.has_rules(direction, cls))
+
+    def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
+        """Equal for two classes whose side the same rules decide (the answer depends on the peer only)."""
+        layers = self.layers
+        if layers is None:
+            return self.rules_key(direction, cls)
+        return (
+            self.rules_key(direction, cls),
+            self.is_isolated(cls, direction),
+            tuple(a.uid for a in layers.admin[direction][cls]),
+            tuple(a.uid for a in layers.baseline[direction][cls]),
+        )
+
+    def side_has_named_port(self, direction: Direction, cls: int) -> bool:
+        layers = self.layers
+        return any(a.has_named_port for a in self.rules[direction][cls]) or (
+            layers is not None
+            and any(
+                a.has_named_port for a in (*layers.admin[direction][cls], *layers.baseline[direction][cls])
+            )
+        )
 
     def connections(self, source: int, destination: int) -> PortSet:
         """What pods of class ``source`` may open to pods of class ``destination``."""
@@ -314,10 +401,18 @@ class Engine:
         hold the source. ``keep`` limits the output to flows touching those classes.
         """
         everyone = frozenset(range(len(self.classes)))
-        egress_open = frozenset(c for c in everyone if not self._isolating_out[c])
-        broad: set[int] = set()
+        layers = self.layers
+        # A side an Admin or Baseline rule may decide is evaluated against every peer.
+        layered_out = frozenset(
+            c for c in everyone if layers is not None and layers.has_rules(Direction.EGRESS, c)
+        )
+        layered_in = frozenset(
+            c for c in everyone if layers is not None and layers.has_rules(Direction.INGRESS, c)
+        )
+        egress_open = frozenset(c for c in everyone if not self._isolating_out[c]) - layered_out
+        broad: set[int] = set(layered_out)
         users: dict[int, set[int]] = defaultdict(set)
-        for cls in everyone - egress_open:
+        for cls in everyone - egress_open - layered_out:
             for applied in self._rules_out[cls]:
                 if applied.peers is None:
                     broad.add(cls)
@@ -335,7 +430,9 @@ class Engine:
             reaching = targeted_by.get(destination, no_sources)
             open_sources: Iterable[int] = ()
             candidates: set[int] | frozenset[int]
-            if not self._isolating_in[destination]:
+            if destination in layered_in:
+                candidates = everyone
+            elif not self._isolating_in[destination]:
                 # Both sides unrestricted: every connection, nothing to evaluate.
                 open_sources = egress_open
                 candidates = (broad | reaching) - egress_open
@@ -388,6 +485,8 @@ class Engine:
                     assert block.network is not None
                     found.append(block.network)
                     found.extend(net for _, net in block.excepts if net is not None)
+        if self.layers is not None and direction is Direction.EGRESS:
+            found.extend(self.layers.networks())
         return found
 
 

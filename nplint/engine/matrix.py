@@ -169,13 +169,11 @@ def _external_flows(
     cache: dict[tuple[object, ...], list[PortSet]] = {}
     everything = [ALL_PORTS] * len(ranges)
     for cls in classes:
-        if not engine.is_isolated(cls, direction):
+        if not engine.restricted(cls, direction):
             per_range = everything
         else:
-            named = direction is Direction.INGRESS and any(
-                a.has_named_port for a in engine.rules[direction][cls]
-            )
-            key = (engine.rules_key(direction, cls), cls if named else -1)
+            named = direction is Direction.INGRESS and engine.side_has_named_port(direction, cls)
+            key = (engine.side_key(direction, cls), cls if named else -1)
             if key not in cache:
                 if direction is Direction.INGRESS:
                     cache[key] = [engine.from_external(r, cls) for r in ranges]

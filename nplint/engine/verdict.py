@@ -14,8 +14,11 @@ from typing import Any
 
 from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
 from nplint.engine.engine import Engine
+from nplint.engine.layers import AdminLayers, Step, decide
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, NetworkPolicy, Peer, PolicyRule
+from nplint.model.admin import Action
+from nplint.untrusted import quoted
 
 NOT_SUBJECT = "not-subject"
 NOT_ISOLATED = "not-isolated"
@@ -84,6 +87,78 @@ class RuleRef:
         }
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class LayerRuleRef:
+    """A rule of an Admin or Baseline layer (AdminNetworkPolicy, BANP, ClusterNetworkPolicy) that
+    decided some of a side's connections: which ports it took and what it did."""
+
+    kind: str
+    name: str
+    path: str
+    line: int
+    direction: str
+    rule: int
+    rule_name: str | None
+    rule_line: int
+    peer: int
+    peer_line: int
+    action: str
+    ports: PortSet
+    column: int = 1
+
+    @classmethod
+    def of(cls, step: Step) -> LayerRuleRef:
+        policy, rule = step.applied.policy, step.applied.rule
+        span = policy.span
+        return cls(
+            policy.title,
+            policy.name,
+            policy.path,
+            span.line,
+            rule.direction.lower,
+            rule.index,
+            rule.name,
+            rule.node.span.line,
+            step.peer.index,
+            step.peer.node.span.line,
+            step.action.value,
+            step.ports,
+            rule.node.span.column,
+        )
+
+    def __str__(self) -> str:
+        named = f" {quoted(self.rule_name)}" if self.rule_name else ""
+        peers_key = "from" if self.direction == "ingress" else "to"
+        return (
+            f"{self.kind} {self.name} ({self.path}:{self.line}) {self.direction} rule {self.rule}{named} "
+            f"({self.path}:{self.rule_line}), {peers_key} peer {self.peer} ({self.path}:{self.peer_line}): "
+            f"{_ACTION_WORDS[self.action]} {self.ports.describe()}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "path": self.path,
+            "line": self.line,
+            "direction": self.direction,
+            "rule": self.rule,
+            "rule_name": self.rule_name,
+            "rule_line": self.rule_line,
+            "peer": self.peer,
+            "peer_line": self.peer_line,
+            "action": self.action,
+            "connections": self.ports.describe(),
+        }
+
+
+_ACTION_WORDS = {
+    Action.ALLOW.value: "allows",
+    Action.DENY.value: "denies",
+    Action.PASS.value: "passes on",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SideVerdict:
     """One side of a connection: the source's egress or the destination's ingress."""
@@ -98,27 +173,57 @@ class SideVerdict:
     isolated_by: tuple[PolicyRef, ...] = ()
     allowed_by: tuple[RuleRef, ...] = ()
     detail: str = ""
+    #: Admin-layer rules that decided some connections, in evaluation order (:mod:`.layers`).
+    admin_steps: tuple[LayerRuleRef, ...] = ()
+    #: The NetworkPolicy verdict on what the Admin layer left (None: nothing reached an
+    #: isolating NetworkPolicy), and what reached it.
+    network_policy: SideVerdict | None = None
+    reached: PortSet = NO_PORTS
+    #: Baseline-layer rules that decided some of what reached them.
+    baseline_steps: tuple[LayerRuleRef, ...] = ()
+    #: What no layer decided, allowed by default.
+    by_default: PortSet = NO_PORTS
+    #: True when the side went through the Admin and Baseline layers.
+    layered: bool = False
 
     @property
     def allowed(self) -> bool:
         return bool(self.ports)
 
     def message(self, asked: str) -> str:
-        side = f"{self.direction.lower} of {self.subject}"
+        return f"{self.direction.lower} of {self.subject}: {self.body(asked)}"
+
+    def body(self, asked: str) -> str:
+        if self.layered:
+            return self._layered_body(asked)
         if self.status == SELF:
-            return f"{side}: {self.detail}"
+            return self.detail
         if self.status == NOT_SUBJECT:
-            return f"{side}: not subject to NetworkPolicy ({self.detail})"
+            return f"not subject to NetworkPolicy ({self.detail})"
         if self.status == NOT_ISOLATED:
             extra = f"; {self.detail}" if self.detail else ""
-            return f"{side}: not isolated, no NetworkPolicy selects it for {self.direction.value}{extra}"
+            return f"not isolated, no NetworkPolicy selects it for {self.direction.value}{extra}"
         isolated = "isolated by " + ", ".join(map(str, self.isolated_by))
         if self.status == ALLOWED:
-            return f"{side}: {isolated}; allowed by " + "; ".join(map(str, self.allowed_by))
-        text = f"{side}: {isolated}; no {self.direction.lower} rule of these allows {self.peer} on {asked}"
+            return f"{isolated}; allowed by " + "; ".join(map(str, self.allowed_by))
+        text = f"{isolated}; no {self.direction.lower} rule of these allows {self.peer} on {asked}"
         if self.allowed_by:
             text += f" (rules matching {self.peer} allow only " + "; ".join(map(str, self.allowed_by)) + ")"
         return text
+
+    def _layered_body(self, asked: str) -> str:
+        parts = [str(step) for step in self.admin_steps]
+        if self.network_policy is None and (self.baseline_steps or self.by_default):
+            parts.append(f"no NetworkPolicy selects it for {self.direction.value}")
+        if self.network_policy is not None:
+            reached = self.reached.describe()
+            parts.append(f"then NetworkPolicy decides {reached}: {self.network_policy.body(reached)}")
+        parts.extend(f"then {step}" if i == 0 else str(step) for i, step in enumerate(self.baseline_steps))
+        if self.by_default:
+            parts.append(f"no rule decides {self.by_default.describe()}: allowed")
+        if not parts:
+            parts.append(f"no rule matches {self.peer} on {asked}: allowed")
+        return "; ".join(parts)
 
     def to_json(self, asked: str) -> dict[str, Any]:
         return {
@@ -128,6 +233,20 @@ class SideVerdict:
             "message": self.message(asked),
             "isolated_by": [p.to_json() for p in self.isolated_by],
             "allowed_by": [r.to_json() for r in self.allowed_by],
+            **(
+                {
+                    "admin_rules": [r.to_json() for r in self.admin_steps],
+                    "network_policy": (
+                        None
+                        if self.network_policy is None
+                        else self.network_policy.to_json(self.reached.describe())
+                    ),
+                    "baseline_rules": [r.to_json() for r in self.baseline_steps],
+                    "allowed_by_default": self.by_default.describe() if self.by_default else None,
+                }
+                if self.layered
+                else {}
+            ),
         }
 
 
@@ -197,9 +316,77 @@ def explain_side(
         return side(
             NOT_SUBJECT, asked, profile.notes.get("egress", f"{profile.title} does not enforce egress policy")
         )
+    layers = engine.layers
+    if layers is not None and layers.has_rules(direction, subject.index):
+        return _layered_side(engine, layers, direction, subject, subject_name, peer, peer_name, asked)
+    return _network_policy_side(engine, direction, subject, subject_name, peer, peer_name, asked)
+
+
+def _layered_side(
+    engine: Engine,
+    layers: AdminLayers,
+    direction: Direction,
+    subject: PodClass,
+    subject_name: str,
+    peer: PodClass | AddressRange,
+    peer_name: str,
+    asked: PortSet,
+) -> SideVerdict:
+    """A side the Admin or Baseline layer has rules for: Admin, then NetworkPolicy, then Baseline."""
+    destination = (
+        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
+    )
+    key = peer.index if isinstance(peer, PodClass) else peer
+    admin: list[Step] = []
+    allowed, passed, rest = decide(
+        layers, layers.admin[direction][subject.index], key, destination, asked, admin
+    )
+    rest = rest | passed
+    network_policy: SideVerdict | None = None
+    baseline: list[Step] = []
+    by_default = NO_PORTS
+    isolated_by: tuple[PolicyRef, ...] = ()
+    if rest and engine.is_isolated(subject.index, direction):
+        network_policy = _network_policy_side(engine, direction, subject, subject_name, peer, peer_name, rest)
+        isolated_by = network_policy.isolated_by
+        allowed = allowed | network_policy.ports
+    elif rest:
+        base_allowed, base_passed, base_rest = decide(
+            layers, layers.baseline[direction][subject.index], key, destination, rest, baseline
+        )
+        by_default = base_passed | base_rest
+        allowed = allowed | base_allowed | by_default
+    return SideVerdict(
+        direction,
+        subject_name,
+        peer_name,
+        ALLOWED if allowed else DENIED,
+        allowed,
+        isolated_by,
+        admin_steps=tuple(LayerRuleRef.of(step) for step in admin),
+        network_policy=network_policy,
+        reached=rest if network_policy is not None else NO_PORTS,
+        baseline_steps=tuple(LayerRuleRef.of(step) for step in baseline),
+        by_default=by_default,
+        layered=True,
+    )
+
+
+def _network_policy_side(
+    engine: Engine,
+    direction: Direction,
+    subject: PodClass,
+    subject_name: str,
+    peer: PodClass | AddressRange,
+    peer_name: str,
+    asked: PortSet,
+) -> SideVerdict:
+    """The NetworkPolicy layer's verdict on ``asked``."""
     policies = engine.isolating[direction][subject.index]
     if not policies:
-        return side(NOT_ISOLATED, asked, _ignored(engine, subject))
+        return SideVerdict(
+            direction, subject_name, peer_name, NOT_ISOLATED, asked, detail=_ignored(engine, subject)
+        )
     destination = (
         subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
     )
@@ -252,6 +439,23 @@ def _ignored(engine: Engine, subject: PodClass) -> str:
     return "; ".join(texts)
 
 
+def _ignored_layer_notes(engine: Engine, *endpoints: Endpoint) -> list[str]:
+    """Admin and Baseline objects that select an end but that the CNI does not enforce."""
+    layers = engine.layers
+    if layers is None or not layers.ignored:
+        return []
+    classes = {i for endpoint in endpoints for i in endpoint.classes}
+    notes = []
+    for ignored in layers.ignored:
+        if classes & layers.subjects(ignored.policy):
+            policy = ignored.policy
+            notes.append(
+                f"{policy.title} {policy.name} ({policy.path}:{policy.span.line}) selects "
+                f"{'an end' if len(endpoints) > 1 else 'it'} but decides nothing: {ignored.reason}"
+            )
+    return notes
+
+
 def profile_notes(engine: Engine) -> tuple[str, ...]:
     profile = engine.profile
     if profile.name == "upstream":
@@ -274,6 +478,7 @@ def explain(
     """
     asked = wanted(protocol, port)
     notes = list(profile_notes(engine))
+    notes.extend(_ignored_layer_notes(engine, source, destination))
     if source.key == destination.key and source.is_bare_pod:
         detail = "a pod can always connect to itself"
         egress = SideVerdict(Direction.EGRESS, source.key, destination.key, SELF, asked, detail=detail)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.model.admin import AdminPolicy, build_admin_policy, is_admin_kind
 from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
 from nplint.model.objects import (
     PROTOCOLS,
@@ -69,6 +70,8 @@ class Inventory:
     workloads: list[Workload] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     policies: list[NetworkPolicy] = field(default_factory=list)
+    #: AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy objects (:mod:`.admin`).
+    admin_policies: list[AdminPolicy] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
@@ -175,6 +178,8 @@ def build_inventory(
             inventory.services.append(obj)
         elif isinstance(obj, NetworkPolicy):
             inventory.policies.append(obj)
+        elif isinstance(obj, AdminPolicy):
+            inventory.admin_policies.append(obj)
         if obj.namespace:
             referenced.add(obj.namespace)
     for name in sorted(referenced - set(inventory.namespaces)):
@@ -230,6 +235,17 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
     namespace = written_namespace or unnamed
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
+    if is_admin_kind(api_version, kind):
+        return build_admin_policy(
+            node,
+            kind=kind,
+            api_version=api_version or "",
+            path=manifest.path,
+            document_index=manifest.document_index,
+            name=name,
+            labels=labels,
+            annotations=annotations,
+        )
     if kind in WORKLOAD_TEMPLATE_PATHS:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":

@@ -93,6 +93,14 @@ def _related(verdict: Verdict) -> list[Related]:
 
 
 def _side_related(side: SideVerdict) -> Iterator[Related]:
+    for step in (*side.admin_steps, *side.baseline_steps):
+        yield Related(
+            step.path,
+            Span.point(step.rule_line, step.column),
+            f"{side.direction.lower} rule {step.rule} of {step.kind} {step.name}",
+        )
+    if side.network_policy is not None:
+        yield from _side_related(side.network_policy)
     for rule in side.allowed_by:
         policy = rule.policy
         yield Related(

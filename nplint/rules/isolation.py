@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from nplint.cluster.platform_owned import platform_namespace
+from nplint.engine.layers import layer_default_denies
 from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.model import Direction, Inventory, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
@@ -44,8 +45,21 @@ class _MissingDefaultDeny(Rule):
             if not workload.host_network:
                 workloads_by_ns[workload.namespace].append(workload)
         covered = {p.namespace for p in inventory.policies if isolates_whole_namespace(p, self.direction)}
+        profile = ctx.cluster.profile
         for namespace in sorted(workloads_by_ns):
             if namespace in covered:
+                continue
+            # An AdminNetworkPolicy, BANP or ClusterNetworkPolicy deny covering the namespace counts
+            # where the CNI enforces it; where it does not, the finding says so.
+            layered = layer_default_denies(
+                inventory.admin_policies,
+                inventory.namespace_labels(namespace),
+                self.direction,
+                profile.name,
+                profile.title,
+                profile.enforces,
+            )
+            if layered and layered[0].not_enforced is None:
                 continue
             if platform_namespace(namespace, inventory.namespace_defined(namespace)):
                 yield from self._platform_owned(inventory, namespace, workloads_by_ns[namespace])
@@ -74,6 +88,8 @@ class _MissingDefaultDeny(Rule):
                 f"{direction}, so every pod {consequence} until some policy selects it. Add a default-deny "
                 f"policy with `podSelector: {{}}` and `policyTypes: [{self.direction.value}]`."
             )
+            for ignored in layered:
+                detail += f" {ignored.describe()} would deny it all, but {ignored.not_enforced}."
             ns_object = inventory.namespaces.get(namespace)
             if ns_object is not None and ns_object.defined:
                 yield self.finding(
