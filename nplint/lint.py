@@ -565,6 +565,9 @@ def _lint(
     with document_cache.opened(config.root, enabled=config.cache) as documents:
         found, read = load_paths(scope, config, plugins, stdin, documents)
         files, rendering = rendered_files(found, read, config, documents)
+        if documents is not None:
+            # Every file of the run is loaded: the pack is written beside the judging.
+            documents.save_early()
         key = None
         # Only nplint's own code can be fingerprinted: with a plugin, or a rule of another
         # package (an embedding application's), every run judges afresh.

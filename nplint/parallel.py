@@ -149,6 +149,17 @@ def load_split(
     return [mine[index] for index in range(count)]
 
 
+def in_second_process(work: Callable[[], bytes], seconds: float) -> _Child | None:
+    """``work`` started in a forked child, whose bytes :meth:`_Child.result` waits for; None when not allowed.
+
+    For work whose outcome the parent does not need until the end (writing a cache),
+    run beside what the parent does meanwhile.
+    """
+    if not second_process_allowed():
+        return None
+    return _Child(work, seconds)
+
+
 class _Child:
     """A forked process running ``work``; :meth:`result` waits for the bytes it returns, up to a deadline."""
 
