@@ -21,7 +21,16 @@ from nplint.config import CONFIG_FILES, Config, ConfigError
 from nplint.discovery import DiscoveredFile, Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
-from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
+from nplint.loading import (
+    LoadedFile,
+    Manifest,
+    Problem,
+    decode,
+    iter_manifests,
+    load_encoded,
+    names_an_object,
+)
+from nplint.loading.transfer import encode
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.parallel import load_split, run_split
 from nplint.plugins.manager import PluginManager
@@ -194,10 +203,25 @@ def load_paths(
             file.path, file.display, plugins, config, stdin, stream=file.stream, data=contents.get(index)
         )
 
+    def encoded(position: int) -> tuple[object, ...] | None:
+        """``encode(load(position))``, made without nodes for an ordinary file (the second process's share)."""
+        index = missing[position]
+        file = manifests[index]
+        data = contents.get(index)
+        if data is None:
+            try:
+                data = contents[index] = read_bounded(file.path, stream=file.stream)
+            except OSError:
+                return encode(load(position))  # the reason becomes the file's load problem
+        text = decode(data)[0]
+        if text is None:
+            return encode(load(position))
+        return load_encoded(file.display, text, is_json=file.display.lower().endswith(".json"))
+
     received: dict[int, object] = {}
     # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
     if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):
-        fresh = load_split(len(missing), load, received)
+        fresh = load_split(len(missing), load, received, encoded)
     else:
         fresh = [load(position) for position in range(len(missing))]
     for position, (index, made) in enumerate(zip(missing, fresh, strict=True)):
