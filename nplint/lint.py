@@ -6,6 +6,7 @@ Each stage hands the next plain values; nothing here prints. The command line
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -32,7 +33,7 @@ from nplint.loading import (
 )
 from nplint.loading.transfer import encode
 from nplint.model import Inventory, KubeObject, build_inventory
-from nplint.parallel import load_split, run_split
+from nplint.parallel import load_split, run_split, worth_a_second_process
 from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
@@ -204,7 +205,7 @@ def load_paths(
         )
 
     def encoded(position: int) -> tuple[object, ...] | None:
-        """``encode(load(position))``, made without nodes for an ordinary file (the second process's share)."""
+        """``encode(load(position))``, without nodes for an ordinary file (the second process's share)."""
         index = missing[position]
         file = manifests[index]
         data = contents.get(index)
@@ -434,6 +435,7 @@ def judge_worlds(
         if keep is not None:
             keep.append(WorldFacts(world, cluster_view(inventory, config), tuple(inventory.policies)))
         ctx = replace(base, inventory=inventory, files=files, config=config)
+        shared_before_split(ctx)
         found, failed = run_split(rules, ctx, config, run_rules)
         failures.extend(f for f in failed if f not in failures)
         judged.append((world, render.map_back(found, rendered) if rendered else found))
@@ -501,6 +503,17 @@ def _shared_message(first: str, messages: set[str]) -> str:
         return first
     heads = {message.rpartition(" (")[0] if message.endswith(")") else message for message in messages}
     return heads.pop() if len(heads) == 1 else first
+
+
+def shared_before_split(ctx: RuleContext) -> None:
+    """Make the cluster view, which rules of both processes read, before the rules are split.
+
+    The second process inherits it; made after the fork, each process would make its own.
+    """
+    if worth_a_second_process(len(ctx.inventory.objects)):
+        # A view that cannot be made fails the rules that read it, each reported as before.
+        with contextlib.suppress(Exception):
+            cluster_view(ctx.inventory, ctx.config)
 
 
 def run_rules(
@@ -664,6 +677,7 @@ def _judged(
     facts: list[WorldFacts] | None = [] if any(r.needs_worlds for r in run_level) else None
     if one is not None:
         ctx = replace(base, config=one.config(config))
+        shared_before_split(ctx)
         raw, failures = run_split(main_rules, ctx, ctx.config, run_rules)
         if rendering.rendered:
             raw = render.map_back(raw, rendering.rendered)

@@ -17,7 +17,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def _both(path: str, text: str) -> tuple[str, str]:
     is_json = path.endswith(".json")
     # repr: NaN equals itself, and True is not 1.
-    return repr(load_encoded(path, text, is_json=is_json)), repr(encode(load_text(path, text, is_json=is_json)))
+    made = load_encoded(path, text, is_json=is_json)
+    return repr(made), repr(encode(load_text(path, text, is_json=is_json)))
 
 
 def _check_tree(root: Path) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from nplint.findings import Span
 from nplint.loading.composer import FAST_PATH_BOUND, Document, Problem, compose_documents, node_bound
