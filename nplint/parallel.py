@@ -8,9 +8,9 @@ Rules only read the inventory, so a forked child can judge it as well as the
 parent: it inherits the loaded trees without copying them, runs its share of
 the rules, and sends back their findings (small, plain values) through a pipe.
 The split keeps rules that share an expensive analysis together: the child
-takes the rules built on the connectivity engine, the schema walk and the
-selector checks, about half of the rule time on a large tree, and the parent
-the rest. What both halves read (the cluster view) is made before the fork.
+takes the rules built on the connectivity engine and the schema walk, about
+half of the rule time on a large tree, and the parent the rest. What both
+halves read (the cluster view) is made before the fork.
 
 Where the second process cannot help (small input, one core, no ``fork``) or
 fails (a finding that cannot be pickled, the child killed), the work is done in
@@ -67,7 +67,6 @@ SECOND_PROCESS_MODULES = frozenset(
         "nplint.rules.expectations",
         "nplint.rules.schema",
         "nplint.rules.hygiene",
-        "nplint.rules.selector_hygiene",
     )
 )
 
