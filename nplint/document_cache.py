@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from nplint import __version__, render_cache
+from nplint import __version__, parallel, render_cache
 from nplint.loading import Document, LoadedFile
 from nplint.loading.transfer import decode_documents, decode_into, encode
 
@@ -45,6 +45,12 @@ MAX_PACK_BYTES = 128 * 1024 * 1024
 _PACK = "documents"
 _SUFFIX = ".pack"
 _RESULT_SUFFIX = ".result"
+#: Files loaded in this process from which encoding and writing the pack goes to a second
+#: process (:meth:`DocumentCache.save_early`): below it, writing takes a few milliseconds.
+WRITER_MIN_FILES = 1000
+#: How long the writer may take before it is stopped and the pack written here.
+_WRITER_SECONDS = 120.0
+_WRITTEN, _UNCHANGED = b"written", b"unchanged"
 
 
 def parsing_environment() -> bytes:
@@ -112,6 +118,9 @@ class DocumentCache:
         #: Every load of the run, in order: the name it was loaded as, and the key of its bytes.
         self._inputs: list[tuple[str, bytes]] = []
         self._complete = True
+        #: The second process writing the pack (save_early), and the keys it writes.
+        self._writer: parallel._Child | None = None
+        self._writer_keys: set[bytes] = set()
 
     def _read(self) -> dict[bytes, Any]:
         if not self._store.present():
@@ -185,21 +194,50 @@ class DocumentCache:
             self.put(key, loaded)
         return loaded
 
+    def save_early(self) -> None:
+        """Start writing the pack in a second process, while this one judges what it loaded.
+
+        Encoding the files this process composed and writing the pack cost a cold run
+        on a large tree a tenth of its time, on one core while the other waits for the
+        rules. The child writes the pack of every file loaded so far; :meth:`save`
+        waits for it, and writes the pack itself if the child failed or files were
+        loaded after it started.
+        """
+        if self._writer is not None or len(self._fresh) < WRITER_MIN_FILES:
+            return
+        self._writer_keys = self._keys()
+        self._writer = parallel.in_second_process(self._write, _WRITER_SECONDS)
+
+    def _keys(self) -> set[bytes]:
+        return self._used.keys() | self._fresh.keys()
+
     def save(self) -> None:
         """Write the pack of what this run loaded, unless it is the pack that is there already."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            outcome = writer.result()
+            if outcome in (_WRITTEN, _UNCHANGED) and self._keys() == self._writer_keys:
+                if outcome == _WRITTEN:
+                    self._store.note_written()
+                return
+        self._write()
+
+    def _write(self) -> bytes:
         for key, loaded in self._fresh.items():
             record = encode(loaded)
             if record is not None:  # a file with YAML aliases is not kept; it loads from its text
                 self._used[key] = record[1:]
-        if self._used.keys() == self._known.keys():
-            return  # the pack there holds exactly this run's documents
         self._fresh.clear()
+        if self._used.keys() == self._known.keys():
+            return _UNCHANGED  # the pack there holds exactly this run's documents
         try:
             data = marshal.dumps((self._fingerprint, self._used))
         except ValueError:
-            return
-        if len(data) <= MAX_PACK_BYTES:
-            self._store.put(_PACK, data, suffix=_SUFFIX)
+            return _UNCHANGED
+        if len(data) > MAX_PACK_BYTES:
+            return _UNCHANGED
+        self._store.put(_PACK, data, suffix=_SUFFIX)
+        return _WRITTEN
 
 
 @contextlib.contextmanager

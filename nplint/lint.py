@@ -6,6 +6,7 @@ Each stage hands the next plain values; nothing here prints. The command line
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -23,10 +24,19 @@ from nplint.discovery import DiscoveredFile, Discovery, SkippedFile, discover
 from nplint.document_cache import DocumentCache
 from nplint.findings import FILE_START, Finding, Level, Span
 from nplint.label_commands import read_label_commands
-from nplint.loading import LoadedFile, Manifest, Problem, decode, iter_manifests, names_an_object
+from nplint.loading import (
+    LoadedFile,
+    Manifest,
+    Problem,
+    decode,
+    iter_manifests,
+    load_encoded,
+    names_an_object,
+)
+from nplint.loading.transfer import encode
 from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
-from nplint.parallel import load_split, run_split
+from nplint.parallel import load_split, run_split, worth_a_second_process
 from nplint.plugins.manager import PluginManager
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
@@ -207,10 +217,25 @@ def load_paths(
             file.path, file.display, plugins, config, stdin, stream=file.stream, data=contents.get(index)
         )
 
+    def encoded(position: int) -> tuple[object, ...] | None:
+        """``encode(load(position))``, without nodes for an ordinary file (the second process's share)."""
+        index = missing[position]
+        file = manifests[index]
+        data = contents.get(index)
+        if data is None:
+            try:
+                data = contents[index] = read_bounded(file.path, stream=file.stream)
+            except OSError:
+                return encode(load(position))  # the reason becomes the file's load problem
+        text = decode(data)[0]
+        if text is None:
+            return encode(load(position))
+        return load_encoded(file.display, text, is_json=file.display.lower().endswith(".json"))
+
     received: dict[int, object] = {}
     # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
     if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):
-        fresh = load_split(len(missing), load, received)
+        fresh = load_split(len(missing), load, received, encoded)
     else:
         fresh = [load(position) for position in range(len(missing))]
     for position, (index, made) in enumerate(zip(missing, fresh, strict=True)):
@@ -464,6 +489,7 @@ def judge_worlds(
         if keep is not None:
             keep.append(WorldFacts(world, cluster_view(inventory, config), tuple(inventory.policies)))
         ctx = replace(base, inventory=inventory, files=files, config=config)
+        shared_before_split(ctx)
         found, failed = run_split(rules, ctx, config, run_rules)
         failures.extend(f for f in failed if f not in failures)
         judged.append((world, render.map_back(found, rendered) if rendered else found))
@@ -554,6 +580,17 @@ def _shared_message(first: str, messages: set[str]) -> str:
     return heads.pop() if len(heads) == 1 else first
 
 
+def shared_before_split(ctx: RuleContext) -> None:
+    """Make the cluster view, which rules of both processes read, before the rules are split.
+
+    The second process inherits it; made after the fork, each process would make its own.
+    """
+    if worth_a_second_process(len(ctx.inventory.objects)):
+        # A view that cannot be made fails the rules that read it, each reported as before.
+        with contextlib.suppress(Exception):
+            cluster_view(ctx.inventory, ctx.config)
+
+
 def run_rules(
     rules: Sequence[type[Rule]], ctx_base: RuleContext, config: Config
 ) -> tuple[list[Finding], list[RuleFailure]]:
@@ -640,6 +677,9 @@ def _lint(
     with document_cache.opened(config.root, enabled=config.cache) as documents:
         found, read = load_paths(scope, config, plugins, stdin, documents)
         files, rendering = rendered_files(found, read, config, documents)
+        if documents is not None:
+            # Every file of the run is loaded: the pack is written beside the judging.
+            documents.save_early()
         key = None
         # Only nplint's own code can be fingerprinted: with a plugin, or a rule of another
         # package (an embedding application's), every run judges afresh.
@@ -713,6 +753,7 @@ def _judged(
     facts: list[WorldFacts] | None = [] if any(r.needs_worlds for r in run_level) else None
     if one is not None:
         ctx = replace(base, config=one.config(config))
+        shared_before_split(ctx)
         raw, failures = run_split(main_rules, ctx, ctx.config, run_rules)
         if rendering.rendered:
             raw = render.map_back(raw, rendering.rendered)

@@ -216,6 +216,11 @@ class RenderCache:
         with self._lock:
             self._written = True
 
+    def note_written(self) -> None:
+        """Count an entry another process wrote into this cache (a forked writer), for :meth:`trim`."""
+        with self._lock:
+            self._written = True
+
     def trim(self) -> None:
         """Remove the entries used longest ago until the cache is within its bound (once per run)."""
         with self._lock:

@@ -7,6 +7,7 @@ import hmac
 import json
 import marshal
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,74 @@ def test_a_linked_pack_is_neither_read_nor_written_through(tmp_path: Path) -> No
     (root / "apps" / "shop" / "open.yaml").write_text(OPEN_INGRESS.format(name="changed"))
     assert _seen(root) == _seen(root, cache=False)
     assert outside.read_bytes() == before
+
+
+def _pack_data(root: Path) -> bytes:
+    return _pack(root).read_bytes()[hashlib.sha256().digest_size :]
+
+
+def test_a_second_process_writes_the_pack_the_next_run_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, composed: list[str]
+) -> None:
+    if not document_cache.parallel.second_process_allowed():
+        pytest.skip("no second process here (one core, or not Linux)")
+    root = _tree(tmp_path / "repo")
+    monkeypatch.setattr(document_cache, "WRITER_MIN_FILES", 10**9)
+    alone = _seen(root)
+    written_here = _pack_data(root)
+    shutil.rmtree(root / CACHE_DIRECTORY)
+    monkeypatch.setattr(document_cache, "WRITER_MIN_FILES", 1)
+    writers: list[object] = []
+    real = document_cache.parallel.in_second_process
+
+    def counting(work: Any, seconds: float) -> Any:
+        child = real(work, seconds)
+        writers.append(child)
+        return child
+
+    monkeypatch.setattr(document_cache.parallel, "in_second_process", counting)
+    cold = _seen(root)
+    assert len(writers) == 1 and writers[0] is not None
+    assert cold == alone
+    assert _pack_data(root) == written_here
+    composed.clear()
+    assert _seen(root) == cold
+    assert [path.rpartition("/")[2] for path in composed] == ["anchored.yaml"]
+
+
+class _FailedWriter:
+    def result(self) -> None:
+        return None
+
+
+def test_when_the_writer_fails_the_run_writes_the_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, composed: list[str]
+) -> None:
+    root = _tree(tmp_path / "repo")
+    monkeypatch.setattr(document_cache, "WRITER_MIN_FILES", 1)
+    monkeypatch.setattr(document_cache.parallel, "in_second_process", lambda work, seconds: _FailedWriter())
+    cold = _seen(root)
+    assert _pack(root).is_file()
+    composed.clear()
+    assert _seen(root) == cold
+    assert [path.rpartition("/")[2] for path in composed] == ["anchored.yaml"]
+
+
+def test_files_loaded_after_the_writer_started_are_kept_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.setattr(document_cache, "WRITER_MIN_FILES", 1)
+    texts = {name: OPEN_INGRESS.format(name=name) for name in ("first", "second")}
+    keys = {name: DocumentCache.key(text.encode()) for name, text in texts.items()}
+    with document_cache.opened(root, enabled=True) as cache:
+        assert cache is not None
+        cache.put(keys["first"], loading.load_text("first.yaml", texts["first"]))
+        cache.save_early()
+        # Rendered output, say, loaded after the writer took its snapshot.
+        cache.put(keys["second"], loading.load_text("second.yaml", texts["second"]))
+    key = user_key(os.path.realpath(root))
+    assert key is not None
+    with RenderCache(os.path.realpath(root), key) as store:
+        assert set(DocumentCache(store)._known) == set(keys.values())

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from nplint.findings import Span
-from nplint.loading.composer import Document, Problem, compose_documents
+from nplint.loading.composer import FAST_PATH_BOUND, Document, Problem, compose_documents, node_bound
+from nplint.loading.fastpath import flatten_fast
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import is_placeholder
 
@@ -25,6 +27,7 @@ __all__ = [
     "decode",
     "holds_kubernetes_objects",
     "iter_manifests",
+    "load_encoded",
     "load_text",
     "names_an_object",
 ]
@@ -176,6 +179,39 @@ def generated_header(text: str) -> int:
         if generated and do_not_edit:
             return max(generated, do_not_edit)
     return 0
+
+
+def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, ...] | None:
+    """``transfer.encode(load_text(path, text, is_json=is_json))``, made without nodes where it can be.
+
+    For a process that loads files only to send them (:func:`nplint.parallel.load_split`):
+    an ordinary file is written straight from libyaml's nodes
+    (:func:`~nplint.loading.fastpath.flatten_fast`); any other goes through
+    :func:`load_text`, so both ways say the same.
+    """
+    from nplint.loading.transfer import encode
+
+    if _FORBIDDEN.search(text) is None:
+        if is_json:
+            text = text.replace("\t", " ")  # as load_text reads JSON
+        fast = flatten_fast(text) if node_bound(text) <= FAST_PATH_BOUND else None
+        if fast is not None:
+            documents, flat, starts = fast
+            # As holds_kubernetes_objects judges documents that all parsed.
+            kubernetes = False
+            for start in starts:
+                if flat[start] == 1:  # a mapping: its keys follow its header
+                    keys = flat[start + 5 : start + 5 + flat[start + 4]]
+                    if "apiVersion" in keys or ("kind" in keys and "metadata" in keys):
+                        kubernetes = True
+                        break
+            suppressions = (
+                [(s.line, s.column, s.scope, s.codes, s.own_line) for s in _suppressions(text)]
+                if "nplint:" in text
+                else []
+            )
+            return (path, [], suppressions, documents, flat, kubernetes, generated_header(text))
+    return encode(load_text(path, text, is_json=is_json))
 
 
 def holds_kubernetes_objects(loaded: LoadedFile, text: str, *, is_json: bool = False) -> bool:

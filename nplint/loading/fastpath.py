@@ -53,7 +53,7 @@ _new: Any = object.__new__
 #: The tag our resolver gives every node written without one; libyaml's own are URIs.
 _UNTAGGED = ""
 
-__all__ = ["AVAILABLE", "compose_fast"]
+__all__ = ["AVAILABLE", "compose_fast", "flatten_fast"]
 
 AVAILABLE = _CParser is not None
 
@@ -252,3 +252,153 @@ def _convert(root: Any, seen: set[int] | None) -> Node:
                 continue
         target.packed = with_end(packed, end_line, end_column)
     return top
+
+
+def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[int]] | None:
+    """The documents of ``text`` in the plain form of :mod:`nplint.loading.transfer`, or None.
+
+    What :func:`compose_fast` composes, written as ``transfer.encode`` writes it
+    (the documents, and every tree in document order), without making a node:
+    a second process that only sends what it loads saves building the trees and
+    walking them again. With where each tree starts in the list. None where
+    :func:`compose_fast` gives None.
+    """
+    if _CParser is None:
+        return None
+    parser = _Composer(text)
+    roots: list[Any] = []
+    try:
+        while parser.check_node():
+            roots.append(parser.get_node())
+    except (_YAMLError, ValueError, TypeError, IndexError):
+        return None
+    finally:
+        parser.dispose()
+    seen: set[int] | None = set() if "&" in text else None
+    flat: list[Any] = []
+    starts: list[int] = []
+    try:
+        for root in roots:
+            starts.append(len(flat))
+            _flatten(root, seen, flat)
+    except _Unusual:
+        return None
+    return [(index, False, [], True) for index in range(len(roots))], flat, starts
+
+
+def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
+    """Write one tree as ``transfer.encode`` writes the tree :func:`_convert` makes of it.
+
+    In document order: a scalar as its seven values, a collection as its header
+    (with the keys of a mapping) and then its children. A collection's end is
+    known only once its children are written, so it is filled in afterwards,
+    children first, as :func:`_convert` does.
+    """
+    scalar = _YScalar
+    mapping = _YMapping
+    codes = STYLE_CODES
+    # [libyaml node, where its position is written, where its last child's is (-1: none)],
+    # in the order written: parents before children.
+    finish: list[list[Any]] = []
+    # (libyaml node, the key_at it sits under, depth, its parent's entry in ``finish`` when
+    # it is the parent's last child, else None), the next to write last.
+    stack: list[tuple[Any, int | None, int, list[Any] | None]] = [(root, None, 1, None)]
+    while stack:
+        source, key_at, depth, last_of = stack.pop()
+        if source.tag != _UNTAGGED:
+            raise _Unusual
+        start = source.start_mark
+        line = start.line + 1
+        column = start.column + 1
+        if last_of is not None:
+            last_of[2] = len(out) + 1
+        if type(source) is scalar:
+            end = source.end_mark
+            text: str = source.value
+            if len(text) <= INTERNED_LENGTH:
+                text = intern(text)
+            style: str = source.style
+            end_line = end.line + 1
+            end_column = end.column + 1
+            lines = end_line - line
+            if line < NARROW_LINES and column < NARROW and lines < NARROW and end_column < NARROW:
+                packed = ((line << 12 | column) << 12 | lines) << 12 | end_column  # nodes.pack, inlined
+            else:
+                packed = pack((line, column, end_line, end_column))
+            out += (0, packed, key_at, resolve_plain(text) if style == "" else text, text, style, None)
+            continue
+        if depth > MAX_DEPTH:
+            raise _Unusual
+        children = source.value
+        if seen is not None:
+            if id(source) in seen:
+                raise _Unusual  # an alias
+            seen.add(id(source))
+            for child in children:
+                for part in child if type(child) is tuple else (child,):
+                    if type(part) is scalar:
+                        if id(part) in seen:
+                            raise _Unusual
+                        seen.add(id(part))
+        depth += 1
+        entry = [source, len(out) + 1, -1]
+        finish.append(entry)
+        pushed: list[tuple[Any, int | None, int, list[Any] | None]]
+        if type(source) is mapping:
+            out += (1, pack((line, column, line, column)), key_at, None, len(children))
+            keys: set[str] = set()
+            pushed = []
+            for key_source, value_source in children:
+                if type(key_source) is not scalar or key_source.tag != _UNTAGGED:
+                    raise _Unusual
+                key_text = intern(key_source.value)
+                key_style = key_source.style
+                if key_text in keys or (key_style == "" and (key_text == "<<" or key_text in NULLS)):
+                    raise _Unusual
+                keys.add(key_text)
+                out.append(key_text)
+                start = key_source.start_mark
+                end = key_source.end_mark
+                key_line = start.line + 1
+                key_column = start.column + 1
+                end_column = end.column + 1
+                if (
+                    end.line == start.line
+                    and key_line < NARROW_LINES
+                    and key_column < NARROW
+                    and end_column < NARROW
+                ):
+                    packed = (key_line << 12 | key_column) << 24 | end_column  # nodes.pack, inlined
+                else:
+                    packed = pack((key_line, key_column, end.line + 1, end_column))
+                pushed.append((value_source, packed << 3 | codes[key_style], depth, None))
+        else:
+            out += (2, pack((line, column, line, column)), key_at, None, len(children))
+            pushed = [(item, None, depth, None) for item in children]
+        if pushed:
+            value_source, key_at, depth, _ = pushed[-1]
+            pushed[-1] = (value_source, key_at, depth, entry)
+            pushed.reverse()
+            stack += pushed
+    # Children before parents: the start is kept, the end replaced (as in _convert).
+    for source, slot, last in reversed(finish):
+        if source.flow_style and not _implicit_pair(source):
+            end = source.end_mark
+            end_line = end.line + 1
+            end_column = end.column + 1
+        elif last < 0:
+            continue
+        else:
+            packed = out[last]
+            if packed < WIDE:
+                end_line = (packed >> 36) + (packed >> 12 & FIELD)
+                end_column = packed & FIELD
+            else:
+                end_line, end_column = end_of(packed)
+        packed = out[slot]
+        if packed < WIDE:
+            lines = end_line - (packed >> 36)
+            if lines < NARROW and end_column < NARROW:
+                out[slot] = (packed >> 24 << 12 | lines) << 12 | end_column
+                continue
+        out[slot] = with_end(packed, end_line, end_column)

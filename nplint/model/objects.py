@@ -23,6 +23,11 @@ class Direction(Enum):
     INGRESS = "Ingress"
     EGRESS = "Egress"
 
+    # Enum's own hash is Python code (the hash of the member's name), and rules ask
+    # whether a policy isolates a direction, a set lookup, some hundred thousand
+    # times on a large tree. Members are singletons: identity is their equality.
+    __hash__ = object.__hash__
+
     @property
     def lower(self) -> str:
         return self.value.lower()
@@ -57,6 +62,8 @@ class KubeObject:
     #: without a source), and no render made it: a strategic-merge patch kept as a file. Not a
     #: workload of its namespace, not a definition of its name (:func:`nplint.deployment_scope.is_partial`).
     partial: bool = field(default=False, kw_only=True)
+    #: :attr:`span`, once asked for: rules sort and relate objects by it tens of thousands of times.
+    _span: Span | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def ref(self) -> ObjectRef:
@@ -65,9 +72,13 @@ class KubeObject:
     @property
     def span(self) -> Span:
         """Where the object is named: ``metadata.name``, else the document start."""
-        metadata = self.node.get_map("metadata")
-        name = metadata.get("name") if metadata is not None else None
-        return name.span if name is not None else self.node.span
+        span = self._span
+        if span is None:
+            metadata = self.node.get_map("metadata")
+            name = metadata.get("name") if metadata is not None else None
+            span = name.span if name is not None else self.node.span
+            object.__setattr__(self, "_span", span)
+        return span
 
     def __str__(self) -> str:
         return str(self.ref)

@@ -131,7 +131,14 @@ def _dns_labels_known(inventory: Inventory, facts: ClusterFacts) -> tuple[bool, 
 
 
 def subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
-    """The pods to check: workloads, or stand-ins for policies of namespaces with none in the repository."""
+    """The pods to check: workloads, or stand-ins for policies of namespaces with none in the repository.
+
+    Made once per inventory (several rules walk them); the list is shared, never to be changed.
+    """
+    return inventory.memo(("dns.subjects",), lambda: _subjects(inventory))
+
+
+def _subjects(inventory: Inventory) -> list[tuple[str, PodView]]:
     found: list[tuple[str, PodView]] = []
     with_workloads = {w.namespace for w in inventory.workloads}
     for workload in inventory.workloads:

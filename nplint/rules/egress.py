@@ -81,8 +81,15 @@ class _Blame:
             self.labels.append(label)
 
 
-def _egress_subjects(inventory: Inventory) -> Iterator[tuple[str, list[NetworkPolicy]]]:
-    """Each egress-isolated pod (or stand-in) with the policies isolating it, in document order."""
+def _egress_subjects(inventory: Inventory) -> list[tuple[str, list[NetworkPolicy]]]:
+    """Each egress-isolated pod (or stand-in) with the policies isolating it, in document order.
+
+    Made once per inventory (three rules walk them); the lists are shared, never to be changed.
+    """
+    return inventory.memo(("egress.subjects",), lambda: list(_isolated_subjects(inventory)))
+
+
+def _isolated_subjects(inventory: Inventory) -> Iterator[tuple[str, list[NetworkPolicy]]]:
     by_namespace: dict[str, list[NetworkPolicy]] = defaultdict(list)
     for policy in inventory.policies:
         by_namespace[policy.namespace].append(policy)

@@ -319,10 +319,13 @@ class UnknownField(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for manifest, policy in network_policy_manifests(ctx):
             for shape, node in walk(OBJECT, manifest.node):
-                for key, key_node, _ in node.key_items():
+                for key in node.entries:
                     if key in shape.fields:
                         continue
-                    yield self._unknown(manifest, policy, shape, node, key, key_node)
+                    # The key's node is made only for a key that is reported (as key_items makes it).
+                    key_node = node.key_node(key)
+                    if key_node is not None:
+                        yield self._unknown(manifest, policy, shape, node, key, key_node)
 
     def _unknown(
         self,

@@ -92,6 +92,9 @@ class ValueChecker:
         if found:
             self.report(node, headline, detail=_sentences(found))
 
+    # Nearly every value is valid: the callers below make a headline (a quoted value, a
+    # valid name like it) only for a value with problems.
+
     def wrong_type(self, node: Node, message: str) -> None:
         # A block mapping or list starts on the line after its key: point at the key.
         self.report(node, message, at_key=isinstance(node, MapNode | SeqNode))
@@ -152,18 +155,19 @@ class ValueChecker:
         name = self.string(name_node)
         generate = self.string(metadata.get("generateName"))
         generate_node = metadata.get("generateName")
-        if generate and generate_node is not None:
+        if generate and generate_node is not None and (problems := generate_name_problems(generate)):
             self.report_syntax(
                 generate_node,
                 f"metadata.generateName {quoted_value(generate)} is not a valid prefix",
-                generate_name_problems(generate),
+                problems,
             )
         if name and name_node is not None:
-            self.report_syntax(
-                name_node,
-                f"metadata.name {quoted_value(name)} is not a valid name{_like(name)}",
-                dns1123_subdomain_problems(name),
-            )
+            if problems := dns1123_subdomain_problems(name):
+                self.report_syntax(
+                    name_node,
+                    f"metadata.name {quoted_value(name)} is not a valid name{_like(name)}",
+                    problems,
+                )
         elif not generate and (name_node is None or is_null(name_node) or name == ""):
             where = metadata if name_node is None else name_node
             self.report(
@@ -173,12 +177,12 @@ class ValueChecker:
             )
         namespace_node = metadata.get("namespace")
         namespace = self.string(namespace_node)
-        if namespace and namespace_node is not None:
+        if namespace and namespace_node is not None and (problems := dns1123_label_problems(namespace)):
             self.report_syntax(
                 namespace_node,
                 f"metadata.namespace {quoted_value(namespace)} is not a valid namespace"
                 f"{_like(namespace, label=True)}",
-                dns1123_label_problems(namespace),
+                problems,
             )
         self.label_map(metadata.get("labels"), "label")
         self.label_map(metadata.get("annotations"), "annotation")
@@ -190,12 +194,13 @@ class ValueChecker:
             return
         for key, key_node, value in labels.key_items():
             self.label_key(key_node, key, what)
-            text = self.string(value, f"the {what} value {value.path}")
-            if text is not None and what != "annotation":
+            if isinstance(value, ScalarNode) and isinstance(value.value, str):
+                text: str | None = value.value  # as self.string reads it, without making its path
+            else:
+                text = self.string(value, f"the {what} value {value.path}")
+            if text is not None and what != "annotation" and (problems := label_value_problems(text)):
                 self.report_syntax(
-                    value,
-                    f"{what} value {quoted_value(text)} of {quoted_value(key)} is not valid",
-                    label_value_problems(text),
+                    value, f"{what} value {quoted_value(text)} of {quoted_value(key)} is not valid", problems
                 )
 
     def label_key(self, key_node: ScalarNode, key: str, what: str) -> None:
@@ -212,11 +217,8 @@ class ValueChecker:
             )
             return
         # Annotation keys are qualified names too, compared in lower case.
-        self.report_syntax(
-            key_node,
-            f"{what} key {quoted_value(key)} is not valid",
-            label_key_problems(key.lower() if what == "annotation" else key),
-        )
+        if problems := label_key_problems(key.lower() if what == "annotation" else key):
+            self.report_syntax(key_node, f"{what} key {quoted_value(key)} is not valid", problems)
 
     # --- selectors ---------------------------------------------------------
 
@@ -249,10 +251,8 @@ class ValueChecker:
                 "this matchExpressions entry has no key: add `key:` with the label key to test",
                 at_key=key_node is None or is_null(key_node),
             )
-        elif key is not None and key_node is not None:
-            self.report_syntax(
-                key_node, f"matchExpressions key {quoted_value(key)} is not valid", label_key_problems(key)
-            )
+        elif key is not None and key_node is not None and (problems := label_key_problems(key)):
+            self.report_syntax(key_node, f"matchExpressions key {quoted_value(key)} is not valid", problems)
         operator_node = requirement.get("operator")
         operator = self.string(operator_node)
         if operator_node is None or is_null(operator_node):
@@ -273,10 +273,12 @@ class ValueChecker:
         values_node = requirement.get("values")
         values = self.sequence(values_node)
         for item in values or ():
-            text = self.string(item, f"the label value {item.path}")
-            self.report_syntax(
-                item, f"label value {quoted_value(text)} is not valid", label_value_problems(text or "")
-            )
+            if isinstance(item, ScalarNode) and isinstance(item.value, str):
+                text: str | None = item.value  # as self.string reads it, without making its path
+            else:
+                text = self.string(item, f"the label value {item.path}")
+            if problems := label_value_problems(text or ""):
+                self.report_syntax(item, f"label value {quoted_value(text)} is not valid", problems)
         wrong_type = values is None and values_node is not None and not is_null(values_node)
         if operator in ("In", "NotIn") and operator_node is not None and not values and not wrong_type:
             self.report(
