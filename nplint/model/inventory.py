@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
+from nplint.model.calico import CalicoPolicy, is_calico_policy
+from nplint.model.calico_build import build_calico_policy
 from nplint.model.objects import (
     PROTOCOLS,
     ContainerPort,
@@ -68,6 +70,8 @@ class Inventory:
     workloads: list[Workload] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     policies: list[NetworkPolicy] = field(default_factory=list)
+    #: Calico NetworkPolicy and GlobalNetworkPolicy (policy-kinds §7), in file order.
+    calico_policies: list[CalicoPolicy] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
@@ -164,6 +168,8 @@ def build_inventory(
             inventory.services.append(obj)
         elif isinstance(obj, NetworkPolicy):
             inventory.policies.append(obj)
+        elif isinstance(obj, CalicoPolicy):
+            inventory.calico_policies.append(obj)
         if obj.namespace:
             referenced.add(obj.namespace)
     for name in sorted(referenced - set(inventory.namespaces)):
@@ -219,6 +225,8 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
     namespace = written_namespace or unnamed
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
+    if is_calico_policy(api_version, kind):
+        return build_calico_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
     if kind in WORKLOAD_TEMPLATE_PATHS:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":
