@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nplint.model.calico import CalicoPolicy
+from nplint.model.cilium import CiliumPolicy
 from nplint.model.inventory import Inventory, build_inventory
 from nplint.model.objects import (
     ContainerPort,
@@ -22,6 +23,7 @@ from nplint.model.selectors import LabelSelector, Operator, Requirement
 
 __all__ = [
     "CalicoPolicy",
+    "CiliumPolicy",
     "ContainerPort",
     "Direction",
     "IPBlock",

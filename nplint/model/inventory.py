@@ -18,6 +18,8 @@ from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model.calico import CalicoPolicy, is_calico_policy
 from nplint.model.calico_build import build_calico_policy
+from nplint.model.cilium import CiliumPolicy, is_cilium_policy
+from nplint.model.cilium_build import build_cilium_policy
 from nplint.model.objects import (
     PROTOCOLS,
     ContainerPort,
@@ -72,6 +74,8 @@ class Inventory:
     policies: list[NetworkPolicy] = field(default_factory=list)
     #: Calico NetworkPolicy and GlobalNetworkPolicy (policy-kinds §7), in file order.
     calico_policies: list[CalicoPolicy] = field(default_factory=list)
+    #: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (policy-kinds §8), in file order.
+    cilium_policies: list[CiliumPolicy] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
@@ -170,6 +174,8 @@ def build_inventory(
             inventory.policies.append(obj)
         elif isinstance(obj, CalicoPolicy):
             inventory.calico_policies.append(obj)
+        elif isinstance(obj, CiliumPolicy):
+            inventory.cilium_policies.append(obj)
         if obj.namespace:
             referenced.add(obj.namespace)
     for name in sorted(referenced - set(inventory.namespaces)):
@@ -227,6 +233,8 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
         return _build_policy(manifest, namespace, written_namespace is not None, common)
     if is_calico_policy(api_version, kind):
         return build_calico_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
+    if is_cilium_policy(api_version, kind):
+        return build_cilium_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
     if kind in WORKLOAD_TEMPLATE_PATHS:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":
