@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from nplint.findings import Finding, Level
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import placeholder_node
-from nplint.model.calico import PORT_PROTOCOLS, Action, CalicoPolicy, CalicoRule, EntityRule
+from nplint.model.calico import (
+    PORT_PROTOCOLS,
+    Action,
+    CalicoPolicy,
+    CalicoRule,
+    EntityRule,
+    default_types,
+)
 from nplint.model.calico_build import parse_net
 from nplint.model.calico_selector import locate
 from nplint.model.objects import Direction
@@ -248,4 +255,46 @@ def _nets_problems(rule: CalicoRule) -> Iterator[tuple[Node | None, str]]:
             seen_v6 = seen_v6 or v6
 
 
-RULES = (CalicoSelectorSyntax, CalicoInvalidPolicy)
+class CalicoStorageVersionWithoutTypes(Rule):
+    id = "NP013"
+    name = "calico-storage-version-without-types"
+    summary = (
+        "A crd.projectcalico.org/v1 policy without `types` also isolates the direction it has no rules for."
+    )
+    level = Level.WARNING
+    tags = ("calico", "isolation")
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for policy in ctx.inventory.calico_policies:
+            if not policy.storage_version or policy.written_types is not None:
+                continue
+            spec = policy.node.get_map("spec")
+            if spec is not None and _has_placeholder_types(spec):
+                continue
+            if not policy.ingress and not policy.egress:
+                continue  # a deny-all: both directions may well be what it means
+            # What the Calico API server would have defaulted, against what Felix does without it.
+            _, intended = default_types(spec, storage_version=False)
+            silent = sorted(d.value for d in policy.types - intended)
+            if not silent:
+                continue
+            directions = " and ".join(silent)
+            governed = " and ".join(sorted(d.value for d in intended))
+            yield self.finding(
+                policy,
+                policy.node.get("apiVersion"),
+                f"{shown(policy.name)} has no `types` in Calico's storage version: Felix also isolates "
+                f"{directions}, for which it has no rules; add `types: [{governed}]`",
+                detail="`crd.projectcalico.org/v1` is the backing store of the Calico API server; an "
+                "object applied to it directly is neither validated nor defaulted, and Felix reads an "
+                "empty `types` as both Ingress and Egress, so its endpoints lose all traffic in the "
+                "direction without rules (policy-kinds §7.9, K25). Written as `projectcalico.org/v3`, "
+                f"the policy would govern {governed} only.",
+            )
+
+
+def _has_placeholder_types(spec: MapNode) -> bool:
+    return placeholder_node(spec.get("types"))
+
+
+RULES = (CalicoSelectorSyntax, CalicoInvalidPolicy, CalicoStorageVersionWithoutTypes)
