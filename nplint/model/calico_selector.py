@@ -291,6 +291,11 @@ _AFTER_LABEL = (
 )
 
 
+def _named(label: str) -> str:
+    """A label as an error message names it: long ones cut, so messages stay short."""
+    return label if len(label) <= 40 else label[:39] + "…"
+
+
 def _skip(text: str, at: int) -> int:
     while at < len(text) and text[at] in _WHITESPACE:
         at += 1
@@ -387,7 +392,7 @@ def _operator_after_label(text: str, at: int, tokens: list[_Token]) -> int:
     char = text[at]
     hint = " (a value must be quoted)" if char in _LABEL_CHARS else ""
     raise SelectorError(
-        f"expected an operator (`==`, `!=`, `in`, `not in`, …) after the label `{label}`, "
+        f"expected an operator (`==`, `!=`, `in`, `not in`, …) after the label `{_named(label)}`, "
         f"found {_describe_char(char)}{hint}",
         at,
     )
@@ -501,7 +506,7 @@ class _Parser:
             kind = MatchOperator.IN if operator.kind is _Kind.IN else MatchOperator.NOT_IN
             return LabelMatch(label.value, kind, tuple(sorted(values)))
         raise SelectorError(
-            f"expected an operator (`==`, `!=`, `in`, `not in`, …) after the label `{label.value}`, "
+            f"expected an operator (`==`, `!=`, `in`, `not in`, …) after the label `{_named(label.value)}`, "
             f"found {operator.kind.value}",
             operator.offset,
         )

@@ -59,11 +59,12 @@ class CalicoSelectorSyntax(Rule):
                 where = locate(node, error.offset)
                 near = shown(selector.text[error.offset : error.offset + 12], 24) or "the end"
                 column = error.offset + 1
+                field_name = ".".join(re.sub(r"\[\d+\]", "", node.path).split(".")[-2:])
                 if error.limit:
-                    message = f"`{node.path}`: {error.message}; nplint does not evaluate it"
+                    message = f"`{field_name}`: {error.message}; nplint does not evaluate it"
                 else:
                     message = (
-                        f"`{node.path}` is no valid Calico selector: {shown(error.message)} "
+                        f"Calico cannot parse `{field_name}`: {shown(error.message, 90)} "
                         f"(character {column}, at `{near}`)"
                     )
                 consequence = (
@@ -283,8 +284,8 @@ class CalicoStorageVersionWithoutTypes(Rule):
             yield self.finding(
                 policy,
                 policy.node.get("apiVersion"),
-                f"{shown(policy.name)} has no `types` in Calico's storage version: Felix also isolates "
-                f"{directions}, for which it has no rules; add `types: [{governed}]`",
+                f"{shown(policy.name)}: no `types` in the storage version, so Felix also isolates "
+                f"{directions}, which it has no rules for; add `types: [{governed}]`",
                 detail="`crd.projectcalico.org/v1` is the backing store of the Calico API server; an "
                 "object applied to it directly is neither validated nor defaulted, and Felix reads an "
                 "empty `types` as both Ingress and Egress, so its endpoints lose all traffic in the "
