@@ -54,6 +54,8 @@ __all__ = [
     "SelectorField",
     "default_types",
     "is_calico_policy",
+    "protocol_number",
+    "supports_ports",
 ]
 
 USER_API_VERSION = "projectcalico.org/v3"
@@ -62,9 +64,26 @@ CALICO_API_VERSIONS = frozenset((USER_API_VERSION, STORAGE_API_VERSION))
 CALICO_POLICY_KINDS = frozenset(("NetworkPolicy", "GlobalNetworkPolicy"))
 DEFAULT_TIER = "default"
 
-#: Protocols whose rules may carry ports ([CAL-VAL] validateRule, numorstring SupportsPorts).
-PORT_PROTOCOLS = frozenset(("TCP", "UDP", "SCTP", 6, 17, 132))
+#: Protocol numbers by the names Calico accepts, v3 spelling and the lowercase v1 one.
 _PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "SCTP": 132, "ICMP": 1, "ICMPv6": 58, "UDPLite": 136}
+_PROTOCOL_NUMBERS |= {name.lower(): number for name, number in _PROTOCOL_NUMBERS.items()}
+#: Protocol numbers whose rules may carry ports (numorstring ``Protocol.SupportsPorts``).
+PORT_PROTOCOL_NUMBERS = frozenset((6, 17, 132))
+
+
+def protocol_number(value: str | int | None) -> int | None:
+    """The IP protocol number a Calico ``protocol`` means: a number, a numeric string, or a name."""
+    if value is None or isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    return _PROTOCOL_NUMBERS.get(text)
+
+
+def supports_ports(value: str | int | None) -> bool:
+    """Whether a rule with this protocol may carry ports ([CAL-VAL] ``validateRule``)."""
+    return protocol_number(value) in PORT_PROTOCOL_NUMBERS
 
 
 def is_calico_policy(api_version: str | None, kind: str | None) -> bool:
@@ -221,10 +240,10 @@ class CalicoRule:
         return self.destination if self.direction is Direction.INGRESS else self.source
 
     def matches_protocol(self, protocol: str) -> bool:
-        number = _PROTOCOL_NUMBERS.get(protocol)
-        if self.protocol is not None and self.protocol not in (protocol, number):
+        number = protocol_number(protocol)
+        if self.protocol is not None and protocol_number(self.protocol) != number:
             return False
-        return self.not_protocol is None or self.not_protocol not in (protocol, number)
+        return self.not_protocol is None or protocol_number(self.not_protocol) != number
 
     def matches_port(self, protocol: str, port: int, destination: CalicoEndpoint | None = None) -> bool:
         """Whether protocol and destination port match; named ports resolve on ``destination``."""

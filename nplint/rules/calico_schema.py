@@ -17,12 +17,13 @@ from nplint.findings import Finding, Level
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import placeholder_node
 from nplint.model.calico import (
-    PORT_PROTOCOLS,
     Action,
     CalicoPolicy,
     CalicoRule,
     EntityRule,
     default_types,
+    protocol_number,
+    supports_ports,
 )
 from nplint.model.calico_build import parse_net
 from nplint.model.calico_selector import locate
@@ -157,7 +158,7 @@ def _rule_problems(rule: CalicoRule) -> Iterator[tuple[Node | None, str]]:
     for side_name, side in (("source", rule.source), ("destination", rule.destination)):
         for key in ("ports", "notPorts"):
             ports = side.node.get_seq(key) if side.node is not None else None
-            if ports is not None and len(ports) > 0 and protocol not in PORT_PROTOCOLS:
+            if ports is not None and len(ports) > 0 and not supports_ports(protocol):
                 if protocol is None:
                     reason = "the rule sets no `protocol`"
                 else:
@@ -182,7 +183,7 @@ def _rule_problems(rule: CalicoRule) -> Iterator[tuple[Node | None, str]]:
             yield http, "`http` matches are not allowed in egress rules"
         elif rule.action is not None and rule.action is not Action.ALLOW:
             yield http, "`http` matches are only valid in Allow rules"
-        if protocol is not None and protocol not in ("TCP", 6):
+        if protocol is not None and protocol_number(protocol) != 6:
             yield http, "`http` matches need `protocol: TCP` or no protocol"
 
 
