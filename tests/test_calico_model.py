@@ -9,7 +9,7 @@ import pytest
 
 from nplint.loading import iter_manifests, load_text
 from nplint.model import Direction, build_inventory
-from nplint.model.calico import Action, CalicoEndpoint, CalicoPolicy, PortRange
+from nplint.model.calico import WELL_KNOWN_TIERS, Action, CalicoEndpoint, CalicoPolicy, PortRange, TierAction
 from nplint.model.calico_selector import endpoint_labels
 from nplint.model.inventory import Inventory
 
@@ -204,3 +204,52 @@ def test_selector_fields_cover_every_selector() -> None:
         "has(app)",
         "global()",
     ]
+
+
+def test_tiers_and_network_sets() -> None:
+    text = """apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: platform}
+spec: {}
+---
+apiVersion: crd.projectcalico.org/v1
+kind: Tier
+metadata: {name: odd}
+spec: {defaultAction: Allow}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: threats, labels: {feed: threats}}
+spec: {nets: [198.51.100.0/24, 203.0.113.9]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: {name: partners}
+spec: {nets: [192.0.2.0/24]}
+"""
+    inventory = _inventory(text)
+    security, platform, odd = inventory.calico_tiers
+    assert (security.order, security.default_action, security.sort_key) == (
+        100.0,
+        TierAction.PASS,
+        (100.0, "security"),
+    )
+    assert (platform.order, platform.default_action, platform.sort_key) == (
+        None,
+        TierAction.DENY,
+        (math.inf, "platform"),
+    )
+    assert odd.default_action is None
+    assert WELL_KNOWN_TIERS["default"] == (1_000_000.0, TierAction.DENY)
+    threats, partners = inventory.calico_network_sets
+    assert (threats.is_global, threats.labels, [str(n) for n in threats.nets]) == (
+        True,
+        {"feed": "threats"},
+        ["198.51.100.0/24", "203.0.113.9/32"],
+    )
+    assert (partners.is_global, partners.home_namespace, partners.namespace) == (False, "default", "")

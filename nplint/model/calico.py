@@ -13,6 +13,10 @@ The interface the engine evaluates:
   parsed AST with ``matches(labels)``), ``types`` (the directions it governs, defaulted
   per §7.2 for v3 and as Felix reads an empty list for v1: both), ``ingress`` /
   ``egress`` (ordered :class:`CalicoRule` lists), :meth:`CalicoPolicy.selects`.
+* :class:`CalicoTier` — ``order`` (None = last; :attr:`CalicoTier.sort_key`) and
+  ``default_action`` (Deny or Pass: what ends the tier for an endpoint it governs);
+  :data:`WELL_KNOWN_TIERS` for the tiers Calico defines itself. :class:`CalicoNetworkSet` —
+  labels and nets a rule's selector can match.
 * :class:`CalicoRule` — ``action`` (:class:`Action`, None when missing or unknown),
   ``protocol`` / ``not_protocol``, ``ip_version``, ``icmp``, ``source`` / ``destination``
   (:class:`EntityRule`); :attr:`CalicoRule.peer` is the far side of the rule for its
@@ -43,16 +47,22 @@ from nplint.model.objects import Direction, IPNetwork, KubeObject
 
 __all__ = [
     "CALICO_API_VERSIONS",
+    "CALICO_NETWORK_SET_KINDS",
     "CALICO_POLICY_KINDS",
     "STORAGE_API_VERSION",
+    "WELL_KNOWN_TIERS",
     "Action",
     "CalicoEndpoint",
+    "CalicoNetworkSet",
     "CalicoPolicy",
     "CalicoRule",
+    "CalicoTier",
     "EntityRule",
     "PortRange",
     "SelectorField",
+    "TierAction",
     "default_types",
+    "is_calico_kind",
     "is_calico_policy",
     "protocol_number",
     "supports_ports",
@@ -62,6 +72,7 @@ USER_API_VERSION = "projectcalico.org/v3"
 STORAGE_API_VERSION = "crd.projectcalico.org/v1"
 CALICO_API_VERSIONS = frozenset((USER_API_VERSION, STORAGE_API_VERSION))
 CALICO_POLICY_KINDS = frozenset(("NetworkPolicy", "GlobalNetworkPolicy"))
+CALICO_NETWORK_SET_KINDS = frozenset(("NetworkSet", "GlobalNetworkSet"))
 DEFAULT_TIER = "default"
 
 #: Protocol numbers by the names Calico accepts, v3 spelling and the lowercase v1 one.
@@ -84,6 +95,13 @@ def protocol_number(value: str | int | None) -> int | None:
 def supports_ports(value: str | int | None) -> bool:
     """Whether a rule with this protocol may carry ports ([CAL-VAL] ``validateRule``)."""
     return protocol_number(value) in PORT_PROTOCOL_NUMBERS
+
+
+def is_calico_kind(api_version: str | None, kind: str | None) -> bool:
+    """Whether an object is a Calico policy, Tier or network set this model reads."""
+    return api_version in CALICO_API_VERSIONS and (
+        kind in CALICO_POLICY_KINDS or kind in CALICO_NETWORK_SET_KINDS or kind == "Tier"
+    )
 
 
 def is_calico_policy(api_version: str | None, kind: str | None) -> bool:
@@ -350,3 +368,49 @@ def default_types(
     if has_egress:
         return None, frozenset(Direction)
     return None, frozenset((Direction.INGRESS,))
+
+
+class TierAction(Enum):
+    DENY = "Deny"
+    PASS = "Pass"
+
+
+#: Tiers Calico defines itself, with the order and end-of-tier action CEL fixes for them
+#: ([CAL-API] tier.go, [CAL-NAMES]; policy-kinds §7.2, §7.8). The ANP/BANP tiers exist in
+#: 3.29–3.31, the kube-* tiers from 3.32.
+WELL_KNOWN_TIERS: Mapping[str, tuple[float, TierAction]] = {
+    "default": (1_000_000.0, TierAction.DENY),
+    "adminnetworkpolicy": (1000.0, TierAction.PASS),
+    "baselineadminnetworkpolicy": (10_000_000.0, TierAction.PASS),
+    "kube-admin": (1000.0, TierAction.PASS),
+    "kube-baseline": (10_000_000.0, TierAction.PASS),
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CalicoTier(KubeObject):
+    """A Calico Tier: where its policies run (``order``, None = last) and what ends it."""
+
+    api_version: str = ""
+    order: float | None = None
+    #: ``defaultAction``, Deny when absent; None when the written value is unknown.
+    default_action: TierAction | None = TierAction.DENY
+
+    @property
+    def sort_key(self) -> tuple[float, str]:
+        """Felix's tier order: ``order`` (absent = +∞), then name ([CAL-FELIX] TierLess)."""
+        return (math.inf if self.order is None else self.order, self.name)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CalicoNetworkSet(KubeObject):
+    """A NetworkSet (namespaced) or GlobalNetworkSet: labels for selectors over a set of nets.
+
+    Rule selectors match it by ``labels`` (a GlobalNetworkSet only through a
+    ``namespaceSelector`` of ``global()`` in a namespaced policy, policy-kinds §7.5, K23).
+    """
+
+    api_version: str = ""
+    is_global: bool = False
+    home_namespace: str = ""
+    nets: tuple[IPNetwork, ...] = ()

@@ -15,11 +15,14 @@ from nplint.model.calico import (
     DEFAULT_TIER,
     STORAGE_API_VERSION,
     Action,
+    CalicoNetworkSet,
     CalicoPolicy,
     CalicoRule,
+    CalicoTier,
     EntityRule,
     PortRange,
     SelectorField,
+    TierAction,
     default_types,
 )
 from nplint.model.calico_selector import SelectorError, parse_selector
@@ -69,6 +72,63 @@ def build_calico_policy(
         types=types,
         ingress=_rules(spec, Direction.INGRESS),
         egress=_rules(spec, Direction.EGRESS),
+    )
+
+
+def build_calico_tier(
+    *,
+    node: MapNode,
+    path: str,
+    document_index: int,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    name: str,
+) -> CalicoTier:
+    spec = node.get_map("spec")
+    written = spec.get_str("defaultAction") if spec is not None else None
+    action = TierAction.DENY if written is None else next((a for a in TierAction if a.value == written), None)
+    return CalicoTier(
+        kind="Tier",
+        namespace="",
+        name=name,
+        path=path,
+        node=node,
+        document_index=document_index,
+        labels=labels,
+        annotations=annotations,
+        api_version=node.get_str("apiVersion") or "",
+        order=_order(spec),
+        default_action=action,
+    )
+
+
+def build_calico_network_set(
+    *,
+    node: MapNode,
+    kind: str,
+    written_namespace: str | None,
+    unnamed: str,
+    path: str,
+    document_index: int,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    name: str,
+) -> CalicoNetworkSet:
+    spec = node.get_map("spec")
+    is_global = kind == "GlobalNetworkSet"
+    return CalicoNetworkSet(
+        kind=kind,
+        namespace="" if is_global else (written_namespace or ""),
+        name=name,
+        path=path,
+        node=node,
+        document_index=document_index,
+        labels=labels,
+        annotations=annotations,
+        api_version=node.get_str("apiVersion") or "",
+        is_global=is_global,
+        home_namespace="" if is_global else (written_namespace or unnamed),
+        nets=_nets(spec.get_seq("nets") if spec is not None else None),
     )
 
 

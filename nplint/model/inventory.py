@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
-from nplint.model.calico import CalicoPolicy, is_calico_policy
-from nplint.model.calico_build import build_calico_policy
+from nplint.model.calico import CalicoNetworkSet, CalicoPolicy, CalicoTier, is_calico_kind, is_calico_policy
+from nplint.model.calico_build import build_calico_network_set, build_calico_policy, build_calico_tier
 from nplint.model.cilium import CiliumPolicy, is_cilium_policy
 from nplint.model.cilium_build import build_cilium_policy
 from nplint.model.objects import (
@@ -74,6 +74,9 @@ class Inventory:
     policies: list[NetworkPolicy] = field(default_factory=list)
     #: Calico NetworkPolicy and GlobalNetworkPolicy (policy-kinds §7), in file order.
     calico_policies: list[CalicoPolicy] = field(default_factory=list)
+    #: Calico Tiers and (Global)NetworkSets, for the order of tiers and the sets rules select.
+    calico_tiers: list[CalicoTier] = field(default_factory=list)
+    calico_network_sets: list[CalicoNetworkSet] = field(default_factory=list)
     #: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (policy-kinds §8), in file order.
     cilium_policies: list[CiliumPolicy] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
@@ -174,6 +177,10 @@ def build_inventory(
             inventory.policies.append(obj)
         elif isinstance(obj, CalicoPolicy):
             inventory.calico_policies.append(obj)
+        elif isinstance(obj, CalicoTier):
+            inventory.calico_tiers.append(obj)
+        elif isinstance(obj, CalicoNetworkSet):
+            inventory.calico_network_sets.append(obj)
         elif isinstance(obj, CiliumPolicy):
             inventory.cilium_policies.append(obj)
         if obj.namespace:
@@ -231,8 +238,16 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
     namespace = written_namespace or unnamed
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
-    if is_calico_policy(api_version, kind):
-        return build_calico_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
+    if is_calico_kind(api_version, kind):
+        if is_calico_policy(api_version, kind):
+            return build_calico_policy(
+                kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
+            )
+        if kind == "Tier":
+            return build_calico_tier(**common)
+        return build_calico_network_set(
+            kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
+        )
     if is_cilium_policy(api_version, kind):
         return build_cilium_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
     if kind in WORKLOAD_TEMPLATE_PATHS:
