@@ -264,7 +264,11 @@ class CalicoRule:
         return self.not_protocol is None or protocol_number(self.not_protocol) != number
 
     def matches_port(self, protocol: str, port: int, destination: CalicoEndpoint | None = None) -> bool:
-        """Whether protocol and destination port match; named ports resolve on ``destination``."""
+        """Whether protocol and destination port match; named ports resolve on ``destination``.
+
+        ``source.ports`` (the client's port) is not judged here: a connection is named by its
+        destination port, and the engine decides connections, not packets.
+        """
         if not self.matches_protocol(protocol):
             return False
         ports = self.destination.ports
