@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nplint.model.calico import CalicoPolicy
+from nplint.model.cilium import CiliumPolicy
 from nplint.model.inventory import Inventory, build_inventory
 from nplint.model.objects import (
     ContainerPort,
@@ -20,6 +22,8 @@ from nplint.model.objects import (
 from nplint.model.selectors import LabelSelector, Operator, Requirement
 
 __all__ = [
+    "CalicoPolicy",
+    "CiliumPolicy",
     "ContainerPort",
     "Direction",
     "IPBlock",

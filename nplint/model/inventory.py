@@ -17,6 +17,10 @@ from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model.admin import AdminPolicy, build_admin_policy, is_admin_kind
+from nplint.model.calico import CalicoNetworkSet, CalicoPolicy, CalicoTier, is_calico_kind, is_calico_policy
+from nplint.model.calico_build import build_calico_network_set, build_calico_policy, build_calico_tier
+from nplint.model.cilium import CiliumPolicy, is_cilium_policy
+from nplint.model.cilium_build import build_cilium_policy
 from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
 from nplint.model.objects import (
     PROTOCOLS,
@@ -72,6 +76,13 @@ class Inventory:
     policies: list[NetworkPolicy] = field(default_factory=list)
     #: AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy objects (:mod:`.admin`).
     admin_policies: list[AdminPolicy] = field(default_factory=list)
+    #: Calico NetworkPolicy and GlobalNetworkPolicy (policy-kinds §7), in file order.
+    calico_policies: list[CalicoPolicy] = field(default_factory=list)
+    #: Calico Tiers and (Global)NetworkSets, for the order of tiers and the sets rules select.
+    calico_tiers: list[CalicoTier] = field(default_factory=list)
+    calico_network_sets: list[CalicoNetworkSet] = field(default_factory=list)
+    #: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (policy-kinds §8), in file order.
+    cilium_policies: list[CiliumPolicy] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
@@ -180,6 +191,14 @@ def build_inventory(
             inventory.policies.append(obj)
         elif isinstance(obj, AdminPolicy):
             inventory.admin_policies.append(obj)
+        elif isinstance(obj, CalicoPolicy):
+            inventory.calico_policies.append(obj)
+        elif isinstance(obj, CalicoTier):
+            inventory.calico_tiers.append(obj)
+        elif isinstance(obj, CalicoNetworkSet):
+            inventory.calico_network_sets.append(obj)
+        elif isinstance(obj, CiliumPolicy):
+            inventory.cilium_policies.append(obj)
         if obj.namespace:
             referenced.add(obj.namespace)
     for name in sorted(referenced - set(inventory.namespaces)):
@@ -246,6 +265,18 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
             labels=labels,
             annotations=annotations,
         )
+    if is_calico_kind(api_version, kind):
+        if is_calico_policy(api_version, kind):
+            return build_calico_policy(
+                kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
+            )
+        if kind == "Tier":
+            return build_calico_tier(**common)
+        return build_calico_network_set(
+            kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
+        )
+    if is_cilium_policy(api_version, kind):
+        return build_cilium_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
     if kind in WORKLOAD_TEMPLATE_PATHS:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":
