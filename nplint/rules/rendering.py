@@ -13,12 +13,14 @@ hand, quoted so that it cannot be taken for an option or a shell command.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from nplint.entry_points import ORPHAN_PREFIX
 from nplint.findings import FILE_START, Finding, Level
-from nplint.render import Target
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import VALUE_LIMIT, shown
+
+if TYPE_CHECKING:
+    from nplint.render import Target
 
 #: Characters of a renderer's error line quoted: its last line of standard error can echo
 #: the repository's templates, and a line of it is enough to say what went wrong.
@@ -37,6 +39,9 @@ class NotRendered(Rule):
     phase = "run"
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        # Imported here: registering the rules must not import the render pipeline (start-up).
+        from nplint.entry_points import ORPHAN_PREFIX
+
         for target, reason in ctx.unrendered:
             if reason.startswith(ORPHAN_PREFIX):
                 yield self._orphan_component(target, reason)
