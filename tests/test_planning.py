@@ -170,6 +170,35 @@ def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> 
     assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
 
 
+@pytest.mark.parametrize("first", ["lexists", "physical", "kind"])
+def test_tree_says_what_lexists_isdir_and_isfile_say(tmp_path: Path, first: str) -> None:
+    """One lstat answers for existence, links and kinds; a link is still followed for its kind."""
+    root = tmp_path / "repo"
+    _write(root / "a/b/c.yaml", "x: 1\n")
+    os.symlink("b", root / "a/to-dir")
+    os.symlink("b/c.yaml", root / "a/to-file")
+    os.symlink("nowhere", root / "a/broken")
+    os.symlink("to-dir", root / "a/to-link")
+    root_real = os.path.realpath(root)
+    names = ["a", "a/b", "a/b/c.yaml", "a/to-dir", "a/to-file", "a/broken", "a/to-link", "a/missing"]
+    tree = Tree(root_real)
+    asked = {
+        "lexists": lambda name: tree.lexists(name),
+        "physical": lambda name: tree.physical(name),
+        "kind": lambda name: tree.physical(name) is not None and tree.is_dir(tree.physical(name) or ""),
+    }
+    for name in names:  # whichever question comes first fills the memo the others read
+        asked[first](name)
+    for name in names:
+        joined = os.path.join(root_real, *name.split("/"))
+        assert tree.lexists(name) == os.path.lexists(joined), name
+        real = tree.physical(name)
+        assert real == kustomization.physical(root_real, name), name
+        assert real is not None
+        assert tree.is_dir(real) == os.path.isdir(joined), name
+        assert tree.is_file(real) == os.path.isfile(joined), name
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_reached_is_what_the_closures_say(tmp_path: Path, seed: int) -> None:
     """Which kustomizations others use, and their chart homes: the union of every closure, cycles included."""
