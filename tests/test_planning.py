@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nplint import discovery, kustomization, render
 from nplint.discovery import discover
@@ -297,3 +299,34 @@ def test_files_named_one_by_one_share_what_their_directories_say(tmp_path: Path)
     found = discover([str(root / path) for path in paths], root=root)
     assert [f.display for f in found.files] == ["plain/a.yaml", "plain/templates/z.yaml"]
     assert {s.display for s in found.skipped} == {"chart/templates/deep/x.yaml", "chart/templates/y.yaml"}
+
+
+_ENTRY_CHARACTERS = "abcgithubGITHUB.com/org:?&@~-_=ıKſ"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "../base",
+        "deployment.yaml",
+        "github.com/org/repo",
+        "GitHub.Com/org/repo",
+        "gıthub.com/org/repo",
+        "bitbucKet.org/org/repo",
+        "https://example.com/x",
+        "git@github.com:org/repo",
+        "base?ref=v1",
+        "a//b",
+        "user@host:path",
+        "gh:org/repo",
+        "gitlab.com/",
+    ],
+)
+def test_the_remote_shortcut_says_what_the_pattern_says(entry: str) -> None:
+    assert kustomization._remote(entry) == (kustomization._REMOTE.search(entry) is not None)
+
+
+@given(st.text(alphabet=_ENTRY_CHARACTERS, max_size=20), st.sampled_from(["", "github.com/", "GITLAB.COM/"]))
+def test_the_remote_shortcut_says_what_the_pattern_says_of_any_entry(tail: str, head: str) -> None:
+    entry = head + tail
+    assert kustomization._remote(entry) == (kustomization._REMOTE.search(entry) is not None)
