@@ -395,6 +395,16 @@ def load_kustomization(path: str) -> object:
 # -- paths -------------------------------------------------------------------------------
 
 
+def _below(directory: str, name: str) -> str:
+    """``os.path.join(directory, name)`` for a name a directory listing gave (no separator in it).
+
+    The walk makes one for every entry of the repository.
+    """
+    if not directory or directory.endswith(os.sep):
+        return directory + name
+    return directory + os.sep + name
+
+
 def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -858,7 +868,7 @@ class _Discoverer:
                     self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
                 return
         else:
-            real = os.path.join(parent.real, entry.name)
+            real = _below(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
         ancestors = parent.ancestors | {real}
         child = _Dir(
@@ -905,7 +915,7 @@ class _Discoverer:
                 self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
                 return
         else:
-            real = os.path.join(parent.real, name)
+            real = _below(parent.real, name)
         via_link = parent.via_link or link
         if name in _KUSTOMIZATION_NAMES:
             self._note_kustomization(real, display, via_link)
