@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from nplint import deployment_scope, glued_objects
 from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_text
 from nplint.label_commands import is_label_source, label_source_allowed
-from nplint.loading import decode, load_text
+from nplint.loading import decode, load_python, load_text
 from nplint.loading.nodes import MapNode, is_null
 from nplint.reading import MAX_FILE_BYTES, read_bounded
 
@@ -356,6 +356,17 @@ def parse_kustomization(path: str) -> ParsedKustomization | None:
         text, _ = decode(data)
         if text is None:
             return ParsedKustomization(len(data), False)
+        # A fleet has thousands of kustomization files, and discovery needs their data
+        # alone: an ordinary one is read without building the nodes of its positions.
+        roots = load_python(text)
+        if roots is not None:
+            return ParsedKustomization(
+                len(data),
+                True,
+                roots[0] if roots else None,
+                next((root for root in roots if isinstance(root, dict)), None),
+                clean=all(root is None or isinstance(root, dict) for root in roots),
+            )
         loaded = load_text(path, text)
         clean = not loaded.problems and all(
             not d.failed and (d.root is None or isinstance(d.root, MapNode) or is_null(d.root))
@@ -382,6 +393,16 @@ def load_kustomization(path: str) -> object:
 
 
 # -- paths -------------------------------------------------------------------------------
+
+
+def _below(directory: str, name: str) -> str:
+    """``os.path.join(directory, name)`` for a name a directory listing gave (no separator in it).
+
+    The walk makes one for every entry of the repository.
+    """
+    if not directory or directory.endswith(os.sep):
+        return directory + name
+    return directory + os.sep + name
 
 
 def _within(path: str, directory: str) -> bool:
@@ -847,7 +868,7 @@ class _Discoverer:
                     self._skip(walk.prefix + relative, SKIP_SYMLINK_LOOP, _DETAIL_LOOP)
                 return
         else:
-            real = os.path.join(parent.real, entry.name)
+            real = _below(parent.real, entry.name)
         in_templates = parent.in_templates or (in_chart and entry.name == "templates")
         ancestors = parent.ancestors | {real}
         child = _Dir(
@@ -894,7 +915,7 @@ class _Discoverer:
                 self._skip(display, SKIP_SYMLINK_OUTSIDE, _DETAIL_INTO_GIT)
                 return
         else:
-            real = os.path.join(parent.real, name)
+            real = _below(parent.real, name)
         via_link = parent.via_link or link
         if name in _KUSTOMIZATION_NAMES:
             self._note_kustomization(real, display, via_link)

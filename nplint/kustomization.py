@@ -38,6 +38,25 @@ _REMOTE = re.compile(
     r"|^[\w.~-]+@[\w.-]+:|[^:/]//",
     re.IGNORECASE,
 )
+#: Every form :data:`_REMOTE` knows has one of these characters or starts with one of these
+#: hosts: an ASCII entry without them (``../base``, ``deployment.yaml``) is no remote one, and
+#: a fleet's thousands of references are told so without the pattern. (Other entries go to
+#: the pattern, whose case-insensitive match also folds letters such as "ı" and "K".)
+_REMOTE_MARKS = (":", "?", "&", "@", "//")
+_REMOTE_HOSTS = ("github.com/", "gitlab.com/", "bitbucket.org/")
+
+
+def _remote(entry: str) -> bool:
+    """Whether :data:`_REMOTE` finds a remote form in ``entry``."""
+    if (
+        entry.isascii()
+        and not any(mark in entry for mark in _REMOTE_MARKS)
+        and not entry[:14].lower().startswith(_REMOTE_HOSTS)
+    ):
+        return False
+    return _REMOTE.search(entry) is not None
+
+
 #: A first component that looks like a host name ("example.com/org/repo"): remote when no such
 #: local path exists.
 _HOST_LIKE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+/", re.IGNORECASE)
@@ -124,6 +143,10 @@ class Tree:
         #: Absolute path → the mode of what it leads to (None when nothing is there).
         self._modes: dict[str, int | None] = {}
         self._lexists: dict[str, bool] = {}
+        #: Absolute path → what ``os.lstat`` says of it (None when nothing is there). A fleet
+        #: names thousands of files: whether each exists, whether it is a link and what it
+        #: is are then found with one call where three were made.
+        self._lstat: dict[str, int | None] = {}
         self._own: dict[str, Closure] = {}
 
     # -- paths
@@ -142,10 +165,9 @@ class Tree:
         # that is no symbolic link resolves to itself below its parent's real path.
         for count in range(known + 1, len(parts) + 1):
             candidate = (real if real.endswith(os.sep) else real + os.sep) + parts[count - 1]
-            try:
-                link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-            except OSError:  # missing or unreadable: realpath keeps the name as written
-                link = False
+            mode = self._lstat_mode(candidate)
+            # Missing or unreadable: realpath keeps the name as written.
+            link = mode is not None and stat.S_ISLNK(mode)
             real = os.path.realpath(candidate) if link else candidate
             self._real["/".join(parts[:count])] = real
         return real
@@ -166,16 +188,32 @@ class Tree:
         self._physical[relative] = found
         return found
 
+    def _lstat_mode(self, path: str) -> int | None:
+        """The mode ``os.lstat`` gives ``path`` (the link itself), None when it fails; asked once per run."""
+        if path in self._lstat:
+            return self._lstat[path]
+        try:
+            mode: int | None = os.lstat(path).st_mode
+        except (OSError, ValueError):
+            mode = None
+        self._lstat[path] = mode
+        return mode
+
     def _absolute(self, real_relative: str) -> str:
         return self._prefix + real_relative if real_relative else self.root_real
 
     def _mode(self, real_relative: str) -> int | None:
         path = self._absolute(real_relative)
         if path not in self._modes:
-            try:
-                self._modes[path] = os.stat(path).st_mode
-            except (OSError, ValueError):
-                self._modes[path] = None
+            # What lstat said already is what stat says, unless the path is a link.
+            known = self._lstat.get(path)
+            if known is not None and not stat.S_ISLNK(known):
+                self._modes[path] = known
+            else:
+                try:
+                    self._modes[path] = os.stat(path).st_mode
+                except (OSError, ValueError):
+                    self._modes[path] = None
         return self._modes[path]
 
     def is_dir(self, real_relative: str) -> bool:
@@ -190,8 +228,9 @@ class Tree:
     def lexists(self, lexical: str) -> bool:
         """``os.path.lexists`` of a POSIX path relative to the root ("." for the root)."""
         if lexical not in self._lexists:
-            joined = os.path.join(self.root_real, *([] if lexical == "." else lexical.split("/")))
-            self._lexists[lexical] = os.path.lexists(joined)
+            # A normalised relative path: joining is putting the root in front of it.
+            joined = self.root_real if lexical == "." else self._prefix + lexical.replace("/", os.sep)
+            self._lexists[lexical] = self._lstat_mode(joined) is not None
         return self._lexists[lexical]
 
     def entry_inside(self, directory: str, entry: str) -> str | None:
@@ -319,7 +358,7 @@ class Tree:
 
         ``entry`` is listed in the kustomization file ``where``, in ``directory``.
         """
-        if _REMOTE.search(entry):
+        if _remote(entry):
             return f"remote base {entry} (in {where}) is not fetched", None
         if os.path.isabs(entry):
             return f"{entry} (in {where}) lies outside the repository", None

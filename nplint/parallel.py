@@ -24,8 +24,6 @@ import contextlib
 import marshal
 import os
 import pickle
-import select
-import signal
 import sys
 import threading
 import time
@@ -191,6 +189,8 @@ class _Child:
 
     def result(self) -> bytes | None:
         """What the child sent, or None if it failed or missed its deadline (then it is killed)."""
+        import select  # imported when a child is waited for: most runs fork none
+
         chunks: list[bytes] = []
         poller = select.poll()
         poller.register(self.source, select.POLLIN)
@@ -226,6 +226,8 @@ class _Child:
             time.sleep(0.01)
 
     def _kill(self) -> None:
+        import signal
+
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)

@@ -13,13 +13,14 @@ prints too much the whole process group -- its children too -- is killed.
 from __future__ import annotations
 
 import os
-import selectors
-import signal
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: Variables passed on from the environment of the person running nplint: enough to find
 #: programs and to speak their language, nothing that carries credentials or configuration.
@@ -132,6 +133,9 @@ def run(
     exceeds ``output_limit`` bytes; in the last two cases the process group is
     killed first. Standard input is empty.
     """
+    # Imported here: most runs start no program, and nplint's start-up counts on every run.
+    import subprocess
+
     deadline = time.monotonic() + max(timeout, 0.0)
     try:
         process = subprocess.Popen(
@@ -163,6 +167,8 @@ def run(
 def _collect(
     process: subprocess.Popen[bytes], deadline: float, timeout: float, output_limit: int
 ) -> tuple[bytes, bytes]:
+    import selectors
+
     assert process.stdout is not None and process.stderr is not None
     stdout = bytearray()
     stderr = bytearray()
@@ -191,6 +197,8 @@ def _collect(
 def _wait_unreaped(process: subprocess.Popen[bytes], deadline: float, timeout: float) -> None:
     """Wait until the program has exited, without reaping it (its pid stays ours)."""
     if not hasattr(os, "waitid"):
+        import subprocess
+
         try:
             process.wait(max(deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
@@ -207,6 +215,8 @@ def _wait_unreaped(process: subprocess.Popen[bytes], deadline: float, timeout: f
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     if process.returncode is not None:
         return  # reaped already: the id may belong to someone else now
+    import signal
+
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

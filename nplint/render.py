@@ -38,14 +38,10 @@ import hashlib
 import json
 import os
 import re
-import shlex
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -104,6 +100,8 @@ class Target:
     def how_to_render(self) -> str:
         # "./" first and shell quoting: advice copied into a shell must not turn a directory
         # name into an option or a command.
+        import shlex  # only when the advice is written
+
         directory = self.directory or "."
         where = shlex.quote(directory if directory.startswith(("/", ".")) else f"./{directory}")
         if self.tool == "kustomize":
@@ -509,6 +507,8 @@ class _Run:
     def _render_missing(
         self, jobs: Sequence[_Job], outcomes: dict[Target, _Outcome], cache: render_cache.RenderCache | None
     ) -> None:
+        import tempfile  # imported where rendering happens: most runs render nothing
+
         base = Path(tempfile.mkdtemp(prefix="nplint-render-"))
         try:
             base_real = os.path.realpath(base)
@@ -550,6 +550,8 @@ class _Run:
             if workers == 1:
                 finished = [work(job) for job in jobs]
             else:
+                from concurrent.futures import ThreadPoolExecutor
+
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nplint-render") as pool:
                     finished = list(pool.map(work, jobs))
             for outcome in finished:
@@ -666,6 +668,8 @@ def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes
         return None
     name = program.name
     argv = {"helm": ["version", "--short"], "kubectl": ["version", "--client"]}.get(name, ["version"])
+    import tempfile
+
     base = Path(tempfile.mkdtemp(prefix="nplint-version-"))
     try:
         (base / "home").mkdir(mode=0o700)
@@ -884,6 +888,8 @@ def _printable(text: str) -> str:
 
 
 def _remove(base: Path) -> None:
+    import shutil
+
     def retry(function: Callable[..., Any], path: str, *_: object) -> None:
         # A renderer may leave read-only directories behind; they are ours to remove.
         try:

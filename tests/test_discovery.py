@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nplint import discovery
 from nplint.discovery import (
     SKIP_HELM_TEMPLATE,
     SKIP_KUSTOMIZATION,
@@ -626,3 +627,9 @@ def test_repository_root(tmp_path: Path) -> None:
     assert find_repository_root(tmp_path / "wt" / "z") == (tmp_path / "wt").resolve()
     if not any((p / ".git").exists() for p in tmp_path.resolve().parents):
         assert find_repository_root(tmp_path / "none") == (tmp_path / "none").resolve()
+
+
+@pytest.mark.parametrize("directory", ["", "/", "/repo", "/repo/", "relative/dir", "/a b/ç"])
+@pytest.mark.parametrize("name", ["x.yaml", ".hidden", "kustomization.yaml", "a b"])
+def test_a_walked_entry_joins_as_os_path_join_does(directory: str, name: str) -> None:
+    assert discovery._below(directory, name) == os.path.join(directory, name)

@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nplint import discovery, kustomization, render
 from nplint.discovery import discover
@@ -170,6 +172,35 @@ def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> 
     assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
 
 
+@pytest.mark.parametrize("first", ["lexists", "physical", "kind"])
+def test_tree_says_what_lexists_isdir_and_isfile_say(tmp_path: Path, first: str) -> None:
+    """One lstat answers for existence, links and kinds; a link is still followed for its kind."""
+    root = tmp_path / "repo"
+    _write(root / "a/b/c.yaml", "x: 1\n")
+    os.symlink("b", root / "a/to-dir")
+    os.symlink("b/c.yaml", root / "a/to-file")
+    os.symlink("nowhere", root / "a/broken")
+    os.symlink("to-dir", root / "a/to-link")
+    root_real = os.path.realpath(root)
+    names = ["a", "a/b", "a/b/c.yaml", "a/to-dir", "a/to-file", "a/broken", "a/to-link", "a/missing"]
+    tree = Tree(root_real)
+    asked = {
+        "lexists": lambda name: tree.lexists(name),
+        "physical": lambda name: tree.physical(name),
+        "kind": lambda name: tree.physical(name) is not None and tree.is_dir(tree.physical(name) or ""),
+    }
+    for name in names:  # whichever question comes first fills the memo the others read
+        asked[first](name)
+    for name in names:
+        joined = os.path.join(root_real, *name.split("/"))
+        assert tree.lexists(name) == os.path.lexists(joined), name
+        real = tree.physical(name)
+        assert real == kustomization.physical(root_real, name), name
+        assert real is not None
+        assert tree.is_dir(real) == os.path.isdir(joined), name
+        assert tree.is_file(real) == os.path.isfile(joined), name
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_reached_is_what_the_closures_say(tmp_path: Path, seed: int) -> None:
     """Which kustomizations others use, and their chart homes: the union of every closure, cycles included."""
@@ -268,3 +299,34 @@ def test_files_named_one_by_one_share_what_their_directories_say(tmp_path: Path)
     found = discover([str(root / path) for path in paths], root=root)
     assert [f.display for f in found.files] == ["plain/a.yaml", "plain/templates/z.yaml"]
     assert {s.display for s in found.skipped} == {"chart/templates/deep/x.yaml", "chart/templates/y.yaml"}
+
+
+_ENTRY_CHARACTERS = "abcgithubGITHUB.com/org:?&@~-_=ıKſ"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "../base",
+        "deployment.yaml",
+        "github.com/org/repo",
+        "GitHub.Com/org/repo",
+        "gıthub.com/org/repo",
+        "bitbucKet.org/org/repo",
+        "https://example.com/x",
+        "git@github.com:org/repo",
+        "base?ref=v1",
+        "a//b",
+        "user@host:path",
+        "gh:org/repo",
+        "gitlab.com/",
+    ],
+)
+def test_the_remote_shortcut_says_what_the_pattern_says(entry: str) -> None:
+    assert kustomization._remote(entry) == (kustomization._REMOTE.search(entry) is not None)
+
+
+@given(st.text(alphabet=_ENTRY_CHARACTERS, max_size=20), st.sampled_from(["", "github.com/", "GITLAB.COM/"]))
+def test_the_remote_shortcut_says_what_the_pattern_says_of_any_entry(tail: str, head: str) -> None:
+    entry = head + tail
+    assert kustomization._remote(entry) == (kustomization._REMOTE.search(entry) is not None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from nplint.findings import Span
 from nplint.loading.composer import FAST_PATH_BOUND, Document, Problem, compose_documents, node_bound
-from nplint.loading.fastpath import flatten_fast
+from nplint.loading.fastpath import flatten_fast, python_fast
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import is_placeholder
 
@@ -28,6 +28,7 @@ __all__ = [
     "holds_kubernetes_objects",
     "iter_manifests",
     "load_encoded",
+    "load_python",
     "load_text",
     "names_an_object",
 ]
@@ -154,6 +155,20 @@ def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
         loaded.suppressions = list(_suppressions(text))
     loaded.generated = generated_header(text)
     return loaded
+
+
+def load_python(text: str) -> list[object] | None:
+    """Each document of ``text`` as ``load_text`` would give its root's ``to_python()``, or None.
+
+    Only for a file :func:`load_text` would compose without a problem and without
+    a failed document: for any other (a control character, a syntax error, a tag,
+    an anchor, a duplicate key, hostile size or nesting) None, and the caller
+    loads it with :func:`load_text`, which says what is wrong. No node is made:
+    a reader that needs no positions saves building the trees and walking them.
+    """
+    if _FORBIDDEN.search(text) is not None or node_bound(text) > FAST_PATH_BOUND:
+        return None
+    return python_fast(text)
 
 
 def generated_header(text: str) -> int:

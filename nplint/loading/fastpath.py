@@ -53,7 +53,7 @@ _new: Any = object.__new__
 #: The tag our resolver gives every node written without one; libyaml's own are URIs.
 _UNTAGGED = ""
 
-__all__ = ["AVAILABLE", "compose_fast", "flatten_fast"]
+__all__ = ["AVAILABLE", "compose_fast", "flatten_fast", "python_fast"]
 
 AVAILABLE = _CParser is not None
 
@@ -252,6 +252,71 @@ def _convert(root: Any, seen: set[int] | None) -> Node:
                 continue
         target.packed = with_end(packed, end_line, end_column)
     return top
+
+
+#: Nesting :func:`python_fast` converts; deeper trees go the way of the nodes, whose
+#: recursive ``to_python`` decides what they give.
+PYTHON_DEPTH = 100
+
+
+def python_fast(text: str) -> list[object] | None:
+    """What ``root.to_python()`` gives for each document :func:`compose_fast` composes, or None.
+
+    For a reader that needs a file's data and none of its positions (discovery
+    reading kustomization files): the values are made straight from libyaml's
+    nodes, with the same checks, so a file :func:`compose_fast` declines is
+    declined here too, and the caller composes it the usual way.
+    """
+    if _CParser is None:
+        return None
+    parser = _Composer(text)
+    roots: list[Any] = []
+    try:
+        while parser.check_node():
+            roots.append(parser.get_node())
+    except (_YAMLError, ValueError, TypeError, IndexError):
+        return None
+    finally:
+        parser.dispose()
+    seen: set[int] | None = set() if "&" in text else None
+    try:
+        return [_python(root, seen, 1) for root in roots]
+    except _Unusual:
+        return None
+
+
+def _python(source: Any, seen: set[int] | None, depth: int) -> object:
+    """The Python value of one libyaml node, as :func:`_convert` and ``to_python`` would make it."""
+    if source.tag != _UNTAGGED:
+        raise _Unusual
+    if type(source) is _YScalar:
+        text: str = source.value
+        return resolve_plain(text) if source.style == "" else text
+    if depth > PYTHON_DEPTH:
+        raise _Unusual
+    children = source.value
+    if seen is not None:
+        if id(source) in seen:
+            raise _Unusual  # an alias
+        seen.add(id(source))
+        for child in children:
+            for part in child if type(child) is tuple else (child,):
+                if type(part) is _YScalar:
+                    if id(part) in seen:
+                        raise _Unusual
+                    seen.add(id(part))
+    depth += 1
+    if type(source) is _YMapping:
+        found: dict[str, object] = {}
+        for key_source, value_source in children:
+            if type(key_source) is not _YScalar or key_source.tag != _UNTAGGED:
+                raise _Unusual
+            key_text: str = key_source.value
+            if key_text in found or (key_source.style == "" and (key_text == "<<" or key_text in NULLS)):
+                raise _Unusual
+            found[key_text] = _python(value_source, seen, depth)
+        return found
+    return [_python(item, seen, depth) for item in children]
 
 
 def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[int]] | None:
