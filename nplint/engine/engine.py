@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from nplint.cluster.profiles import UPSTREAM, EngineProfile
 from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
+from nplint.engine.calico_layer import CalicoLayers, evaluate
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
 from nplint.engine.layers import AdminLayers, layered_ports
@@ -88,6 +89,13 @@ class Engine:
         self._build()
         #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
         self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
+        #: The Calico layer (:mod:`.calico_layer`) on a Calico world with Calico policies, else None.
+        self.calico: CalicoLayers | None = (
+            CalicoLayers(self)
+            if profile.name == "calico" and profile.enforces and inventory.calico_policies
+            else None
+        )
+        self._calico_cache: dict[tuple[object, ...], PortSet] = {}
         #: For each distinct way a side is decided: the ports it allows, by peer.
         self._layered_cache: list[dict[int | AddressRange, PortSet]] = []
         #: Per class, for each direction: the index in :attr:`_layered_cache` of what decides its
@@ -277,6 +285,9 @@ class Engine:
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
         """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
+        calico = self.calico
+        if calico is not None and calico.governs(direction, subject):
+            return self._calico_side_ports(calico, direction, subject, peer, destination)
         keys = self._layer_keys_in if direction is Direction.INGRESS else self._layer_keys_out
         side = keys[subject] if keys is not None else None
         if side is not None:
@@ -299,6 +310,50 @@ class Engine:
                 cache[peer] = found
             return found
         return self._np_side_ports(direction, subject, peer, destination)
+
+    def _calico_side_ports(
+        self,
+        calico: CalicoLayers,
+        direction: Direction,
+        subject: int,
+        peer: int | AddressRange,
+        destination: PodClass | None,
+    ) -> PortSet:
+        named = direction is Direction.INGRESS and self.side_has_named_port(direction, subject)
+        key = (direction.value, self.side_key(direction, subject), subject if named else -1, peer)
+        found = self._calico_cache.get(key)
+        if found is None:
+            found = evaluate(
+                calico,
+                direction,
+                subject,
+                peer,
+                destination,
+                lambda policy: self.policy_ports(direction, subject, peer, destination, policy),
+            )
+            self._calico_cache[key] = found
+        return found
+
+    def policy_ports(
+        self,
+        direction: Direction,
+        subject: int,
+        peer: int | AddressRange,
+        destination: PodClass | None,
+        policy: NetworkPolicy,
+    ) -> PortSet:
+        """What the rules of one NetworkPolicy isolating ``subject`` allow with ``peer``."""
+        result = NO_PORTS
+        for applied in self.rules[direction][subject]:
+            if applied.policy is not policy:
+                continue
+            if isinstance(peer, int):
+                matched = self.peer_matches_class(applied, peer)
+            else:
+                matched = self.peer_matches_address(applied, peer)
+            if matched is not False:
+                result = result | self.rule_ports(applied, destination)
+        return result
 
     def _np_side_ports(
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
@@ -341,11 +396,17 @@ class Engine:
     def restricted(self, cls: int, direction: Direction) -> bool:
         """Whether something may restrict the side: an isolating NetworkPolicy or a layer's rules."""
         layers = self.layers
-        return self.is_isolated(cls, direction) or (layers is not None and layers.has_rules(direction, cls))
+        return (
+            self.is_isolated(cls, direction)
+            or (layers is not None and layers.has_rules(direction, cls))
+            or (self.calico is not None and self.calico.governs(direction, cls))
+        )
 
     def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
         """Equal for two classes whose side the same rules decide (the answer depends on the peer only)."""
         layers = self.layers
+        if self.calico is not None and self.calico.governs(direction, cls):
+            return ("calico", self.calico.side_key(direction, cls), self.rules_key(direction, cls))
         if layers is None:
             return self.rules_key(direction, cls)
         return (
@@ -357,6 +418,8 @@ class Engine:
 
     def side_has_named_port(self, direction: Direction, cls: int) -> bool:
         layers = self.layers
+        if self.calico is not None and self.calico.has_named_port(direction, cls):
+            return True
         return any(a.has_named_port for a in self.rules[direction][cls]) or (
             layers is not None
             and any(
@@ -403,11 +466,18 @@ class Engine:
         everyone = frozenset(range(len(self.classes)))
         layers = self.layers
         # A side an Admin or Baseline rule may decide is evaluated against every peer.
+        calico = self.calico
         layered_out = frozenset(
-            c for c in everyone if layers is not None and layers.has_rules(Direction.EGRESS, c)
+            c
+            for c in everyone
+            if (layers is not None and layers.has_rules(Direction.EGRESS, c))
+            or (calico is not None and calico.governs(Direction.EGRESS, c))
         )
         layered_in = frozenset(
-            c for c in everyone if layers is not None and layers.has_rules(Direction.INGRESS, c)
+            c
+            for c in everyone
+            if (layers is not None and layers.has_rules(Direction.INGRESS, c))
+            or (calico is not None and calico.governs(Direction.INGRESS, c))
         )
         egress_open = frozenset(c for c in everyone if not self._isolating_out[c]) - layered_out
         broad: set[int] = set(layered_out)
@@ -487,6 +557,8 @@ class Engine:
                     found.extend(net for _, net in block.excepts if net is not None)
         if self.layers is not None and direction is Direction.EGRESS:
             found.extend(self.layers.networks())
+        if self.calico is not None:
+            found.extend(self.calico.networks())
         return found
 
 

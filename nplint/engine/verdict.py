@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nplint.engine.calico_layer import CalicoLayers, CalicoStep, evaluate, policy_title
 from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
 from nplint.engine.engine import Engine
 from nplint.engine.layers import AdminLayers, Step, decide
@@ -185,6 +186,12 @@ class SideVerdict:
     by_default: PortSet = NO_PORTS
     #: True when the side went through the Admin and Baseline layers.
     layered: bool = False
+    #: On a Calico world, for a side a Calico policy governs: what each tier did, in order.
+    calico_steps: tuple[CalicoStep, ...] = ()
+
+    @property
+    def calico(self) -> bool:
+        return bool(self.calico_steps)
 
     @property
     def allowed(self) -> bool:
@@ -194,6 +201,8 @@ class SideVerdict:
         return f"{self.direction.lower} of {self.subject}: {self.body(asked)}"
 
     def body(self, asked: str) -> str:
+        if self.calico:
+            return "; then ".join(step.describe() for step in self.calico_steps)
         if self.layered:
             return self._layered_body(asked)
         if self.status == SELF:
@@ -247,6 +256,7 @@ class SideVerdict:
                 if self.layered
                 else {}
             ),
+            **({"calico_steps": [step.to_json() for step in self.calico_steps]} if self.calico else {}),
         }
 
 
@@ -316,6 +326,9 @@ def explain_side(
         return side(
             NOT_SUBJECT, asked, profile.notes.get("egress", f"{profile.title} does not enforce egress policy")
         )
+    calico = engine.calico
+    if calico is not None and calico.governs(direction, subject.index):
+        return _calico_side(engine, calico, direction, subject, subject_name, peer, peer_name, asked)
     layers = engine.layers
     if layers is not None and layers.has_rules(direction, subject.index):
         return _layered_side(engine, layers, direction, subject, subject_name, peer, peer_name, asked)
@@ -369,6 +382,44 @@ def _layered_side(
         baseline_steps=tuple(LayerRuleRef.of(step) for step in baseline),
         by_default=by_default,
         layered=True,
+    )
+
+
+def _calico_side(
+    engine: Engine,
+    calico: CalicoLayers,
+    direction: Direction,
+    subject: PodClass,
+    subject_name: str,
+    peer: PodClass | AddressRange,
+    peer_name: str,
+    asked: PortSet,
+) -> SideVerdict:
+    """A side a Calico policy governs: tiers in order, then the namespace's profile (policy-kinds §7.8)."""
+    destination = (
+        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
+    )
+    key = peer.index if isinstance(peer, PodClass) else peer
+    steps: list[CalicoStep] = []
+    allowed = evaluate(
+        calico,
+        direction,
+        subject.index,
+        key,
+        destination,
+        lambda policy: engine.policy_ports(direction, subject.index, key, destination, policy),
+        asked,
+        steps,
+    )
+    if not steps:
+        steps.append(CalicoStep("profile", "Allow", asked))
+    return SideVerdict(
+        direction,
+        subject_name,
+        peer_name,
+        ALLOWED if allowed else DENIED,
+        allowed,
+        calico_steps=tuple(steps),
     )
 
 
@@ -440,12 +491,20 @@ def _ignored(engine: Engine, subject: PodClass) -> str:
 
 
 def _ignored_layer_notes(engine: Engine, *endpoints: Endpoint) -> list[str]:
-    """Admin and Baseline objects that select an end but that the CNI does not enforce."""
-    layers = engine.layers
-    if layers is None or not layers.ignored:
-        return []
+    """Admin, Baseline and Calico objects that select an end but that the CNI does not enforce."""
     classes = {i for endpoint in endpoints for i in endpoint.classes}
     notes = []
+    calico = engine.calico
+    if calico is not None:
+        for skipped in calico.ignored:
+            if any(skipped.policy.selects(calico.endpoints[i]) for i in sorted(classes)):
+                notes.append(
+                    f"{policy_title(skipped.policy)} selects {'an end' if len(endpoints) > 1 else 'it'} "
+                    f"but decides nothing: {skipped.reason}"
+                )
+    layers = engine.layers
+    if layers is None or not layers.ignored:
+        return notes
     for ignored in layers.ignored:
         if classes & layers.subjects(ignored.policy):
             policy = ignored.policy
