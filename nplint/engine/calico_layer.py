@@ -51,6 +51,7 @@ from nplint.model.objects import PROTOCOLS, Direction, IPNetwork, NetworkPolicy
 from nplint.untrusted import shown
 
 if TYPE_CHECKING:
+    from nplint.engine.cni_layer import LayerStep
     from nplint.engine.endpoints import AddressRange, PodClass
     from nplint.engine.engine import Engine
 
@@ -500,6 +501,32 @@ class CalicoLayers:
             if in_scope:
                 found.append(dict(net_set.labels))
         return found
+
+    def notes(self, classes: set[int], several: bool) -> list[str]:
+        found = []
+        for skipped in self.ignored:
+            if any(skipped.policy.selects(self.endpoints[i]) for i in sorted(classes)):
+                found.append(
+                    f"{policy_title(skipped.policy)} selects {'an end' if several else 'it'} "
+                    f"but decides nothing: {skipped.reason}"
+                )
+        return found
+
+    def evaluate(
+        self,
+        direction: Direction,
+        subject: int,
+        peer: int | AddressRange,
+        destination: PodClass | None,
+        policy_ports: Callable[[NetworkPolicy], PortSet],
+        asked: PortSet,
+        steps: list[LayerStep] | None = None,
+    ) -> PortSet:
+        found: list[CalicoStep] | None = [] if steps is not None else None
+        result = evaluate(self, direction, subject, peer, destination, policy_ports, asked, found)
+        if steps is not None and found is not None:
+            steps.extend(found)
+        return result
 
     def networks(self) -> list[IPNetwork]:
         """Every CIDR Calico rules and network sets name (they cut the outside address ranges)."""

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from nplint.cluster.profiles import UPSTREAM, EngineProfile
 from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
-from nplint.engine.calico_layer import CalicoLayers, evaluate
+from nplint.engine.calico_layer import CalicoLayers
+from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.cni_layer import CNILayer
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
 from nplint.engine.layers import AdminLayers, layered_ports
@@ -89,13 +91,10 @@ class Engine:
         self._build()
         #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
         self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
-        #: The Calico layer (:mod:`.calico_layer`) on a Calico world with Calico policies, else None.
-        self.calico: CalicoLayers | None = (
-            CalicoLayers(self)
-            if profile.name == "calico" and profile.enforces and inventory.calico_policies
-            else None
-        )
-        self._calico_cache: dict[tuple[object, ...], PortSet] = {}
+        #: The CNI's own policy layer (:mod:`.cni_layer`): Calico's tiers on a Calico world with
+        #: Calico policies, Cilium's union on a Cilium world with Cilium policies; else None.
+        self.cni_layer: CNILayer | None = self._cni_layer()
+        self._cni_cache: dict[tuple[object, ...], PortSet] = {}
         #: For each distinct way a side is decided: the ports it allows, by peer.
         self._layered_cache: list[dict[int | AddressRange, PortSet]] = []
         #: Per class, for each direction: the index in :attr:`_layered_cache` of what decides its
@@ -109,6 +108,16 @@ class Engine:
         self._rules_out = self.rules[Direction.EGRESS]
 
     # -- construction ---------------------------------------------------------------
+
+    def _cni_layer(self) -> CNILayer | None:
+        profile, inventory = self.profile, self.inventory
+        if not profile.enforces:
+            return None
+        if profile.name == "calico" and inventory.calico_policies:
+            return CalicoLayers(self)
+        if profile.name == "cilium" and inventory.cilium_policies:
+            return CiliumLayers(self)
+        return None
 
     @classmethod
     def of_view(cls, inventory: Inventory, view: ClusterView) -> Engine:
@@ -285,9 +294,9 @@ class Engine:
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
         """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
-        calico = self.calico
-        if calico is not None and calico.governs(direction, subject):
-            return self._calico_side_ports(calico, direction, subject, peer, destination)
+        cni_layer = self.cni_layer
+        if cni_layer is not None and cni_layer.governs(direction, subject):
+            return self._cni_side_ports(cni_layer, direction, subject, peer, destination)
         keys = self._layer_keys_in if direction is Direction.INGRESS else self._layer_keys_out
         side = keys[subject] if keys is not None else None
         if side is not None:
@@ -311,9 +320,9 @@ class Engine:
             return found
         return self._np_side_ports(direction, subject, peer, destination)
 
-    def _calico_side_ports(
+    def _cni_side_ports(
         self,
-        calico: CalicoLayers,
+        cni_layer: CNILayer,
         direction: Direction,
         subject: int,
         peer: int | AddressRange,
@@ -321,17 +330,17 @@ class Engine:
     ) -> PortSet:
         named = direction is Direction.INGRESS and self.side_has_named_port(direction, subject)
         key = (direction.value, self.side_key(direction, subject), subject if named else -1, peer)
-        found = self._calico_cache.get(key)
+        found = self._cni_cache.get(key)
         if found is None:
-            found = evaluate(
-                calico,
+            found = cni_layer.evaluate(
                 direction,
                 subject,
                 peer,
                 destination,
                 lambda policy: self.policy_ports(direction, subject, peer, destination, policy),
+                ALL_PORTS,
             )
-            self._calico_cache[key] = found
+            self._cni_cache[key] = found
         return found
 
     def policy_ports(
@@ -399,14 +408,14 @@ class Engine:
         return (
             self.is_isolated(cls, direction)
             or (layers is not None and layers.has_rules(direction, cls))
-            or (self.calico is not None and self.calico.governs(direction, cls))
+            or (self.cni_layer is not None and self.cni_layer.governs(direction, cls))
         )
 
     def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
         """Equal for two classes whose side the same rules decide (the answer depends on the peer only)."""
         layers = self.layers
-        if self.calico is not None and self.calico.governs(direction, cls):
-            return ("calico", self.calico.side_key(direction, cls), self.rules_key(direction, cls))
+        if self.cni_layer is not None and self.cni_layer.governs(direction, cls):
+            return ("cni", self.cni_layer.side_key(direction, cls), self.rules_key(direction, cls))
         if layers is None:
             return self.rules_key(direction, cls)
         return (
@@ -418,7 +427,7 @@ class Engine:
 
     def side_has_named_port(self, direction: Direction, cls: int) -> bool:
         layers = self.layers
-        if self.calico is not None and self.calico.has_named_port(direction, cls):
+        if self.cni_layer is not None and self.cni_layer.has_named_port(direction, cls):
             return True
         return any(a.has_named_port for a in self.rules[direction][cls]) or (
             layers is not None
@@ -466,18 +475,18 @@ class Engine:
         everyone = frozenset(range(len(self.classes)))
         layers = self.layers
         # A side an Admin or Baseline rule may decide is evaluated against every peer.
-        calico = self.calico
+        cni_layer = self.cni_layer
         layered_out = frozenset(
             c
             for c in everyone
             if (layers is not None and layers.has_rules(Direction.EGRESS, c))
-            or (calico is not None and calico.governs(Direction.EGRESS, c))
+            or (cni_layer is not None and cni_layer.governs(Direction.EGRESS, c))
         )
         layered_in = frozenset(
             c
             for c in everyone
             if (layers is not None and layers.has_rules(Direction.INGRESS, c))
-            or (calico is not None and calico.governs(Direction.INGRESS, c))
+            or (cni_layer is not None and cni_layer.governs(Direction.INGRESS, c))
         )
         egress_open = frozenset(c for c in everyone if not self._isolating_out[c]) - layered_out
         broad: set[int] = set(layered_out)
@@ -557,8 +566,8 @@ class Engine:
                     found.extend(net for _, net in block.excepts if net is not None)
         if self.layers is not None and direction is Direction.EGRESS:
             found.extend(self.layers.networks())
-        if self.calico is not None:
-            found.extend(self.calico.networks())
+        if self.cni_layer is not None:
+            found.extend(self.cni_layer.networks())
         return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nplint.engine.calico_layer import CalicoLayers, CalicoStep, evaluate, policy_title
+from nplint.engine.cni_layer import CNILayer, LayerStep
 from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
 from nplint.engine.engine import Engine
 from nplint.engine.layers import AdminLayers, Step, decide
@@ -186,12 +186,12 @@ class SideVerdict:
     by_default: PortSet = NO_PORTS
     #: True when the side went through the Admin and Baseline layers.
     layered: bool = False
-    #: On a Calico world, for a side a Calico policy governs: what each tier did, in order.
-    calico_steps: tuple[CalicoStep, ...] = ()
+    #: For a side the CNI's own layer governs (Calico tiers, Cilium's union): what it did, in order.
+    layer_steps: tuple[LayerStep, ...] = ()
 
     @property
-    def calico(self) -> bool:
-        return bool(self.calico_steps)
+    def by_cni_layer(self) -> bool:
+        return bool(self.layer_steps)
 
     @property
     def allowed(self) -> bool:
@@ -201,8 +201,8 @@ class SideVerdict:
         return f"{self.direction.lower} of {self.subject}: {self.body(asked)}"
 
     def body(self, asked: str) -> str:
-        if self.calico:
-            return "; then ".join(step.describe() for step in self.calico_steps)
+        if self.by_cni_layer:
+            return "; then ".join(step.describe() for step in self.layer_steps)
         if self.layered:
             return self._layered_body(asked)
         if self.status == SELF:
@@ -256,7 +256,7 @@ class SideVerdict:
                 if self.layered
                 else {}
             ),
-            **({"calico_steps": [step.to_json() for step in self.calico_steps]} if self.calico else {}),
+            **({"layer_steps": [step.to_json() for step in self.layer_steps]} if self.by_cni_layer else {}),
         }
 
 
@@ -326,9 +326,9 @@ def explain_side(
         return side(
             NOT_SUBJECT, asked, profile.notes.get("egress", f"{profile.title} does not enforce egress policy")
         )
-    calico = engine.calico
-    if calico is not None and calico.governs(direction, subject.index):
-        return _calico_side(engine, calico, direction, subject, subject_name, peer, peer_name, asked)
+    cni_layer = engine.cni_layer
+    if cni_layer is not None and cni_layer.governs(direction, subject.index):
+        return _cni_side(engine, cni_layer, direction, subject, subject_name, peer, peer_name, asked)
     layers = engine.layers
     if layers is not None and layers.has_rules(direction, subject.index):
         return _layered_side(engine, layers, direction, subject, subject_name, peer, peer_name, asked)
@@ -385,9 +385,9 @@ def _layered_side(
     )
 
 
-def _calico_side(
+def _cni_side(
     engine: Engine,
-    calico: CalicoLayers,
+    cni_layer: CNILayer,
     direction: Direction,
     subject: PodClass,
     subject_name: str,
@@ -395,14 +395,13 @@ def _calico_side(
     peer_name: str,
     asked: PortSet,
 ) -> SideVerdict:
-    """A side a Calico policy governs: tiers in order, then the namespace's profile (policy-kinds §7.8)."""
+    """A side the CNI's own layer governs (policy-kinds §7.8 for Calico, §8.10 for Cilium)."""
     destination = (
         subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
     )
     key = peer.index if isinstance(peer, PodClass) else peer
-    steps: list[CalicoStep] = []
-    allowed = evaluate(
-        calico,
+    steps: list[LayerStep] = []
+    allowed = cni_layer.evaluate(
         direction,
         subject.index,
         key,
@@ -411,15 +410,13 @@ def _calico_side(
         asked,
         steps,
     )
-    if not steps:
-        steps.append(CalicoStep("profile", "Allow", asked))
     return SideVerdict(
         direction,
         subject_name,
         peer_name,
         ALLOWED if allowed else DENIED,
         allowed,
-        calico_steps=tuple(steps),
+        layer_steps=tuple(steps),
     )
 
 
@@ -494,14 +491,8 @@ def _ignored_layer_notes(engine: Engine, *endpoints: Endpoint) -> list[str]:
     """Admin, Baseline and Calico objects that select an end but that the CNI does not enforce."""
     classes = {i for endpoint in endpoints for i in endpoint.classes}
     notes = []
-    calico = engine.calico
-    if calico is not None:
-        for skipped in calico.ignored:
-            if any(skipped.policy.selects(calico.endpoints[i]) for i in sorted(classes)):
-                notes.append(
-                    f"{policy_title(skipped.policy)} selects {'an end' if len(endpoints) > 1 else 'it'} "
-                    f"but decides nothing: {skipped.reason}"
-                )
+    if engine.cni_layer is not None:
+        notes.extend(engine.cni_layer.notes(classes, len(endpoints) > 1))
     layers = engine.layers
     if layers is None or not layers.ignored:
         return notes

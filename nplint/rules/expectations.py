@@ -99,8 +99,8 @@ def _side_related(side: SideVerdict) -> Iterator[Related]:
             Span.point(step.rule_line, step.column),
             f"{side.direction.lower} rule {step.rule} of {step.kind} {step.name}",
         )
-    for calico_step in side.calico_steps:
-        related = calico_step.related()
+    for layer_step in side.layer_steps:
+        related = layer_step.related()
         if related is not None:
             path, line, column, message = related
             yield Related(path, Span.point(line, column), f"{side.direction.lower} {message}")
