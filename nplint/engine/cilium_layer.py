@@ -107,12 +107,12 @@ class CiliumStep:
         if self.rule is not None and self.selecting is not None:
             policy, rule = self.selecting.policy, self.rule
             span = rule.node.span
-            section = rule.direction.lower + ("Deny" if rule.deny else "")
+            section = "deny rule" if rule.deny else "rule"
             return (
                 policy.path,
                 span.line,
                 span.column,
-                f"{section} rule {rule.index} of {policy.kind} {policy.name}",
+                f"{section} {rule.index} of {policy.kind} {policy.name}",
             )
         if self.kubernetes is not None:
             kube = self.kubernetes
