@@ -148,6 +148,7 @@ def test_enable_default_deny_false_keeps_other_traffic_open() -> None:
     assert verdict(inv, 9090)[0]
     assert not verdict(inv, 8081)[0]  # the deny rule still applies
     allowed, reasons = verdict(inv, 7070)
+    assert allowed
     assert reasons[1] == (
         "ingress of shop/web[Pod]: no rule decides TCP 7070 and no selecting rule puts the direction in "
         "default deny: allowed"
