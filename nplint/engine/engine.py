@@ -10,9 +10,10 @@ adjusts what a CNI does differently.
 
 NetworkPolicy is one layer of a side's verdict. The Network Policy API's Admin
 and Baseline layers (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
-ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`, which
-also says how further ordered layers — Calico tiers, Cilium's deny-first union —
-are added); :meth:`Engine.side_ports` is the one place that stacks them.
+ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`). On a
+Calico or Cilium world the CNI's own layer (:mod:`.cni_layer`: Calico's tiers,
+Cilium's deny-first union) decides the sides its policies govern, with
+NetworkPolicy inside it. :meth:`Engine.side_ports` is the one place that stacks them.
 
 For scale, evaluation works on pod classes (see :mod:`endpoints`) and every
 distinct peer is matched once, through label indexes, to the set of classes it
