@@ -240,3 +240,12 @@ def test_a_failed_probe_points_at_the_deciding_calico_rule(tmp_path: Path) -> No
     assert [(r.path, r.span.line, r.message) for r in finding.related] == [
         ("all.yaml", 37, "ingress rule 0 of Calico NetworkPolicy block")
     ]
+
+
+def test_where_calico_does_not_run_the_reasons_say_its_policies_decide_nothing() -> None:
+    allowed, reasons = verdict(inventory(PODS, GNP_DEFAULT_DENY), "cilium")
+    assert allowed
+    assert reasons[-1] == (
+        "Calico GlobalNetworkPolicy default-deny (all.yaml:23) selects an end but decides nothing: "
+        "Cilium does not enforce Calico policies"
+    )

@@ -199,3 +199,12 @@ def test_a_failed_probe_points_at_the_deciding_cilium_rule(tmp_path: Path) -> No
     assert [(r.path, r.span.line, r.message) for r in finding.related] == [
         ("all.yaml", 28, "ingress deny rule 0 of CiliumNetworkPolicy web")
     ]
+
+
+def test_where_cilium_does_not_run_the_reasons_say_its_policies_decide_nothing() -> None:
+    allowed, reasons = verdict(inventory(PODS, CNP_WEB), 8081, cni="calico")
+    assert allowed
+    assert reasons[-1] == (
+        "CiliumNetworkPolicy shop/web (all.yaml:21) selects an end but decides nothing: Calico does not "
+        "enforce CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy"
+    )

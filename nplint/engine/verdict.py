@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nplint.engine.cni_layer import CNILayer, LayerStep
+from nplint.engine.cni_layer import CNILayer, LayerStep, unenforced_notes
 from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
 from nplint.engine.engine import Engine
 from nplint.engine.layers import AdminLayers, Step, decide
@@ -493,6 +493,7 @@ def _ignored_layer_notes(engine: Engine, *endpoints: Endpoint) -> list[str]:
     notes = []
     if engine.cni_layer is not None:
         notes.extend(engine.cni_layer.notes(classes, len(endpoints) > 1))
+    notes.extend(unenforced_notes(engine, classes, len(endpoints) > 1))
     layers = engine.layers
     if layers is None or not layers.ignored:
         return notes
