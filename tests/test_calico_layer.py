@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import lint_paths
+from helpers import lint_paths, run_cli
 from nplint.cluster.profiles import engine_profile
 from nplint.engine.engine import Engine
 from nplint.engine.matrix import compute_matrix
@@ -249,3 +249,18 @@ def test_where_calico_does_not_run_the_reasons_say_its_policies_decide_nothing()
         "Calico GlobalNetworkPolicy default-deny (all.yaml:23) selects an end but decides nothing: "
         "Cilium does not enforce Calico policies"
     )
+
+
+def test_diff_shows_what_a_calico_policy_closes(tmp_path: Path) -> None:
+    base, head = tmp_path / "base", tmp_path / "head"
+    base.mkdir()
+    head.mkdir()
+    (base / "pods.yaml").write_text(PODS, encoding="utf-8")
+    (head / "pods.yaml").write_text(PODS, encoding="utf-8")
+    (head / "calico.yaml").write_text(ORDERED.format(order="order: 100"), encoding="utf-8")
+    code, out = run_cli(["diff", f"{base}/", f"{head}/", "--cni", "calico"])
+    assert code == 0
+    # The Calico policy governs web's ingress: its Deny takes 8080, the end of tier default the rest.
+    assert "  - other/client[Pod] -> shop/web[Pod]: All Connections" in out
+    code, out = run_cli(["diff", f"{base}/", f"{head}/", "--cni", "cilium"])
+    assert "Flows changed (0):" in out
