@@ -264,3 +264,57 @@ def test_diff_shows_what_a_calico_policy_closes(tmp_path: Path) -> None:
     assert "  - other/client[Pod] -> shop/web[Pod]: All Connections" in out
     code, out = run_cli(["diff", f"{base}/", f"{head}/", "--cni", "cilium"])
     assert "Flows changed (0):" in out
+
+
+NP106_CASE = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: w, image: w}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop, labels: {app: api}}
+spec: {containers: [{name: a, image: a}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-in, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: web}}}]
+    ports: [{port: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {app: api}}}]
+    ports: [{port: 9090}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: log, namespace: shop}
+spec:
+  selector: all()
+  ingress:
+  - action: Log
+"""
+
+
+@pytest.mark.parametrize(("cni", "lines"), [("calico", [21]), ("cilium", [21, 31])])
+def test_one_sided_allow_leaves_sides_a_calico_policy_governs(
+    tmp_path: Path, cni: str, lines: list[int]
+) -> None:
+    # On Calico the Calico policy governs api's ingress: what blocks there is not only NetworkPolicy.
+    (tmp_path / "all.yaml").write_text(NP106_CASE, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP106"], extra={"cni": cni})
+    assert [f.span.line for f in result.findings] == lines
