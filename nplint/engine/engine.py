@@ -10,9 +10,10 @@ adjusts what a CNI does differently.
 
 NetworkPolicy is one layer of a side's verdict. The Network Policy API's Admin
 and Baseline layers (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
-ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`, which
-also says how further ordered layers — Calico tiers, Cilium's deny-first union —
-are added); :meth:`Engine.side_ports` is the one place that stacks them.
+ClusterNetworkPolicy) wrap it where the CNI enforces them (:mod:`.layers`). On a
+Calico or Cilium world the CNI's own layer (:mod:`.cni_layer`: Calico's tiers,
+Cilium's deny-first union) decides the sides its policies govern, with
+NetworkPolicy inside it. :meth:`Engine.side_ports` is the one place that stacks them.
 
 For scale, evaluation works on pod classes (see :mod:`endpoints`) and every
 distinct peer is matched once, through label indexes, to the set of classes it
@@ -29,6 +30,9 @@ from dataclasses import dataclass
 from nplint.cluster.profiles import UPSTREAM, EngineProfile
 from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
+from nplint.engine.calico_layer import CalicoLayers
+from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.cni_layer import CNILayer
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
 from nplint.engine.layers import AdminLayers, layered_ports
@@ -88,6 +92,10 @@ class Engine:
         self._build()
         #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
         self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
+        #: The CNI's own policy layer (:mod:`.cni_layer`): Calico's tiers on a Calico world with
+        #: Calico policies, Cilium's union on a Cilium world with Cilium policies; else None.
+        self.cni_layer: CNILayer | None = self._cni_layer()
+        self._cni_cache: dict[tuple[object, ...], PortSet] = {}
         #: For each distinct way a side is decided: the ports it allows, by peer.
         self._layered_cache: list[dict[int | AddressRange, PortSet]] = []
         #: Per class, for each direction: the index in :attr:`_layered_cache` of what decides its
@@ -101,6 +109,16 @@ class Engine:
         self._rules_out = self.rules[Direction.EGRESS]
 
     # -- construction ---------------------------------------------------------------
+
+    def _cni_layer(self) -> CNILayer | None:
+        profile, inventory = self.profile, self.inventory
+        if not profile.enforces:
+            return None
+        if profile.name == "calico" and inventory.calico_policies:
+            return CalicoLayers(self)
+        if profile.name == "cilium" and inventory.cilium_policies:
+            return CiliumLayers(self)
+        return None
 
     @classmethod
     def of_view(cls, inventory: Inventory, view: ClusterView) -> Engine:
@@ -277,6 +295,9 @@ class Engine:
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
     ) -> PortSet:
         """What the subject pod's ``direction`` side allows with ``peer`` (ALL when nothing restricts it)."""
+        cni_layer = self.cni_layer
+        if cni_layer is not None and cni_layer.governs(direction, subject):
+            return self._cni_side_ports(cni_layer, direction, subject, peer, destination)
         keys = self._layer_keys_in if direction is Direction.INGRESS else self._layer_keys_out
         side = keys[subject] if keys is not None else None
         if side is not None:
@@ -299,6 +320,50 @@ class Engine:
                 cache[peer] = found
             return found
         return self._np_side_ports(direction, subject, peer, destination)
+
+    def _cni_side_ports(
+        self,
+        cni_layer: CNILayer,
+        direction: Direction,
+        subject: int,
+        peer: int | AddressRange,
+        destination: PodClass | None,
+    ) -> PortSet:
+        named = direction is Direction.INGRESS and self.side_has_named_port(direction, subject)
+        key = (direction.value, self.side_key(direction, subject), subject if named else -1, peer)
+        found = self._cni_cache.get(key)
+        if found is None:
+            found = cni_layer.evaluate(
+                direction,
+                subject,
+                peer,
+                destination,
+                lambda policy: self.policy_ports(direction, subject, peer, destination, policy),
+                ALL_PORTS,
+            )
+            self._cni_cache[key] = found
+        return found
+
+    def policy_ports(
+        self,
+        direction: Direction,
+        subject: int,
+        peer: int | AddressRange,
+        destination: PodClass | None,
+        policy: NetworkPolicy,
+    ) -> PortSet:
+        """What the rules of one NetworkPolicy isolating ``subject`` allow with ``peer``."""
+        result = NO_PORTS
+        for applied in self.rules[direction][subject]:
+            if applied.policy is not policy:
+                continue
+            if isinstance(peer, int):
+                matched = self.peer_matches_class(applied, peer)
+            else:
+                matched = self.peer_matches_address(applied, peer)
+            if matched is not False:
+                result = result | self.rule_ports(applied, destination)
+        return result
 
     def _np_side_ports(
         self, direction: Direction, subject: int, peer: int | AddressRange, destination: PodClass | None
@@ -341,11 +406,17 @@ class Engine:
     def restricted(self, cls: int, direction: Direction) -> bool:
         """Whether something may restrict the side: an isolating NetworkPolicy or a layer's rules."""
         layers = self.layers
-        return self.is_isolated(cls, direction) or (layers is not None and layers.has_rules(direction, cls))
+        return (
+            self.is_isolated(cls, direction)
+            or (layers is not None and layers.has_rules(direction, cls))
+            or (self.cni_layer is not None and self.cni_layer.governs(direction, cls))
+        )
 
     def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
         """Equal for two classes whose side the same rules decide (the answer depends on the peer only)."""
         layers = self.layers
+        if self.cni_layer is not None and self.cni_layer.governs(direction, cls):
+            return ("cni", self.cni_layer.side_key(direction, cls), self.rules_key(direction, cls))
         if layers is None:
             return self.rules_key(direction, cls)
         return (
@@ -357,6 +428,8 @@ class Engine:
 
     def side_has_named_port(self, direction: Direction, cls: int) -> bool:
         layers = self.layers
+        if self.cni_layer is not None and self.cni_layer.has_named_port(direction, cls):
+            return True
         return any(a.has_named_port for a in self.rules[direction][cls]) or (
             layers is not None
             and any(
@@ -403,11 +476,18 @@ class Engine:
         everyone = frozenset(range(len(self.classes)))
         layers = self.layers
         # A side an Admin or Baseline rule may decide is evaluated against every peer.
+        cni_layer = self.cni_layer
         layered_out = frozenset(
-            c for c in everyone if layers is not None and layers.has_rules(Direction.EGRESS, c)
+            c
+            for c in everyone
+            if (layers is not None and layers.has_rules(Direction.EGRESS, c))
+            or (cni_layer is not None and cni_layer.governs(Direction.EGRESS, c))
         )
         layered_in = frozenset(
-            c for c in everyone if layers is not None and layers.has_rules(Direction.INGRESS, c)
+            c
+            for c in everyone
+            if (layers is not None and layers.has_rules(Direction.INGRESS, c))
+            or (cni_layer is not None and cni_layer.governs(Direction.INGRESS, c))
         )
         egress_open = frozenset(c for c in everyone if not self._isolating_out[c]) - layered_out
         broad: set[int] = set(layered_out)
@@ -487,6 +567,8 @@ class Engine:
                     found.extend(net for _, net in block.excepts if net is not None)
         if self.layers is not None and direction is Direction.EGRESS:
             found.extend(self.layers.networks())
+        if self.cni_layer is not None:
+            found.extend(self.cni_layer.networks())
         return found
 
 

@@ -17,12 +17,11 @@ tiers) and §9.4 (Antrea). A CNI enforces only the kinds :data:`ADMIN_SUPPORT`
 gives it; on any other the objects decide nothing and NetworkPolicy is
 evaluated alone, exactly as without them.
 
-Extension point: a layer is a list of :class:`AppliedAdminRule` per pod class and
-direction with a first-match, port-set evaluation (:func:`decide`). Further
-ordered layers (Calico tiers: ``order`` and a tier's end-of-tier action; Cilium's
-deny-precedence union) slot in the same way: a new ``Layer`` list built in
-:class:`AdminLayers`, a position in :func:`layered_ports`, and the reasons of
-:func:`layered_steps`. NetworkPolicy stays the engine's own layer (``np`` below).
+A layer is a list of :class:`AppliedAdminRule` per pod class and direction with a
+first-match, port-set evaluation (:func:`decide`). NetworkPolicy stays the engine's
+own layer (``np`` below). A CNI that evaluates sides its own way — Calico's tiers,
+Cilium's deny-first union — does so through :mod:`.cni_layer` instead
+(:mod:`.calico_layer`, :mod:`.cilium_layer`), which takes precedence for the sides it governs.
 
 Ports are sets, so one pass over a layer's rules decides every connection at
 once: each matching rule takes the ports still open that it lists.

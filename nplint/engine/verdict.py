@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nplint.engine.cni_layer import CNILayer, LayerStep, unenforced_notes
 from nplint.engine.endpoints import AddressRange, Endpoint, PodClass
 from nplint.engine.engine import Engine
 from nplint.engine.layers import AdminLayers, Step, decide
@@ -185,6 +186,12 @@ class SideVerdict:
     by_default: PortSet = NO_PORTS
     #: True when the side went through the Admin and Baseline layers.
     layered: bool = False
+    #: For a side the CNI's own layer governs (Calico tiers, Cilium's union): what it did, in order.
+    layer_steps: tuple[LayerStep, ...] = ()
+
+    @property
+    def by_cni_layer(self) -> bool:
+        return bool(self.layer_steps)
 
     @property
     def allowed(self) -> bool:
@@ -194,6 +201,8 @@ class SideVerdict:
         return f"{self.direction.lower} of {self.subject}: {self.body(asked)}"
 
     def body(self, asked: str) -> str:
+        if self.by_cni_layer:
+            return "; then ".join(step.describe() for step in self.layer_steps)
         if self.layered:
             return self._layered_body(asked)
         if self.status == SELF:
@@ -247,6 +256,7 @@ class SideVerdict:
                 if self.layered
                 else {}
             ),
+            **({"layer_steps": [step.to_json() for step in self.layer_steps]} if self.by_cni_layer else {}),
         }
 
 
@@ -316,6 +326,9 @@ def explain_side(
         return side(
             NOT_SUBJECT, asked, profile.notes.get("egress", f"{profile.title} does not enforce egress policy")
         )
+    cni_layer = engine.cni_layer
+    if cni_layer is not None and cni_layer.governs(direction, subject.index):
+        return _cni_side(engine, cni_layer, direction, subject, subject_name, peer, peer_name, asked)
     layers = engine.layers
     if layers is not None and layers.has_rules(direction, subject.index):
         return _layered_side(engine, layers, direction, subject, subject_name, peer, peer_name, asked)
@@ -369,6 +382,41 @@ def _layered_side(
         baseline_steps=tuple(LayerRuleRef.of(step) for step in baseline),
         by_default=by_default,
         layered=True,
+    )
+
+
+def _cni_side(
+    engine: Engine,
+    cni_layer: CNILayer,
+    direction: Direction,
+    subject: PodClass,
+    subject_name: str,
+    peer: PodClass | AddressRange,
+    peer_name: str,
+    asked: PortSet,
+) -> SideVerdict:
+    """A side the CNI's own layer governs (policy-kinds §7.8 for Calico, §8.10 for Cilium)."""
+    destination = (
+        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
+    )
+    key = peer.index if isinstance(peer, PodClass) else peer
+    steps: list[LayerStep] = []
+    allowed = cni_layer.evaluate(
+        direction,
+        subject.index,
+        key,
+        destination,
+        lambda policy: engine.policy_ports(direction, subject.index, key, destination, policy),
+        asked,
+        steps,
+    )
+    return SideVerdict(
+        direction,
+        subject_name,
+        peer_name,
+        ALLOWED if allowed else DENIED,
+        allowed,
+        layer_steps=tuple(steps),
     )
 
 
@@ -440,12 +488,15 @@ def _ignored(engine: Engine, subject: PodClass) -> str:
 
 
 def _ignored_layer_notes(engine: Engine, *endpoints: Endpoint) -> list[str]:
-    """Admin and Baseline objects that select an end but that the CNI does not enforce."""
-    layers = engine.layers
-    if layers is None or not layers.ignored:
-        return []
+    """Admin, Baseline and Calico objects that select an end but that the CNI does not enforce."""
     classes = {i for endpoint in endpoints for i in endpoint.classes}
     notes = []
+    if engine.cni_layer is not None:
+        notes.extend(engine.cni_layer.notes(classes, len(endpoints) > 1))
+    notes.extend(unenforced_notes(engine, classes, len(endpoints) > 1))
+    layers = engine.layers
+    if layers is None or not layers.ignored:
+        return notes
     for ignored in layers.ignored:
         if classes & layers.subjects(ignored.policy):
             policy = ignored.policy

@@ -99,6 +99,11 @@ def _side_related(side: SideVerdict) -> Iterator[Related]:
             Span.point(step.rule_line, step.column),
             f"{side.direction.lower} rule {step.rule} of {step.kind} {step.name}",
         )
+    for layer_step in side.layer_steps:
+        related = layer_step.related()
+        if related is not None:
+            path, line, column, message = related
+            yield Related(path, Span.point(line, column), f"{side.direction.lower} {message}")
     if side.network_policy is not None:
         yield from _side_related(side.network_policy)
     for rule in side.allowed_by:

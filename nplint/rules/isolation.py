@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from nplint.cluster.platform_owned import platform_namespace
+from nplint.engine.kind_denies import kind_default_denies
 from nplint.engine.layers import layer_default_denies
 from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.model import Direction, Inventory, NetworkPolicy, Workload
@@ -61,6 +62,20 @@ class _MissingDefaultDeny(Rule):
             )
             if layered and layered[0].not_enforced is None:
                 continue
+            # So does a Calico or Cilium default deny covering the namespace, where the CNI runs it.
+            by_kind = kind_default_denies(
+                inventory.calico_policies,
+                inventory.calico_tiers,
+                inventory.cilium_policies,
+                namespace,
+                inventory.namespace_labels(namespace),
+                self.direction,
+                profile.name,
+                profile.title,
+                profile.enforces,
+            )
+            if by_kind and by_kind[0].not_enforced is None:
+                continue
             if platform_namespace(namespace, inventory.namespace_defined(namespace)):
                 yield from self._platform_owned(inventory, namespace, workloads_by_ns[namespace])
                 continue
@@ -90,6 +105,8 @@ class _MissingDefaultDeny(Rule):
             )
             for ignored in layered:
                 detail += f" {ignored.describe()} would deny it all, but {ignored.not_enforced}."
+            for unenforced in by_kind:
+                detail += f" {unenforced.describe()}, but {unenforced.not_enforced}."
             ns_object = inventory.namespaces.get(namespace)
             if ns_object is not None and ns_object.defined:
                 yield self.finding(

@@ -159,6 +159,10 @@ def _one_sided(engine: Engine, applied: AppliedRule, own: Sequence[int], others:
     for other in others:
         if not engine.is_isolated(other, other_side):
             return False
+        # Where a Calico or Cilium policy also governs that side, what blocks may be one of those
+        # (the message names NetworkPolicies only): not judged here.
+        if engine.cni_layer is not None and engine.cni_layer.governs(other_side, other):
+            return False
         # A policy from another part of the tree (a test scenario, another variant of the
         # install) may not be deployed with this one: its isolation is not judged.
         if any(not same_area(q.path, applied.policy.path) for q in engine.isolating[other_side][other]):
