@@ -30,7 +30,9 @@ _OPENS = frozenset((Action.ALLOW, Action.PASS))
 class CalicoDenyIsolatesDNS(Rule):
     id = "NP017"
     name = "calico-deny-isolates-dns"
-    summary = "A Calico GlobalNetworkPolicy default deny also denies the DNS pods' ingress: DNS fails everywhere."
+    summary = (
+        "A Calico GlobalNetworkPolicy default deny also denies the DNS pods' ingress: DNS fails everywhere."
+    )
     level = Level.ERROR
     tags = ("calico", "dns")
 
