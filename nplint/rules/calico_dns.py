@@ -25,6 +25,8 @@ from nplint.untrusted import shown
 #: Engine profiles whose dataplane runs Calico's policy engine (Felix).
 _RUNS_CALICO = frozenset(("calico", "canal"))
 _OPENS = frozenset((Action.ALLOW, Action.PASS))
+#: Characters of a name in the headline (the detail gives it whole).
+_NAME_LIMIT = 30
 
 
 class CalicoDenyIsolatesDNS(Rule):
@@ -75,8 +77,8 @@ class CalicoDenyIsolatesDNS(Rule):
         return self.finding(
             policy,
             where,
-            f"{shown(policy.name)} also denies ingress to the DNS pods ({shown(namespace)}, {shown(pods)}): "
-            f"DNS fails for every pod; leave {shown(namespace)} out with `namespaceSelector` or allow DNS",
+            f"{shown(policy.name, _NAME_LIMIT)} also denies the DNS pods' ingress: DNS fails for every pod; "
+            f"leave {shown(namespace, _NAME_LIMIT)} out with `namespaceSelector` or allow DNS",
             detail=f"The GlobalNetworkPolicy {shown(policy.name)} selects the DNS pods (namespace "
             f"{shown(namespace)}, labels {shown(pods)}) for ingress, its tier {shown(policy.tier)} ends in "
             "Deny, and no policy of the repository allows their ingress, so every DNS query is dropped "

@@ -25,6 +25,8 @@ from nplint.untrusted import shown
 _RUNS_CALICO = frozenset(("calico", "canal"))
 #: The order Calico gives a converted Kubernetes NetworkPolicy.
 _KUBERNETES_ORDER = 1000.0
+#: Characters of a name in the headline (the detail gives it whole).
+_NAME_LIMIT = 30
 
 
 class CalicoDenyAfterKubernetes(Rule):
@@ -59,8 +61,8 @@ class CalicoDenyAfterKubernetes(Rule):
                     yield self.finding(
                         policy,
                         action if action is not None else rule.node,
-                        f"this Deny never blocks what NetworkPolicy {shown(first.name)} allows: "
-                        f"{shown(policy.name)} {when} and runs after it; set `order` below 1000",
+                        f"this Deny never blocks what NetworkPolicy {shown(first.name, _NAME_LIMIT)} allows: "
+                        f"{shown(policy.name, _NAME_LIMIT)} {when} and runs after it; set `order` below 1000",
                         related=[Related(first.path, first.span, f"{first.ref} runs first (order 1000)")],
                         detail=f"Calico runs each Kubernetes NetworkPolicy as a policy of tier `default` "
                         f"with order 1000. {shown(policy.name)} {when}, so for the pods both select, "

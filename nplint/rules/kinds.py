@@ -35,6 +35,8 @@ _UNKNOWABLE: dict[str, frozenset[str]] = {
 }
 #: Characters of the CNI's evidence in a headline (the detail gives it whole).
 _EVIDENCE_LIMIT = 60
+#: Characters of the object's name in the headline (the detail gives it whole).
+_NAME_LIMIT = 32
 
 
 class KindNotEnforced(Rule):
@@ -77,9 +79,10 @@ class KindNotEnforced(Rule):
             yield self.finding(
                 obj,
                 where,
-                f"{kind} {shown(obj.name)} decides nothing: {reason}",
+                f"{kind} {shown(obj.name, _NAME_LIMIT)} decides nothing: {reason}",
                 related=related,
-                detail=f"{source}. {reason[:1].upper()}{reason[1:]}: the API server accepts the object "
+                detail=f"{kind} {shown(obj.name)}: {source}. {reason[:1].upper()}{reason[1:]}: the API "
+                "server accepts the object "
                 "where its CRD is installed, and nothing applies it, so it allows and denies no "
                 "connection (policy-kinds §10). Write the policy in a kind the CNI enforces (a "
                 "NetworkPolicy, or the CNI's own kind), or correct `cni:` if the cluster runs "
