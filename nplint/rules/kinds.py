@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 from nplint.cluster.cni import CNIDetection
 from nplint.cluster.profiles import EngineProfile
-from nplint.engine.layers import not_enforced_reason
+from nplint.engine.layers import not_enforced_reason, support_for
 from nplint.findings import Finding, Level, Related
+from nplint.model.admin import AdminPolicy
 from nplint.model.objects import KubeObject
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
@@ -54,7 +55,8 @@ class KindNotEnforced(Rule):
         profile = ctx.cluster.profile
         source, related = _source(detection)
         inventory = ctx.inventory
-        found: list[tuple[KubeObject, str, str]] = []
+        # (object, kind, why in the headline, why in the detail)
+        found: list[tuple[KubeObject, str, str, str]] = []
         unknowable = _UNKNOWABLE.get(profile.name, frozenset()) if profile.enforces else frozenset()
         for admin in inventory.admin_policies:
             if admin.kind in unknowable:
@@ -65,21 +67,21 @@ class KindNotEnforced(Rule):
                 else _enforces_none(profile)
             )
             if reason is not None:
-                found.append((admin, admin.kind, reason))
+                found.append((admin, admin.kind, _short(admin, profile), reason))
         if profile.name not in _RUNS_CALICO:
             for calico in inventory.calico_policies:
                 reason = _enforces_none(profile) or f"{profile.title} does not enforce Calico policies"
-                found.append((calico, f"Calico {calico.kind}", reason))
+                found.append((calico, f"Calico {calico.kind}", _short(calico, profile), reason))
         if profile.name not in _RUNS_CILIUM:
             for cilium in inventory.cilium_policies:
                 reason = _enforces_none(profile) or f"{profile.title} does not enforce {cilium.kind}"
-                found.append((cilium, cilium.kind, reason))
-        for obj, kind, reason in sorted(found, key=lambda f: (f[0].path, f[0].span)):
+                found.append((cilium, cilium.kind, _short(cilium, profile), reason))
+        for obj, kind, short, reason in sorted(found, key=lambda f: (f[0].path, f[0].span)):
             where = obj.node.get("kind")
             yield self.finding(
                 obj,
                 where,
-                f"{kind} {shown(obj.name, _NAME_LIMIT)} decides nothing: {reason}",
+                f"{kind} {shown(obj.name, _NAME_LIMIT)} decides nothing: {short}",
                 related=related,
                 detail=f"{kind} {shown(obj.name)}: {source}. {reason[:1].upper()}{reason[1:]}: the API "
                 "server accepts the object "
@@ -88,6 +90,16 @@ class KindNotEnforced(Rule):
                 "NetworkPolicy, or the CNI's own kind), or correct `cni:` if the cluster runs "
                 "another CNI.",
             )
+
+
+def _short(obj: KubeObject, profile: EngineProfile) -> str:
+    """Why, short enough for a headline; the detail gives the whole reason."""
+    if not profile.enforces:
+        return f"{profile.title} enforces no network policy"
+    support = support_for(profile.name)
+    if isinstance(obj, AdminPolicy) and obj.kind == "AdminNetworkPolicy" and support.anp:
+        return f"{profile.title} refuses a priority above {support.max_anp_priority}"
+    return f"{profile.title} does not enforce this kind"
 
 
 def _enforces_none(profile: EngineProfile) -> str | None:
