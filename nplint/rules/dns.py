@@ -398,15 +398,19 @@ def other_kind_denies(side: SideVerdict) -> bool:
     return side.layered and any(step.action == "Deny" for step in (*side.admin_steps, *side.baseline_steps))
 
 
-def deciding_place(side: SideVerdict) -> tuple[str, Span] | None:
-    """Where the object of another kind that denied is: its rule's line."""
-    for step in reversed((*side.admin_steps, *side.baseline_steps)):
+def deciding_place(side: SideVerdict) -> tuple[str, Span, str] | None:
+    """Where the object of another kind that denied is (its rule's line), and how it decided."""
+    for step in reversed(side.admin_steps):
         if step.action == "Deny":
-            return step.path, Span.point(step.rule_line, step.column)
+            return step.path, Span.point(step.rule_line, step.column), "by this rule before NetworkPolicy"
+    for step in reversed(side.baseline_steps):
+        if step.action == "Deny":
+            # The baseline decides only pods no NetworkPolicy isolates (policy-kinds §6).
+            return step.path, Span.point(step.rule_line, step.column), "by this baseline rule"
     for layer_step in reversed(side.layer_steps):
         found = layer_step.related()
         if found is not None:
-            return found[0], Span.point(found[1], found[2])
+            return found[0], Span.point(found[1], found[2]), "by this policy of the CNI's own layer"
     return None
 
 
@@ -434,7 +438,7 @@ class EgressBlocksDns(Rule):
         sure: set[int] = set()
         layered = layered_dns(ctx)
         #: Denials by a policy of another kind: where it is → (its verdict, the pods' labels).
-        denied_by: dict[tuple[str, Span], tuple[SideVerdict, list[str]]] = {}
+        denied_by: dict[tuple[str, Span, str], tuple[SideVerdict, list[str]]] = {}
         for label, pod in subjects(inventory):
             isolating = egress_policies_for(pod, by_namespace.get(pod.namespace, ()))
             side = layered.side(label) if layered is not None else None
@@ -529,20 +533,20 @@ class EgressBlocksDns(Rule):
                 # Weak evidence of a need: a note, unless the configuration set the level.
                 found = replace(found, level=Level.NOTE)
             yield found
-        for (path, span), (side, labels) in sorted(denied_by.items(), key=lambda e: e[0]):
-            yield self._denied_by_other_kind(path, span, side, labels, port_text, fix)
+        for (path, span, how), (side, labels) in sorted(denied_by.items(), key=lambda e: e[0]):
+            yield self._denied_by_other_kind(path, span, how, side, labels, port_text, fix)
 
     def _denied_by_other_kind(
-        self, path: str, span: Span, side: SideVerdict, labels: list[str], port_text: str, fix: str
+        self, path: str, span: Span, how: str, side: SideVerdict, labels: list[str], port_text: str, fix: str
     ) -> Finding:
         """DNS denied by a policy of another kind, whatever NetworkPolicy allows."""
         who = listed((capped(label, _WHO_LIMIT) for label in labels), 1)
-        message = f"{who}: DNS (UDP {port_text}) denied by this rule before NetworkPolicy: name lookups fail"
+        message = f"{who}: DNS (UDP {port_text}) denied {how}: name lookups fail"
         detail = (
             f"The egress of {listed_in_full(labels)} to the cluster DNS pods on UDP {port_text} is decided "
             f"through every policy layer the CNI runs: {capped(side.body(f'UDP {port_text}'), 600)}. "
-            "Whatever a NetworkPolicy allows, this rule denies it first. Allow DNS in this layer "
-            "(before the Deny), or narrow the Deny so it leaves the DNS pods out."
+            "Allow DNS in the layer that denies it (before the Deny), or narrow the Deny so it leaves "
+            "the DNS pods out."
         )
         return self.finding(None, None, message, path=path, span=span, fix=fix, detail=detail)
 
