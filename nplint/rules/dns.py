@@ -274,18 +274,23 @@ def _synthetic(name: str, pod: PodView, like: Workload | NetworkPolicy) -> Workl
 class LayeredDns:
     """The egress verdict to the DNS pods for each subject pod, through every layer the CNI runs."""
 
-    def __init__(self, engine: Engine, classes: dict[str, int], dns: tuple[int, ...], asked: PortSet) -> None:
+    def __init__(
+        self, engine: Engine, classes: dict[str, int], dns: tuple[int, ...], ports: Sequence[int]
+    ) -> None:
         self.engine = engine
         self.classes = classes
         self.dns = dns
-        self.asked = asked
+        self.ports = tuple(ports)
 
-    def side(self, label: str) -> SideVerdict | None:
+    def side(self, label: str, protocol: str = "UDP") -> SideVerdict | None:
         """The egress side of ``label``'s pods toward the DNS pods: one allowing, else the first denying."""
         cls = self.classes.get(label)
         if cls is None or not self.dns:
             return None
         engine = self.engine
+        asked = NO_PORTS
+        for port in self.ports:
+            asked = asked | PortSet.single(protocol, port)
         denied: SideVerdict | None = None
         for target in self.dns:
             verdict = explain_side(
@@ -295,7 +300,7 @@ class LayeredDns:
                 label,
                 engine.classes[target],
                 "the cluster DNS pods",
-                self.asked,
+                asked,
             )
             if verdict.allowed:
                 return verdict
@@ -371,10 +376,7 @@ def _build_layered(ctx: RuleContext) -> LayeredDns | None:
             )
         }
     )
-    asked = NO_PORTS
-    for port in facts.dns.ports:
-        asked = asked | PortSet.single("UDP", port)
-    return LayeredDns(engine, classes, tuple(dns), asked)
+    return LayeredDns(engine, classes, tuple(dns), facts.dns.ports)
 
 
 def other_kind_allows(side: SideVerdict) -> bool:
