@@ -149,6 +149,22 @@ def _node(source: Any, parent: MapNode | SeqNode | None) -> Node:
     return node
 
 
+def _refuse_shared(source: Any, children: Any, seen: set[int]) -> None:
+    """Note ``source`` and its scalar children as seen; an alias (a node met twice) is unusual.
+
+    Only called for text that may hold aliases (``seen`` is None otherwise).
+    """
+    if id(source) in seen:
+        raise _Unusual  # an alias
+    seen.add(id(source))
+    for child in children:
+        for part in child if type(child) is tuple else (child,):
+            if type(part) is _YScalar:
+                if id(part) in seen:
+                    raise _Unusual
+                seen.add(id(part))
+
+
 def _implicit_pair(source: Any) -> bool:
     """Whether a flow mapping is a single pair written without braces (``[a: b ]``).
 
@@ -182,15 +198,7 @@ def _convert(root: Any, seen: set[int] | None) -> Node:
             raise _Unusual
         children = source.value
         if seen is not None:
-            if id(source) in seen:
-                raise _Unusual  # an alias
-            seen.add(id(source))
-            for child in children:
-                for part in child if type(child) is tuple else (child,):
-                    if type(part) is scalar:
-                        if id(part) in seen:
-                            raise _Unusual
-                        seen.add(id(part))
+            _refuse_shared(source, children, seen)
         depth += 1
         value = item = None
         if type(target) is MapNode:
@@ -296,15 +304,7 @@ def _python(source: Any, seen: set[int] | None, depth: int) -> object:
         raise _Unusual
     children = source.value
     if seen is not None:
-        if id(source) in seen:
-            raise _Unusual  # an alias
-        seen.add(id(source))
-        for child in children:
-            for part in child if type(child) is tuple else (child,):
-                if type(part) is _YScalar:
-                    if id(part) in seen:
-                        raise _Unusual
-                    seen.add(id(part))
+        _refuse_shared(source, children, seen)
     depth += 1
     if type(source) is _YMapping:
         found: dict[str, object] = {}
@@ -396,15 +396,7 @@ def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
             raise _Unusual
         children = source.value
         if seen is not None:
-            if id(source) in seen:
-                raise _Unusual  # an alias
-            seen.add(id(source))
-            for child in children:
-                for part in child if type(child) is tuple else (child,):
-                    if type(part) is scalar:
-                        if id(part) in seen:
-                            raise _Unusual
-                        seen.add(id(part))
+            _refuse_shared(source, children, seen)
         depth += 1
         entry = [source, len(out) + 1, -1]
         finish.append(entry)
