@@ -449,33 +449,22 @@ def _ports_v1(node: Node | None, limit: int, problems: _Problems) -> tuple[Admin
         return None
     ports: list[AdminPort] = []
     for index, entry in enumerate(node):
-        keys = list(entry.keys()) if isinstance(entry, MapNode) else []
-        if (
-            not isinstance(entry, MapNode)
-            or len(keys) != 1
-            or keys[0]
-            not in (
-                "portNumber",
-                "portRange",
-                "namedPort",
-            )
-        ):
+        key = _only_key(entry, ("portNumber", "portRange", "namedPort"))
+        if key is None:
             problems.add(
                 entry, "a `ports` entry must set exactly one of `portNumber`, `portRange`, `namedPort`"
             )
             continue
-        value = entry.get(keys[0])
-        if keys[0] == "namedPort":
-            text = value.text if isinstance(value, ScalarNode) and isinstance(value.value, str) else ""
-            if not text:
-                problems.add(_at(value, entry), "`namedPort` must be a port name")
-            ports.append(AdminPort("TCP", None, None, text, entry, index))
+        assert isinstance(entry, MapNode)
+        value = entry.get(key)
+        if key == "namedPort":
+            ports.append(_named_port(key, value, entry, index, problems))
             continue
         if not isinstance(value, MapNode):
-            problems.add(_at(value, entry), f"`{keys[0]}` must be a mapping")
+            problems.add(_at(value, entry), f"`{key}` must be a mapping")
             continue
         protocol = _protocol(value, problems)
-        if keys[0] == "portNumber":
+        if key == "portNumber":
             number = _port_number(value.get("port"))
             if number is None:
                 problems.add(
@@ -493,6 +482,22 @@ def _ports_v1(node: Node | None, limit: int, problems: _Problems) -> tuple[Admin
             # v1alpha1 does not validate start < end; a reversed range holds no port (policy-kinds §12.13).
             ports.append(AdminPort(protocol, start, end, None, entry, index))
     return tuple(ports)
+
+
+def _only_key(entry: Node, allowed: tuple[str, ...]) -> str | None:
+    """The one key of a mapping that must set exactly one of ``allowed``; None when it does not."""
+    if not isinstance(entry, MapNode) or len(entry.entries) != 1:
+        return None
+    (key,) = entry.entries
+    return key if key in allowed else None
+
+
+def _named_port(key: str, value: Node | None, entry: MapNode, index: int, problems: _Problems) -> AdminPort:
+    """A named port entry (`namedPort`, `destinationNamedPort`): TCP, matched by the pods' port names."""
+    text = value.text if isinstance(value, ScalarNode) and isinstance(value.value, str) else ""
+    if not text:
+        problems.add(_at(value, entry), f"`{key}` must be a port name")
+    return AdminPort("TCP", None, None, text, entry, index)
 
 
 def _protocol(mapping: MapNode, problems: _Problems) -> str:
@@ -514,37 +519,25 @@ def _protocols(node: Node | None, limit: int, problems: _Problems) -> tuple[Admi
         return None
     ports: list[AdminPort] = []
     for index, entry in enumerate(node):
-        keys = list(entry.keys()) if isinstance(entry, MapNode) else []
-        if (
-            not isinstance(entry, MapNode)
-            or len(keys) != 1
-            or keys[0]
-            not in (
-                "tcp",
-                "udp",
-                "sctp",
-                "destinationNamedPort",
-            )
-        ):
+        key = _only_key(entry, ("tcp", "udp", "sctp", "destinationNamedPort"))
+        if key is None:
             problems.add(
                 entry,
                 "a `protocols` entry must set exactly one of `tcp`, `udp`, `sctp`, `destinationNamedPort`",
             )
             continue
-        value = entry.get(keys[0])
-        if keys[0] == "destinationNamedPort":
-            text = value.text if isinstance(value, ScalarNode) and isinstance(value.value, str) else ""
-            if not text:
-                problems.add(_at(value, entry), "`destinationNamedPort` must be a port name")
-            ports.append(AdminPort("TCP", None, None, text, entry, index))
+        assert isinstance(entry, MapNode)
+        value = entry.get(key)
+        if key == "destinationNamedPort":
+            ports.append(_named_port(key, value, entry, index, problems))
             continue
-        protocol = keys[0].upper()
+        protocol = key.upper()
         destination = value.get_map("destinationPort") if isinstance(value, MapNode) else None
         if destination is None:
             # The CRD demands destinationPort (minProperties 1); "every TCP port" is range 1-65535.
             problems.add(
                 _at(value, entry),
-                f"`{keys[0]}` needs `destinationPort` (`number`, or `range` 1-65535 for every port)",
+                f"`{key}` needs `destinationPort` (`number`, or `range` 1-65535 for every port)",
             )
             continue
         fields = list(destination.keys())
