@@ -108,6 +108,7 @@ class Suppressor:
         ]
         self.suppressions: list[Suppression] = []
         self._by_file: dict[str, list[Suppression]] = {}
+        quiet = tuple(rule.id for rule in registry if rule.about_form)
         for loaded in files:
             for comment in loaded.suppressions:
                 kind = "file" if comment.scope == "disable-file" else "line"
@@ -121,7 +122,6 @@ class Suppressor:
             if loaded.generated and not config.lint_generated_files:
                 # The file says it is generated: the rules about how a policy is written are
                 # quiet on it (their findings are kept as suppressed, never as unused).
-                quiet = tuple(rule.id for rule in registry if rule.about_form)
                 span = Span(loaded.generated, 1, loaded.generated, 2)
                 self._add(Suppression(loaded.path, span, quiet, "generated"))
         for obj in inventory.objects:
