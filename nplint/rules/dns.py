@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 
 from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_service_addresses
 from nplint.cluster.platform_owned import platform_label, platform_namespace, with_platform_labels
+from nplint.cluster.view import view_key
 from nplint.config import ClusterFacts
+from nplint.engine.engine import Engine, engine_for
 from nplint.engine.matching import (
     AddressContext,
     PodView,
@@ -17,9 +19,12 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
-from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
+from nplint.engine.portsets import NO_PORTS, PortSet
+from nplint.engine.verdict import SideVerdict, explain_side
+from nplint.findings import Finding, Level, Related, Span, listed, listed_in_full, namespace_text
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
+from nplint.model.objects import Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import capped, shown
 
@@ -238,6 +243,179 @@ def dns_need(policies: Sequence[NetworkPolicy], apiserver: ApiServer) -> str | N
     return "strong"
 
 
+# -- DNS through the layered verdict (policy-kinds §6, §7.8, §8.10, §9) ----------------------------
+#
+# Where the world holds policies of other kinds its CNI enforces (AdminNetworkPolicy and its
+# baseline, Calico tiers, Cilium's deny-first union), NetworkPolicy alone no longer decides
+# whether a pod reaches the DNS pods: the engine's layered verdict, the one ``reach`` gives, does.
+# A world of plain NetworkPolicy never gets here, so its findings stay those above.
+
+
+def _synthetic(name: str, pod: PodView, like: Workload | NetworkPolicy) -> Workload:
+    """A stand-in workload for a pod the repository does not define (the DNS pods, a policy's pods).
+
+    It borrows the node of an object of the repository only so it is a well-formed object; its
+    kind is not ``Pod``, so no owner reference of that node is ever read.
+    """
+    return Workload(
+        kind="Deployment",
+        namespace=pod.namespace,
+        name=name,
+        path=like.path,
+        node=like.node,
+        document_index=like.document_index,
+        labels={},
+        annotations={},
+        pod_labels=dict(pod.labels),
+        ports=tuple(pod.ports),
+    )
+
+
+class LayeredDns:
+    """The egress verdict to the DNS pods for each subject pod, through every layer the CNI runs."""
+
+    def __init__(
+        self, engine: Engine, classes: dict[str, int], dns: tuple[int, ...], ports: Sequence[int]
+    ) -> None:
+        self.engine = engine
+        self.classes = classes
+        self.dns = dns
+        self.ports = tuple(ports)
+
+    def side(self, label: str, protocol: str = "UDP") -> SideVerdict | None:
+        """The egress side of ``label``'s pods toward the DNS pods: one allowing, else the first denying."""
+        cls = self.classes.get(label)
+        if cls is None or not self.dns:
+            return None
+        engine = self.engine
+        asked = NO_PORTS
+        for port in self.ports:
+            asked = asked | PortSet.single(protocol, port)
+        denied: SideVerdict | None = None
+        for target in self.dns:
+            verdict = explain_side(
+                engine,
+                Direction.EGRESS,
+                engine.classes[cls],
+                label,
+                engine.classes[target],
+                "the cluster DNS pods",
+                asked,
+            )
+            if verdict.allowed:
+                return verdict
+            if denied is None:
+                denied = verdict
+        return denied
+
+    def egress_elsewhere(self, label: str) -> bool:
+        """Whether the pods may open some egress connection to another pod: a reason to look names up."""
+        cls = self.classes.get(label)
+        if cls is None:
+            return False
+        engine = self.engine
+        return any(
+            engine.side_ports(Direction.EGRESS, cls, other.index, other)
+            for other in engine.classes
+            if other.index != cls and other.index not in self.dns and not other.host_network
+        )
+
+
+def layered_dns(ctx: RuleContext) -> LayeredDns | None:
+    """The layered DNS verdicts of the world, or None where only NetworkPolicy decides egress."""
+    inventory = ctx.inventory
+    engine = engine_for(inventory, ctx.config)
+    if engine.layers is None and engine.cni_layer is None:
+        return None
+    return inventory.memo(("dns.layered", *view_key(ctx.config)), lambda: _build_layered(ctx))
+
+
+def _build_layered(ctx: RuleContext) -> LayeredDns | None:
+    inventory = ctx.inventory
+    facts = ctx.cluster.facts
+    like: Workload | NetworkPolicy | None = (
+        inventory.workloads[0]
+        if inventory.workloads
+        else (inventory.policies[0] if inventory.policies else None)
+    )
+    if like is None:
+        return None
+    pods_known, _ = _dns_labels_known(inventory, facts)
+    extra: list[Workload] = []
+    dns_names: set[str] = set()
+    if not pods_known:
+        # Names no manifest can give (a NUL), so a stand-in is never taken for a workload.
+        for n, pod in enumerate(dns_pods(inventory, facts)):
+            extra.append(_synthetic(f"\x00dns{n}", pod, like))
+            dns_names.add(extra[-1].name)
+    workload_labels = {f"{w.ref}" for w in inventory.workloads if not w.host_network}
+    stand_ins: dict[str, Workload] = {}
+    for label, pod in subjects(inventory):
+        if label not in workload_labels and label not in stand_ins:
+            stand_ins[label] = _synthetic(f"\x00subject{len(stand_ins)}", pod, like)
+    extra.extend(stand_ins.values())
+    world = replace(inventory, workloads=[*inventory.workloads, *extra], derived={})
+    engine = Engine(world, ctx.cluster.profile, facts)
+    class_of = {id(w): cls.index for cls in engine.classes for w in cls.workloads}
+    classes: dict[str, int] = {}
+    for workload in inventory.workloads:
+        if not workload.host_network:
+            classes.setdefault(f"{workload.ref}", class_of[id(workload)])
+    for label, workload in stand_ins.items():
+        classes[label] = class_of[id(workload)]
+    selector = LabelSelector(tuple(sorted(facts.dns.pod_labels.items())))
+    dns = sorted(
+        {
+            cls.index
+            for cls in engine.classes
+            if not cls.host_network
+            and cls.namespace == facts.dns.namespace
+            and (
+                any(w.name in dns_names for w in cls.workloads)
+                or (pods_known and selector.matches(cls.labels))
+            )
+        }
+    )
+    return LayeredDns(engine, classes, tuple(dns), facts.dns.ports)
+
+
+def other_kind_allows(side: SideVerdict) -> bool:
+    """Whether a policy of another kind (not an isolating NetworkPolicy) allows what ``side`` allows."""
+    if not side.allowed:
+        return False
+    if side.by_cni_layer:
+        return True
+    if not side.layered:
+        return False
+    from_network_policy = side.network_policy.ports if side.network_policy is not None else NO_PORTS
+    return bool(side.ports - from_network_policy)
+
+
+def other_kind_denies(side: SideVerdict) -> bool:
+    """Whether a policy of another kind decided to deny what ``side`` denies."""
+    if side.allowed:
+        return False
+    if side.by_cni_layer:
+        return True
+    return side.layered and any(step.action == "Deny" for step in (*side.admin_steps, *side.baseline_steps))
+
+
+def deciding_place(side: SideVerdict) -> tuple[str, Span, str] | None:
+    """Where the object of another kind that denied is (its rule's line), and how it decided."""
+    for step in reversed(side.admin_steps):
+        if step.action == "Deny":
+            return step.path, Span.point(step.rule_line, step.column), "by this rule before NetworkPolicy"
+    for step in reversed(side.baseline_steps):
+        if step.action == "Deny":
+            # The baseline decides only pods no NetworkPolicy isolates (policy-kinds §6).
+            return step.path, Span.point(step.rule_line, step.column), "by this baseline rule"
+    for layer_step in reversed(side.layer_steps):
+        found = layer_step.related()
+        if found is not None:
+            return found[0], Span.point(found[1], found[2]), "by this policy of the CNI's own layer"
+    return None
+
+
 class EgressBlocksDns(Rule):
     id = "NP301"
     name = "egress-blocks-dns"
@@ -260,9 +438,23 @@ class EgressBlocksDns(Rule):
         pods_known, namespace_known = _dns_labels_known(inventory, facts)
         unsure: dict[int, Peer] = {}
         sure: set[int] = set()
+        layered = layered_dns(ctx)
+        #: Denials by a policy of another kind: where it is → (its verdict, the pods' labels).
+        denied_by: dict[tuple[str, Span, str], tuple[SideVerdict, list[str]]] = {}
         for label, pod in subjects(inventory):
             isolating = egress_policies_for(pod, by_namespace.get(pod.namespace, ()))
+            side = layered.side(label) if layered is not None else None
             if not isolating or allows_dns(isolating, dns, "UDP", ports, addresses):
+                if side is not None and layered is not None and other_kind_denies(side):
+                    needed = dns_need(isolating, apiserver) if isolating else layered.egress_elsewhere(label)
+                    place = deciding_place(side)
+                    if needed and place is not None:
+                        denial = denied_by.setdefault(place, (side, []))
+                        if label not in denial[1]:
+                            denial[1].append(label)
+                continue
+            if side is not None and other_kind_allows(side):
+                # A tier before NetworkPolicy's, or an Admin rule, lets DNS through.
                 continue
             need = dns_need(isolating, apiserver)
             if need is None:
@@ -343,6 +535,22 @@ class EgressBlocksDns(Rule):
                 # Weak evidence of a need: a note, unless the configuration set the level.
                 found = replace(found, level=Level.NOTE)
             yield found
+        for (path, span, how), (side, labels) in sorted(denied_by.items(), key=lambda e: e[0]):
+            yield self._denied_by_other_kind(path, span, how, side, labels, port_text, fix)
+
+    def _denied_by_other_kind(
+        self, path: str, span: Span, how: str, side: SideVerdict, labels: list[str], port_text: str, fix: str
+    ) -> Finding:
+        """DNS denied by a policy of another kind, whatever NetworkPolicy allows."""
+        who = listed((capped(label, _WHO_LIMIT) for label in labels), 1)
+        message = f"{who}: DNS (UDP {port_text}) denied {how}: name lookups fail"
+        detail = (
+            f"The egress of {listed_in_full(labels)} to the cluster DNS pods on UDP {port_text} is decided "
+            f"through every policy layer the CNI runs: {capped(side.body(f'UDP {port_text}'), 600)}. "
+            "Allow DNS in the layer that denies it (before the Deny), or narrow the Deny so it leaves "
+            "the DNS pods out."
+        )
+        return self.finding(None, None, message, path=path, span=span, fix=fix, detail=detail)
 
     def _cannot_tell(
         self, policy: NetworkPolicy, peer: Peer, who: str, dns_labels: str, dns_ns: str, fix: str

@@ -39,7 +39,14 @@ from nplint.loading.nodes import Node
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
 from nplint.model.objects import IPNetwork
 from nplint.rules.base import Rule, RuleContext
-from nplint.rules.dns import allows_dns, egress_policies_for, subjects
+from nplint.rules.dns import (
+    LayeredDns,
+    allows_dns,
+    egress_policies_for,
+    layered_dns,
+    other_kind_allows,
+    subjects,
+)
 
 
 def listed(labels: Sequence[str]) -> str:
@@ -122,10 +129,13 @@ class DnsUdpOnly(Rule):
         addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, _Blame] = {}
+        layered = layered_dns(ctx)
         for label, isolating in _egress_subjects(ctx.inventory):
             if not allows_dns(isolating, dns, "UDP", ports, addresses):
                 continue  # NP301 reports it
             if allows_dns(isolating, dns, "TCP", ports, addresses):
+                continue
+            if layered is not None and _layers_decide_tcp(layered, label):
                 continue
             found = _udp_entry(isolating, dns, ports, addresses)
             if found is not None:
@@ -145,6 +155,16 @@ class DnsUdpOnly(Rule):
             )
             fix = f"- {{protocol: UDP, port: {number}}}\n- {{protocol: TCP, port: {number}}}"
             yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+
+
+def _layers_decide_tcp(layered: LayeredDns, label: str) -> bool:
+    """Whether a policy of another kind decides DNS for these pods: it lets TCP through, or UDP
+    fails (then NP301 reports the pods, and TCP is not the problem)."""
+    udp = layered.side(label, "UDP")
+    if udp is not None and not udp.allowed:
+        return True
+    tcp = layered.side(label, "TCP")
+    return tcp is not None and other_kind_allows(tcp)
 
 
 def _udp_entry(
