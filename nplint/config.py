@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nplint.cluster.cni_version import ANTREA_GATES, CILIUM_MODES, BadCNIVersion, CNISwitches, split_cni
 from nplint.discovery import find_repository_root
 from nplint.findings import Level
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
@@ -69,6 +70,31 @@ _FACTS: dict[str, Any] = {
     "platform": {"enum": ["openshift", "aks", "kubernetes"]},
 }
 
+#: ``cni-options:``: the CNI switches that change verdicts (policy-kinds §8.9, §9.4). Facts about
+#: the cluster, like ``cni:``; nothing here widens what nplint may do.
+_CNI_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "antrea": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "feature-gates": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {gate: {"type": "boolean"} for gate in ANTREA_GATES},
+                }
+            },
+        },
+        "cilium": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"policy-enforcement-mode": {"enum": list(CILIUM_MODES)}},
+        },
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -89,6 +115,7 @@ SCHEMA: dict[str, Any] = {
         "helm-values": _CODE_LIST,
         "roots": _CODE_LIST,
         "cni": {"type": "string", "minLength": 1},
+        "cni-options": _CNI_OPTIONS,
         "default-namespace": {"type": "string", "minLength": 1},
         "expect": _STR_OR_LIST,
         "cluster": {"type": "object", "additionalProperties": False, "properties": _FACTS},
@@ -104,6 +131,7 @@ SCHEMA: dict[str, Any] = {
                 "properties": {
                     "paths": {**_CODE_LIST, "minItems": 1},
                     "cni": {"type": "string", "minLength": 1},
+                    "cni-options": _CNI_OPTIONS,
                     **_FACTS,
                 },
             },
@@ -291,6 +319,8 @@ class ClusterConfig:
     paths: tuple[str, ...]
     cni: str | None
     facts: ClusterFacts
+    #: That cluster's ``cni-options:``; None: the run's.
+    cni_options: CNISwitches | None = None
 
 
 @dataclass(slots=True)
@@ -321,7 +351,10 @@ class Config:
     progress: bool = False
     helm_values: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
+    #: ``NAME`` or ``NAME@VERSION`` as written (the version is checked on loading).
     cni: str | None = None
+    #: ``cni-options:``: the CNI switches the configuration declares (they win over the repository's).
+    cni_options: CNISwitches = field(default_factory=CNISwitches)
     #: Namespace of objects that name none; None: each unit's (or folder's) own unnamed namespace.
     default_namespace: str | None = None
     expect: tuple[str, ...] = ()
@@ -591,12 +624,14 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
     fail_on = data.get("fail-on", "warning")
     where = _where(source) if source else "configuration"
     facts = _cluster_facts(data.get("cluster", {}), where, "cluster")
+    _check_cni(data.get("cni"), where, "cni")
     clusters = tuple(
         ClusterConfig(
             name=name,
             paths=_codes(entry["paths"]),
-            cni=entry.get("cni"),
+            cni=_check_cni(entry.get("cni"), where, f"clusters.{name}.cni"),
             facts=_cluster_facts(entry, where, f"clusters.{name}"),
+            cni_options=_cni_switches(entry["cni-options"]) if "cni-options" in entry else None,
         )
         for name, entry in sorted(data.get("clusters", {}).items())
     )
@@ -618,6 +653,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, root: Path) ->
         helm_values=_paths(where, "helm-values", _codes(data.get("helm-values")), root, kind="file"),
         roots=_paths(where, "roots", _codes(data.get("roots")), root, kind="directory"),
         cni=data.get("cni"),
+        cni_options=_cni_switches(data.get("cni-options", {})),
         default_namespace=data.get("default-namespace"),
         # A missing probe file is an NP801 finding at its path (the check cannot run), not a stop.
         expect=_paths(where, "expect", _codes(data.get("expect")), root, kind="file", missing_ok=True),
@@ -639,6 +675,24 @@ def _paths(
         except ValueError as error:
             raise ConfigError(f"{source}: key {key!r}: {_shown(value)} {error}") from None
     return tuple(checked)
+
+
+def _check_cni(value: str | None, source: str, key: str) -> str | None:
+    """A declared CNI whose ``@VERSION``, if any, is a release; the name is checked by the commands."""
+    if value is not None:
+        try:
+            split_cni(value)
+        except BadCNIVersion as error:
+            raise ConfigError(f"{source}: key {key!r}: {_shown(value)}: {error}") from None
+    return value
+
+
+def _cni_switches(options: Mapping[str, Any]) -> CNISwitches:
+    gates = options.get("antrea", {}).get("feature-gates", {})
+    return CNISwitches(
+        antrea_gates=tuple(sorted((str(k), bool(v)) for k, v in gates.items())),
+        cilium_mode=options.get("cilium", {}).get("policy-enforcement-mode"),
+    )
 
 
 def _cluster_facts(cluster: Mapping[str, Any], where: str, key: str) -> ClusterFacts:

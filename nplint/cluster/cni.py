@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from nplint.cluster.cni_version import CNISwitches, CNIVersion, cni_name, split_cni
 from nplint.config import Config
 from nplint.loading.nodes import Node
 from nplint.model import Inventory, KubeObject
@@ -166,7 +168,8 @@ def profile_for(name: str | None) -> CNIProfile | None:
     """The profile of a CNI name or alias (case-insensitive), or None when unknown."""
     if not name:
         return None
-    key = name.strip().lower()
+    # ``calico@3.30``: the version chooses verdicts (:mod:`.cni_version`), never the profile.
+    key = cni_name(name).strip().lower()
     return PROFILES.get(ALIASES.get(key, key))
 
 
@@ -187,6 +190,13 @@ class CNIEvidence:
     explicit: bool = False
     #: Capabilities this evidence changes (``("sctp", True)`` from cilium-config).
     capabilities: tuple[tuple[str, bool], ...] = ()
+    #: The CNI's release its image tag shows (``calico/node:v3.30.2``); None: not shown.
+    version: CNIVersion | None = None
+    #: The switches this evidence sets (antrea-config's feature gates, cilium-config's
+    #: ``enable-policy``); None: it sets none.
+    switches: CNISwitches | None = None
+    #: The image whose tag shows :attr:`version`.
+    image: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +216,15 @@ class CNIDetection:
     blame: tuple[CNIEvidence, ...] = ()
     pod_cidrs: tuple[str, ...] = ()
     service_cidrs: tuple[str, ...] = ()
+    #: The CNI's release: declared (``cni: calico@3.30``) or shown by its images; None: not known.
+    version: CNIVersion | None = None
+    #: Where the version comes from, as a sentence (repository text in it is not yet escaped).
+    version_source: str = ""
+    #: The switches that change verdicts: the configuration's ``cni-options:``, else the CNI's
+    #: own ConfigMaps in the repository; unset ones are not known.
+    switches: CNISwitches = field(default_factory=CNISwitches)
+    #: For each switch set: (what it is set to, where that comes from), in a stable order.
+    switch_sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def detected(self) -> tuple[CNIEvidence, ...]:
@@ -218,7 +237,10 @@ def detect_cni(inventory: Inventory, config: Config | None = None) -> CNIDetecti
     Computed once per inventory and declared CNI; every CNI-aware rule asks.
     """
     declared = config.cni if config is not None else None
-    return inventory.memo(("cni", declared), lambda: _detect_cni(inventory, declared))
+    options = config.cni_options if config is not None else CNISwitches()
+    return inventory.memo(
+        ("cni", declared, options), lambda: _with_release(_detect_cni(inventory, declared), declared, options)
+    )
 
 
 def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
@@ -229,7 +251,10 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
     evidence = tuple(scan.evidence)
     if not any(e.cni is not None for e in evidence):
         evidence += _platform_default(inventory)
-    cidrs = {"pod_cidrs": tuple(dict.fromkeys(scan.pod_cidrs)), "service_cidrs": tuple(scan.service_cidrs)}
+    cidrs: dict[str, Any] = {
+        "pod_cidrs": tuple(dict.fromkeys(scan.pod_cidrs)),
+        "service_cidrs": tuple(scan.service_cidrs),
+    }
     if declared:
         known = profile_for(declared)
         if known is None:
@@ -260,6 +285,80 @@ def _detect_cni(inventory: Inventory, declared: str | None) -> CNIDetection:
         )
     name = chosen[0] if len(chosen) == 1 else None
     return CNIDetection(None, evidence, name, profile, enforces, blame, **cidrs)
+
+
+def _with_release(detection: CNIDetection, declared: str | None, options: CNISwitches) -> CNIDetection:
+    """The detection with the CNI's version and switches: the configuration's, else the repository's."""
+    version, version_source = None, ""
+    if declared:
+        try:
+            version = split_cni(declared)[1]
+        except ValueError:
+            version = None  # refused by the commands; an embedding gets "not known"
+        if version is not None:
+            version_source = f"declared: `cni: {declared}`"
+    if version is None and detection.cni is not None:
+        version, version_source = _shown_version(detection)
+    switches, sources = _switches(detection, options)
+    detection = replace(
+        detection, version=version, version_source=version_source, switches=switches, switch_sources=sources
+    )
+    if detection.cni == "cilium" and detection.profile is not None and switches.cilium_mode is not None:
+        # `never` enforces nothing; `default` and `always` enforce (policy-kinds §8.9, K40). The
+        # configuration's mode wins over an `enable-policy: never` the repository shows.
+        on = switches.cilium_mode != "never"
+        blame = detection.blame if not on else ()
+        detection = replace(
+            detection, enforces=on, profile=replace(detection.profile, enforces=on), blame=blame
+        )
+    return detection
+
+
+def _shown_version(detection: CNIDetection) -> tuple[CNIVersion | None, str]:
+    """The release the CNI's images show, when they agree on MAJOR.MINOR (a cluster mid-upgrade
+    runs two, and then nplint does not know which decides)."""
+    # Canal is Calico's policy engine: its calico/node image tells Calico's release.
+    names = {detection.cni, "calico"} if detection.cni == "canal" else {detection.cni}
+    shown = [e for e in detection.evidence if e.cni in names and e.version is not None]
+    releases = {e.version.release for e in shown if e.version is not None}
+    if len(releases) != 1:
+        return None, (
+            "not known: the images disagree (" + ", ".join(e.image for e in shown) + ")"
+            if len(releases) > 1
+            else ""
+        )
+    first = shown[0]
+    return first.version, (
+        f"detected: {first.description} (image {first.image}, {first.path}:{first.node.span.line})"
+    )
+
+
+def _switches(
+    detection: CNIDetection, options: CNISwitches
+) -> tuple[CNISwitches, tuple[tuple[str, str], ...]]:
+    """Each switch from the configuration if it sets it, else from the CNI's ConfigMaps (the first)."""
+    gates: dict[str, bool] = dict(options.antrea_gates)
+    sources = [(f"Antrea feature gate {g}: {_on(on)}", "declared: `cni-options:`") for g, on in gates.items()]
+    mode = options.cilium_mode
+    if mode is not None:
+        sources.append((f"Cilium policy-enforcement-mode: {mode}", "declared: `cni-options:`"))
+    for evidence in detection.evidence:
+        found = evidence.switches
+        if found is None:
+            continue
+        where = f"detected: {evidence.description} ({evidence.path}:{evidence.node.span.line})"
+        for gate, on in found.antrea_gates:
+            if gate not in gates:
+                gates[gate] = on
+                sources.append((f"Antrea feature gate {gate}: {_on(on)}", where))
+        if mode is None and found.cilium_mode is not None:
+            mode = found.cilium_mode
+            sources.append((f"Cilium policy-enforcement-mode: {mode}", where))
+    return CNISwitches(tuple(sorted(gates.items())), mode), tuple(sorted(sources))
+
+
+def _on(on: bool) -> str:
+    return "on" if on else "off"
 
 
 def _platform_default(inventory: Inventory) -> tuple[CNIEvidence, ...]:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from nplint.cluster.cni import PROFILES, CNIEvidence
+from nplint.cluster.cni_version import ANTREA_GATES, CILIUM_MODES, CNISwitches, CNIVersion, parse_release
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import KubeObject
@@ -129,6 +130,24 @@ def version_of(text: str) -> tuple[int, int, int] | None:
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
+#: Images whose tag is not the CNI's release: the Tigera operator has releases of its own.
+_NOT_THE_RELEASE = frozenset({"tigera/operator"})
+
+
+def _release(containers: Iterable[MapNode], cni: str) -> tuple[CNIVersion | None, str]:
+    """The CNI's release its first component image with a release tag shows, and that image (without
+    its digest); a tag that is no release (``latest``, ``master``) shows none (policy-kinds §10)."""
+    for container in containers:
+        image = container.get_str("image") or ""
+        path, tag = image_name(image)
+        if _component(image) != cni or "/".join(path.split("/")[-2:]) in _NOT_THE_RELEASE:
+            continue
+        version = parse_release(tag)
+        if version is not None:
+            return version, image.split("@", 1)[0]
+    return None, ""
+
+
 def truthy(node: Node | None) -> bool:
     """A flag's value as Kubernetes tools read it: ``true``, ``"true"``, ``1`` or ``yes``."""
     return isinstance(node, ScalarNode) and str(node.value).lower() in ("true", "1", "yes")
@@ -205,6 +224,9 @@ class Scan:
         *,
         explicit: bool = False,
         capabilities: tuple[tuple[str, bool], ...] = (),
+        version: CNIVersion | None = None,
+        switches: CNISwitches | None = None,
+        image: str = "",
     ) -> None:
         assert self._manifest is not None
         manifest = self._manifest
@@ -219,6 +241,9 @@ class Scan:
                 self._object,
                 explicit,
                 capabilities,
+                version,
+                switches,
+                image,
             )
         )
 
@@ -266,7 +291,16 @@ class Scan:
             if part is not None:
                 parts.setdefault(part, image)
         if ("flannel" in parts and "calico" in parts) or name == "canal":
-            self.add("canal", True, where, f"{what} runs Canal (Flannel with Calico policy)", explicit=True)
+            version, shown = _release(containers, "calico")
+            self.add(
+                "canal",
+                True,
+                where,
+                f"{what} runs Canal (Flannel with Calico policy)",
+                explicit=True,
+                version=version,
+                image=shown,
+            )
         elif "flannel" in parts or name.startswith("kube-flannel-ds"):
             if "kube-network-policies" in parts:
                 self.add(
@@ -297,15 +331,16 @@ class Scan:
                 explicit=True,
             )
         elif "kindnet" in parts or name == "kindnet":
-            version = version_of(image_name(parts.get("kindnet", ""))[1])
+            kindnet = version_of(image_name(parts.get("kindnet", ""))[1])
             # Standalone kindnet enforces from v1.3.0 (kubernetes/minikube#19871); kind's
             # date-tagged kindnetd images do not tell.
-            standalone = True if version is not None and version >= (1, 3, 0) else None
+            standalone = True if kindnet is not None and kindnet >= (1, 3, 0) else None
             self.add("kindnet", standalone, where, f"{what} runs kindnet")
         else:
             cni = next((p for p in parts if p in PROFILES), None) or _WORKLOADS.get(name)
             if cni is not None:
-                self.add(cni, True, where, f"{what} runs {PROFILES[cni].title}")
+                version, shown = _release(containers, cni)
+                self.add(cni, True, where, f"{what} runs {PROFILES[cni].title}", version=version, image=shown)
         for container in containers:
             for env in container.get_seq("env") or ():
                 if isinstance(env, MapNode) and env.get_str("name") == "CALICO_IPV4POOL_CIDR":
@@ -345,8 +380,27 @@ class Scan:
             caps = (("sctp", True),) if truthy(dig(data, "enable-sctp")) else ()
             for cidr in (string(dig(data, "cluster-pool-ipv4-cidr")) or "").split():
                 self.cidr(self.pod_cidrs, cidr)
-            if mode is not None and string(mode) == "never":
-                self.add("cilium", False, mode, f"{what} sets `enable-policy: never`", explicit=True)
+            value = (string(mode) or "").strip().lower()
+            # The agent's policy enforcement mode (policy-kinds §8.9, K40); another value is refused.
+            switches = CNISwitches(cilium_mode=value) if value in CILIUM_MODES else None
+            if mode is not None and value == "never":
+                self.add(
+                    "cilium",
+                    False,
+                    mode,
+                    f"{what} sets `enable-policy: never`",
+                    explicit=True,
+                    switches=switches,
+                )
+            elif switches is not None and mode is not None:
+                self.add(
+                    "cilium",
+                    True,
+                    where,
+                    f"{what} sets `enable-policy: {value}`",
+                    capabilities=caps,
+                    switches=switches,
+                )
             else:
                 self.add("cilium", True, where, f"{what} configures Cilium", capabilities=caps)
         elif name == "amazon-vpc-cni":
@@ -360,7 +414,9 @@ class Scan:
             # The key decides whether the policy controller runs; its absence is the default (off),
             # which the EKS add-on's own settings may change, so only a written value is explicit.
             self.add("aws-vpc-cni", on, key or where, description, explicit=key is not None)
-        elif name in ("calico-config", "antrea-config", "azure-npm-config"):
+        elif name == "antrea-config":
+            self.add("antrea", True, where, f"{what} configures Antrea", switches=antrea_gates(data))
+        elif name in ("calico-config", "azure-npm-config"):
             cni = name.removesuffix("-config")
             self.add(cni, True, where, f"{what} configures {PROFILES[cni].title}")
 
@@ -404,13 +460,23 @@ class Scan:
             cni = _CHARTS.get((chart or "").rsplit("/", 1)[-1])
             if cni is None:
                 continue
-            if cni == "cilium" and string(dig(values, "policyEnforcementMode")) == "never":
+            mode = (string(dig(values, "policyEnforcementMode")) or "").strip().lower()
+            if cni == "cilium" and mode == "never":
                 self.add(
                     cni,
                     False,
                     where,
                     f"{what} installs Cilium with `policyEnforcementMode: never`",
                     explicit=True,
+                    switches=CNISwitches(cilium_mode=mode),
+                )
+            elif cni == "cilium" and mode in CILIUM_MODES:
+                self.add(
+                    cni,
+                    True,
+                    where,
+                    f"{what} installs Cilium with `policyEnforcementMode: {mode}`",
+                    switches=CNISwitches(cilium_mode=mode),
                 )
             elif cni == "flannel":
                 on = truthy(dig(values, "netpol", "enabled"))
@@ -429,6 +495,46 @@ class Scan:
                 self.add(cni, True if on else None, where, f"{what} installs the AWS VPC CNI", explicit=on)
             else:
                 self.add(cni, True, where, f"{what} installs {PROFILES[cni].title}")
+
+
+#: antrea-config's files, the controller's first: the Network Policy API's gates are the
+#: controller's (it computes the policies), the agent's file repeats what it enables.
+_ANTREA_FILES = ("antrea-controller.conf", "antrea-agent.conf")
+
+
+def antrea_gates(data: Node | None) -> CNISwitches | None:
+    """The feature gates ``AdminNetworkPolicy`` and ``ClusterNetworkPolicy`` antrea-config sets.
+
+    A gate a file sets explicitly counts (the controller's file first). With the controller's
+    file present and the gate absent, the gate keeps its default: off (both are alpha,
+    policy-kinds §9.4). Only the agent's file without the gate tells nothing. None: no gate known.
+    """
+    from nplint.loading import load_text
+
+    gates: dict[str, bool] = {}
+    controller = False
+    for file_name in _ANTREA_FILES:
+        node = dig(data, file_name)
+        text = string(node)
+        if text is None:
+            continue
+        roots = [d.root for d in load_text(file_name, text).documents if d.root is not None]
+        config = roots[0] if roots and isinstance(roots[0], MapNode) else None
+        if config is None:
+            continue
+        controller = controller or file_name == _ANTREA_FILES[0]
+        found = dig(config, "featureGates")
+        for gate in ANTREA_GATES:
+            value = dig(found, gate)
+            if gate in gates or not isinstance(value, ScalarNode) or not isinstance(value.value, bool):
+                continue
+            gates[gate] = value.value
+    if controller:
+        for gate in ANTREA_GATES:
+            gates.setdefault(gate, False)
+    if not gates:
+        return None
+    return CNISwitches(antrea_gates=tuple(sorted(gates.items())))
 
 
 def string(node: Node | None) -> str | None:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nplint.cluster.cni import ALIASES, PROFILES, CNIProfile, profile_for
+from nplint.cluster.cni_version import CNISwitches, CNIVersion, cni_name
 
 UPSTREAM_NAME = "upstream"
 
@@ -51,6 +52,16 @@ class EngineProfile:
     sctp: bool = True
     #: Why a behaviour differs (feature → explanation), for verdict reasons.
     notes: Mapping[str, str] = field(default_factory=dict)
+    #: The CNI's release where declared (``calico@3.30``) or shown by its images; None: not known.
+    version: CNIVersion | None = None
+    #: The switches that change verdicts (Antrea feature gates, Cilium's enforcement mode), as
+    #: the configuration or the CNI's own ConfigMaps set them; unset ones are not known.
+    switches: CNISwitches = field(default_factory=CNISwitches)
+
+    @property
+    def release_title(self) -> str:
+        """``Calico 3.30`` where the version is known, else the title alone."""
+        return f"{self.title} {self.version}" if self.version is not None else self.title
 
 
 UPSTREAM = EngineProfile()
@@ -85,7 +96,7 @@ def profile_names() -> list[str]:
 
 def names_upstream(name: str) -> bool:
     """Whether a declared name asks for the upstream semantics rather than naming a CNI."""
-    return name.strip().lower() in (UPSTREAM_NAME, "default", "kubernetes")
+    return cni_name(name).strip().lower() in (UPSTREAM_NAME, "default", "kubernetes")
 
 
 def engine_profile(name: str | None) -> EngineProfile:
@@ -97,7 +108,7 @@ def engine_profile(name: str | None) -> EngineProfile:
         return UPSTREAM
     capabilities = profile_for(name)
     if capabilities is None:
-        near = difflib.get_close_matches(name.strip().lower(), profile_names(), n=3)
+        near = difflib.get_close_matches(cni_name(name).strip().lower(), profile_names(), n=3)
         hint = f"did you mean {', '.join(near)}?" if near else "known: " + ", ".join(profile_names())
         raise KeyError(f"unknown CNI {name!r}; {hint}")
     return capability_profile(capabilities)

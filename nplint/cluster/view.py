@@ -11,12 +11,20 @@ world gets its own view from that world's objects and facts.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nplint.cluster.addresses import SERVICE, ClusterRange, cluster_ranges, parse_range
 from nplint.cluster.cni import PROFILES, CNIDetection, CNIProfile, detect_cni
+from nplint.cluster.cni_version import BadCNIVersion, cni_name, split_cni
 from nplint.cluster.platform import OPENSHIFT_SERVICE_NETWORK, Platform, detect_platform, platform_facts
-from nplint.cluster.profiles import UPSTREAM, EngineProfile, capability_profile, engine_profile, profile_names
+from nplint.cluster.profiles import (
+    UPSTREAM,
+    EngineProfile,
+    capability_profile,
+    engine_profile,
+    names_upstream,
+    profile_names,
+)
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.model import Inventory
 from nplint.untrusted import shown
@@ -40,11 +48,20 @@ def check_cni(name: str | None, *, option: str = "cni:") -> None:
     :param option: where the name came from (``--cni`` or ``cni:``), for the message.
     :raises UnknownCNIError: for an unknown name.
     """
+    if name is not None:
+        try:
+            bare, version = split_cni(name)
+        except BadCNIVersion as error:
+            raise UnknownCNIError(f"`{option} {shown(name)}`: {error}") from None
+        if version is not None and (names_upstream(bare) or bare.strip().lower() == "none"):
+            raise UnknownCNIError(
+                f"`{option} {shown(name)}`: `{shown(bare)}` names no CNI release; leave `@VERSION` out"
+            )
     try:
         engine_profile(name)
     except KeyError:
         assert name is not None
-        near = difflib.get_close_matches(name.strip().lower(), profile_names(), n=3)
+        near = difflib.get_close_matches(cni_name(name).strip().lower(), profile_names(), n=3)
         hint = f"did you mean {', '.join(near)}?" if near else f"use one of: {', '.join(sorted(PROFILES))}"
         raise UnknownCNIError(
             f"`{option} {shown(name)}` is not a CNI nplint knows; {hint} "
@@ -109,13 +126,15 @@ def cluster_view(inventory: Inventory, config: Config) -> ClusterView:
 
 def view_key(config: Config) -> tuple[str | None, str]:
     """What a view depends on besides the inventory: the declared CNI and the cluster facts."""
-    return (config.cni, repr(config.cluster))
+    return (config.cni, repr(config.cluster) + repr(config.cni_options))
 
 
 def _view(inventory: Inventory, config: Config) -> ClusterView:
     detection = detect_cni(inventory, config)
     capabilities = detection.profile
     profile = UPSTREAM if capabilities is None else capability_profile(capabilities)
+    if capabilities is not None:
+        profile = replace(profile, version=detection.version, switches=detection.switches)
     platform = detect_platform(inventory, config)
     facts = platform_facts(config.cluster, platform)
     ranges = cluster_ranges(inventory, facts)

@@ -71,7 +71,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="configuration file (default: the nearest .nplint.yaml, .nplint.toml or pyproject.toml)",
     )
-    parser.add_argument("--cni", metavar="NAME", help="the cluster's CNI plugin (calico, cilium, flannel, …)")
+    parser.add_argument(
+        "--cni",
+        metavar="NAME[@VERSION]",
+        help="the cluster's CNI plugin (calico, cilium, flannel, …), with its version where known "
+        "(calico@3.30, cilium@1.17, antrea@2.7)",
+    )
     parser.add_argument(
         "--namespace",
         metavar="NS",
@@ -126,6 +131,11 @@ def config_for(
     if root is None:
         root = find_root(paths)
     if args.cni:
+        # Refused here rather than by the configuration's check, so the message names the option.
+        try:
+            check_cni(args.cni, option="--cni")
+        except UnknownCNIError as error:
+            raise UsageError(str(error)) from None
         overrides["cni"] = args.cni
     if args.namespace:
         overrides["default-namespace"] = args.namespace

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nplint.cluster.profiles import EngineProfile
 from nplint.engine.matching import ip_block_covers
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model.admin import Action, AdminPeer, AdminPolicy, AdminRule, PeerKind, Tier
@@ -57,13 +58,19 @@ class AdminSupport:
     max_anp_priority: int = 1000
     #: How reasons name the CNI's support.
     note: str = ""
+    #: Kinds whose enforcement hangs on what is not known (the CNI's version, a feature gate):
+    #: the engine decides as :attr:`anp` and friends say, NP604 says nothing of them.
+    unknown: frozenset[str] = frozenset()
+    #: Why a kind is not enforced (kind → reason), where more can be said than "does not enforce".
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 NO_SUPPORT = AdminSupport()
 
-#: Engine profile name → support (policy-kinds §10). A CNI not listed enforces none of
-#: these kinds. ``upstream`` (no CNI declared or detected) follows the SIG's own
-#: semantics (§6): a repository that ships these objects targets a cluster that runs them.
+#: Engine profile name → support (policy-kinds §10) where neither version nor switch changes
+#: it (Calico and Antrea: :func:`admin_support`). A CNI not listed enforces none of these
+#: kinds. ``upstream`` (no CNI declared or detected) follows the SIG's own semantics (§6):
+#: a repository that ships these objects targets a cluster that runs them.
 ADMIN_SUPPORT: Mapping[str, AdminSupport] = {
     "upstream": AdminSupport(
         True, True, True, note="no CNI is known: the Network Policy API's own semantics (policy-kinds §6)"
@@ -76,13 +83,6 @@ ADMIN_SUPPORT: Mapping[str, AdminSupport] = {
         note="OVN-Kubernetes enforces AdminNetworkPolicy (priority 0-99) and "
         "BaselineAdminNetworkPolicy, not ClusterNetworkPolicy (policy-kinds §9.3)",
     ),
-    "antrea": AdminSupport(
-        True,
-        True,
-        True,
-        note="Antrea enforces them with its feature gates AdminNetworkPolicy and "
-        "ClusterNetworkPolicy on, as assumed here (policy-kinds §9.4)",
-    ),
     "kube-network-policies": AdminSupport(
         True, True, True, note="kube-network-policies enforces all three kinds (policy-kinds §9.5)"
     ),
@@ -90,15 +90,106 @@ ADMIN_SUPPORT: Mapping[str, AdminSupport] = {
 
 
 def support_for(profile_name: str) -> AdminSupport:
-    return ADMIN_SUPPORT.get(profile_name, NO_SUPPORT)
+    """The support of a CNI whose version and switches are not known."""
+    return admin_support(EngineProfile(name=profile_name))
 
 
-def not_enforced_reason(policy: AdminPolicy, profile_name: str, title: str) -> str | None:
-    """Why the CNI enforces nothing of ``policy``, or None when it enforces it."""
-    support = support_for(profile_name)
+_ANP, _BANP, _CNP = "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"
+_ALL_KINDS = frozenset((_ANP, _BANP, _CNP))
+
+#: Calico's releases per kind (policy-kinds §9.1, §10): (first, last) MAJOR.MINOR, None = open.
+CALICO_RELEASES: Mapping[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
+    _ANP: ((3, 29), (3, 31)),
+    _BANP: ((3, 30), (3, 31)),
+    _CNP: ((3, 32), None),
+}
+#: Engine profiles that run Calico's policy engine (Felix): Canal is Calico on Flannel's network.
+RUNS_CALICO = frozenset(("calico", "canal"))
+
+
+def admin_support(profile: EngineProfile) -> AdminSupport:
+    """Which of the Network Policy API's kinds the profile's CNI enforces, at its version and with
+    its switches (policy-kinds §10); what hangs on an unknown version or gate is in ``unknown``."""
+    if profile.name in RUNS_CALICO:
+        return _calico_support(profile)
+    if profile.name == "antrea":
+        return _antrea_support(profile)
+    return ADMIN_SUPPORT.get(profile.name, NO_SUPPORT)
+
+
+def _releases(first: tuple[int, int], last: tuple[int, int] | None) -> str:
+    low = f"{first[0]}.{first[1]}"
+    return f"from {low} on" if last is None else f"from {low} to {last[0]}.{last[1]}"
+
+
+def _calico_support(profile: EngineProfile) -> AdminSupport:
+    version = profile.version
+    # Canal runs Calico's policy engine, whose release decides.
+    title = "Calico"
+    if version is None:
+        # Not known: decided as before versions existed (none enforced), and NP604 keeps quiet.
+        reasons = {
+            kind: f"{title} enforces {kind} only {_releases(*CALICO_RELEASES[kind])}, and its version "
+            f"is not known (declare it: `cni: {profile.name}@3.30`)"
+            for kind in _ALL_KINDS
+        }
+        return AdminSupport(unknown=_ALL_KINDS, reasons=reasons)
+    enforced: dict[str, bool] = {}
+    reasons = {}
+    for kind, (first, last) in CALICO_RELEASES.items():
+        enforced[kind] = version.release >= first and (last is None or version.release <= last)
+        if not enforced[kind]:
+            reasons[kind] = (
+                f"{title} {version} does not enforce {kind}: Calico does only {_releases(first, last)}"
+                " (policy-kinds §10)"
+            )
+    return AdminSupport(
+        enforced[_ANP],
+        enforced[_BANP],
+        enforced[_CNP],
+        note=f"{title} {version} runs them in its tiers (policy-kinds §9.1)",
+        reasons=reasons,
+    )
+
+
+def _antrea_support(profile: EngineProfile) -> AdminSupport:
+    """Antrea enforces ANP/BANP with its gate ``AdminNetworkPolicy`` and ClusterNetworkPolicy with
+    ``ClusterNetworkPolicy`` (policy-kinds §9.4). A gate nobody says is taken as on, as a repository
+    that ships these kinds for Antrea means it to be, and NP604 keeps quiet about it."""
+    switches = profile.switches
+    gates = {_ANP: "AdminNetworkPolicy", _BANP: "AdminNetworkPolicy", _CNP: "ClusterNetworkPolicy"}
+    on = {kind: switches.gate(gate) for kind, gate in gates.items()}
+    reasons = {
+        kind: f"{profile.title} enforces {kind} only with its feature gate {gates[kind]} on, and it is "
+        "off: enable the gate (`featureGates: {" + gates[kind] + ": true}` in antrea-config, "
+        "policy-kinds §9.4)"
+        for kind, value in on.items()
+        if value is False
+    }
+    return AdminSupport(
+        on[_ANP] is not False,
+        on[_BANP] is not False,
+        on[_CNP] is not False,
+        note="Antrea enforces them with its feature gates AdminNetworkPolicy and ClusterNetworkPolicy on"
+        + ("" if all(v is True for v in on.values()) else ", taken as on where not known")
+        + " (policy-kinds §9.4)",
+        unknown=frozenset(kind for kind, value in on.items() if value is None),
+        reasons=reasons,
+    )
+
+
+def not_enforced_reason(
+    policy: AdminPolicy, profile_name: str, title: str, support: AdminSupport | None = None
+) -> str | None:
+    """Why the CNI enforces nothing of ``policy``, or None when it enforces it.
+
+    ``support``: the CNI's at its version and switches (:func:`admin_support`); default: unknown ones.
+    """
+    if support is None:
+        support = support_for(profile_name)
     if policy.kind == "AdminNetworkPolicy":
         if not support.anp:
-            return f"{title} does not enforce AdminNetworkPolicy"
+            return support.reasons.get(policy.kind) or f"{title} does not enforce AdminNetworkPolicy"
         if policy.priority is not None and policy.priority > support.max_anp_priority:
             return (
                 f"{title} refuses an AdminNetworkPolicy priority above {support.max_anp_priority}"
@@ -106,8 +197,12 @@ def not_enforced_reason(policy: AdminPolicy, profile_name: str, title: str) -> s
             )
         return None
     if policy.kind == "BaselineAdminNetworkPolicy":
-        return None if support.banp else f"{title} does not enforce BaselineAdminNetworkPolicy"
-    return None if support.cnp else f"{title} does not enforce ClusterNetworkPolicy"
+        if support.banp:
+            return None
+        return support.reasons.get(policy.kind) or f"{title} does not enforce BaselineAdminNetworkPolicy"
+    if support.cnp:
+        return None
+    return support.reasons.get(policy.kind) or f"{title} does not enforce ClusterNetworkPolicy"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -160,10 +255,11 @@ class AdminLayers:
     def _build(self) -> None:
         engine = self.engine
         profile = engine.profile
+        support = admin_support(profile)
         policies = sorted(engine.inventory.admin_policies, key=lambda p: (precedence(p), p.path, p.span))
         for policy in policies:
             reason = (
-                not_enforced_reason(policy, profile.name, profile.title)
+                not_enforced_reason(policy, profile.name, profile.title, support)
                 if profile.enforces
                 else f"{profile.title} enforces no network policy"
             )
@@ -431,9 +527,11 @@ def layer_default_denies(
     profile_name: str,
     profile_title: str,
     enforces: bool = True,
+    support: AdminSupport | None = None,
 ) -> list[LayerDefaultDeny]:
     """The Admin and Baseline policies that deny everything for every pod of a namespace in
-    ``direction``, enforced ones first (then in precedence order)."""
+    ``direction``, enforced ones first (then in precedence order). ``support``: the CNI's at its
+    version and switches (:func:`admin_support`); default: the CNI's with neither known."""
     found = []
     for policy in sorted(policies, key=lambda p: (precedence(p), p.path, p.span)):
         if not _whole_namespace_subject(policy, namespace_labels):
@@ -442,7 +540,7 @@ def layer_default_denies(
         if rule is None:
             continue
         reason = (
-            not_enforced_reason(policy, profile_name, profile_title)
+            not_enforced_reason(policy, profile_name, profile_title, support)
             if enforces
             else f"{profile_title} enforces no network policy"
         )

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from nplint.cluster.platform_owned import platform_namespace
 from nplint.engine.kind_denies import kind_default_denies
-from nplint.engine.layers import layer_default_denies
+from nplint.engine.layers import admin_support, layer_default_denies
 from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.model import Direction, Inventory, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
@@ -59,6 +59,7 @@ class _MissingDefaultDeny(Rule):
                 profile.name,
                 profile.title,
                 profile.enforces,
+                support=admin_support(profile),
             )
             if layered and layered[0].not_enforced is None:
                 continue

@@ -8,13 +8,15 @@ every verdict for the same reasons (:func:`nplint.engine.layers.not_enforced_rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from nplint.cluster.cni import CNIDetection
 from nplint.cluster.profiles import EngineProfile
-from nplint.engine.layers import not_enforced_reason, support_for
+from nplint.engine.layers import AdminSupport, admin_support, not_enforced_reason
 from nplint.findings import Finding, Level, Related
+from nplint.loading.nodes import Node
 from nplint.model.admin import AdminPolicy
+from nplint.model.cilium import CiliumPolicy
 from nplint.model.objects import KubeObject
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
@@ -23,17 +25,17 @@ from nplint.untrusted import shown
 #: policy engine on Flannel's network (policy-kinds §10 "Calico" column).
 _RUNS_CALICO = frozenset(("calico", "canal"))
 _RUNS_CILIUM = frozenset(("cilium",))
-#: Kinds whose enforcement on a CNI depends on what nplint cannot know yet, so the rule says
-#: nothing of them there (policy-kinds §10): Calico enforces AdminNetworkPolicy from 3.29 to
-#: 3.31, BaselineAdminNetworkPolicy from 3.30 to 3.31 and ClusterNetworkPolicy from 3.32 (the
-#: version is not known); Cilium's and the AWS policy agent's ClusterNetworkPolicy support is
-#: UNCERTAIN in the reference. The engine decides with them as it does; only this rule holds back.
+#: Kinds whose enforcement on a CNI the reference leaves UNCERTAIN whatever the version
+#: (policy-kinds §10, §12): Cilium's and the AWS policy agent's ClusterNetworkPolicy. What hangs
+#: on a version or a feature gate nplint does not know (Calico's releases, Antrea's gates) is
+#: the support's ``unknown`` (:func:`nplint.engine.layers.admin_support`). The engine decides
+#: with them as it does; only this rule holds back.
 _UNKNOWABLE: dict[str, frozenset[str]] = {
-    "calico": frozenset(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")),
-    "canal": frozenset(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")),
     "cilium": frozenset(("ClusterNetworkPolicy",)),
     "aws-vpc-cni": frozenset(("ClusterNetworkPolicy",)),
 }
+#: The first Cilium release with deny rules, ``ingressDeny`` / ``egressDeny`` (policy-kinds §10).
+CILIUM_DENY_RELEASE = (1, 9)
 #: Characters of the CNI's evidence in a headline (the detail gives it whole).
 _EVIDENCE_LIMIT = 60
 #: Characters of the object's name in the headline (the detail gives it whole).
@@ -53,29 +55,58 @@ class KindNotEnforced(Rule):
         if detection.enforces is None or detection.profile is None:
             return
         profile = ctx.cluster.profile
-        source, related = _source(detection)
         inventory = ctx.inventory
         # (object, kind, why in the headline, why in the detail)
         found: list[tuple[KubeObject, str, str, str]] = []
-        unknowable = _UNKNOWABLE.get(profile.name, frozenset()) if profile.enforces else frozenset()
+        # (policy, the deny section's key, the headline's why, the detail's why)
+        sections: list[tuple[KubeObject, Node, str, str]] = []
+        support = admin_support(profile)
+        unknowable = (
+            _UNKNOWABLE.get(profile.name, frozenset()) | support.unknown if profile.enforces else frozenset()
+        )
         for admin in inventory.admin_policies:
             if admin.kind in unknowable:
                 continue
             reason = (
-                not_enforced_reason(admin, profile.name, profile.title)
+                not_enforced_reason(admin, profile.name, profile.title, support)
                 if profile.enforces
                 else _enforces_none(profile)
             )
             if reason is not None:
-                found.append((admin, admin.kind, _short(admin, profile), reason))
+                found.append((admin, admin.kind, _short(admin, profile, support), reason))
         if profile.name not in _RUNS_CALICO:
             for calico in inventory.calico_policies:
                 reason = _enforces_none(profile) or f"{profile.title} does not enforce Calico policies"
-                found.append((calico, f"Calico {calico.kind}", _short(calico, profile), reason))
+                found.append((calico, f"Calico {calico.kind}", _short(calico, profile, support), reason))
         if profile.name not in _RUNS_CILIUM:
             for cilium in inventory.cilium_policies:
                 reason = _enforces_none(profile) or f"{profile.title} does not enforce {cilium.kind}"
-                found.append((cilium, cilium.kind, _short(cilium, profile), reason))
+                found.append((cilium, cilium.kind, _short(cilium, profile, support), reason))
+        elif (
+            profile.enforces and profile.version is not None and profile.version.release < CILIUM_DENY_RELEASE
+        ):
+            sections = _deny_sections(inventory.cilium_policies, profile)
+        if found or sections:
+            yield from self._findings(found, sections, detection)
+
+    def _findings(
+        self,
+        found: list[tuple[KubeObject, str, str, str]],
+        sections: list[tuple[KubeObject, Node, str, str]],
+        detection: CNIDetection,
+    ) -> Iterator[Finding]:
+        source, related = _source(detection)
+        for obj, key, short, reason in sections:
+            yield self.finding(
+                obj,
+                key,
+                f"{obj.kind} {shown(obj.name, _NAME_LIMIT)}: {short}",
+                related=related,
+                detail=f"{obj.kind} {shown(obj.name)}: {source}. {reason}: the API server of that release "
+                "does not know the field, and nothing applies it, so it denies no connection and puts no "
+                "pod in default deny (policy-kinds §10). Upgrade Cilium, or write the deny as the absence "
+                "of an allow, or correct `cni:` if the cluster runs another release.",
+            )
         for obj, kind, short, reason in sorted(found, key=lambda f: (f[0].path, f[0].span)):
             where = obj.node.get("kind")
             yield self.finding(
@@ -92,13 +123,42 @@ class KindNotEnforced(Rule):
             )
 
 
-def _short(obj: KubeObject, profile: EngineProfile) -> str:
+def _before(profile: EngineProfile, release: tuple[int, int]) -> bool:
+    return profile.version is not None and profile.version.release < release
+
+
+def _deny_sections(
+    policies: Sequence[CiliumPolicy], profile: EngineProfile
+) -> list[tuple[KubeObject, Node, str, str]]:
+    """The ``ingressDeny`` / ``egressDeny`` sections of Cilium policies on a release without them."""
+    found: list[tuple[KubeObject, Node, str, str]] = []
+    for cilium in sorted(policies, key=lambda p: (p.path, p.span)):
+        for spec in cilium.specs:
+            for key in ("ingressDeny", "egressDeny"):
+                node = spec.node.key_node(key)
+                if node is None:
+                    continue
+                where = f"specs[{spec.index}]." if spec.index is not None else ""
+                short = f"its {where}{key} decides nothing on {profile.release_title}"
+                reason = (
+                    f"{profile.release_title} has no deny rules: Cilium enforces `{key}` from "
+                    f"{CILIUM_DENY_RELEASE[0]}.{CILIUM_DENY_RELEASE[1]} on"
+                )
+                found.append((cilium, node, short, reason))
+    return found
+
+
+def _short(obj: KubeObject, profile: EngineProfile, support: AdminSupport) -> str:
     """Why, short enough for a headline; the detail gives the whole reason."""
     if not profile.enforces:
         return f"{profile.title} enforces no network policy"
-    support = support_for(profile.name)
     if isinstance(obj, AdminPolicy) and obj.kind == "AdminNetworkPolicy" and support.anp:
         return f"{profile.title} refuses a priority above {support.max_anp_priority}"
+    if isinstance(obj, AdminPolicy) and profile.name == "antrea" and obj.kind in support.reasons:
+        gate = "ClusterNetworkPolicy" if obj.kind == "ClusterNetworkPolicy" else "AdminNetworkPolicy"
+        return f"Antrea's feature gate {gate} is off; enable the gate"
+    if isinstance(obj, AdminPolicy) and obj.kind in support.reasons:
+        return f"{profile.release_title} does not enforce this kind"
     return f"{profile.title} does not enforce this kind"
 
 
@@ -111,15 +171,26 @@ def _source(detection: CNIDetection) -> tuple[str, list[Related]]:
     assert detection.profile is not None
     title = detection.profile.title
     if detection.declared:
-        return f"The configuration declares `cni: {shown(detection.declared)}` ({title})", []
+        declared = f"The configuration declares `cni: {shown(detection.declared)}` ({title})"
+        return declared + _release_source(detection, declared=True), []
     shown_evidence = [e for e in detection.detected if e.cni in detection.profile.name.split("+")]
     if not shown_evidence:
         return f"The repository shows {title} as the cluster's CNI", []
     first = shown_evidence[0]
     return (
-        f"The repository shows {title} as the cluster's CNI: {shown(first.description, _EVIDENCE_LIMIT)}",
+        f"The repository shows {title} as the cluster's CNI: {shown(first.description, _EVIDENCE_LIMIT)}"
+        + _release_source(detection, declared=False),
         [Related(first.path, first.node.span, first.description)],
     )
+
+
+def _release_source(detection: CNIDetection, *, declared: bool) -> str:
+    """Where the version and the switches come from, when the declaration does not say it all."""
+    parts = []
+    if detection.version is not None and not (declared and detection.version_source.startswith("declared")):
+        parts.append(f"version {detection.version}, {shown(detection.version_source, 200)}")
+    parts.extend(f"{what} ({shown(where, 200)})" for what, where in detection.switch_sources)
+    return "; " + "; ".join(parts) if parts else ""
 
 
 RULES = (KindNotEnforced,)

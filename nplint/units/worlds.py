@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from nplint.cluster.cni_version import CNISwitches
 from nplint.config import ClusterConfig, ClusterFacts, Config
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
@@ -72,6 +73,8 @@ class World:
     #: A configured cluster's CNI and facts; None: the run's.
     cni: str | None = None
     facts: ClusterFacts | None = None
+    #: A configured cluster's ``cni-options:``; None: the run's.
+    cni_options: CNISwitches | None = None
 
     @property
     def label(self) -> str:
@@ -86,12 +89,13 @@ class World:
         """The run's configuration with this cluster's facts, when configuration gave it some."""
         from dataclasses import replace
 
-        if self.cni is None and self.facts is None:
+        if self.cni is None and self.facts is None and self.cni_options is None:
             return config
         return replace(
             config,
             cni=self.cni if self.cni is not None else config.cni,
             cluster=self.facts if self.facts is not None else config.cluster,
+            cni_options=self.cni_options if self.cni_options is not None else config.cni_options,
         )
 
 
@@ -157,7 +161,7 @@ def _configured(
                 for candidate in (unit.directory, *files.get(unit, ()))
             )
         )
-        worlds.append(World(cluster.name, CLUSTER, held, cluster.cni, cluster.facts))
+        worlds.append(World(cluster.name, CLUSTER, held, cluster.cni, cluster.facts, cluster.cni_options))
     claimed = {unit for world in worlds for unit in world.units}
     rest = [unit for unit in every if unit not in claimed]
     if rest:
