@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nplint.cluster.cni import ALIASES, PROFILES, CNIProfile, profile_for
-from nplint.cluster.cni_version import CNISwitches, CNIVersion, cni_name
+from nplint.cluster.cni_version import BadCNIVersion, CNISwitches, CNIVersion, cni_name, split_cni
 
 UPSTREAM_NAME = "upstream"
 
@@ -100,7 +100,7 @@ def names_upstream(name: str) -> bool:
 
 
 def engine_profile(name: str | None) -> EngineProfile:
-    """The profile of a CNI name or alias; ``upstream`` for None.
+    """The profile of a CNI name or alias (``calico@3.30`` with its version); ``upstream`` for None.
 
     :raises KeyError: for an unknown name; the message lists near matches.
     """
@@ -111,4 +111,9 @@ def engine_profile(name: str | None) -> EngineProfile:
         near = difflib.get_close_matches(cni_name(name).strip().lower(), profile_names(), n=3)
         hint = f"did you mean {', '.join(near)}?" if near else "known: " + ", ".join(profile_names())
         raise KeyError(f"unknown CNI {name!r}; {hint}")
-    return capability_profile(capabilities)
+    try:
+        version = split_cni(name)[1]
+    except BadCNIVersion as error:
+        raise KeyError(f"CNI {name!r}: {error}") from None
+    profile = capability_profile(capabilities)
+    return replace(profile, version=version) if version is not None else profile

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from nplint.cluster.cni import CNIDetection, detect_cni
 from nplint.cluster.platform import (
     Platform,
     PlatformEvidence,
@@ -36,7 +37,7 @@ from nplint.discovery import SKIP_TEST_FOLDER, SkippedFile
 from nplint.exitcodes import ExitCode
 from nplint.units import Unit, World
 from nplint.units.units import PLAIN
-from nplint.untrusted import shown
+from nplint.untrusted import capped, escape, shown
 
 
 def add_parser(subparsers: Any, session: Session | None = None) -> None:
@@ -73,15 +74,18 @@ def _run(args: argparse.Namespace, session: Session, stdout: TextIO) -> int:
     objects = Counter(units[m.path] for m in manifests if m.path in units)
     every = sorted(set(units.values()))
     platforms = _platforms(tree, config)
+    releases = _releases(tree, config, session)
     # Folders skipped as a whole are part of how nplint sees the tree; skipped files are
     # said by the rules that need them (NP005).
     folders = [s for s in tree.skipped if s.reason == SKIP_TEST_FOLDER]
     if args.format == "json":
         data = _json(every, objects, worlds, platforms)
+        for entry, release in zip(data["worlds"], releases, strict=True):  # type: ignore[call-overload]
+            entry.update(_release_json(release))
         data["skipped"] = [{"path": s.display, "reason": s.reason, "detail": s.detail} for s in folders]
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
-        text = _text(every, objects, worlds, platforms) + _skipped_text(folders)
+        text = _text(every, objects, worlds, platforms, releases) + _skipped_text(folders)
     write_output(text, args.output, stdout)
     return ExitCode.OK
 
@@ -113,6 +117,44 @@ def _platforms(tree: Deployed, config: Config) -> list[Platform]:
                 shown.setdefault(name, []).append(evidence)
         found_platforms.append(platform_of(shown))
     return found_platforms
+
+
+def _releases(tree: Deployed, config: Config, session: Session) -> list[CNIDetection]:
+    """Each world's CNI as the rules see it, for its version and switches and where they come from."""
+    from nplint.lint import world_inventories
+
+    evaluated = world_inventories(
+        tree.files, tree.units, tree.worlds, config, session.plugins, tree.manifests, tree.label_commands
+    )
+    return [detect_cni(w.inventory, w.config) for w in evaluated]
+
+
+def _release_json(detection: CNIDetection) -> dict[str, object]:
+    """The CNI's version and switches with their sources; nothing when neither is known."""
+    if detection.version is None and not detection.switch_sources:
+        return {}
+    found: dict[str, object] = {"cni_release": {"name": detection.cni}}
+    if detection.version is not None:
+        found["cni_release"] = {
+            "name": detection.cni,
+            "version": str(detection.version),
+            "source": capped(escape(detection.version_source)),
+        }
+    if detection.switch_sources:
+        found["cni_switches"] = [
+            {"switch": what, "source": where} for what, where in detection.switch_sources
+        ]
+    return found
+
+
+def _release_lines(detection: CNIDetection) -> list[str]:
+    lines = []
+    if detection.version is not None:
+        title = detection.profile.title if detection.profile is not None else str(detection.cni)
+        lines.append(f"    cni: {title} {detection.version} ({shown(detection.version_source, 300)})")
+    for what, where in detection.switch_sources:
+        lines.append(f"    cni switch: {what} ({shown(where, 300)})")
+    return lines
 
 
 def _json(
@@ -156,7 +198,11 @@ def _skipped_text(folders: Sequence[SkippedFile]) -> str:
 
 
 def _text(
-    units: Sequence[Unit], objects: Counter[Unit], worlds: Sequence[World], platforms: Sequence[Platform]
+    units: Sequence[Unit],
+    objects: Counter[Unit],
+    worlds: Sequence[World],
+    platforms: Sequence[Platform],
+    releases: Sequence[CNIDetection],
 ) -> str:
     width = max((len(shown(u.name)) for u in units), default=0)
     lines = [f"{len(units)} unit{'s' if len(units) != 1 else ''} (what one `kubectl apply` sends):"]
@@ -174,7 +220,7 @@ def _text(
     lines.append(
         f"{len(worlds)} world{'s' if len(worlds) != 1 else ''} (what one cluster holds, judged on its own):"
     )
-    for world, platform in zip(worlds, platforms, strict=True):
+    for world, platform, release in zip(worlds, platforms, releases, strict=True):
         cni = f" (cni: {shown(world.cni)})" if world.cni else ""
         lines.append(
             f"  {shown(world.label)}{cni}: {len(world.units)} unit{'s' if len(world.units) != 1 else ''}"
@@ -182,6 +228,7 @@ def _text(
         if platform.name is not None:
             # The reason quotes repository values already escaped and capped.
             lines.append(f"    platform: {platform.reason}")
+        lines.extend(_release_lines(release))
         for unit in world.units:
             lines.append(f"    {unit.kind:<9}  {shown(unit.name)}")
     return "\n".join(lines) + "\n"

@@ -32,9 +32,11 @@ import ipaddress
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.model.admin import Action as AdminAction
+from nplint.model.admin import AdminPolicy, Tier
 from nplint.model.calico import (
     WELL_KNOWN_TIERS,
     Action,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from nplint.engine.cni_layer import LayerStep
     from nplint.engine.endpoints import AddressRange, PodClass
     from nplint.engine.engine import Engine
+    from nplint.engine.layers import AppliedAdminRule
 
 #: Where Calico puts a Kubernetes NetworkPolicy: tier ``default``, order 1000 (policy-kinds §7.8).
 KNP_TIER = "default"
@@ -81,7 +84,26 @@ class KubernetesEntry:
     policy: NetworkPolicy
 
 
-Entry = AppliedCalicoRule | KubernetesEntry
+@dataclass(frozen=True, slots=True, eq=False)
+class AdminEntry:
+    """A rule of an AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy in the
+    tier Calico builds for its kind (policy-kinds §9.1), resolved by the engine's admin layers."""
+
+    uid: int
+    applied: AppliedAdminRule
+
+
+Entry = AppliedCalicoRule | KubernetesEntry | AdminEntry
+
+#: The tier Calico puts each kind of the Network Policy API in (policy-kinds §9.1): v1alpha1's
+#: ``adminnetworkpolicy`` (order 1000) and ``baselineadminnetworkpolicy`` (order 10,000,000),
+#: v1alpha2's ``kube-admin`` and ``kube-baseline`` at the same orders; each ends in Pass.
+ADMIN_TIERS: dict[tuple[str, Tier], str] = {
+    ("AdminNetworkPolicy", Tier.ADMIN): "adminnetworkpolicy",
+    ("BaselineAdminNetworkPolicy", Tier.BASELINE): "baselineadminnetworkpolicy",
+    ("ClusterNetworkPolicy", Tier.ADMIN): "kube-admin",
+    ("ClusterNetworkPolicy", Tier.BASELINE): "kube-baseline",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +115,7 @@ class TierPlan:
     end: TierAction
     entries: tuple[Entry, ...]
     #: The policies that make the tier take part (they select the endpoint for the direction).
-    governed_by: tuple[CalicoPolicy | NetworkPolicy, ...] = ()
+    governed_by: tuple[CalicoPolicy | NetworkPolicy | AdminPolicy, ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -133,6 +155,13 @@ class CalicoStep:
                 f"{object_title(entry.policy)}, in Calico tier default at order 1000: "
                 f"allows {self.ports.describe()}"
             )
+        if isinstance(entry, AdminEntry):
+            admin, admin_rule = entry.applied.policy, entry.applied.rule
+            return (
+                f"{object_title(admin)}, in Calico tier {shown(self.tier)}, {admin_rule.direction.lower} "
+                f"{admin_rule.label} ({admin.path}:{admin_rule.node.span.line}): {words[self.action]} "
+                f"{self.ports.describe()}"
+            )
         if self.what == "tier-end":
             governing = ", ".join(object_title(p) for p in self.plan.governed_by) if self.plan else ""
             return (
@@ -162,6 +191,10 @@ class CalicoStep:
                 kube.span.column,
                 f"NetworkPolicy {kube.namespace}/{kube.name}",
             )
+        if isinstance(entry, AdminEntry):
+            admin, admin_rule = entry.applied.policy, entry.applied.rule
+            span = admin_rule.node.span
+            return (admin.path, span.line, span.column, f"{admin_rule.label} of {admin.title} {admin.name}")
         if self.plan is not None and self.plan.governed_by:
             first = self.plan.governed_by[0]
             span = first.span
@@ -202,6 +235,19 @@ class CalicoStep:
                 "line": entry.policy.span.line,
                 "tier": KNP_TIER,
             }
+        elif isinstance(entry, AdminEntry):
+            admin = entry.applied.policy
+            found |= {
+                "kind": admin.kind,
+                "namespace": None,
+                "name": admin.name,
+                "path": admin.path,
+                "line": admin.span.line,
+                "tier": self.tier,
+                "direction": entry.applied.rule.direction.lower,
+                "rule": entry.applied.rule.index,
+                "rule_line": entry.applied.rule.node.span.line,
+            }
         elif self.what == "tier-end":
             found["tier"] = self.tier
         return found
@@ -212,9 +258,11 @@ def policy_title(policy: CalicoPolicy) -> str:
     return f"Calico {policy.kind} {where} ({policy.path}:{policy.span.line})"
 
 
-def object_title(policy: CalicoPolicy | NetworkPolicy) -> str:
+def object_title(policy: CalicoPolicy | NetworkPolicy | AdminPolicy) -> str:
     if isinstance(policy, CalicoPolicy):
         return policy_title(policy)
+    if isinstance(policy, AdminPolicy):
+        return f"{policy.title} {shown(policy.name)} ({policy.path}:{policy.span.line})"
     return f"NetworkPolicy {policy.namespace}/{policy.name} ({policy.path}:{policy.span.line})"
 
 
@@ -331,6 +379,7 @@ class CalicoLayers:
                     chosen.setdefault(KNP_TIER, {}).setdefault(direction, {}).setdefault(cls, []).append(
                         (kube_key, kube, [entry])
                     )
+        self._admin_tiers(chosen, governed)
         order = sorted(tiers, key=lambda name: (math.inf if tiers[name][0] is None else tiers[name][0], name))
         for direction in directions:
             for cls in governed[direction]:
@@ -344,6 +393,41 @@ class CalicoLayers:
                     governing = tuple(p for _, p, _ in found)
                     plan.append(TierPlan(name, tiers[name][0], tiers[name][1], in_order, governing))
                 self.plans[direction][cls] = tuple(plan)
+
+    def _admin_tiers(
+        self,
+        chosen: dict[str, dict[Direction, dict[int, list[tuple[tuple[float, str, str], Any, list[Entry]]]]]],
+        governed: dict[Direction, set[int]],
+    ) -> None:
+        """The Network Policy API's kinds the CNI enforces at its version (the engine's admin layers
+        hold only those), each in the tier Calico builds for it, where a Calico policy governs the
+        side: elsewhere the admin layers give the same answer (their tiers end in Pass, §9.1)."""
+        layers = self.engine.layers
+        if layers is None:
+            return
+        entries: dict[int, AdminEntry] = {}
+        for tier in (Tier.ADMIN, Tier.BASELINE):
+            for position, policy in enumerate(layers.enforced[tier]):
+                name = ADMIN_TIERS.get((policy.kind, policy.tier))
+                if name is None:
+                    continue
+                subjects = layers.subjects(policy)
+                for direction, classes in governed.items():
+                    applied = layers.by_policy.get(id(policy), {}).get(direction, ())
+                    if not applied:
+                        continue
+                    group: list[Entry] = []
+                    for rule in applied:
+                        entry = entries.get(rule.uid)
+                        if entry is None:
+                            entry = entries[rule.uid] = AdminEntry(self._next_uid(), rule)
+                        group.append(entry)
+                    # The admin layers' precedence (priority, then kind and name) is Calico's order.
+                    key = (float(position), "", "")
+                    for cls in sorted(classes & subjects):
+                        chosen.setdefault(name, {}).setdefault(direction, {}).setdefault(cls, []).append(
+                            (key, policy, group)
+                        )
 
     def _apply(self, policy: CalicoPolicy, rule: CalicoRule) -> AppliedCalicoRule:
         peer = rule.peer
@@ -404,7 +488,8 @@ class CalicoLayers:
 
     def has_named_port(self, direction: Direction, cls: int) -> bool:
         return any(
-            isinstance(e, AppliedCalicoRule) and e.has_named_port
+            (isinstance(e, AppliedCalicoRule) and e.has_named_port)
+            or (isinstance(e, AdminEntry) and e.applied.has_named_port)
             for plan in self.plans[direction][cls]
             for e in plan.entries
         )
@@ -568,6 +653,23 @@ def evaluate(
                     open_ports = open_ports - taken
                     if steps is not None:
                         steps.append(CalicoStep("kubernetes", "Allow", taken, plan.name, entry))
+                continue
+            if isinstance(entry, AdminEntry):
+                admin_layers = layers.engine.layers
+                assert admin_layers is not None
+                if admin_layers.matches(entry.applied, peer) is None:
+                    continue
+                taken = admin_layers.rule_ports(entry.applied, destination) & open_ports
+                admin_action = entry.applied.rule.action
+                if not taken or admin_action is None:
+                    continue
+                if steps is not None:
+                    steps.append(CalicoStep("rule", admin_action.value, taken, plan.name, entry))
+                if admin_action is AdminAction.ALLOW:
+                    allowed = allowed | taken
+                elif admin_action is AdminAction.PASS:
+                    passed = passed | taken
+                open_ports = open_ports - taken
                 continue
             if not layers.matches(entry, peer):
                 continue

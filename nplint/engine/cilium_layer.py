@@ -24,9 +24,13 @@ Not modelled (they match nothing here): ``toFQDNs`` (the addresses DNS answers a
 known), ``toServices``, ``toGroups``, ``fromNodes``/``toNodes`` (node labels are not in the
 inventory), CIDR group references, the entities ``kube-apiserver``, ``ingress``,
 ``health``, ``init``, ``unmanaged`` and ``none``; ``fromRequires``/``toRequires`` (removed
-in 1.19) are not applied. Host policies (``nodeSelector``) select no pod. The agent's
-``policy-enforcement-mode`` is taken as ``default``, and the local host's exemption for
-ingress (allow-localhost) is not applied, since the node of a pod is unknown.
+in 1.19) are not applied. Host policies (``nodeSelector``) select no pod. The local host's
+exemption for ingress (allow-localhost) is not applied, since the node of a pod is unknown.
+
+The world's release and switches change two things: before Cilium 1.9 deny sections do not
+exist and apply nothing (policy-kinds §10), and ``policy-enforcement-mode: always`` puts every
+pod in default deny both ways with no policy at all (§8.9, K40); ``never`` enforces nothing,
+which the profile says (it does not enforce), so no layer is built.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
     from nplint.engine.cni_layer import LayerStep
     from nplint.engine.endpoints import AddressRange, PodClass
     from nplint.engine.engine import Engine
+
+#: The first Cilium release with ``ingressDeny`` / ``egressDeny`` (policy-kinds §10).
+DENY_RELEASE = (1, 9)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -171,6 +178,13 @@ class CiliumLayers:
             d: [() for _ in range(count)] for d in Direction
         }
         self._peers: dict[int, frozenset[int]] = {}
+        profile = engine.profile
+        version = profile.version
+        #: Deny sections exist from Cilium 1.9 on (policy-kinds §10); before, the field is unknown
+        #: to the release and applies nothing. An unknown version has them.
+        self.deny_rules = version is None or version.release >= DENY_RELEASE
+        #: ``policy-enforcement-mode: always``: every pod in default deny both ways (§8.9, K40).
+        self.always = profile.switches.cilium_mode == "always"
         self._build()
 
     def _build(self) -> None:
@@ -189,8 +203,14 @@ class CiliumLayers:
                     if not c.host_network and spec.selects(self.labels[c.index])
                 ]
                 for direction in directions:
-                    deny_by_default = spec.default_deny(direction)
-                    if not (spec.has_section(direction) or deny_by_default):
+                    if self.deny_rules:
+                        has_section = spec.has_section(direction)
+                        deny_by_default = spec.default_deny(direction)
+                    else:
+                        has_section = bool(spec.allows(direction))
+                        written = spec.written_default_deny.get(direction)
+                        deny_by_default = written if written is not None else has_section
+                    if not (has_section or deny_by_default):
                         continue
                     uid += 1
                     selecting = SelectingSpec(uid, policy, spec, deny_by_default)
@@ -201,7 +221,12 @@ class CiliumLayers:
                 self.selecting[direction][cls] = tuple(specs)
 
     def governs(self, direction: Direction, cls: int) -> bool:
+        if self.always and not self.engine.classes[cls].host_network:
+            return direction is Direction.INGRESS or self.engine.profile.egress
         return bool(self.selecting[direction][cls])
+
+    def _denies(self, spec: CiliumSpec, direction: Direction) -> tuple[CiliumRule, ...]:
+        return spec.denies(direction) if self.deny_rules else ()
 
     def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
         return tuple(s.uid for s in self.selecting[direction][cls])
@@ -210,7 +235,7 @@ class CiliumLayers:
         return any(
             isinstance(port.port, str)
             for s in self.selecting[direction][cls]
-            for rule in (*s.spec.allows(direction), *s.spec.denies(direction))
+            for rule in (*s.spec.allows(direction), *self._denies(s.spec, direction))
             for port_rule in rule.to_ports or ()
             for port in port_rule.ports
         )
@@ -318,7 +343,7 @@ class CiliumLayers:
         selecting = self.selecting[direction][subject]
         open_ports = asked
         for spec in selecting:
-            for rule in spec.spec.denies(direction):
+            for rule in self._denies(spec.spec, direction):
                 if not open_ports:
                     break
                 if not self.matches(rule, peer):
@@ -355,6 +380,8 @@ class CiliumLayers:
             return allowed
         causes = [spec_title(s) for s in selecting if s.default_deny]
         causes.extend(f"NetworkPolicy {k.namespace}/{k.name} ({k.path}:{k.span.line})" for k in isolating)
+        if self.always:
+            causes.append("Cilium's policy-enforcement-mode `always`")
         if causes:
             if steps is not None:
                 first = next((s for s in selecting if s.default_deny), None)

@@ -65,6 +65,7 @@ def unenforced_notes(engine: Engine, classes: set[int], several: bool) -> list[s
     from nplint.engine.calico_layer import class_endpoint
     from nplint.engine.calico_layer import policy_title as calico_title
     from nplint.engine.cilium_layer import policy_title as cilium_title
+    from nplint.engine.layers import RUNS_CALICO
     from nplint.model.cilium import identity_labels
 
     profile, inventory = engine.profile, engine.inventory
@@ -73,7 +74,7 @@ def unenforced_notes(engine: Engine, classes: set[int], several: bool) -> list[s
     pods = [engine.classes[i] for i in sorted(classes) if not engine.classes[i].host_network]
     end = "an end" if several else "it"
     notes = []
-    if profile.name != "calico" and inventory.calico_policies:
+    if profile.name not in RUNS_CALICO and inventory.calico_policies:
         endpoints = [class_endpoint(cls) for cls in pods]
         for policy in sorted(inventory.calico_policies, key=lambda p: (p.path, p.span)):
             if any(policy.selects(e) for e in endpoints):

@@ -35,7 +35,7 @@ from nplint.engine.cilium_layer import CiliumLayers
 from nplint.engine.cni_layer import CNILayer
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
-from nplint.engine.layers import AdminLayers, layered_ports
+from nplint.engine.layers import RUNS_CALICO, AdminLayers, layered_ports
 from nplint.engine.matching import ip_block_covers
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
@@ -114,9 +114,13 @@ class Engine:
         profile, inventory = self.profile, self.inventory
         if not profile.enforces:
             return None
-        if profile.name == "calico" and inventory.calico_policies:
+        # Canal is Calico's policy engine on Flannel's network: the same tiers decide.
+        if profile.name in RUNS_CALICO and inventory.calico_policies:
             return CalicoLayers(self)
-        if profile.name == "cilium" and inventory.cilium_policies:
+        # Cilium's `always` enforcement mode isolates every pod with no policy at all (§8.9).
+        if profile.name == "cilium" and (
+            inventory.cilium_policies or profile.switches.cilium_mode == "always"
+        ):
             return CiliumLayers(self)
         return None
 

@@ -121,7 +121,9 @@ def kind_default_denies(
 def _not_enforced(cni: str, kinds: str, profile_name: str, profile_title: str, enforces: bool) -> str | None:
     if not enforces:
         return f"{profile_title} enforces no network policy"
-    return None if profile_name == cni else f"{profile_title} does not enforce {kinds}"
+    # Canal runs Calico's policy engine (policy-kinds §10).
+    runs = profile_name == cni or (cni == "calico" and profile_name == "canal")
+    return None if runs else f"{profile_title} does not enforce {kinds}"
 
 
 # -- Calico --------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class _MissingDefaultDeny(Rule):
                 workloads_by_ns[workload.namespace].append(workload)
         covered = {p.namespace for p in inventory.policies if isolates_whole_namespace(p, self.direction)}
         profile = ctx.cluster.profile
+        if profile.enforces and profile.name == "cilium" and profile.switches.cilium_mode == "always":
+            return  # Cilium's `always` mode puts every pod in default deny both ways (policy-kinds §8.9, K40)
         for namespace in sorted(workloads_by_ns):
             if namespace in covered:
                 continue
