@@ -10,6 +10,7 @@ detection runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -20,13 +21,23 @@ _EXAMPLES = {"calico": "3.30", "canal": "3.30", "cilium": "1.17", "antrea": "2.7
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True, slots=True)
 class CNIVersion:
-    """A release of a CNI, comparable; ``patch`` is None when only MAJOR.MINOR is known."""
+    """A release of a CNI, comparable; ``patch`` is None when only MAJOR.MINOR is known, and
+    then sorts before every patch of that release (``3.30`` < ``3.30.0``)."""
 
     major: int
     minor: int
     patch: int | None = None
+
+    def _key(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, -1 if self.patch is None else self.patch)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, CNIVersion):
+            return NotImplemented
+        return self._key() < other._key()
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch is not None else "")

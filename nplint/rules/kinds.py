@@ -158,7 +158,9 @@ def _short(obj: KubeObject, profile: EngineProfile, support: AdminSupport) -> st
         gate = "ClusterNetworkPolicy" if obj.kind == "ClusterNetworkPolicy" else "AdminNetworkPolicy"
         return f"Antrea's feature gate {gate} is off; enable the gate"
     if isinstance(obj, AdminPolicy) and obj.kind in support.reasons:
-        return f"{profile.release_title} does not enforce this kind"
+        # Canal's release is Calico's: the policy engine it runs decides (policy-kinds §10).
+        title = f"Calico {profile.version}" if profile.name in _RUNS_CALICO else profile.release_title
+        return f"{title} does not enforce this kind"
     return f"{profile.title} does not enforce this kind"
 
 
