@@ -39,7 +39,7 @@ def test_a_declared_cni_splits_into_name_and_version(text: str, expected: tuple[
     "text", ["calico@", "calico@latest", "calico@3", "calico@3.30.1-rc1", "@3.30", "c@3.x"]
 )
 def test_a_version_that_is_no_release_is_refused(text: str) -> None:
-    with pytest.raises(BadCNIVersion, match="MAJOR.MINOR or MAJOR.MINOR.PATCH"):
+    with pytest.raises(BadCNIVersion, match=r"MAJOR\.MINOR or MAJOR\.MINOR\.PATCH"):
         split_cni(text)
 
 
@@ -240,7 +240,8 @@ def test_worlds_shows_each_clusters_declared_version(tmp_path: Path, monkeypatch
             "spec: {podSelector: {}}\n"
         )
     (tmp_path / ".nplint.yaml").write_text(
-        "clusters:\n  east: {paths: ['east/*'], cni: cilium@1.8}\n  west: {paths: ['west/*'], cni: calico@3.32}\n"
+        "clusters:\n  east: {paths: ['east/*'], cni: cilium@1.8}\n"
+        "  west: {paths: ['west/*'], cni: calico@3.32}\n"
     )
     monkeypatch.chdir(tmp_path)
     code, out = run_cli(["worlds", "."])
