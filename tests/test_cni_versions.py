@@ -472,3 +472,31 @@ def test_np604_detail_says_where_the_version_comes_from(tmp_path: Path) -> None:
         "Calico 3.32.0 does not enforce AdminNetworkPolicy: Calico does only from 3.29 to 3.31"
         in finding.detail
     )
+
+
+CALICO_DENY = """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: default-deny}
+spec:
+  selector: all()
+  types: [Ingress]
+"""
+
+
+@pytest.mark.parametrize("cni", ["calico", "canal", "canal@3.30", "rke2"])
+def test_canal_runs_the_calico_layer(cni: str) -> None:
+    found, reasons = allowed(cni, CALICO_DENY)
+    assert not found
+    assert reasons[1].startswith("ingress of shop/web[Pod]: no rule of Calico tier default matches TCP 8080")
+
+
+def test_a_calico_policy_decides_nothing_on_flannel() -> None:
+    assert allowed("flannel", CALICO_DENY)[0]
+
+
+def test_a_calico_default_deny_covers_the_namespaces_on_canal(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(PODS + "---\n" + CALICO_DENY)
+    for cni, expected in (("canal", []), ("flannel", ["NP101", "NP101"])):
+        result = lint_paths(["app.yaml"], root=tmp_path, select=["NP101"], extra={"cni": cni})
+        assert [f.rule_id for f in result.findings] == expected, cni
