@@ -368,3 +368,20 @@ def test_each_cluster_has_its_own_switches(tmp_path: Path) -> None:
     assert [(f.path, f.span.line) for f in result.findings] == [("east/app.yaml", 28)]
     built = build_config(data, source=None, root=tmp_path)
     assert built.clusters[0].cni_options == CNISwitches((("AdminNetworkPolicy", False),))
+
+
+def test_never_from_the_configuration_is_named_in_np601(tmp_path: Path) -> None:
+    (tmp_path / "np.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: a}\n"
+        "spec: {podSelector: {}}\n"
+    )
+    extra = {"cni": "cilium", "cni-options": {"cilium": {"policy-enforcement-mode": "never"}}}
+    result = lint_paths(["np.yaml"], root=tmp_path, select=["NP601"], extra=extra)
+    assert [(f.rule_id, f.span.line, f.message) for f in result.findings] == [
+        (
+            "NP601",
+            3,
+            "NetworkPolicy is not enforced: the configuration declares `cni: cilium`, and Cilium with "
+            "`policy-enforcement-mode: never` enforces none",
+        )
+    ]

@@ -308,9 +308,11 @@ def _with_release(detection: CNIDetection, declared: str | None, options: CNISwi
         # configuration's mode wins over an `enable-policy: never` the repository shows.
         on = switches.cilium_mode != "never"
         blame = detection.blame if not on else ()
-        detection = replace(
-            detection, enforces=on, profile=replace(detection.profile, enforces=on), blame=blame
-        )
+        profile = replace(detection.profile, enforces=on)
+        if not on and not blame:
+            # Only the configuration says so: messages name the mode with the CNI.
+            profile = replace(profile, title=f"{profile.title} with `policy-enforcement-mode: never`")
+        detection = replace(detection, enforces=on, profile=profile, blame=blame)
     return detection
 
 
