@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from nplint.cluster.cni import CNIDetection
-from nplint.cluster.profiles import EngineProfile
+from nplint.cluster.profiles import EngineProfile, engine_profile
 from nplint.engine.layers import AdminSupport, admin_support, not_enforced_reason
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import Node
@@ -64,6 +64,9 @@ class KindNotEnforced(Rule):
         unknowable = (
             _UNKNOWABLE.get(profile.name, frozenset()) | support.unknown if profile.enforces else frozenset()
         )
+        # Several CNIs detected for one world (two clusters' files in one folder, or a CNI
+        # replacing another): a kind counts as not enforced only when none of them enforces it.
+        others = _other_members(profile, detection)
         for admin in inventory.admin_policies:
             if admin.kind in unknowable:
                 continue
@@ -72,15 +75,17 @@ class KindNotEnforced(Rule):
                 if profile.enforces
                 else _enforces_none(profile)
             )
-            if reason is not None:
+            if reason is not None and all(_refuses(admin, member) for member in others):
                 found.append((admin, admin.kind, _short(admin, profile, support), reason))
-        if profile.name not in _RUNS_CALICO:
+        if not _runs(profile, others, _RUNS_CALICO):
             for calico in inventory.calico_policies:
-                reason = _enforces_none(profile) or f"{profile.title} does not enforce Calico policies"
+                does_not = f"{profile.title} {_do(profile)} not enforce"
+                reason = _enforces_none(profile) or f"{does_not} Calico policies"
                 found.append((calico, f"Calico {calico.kind}", _short(calico, profile, support), reason))
-        if profile.name not in _RUNS_CILIUM:
+        if not _runs(profile, others, _RUNS_CILIUM):
             for cilium in inventory.cilium_policies:
-                reason = _enforces_none(profile) or f"{profile.title} does not enforce {cilium.kind}"
+                does_not = f"{profile.title} {_do(profile)} not enforce"
+                reason = _enforces_none(profile) or f"{does_not} {cilium.kind}"
                 found.append((cilium, cilium.kind, _short(cilium, profile, support), reason))
         elif (
             profile.enforces and profile.version is not None and profile.version.release < CILIUM_DENY_RELEASE
@@ -123,6 +128,47 @@ class KindNotEnforced(Rule):
             )
 
 
+def _other_members(profile: EngineProfile, detection: CNIDetection) -> list[EngineProfile]:
+    """The profiles of each CNI a merged profile (``kindnet+cilium``) stands for; none for one CNI.
+
+    Where some of them are shown explicitly (an operator's Installation, an agent's settings),
+    only those count: a CNI shown by nothing but policies written for it (a CiliumNetworkPolicy
+    is evidence of Cilium, and weaker) does not make those same policies enforced.
+    """
+    names = profile.name.split("+")
+    if len(names) < 2:
+        return []
+    explicit = {e.cni for e in detection.detected if e.explicit}
+    if explicit & set(names):
+        names = [name for name in names if name in explicit]
+    members = []
+    for name in names:
+        try:
+            members.append(engine_profile(name))
+        except KeyError:
+            continue
+    return members
+
+
+def _do(profile: EngineProfile) -> str:
+    """The verb for the profile's title: a merged profile's title names several CNIs."""
+    return "do" if "+" in profile.name else "does"
+
+
+def _runs(profile: EngineProfile, others: list[EngineProfile], engines: frozenset[str]) -> bool:
+    return profile.name in engines or any(member.name in engines for member in others)
+
+
+def _refuses(admin: AdminPolicy, member: EngineProfile) -> bool:
+    """Whether one CNI of several surely does not enforce ``admin`` (unknown counts as enforcing)."""
+    if not member.enforces:
+        return True
+    support = admin_support(member)
+    if admin.kind in _UNKNOWABLE.get(member.name, frozenset()) | support.unknown:
+        return False
+    return not_enforced_reason(admin, member.name, member.title, support) is not None
+
+
 def _before(profile: EngineProfile, release: tuple[int, int]) -> bool:
     return profile.version is not None and profile.version.release < release
 
@@ -161,7 +207,7 @@ def _short(obj: KubeObject, profile: EngineProfile, support: AdminSupport) -> st
         # Canal's release is Calico's: the policy engine it runs decides (policy-kinds §10).
         title = f"Calico {profile.version}" if profile.name in _RUNS_CALICO else profile.release_title
         return f"{title} does not enforce this kind"
-    return f"{profile.title} does not enforce this kind"
+    return f"{profile.title} {_do(profile)} not enforce this kind"
 
 
 def _enforces_none(profile: EngineProfile) -> str | None:
