@@ -385,3 +385,29 @@ def test_never_from_the_configuration_is_named_in_np601(tmp_path: Path) -> None:
             "`policy-enforcement-mode: never` enforces none",
         )
     ]
+
+
+def test_never_from_the_configuration_on_a_detected_cilium_is_reported_by_np601(tmp_path: Path) -> None:
+    # Cilium shown by its agent's image, switched off by the configuration alone.
+    (tmp_path / "cilium.yaml").write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: cilium, namespace: kube-system}\n"
+        "spec:\n  selector: {matchLabels: {k8s-app: cilium}}\n  template:\n"
+        "    metadata: {labels: {k8s-app: cilium}}\n"
+        "    spec: {containers: [{name: cilium-agent, image: 'quay.io/cilium/cilium:v1.17.1'}]}\n"
+    )
+    (tmp_path / "np.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: a}\n"
+        "spec: {podSelector: {}}\n"
+    )
+    extra = {"cni-options": {"cilium": {"policy-enforcement-mode": "never"}}}
+    result = lint_paths(["."], root=tmp_path, select=["NP601"], extra=extra)
+    assert [(f.rule_id, f.path, f.span.line, f.message) for f in result.findings] == [
+        (
+            "NP601",
+            "np.yaml",
+            3,
+            "NetworkPolicy is not enforced: Cilium with `policy-enforcement-mode: never` (the "
+            "configuration's `cni-options`) enforces none",
+        )
+    ]
+    assert not lint_paths(["."], root=tmp_path, select=["NP601"]).findings

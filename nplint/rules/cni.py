@@ -87,6 +87,11 @@ class CNICannotEnforce(Rule):
         if detection.declared and not detection.blame:
             yield self._declared(detection, first, no_effect)
             return
+        if not detection.blame and detection.profile is not None:
+            # A CNI the repository shows, switched off by the configuration's `cni-options`
+            # (Cilium's `policy-enforcement-mode: never`): nothing in the repository to point at.
+            yield self._switched_off(detection.profile, first, no_effect)
+            return
         reported: set[str | None] = set()
         for evidence in detection.blame:
             if evidence.cni in reported:
@@ -109,6 +114,19 @@ class CNICannotEnforce(Rule):
                 related=[related],
                 detail=detail,
             )
+
+    def _switched_off(self, profile: CNIProfile, first: NetworkPolicy, no_effect: str) -> Finding:
+        remedy = REMEDIES.get(profile.name, _DEFAULT_REMEDY)
+        shown_cni = PROFILES[profile.name].title if profile.name in PROFILES else profile.name
+        return self.finding(
+            first,
+            None,
+            f"NetworkPolicy is not enforced: {profile.title} (the configuration's `cni-options`) "
+            "enforces none",
+            detail=f"The repository shows {shown_cni}, and the configuration's `cni-options` switch its "
+            f"enforcement off, so {no_effect}. To fix it, {remedy}, or correct `cni-options` if the "
+            "cluster enforces policy.",
+        )
 
     def _declared(self, detection: CNIDetection, first: NetworkPolicy, no_effect: str) -> Finding:
         profile = detection.profile
