@@ -32,6 +32,7 @@ from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
 from nplint.engine.calico_layer import CalicoLayers
 from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.cilium_layer import needs_layer as cilium_needs_layer
 from nplint.engine.cni_layer import CNILayer
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
@@ -116,7 +117,7 @@ class Engine:
             return None
         if profile.name == "calico" and inventory.calico_policies:
             return CalicoLayers(self)
-        if profile.name == "cilium" and inventory.cilium_policies:
+        if profile.name == "cilium" and cilium_needs_layer(inventory):
             return CiliumLayers(self)
         return None
 
