@@ -380,12 +380,8 @@ def _build_workload(kind: str, node: MapNode, namespace: str, common: _Common) -
         host = spec.get("hostNetwork")
         host_network = isinstance(host, ScalarNode) and host.value is True
         ports = list(_container_ports(spec))
-        node_name = _scalar_text(spec.get("nodeName")) or None
-        service_account = (
-            _scalar_text(spec.get("serviceAccountName"))
-            or _scalar_text(spec.get("serviceAccount"))
-            or "default"
-        )
+        node_name = spec.get_str("nodeName") or None
+        service_account = spec.get_str("serviceAccountName") or spec.get_str("serviceAccount") or "default"
     pod_ips: tuple[str, ...] = ()
     if kind == "Pod":
         pod_ips = _pod_ips(node.get_map("status"))
