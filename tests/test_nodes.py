@@ -5,6 +5,7 @@ policies select Nodes, and probes name a node as ``node:NAME``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,22 @@ def test_reach_answers_a_point_query_from_a_node(tmp_path: Path) -> None:
     )
     assert code == 0
     assert output.splitlines()[0] == "node:worker-1 -> shop/web[Pod] on TCP 80: allowed"
+
+
+def test_the_matrix_formats_count_and_group_the_nodes(tmp_path: Path) -> None:
+    (tmp_path / "all.yaml").write_text("---\n".join((NODES, PODS, NP_DENY)), encoding="utf-8")
+    code, text = run_cli(["reach", str(tmp_path)])
+    assert code == 0
+    assert text.splitlines()[-1].endswith(" allowed flows among 3 workloads and 2 nodes (profile: upstream).")
+    code, output = run_cli(["reach", str(tmp_path), "--format", "json"])
+    nodes = [e for e in json.loads(output)["endpoints"] if e["type"] == "node"]
+    assert nodes == [
+        {"id": "node:worker-1", "type": "node", "kind": "Node", "namespace": "", "name": "worker-1"},
+        {"id": "node:worker-2", "type": "node", "kind": "Node", "namespace": "", "name": "worker-2"},
+    ]
+    code, mermaid = run_cli(["reach", str(tmp_path), "--format", "mermaid"])
+    assert mermaid.splitlines()[1:4] == [
+        '  subgraph ns0["cluster nodes"]',
+        '    n2["worker-1 (Node)"]',
+        '    n3["worker-2 (Node)"]',
+    ]
