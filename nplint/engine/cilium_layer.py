@@ -49,15 +49,13 @@ from nplint.model.objects import PROTOCOLS, Direction, IPNetwork, NetworkPolicy
 from nplint.untrusted import shown
 
 if TYPE_CHECKING:
+    from nplint.engine.cni_layer import LayerStep
+    from nplint.engine.endpoints import AddressRange, PodClass
+    from nplint.engine.engine import Engine
     from nplint.model.inventory import Inventory
 
 #: The entities whose members depend on the node the side's pod runs on (§8.5).
 NODE_ENTITIES = frozenset(("host", "remote-node"))
-
-if TYPE_CHECKING:
-    from nplint.engine.cni_layer import LayerStep
-    from nplint.engine.endpoints import AddressRange, PodClass
-    from nplint.engine.engine import Engine
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -363,7 +361,9 @@ class CiliumLayers:
     def _node_entity(self, rule: CiliumRule, peer: int, subject: int | None) -> bool:
         """``host`` / ``remote-node`` (§8.5): the subject's own node, or every other one. With a node
         unknown on either end, both stand for any node or host-network pod (the notes say so)."""
-        entities = NODE_ENTITIES.intersection(rule.entities or ())
+        if not rule.entities:
+            return False
+        entities = NODE_ENTITIES.intersection(rule.entities)
         if not entities or rule.matches_nothing:
             return False
         classes = self.engine.classes
