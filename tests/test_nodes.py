@@ -395,3 +395,21 @@ def test_the_matrix_formats_count_and_group_the_nodes(tmp_path: Path) -> None:
         '    n2["worker-1 (Node)"]',
         '    n3["worker-2 (Node)"]',
     ]
+
+
+def test_a_hostile_node_name_reaches_no_output_raw(tmp_path: Path) -> None:
+    hostile = '"evil\\e[31m\\n::warning::x"'
+    (tmp_path / "all.yaml").write_text(
+        f"apiVersion: v1\nkind: Node\nmetadata: {{name: {hostile}}}\n"
+        "status: {addresses: [{type: InternalIP, address: 10.0.0.1}]}\n---\n"
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: a}}\n"
+        f"spec: {{nodeName: {hostile}, hostNetwork: true, containers: [{{name: c, image: c}}]}}\n",
+        encoding="utf-8",
+    )
+    for fmt in ("text", "json", "mermaid", "dot", "markdown"):
+        code, output = run_cli(["reach", str(tmp_path), "--format", fmt])
+        assert code == 0
+        assert "\x1b" not in output
+        assert not any(line.startswith("::") for line in output.splitlines())
+    code, output = run_cli(["reach", str(tmp_path), "--from", "10.0.0.1", "--to", "a/p"])
+    assert output.splitlines()[0] == "node:evil\\x1b[31m\\n::warning::x -> a/p[Pod]: allowed All Connections"
