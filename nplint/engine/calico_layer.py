@@ -19,8 +19,15 @@ A policy whose Tier is neither in the repository nor one Calico defines itself d
 nothing (Calico refuses to create a policy in a tier that does not exist) and is listed in
 :attr:`CalicoLayers.ignored`.
 
-Not modelled: service accounts other than ``default`` (pods carry no account here), host
-endpoints (host-network pods are neither selected nor matched by a selector; ``nets`` still
+Service accounts (policy-kinds §7.4): a pod's account is its ``spec.serviceAccountName``
+(``default`` when absent), seen as ``projectcalico.org/serviceaccount``; ``serviceAccountSelector``
+and ``serviceAccounts.selector`` see the ServiceAccount object's labels plus
+``projectcalico.org/name``. Where the world does not hold the ServiceAccount object its labels
+are unknown: the selectors see its name alone (as if it carried no labels), and the verdict's
+notes say so (not for ``default``, which Kubernetes makes in every namespace without labels).
+In a namespaced policy ``serviceAccounts`` see the policy's namespace only.
+
+Not modelled: host endpoints (host-network pods are neither selected nor matched by a selector; ``nets`` still
 match their addresses), ``services`` peers (they match nothing), the ``http`` part of a rule
 (its L3/L4 part decides, policy-kinds §12.5), source ports (a connection is named by its
 destination port), and the ANP/BANP/ClusterNetworkPolicy tiers Calico builds itself.
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -272,7 +279,8 @@ def order_text(order: float | None) -> str:
     return f"order {int(order) if order == int(order) else order}"
 
 
-def class_endpoint(cls: PodClass) -> CalicoEndpoint:
+def class_endpoint(cls: PodClass, account_labels: Mapping[str, str] | None = None) -> CalicoEndpoint:
+    """The pod class as Calico's selectors see it; ``account_labels`` are its ServiceAccount's."""
     ips = []
     for text in cls.ips:
         try:
@@ -283,10 +291,13 @@ def class_endpoint(cls: PodClass) -> CalicoEndpoint:
     for port in cls.ports:
         if port.name:
             named.setdefault(port.name, []).append((port.protocol, port.port))
+    account = cls.service_account or "default"
     return CalicoEndpoint(
-        labels=endpoint_labels(cls.labels, cls.namespace),
+        labels=endpoint_labels(cls.labels, cls.namespace, account),
         namespace=cls.namespace,
         namespace_labels=cls.namespace_labels,
+        service_account=account,
+        service_account_labels=dict(account_labels or {}),
         ips=tuple(ips),
         named_ports={k: tuple(v) for k, v in named.items()},
     )
@@ -300,7 +311,11 @@ class CalicoLayers:
         self.ignored: list[IgnoredCalicoPolicy] = []
         self.applied: list[AppliedCalicoRule] = []
         self._uid = 0
-        self.endpoints = [class_endpoint(c) for c in engine.classes]
+        inventory = engine.inventory
+        self.endpoints = [
+            class_endpoint(c, inventory.service_account_labels(c.namespace, c.service_account))
+            for c in engine.classes
+        ]
         count = len(engine.classes)
         #: direction → class → the tiers taking part, in order; () when no Calico policy governs it.
         self.plans: dict[Direction, list[tuple[TierPlan, ...]]] = {
@@ -595,7 +610,42 @@ class CalicoLayers:
                     f"{policy_title(skipped.policy)} selects {'an end' if several else 'it'} "
                     f"but decides nothing: {skipped.reason}"
                 )
+        found.extend(self._unknown_account_notes(classes))
         return found
+
+    def _unknown_account_notes(self, classes: set[int]) -> list[str]:
+        """Ends whose ServiceAccount object the world lacks, where a service-account selector is used."""
+        if not self._uses_account_selectors():
+            return []
+        engine = self.engine
+        inventory = engine.inventory
+        missing: dict[tuple[str, str], None] = {}
+        for index in sorted(classes):
+            cls = engine.classes[index]
+            # Kubernetes makes account `default` in every namespace, without labels: it is known.
+            if cls.host_network or cls.service_account == "default":
+                continue
+            if inventory.service_account_labels(cls.namespace, cls.service_account) is None:
+                missing.setdefault((cls.namespace, cls.service_account), None)
+        return [
+            f"ServiceAccount {shown(namespace)}/{shown(name)} is not in the repository: Calico's "
+            "service-account selectors saw its name alone (projectcalico.org/name), as if it carried "
+            "no labels"
+            for namespace, name in sorted(missing)
+        ]
+
+    def _uses_account_selectors(self) -> bool:
+        ignored = {id(i.policy) for i in self.ignored}
+        return any(
+            policy.service_account_selector is not None
+            or any(
+                entity.service_account_selector is not None
+                for rule in (*policy.ingress, *policy.egress)
+                for entity in (rule.source, rule.destination)
+            )
+            for policy in self.engine.inventory.calico_policies
+            if id(policy) not in ignored
+        )
 
     def evaluate(
         self,

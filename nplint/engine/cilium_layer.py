@@ -14,18 +14,27 @@ into its own rules, ``derived-from=NetworkPolicy``):
   direction, §8.2) or a NetworkPolicy isolates the pod — and allowed otherwise.
 
 Peers: ``fromEndpoints``/``toEndpoints`` over identity labels (§8.3, with the namespace Cilium
-adds, §8.4); CIDR rules match outside addresses only, never a pod or node (§8.6); entities
-``all`` (everything), ``cluster`` (every pod, host-network ones included), ``world`` (every
-outside address; ``world-ipv4``/``world-ipv6`` by family), ``host`` and ``remote-node``
-(host-network pods: the inventory does not say which node a pod runs on, so both stand for
-any node). A rule with only ``toPorts`` takes any peer; an empty rule matches nothing.
+adds, §8.4, and the pod's service account); CIDR rules match outside addresses only, never a
+pod or node (§8.6); entities ``all`` (everything), ``cluster`` (every pod, host-network ones
+and nodes included), ``world`` (every outside address; ``world-ipv4``/``world-ipv6`` by
+family), ``host`` and ``remote-node`` (§8.5): ``host`` is the node the pod of the side runs on
+and the host-network pods on it, ``remote-node`` every other node and its host-network pods.
+Nodes are the ``kind: Node`` objects of the world; a pod's node is its ``spec.nodeName``. When
+the side's pod or the peer carries no node name, which node is which is unknown, and both
+entities stand for every node and host-network pod, as the verdict's notes say.
+
+Traffic from the local host (the pod's own node, and the host-network pods on it) to a pod
+is allowed whatever the rules say (allow-localhost, §8.9, §9.2), when both nodes are known.
+
+Host policies (a CiliumClusterwideNetworkPolicy with ``nodeSelector``) select the Nodes of
+the world whose labels match, and the host-network pods on them; Cilium enforces them only
+with its host firewall on, which nplint takes as given where such a policy exists.
 
 Not modelled (they match nothing here): ``toFQDNs`` (the addresses DNS answers are not
-known), ``toServices``, ``toGroups``, ``fromNodes``/``toNodes`` (node labels are not in the
-inventory), CIDR group references, the entities ``kube-apiserver``, ``ingress``,
+known), ``toServices``, ``toGroups``, ``fromNodes``/``toNodes`` (node identities by label need
+an agent option), CIDR group references, the entities ``kube-apiserver``, ``ingress``,
 ``health``, ``init``, ``unmanaged`` and ``none``; ``fromRequires``/``toRequires`` (removed
-in 1.19) are not applied. Host policies (``nodeSelector``) select no pod. The local host's
-exemption for ingress (allow-localhost) is not applied, since the node of a pod is unknown.
+in 1.19) are not applied.
 
 The world's release and switches change two things: before Cilium 1.9 deny sections do not
 exist and apply nothing (policy-kinds §10), and ``policy-enforcement-mode: always`` puts every
@@ -40,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.model.cilium import CiliumPolicy, CiliumRule, CiliumSpec, identity_labels
+from nplint.model.cilium import CiliumPolicy, CiliumRule, CiliumSpec, identity_labels, normalized
 from nplint.model.objects import PROTOCOLS, Direction, IPNetwork, NetworkPolicy
 from nplint.untrusted import shown
 
@@ -48,6 +57,10 @@ if TYPE_CHECKING:
     from nplint.engine.cni_layer import LayerStep
     from nplint.engine.endpoints import AddressRange, PodClass
     from nplint.engine.engine import Engine
+    from nplint.model.inventory import Inventory
+
+#: The entities whose members depend on the node the side's pod runs on (§8.5).
+NODE_ENTITIES = frozenset(("host", "remote-node"))
 
 #: The first Cilium release with ``ingressDeny`` / ``egressDeny`` (policy-kinds §10).
 DENY_RELEASE = (1, 9)
@@ -74,14 +87,24 @@ def policy_title(policy: CiliumPolicy) -> str:
 
 def spec_title(selecting: SelectingSpec) -> str:
     index = selecting.spec.index
-    return policy_title(selecting.policy) + (f" specs[{index}]" if index is not None else "")
+    host = " (a host policy: enforced with Cilium's host firewall on)" if selecting.spec.node_selector else ""
+    return policy_title(selecting.policy) + (f" specs[{index}]" if index is not None else "") + host
+
+
+def needs_layer(inventory: Inventory) -> bool:
+    """Whether a Cilium world needs the layer: Cilium policies decide, or a pod's node is known, so
+    the local host's exemption (allow-localhost, §8.9) changes what NetworkPolicies alone decide."""
+    return bool(inventory.cilium_policies) or (
+        any(w.node_name for w in inventory.workloads)
+        and (bool(inventory.nodes) or any(w.host_network and w.node_name for w in inventory.workloads))
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CiliumStep:
     """What a rule, an isolating NetworkPolicy or the default did with some connections."""
 
-    #: "deny", "allow", "kubernetes", "default-deny" or "default-allow".
+    #: "deny", "allow", "kubernetes", "local-host", "default-deny" or "default-allow".
     what: str
     ports: PortSet
     selecting: SelectingSpec | None = None
@@ -106,6 +129,8 @@ class CiliumStep:
                 f"NetworkPolicy {policy.namespace}/{policy.name} ({policy.path}:{policy.span.line}), "
                 f"which Cilium adds to the union: allows {ports}"
             )
+        if self.what == "local-host":
+            return f"{self.cause}: Cilium allows {ports} from the local host (allow-localhost)"
         if self.what == "default-deny":
             return f"no rule allows {ports}: denied, the direction is in default deny through {self.cause}"
         return f"no rule decides {ports} and no selecting rule puts the direction in default deny: allowed"
@@ -172,7 +197,10 @@ class CiliumLayers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.labels = [identity_labels(c.labels, c.namespace, c.namespace_labels) for c in engine.classes]
+        self.labels = [
+            identity_labels(c.labels, c.namespace, c.namespace_labels, c.service_account or "default")
+            for c in engine.classes
+        ]
         count = len(engine.classes)
         self.selecting: dict[Direction, list[tuple[SelectingSpec, ...]]] = {
             d: [() for _ in range(count)] for d in Direction
@@ -185,7 +213,29 @@ class CiliumLayers:
         self.deny_rules = version is None or version.release >= DENY_RELEASE
         #: ``policy-enforcement-mode: always``: every pod in default deny both ways (§8.9, K40).
         self.always = profile.switches.cilium_mode == "always"
+        #: Per class: the host-network classes (nodes, host-network pods) on the same known node.
+        self.local_hosts: list[frozenset[int]] = self._local_hosts()
         self._build()
+
+    def _local_hosts(self) -> list[frozenset[int]]:
+        on_node: dict[str, set[int]] = {}
+        for cls in self.engine.classes:
+            if cls.host_network and cls.node is not None:
+                on_node.setdefault(cls.node, set()).add(cls.index)
+        return [
+            frozenset(on_node.get(c.node, ())) if c.node is not None else frozenset()
+            for c in self.engine.classes
+        ]
+
+    def _host_subjects(self, spec: CiliumSpec) -> list[int]:
+        """The classes a host policy selects: the matching Nodes and the host-network pods on them."""
+        if spec.node_selector is None:
+            return []
+        selector = normalized(spec.node_selector.written)
+        nodes = {c.node for c in self.engine.classes if c.is_node and selector.matches(c.labels)}
+        return [
+            c.index for c in self.engine.classes if c.host_network and c.node is not None and c.node in nodes
+        ]
 
     def _build(self) -> None:
         engine = self.engine
@@ -201,7 +251,7 @@ class CiliumLayers:
                     c.index
                     for c in engine.classes
                     if not c.host_network and spec.selects(self.labels[c.index])
-                ]
+                ] + self._host_subjects(spec)
                 for direction in directions:
                     if self.deny_rules:
                         has_section = spec.has_section(direction)
@@ -223,13 +273,21 @@ class CiliumLayers:
     def governs(self, direction: Direction, cls: int) -> bool:
         if self.always and not self.engine.classes[cls].host_network:
             return direction is Direction.INGRESS or self.engine.profile.egress
-        return bool(self.selecting[direction][cls])
+        if self.selecting[direction][cls]:
+            return True
+        # A NetworkPolicy's isolation has the local host's exemption on Cilium (§8.9).
+        return (
+            direction is Direction.INGRESS
+            and bool(self.local_hosts[cls])
+            and bool(self.engine.isolating[direction][cls])
+        )
 
     def _denies(self, spec: CiliumSpec, direction: Direction) -> tuple[CiliumRule, ...]:
         return spec.denies(direction) if self.deny_rules else ()
 
     def side_key(self, direction: Direction, cls: int) -> tuple[object, ...]:
-        return tuple(s.uid for s in self.selecting[direction][cls])
+        # `host`, `remote-node` and the local host depend on the node the side's pod runs on.
+        return (*(s.uid for s in self.selecting[direction][cls]), ("node", self.engine.classes[cls].node))
 
     def has_named_port(self, direction: Direction, cls: int) -> bool:
         return any(
@@ -241,7 +299,31 @@ class CiliumLayers:
         )
 
     def notes(self, classes: set[int], several: bool) -> list[str]:
-        return []
+        """Say where ``host`` and ``remote-node`` stand for every node: a node name is missing."""
+        if not self._uses_node_entities():
+            return []
+        engine = self.engine
+        hosts = [i for i in sorted(classes) if engine.classes[i].host_network]
+        pods = [i for i in sorted(classes) if not engine.classes[i].host_network]
+        if not hosts or not pods:
+            return []
+        unplaced = [i for i in (*pods, *hosts) if engine.classes[i].node is None]
+        if not unplaced:
+            return []
+        names = ", ".join(sorted({engine.classes[i].title for i in unplaced}))
+        return [
+            f"{names} carries no spec.nodeName: which node is the local host is unknown, so Cilium's "
+            "host and remote-node entities stand for every node and host-network pod here"
+        ]
+
+    def _uses_node_entities(self) -> bool:
+        return any(
+            NODE_ENTITIES.intersection(rule.entities or ())
+            for policy in self.engine.inventory.cilium_policies
+            for spec in policy.specs
+            for direction in Direction
+            for rule in (*spec.allows(direction), *spec.denies(direction))
+        )
 
     def networks(self) -> list[IPNetwork]:
         found: list[IPNetwork] = []
@@ -265,14 +347,14 @@ class CiliumLayers:
         return found
 
     def _matches_class(self, rule: CiliumRule, cls: PodClass) -> bool:
+        """Whether the rule's peer holds the class whatever the side's pod (``host`` and
+        ``remote-node`` are decided per side, :meth:`_node_entity`)."""
         if rule.matches_nothing:
             return False
         if rule.any_peer:
             return True
         for entity in rule.entities or ():
             if entity in ("all", "cluster"):
-                return True
-            if entity in ("host", "remote-node") and cls.host_network:
                 return True
         if cls.host_network:
             return False  # a host-network pod has the node's identity, not its labels
@@ -296,10 +378,29 @@ class CiliumLayers:
                 return True
         return False
 
-    def matches(self, rule: CiliumRule, peer: int | AddressRange) -> bool:
+    def matches(self, rule: CiliumRule, peer: int | AddressRange, subject: int | None = None) -> bool:
+        """Whether the rule's peer holds ``peer``, seen from the pod of the side (``subject``)."""
         if isinstance(peer, int):
-            return peer in self._peer_classes(rule)
+            return peer in self._peer_classes(rule) or self._node_entity(rule, peer, subject)
         return self._matches_address(rule, peer)
+
+    def _node_entity(self, rule: CiliumRule, peer: int, subject: int | None) -> bool:
+        """``host`` / ``remote-node`` (§8.5): the subject's own node, or every other one. With a node
+        unknown on either end, both stand for any node or host-network pod (the notes say so)."""
+        if not rule.entities:
+            return False
+        entities = NODE_ENTITIES.intersection(rule.entities)
+        if not entities or rule.matches_nothing:
+            return False
+        classes = self.engine.classes
+        other = classes[peer]
+        if not other.host_network:
+            return False
+        mine = classes[subject].node if subject is not None else None
+        if mine is None or other.node is None:
+            return True
+        local = other.node == mine
+        return ("host" in entities and local) or ("remote-node" in entities and not local)
 
     def rule_ports(self, rule: CiliumRule, destination: PodClass | None) -> PortSet:
         if rule.to_ports is None:
@@ -342,11 +443,20 @@ class CiliumLayers:
     ) -> PortSet:
         selecting = self.selecting[direction][subject]
         open_ports = asked
+        if direction is Direction.INGRESS and isinstance(peer, int) and peer in self.local_hosts[subject]:
+            # allow-localhost: the pod's own node reaches it whatever the rules say (§8.9, §9.2).
+            if steps is not None:
+                host = self.engine.classes[peer]
+                where = (
+                    "is the pod's own node" if host.is_node else "runs in the host network of the pod's node"
+                )
+                steps.append(CiliumStep("local-host", open_ports, cause=f"{host.title} {where}"))
+            return open_ports
         for spec in selecting:
             for rule in self._denies(spec.spec, direction):
                 if not open_ports:
                     break
-                if not self.matches(rule, peer):
+                if not self.matches(rule, peer, subject):
                     continue
                 taken = self.rule_ports(rule, destination) & open_ports
                 if taken:
@@ -358,7 +468,7 @@ class CiliumLayers:
             for rule in spec.spec.allows(direction):
                 if not open_ports:
                     break
-                if not self.matches(rule, peer):
+                if not self.matches(rule, peer, subject):
                     continue
                 taken = self.rule_ports(rule, destination) & open_ports
                 if taken:

@@ -4,8 +4,14 @@ A workload stands for a set of identical pods. Pods exported from a cluster
 (``kubectl get pods -o yaml``) that a controller owns are shown as their owner
 (``ReplicaSet``, ``DaemonSet``…), as np-guard does, so a dump of 30 replicas is
 one endpoint. Evaluation works on *pod classes*: pods with the same namespace,
-labels, container ports, host-network flag and (when an ipBlock can select
-pods) IPs are indistinguishable to every policy, so each class is evaluated once.
+labels, container ports, host-network flag, node, service account and (when an
+ipBlock can select pods) IPs are indistinguishable to every policy, so each class
+is evaluated once.
+
+A ``kind: Node`` object of the world is an endpoint too (``node:NAME``, kind
+``Node``): a class of its own, in the host network, with the node's labels and
+addresses. A host-network pod whose ``spec.nodeName`` names a Node of the world
+answers on that node's addresses when its export shows none of its own.
 """
 
 from __future__ import annotations
@@ -23,9 +29,13 @@ from nplint.loading.nodes import MapNode, ScalarNode
 from nplint.model import Inventory, Workload
 from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS
 from nplint.model.objects import ContainerPort
+from nplint.untrusted import shown
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 EXTERNAL = "External"
+NODE = "Node"
+#: How a probe or point query names a Node of the world: ``node:NAME``.
+NODE_PREFIX = "node:"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -40,6 +50,20 @@ class PodClass:
     host_network: bool
     ips: tuple[str, ...]
     workloads: tuple[Workload, ...]
+    #: The node the pods run on (``spec.nodeName``), or the node itself for a Node; None: unknown.
+    node: str | None = None
+    #: The pods' service account (``default`` when the pod names none; ``""`` for a Node).
+    service_account: str = "default"
+    #: A ``kind: Node`` of the world rather than pods.
+    is_node: bool = False
+
+    @property
+    def title(self) -> str:
+        """How messages name the class: its first workload, or ``node:NAME``."""
+        if not self.workloads:
+            return f"node:{shown(self.node or '')}"
+        first = self.workloads[0]
+        return f"{shown(first.namespace)}/{shown(first.name)}"
 
     def view(self) -> PodView:
         return PodView(
@@ -96,6 +120,8 @@ class Endpoint:
     address: AddressRange | None = None
     #: Other names that resolve to this endpoint (the pods of an owner).
     aliases: tuple[str, ...] = ()
+    #: A Node's addresses: an address query names the node.
+    node_ips: tuple[str, ...] = ()
 
     @property
     def is_external(self) -> bool:
@@ -103,8 +129,12 @@ class Endpoint:
 
     @property
     def is_bare_pod(self) -> bool:
-        """A single Pod: it cannot be isolated from itself, so it has no self-flow."""
-        return self.kind == "Pod" and len(self.workloads) == 1
+        """A single Pod (or a Node): it cannot be isolated from itself, so it has no self-flow."""
+        return (self.kind == "Pod" and len(self.workloads) == 1) or self.is_node
+
+    @property
+    def is_node(self) -> bool:
+        return self.kind == NODE and not self.workloads and self.address is None
 
     def __str__(self) -> str:
         return self.key
@@ -156,18 +186,23 @@ class Topology:
         return [e for e in self.endpoints if not e.is_external]
 
     def resolve(self, text: str) -> Endpoint:
-        """``NAMESPACE/NAME``, ``NAMESPACE/KIND/NAME``, ``NAMESPACE/NAME[Kind]`` or an IP address.
+        """``NAMESPACE/NAME``, ``NAMESPACE/KIND/NAME``, ``NAMESPACE/NAME[Kind]``, ``node:NAME`` or an IP.
 
-        An IP address that is a known pod IP names that pod's workload; any other
-        address is an external endpoint.
+        An IP address that is a known pod IP names that pod's workload, a Node's address
+        that Node; any other address is an external endpoint.
 
         :raises EndpointError: no match, or an ambiguous one (the message lists near matches).
         """
         text = text.strip()
+        if text.startswith(NODE_PREFIX):
+            return self._node(text)
         address = _parse_address(text)
         if address is not None:
             for endpoint in self.workload_endpoints():
                 if any(_parse_address(ip) == address for w in endpoint.workloads for ip in w.pod_ips):
+                    return endpoint
+            for endpoint in self.workload_endpoints():
+                if any(_parse_address(ip) == address for ip in endpoint.node_ips):
                     return endpoint
             return external_endpoint(AddressRange.of_address(address))
         by_key = {e.key: e for e in self.workload_endpoints()}
@@ -192,16 +227,33 @@ class Topology:
             raise EndpointError(f"{text!r} names several workloads; write one of {options}")
         raise EndpointError(self._unknown(text))
 
+    def _node(self, text: str) -> Endpoint:
+        name = text[len(NODE_PREFIX) :].strip()
+        nodes = {e.name: e for e in self.endpoints if e.is_node}
+        if name in nodes:
+            return nodes[name]
+        near = sorted(difflib.get_close_matches(name, sorted(nodes), n=5, cutoff=0.5))
+        if near:
+            hint = "; did you mean " + ", ".join(NODE_PREFIX + n for n in near) + "?"
+        elif nodes:
+            hint = "; the Nodes of the world are " + ", ".join(NODE_PREFIX + n for n in sorted(nodes)[:5])
+        else:
+            hint = " (the world holds no `kind: Node` object; add the export of `kubectl get nodes -o yaml`)"
+        raise EndpointError(f"unknown node {text!r}{hint}")
+
     def _unknown(self, text: str) -> str:
+        workloads = [e for e in self.workload_endpoints() if not e.is_node]
         candidates = sorted(
-            {f"{e.namespace}/{e.name}" for e in self.workload_endpoints()}
-            | {f"{e.namespace}/{alias}" for e in self.workload_endpoints() for alias in e.aliases}
+            {f"{e.namespace}/{e.name}" for e in workloads}
+            | {f"{e.namespace}/{alias}" for e in workloads for alias in e.aliases}
         )
         near = difflib.get_close_matches(text, candidates, n=5, cutoff=0.5)
         if not near and "/" in text:
             namespace = text.split("/", 1)[0]
             near = [c for c in candidates if c.startswith(namespace + "/")][:5]
-        shape = "" if "/" in text else " (write NAMESPACE/NAME, NAMESPACE/KIND/NAME or an IP address)"
+        shape = (
+            "" if "/" in text else " (write NAMESPACE/NAME, NAMESPACE/KIND/NAME, node:NAME or an IP address)"
+        )
         hint = f"; did you mean {', '.join(near)}?" if near else ""
         return f"unknown endpoint {text!r}{shape}{hint}"
 
@@ -223,6 +275,8 @@ class _ClassKey(NamedTuple):
     ports: tuple[ContainerPort, ...]
     host_network: bool
     ips: tuple[str, ...]
+    node: str | None
+    service_account: str
 
 
 def build_topology(inventory: Inventory, *, keep_ips: bool = True) -> Topology:
@@ -246,12 +300,19 @@ def build_topology(inventory: Inventory, *, keep_ips: bool = True) -> Topology:
     class_members: list[list[Workload]] = []
     classes_of_workload: dict[int, int] = {}
     for workload in sorted(inventory.workloads, key=_workload_order):
+        ips = workload.pod_ips
+        if not ips and workload.host_network and workload.node_name:
+            # A host-network pod answers on its node's addresses (policy-kinds §8.5).
+            node = inventory.node_named(workload.node_name)
+            ips = node.ips if node is not None else ()
         class_key = _ClassKey(
             workload.namespace,
             tuple(sorted(workload.pod_labels.items())),
             tuple(sorted(set(workload.ports), key=lambda p: (p.name or "", p.port, p.protocol))),
             workload.host_network,
-            tuple(sorted(workload.pod_ips)) if keep_ips else (),
+            tuple(sorted(ips)) if keep_ips else (),
+            workload.node_name,
+            workload.service_account,
         )
         index = class_keys.setdefault(class_key, len(class_keys))
         if index == len(class_members):
@@ -271,6 +332,8 @@ def build_topology(inventory: Inventory, *, keep_ips: bool = True) -> Topology:
                 host_network=class_key.host_network,
                 ips=class_key.ips,
                 workloads=tuple(class_members[index]),
+                node=class_key.node,
+                service_account=class_key.service_account,
             )
         )
 
@@ -288,12 +351,50 @@ def build_topology(inventory: Inventory, *, keep_ips: bool = True) -> Topology:
                 aliases=tuple(sorted(aliases.get((namespace, name, kind), ()))),
             )
         )
+    endpoints.extend(_node_endpoints(inventory, classes, keep_ips))
     endpoints.sort(key=lambda e: e.key)
     of_class: list[list[int]] = [[] for _ in classes]
     for position, endpoint in enumerate(endpoints):
         for index in endpoint.classes:
             of_class[index].append(position)
     return Topology(classes, endpoints, [tuple(e) for e in of_class])
+
+
+def _node_endpoints(inventory: Inventory, classes: list[PodClass], keep_ips: bool) -> list[Endpoint]:
+    """One class and one endpoint per Node of the world (the first of a name), appended to ``classes``."""
+    endpoints = []
+    seen: set[str] = set()
+    for node in sorted(inventory.nodes, key=lambda n: (n.name, n.path, n.span.line, n.span.column)):
+        if node.name in seen:
+            continue
+        seen.add(node.name)
+        index = len(classes)
+        classes.append(
+            PodClass(
+                index=index,
+                namespace="",
+                labels=dict(node.labels),
+                namespace_labels={},
+                ports=(),
+                host_network=True,
+                ips=tuple(sorted(node.ips)) if keep_ips else (),
+                workloads=(),
+                node=node.name,
+                service_account="",
+                is_node=True,
+            )
+        )
+        endpoints.append(
+            Endpoint(
+                key=NODE_PREFIX + node.name,
+                kind=NODE,
+                namespace="",
+                name=node.name,
+                classes=(index,),
+                node_ips=node.ips,
+            )
+        )
+    return endpoints
 
 
 def _workload_order(workload: Workload) -> tuple[str, str, str, str, int, int]:

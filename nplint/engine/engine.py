@@ -32,6 +32,7 @@ from nplint.cluster.view import ClusterView, cluster_view, view_key
 from nplint.config import ClusterFacts, Config
 from nplint.engine.calico_layer import CalicoLayers
 from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.cilium_layer import needs_layer as cilium_needs_layer
 from nplint.engine.cni_layer import CNILayer
 from nplint.engine.endpoints import AddressRange, PodClass, Topology, build_topology
 from nplint.engine.labelindex import SelectorIndex
@@ -119,7 +120,7 @@ class Engine:
             return CalicoLayers(self)
         # Cilium's `always` enforcement mode isolates every pod with no policy at all (§8.9).
         if profile.name == "cilium" and (
-            inventory.cilium_policies or profile.switches.cilium_mode == "always"
+            cilium_needs_layer(inventory) or profile.switches.cilium_mode == "always"
         ):
             return CiliumLayers(self)
         return None

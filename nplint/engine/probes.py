@@ -147,7 +147,9 @@ def _probe(node: Node, index: int, path: str, problems: list[ProbeProblem]) -> P
             where = value.span if value is not None else node.span
             problems.append(
                 ProbeProblem(
-                    path, where, f"a probe needs `{key}`: NAMESPACE/NAME of a workload or an IP address"
+                    path,
+                    where,
+                    f"a probe needs `{key}`: NAMESPACE/NAME of a workload, node:NAME or an IP address",
                 )
             )
             ends.append("")

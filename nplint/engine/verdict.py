@@ -312,7 +312,12 @@ def explain_side(
 
     if subject is None:
         return side(NOT_SUBJECT, asked, "an address outside the cluster")
-    if subject.host_network:
+    cni_layer = engine.cni_layer
+    # A Cilium host policy (nodeSelector) governs a node and its host-network pods.
+    host_governed = cni_layer is not None and cni_layer.governs(direction, subject.index)
+    if subject.is_node and not host_governed:
+        return side(NOT_SUBJECT, asked, "it is a node: pod policies neither select nor isolate it")
+    if subject.host_network and not host_governed:
         return side(
             NOT_SUBJECT, asked, "it runs in the host network, where policies neither select nor isolate it"
         )

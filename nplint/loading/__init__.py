@@ -50,7 +50,16 @@ _SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-lin
 
 #: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
 LIST_KINDS = frozenset(
-    ("List", "PodList", "NamespaceList", "NetworkPolicyList", "DeploymentList", "ServiceList")
+    (
+        "List",
+        "PodList",
+        "NamespaceList",
+        "NetworkPolicyList",
+        "DeploymentList",
+        "ServiceList",
+        "NodeList",
+        "ServiceAccountList",
+    )
 )
 
 

@@ -204,7 +204,14 @@ class EntityRule:
             return False
         if self.not_nets and any(ip in net for ip in endpoint.ips for net in self.not_nets):
             return False
-        scoped = self.selector is not None or self.not_selector is not None
+        # Service accounts count as a selector: in a namespaced policy they too see its namespace
+        # only ([CAL-CONV] ``getEndpointSelector`` ANDs the namespace with the account selector).
+        scoped = (
+            self.selector is not None
+            or self.not_selector is not None
+            or bool(self.service_account_names)
+            or self.service_account_selector is not None
+        )
         if self.namespace_selector is not None:
             if self.namespace_selector.is_global:
                 return False

@@ -22,6 +22,7 @@ from nplint.model.calico_build import build_calico_network_set, build_calico_pol
 from nplint.model.cilium import CiliumPolicy, is_cilium_policy
 from nplint.model.cilium_build import build_cilium_policy
 from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
+from nplint.model.nodes import ClusterNode, is_core_kind, node_ips
 from nplint.model.objects import (
     PROTOCOLS,
     ContainerPort,
@@ -83,6 +84,11 @@ class Inventory:
     calico_network_sets: list[CalicoNetworkSet] = field(default_factory=list)
     #: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (policy-kinds §8), in file order.
     cilium_policies: list[CiliumPolicy] = field(default_factory=list)
+    #: ``kind: Node`` objects (exports of a cluster's nodes), in file order (:mod:`.nodes`).
+    nodes: list[ClusterNode] = field(default_factory=list)
+    #: ``kind: ServiceAccount`` objects, in file order: their labels are what Calico's
+    #: service-account selectors see (policy-kinds §7.4).
+    service_accounts: list[KubeObject] = field(default_factory=list)
     #: Every Kubernetes object seen (any kind), for annotations and duplicates.
     objects: list[KubeObject] = field(default_factory=list)
     #: Manifests of any kind, for rules that read kinds the model has no class for.
@@ -135,8 +141,35 @@ class Inventory:
         found = self.namespaces.get(name)
         return found is not None and found.defined
 
+    def node_named(self, name: str) -> ClusterNode | None:
+        """The Node of that name (the first in file order when the tree has several)."""
+        return self.memo("nodes-by-name", lambda: _first_by_name(self.nodes)).get(name)
+
+    def service_account_labels(self, namespace: str, name: str) -> Mapping[str, str] | None:
+        """The labels of ServiceAccount ``namespace/name``; None when the world does not hold it."""
+        accounts = self.memo("service-accounts", lambda: _accounts(self))
+        return accounts.get((namespace, name))
+
 
 ObjectT = TypeVar("ObjectT", bound=KubeObject)
+
+
+def _first_by_name(objects: Iterable[ObjectT]) -> dict[str, ObjectT]:
+    found: dict[str, ObjectT] = {}
+    for obj in objects:
+        found.setdefault(obj.name, obj)
+    return found
+
+
+def _accounts(inventory: Inventory) -> dict[tuple[str, str], Mapping[str, str]]:
+    found: dict[tuple[str, str], Mapping[str, str]] = {}
+    for account in inventory.service_accounts:
+        # An account written without a namespace lands where its unit puts namespace-less objects.
+        where = account.namespace or inventory.unit_of(account).namespace_for_unnamed(
+            inventory.default_namespace
+        )
+        found.setdefault((where, account.name), account.labels)
+    return found
 
 
 def _group(objects: Iterable[ObjectT]) -> dict[str, list[ObjectT]]:
@@ -199,6 +232,10 @@ def build_inventory(
             inventory.calico_network_sets.append(obj)
         elif isinstance(obj, CiliumPolicy):
             inventory.cilium_policies.append(obj)
+        elif isinstance(obj, ClusterNode):
+            inventory.nodes.append(obj)
+        elif is_core_kind(obj.node.get_str("apiVersion"), obj.kind, "ServiceAccount"):
+            inventory.service_accounts.append(obj)
         if obj.namespace:
             referenced.add(obj.namespace)
     for name in sorted(referenced - set(inventory.namespaces)):
@@ -281,6 +318,9 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":
         return _build_service(node, namespace, common)
+    if is_core_kind(api_version, kind, "Node") and name:
+        # Nodes are cluster-scoped: a namespace written on one means nothing.
+        return ClusterNode(kind=kind, namespace="", ips=node_ips(node), **common)
     return KubeObject(kind=kind, namespace=written_namespace or "", **common)
 
 
@@ -334,10 +374,14 @@ def _build_workload(kind: str, node: MapNode, namespace: str, common: _Common) -
         spec = template.get_map("spec")
     host_network = False
     ports: list[ContainerPort] = []
+    node_name: str | None = None
+    service_account = "default"
     if spec is not None:
         host = spec.get("hostNetwork")
         host_network = isinstance(host, ScalarNode) and host.value is True
         ports = list(_container_ports(spec))
+        node_name = spec.get_str("nodeName") or None
+        service_account = spec.get_str("serviceAccountName") or spec.get_str("serviceAccount") or "default"
     pod_ips: tuple[str, ...] = ()
     if kind == "Pod":
         pod_ips = _pod_ips(node.get_map("status"))
@@ -349,6 +393,8 @@ def _build_workload(kind: str, node: MapNode, namespace: str, common: _Common) -
         host_network=host_network,
         pod_ips=pod_ips,
         labels_node=labels_node,
+        node_name=node_name,
+        service_account=service_account,
         **common,
     )
 

@@ -113,6 +113,10 @@ class Workload(KubeObject):
     pod_ips: tuple[str, ...] = ()
     #: The node of the pod template's labels (or the Pod's metadata), for positions.
     labels_node: Node | None = None
+    #: ``spec.nodeName``: the node the pods run on (exported Pods carry it), else None.
+    node_name: str | None = None
+    #: ``spec.serviceAccountName`` (or the deprecated ``serviceAccount``); ``default`` when absent.
+    service_account: str = "default"
 
     def named_port(self, name: str, protocol: str) -> tuple[int, ...]:
         return tuple(p.port for p in self.ports if p.name == name and p.protocol == protocol)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nplint.loading.nodes import MapNode, ScalarNode, SeqNode
-from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS, Inventory, string_map
+from nplint.model.inventory import Inventory, string_map
 from nplint.model.objects import KubeObject, Workload
 from nplint.model.selectors import LabelSelector, Operator
 
@@ -230,16 +230,6 @@ def _makes_pods(role: KubeObject) -> bool:
     return False
 
 
-def _service_account(workload: Workload) -> str:
-    node: MapNode | None = workload.node
-    for key in WORKLOAD_TEMPLATE_PATHS[workload.kind]:
-        node = node.get_map(key) if node is not None else None
-    spec = node.get_map("spec") if node is not None else None
-    if spec is None:
-        return "default"
-    return spec.get_str("serviceAccountName") or spec.get_str("serviceAccount") or "default"
-
-
 def _controlled(inventory: Inventory) -> frozenset[str]:
     """The namespaces where a workload of the repository may create pods, through its RBAC."""
     roles: dict[tuple[str, str], KubeObject] = {}
@@ -250,7 +240,7 @@ def _controlled(inventory: Inventory) -> frozenset[str]:
             roles[(_namespace_of(obj, inventory), obj.name)] = obj
     if not roles:
         return frozenset()
-    accounts = {(w.namespace, _service_account(w)) for w in inventory.workloads}
+    accounts = {(w.namespace, w.service_account) for w in inventory.workloads}
     found: set[str] = set()
     for binding in inventory.objects:
         if binding.kind not in ("RoleBinding", "ClusterRoleBinding"):

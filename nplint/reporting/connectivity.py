@@ -54,7 +54,7 @@ def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
         return {"id": endpoint.key, "type": "external", "addresses": endpoint.key}
     return {
         "id": shown_key(endpoint.key),
-        "type": "workload",
+        "type": "node" if endpoint.is_node else "workload",
         "kind": shown(endpoint.kind, NAME_LIMIT),
         "namespace": shown(endpoint.namespace, NAME_LIMIT),
         "name": shown(endpoint.name, NAME_LIMIT),
@@ -72,6 +72,13 @@ def flow_json(flow: Flow) -> dict[str, Any]:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _ends(matrix: Matrix) -> str:
+    """``3 workloads``, and the Nodes of the world when it has some (``3 workloads and 2 nodes``)."""
+    nodes = sum(1 for e in matrix.endpoints if e.is_node)
+    workloads = sum(1 for e in matrix.endpoints if not e.is_external) - nodes
+    return _count(workloads, "workload") + (f" and {_count(nodes, 'node')}" if nodes else "")
 
 
 def _dumps(value: object) -> str:
@@ -141,9 +148,8 @@ def _ports_json(ports: PortSet) -> str:
 
 
 def matrix_text(matrix: Matrix) -> Iterator[str]:
-    workloads = sum(1 for e in matrix.endpoints if not e.is_external)
     if not matrix.keys:
-        yield f"No allowed flows among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
+        yield f"No allowed flows among {_ends(matrix)} (profile: {matrix.profile}).\n"
         return
     stride = len(matrix.ranked)
     keys = [shown_key(e.key) for e in matrix.ranked]
@@ -171,7 +177,7 @@ def matrix_text(matrix: Matrix) -> Iterator[str]:
             batch.clear()
     yield "".join(batch)
     flows = _count(len(matrix), "allowed flow")
-    yield f"{flows} among {_count(workloads, 'workload')} (profile: {matrix.profile}).\n"
+    yield f"{flows} among {_ends(matrix)} (profile: {matrix.profile}).\n"
 
 
 def worlds_text(worlds: Sequence[tuple[str, Matrix]]) -> Iterator[str]:
@@ -188,6 +194,10 @@ def mermaid_text(text: str) -> str:
     return mermaid_label(shown_key(text))
 
 
+#: The group (subgraph) of the Nodes of the world; no namespace can be named so (it has a space).
+NODES_GROUP = "cluster nodes"
+
+
 def _groups(endpoints: Iterable[Endpoint]) -> tuple[dict[str, list[Endpoint]], list[Endpoint]]:
     by_namespace: dict[str, list[Endpoint]] = {}
     externals: list[Endpoint] = []
@@ -195,7 +205,10 @@ def _groups(endpoints: Iterable[Endpoint]) -> tuple[dict[str, list[Endpoint]], l
         if endpoint.is_external:
             externals.append(endpoint)
         else:
-            by_namespace.setdefault(endpoint.namespace, []).append(endpoint)
+            # Nodes are in no namespace: they share one group, named after them.
+            by_namespace.setdefault(NODES_GROUP if endpoint.is_node else endpoint.namespace, []).append(
+                endpoint
+            )
     return by_namespace, externals
 
 
@@ -321,8 +334,7 @@ def worlds_markdown(worlds: Sequence[tuple[str, Matrix]]) -> str:
 def _markdown_lines(matrix: Matrix) -> list[str]:
     flows = list(matrix)
     lines: list[str] = []
-    workloads = sum(1 for e in matrix.endpoints if not e.is_external)
-    counted = f"{_count(len(flows), 'allowed flow')} among {_count(workloads, 'workload')}"
+    counted = f"{_count(len(flows), 'allowed flow')} among {_ends(matrix)}"
     lines.append(f"{counted} (profile: `{matrix.profile}`).")
     lines.append("")
     if not flows:

@@ -105,8 +105,8 @@ def _spelled(policy: AdminPolicy, step: Step) -> str:
 
 
 def _name(engine: Engine, cls: int) -> str:
-    workload = engine.classes[cls].workloads[0]
-    return f"{shown(workload.namespace)}/{shown(workload.name)}"
+    # A Node of the world is a class without workloads: the class names itself.
+    return engine.classes[cls].title
 
 
 def _conflict(

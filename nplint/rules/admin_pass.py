@@ -73,8 +73,8 @@ def _nothing_beneath(engine: Engine, layers: AdminLayers, direction: Direction, 
 
 
 def _name(engine: Engine, cls: int) -> str:
-    workload = engine.classes[cls].workloads[0]
-    return f"{shown(workload.namespace)}/{shown(workload.name)}"
+    # A Node of the world is a class without workloads: the class names itself.
+    return engine.classes[cls].title
 
 
 RULES = (PassWithNothingBeneath,)
