@@ -23,6 +23,7 @@ matches exactly what an earlier terminal rule matches, whatever its action.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,10 +31,11 @@ from dataclasses import dataclass, replace
 from nplint.engine.calico_layer import class_endpoint
 from nplint.engine.endpoints import PodClass
 from nplint.engine.engine import Engine, engine_for
-from nplint.findings import Finding, listed, namespace_text
+from nplint.findings import Finding, Related, listed, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, LabelSelector, Operator, Workload
 from nplint.model.admin import AdminPeer, AdminPolicy, AdminRule, PeerKind
+from nplint.model.calico import Action as CalicoAction
 from nplint.model.calico import CalicoPolicy, CalicoRule, EntityRule, SelectorField
 from nplint.model.calico_selector import (
     NAME_LABEL,
@@ -68,7 +70,7 @@ from nplint.rules.coverage import (
     shares_area,
     workloads_by_namespace,
 )
-from nplint.untrusted import shown
+from nplint.untrusted import quoted, shown
 
 #: Calico's own labels nplint sets on every pod exactly as Calico does (policy-kinds §7.4).
 _CALICO_KNOWN_SPECIAL = frozenset(("projectcalico.org/namespace", "projectcalico.org/orchestrator"))
@@ -558,3 +560,191 @@ def kind_peers_selecting_nothing(rule: Rule, ctx: RuleContext) -> Iterator[Findi
     yield from _admin_peers_select_nothing(rule, judge)
     yield from _calico_peers_select_nothing(rule, judge)
     yield from _cilium_peers_select_nothing(rule, judge)
+
+
+# -- NP705, NP706 ----------------------------------------------------------------------
+
+
+def _written(node: Node | None, leave_out: tuple[str, ...] = ()) -> str:
+    """A node's content as written, positions and key order aside: equal text, equal meaning."""
+    if node is None:
+        return "null"
+    value = node.to_python()
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k not in leave_out}
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _rule_words(direction: Direction, index: int, name: str | None = None) -> str:
+    text = f"{direction.lower} rule {index}"
+    return text if not name else f"{text} {quoted(name)}"
+
+
+def kind_redundant_rules(rule: Rule, ctx: RuleContext) -> Iterator[Finding]:
+    """NP705 for the other policy kinds: a rule that never decides anything an earlier one does not."""
+    for admin in ctx.inventory.admin_policies:
+        if admin.rejected:
+            continue
+        for direction in Direction:
+            yield from _ordered_shadows(
+                rule,
+                admin,
+                [
+                    (r.node, _rule_words(direction, r.index, r.name), _written(r.node, ("name", "action")))
+                    for r in admin.rules(direction)
+                    if r.action is not None
+                ],
+                f"{admin.title} rules are evaluated in order and the first that matches decides",
+            )
+    for calico in ctx.inventory.calico_policies:
+        for direction in Direction:
+            entries: list[tuple[Node, str, str]] = []
+            terminal: list[bool] = []
+            for calico_rule in calico.rules(direction):
+                if calico_rule.action is None:
+                    continue
+                entries.append(
+                    (
+                        calico_rule.node,
+                        _rule_words(direction, calico_rule.index),
+                        _written(calico_rule.node, ("action", "metadata")),
+                    )
+                )
+                terminal.append(calico_rule.action is not CalicoAction.LOG)
+            yield from _ordered_shadows(
+                rule,
+                calico,
+                entries,
+                "Calico evaluates a policy's rules in order and the first Allow, Deny or Pass that "
+                "matches decides",
+                terminal,
+            )
+    for cilium in ctx.inventory.cilium_policies:
+        for spec in cilium.specs:
+            for section, rules in _cilium_sections(spec):
+                seen: dict[str, CiliumRule] = {}
+                for cilium_rule in rules:
+                    key = _written(cilium_rule.node)
+                    first = seen.setdefault(key, cilium_rule)
+                    if first is cilium_rule:
+                        continue
+                    yield rule.finding(
+                        cilium,
+                        cilium_rule.node,
+                        f"this {section} rule {cilium_rule.index} is the same as rule {first.index}: "
+                        "delete it",
+                        related=[Related(cilium.path, first.node.span, f"{section} rule {first.index}")],
+                        detail=(
+                            f"{section} rule {first.index} of the same Cilium rule is written exactly so, "
+                            "and Cilium takes the union of a section's rules: this one adds nothing. "
+                            "Delete it."
+                        ),
+                    )
+
+
+def _cilium_sections(spec: CiliumSpec) -> Iterator[tuple[str, tuple[CiliumRule, ...]]]:
+    yield "ingress", spec.ingress
+    yield "ingressDeny", spec.ingress_deny
+    yield "egress", spec.egress
+    yield "egressDeny", spec.egress_deny
+
+
+def _ordered_shadows(
+    rule: Rule,
+    policy: KubeObject,
+    entries: Sequence[tuple[Node, str, str]],
+    why: str,
+    terminal: Sequence[bool] | None = None,
+) -> Iterator[Finding]:
+    """Rules of one ordered list that an earlier rule matching exactly the same traffic decides first.
+
+    ``entries`` are (node, words, what the rule matches as written, its action left out);
+    ``terminal`` says which rules end the evaluation when they match (all when None).
+    """
+    first: dict[str, int] = {}
+    for position, (node, words, key) in enumerate(entries):
+        earlier = first.get(key)
+        if earlier is not None:
+            cover_node, cover_words, _ = entries[earlier]
+            yield rule.finding(
+                policy,
+                node,
+                f"this {words} never matches: {cover_words} matches exactly the same traffic first: "
+                "delete it",
+                related=[Related(policy.path, cover_node.span, f"the earlier {cover_words}")],
+                detail=(
+                    f"{why}: {cover_words} matches every connection this rule matches (the same peers and "
+                    "ports), so this rule never decides anything. Delete it, or change what it matches."
+                ),
+            )
+        elif terminal is None or terminal[position]:
+            first[key] = position
+
+
+def kind_redundant_policies(rule: Rule, ctx: RuleContext) -> Iterator[Finding]:
+    """NP706 for the other policy kinds: a policy written exactly as another that decides first.
+
+    Two such policies select the same pods and match the same traffic: whatever the
+    later one could decide, the earlier one decided (an ANP of lower priority number, a
+    Calico policy of lower ``order`` in the same tier), and a Cilium policy adds to a
+    union that already holds it. Both must be in one directory (other directories may be
+    variants) and have different names (one name is one object in the cluster).
+    """
+    groups: dict[tuple[str, ...], list[tuple[tuple[object, ...], KubeObject]]] = defaultdict(list)
+    for admin in ctx.inventory.admin_policies:
+        if admin.rejected:
+            continue
+        spec = _written(admin.node.get("spec"), ("priority",))
+        order = (admin.priority if admin.priority is not None else -1, admin.name)
+        groups[(admin.kind, admin.api_version, "", _folder(admin.path), spec)].append((order, admin))
+    for calico in ctx.inventory.calico_policies:
+        if any(r.action is CalicoAction.LOG for d in Direction for r in calico.rules(d)):
+            continue  # a Log rule logs again in the second policy
+        spec = _written(calico.node.get("spec"), ("order",))
+        group: tuple[str, ...] = (
+            calico.kind,
+            calico.api_version,
+            calico.home_namespace,
+            _folder(calico.path),
+            spec,
+        )
+        groups[group].append((calico.sort_key, calico))
+    for cilium in ctx.inventory.cilium_policies:
+        spec = _written(cilium.node.get("spec")) + _written(cilium.node.get("specs"))
+        group = (cilium.kind, cilium.api_version, cilium.home_namespace, _folder(cilium.path), spec)
+        groups[group].append(((cilium.path, cilium.span.line, cilium.span.column), cilium))
+    found: list[tuple[KubeObject, KubeObject]] = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda m: (m[0], m[1].path, m[1].span.line))
+        first = members[0][1]
+        for _, policy in members[1:]:
+            if policy.name != first.name:
+                found.append((policy, first))
+    for policy, first in sorted(found, key=lambda f: (f[0].path, f[0].span.line, f[0].span.column)):
+        metadata = policy.node.get_map("metadata")
+        node: Node | None = metadata.get("name") if metadata is not None else None
+        yield rule.finding(
+            policy,
+            node,
+            f"{policy.kind} {shown(policy.name)} is written exactly as {shown(first.name)}"
+            f"{'' if isinstance(policy, CiliumPolicy) else ', which decides first'}: delete it",
+            related=[Related(first.path, first.span, f"{first.kind} {shown(first.name)}")],
+            detail=(
+                f"{policy.kind} {shown(policy.name)} selects the same pods and matches the same traffic as "
+                f"{shown(first.name)} ({first.path}:{first.span.line}), which "
+                f"{_decides_first(policy)}: it never decides anything. Delete it, or make it say what the "
+                "other does not."
+            ),
+        )
+
+
+def _decides_first(policy: KubeObject) -> str:
+    if isinstance(policy, AdminPolicy):
+        return "has the same or a higher precedence (priority, then name)"
+    if isinstance(policy, CalicoPolicy):
+        return "runs before it in the same tier (order, then name)"
+    return "already adds every rule of it to the union Cilium enforces"
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
