@@ -511,10 +511,11 @@ def _cilium_peer(
     if pod_selector is None:
         return None
     namespaces: list[str] | None
-    if selector.names_namespace or any(
-        label_name(k) == _CILIUM_NAMESPACE_NAME for k in selector.written.keys
-    ):
+    by_label = any(label_name(k) == _CILIUM_NAMESPACE_NAME for k in selector.written.keys)
+    if selector.names_namespace or (by_label and policy.is_clusterwide):
         namespaces = judge.named_namespaces(_cilium_named(selector.written), lambda n: True)
+    elif by_label:
+        return None  # a namespaced policy keeps the peer in its namespace: NP016 says so
     elif policy.is_clusterwide:
         return None  # every namespace
     else:
