@@ -9,6 +9,9 @@ from nplint.cluster.platform_owned import platform_namespace
 from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, Workload
+from nplint.model.admin import AdminPolicy
+from nplint.model.calico import CalicoNetworkSet, CalicoPolicy, CalicoTier
+from nplint.model.cilium import CiliumPolicy
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.runtime_pods import RuntimePods, custom_resource_namespace
 from nplint.rules.base import Rule, RuleContext
@@ -55,6 +58,11 @@ POD_FREE_KINDS = frozenset(
 )
 
 
+#: The other policy kinds nplint models (and a Calico Tier or network set): custom resources
+#: that run no pod, so they never make a namespace's pods unknown.
+POLICY_OBJECTS = (AdminPolicy, CalicoPolicy, CalicoTier, CalicoNetworkSet, CiliumPolicy)
+
+
 def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
     """The repository's workloads per namespace, for namespaces whose pods they are all of.
 
@@ -70,7 +78,10 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
     operated = {
         obj.namespace
         for obj in inventory.objects
-        if obj.namespace and not isinstance(obj, Workload) and obj.kind not in POD_FREE_KINDS
+        if obj.namespace
+        and not isinstance(obj, Workload)
+        and obj.kind not in POD_FREE_KINDS
+        and not isinstance(obj, POLICY_OBJECTS)
     }
     # A custom resource that names no namespace lands in its unit's, like the workloads beside it.
     operated |= {
@@ -78,6 +89,7 @@ def workloads_by_namespace(inventory: Inventory) -> dict[str, list[Workload]]:
         for obj in inventory.objects
         if not obj.namespace
         and obj.kind not in POD_FREE_KINDS
+        and not isinstance(obj, POLICY_OBJECTS)
         and (found := custom_resource_namespace(obj, inventory)) is not None
     }
     platform = {n for n in grouped if platform_namespace(n, inventory.namespace_defined(n))}
@@ -247,6 +259,9 @@ class PolicySelectsNothing(Rule):
                         for w in matched[:3]
                     ],
                 )
+        from nplint.rules.kind_hygiene import kinds_selecting_nothing
+
+        yield from kinds_selecting_nothing(self, ctx)
 
 
 def pinned_names(selector: LabelSelector) -> set[str] | None:
@@ -293,6 +308,9 @@ class PeerSelectsNothing(Rule):
                         finding = self._check_peer(ctx, policy, direction, peer, workloads)
                         if finding is not None:
                             yield finding
+        from nplint.rules.kind_hygiene import kind_peers_selecting_nothing
+
+        yield from kind_peers_selecting_nothing(self, ctx)
 
     def _check_peer(
         self,

@@ -205,6 +205,9 @@ class RedundantRule(Rule):
                     cover = self._cover(policy, rule, rules, profile)
                     if cover is not None:
                         yield self._finding(policy, rule, cover, profile)
+        from nplint.rules.kind_hygiene import kind_redundant_rules
+
+        yield from kind_redundant_rules(self, ctx)
 
     @staticmethod
     def _cover(
@@ -248,6 +251,10 @@ class RedundantPolicy(Rule):
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        from nplint.rules.kind_hygiene import kind_redundant_policies
+
+        # The other kinds are compared as written, whatever the CNI enforces.
+        yield from kind_redundant_policies(self, ctx)
         inventory = ctx.inventory
         engine = engine_for(inventory, ctx.config)
         if not engine.profile.enforces:
