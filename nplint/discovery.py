@@ -78,6 +78,10 @@ _STEP_ASSERTION = re.compile(r"\d+-(?:assert|errors)\.ya?ml\Z")
 _PROJECTS_SHOWN = 3
 #: Top-level folders where a software project keeps its tests' inputs.
 _PROJECT_TEST_FOLDERS = frozenset(("test", "tests", "e2e", "e2e-tests", "e2etests"))
+#: Top-level folders where a software project keeps its development scripts and the local
+#: clusters they set up (Kubernetes' Go convention: kind configurations, a CNI to install on
+#: them, jobs to run there): each is a developer's cluster, not what the project deploys.
+_PROJECT_DEVELOPMENT_FOLDERS = frozenset(("hack",))
 #: Build files that make a repository a software project (not a deployment repository).
 _PROJECT_FILES = frozenset(
     (
@@ -96,6 +100,10 @@ _PROJECT_FILES = frozenset(
 _DETAIL_PROJECT_TESTS = (
     "a software project's tests (its {marker} is at the root): test inputs, not manifests; "
     "`lint-test-folders: true` lints it"
+)
+_DETAIL_PROJECT_DEVELOPMENT = (
+    "a software project's development scripts and local clusters (its {marker} is beside it), "
+    "not what it deploys; `lint-test-folders: true` lints it"
 )
 _DETAIL_TEST_FOLDER = (
     "{runner} test folder (holds {marker}), not manifests; `lint-test-folders: true` lints it"
@@ -777,6 +785,15 @@ class _Discoverer:
             self.project_marker = found[0] if found else ""
         return self.project_marker or None
 
+    def _module_marker(self, directory: str) -> str | None:
+        """The build file of a project nested in the repository (a Go module in `cmd/tool/`).
+
+        Only for `hack/`: unlike `test/`, no environment is named so, so a `hack/` beside a
+        build file is that project's development folder at whatever depth.
+        """
+        found = sorted(set(_listing(directory)) & _PROJECT_FILES)
+        return found[0] if found else None
+
     def _test_folder(self, walk: _Walk, directory: _Dir, names: set[str]) -> bool:
         """Whether ``directory`` is a test runner's folder; if so it is reported as skipped."""
         for suite in sorted(_KUTTL_SUITE & names):
@@ -846,10 +863,18 @@ class _Discoverer:
             self._skip(walk.prefix + relative + "/", deployment_scope.SKIP_NOT_DEPLOYED, detail)
             return
         test_only = quiet
-        if self.skip_test_folders and not quiet and entry.name in _PROJECT_TEST_FOLDERS:
-            marker = self._project_marker(parent.real)
+        if (
+            self.skip_test_folders
+            and not quiet
+            and (entry.name in _PROJECT_TEST_FOLDERS or entry.name in _PROJECT_DEVELOPMENT_FOLDERS)
+        ):
+            development = entry.name in _PROJECT_DEVELOPMENT_FOLDERS
+            marker = self._project_marker(parent.real) or (
+                self._module_marker(parent.real) if development else None
+            )
             if marker is not None:
-                detail = _DETAIL_PROJECT_TESTS.format(marker=marker)
+                form = _DETAIL_PROJECT_DEVELOPMENT if development else _DETAIL_PROJECT_TESTS
+                detail = form.format(marker=marker)
                 self._skip(walk.prefix + relative + "/", SKIP_TEST_FOLDER, detail)
                 test_only = True
         link = entry.is_symlink()

@@ -201,3 +201,50 @@ def test_without_a_build_file_top_level_tests_are_linted(tmp_path: Path) -> None
     root = _project(tmp_path, None)
     paths = sorted({f.path for f in lint_paths(["."], root=root, select=["NP105"]).findings})
     assert paths == ["deploy/open.yaml", "deploy/overlays/test/open.yaml", "tests/checks/open.yaml"]
+
+
+def test_a_software_projects_hack_folder_is_skipped(tmp_path: Path) -> None:
+    # Kubernetes' Go projects keep local clusters under hack/: a kind cluster with a CNI of its
+    # own (here Calico 3.18, which enforces no AdminNetworkPolicy) is a developer's cluster, and
+    # must not become the CNI of every world the project's manifests make.
+    calico = (
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: calico-node, namespace: kube-system}\n"
+        "spec:\n  selector: {matchLabels: {k8s-app: calico-node}}\n  template:\n"
+        "    metadata: {labels: {k8s-app: calico-node}}\n"
+        "    spec: {containers: [{name: calico-node, image: 'docker.io/calico/node:v3.18.1'}]}\n"
+    )
+    anp = (
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n"
+        "metadata: {name: deny-all}\nspec:\n  priority: 10\n  subject: {namespaces: {}}\n"
+        "  ingress:\n  - name: deny\n    action: Deny\n    from: [{namespaces: {}}]\n"
+    )
+    _write(
+        tmp_path,
+        {"go.mod": "module example.org/tool\n", "hack/kind/calico.yaml": calico, "examples/anp.yaml": anp},
+    )
+    found = discover([str(tmp_path)], root=tmp_path)
+    assert [(s.display, s.reason) for s in found.skipped if s.reason == SKIP_TEST_FOLDER] == [
+        ("hack/", SKIP_TEST_FOLDER)
+    ]
+    assert "development scripts" in found.skipped[0].detail
+    assert not lint_paths(["."], root=tmp_path, select=["NP604"]).findings
+    linted = lint_paths(["."], root=tmp_path, select=["NP604"], extra={"lint-test-folders": True})
+    assert [(f.rule_id, f.path, f.span.line) for f in linted.findings] == [("NP604", "examples/anp.yaml", 2)]
+
+
+def test_a_nested_projects_hack_folder_is_skipped_but_not_its_test_folder(tmp_path: Path) -> None:
+    # A Go module in a subfolder has its own hack/; a `test` folder below the root stays linted.
+    _write(
+        tmp_path,
+        {
+            "cmd/tool/go.mod": "module example.org/tool\n",
+            "cmd/tool/hack/open.yaml": _OPEN,
+            "cmd/tool/test/open.yaml": _OPEN,
+            "deploy/hack/open.yaml": _OPEN,
+        },
+    )
+    found = discover([str(tmp_path)], root=tmp_path)
+    assert [s.display for s in found.skipped if s.reason == SKIP_TEST_FOLDER] == ["cmd/tool/hack/"]
+    paths = sorted({f.path for f in lint_paths(["."], root=tmp_path, select=["NP105"]).findings})
+    # No build file beside deploy/hack: not a project's development folder, linted.
+    assert paths == ["cmd/tool/test/open.yaml", "deploy/hack/open.yaml"]
