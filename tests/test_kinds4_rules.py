@@ -1,0 +1,97 @@
+"""NP108 beyond its fixtures: headlines as a user sees them, CNIs, and what stays quiet."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import FIXTURES, lint_paths
+
+
+def _findings(tmp_path: Path, fixture: Path, rule_id: str, **extra: object) -> list[tuple[int, int, str]]:
+    shutil.copyfile(fixture, tmp_path / fixture.name)
+    result = lint_paths([fixture.name], root=tmp_path, select=[rule_id], extra=dict(extra))
+    assert not result.failures, result.failures
+    return [(f.span.line, f.span.column, f.message) for f in result.findings]
+
+
+NP108_BAD = FIXTURES / "NP108" / "bad"
+
+
+def test_np108_headlines(tmp_path: Path) -> None:
+    assert _findings(tmp_path, NP108_BAD / "egress-isolation-drops-dns.yaml", "NP108") == [
+        (
+            34,
+            5,
+            "isolating egress of shop/web drops baseline allow default rule 0 'dns' (line 22): "
+            "TCP 53,UDP 53 to kube-system/coredns; allow it here",
+        )
+    ]
+    assert _findings(tmp_path, NP108_BAD / "ingress-default-deny-drops-monitoring.yaml", "NP108") == [
+        (
+            34,
+            3,
+            "isolating ingress of shop/frontend drops baseline allow scrape rule 0 'prometheus' (line 24): "
+            "TCP 9113 from monitoring/prometheus; allow it here",
+        ),
+        (
+            42,
+            3,
+            "isolating ingress of shop/api drops baseline allow scrape rule 0 'prometheus' (line 24): "
+            "TCP 9090 from monitoring/prometheus; allow it here",
+        ),
+    ]
+
+
+def test_np108_names_the_lost_rule_and_the_other_isolating_policies(tmp_path: Path) -> None:
+    fixture = NP108_BAD / "ingress-default-deny-drops-monitoring.yaml"
+    shutil.copyfile(fixture, tmp_path / fixture.name)
+    result = lint_paths([fixture.name], root=tmp_path, select=["NP108"])
+    api = result.findings[1]
+    assert [(r.span.line, r.message) for r in api.related] == [
+        (24, "the lost ClusterNetworkPolicy (Baseline tier) rule 0 'prometheus'"),
+        (32, "NetworkPolicy shop/default-deny isolates these pods too"),
+    ]
+    assert "ClusterNetworkPolicy (Baseline tier) scrape" in api.detail
+    assert "pitfall K09" in api.detail
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"),
+    [
+        ("ovn-kubernetes", True),
+        ("antrea", True),
+        ("kube-network-policies", True),
+        ("cilium", False),
+        ("calico", False),
+        ("flannel", False),
+    ],
+)
+def test_np108_only_where_the_cni_enforces_the_baseline(tmp_path: Path, cni: str, reported: bool) -> None:
+    found = _findings(tmp_path, NP108_BAD / "egress-isolation-drops-dns.yaml", "NP108", cni=cni)
+    assert bool(found) is reported
+
+
+def test_np108_cluster_network_policy_baseline_ignored_by_ovn_kubernetes(tmp_path: Path) -> None:
+    # OVN-Kubernetes enforces no ClusterNetworkPolicy (policy-kinds §9.3): nothing is lost there.
+    fixture = NP108_BAD / "ingress-default-deny-drops-monitoring.yaml"
+    assert _findings(tmp_path, fixture, "NP108", cni="ovn-kubernetes") == []
+    assert len(_findings(tmp_path, fixture, "NP108", cni="antrea")) == 2
+
+
+def test_np108_quiet_when_the_baseline_allow_is_kept_for_the_ports_it_gave(tmp_path: Path) -> None:
+    text = (NP108_BAD / "egress-isolation-drops-dns.yaml").read_text(encoding="utf-8")
+    # The policy allows UDP 53 to the DNS pods itself: only TCP 53 is lost.
+    kept = text.replace(
+        "  - to: [{podSelector: {matchLabels: {app: db}}}]\n",
+        "  - to: [{namespaceSelector: {}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n"
+        "    ports: [{port: 53, protocol: UDP}]\n"
+        "  - to: [{podSelector: {matchLabels: {app: db}}}]\n",
+    )
+    (tmp_path / "p.yaml").write_text(kept, encoding="utf-8")
+    result = lint_paths(["p.yaml"], root=tmp_path, select=["NP108"])
+    assert [f.message.split(": ")[1] for f in result.findings] == [
+        "TCP 53 to kube-system/coredns; allow it here"
+    ]
