@@ -95,3 +95,69 @@ def test_np108_quiet_when_the_baseline_allow_is_kept_for_the_ports_it_gave(tmp_p
     assert [f.message.split(": ")[1] for f in result.findings] == [
         "TCP 53 to kube-system/coredns; allow it here"
     ]
+
+
+NP503_BAD = FIXTURES / "NP503" / "bad"
+
+
+def test_np503_headlines(tmp_path: Path) -> None:
+    assert _findings(tmp_path, NP503_BAD / "admin-deny-internet.yaml", "NP503") == [
+        (
+            19,
+            9,
+            "`networks` 0.0.0.0/0 holds every pod address: this Deny blocks pod-to-pod egress too; "
+            "decide pods in an earlier rule",
+        ),
+        (
+            30,
+            22,
+            "`networks` 0.0.0.0/0 holds every pod address: this Accept also opens pod-to-pod egress past "
+            "every NetworkPolicy; decide pods in an earlier rule",
+        ),
+    ]
+    calico = {"cni": "calico", "cluster": {"pod-cidr": "10.42.0.0/16"}}
+    assert _findings(tmp_path, NP503_BAD / "calico-nets.yaml", "NP503", **calico) == [
+        (
+            18,
+            14,
+            "`destination.nets` 0.0.0.0/0 minus `notNets` still holds the pod range 10.42.0.0/16: "
+            "this Allow allows pod-to-pod egress too; add it to `notNets`",
+        ),
+        (
+            32,
+            9,
+            "`source.nets` 10.0.0.0/8 holds the pod range 10.42.0.0/16: this Deny blocks pod-to-pod "
+            "ingress too; add the pod range to `notNets`",
+        ),
+    ]
+
+
+def test_np503_a_known_pod_range_outside_the_rule_is_quiet(tmp_path: Path) -> None:
+    calico = {"cni": "calico", "cluster": {"pod-cidr": "100.64.0.0/16"}}
+    # 0.0.0.0/0 minus notNets still holds 100.64.0.0/16; 10.0.0.0/8 does not.
+    assert [
+        line for line, _, _ in _findings(tmp_path, NP503_BAD / "calico-nets.yaml", "NP503", **calico)
+    ] == [18]
+
+
+@pytest.mark.parametrize(
+    ("cni", "count"), [("ovn-kubernetes", 1), ("antrea", 2), ("cilium", 0), ("flannel", 0)]
+)
+def test_np503_only_where_the_kind_is_enforced_and_addresses_match_pods(
+    tmp_path: Path, cni: str, count: int
+) -> None:
+    # OVN-Kubernetes enforces the AdminNetworkPolicy, not the ClusterNetworkPolicy; Cilium neither,
+    # and its CIDR rules never match pods; flannel enforces no policy.
+    assert len(_findings(tmp_path, NP503_BAD / "admin-deny-internet.yaml", "NP503", cni=cni)) == count
+
+
+def test_np503_detail_says_where_the_pod_range_comes_from(tmp_path: Path) -> None:
+    fixture = NP503_BAD / "admin-deny-internet.yaml"
+    shutil.copyfile(fixture, tmp_path / fixture.name)
+    unknown = lint_paths([fixture.name], root=tmp_path, select=["NP503"]).findings[0]
+    assert "The pod range is not known (set `cluster.pod-cidr`" in unknown.detail
+    known = lint_paths(
+        [fixture.name], root=tmp_path, select=["NP503"], extra={"cluster": {"pod-cidr": "10.244.0.0/16"}}
+    ).findings[0]
+    assert known.message.startswith("`networks` 0.0.0.0/0 holds the pod range 10.244.0.0/16: this Deny")
+    assert "The pod range: 10.244.0.0/16 (cluster.pod-cidr of the configuration)." in known.detail
