@@ -161,3 +161,62 @@ def test_np503_detail_says_where_the_pod_range_comes_from(tmp_path: Path) -> Non
     ).findings[0]
     assert known.message.startswith("`networks` 0.0.0.0/0 holds the pod range 10.244.0.0/16: this Deny")
     assert "The pod range: 10.244.0.0/16 (cluster.pod-cidr of the configuration)." in known.detail
+
+
+NP710_BAD = FIXTURES / "NP710" / "bad" / "deny-before-allow.yaml"
+CALICO = {"cni": "calico"}
+
+
+def test_np710_headlines(tmp_path: Path) -> None:
+    shadowed = "this Allow never takes effect: the Deny of {} ({}, line {}) matches all of it first; "
+    tail = "order this policy before it or narrow the Deny"
+    assert _findings(tmp_path, NP710_BAD, "NP710", **CALICO) == [
+        (28, 13, shadowed.format("no-internet", "order 100", 15) + tail),
+        (34, 13, shadowed.format("no-scanners", "order 10", 46) + tail),
+        (58, 13, shadowed.format("no-scanners", "order 10", 46) + tail),
+    ]
+
+
+def test_np710_names_the_deny_and_the_tier(tmp_path: Path) -> None:
+    shutil.copyfile(NP710_BAD, tmp_path / NP710_BAD.name)
+    result = lint_paths([NP710_BAD.name], root=tmp_path, select=["NP710"], extra=CALICO)
+    first = result.findings[0]
+    assert [(r.span.line, r.message) for r in first.related] == [
+        (15, "the Deny of GlobalNetworkPolicy no-internet")
+    ]
+    assert "are both in tier default" in first.detail
+    assert "egress rule 0 matches everything that egress rule 0 here allows" in first.detail
+
+
+def _calico(tmp_path: Path, text: str) -> list[int]:
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    result = lint_paths(["p.yaml"], root=tmp_path, select=["NP710"], extra=CALICO)
+    assert not result.failures
+    return [f.span.line for f in result.findings]
+
+
+def test_np710_follows_the_order(tmp_path: Path) -> None:
+    text = NP710_BAD.read_text(encoding="utf-8")
+    # payments now runs first (order 50 < 100): only scanner-metrics stays shadowed, and
+    # payments' ingress Allow (order 50 > 10) too.
+    assert _calico(tmp_path, text.replace("  order: 200\n", "  order: 50\n")) == [34, 58]
+    # Without order no-scanners runs after payments (order 200), whose ingress Allow of the
+    # scanners now decides first, for scanner-metrics' pods too: no Deny shadows anything there.
+    assert _calico(tmp_path, text.replace("  order: 10\n", "")) == [28]
+
+
+def test_np710_an_earlier_allow_of_the_deny_policy_decides_instead(tmp_path: Path) -> None:
+    text = NP710_BAD.read_text(encoding="utf-8").replace(
+        "  egress:\n  - action: Deny\n",
+        "  egress:\n  - action: Allow\n    destination:\n      nets: [203.0.113.0/24]\n  - action: Deny\n",
+    )
+    # Three lines more above the two Allows of the scanners.
+    assert _calico(tmp_path, text) == [37, 61]
+
+
+def test_np710_a_wider_allow_is_not_shadowed(tmp_path: Path) -> None:
+    text = NP710_BAD.read_text(encoding="utf-8").replace(
+        "      selector: role == 'scanner'\n    destination:\n      ports: [9090]\n",
+        "      selector: role == 'scanner' || role == 'prober'\n    destination:\n      ports: [9090]\n",
+    )
+    assert _calico(tmp_path, text) == [28, 34]
