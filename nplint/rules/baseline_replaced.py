@@ -64,6 +64,8 @@ class BaselineAllowReplaced(Rule):
         if layers is None or not layers.enforced[Tier.BASELINE]:
             return
         losses: dict[tuple[int, int], _Loss] = {}
+        #: Subjects whose side the same rules decide lose the same: one evaluation per peer.
+        cache: dict[tuple[object, ...], PortSet] = {}
         for direction in (Direction.INGRESS, Direction.EGRESS):
             if direction is Direction.EGRESS and not engine.profile.egress:
                 continue
@@ -73,7 +75,7 @@ class BaselineAllowReplaced(Rule):
                 for applied in applied_rules:
                     if applied.rule.action is not Action.ALLOW:
                         continue
-                    self._collect(engine, layers, applied, direction, ranges, losses)
+                    self._collect(engine, layers, applied, direction, ranges, losses, cache)
         for loss in sorted(losses.values(), key=_order):
             yield self._finding(loss)
 
@@ -85,6 +87,7 @@ class BaselineAllowReplaced(Rule):
         direction: Direction,
         ranges: list[AddressRange],
         losses: dict[tuple[int, int], _Loss],
+        cache: dict[tuple[object, ...], PortSet],
     ) -> None:
         peers = _peers(engine, applied, ranges)
         cni_layer = engine.cni_layer
@@ -94,8 +97,13 @@ class BaselineAllowReplaced(Rule):
                 continue
             lost_peers: list[str] = []
             lost_ports = NO_PORTS
+            named = direction is Direction.INGRESS and engine.side_has_named_port(direction, cls)
+            side = (direction.value, applied.uid, engine.side_key(direction, cls), cls if named else -1)
             for peer in peers:
-                missing = _lost(engine, layers, applied, direction, cls, peer)
+                key = (*side, peer)
+                missing = cache.get(key)
+                if missing is None:
+                    missing = cache[key] = _lost(engine, layers, applied, direction, cls, peer)
                 if missing:
                     lost_peers.append(_peer_name(engine, peer))
                     lost_ports = lost_ports | missing

@@ -12,8 +12,8 @@ connection between pods. The rule reports:
 * a Calico ``Allow`` whose ``notNets`` carve private ranges out but leave the pod range in:
   written for the internet, it allows the pods too.
 
-It stays quiet when the rule itself, or an earlier ``Allow``/``Pass`` of the same policy and
-direction, names pods by selector: the author has decided pod traffic on purpose. A CNI whose
+It stays quiet when the rule itself, or an earlier rule of the same policy and direction
+(whatever its action), names pods by selector: the author has decided pod traffic on purpose. A CNI whose
 CIDR rules never match pods (Cilium) or that does not enforce the kind is not judged.
 """
 
@@ -111,7 +111,7 @@ class NetworkRuleDecidesPods(Rule):
         for rule in policy.egress:
             names_pods = any(p.kind in (PeerKind.NAMESPACES, PeerKind.PODS) for p in rule.peers)
             if pods_decided or names_pods:
-                pods_decided = pods_decided or rule.action in (AdminAction.ALLOW, AdminAction.PASS)
+                pods_decided = pods_decided or rule.action is not None
                 continue
             judged = rule.action is AdminAction.DENY or (
                 rule.action is AdminAction.ALLOW and policy.tier is Tier.ADMIN
@@ -170,7 +170,7 @@ class NetworkRuleDecidesPods(Rule):
             for rule in policy.rules(direction):
                 peer = rule.peer
                 if pods_decided or _names_endpoints(peer):
-                    pods_decided = pods_decided or rule.action in (CalicoAction.ALLOW, CalicoAction.PASS)
+                    pods_decided = pods_decided or rule.action not in (None, CalicoAction.LOG)
                     continue
                 internet = bool(peer.not_nets)
                 if not (rule.action is CalicoAction.DENY or (rule.action is CalicoAction.ALLOW and internet)):
