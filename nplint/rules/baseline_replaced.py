@@ -73,7 +73,7 @@ class BaselineAllowReplaced(Rule):
             for policy in layers.enforced[Tier.BASELINE]:
                 applied_rules = layers.by_policy.get(id(policy), {}).get(direction, ())
                 for applied in applied_rules:
-                    if applied.rule.action is not Action.ALLOW:
+                    if applied.rule.action is not Action.ALLOW or _restates_default(applied):
                         continue
                     self._collect(engine, layers, applied, direction, ranges, losses, cache)
         for loss in sorted(losses.values(), key=_order):
@@ -158,6 +158,25 @@ def _order(loss: _Loss) -> tuple[str, int, int, str, int, str, int]:
         loss.direction.value,
         applied.uid,
     )
+
+
+def _restates_default(applied: AppliedAdminRule) -> bool:
+    """An Allow of every port toward every pod or every address restates the default allow: a
+    NetworkPolicy that isolates takes it away on purpose, which is what isolating is for."""
+    rule = applied.rule
+    if rule.ports is not None:
+        return False
+    for peer in rule.peers:
+        if peer.kind is PeerKind.NAMESPACES and peer.namespaces is not None and peer.namespaces.is_empty:
+            return True
+        every_namespace = peer.namespaces is None or peer.namespaces.is_empty
+        if peer.kind is PeerKind.PODS and every_namespace and (peer.pods is None or peer.pods.is_empty):
+            return True
+        if peer.kind is PeerKind.NETWORKS and any(
+            net is not None and net.prefixlen == 0 for _, net in peer.networks
+        ):
+            return True
+    return False
 
 
 def _outside_ranges(engine: Engine) -> list[AddressRange]:
