@@ -21,32 +21,32 @@ NP108_BAD = FIXTURES / "NP108" / "bad"
 
 
 def test_np108_headlines(tmp_path: Path) -> None:
-    assert _findings(tmp_path, NP108_BAD / "egress-isolation-drops-dns.yaml", "NP108") == [
+    assert _findings(tmp_path, NP108_BAD / "egress-drops-dns.yaml", "NP108") == [
         (
             34,
             5,
-            "isolating egress of shop/web drops baseline allow default rule 0 'dns' (line 22): "
-            "TCP 53,UDP 53 to kube-system/coredns; allow it here",
+            "Egress isolation drops baseline default rule 0 'dns' (line 22) for shop/web: "
+            "TCP 53,UDP 53 to kube-system/coredns",
         )
     ]
-    assert _findings(tmp_path, NP108_BAD / "ingress-default-deny-drops-monitoring.yaml", "NP108") == [
+    assert _findings(tmp_path, NP108_BAD / "ingress-drops-scrape.yaml", "NP108") == [
         (
             34,
             3,
-            "isolating ingress of shop/frontend drops baseline allow scrape rule 0 'prometheus' (line 24): "
-            "TCP 9113 from monitoring/prometheus; allow it here",
+            "Ingress isolation drops baseline scrape rule 0 'prometheus' (line 24) for shop/frontend: "
+            "TCP 9113 from monitoring/prometheus",
         ),
         (
             42,
             3,
-            "isolating ingress of shop/api drops baseline allow scrape rule 0 'prometheus' (line 24): "
-            "TCP 9090 from monitoring/prometheus; allow it here",
+            "Ingress isolation drops baseline scrape rule 0 'prometheus' (line 24) for shop/api: "
+            "TCP 9090 from monitoring/prometheus",
         ),
     ]
 
 
 def test_np108_names_the_lost_rule_and_the_other_isolating_policies(tmp_path: Path) -> None:
-    fixture = NP108_BAD / "ingress-default-deny-drops-monitoring.yaml"
+    fixture = NP108_BAD / "ingress-drops-scrape.yaml"
     shutil.copyfile(fixture, tmp_path / fixture.name)
     result = lint_paths([fixture.name], root=tmp_path, select=["NP108"])
     api = result.findings[1]
@@ -70,19 +70,19 @@ def test_np108_names_the_lost_rule_and_the_other_isolating_policies(tmp_path: Pa
     ],
 )
 def test_np108_only_where_the_cni_enforces_the_baseline(tmp_path: Path, cni: str, reported: bool) -> None:
-    found = _findings(tmp_path, NP108_BAD / "egress-isolation-drops-dns.yaml", "NP108", cni=cni)
+    found = _findings(tmp_path, NP108_BAD / "egress-drops-dns.yaml", "NP108", cni=cni)
     assert bool(found) is reported
 
 
 def test_np108_cluster_network_policy_baseline_ignored_by_ovn_kubernetes(tmp_path: Path) -> None:
     # OVN-Kubernetes enforces no ClusterNetworkPolicy (policy-kinds §9.3): nothing is lost there.
-    fixture = NP108_BAD / "ingress-default-deny-drops-monitoring.yaml"
+    fixture = NP108_BAD / "ingress-drops-scrape.yaml"
     assert _findings(tmp_path, fixture, "NP108", cni="ovn-kubernetes") == []
     assert len(_findings(tmp_path, fixture, "NP108", cni="antrea")) == 2
 
 
 def test_np108_quiet_when_the_baseline_allow_is_kept_for_the_ports_it_gave(tmp_path: Path) -> None:
-    text = (NP108_BAD / "egress-isolation-drops-dns.yaml").read_text(encoding="utf-8")
+    text = (NP108_BAD / "egress-drops-dns.yaml").read_text(encoding="utf-8")
     # The policy allows UDP 53 to the DNS pods itself: only TCP 53 is lost.
     kept = text.replace(
         "  - to: [{podSelector: {matchLabels: {app: db}}}]\n",
@@ -92,9 +92,7 @@ def test_np108_quiet_when_the_baseline_allow_is_kept_for_the_ports_it_gave(tmp_p
     )
     (tmp_path / "p.yaml").write_text(kept, encoding="utf-8")
     result = lint_paths(["p.yaml"], root=tmp_path, select=["NP108"])
-    assert [f.message.split(": ")[1] for f in result.findings] == [
-        "TCP 53 to kube-system/coredns; allow it here"
-    ]
+    assert [f.message.split(": ")[1] for f in result.findings] == ["TCP 53 to kube-system/coredns"]
 
 
 NP503_BAD = FIXTURES / "NP503" / "bad"
@@ -106,13 +104,13 @@ def test_np503_headlines(tmp_path: Path) -> None:
             19,
             9,
             "`networks` 0.0.0.0/0 holds every pod address: this Deny blocks pod-to-pod egress too; "
-            "decide pods in an earlier rule",
+            "decide pods first",
         ),
         (
             30,
             22,
-            "`networks` 0.0.0.0/0 holds every pod address: this Accept also opens pod-to-pod egress past "
-            "every NetworkPolicy; decide pods in an earlier rule",
+            "`networks` 0.0.0.0/0 holds every pod address: this Accept opens pod-to-pod egress past "
+            "any NetworkPolicy; decide pods first",
         ),
     ]
     calico = {"cni": "calico", "cluster": {"pod-cidr": "10.42.0.0/16"}}
@@ -120,8 +118,8 @@ def test_np503_headlines(tmp_path: Path) -> None:
         (
             18,
             14,
-            "`destination.nets` 0.0.0.0/0 minus `notNets` still holds the pod range 10.42.0.0/16: "
-            "this Allow allows pod-to-pod egress too; add it to `notNets`",
+            "`destination.nets` 0.0.0.0/0 minus `notNets` holds the pod range 10.42.0.0/16: "
+            "this Allow opens pod-to-pod egress; add it to `notNets`",
         ),
         (
             32,
@@ -168,8 +166,8 @@ CALICO = {"cni": "calico"}
 
 
 def test_np710_headlines(tmp_path: Path) -> None:
-    shadowed = "this Allow never takes effect: the Deny of {} ({}, line {}) matches all of it first; "
-    tail = "order this policy before it or narrow the Deny"
+    shadowed = "this Allow is never reached: the Deny of {} ({}, line {}) decides all of it first; "
+    tail = "give this policy a lower order"
     assert _findings(tmp_path, NP710_BAD, "NP710", **CALICO) == [
         (28, 13, shadowed.format("no-internet", "order 100", 15) + tail),
         (34, 13, shadowed.format("no-scanners", "order 10", 46) + tail),

@@ -125,9 +125,8 @@ class BaselineAllowReplaced(Rule):
         peers = sorted(loss.peers)
         ports = "every port" if loss.ports.is_everything else loss.ports.describe()
         message = (
-            f"isolating {direction.lower} of {listed(pods)} drops baseline allow "
-            f"{shown(baseline.name, _NAME_LIMIT)} {rule.label} (line {line}): {ports} {toward} "
-            f"{listed(peers)}; allow it here"
+            f"{direction.value} isolation drops baseline {shown(baseline.name, _NAME_LIMIT)} {rule.label} "
+            f"(line {line}) for {listed(pods)}: {ports} {toward} {listed(peers)}"
         )
         detail = (
             f"{baseline.title} {shown(baseline.name)} ({baseline.path}:{line}) {rule.label} allows "

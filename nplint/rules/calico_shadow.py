@@ -43,7 +43,7 @@ _NAME_LIMIT = 30
 
 class CalicoAllowShadowed(Rule):
     id = "NP710"
-    name = "calico-allow-shadowed-by-order"
+    name = "calico-allow-shadowed"
     summary = "A Calico Allow that a Deny of an earlier policy of the same tier always decides first."
     level = Level.WARNING
     tags = ("calico", "order", "hygiene")
@@ -88,8 +88,8 @@ class CalicoAllowShadowed(Rule):
         line = deny.node.span.line
         where = order_text(earlier.order)
         message = (
-            f"this Allow never takes effect: the Deny of {shown(earlier.name, _NAME_LIMIT)} "
-            f"({where}, line {line}) matches all of it first; order this policy before it or narrow the Deny"
+            f"this Allow is never reached: the Deny of {shown(earlier.name, _NAME_LIMIT)} "
+            f"({where}, line {line}) decides all of it first; give this policy a lower order"
         )
         detail = (
             f"{policy.kind} {shown(policy.name)} ({order_text(policy.order)}) and {earlier.kind} "

@@ -77,7 +77,7 @@ def _held(network: IPNetwork, excepts: Sequence[IPNetwork], pods: Sequence[_PodR
 
 class NetworkRuleDecidesPods(Rule):
     id = "NP503"
-    name = "network-rule-decides-pod-traffic"
+    name = "network-rule-holds-pods"
     summary = (
         "An admin `networks` or Calico `nets` rule whose range holds the pod range also denies "
         "(or allows) traffic between pods."
@@ -143,15 +143,8 @@ class NetworkRuleDecidesPods(Rule):
         deny = rule.action is AdminAction.DENY
         allow = "Accept" if policy.api_version == V1ALPHA2 else "Allow"
         verb = "Deny" if deny else allow
-        effect = (
-            "blocks pod-to-pod egress too"
-            if deny
-            else "also opens pod-to-pod egress past every NetworkPolicy"
-        )
-        message = (
-            f"`networks` {shown(text)} holds {_ranges(held)}: this {verb} {effect}; "
-            "decide pods in an earlier rule"
-        )
+        effect = "blocks pod-to-pod egress too" if deny else "opens pod-to-pod egress past any NetworkPolicy"
+        message = f"`networks` {shown(text)} holds {_ranges(held)}: this {verb} {effect}; decide pods first"
         detail = (
             f"{policy.title} {shown(policy.name)} {rule.label}: a `networks` peer matches by address, and "
             f"pods' addresses are in it (policy-kinds §3.3, pitfall K04). {_source(held)} "
@@ -199,8 +192,8 @@ class NetworkRuleDecidesPods(Rule):
             )
         else:
             message = (
-                f"`{side}.nets` {network} minus `notNets` still holds {_ranges(held)}: "
-                f"this Allow allows {what} too; add it to `notNets`"
+                f"`{side}.nets` {network} minus `notNets` holds {_ranges(held)}: "
+                f"this Allow opens {what}; add it to `notNets`"
             )
         detail = (
             f"{policy.kind} {shown(policy.name)} {rule.direction.lower} rule {rule.index}: Calico `nets` are "
