@@ -316,6 +316,10 @@ class CalicoPolicy(KubeObject):
     types: frozenset[Direction] = frozenset()
     ingress: tuple[CalicoRule, ...] = ()
     egress: tuple[CalicoRule, ...] = ()
+    #: GlobalNetworkPolicy with ``preDNAT`` or ``doNotTrack``: applies to host endpoints only,
+    #: never to a pod (Calico's GlobalNetworkPolicy reference; policy-kinds §7.1). nplint models
+    #: no host endpoints, so such a policy selects nothing here.
+    host_endpoints_only: bool = False
 
     @property
     def storage_version(self) -> bool:
@@ -340,6 +344,8 @@ class CalicoPolicy(KubeObject):
 
     def selects(self, endpoint: CalicoEndpoint) -> bool:
         """Whether the policy applies to a pod (§7.4): its namespace, selectors and service account."""
+        if self.host_endpoints_only:
+            return False
         if not self.is_global and endpoint.namespace != self.home_namespace:
             return False
         if not self.selector.matches(endpoint.labels):

@@ -72,6 +72,17 @@ def build_calico_policy(
         types=types,
         ingress=_rules(spec, Direction.INGRESS),
         egress=_rules(spec, Direction.EGRESS),
+        host_endpoints_only=is_global and _host_endpoints_only(spec),
+    )
+
+
+def _host_endpoints_only(spec: MapNode | None) -> bool:
+    """``preDNAT: true`` or ``doNotTrack: true``: a policy for host endpoints alone."""
+    if spec is None:
+        return False
+    return any(
+        isinstance(value, ScalarNode) and value.value is True
+        for value in (spec.get("preDNAT"), spec.get("doNotTrack"))
     )
 
 

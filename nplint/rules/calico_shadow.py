@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from nplint.engine.calico_layer import CalicoLayers, order_text
 from nplint.engine.engine import engine_for
 from nplint.findings import Finding, Level, Related
-from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction
 from nplint.model.calico import (
     Action,
@@ -58,11 +57,7 @@ class CalicoAllowShadowed(Rule):
             return
         ignored = {id(i.policy) for i in layer.ignored}
         policies = sorted(
-            (
-                p
-                for p in ctx.inventory.calico_policies
-                if id(p) not in ignored and not _host_endpoints_only(p)
-            ),
+            (p for p in ctx.inventory.calico_policies if id(p) not in ignored and not p.host_endpoints_only),
             key=lambda p: (p.tier, _place(p), p.kind, p.path, p.span.line, p.span.column),
         )
         directions = [d for d in Direction if d is Direction.INGRESS or profile.egress]
@@ -236,19 +231,6 @@ def _ports_cover(wide: tuple[PortRange | str, ...], narrow: tuple[PortRange | st
         ):
             return False
     return True
-
-
-def _host_endpoints_only(policy: CalicoPolicy) -> bool:
-    """``preDNAT`` and ``doNotTrack`` policies apply to host endpoints only, never to pods
-    (Calico's GlobalNetworkPolicy reference); nplint does not model host endpoints."""
-    spec = policy.node.get_map("spec")
-    if spec is None:
-        return False
-    return any(_true(spec.get(key)) for key in ("preDNAT", "doNotTrack"))
-
-
-def _true(node: Node | None) -> bool:
-    return isinstance(node, ScalarNode) and node.value is True
 
 
 RULES = (CalicoAllowShadowed,)

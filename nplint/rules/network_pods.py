@@ -102,7 +102,7 @@ class NetworkRuleDecidesPods(Rule):
             ignored = {id(i.policy) for i in cni_layer.ignored}
             workloads = [c for c in engine.classes if not c.host_network]
             for calico in sorted(ctx.inventory.calico_policies, key=lambda p: (p.path, p.span)):
-                if id(calico) in ignored or _host_endpoints_only(calico):
+                if id(calico) in ignored or calico.host_endpoints_only:
                     continue
                 # A policy for none of the repository's pods (host endpoints, say) is not judged.
                 if any(calico.selects(cni_layer.endpoints[c.index]) for c in workloads):
@@ -255,19 +255,6 @@ def _net_item(node: Node | None, network: IPNetwork) -> Node | None:
         ):
             return item
     return None
-
-
-def _host_endpoints_only(policy: CalicoPolicy) -> bool:
-    """``preDNAT`` and ``doNotTrack`` policies apply to host endpoints only, never to pods
-    (Calico's GlobalNetworkPolicy reference); nplint does not model host endpoints."""
-    spec = policy.node.get_map("spec")
-    if spec is None:
-        return False
-    return any(_true(spec.get(key)) for key in ("preDNAT", "doNotTrack"))
-
-
-def _true(node: Node | None) -> bool:
-    return isinstance(node, ScalarNode) and node.value is True
 
 
 RULES = (NetworkRuleDecidesPods,)
