@@ -10,6 +10,7 @@ from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_s
 from nplint.cluster.platform_owned import platform_label, platform_namespace, with_platform_labels
 from nplint.cluster.view import view_key
 from nplint.config import ClusterFacts
+from nplint.engine.endpoints import AddressRange
 from nplint.engine.engine import Engine, engine_for
 from nplint.engine.matching import (
     AddressContext,
@@ -281,6 +282,8 @@ class LayeredDns:
         self.classes = classes
         self.dns = dns
         self.ports = tuple(ports)
+        #: Answers other rules derive from this engine, made once (egress_layers).
+        self.memo: dict[str, list[AddressRange]] = {}
 
     def side(self, label: str, protocol: str = "UDP") -> SideVerdict | None:
         """The egress side of ``label``'s pods toward the DNS pods: one allowing, else the first denying."""

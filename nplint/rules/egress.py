@@ -25,6 +25,7 @@ from nplint.cluster.addresses import (
     is_whole_family,
     parse_address,
 )
+from nplint.engine.endpoints import AddressRange
 from nplint.engine.matching import (
     AddressContext,
     PodView,
@@ -33,7 +34,8 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods
-from nplint.findings import Finding, Level, listed_in_full
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.findings import Finding, Level, Span, listed_in_full
 from nplint.findings import listed as listed_capped
 from nplint.loading.nodes import Node
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
@@ -46,6 +48,18 @@ from nplint.rules.dns import (
     layered_dns,
     other_kind_allows,
     subjects,
+)
+from nplint.rules.egress_layers import (
+    EVERY_PORT,
+    Opening,
+    classes_of,
+    egress_ports,
+    explain_egress,
+    governed_by_other_kind,
+    internet_ranges,
+    labels_by_class,
+    open_to_internet,
+    openings,
 )
 
 
@@ -422,6 +436,34 @@ class ApiserverEgressServicePort(Rule):
             yield self.finding(policy, block.node, message, fix=fix, detail=detail)
 
 
+def _pods_of_policies(inventory: Inventory) -> dict[int, list[str]]:
+    """The subject pods each egress-isolating policy selects (policies compare by identity)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for label, isolating in _egress_subjects(inventory):
+        for policy in isolating:
+            found[id(policy)].append(label)
+    return found
+
+
+def _tcp_ports(ports: Sequence[int]) -> PortSet:
+    asked = NO_PORTS
+    for port in ports:
+        asked = asked | PortSet.single("TCP", port)
+    return asked
+
+
+def _metadata_closed(
+    layered: LayeredDns, labels: Sequence[str], hit: IPAddress, ports: Sequence[int]
+) -> bool:
+    """Whether every pod ``labels`` names is kept from ``hit`` on ``ports`` through every layer."""
+    classes = classes_of(layered, labels)
+    if not classes:
+        return False
+    address = AddressRange.of_address(hit)
+    asked = _tcp_ports(ports)
+    return not any(egress_ports(layered, cls, address) & asked for cls in classes)
+
+
 class EgressToMetadataService(Rule):
     id = "NP306"
     name = "egress-to-metadata-service"
@@ -437,6 +479,8 @@ class EgressToMetadataService(Rule):
             a for a in (parse_address(str(t)) for t in ctx.options.get("addresses", ())) if a is not None
         ]
         ports = [int(p) for p in ctx.options.get("ports", ()) if isinstance(p, int)]
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             allowed = [p for p in ports if rule_ports_match(rule, "TCP", p, None)]
             if not allowed:
@@ -445,7 +489,59 @@ class EgressToMetadataService(Rule):
                 hit = next((a for a in targets if block.contains(a)), None)
                 if hit is None or block.network is None or block.network.num_addresses == 1:
                     continue
+                if layered is not None and _metadata_closed(
+                    layered, pods_of.get(id(policy), []), hit, allowed
+                ):
+                    continue  # a policy of another kind closes it in front of this one
                 yield self._report(policy, block, hit, allowed)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(layered, targets, ports)
+
+    def _opened_by_other_kinds(
+        self, layered: LayeredDns, targets: Sequence[IPAddress], ports: Sequence[int]
+    ) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows that open the metadata service through a wider peer."""
+        asked = _tcp_ports(ports)
+        if not asked:
+            return
+        found: dict[tuple[str, int, int], tuple[Opening, str, IPAddress, PortSet, list[str]]] = {}
+        for cls, labels in sorted(labels_by_class(layered).items()):
+            if not governed_by_other_kind(layered, cls):
+                continue
+            for target in targets:
+                address = AddressRange.of_address(target)
+                if not egress_ports(layered, cls, address) & asked:
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, asked)
+                for opening in openings(layered, side):
+                    holder = opening.wide_holder(target)
+                    if holder is None:
+                        continue
+                    entry = found.setdefault(opening.key, (opening, holder, target, NO_PORTS, []))
+                    entry[4].extend(label for label in labels if label not in entry[4])
+                    found[opening.key] = (*entry[:3], entry[3] | opening.ports, entry[4])
+        for key in sorted(found):
+            opening, holder, hit, taken, labels = found[key]
+            message = (
+                f"this {opening.kind} rule opens the cloud metadata service {hit} through {holder}: "
+                "deny it before this rule, or narrow the peer"
+            )
+            detail = (
+                f"{opening.title} allows {taken.describe()} to {hit}, the cloud instance metadata service, "
+                f"through {holder}, for {listed(labels)}: through every policy layer the CNI runs, this "
+                "rule decides, and the pods can read the node's cloud credentials and metadata there. "
+                f"Deny {hit}/{hit.max_prefixlen} in a rule evaluated before this one (or exclude it from the "
+                "peer: `notNets` in Calico, `except` of a `toCIDRSet` in Cilium) unless these pods really "
+                "need the metadata service."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
 
     def _report(self, policy: NetworkPolicy, block: IPBlock, hit: IPAddress, ports: list[int]) -> Finding:
         host = f"{hit}/{hit.max_prefixlen}"
@@ -470,6 +566,8 @@ class EgressOpenToInternet(Rule):
     tags = ("egress", "ipblock")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             if rule.ports is not None:
                 continue
@@ -492,6 +590,11 @@ class EgressOpenToInternet(Rule):
             whole = next((b for b in ip_blocks(rule) if is_whole_family(b.network)), None)
             if whole is None:
                 continue
+            if layered is not None and whole.network is not None:
+                classes = classes_of(layered, pods_of.get(id(policy), []))
+                version = whole.network.version
+                if classes and not any(open_to_internet(layered, cls, version) for cls in classes):
+                    continue  # a policy of another kind closes the internet in front of this one
             message = (
                 f"every port is open to ipBlock {whole.cidr}, the whole internet: add `ports:` for what "
                 "the pods need, or narrow the `cidr`"
@@ -504,6 +607,51 @@ class EgressOpenToInternet(Rule):
             )
             fix = "ports:\n- {protocol: TCP, port: 443}"
             yield self.finding(policy, cidr_node(whole), message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(layered)
+
+    def _opened_by_other_kinds(self, layered: LayeredDns) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of every port to the whole internet that decide."""
+        found: dict[tuple[str, int, int], tuple[Opening, str, list[str]]] = {}
+        for cls, labels in sorted(labels_by_class(layered).items()):
+            if not governed_by_other_kind(layered, cls):
+                continue
+            for address in internet_ranges(layered):
+                if EVERY_PORT - egress_ports(layered, cls, address):
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, ALL_PORTS)
+                hits = [
+                    (o, whole)
+                    for o in openings(layered, side)
+                    if o.all_ports
+                    and not (EVERY_PORT - o.ports)
+                    and (whole := o.whole_internet()) is not None
+                ]
+                for opening, whole in hits:
+                    entry = found.setdefault(opening.key, (opening, whole, []))
+                    entry[2].extend(label for label in labels if label not in entry[2])
+                if hits:
+                    break
+        for key in sorted(found):
+            opening, whole, labels = found[key]
+            message = (
+                f"this {opening.kind} rule opens every port to {whole}, the whole internet: "
+                "list the ports the pods need, or narrow the peer"
+            )
+            detail = (
+                f"{opening.title} allows every port to {whole} for {listed(labels)}, and through every "
+                "policy layer the CNI runs nothing before it takes any of that away: any protocol a "
+                "compromised pod wants to use gets out. List the ports the pods need (e.g. TCP 443) or "
+                "narrow the destination."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
 
 
 RULES = (

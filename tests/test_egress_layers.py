@@ -1,0 +1,179 @@
+"""NP306/NP307 through the layered verdict: what closes or opens egress where other kinds are enforced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import lint_paths
+
+WEB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+"""
+
+# Lines 9-17: web may send anything to 0.0.0.0/0 (NP306 and NP307 at 17:23).
+OPEN = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 0.0.0.0/0}
+---
+"""
+
+ADMIN_DENY_METADATA = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: no-metadata}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  egress:
+  - name: metadata
+    action: Deny
+    to:
+    - networks: [169.254.169.254/32]
+"""
+
+# Lines 9-24; the Allow rule is at 16:5.
+ADMIN_ALLOW_INTERNET = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: open-egress}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  egress:
+  - name: internet
+    action: Allow
+    to:
+    - networks: [0.0.0.0/0]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+"""
+
+
+def _found(tmp_path: Path, text: str, cni: str, select: list[str]) -> list[tuple[str, int, int]]:
+    (tmp_path / "all.yaml").write_text(text, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=select, extra={"cni": cni})
+    assert not result.failures
+    return sorted((f.rule_id, f.span.line, f.span.column) for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("cni", "closed"),
+    [("ovn-kubernetes", True), ("antrea", True), ("cilium", False), ("calico", False), ("flannel", False)],
+)
+def test_an_admin_deny_closes_the_metadata_service_only_where_enforced(
+    tmp_path: Path, cni: str, closed: bool
+) -> None:
+    found = _found(tmp_path, WEB + OPEN + ADMIN_DENY_METADATA, cni, ["NP306", "NP307"])
+    # The internet stays open on every port: NP307 keeps its finding whatever the CNI.
+    expected = [("NP307", 17, 23)] if closed else [("NP306", 17, 23), ("NP307", 17, 23)]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"),
+    [("ovn-kubernetes", True), ("antrea", True), ("kube-network-policies", True), ("cilium", False)],
+)
+def test_an_admin_allow_of_the_internet_is_reported_on_its_rule(
+    tmp_path: Path, cni: str, reported: bool
+) -> None:
+    (tmp_path / "all.yaml").write_text(WEB + ADMIN_ALLOW_INTERNET, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP306", "NP307"], extra={"cni": cni})
+    found = sorted((f.rule_id, f.path, f.span.line, f.span.column) for f in result.findings)
+    if not reported:
+        assert found == []
+        return
+    assert found == [("NP306", "all.yaml", 16, 5), ("NP307", "all.yaml", 16, 5)]
+    by_rule = {f.rule_id: f for f in result.findings}
+    assert by_rule["NP307"].message == (
+        "this AdminNetworkPolicy rule opens every port to CIDR 0.0.0.0/0, the whole internet: "
+        "list the ports the pods need, or narrow the peer"
+    )
+    assert by_rule["NP306"].message == (
+        "this AdminNetworkPolicy rule opens the cloud metadata service 169.254.169.254 through "
+        "CIDR 0.0.0.0/0: deny it before this rule, or narrow the peer"
+    )
+    assert "AdminNetworkPolicy open-egress egress rule 0 'internet'" in by_rule["NP306"].detail
+    assert "Deployment shop/web" in by_rule["NP306"].detail
+
+
+def test_a_higher_priority_deny_keeps_the_allow_from_deciding(tmp_path: Path) -> None:
+    text = (
+        WEB + ADMIN_ALLOW_INTERNET + "---\n" + ADMIN_DENY_METADATA.replace("169.254.169.254/32", "0.0.0.0/0")
+    )
+    assert _found(tmp_path, text, "ovn-kubernetes", ["NP306", "NP307"]) == []
+
+
+def test_plain_network_policy_worlds_are_unchanged(tmp_path: Path) -> None:
+    for cni in ("calico", "cilium", "ovn-kubernetes"):
+        assert _found(tmp_path, WEB + OPEN, cni, ["NP306", "NP307"]) == [("NP306", 17, 23), ("NP307", 17, 23)]
+
+
+def test_a_calico_tier_that_closes_part_of_the_internet_leaves_the_rest_open(tmp_path: Path) -> None:
+    # The tier denies one /8 of the internet: every other address still gets every port.
+    text = (
+        WEB
+        + OPEN
+        + """\
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: platform}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: platform.some}
+spec:
+  tier: platform
+  order: 1
+  selector: all()
+  types: [Egress]
+  egress:
+  - action: Deny
+    destination: {nets: [8.0.0.0/8]}
+  - action: Pass
+"""
+    )
+    assert _found(tmp_path, text, "calico", ["NP306", "NP307"]) == [("NP306", 17, 23), ("NP307", 17, 23)]
+
+
+def test_the_cilium_world_entity_is_named(tmp_path: Path) -> None:
+    text = (
+        WEB
+        + """\
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: world}
+spec:
+  endpointSelector: {}
+  egress:
+  - toEntities: [world]
+"""
+    )
+    (tmp_path / "all.yaml").write_text(text, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP307"], extra={"cni": "cilium"})
+    (finding,) = result.findings
+    assert (finding.span.line, finding.span.column) == (15, 5)
+    assert finding.message.startswith(
+        "this CiliumClusterwideNetworkPolicy rule opens every port to entity `world`, the whole internet"
+    )
