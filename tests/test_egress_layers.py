@@ -177,3 +177,46 @@ spec:
     assert finding.message.startswith(
         "this CiliumClusterwideNetworkPolicy rule opens every port to entity `world`, the whole internet"
     )
+
+
+CALICO_DNS_ANYWHERE = """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-dns}
+spec:
+  selector: all()
+  types: [Egress]
+  egress:
+  - action: Allow
+    protocol: UDP
+    destination:
+      ports: [53]
+"""
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"), [("calico", True), ("cilium", False), ("ovn-kubernetes", False)]
+)
+def test_a_calico_dns_allow_to_anywhere_is_reported_only_on_calico(
+    tmp_path: Path, cni: str, reported: bool
+) -> None:
+    (tmp_path / "all.yaml").write_text(WEB + CALICO_DNS_ANYWHERE, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP304"], extra={"cni": cni})
+    found = [(f.rule_id, f.path, f.span.line, f.span.column) for f in result.findings]
+    assert found == ([("NP304", "all.yaml", 16, 5)] if reported else [])
+    if reported:
+        (finding,) = result.findings
+        assert finding.message == (
+            "this Calico GlobalNetworkPolicy rule opens port 53 (UDP) to any destination: "
+            "restrict it to the cluster DNS pods"
+        )
+        assert "names no address or selector, so every destination" in finding.detail
+
+
+def test_dns_to_anywhere_of_a_network_policy_is_unchanged_without_other_kinds(tmp_path: Path) -> None:
+    text = WEB + OPEN.replace(
+        "    - ipBlock: {cidr: 0.0.0.0/0}\n",
+        "    - ipBlock: {cidr: 0.0.0.0/0}\n    ports:\n    - {protocol: UDP, port: 53}\n",
+    )
+    for cni in ("calico", "cilium"):
+        assert _found(tmp_path, text, cni, ["NP304"]) == [("NP304", 19, 7)]

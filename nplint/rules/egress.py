@@ -315,6 +315,8 @@ class DnsUnrestrictedDestination(Rule):
     tags = ("egress", "dns", "exfiltration")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             if rule.ports is None or _selects_dns_servers(policy, ctx):
                 continue
@@ -328,6 +330,14 @@ class DnsUnrestrictedDestination(Rule):
             entries = [e for e in rule.ports if e.port == 53]
             if not entries:
                 continue
+            if layered is not None:
+                asked = NO_PORTS
+                for entry in entries:
+                    if entry.protocol in ("UDP", "TCP"):
+                        asked = asked | PortSet.single(entry.protocol, 53)
+                classes = classes_of(layered, pods_of.get(id(policy), []))
+                if classes and not any(_internet_ports(layered, cls, asked) for cls in classes):
+                    continue  # a policy of another kind keeps port 53 from the internet in front of it
             protocols = " and ".join(sorted({e.protocol for e in entries}, reverse=True))
             message = (
                 f"port 53 ({protocols}) is open to any destination: restrict the rule's `to` to the "
@@ -340,6 +350,82 @@ class DnsUnrestrictedDestination(Rule):
             )
             fix = "to:\n" + _dns_selector_text(ctx)
             yield self.finding(policy, entries[0].node, message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(ctx, layered)
+
+    def _opened_by_other_kinds(self, ctx: RuleContext, layered: LayeredDns) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of port 53 to any destination that decide."""
+        found: dict[tuple[str, int, int], tuple[Opening, str, PortSet, list[str]]] = {}
+        for cls, labels in sorted(labels_by_class(layered).items()):
+            if not governed_by_other_kind(layered, cls) or _is_dns_server(ctx, layered, cls):
+                continue
+            for address in internet_ranges(layered):
+                if not egress_ports(layered, cls, address) & DNS_PORTS:
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, DNS_PORTS)
+                hits = [
+                    (o, where)
+                    for o in openings(layered, side)
+                    if (where := o.no_destination or _whole_family_text(o)) is not None
+                ]
+                for opening, where in hits:
+                    entry = found.setdefault(opening.key, (opening, where, NO_PORTS, []))
+                    entry[3].extend(label for label in labels if label not in entry[3])
+                    found[opening.key] = (
+                        entry[0],
+                        entry[1],
+                        entry[2] | (opening.ports & DNS_PORTS),
+                        entry[3],
+                    )
+                if hits:
+                    break
+        for key in sorted(found):
+            opening, where, taken, labels = found[key]
+            protocols = " and ".join(p for p in ("UDP", "TCP") if taken & PortSet.single(p, 53))
+            message = (
+                f"this {opening.kind} rule opens port 53 ({protocols}) to any destination: restrict it "
+                "to the cluster DNS pods"
+            )
+            detail = (
+                f"{opening.title} allows port 53 ({protocols}) to any destination ({where}) for "
+                f"{listed(labels)}, and through every policy layer the CNI runs it decides: pods can query "
+                "any DNS server on the internet, which bypasses the cluster DNS and is a common path to "
+                f"tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx)}."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+#: DNS to any server: UDP and TCP 53.
+DNS_PORTS = PortSet.single("UDP", 53) | PortSet.single("TCP", 53)
+
+
+def _whole_family_text(opening: Opening) -> str | None:
+    whole = opening.whole_internet()
+    return f"{whole} is every address of its family" if whole is not None else None
+
+
+def _internet_ports(layered: LayeredDns, cls: int, asked: PortSet) -> bool:
+    """Whether the pods of ``cls`` may send some of ``asked`` to some internet address."""
+    return any(egress_ports(layered, cls, r) & asked for r in internet_ranges(layered))
+
+
+def _is_dns_server(ctx: RuleContext, layered: LayeredDns, cls: int) -> bool:
+    """The cluster DNS pods and NodeLocal DNSCache forward to upstream resolvers: port 53 out is their job."""
+    pod = layered.engine.classes[cls]
+    dns = ctx.cluster.facts.dns
+    if cls in layered.dns or pod.namespace != dns.namespace:
+        return cls in layered.dns
+    servers: list[Mapping[str, str]] = [dns.pod_labels, {"k8s-app": "node-local-dns"}]
+    if any(labels and all(pod.labels.get(k) == v for k, v in labels.items()) for labels in servers):
+        return True
+    return any(w.name in ("coredns", "kube-dns") for w in pod.workloads)
 
 
 def _reaches_endpoint(

@@ -133,6 +133,9 @@ class Opening:
     ports: PortSet
     #: Whether the rule lists no port at all (every port of every protocol).
     all_ports: bool
+    #: How the rule names no destination at all, when it does not (a Calico destination with
+    #: nothing but ports, a Cilium rule with only ``toPorts``): every address, in the cluster too.
+    no_destination: str | None = None
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -196,6 +199,7 @@ def _calico_opening(entry: AppliedCalicoRule, ports: PortSet) -> Opening:
     policy, rule = entry.policy, entry.rule
     peer = rule.destination
     span = rule.node.span
+    unnamed = not (peer.nets or peer.selectors or peer.service_account_names or peer.service is not None)
     return Opening(
         policy.path,
         span.line,
@@ -208,6 +212,7 @@ def _calico_opening(entry: AppliedCalicoRule, ports: PortSet) -> Opening:
         None,
         ports,
         rule.protocol is None and rule.not_protocol is None and not peer.ports and not peer.not_ports,
+        "the rule's `destination` names no address or selector, so every destination" if unnamed else None,
     )
 
 
@@ -232,6 +237,7 @@ def _cilium_opening(policy: CiliumPolicy, rule: CiliumRule, ports: PortSet) -> O
         next((e for e in _WORLD_ENTITIES if e in entities), None),
         ports,
         rule.to_ports is None and rule.icmps is None,
+        "the rule has only `toPorts`, so every destination" if rule.any_peer else None,
     )
 
 
