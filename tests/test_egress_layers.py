@@ -220,3 +220,42 @@ def test_dns_to_anywhere_of_a_network_policy_is_unchanged_without_other_kinds(tm
     )
     for cni in ("calico", "cilium"):
         assert _found(tmp_path, text, cni, ["NP304"]) == [("NP304", 19, 7)]
+
+
+CILIUM_SERVICE_IP = """\
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web-dns, namespace: shop}
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+  egress:
+  - toCIDR: [10.96.0.10/32]
+    toPorts:
+    - ports:
+      - {port: "53", protocol: UDP}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"), [("cilium", True), ("calico", False), ("ovn-kubernetes", False)]
+)
+def test_a_cilium_rule_to_the_dns_service_ip_is_reported_on_cilium(
+    tmp_path: Path, cni: str, reported: bool
+) -> None:
+    (tmp_path / "all.yaml").write_text(WEB + CILIUM_SERVICE_IP, encoding="utf-8")
+    result = lint_paths(["."], root=tmp_path, select=["NP303"], extra={"cni": cni})
+    found = [(f.rule_id, f.path, f.span.line, f.span.column) for f in result.findings]
+    assert found == ([("NP303", "all.yaml", 16, 5)] if reported else [])
+    if reported:
+        (finding,) = result.findings
+        assert finding.message == (
+            "this CiliumNetworkPolicy rule allows DNS over UDP only to the DNS Service IP 10.96.0.10, "
+            "which policies never see: allow the DNS pods instead"
+        )
+        assert "CiliumNetworkPolicy web-dns egress rule 0" in finding.detail
+
+
+def test_nodelocal_dns_allowed_beside_the_service_ip_is_left_alone(tmp_path: Path) -> None:
+    text = WEB + CILIUM_SERVICE_IP.replace("[10.96.0.10/32]", "[10.96.0.10/32, 169.254.20.10/32]")
+    assert _found(tmp_path, text, "cilium", ["NP303"]) == []

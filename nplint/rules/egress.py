@@ -225,12 +225,16 @@ class DnsViaServiceIp(Rule):
         addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, _Blame] = {}
+        layered = layered_dns(ctx)
         for label, isolating in _egress_subjects(inventory):
             if _allows_link_local_dns(isolating, ports):
                 continue
             for protocol in ("UDP", "TCP"):
                 if allows_dns(isolating, dns, protocol, ports, addresses):
                     continue
+                side = layered.side(label, protocol) if layered is not None else None
+                if side is not None and other_kind_allows(side):
+                    continue  # a tier before NetworkPolicy's, or an Admin rule, lets DNS reach the pods
                 for policy, block, hit in _service_blocks(isolating, protocol, ports, known, aimed):
                     node = cidr_node(block)
                     blame = blamed.setdefault(id(node), _Blame(policy, node, hit=hit))
@@ -251,6 +255,86 @@ class DnsViaServiceIp(Rule):
             )
             fix = "to:\n" + _dns_selector_text(ctx)
             yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._other_kinds(ctx, layered, known, aimed, ports)
+
+    def _other_kinds(
+        self,
+        ctx: RuleContext,
+        layered: LayeredDns,
+        known: Sequence[KnownAddress],
+        aimed: ServiceAim,
+        ports: Sequence[int],
+    ) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of DNS to the Service IP, for pods whose DNS fails."""
+        found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, set[str], list[str]]] = {}
+        node_local = [AddressRange.of_address(a) for a in NODE_LOCAL_DNS_ADDRESSES]
+        udp = _ports_of("UDP", ports)
+        for cls, labels in sorted(labels_by_class(layered).items()):
+            if not governed_by_other_kind(layered, cls):
+                continue
+            if any(egress_ports(layered, cls, a) & udp for a in node_local):
+                continue  # NodeLocal DNSCache is allowed: the ClusterIP beside it is deliberate
+            for protocol in ("UDP", "TCP"):
+                side = layered.side(labels[0], protocol)
+                if side is None or side.allowed:
+                    continue  # DNS reaches the DNS pods (or nothing is known of them)
+                asked = _ports_of(protocol, ports)
+                for hit in known:
+                    address = AddressRange.of_address(hit.address)
+                    if not egress_ports(layered, cls, address) & asked:
+                        continue
+                    verdict = explain_egress(layered, cls, labels[0], address, asked)
+                    for opening in openings(layered, verdict):
+                        if not any(
+                            hit.address in network and _aimed_at_services(aimed, network)
+                            for _, network in opening.networks
+                        ):
+                            continue
+                        entry = found.setdefault(opening.key, (opening, hit, set(), []))
+                        entry[2].add(protocol)
+                        entry[3].extend(label for label in labels if label not in entry[3])
+        for key in sorted(found):
+            opening, hit, protocols, labels = found[key]
+            over = "" if len(protocols) > 1 else f" over {next(iter(protocols))}"
+            message = (
+                f"this {opening.kind} rule allows DNS{over} only to the DNS Service IP {hit.address}, which "
+                "policies never see: allow the DNS pods instead"
+            )
+            detail = (
+                f"DNS{over} from {listed(labels)} is allowed only by {opening.title}, through a peer that "
+                f"holds {_holds(hit, 'the DNS Service', 'cluster.dns.service-ip')}, and through every "
+                "policy layer the CNI runs nothing lets it reach the DNS pods. Policies see DNS traffic "
+                "after the Service's DNAT, addressed to the DNS pods themselves, so the peer never "
+                f"matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+def _ports_of(protocol: str, ports: Sequence[int]) -> PortSet:
+    found = NO_PORTS
+    for port in ports:
+        found = found | PortSet.single(protocol, port)
+    return found
+
+
+def _aimed_at_services(aimed: ServiceAim, network: IPNetwork) -> bool:
+    """A network of another kind's peer aimed at Service addresses, as :meth:`ServiceAim.at_services`."""
+    if any(network.overlaps(pods) for pods in aimed.pod_ranges if pods.version == network.version):
+        return False
+    if network.num_addresses == 1:
+        return True
+    return any(
+        network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
+        for r in aimed.service_ranges
+    )
 
 
 def _holds(hit: KnownAddress, service: str, key: str) -> str:
