@@ -259,3 +259,86 @@ def test_a_cilium_rule_to_the_dns_service_ip_is_reported_on_cilium(
 def test_nodelocal_dns_allowed_beside_the_service_ip_is_left_alone(tmp_path: Path) -> None:
     text = WEB + CILIUM_SERVICE_IP.replace("[10.96.0.10/32]", "[10.96.0.10/32, 169.254.20.10/32]")
     assert _found(tmp_path, text, "cilium", ["NP303"]) == []
+
+
+OPERATOR = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: operator, namespace: operators}
+spec:
+  template:
+    metadata: {labels: {app: operator}}
+    spec: {containers: [{name: operator, image: operator}]}
+---
+"""
+
+# Lines 9-28; the Allow rule is at 23:5.
+ADMIN_APISERVER_SERVICE = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: operator-egress, namespace: operators}
+spec:
+  podSelector: {matchLabels: {app: operator}}
+  policyTypes: [Egress]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: apiserver}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  egress:
+  - name: apiserver
+    action: Allow
+    to:
+    - networks: [10.96.0.1/32]
+    ports:
+    - portNumber: {protocol: TCP, port: 443}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cni", "reported"),
+    [("ovn-kubernetes", True), ("antrea", False), ("kube-network-policies", False), ("cilium", False)],
+)
+def test_admin_rules_aimed_at_the_apiserver_service_only_where_the_reference_says_post_dnat(
+    tmp_path: Path, cni: str, reported: bool
+) -> None:
+    found = _found(tmp_path, OPERATOR + ADMIN_APISERVER_SERVICE, cni, ["NP305"])
+    assert found == ([("NP305", 23, 5)] if reported else [])
+
+
+def test_an_admin_allow_of_the_endpoint_port_quiets_the_network_policy_block(tmp_path: Path) -> None:
+    network_policy = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: operator-egress, namespace: operators}
+spec:
+  podSelector: {matchLabels: {app: operator}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock: {cidr: 10.96.0.1/32}
+    ports:
+    - {protocol: TCP, port: 443}
+---
+"""
+    admin = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: apiserver}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  egress:
+  - name: apiserver
+    action: Allow
+    to:
+    - networks: [192.0.2.10/32]
+    ports:
+    - portNumber: {protocol: TCP, port: 6443}
+"""
+    assert _found(tmp_path, OPERATOR + network_policy, "ovn-kubernetes", ["NP305"]) == [("NP305", 17, 16)]
+    assert _found(tmp_path, OPERATOR + network_policy + admin, "ovn-kubernetes", ["NP305"]) == []
+    # Cilium does not run the AdminNetworkPolicy: the block stays reported.
+    assert _found(tmp_path, OPERATOR + network_policy + admin, "cilium", ["NP305"]) == [("NP305", 17, 16)]

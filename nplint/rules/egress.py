@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Any, ClassVar
 
 from nplint.cluster.addresses import (
@@ -25,7 +26,8 @@ from nplint.cluster.addresses import (
     is_whole_family,
     parse_address,
 )
-from nplint.engine.endpoints import AddressRange
+from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.endpoints import AddressRange, cut_address_space
 from nplint.engine.matching import (
     AddressContext,
     PodView,
@@ -564,6 +566,9 @@ class ApiserverEgressServicePort(Rule):
                     and not any(block.contains(e.network_address) for e in endpoints)
                 ):
                     candidates.append((policy, block, hit, allowed))
+        layered = layered_dns(ctx)
+        if layered is not None:
+            yield from self._other_kinds(layered, known, aimed, port, endpoints)
         if not candidates:
             return
         # The pods each policy isolates (policies compare by identity).
@@ -584,6 +589,10 @@ class ApiserverEgressServicePort(Rule):
                 label
                 for label, isolating in concerned
                 if not _reaches_endpoint(isolating, port, aimed, endpoints)
+                and not (
+                    layered is not None
+                    and _layers_reach_apiserver(layered, label, port, aimed, endpoints, known)
+                )
             ]
             if not stuck:
                 continue
@@ -604,6 +613,117 @@ class ApiserverEgressServicePort(Rule):
             cidr = str(endpoints[0]) if endpoints else "<api-server-address>/32"
             fix = f"- to:\n  - ipBlock: {{cidr: {cidr}}}\n  ports:\n  - {{protocol: TCP, port: {port}}}"
             yield self.finding(policy, block.node, message, fix=fix, detail=detail)
+
+    def _other_kinds(
+        self,
+        layered: LayeredDns,
+        known: Sequence[KnownAddress],
+        aimed: ServiceAim,
+        port: int,
+        endpoints: Sequence[IPNetwork],
+    ) -> Iterator[Finding]:
+        """Other kinds' allows aimed at the `kubernetes` Service address, for pods that reach no endpoint."""
+        trusted = _POST_DNAT_ADMIN.get(layered.engine.profile.name, False)
+        asked = _ports_of("TCP", list(dict.fromkeys((443, port))))
+        found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, list[str]]] = {}
+        for cls, labels in sorted(labels_by_class(layered).items()):
+            if not governed_by_other_kind(layered, cls):
+                continue
+            if _layers_reach_apiserver(layered, labels[0], port, aimed, endpoints, known):
+                continue
+            for hit in known:
+                address = AddressRange.of_address(hit.address)
+                if not egress_ports(layered, cls, address) & asked:
+                    continue
+                verdict = explain_egress(layered, cls, labels[0], address, asked)
+                admin = {
+                    (r.path, r.rule_line, r.column) for r in (*verdict.admin_steps, *verdict.baseline_steps)
+                }
+                for opening in openings(layered, verdict):
+                    if opening.key in admin and not trusted:
+                        continue  # where the Admin tiers judge is not stated for this CNI
+                    if not any(
+                        hit.address in network
+                        and _aimed_at_services(aimed, network)
+                        and not any(e.network_address in network for e in endpoints)
+                        for _, network in opening.networks
+                    ):
+                        continue
+                    entry = found.setdefault(opening.key, (opening, hit, []))
+                    entry[2].extend(label for label in labels if label not in entry[2])
+        target = ", ".join(map(str, endpoints)) if endpoints else "the API server's own addresses"
+        for key in sorted(found):
+            opening, hit, labels = found[key]
+            where = _holds(hit, "the `kubernetes` Service", "cluster.apiserver.service-ip")
+            message = (
+                f"this {opening.kind} rule aims API server egress at Service IP {hit.address}, dropped after "
+                f"DNAT: allow TCP {port} to its own addresses"
+            )
+            detail = (
+                f"{opening.title} allows {opening.ports.describe()} to {where}; but after the Service's DNAT "
+                f"the connection goes to {target} on port {port}, and through every policy layer the CNI "
+                f"runs nothing lets {listed(labels)} reach that, so calls to the API server time out. "
+                f"Allow TCP {port} to the endpoint addresses (`kubectl get endpointslices -n default -l "
+                "kubernetes.io/service-name=kubernetes`), and set cluster.apiserver.addresses and .port "
+                "in the nplint configuration."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+#: Whether the reference states that the CNI judges its Admin and Baseline tiers after the Service's
+#: DNAT: OVN-Kubernetes' egress ACLs apply after load balancing (policy-kinds §9.3). For Antrea and
+#: kube-network-policies it says nothing (§9.4, §9.5): their Admin rules are left out of NP305.
+#: Calico (§7.8) and Cilium (§8.8) judge their own policies after DNAT on every release.
+_POST_DNAT_ADMIN: Mapping[str, bool] = {"ovn-kubernetes": True}
+
+
+def _layers_reach_apiserver(
+    layered: LayeredDns,
+    label: str,
+    port: int,
+    aimed: ServiceAim,
+    endpoints: Sequence[IPNetwork],
+    known: Sequence[KnownAddress],
+) -> bool:
+    """Whether ``label``'s pods reach the API server's own addresses on TCP ``port`` through the layers.
+
+    With the endpoints configured, those addresses are asked; without, any address clear of the
+    known Service ranges and Service addresses stands for them, as NetworkPolicy's blocks do in
+    :func:`_reaches_endpoint`.
+    Cilium's ``kube-apiserver`` entity, which the engine does not model, reaches it by name (§8.5).
+    """
+    cls = layered.classes.get(label)
+    if cls is None:
+        return False
+    asked = PortSet.single("TCP", port)
+    if _cilium_entity_allows(layered, cls, port):
+        return True
+    if endpoints:
+        targets = [AddressRange.of_address(e.network_address) for e in endpoints]
+    else:
+        services = [*aimed.service_ranges, *(ip_network(a.address) for a in known)]
+        cuts = cut_address_space([*layered.engine.ip_blocks(Direction.EGRESS), *services])
+        targets = [r for r in cuts if not any(r.first_address in network for network in services)]
+    return any(egress_ports(layered, cls, target) & asked for target in targets)
+
+
+def _cilium_entity_allows(layered: LayeredDns, cls: int, port: int) -> bool:
+    """A Cilium allow rule selecting the pods that names the ``kube-apiserver`` entity on ``port``."""
+    cni_layer = layered.engine.cni_layer
+    if not isinstance(cni_layer, CiliumLayers):
+        return False
+    for selecting in cni_layer.selecting[Direction.EGRESS][cls]:
+        for rule in selecting.spec.allows(Direction.EGRESS):
+            if "kube-apiserver" in (rule.entities or ()) and rule.matches_port("TCP", port):
+                return True
+    return False
 
 
 def _pods_of_policies(inventory: Inventory) -> dict[int, list[str]]:
