@@ -127,7 +127,8 @@ class Opening:
     title: str
     #: The networks of the peer that matched (CIDRs, Calico ``nets``), as written.
     networks: tuple[tuple[str, IPNetwork], ...]
-    #: The Cilium entity (``world``, ``all``) through which the peer holds every outside address.
+    #: The Cilium entity (``world``, ``world-ipv4``, ``world-ipv6``) through which the peer holds every
+    #: outside address.
     entity: str | None
     #: What it allowed.
     ports: PortSet
@@ -217,7 +218,8 @@ def _calico_opening(entry: AppliedCalicoRule, ports: PortSet) -> Opening:
 
 
 #: The Cilium entities that hold every outside address of a family, in the order messages prefer.
-_WORLD_ENTITIES = ("world", "world-ipv4", "world-ipv6", "all")
+#: ``all`` holds the cluster too: like a NetworkPolicy rule without `to`, it is no address as such.
+_WORLD_ENTITIES = ("world", "world-ipv4", "world-ipv6")
 
 
 def _cilium_opening(policy: CiliumPolicy, rule: CiliumRule, ports: PortSet) -> Opening:
@@ -237,7 +239,9 @@ def _cilium_opening(policy: CiliumPolicy, rule: CiliumRule, ports: PortSet) -> O
         next((e for e in _WORLD_ENTITIES if e in entities), None),
         ports,
         rule.to_ports is None and rule.icmps is None,
-        "the rule has only `toPorts`, so every destination" if rule.any_peer else None,
+        "the rule has only `toPorts`, so every destination"
+        if rule.any_peer
+        else ("entity `all` is every destination" if "all" in entities else None),
     )
 
 
