@@ -54,14 +54,14 @@ from nplint.rules.dns import (
 from nplint.rules.egress_layers import (
     EVERY_PORT,
     Opening,
+    allow_shapes,
     classes_of,
     egress_ports,
     explain_egress,
-    governed_by_other_kind,
     internet_ranges,
-    labels_by_class,
     open_to_internet,
     openings,
+    side_groups,
 )
 
 
@@ -272,9 +272,10 @@ class DnsViaServiceIp(Rule):
         found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, set[str], list[str]]] = {}
         node_local = [AddressRange.of_address(a) for a in NODE_LOCAL_DNS_ADDRESSES]
         udp = _ports_of("UDP", ports)
-        for cls, labels in sorted(labels_by_class(layered).items()):
-            if not governed_by_other_kind(layered, cls):
-                continue
+        shapes = allow_shapes(layered)
+        if not any(s.dns_port and any(s.holds(hit.address) for hit in known) for s in shapes):
+            return
+        for cls, labels in side_groups(layered):
             if any(egress_ports(layered, cls, a) & udp for a in node_local):
                 continue  # NodeLocal DNSCache is allowed: the ClusterIP beside it is deliberate
             for protocol in ("UDP", "TCP"):
@@ -442,9 +443,11 @@ class DnsUnrestrictedDestination(Rule):
     def _opened_by_other_kinds(self, ctx: RuleContext, layered: LayeredDns) -> Iterator[Finding]:
         """Admin, Baseline, Calico and Cilium allows of port 53 to any destination that decide."""
         found: dict[tuple[str, int, int], tuple[Opening, str, PortSet, list[str]]] = {}
-        for cls, labels in sorted(labels_by_class(layered).items()):
-            if not governed_by_other_kind(layered, cls) or _is_dns_server(ctx, layered, cls):
-                continue
+        # As for NetworkPolicy, a rule of every port is NP307's, not this rule's: port 53 must be listed.
+        shapes = allow_shapes(layered)
+        if not any(s.dns_port and not s.all_ports and (s.anywhere or s.whole_family) for s in shapes):
+            return
+        for cls, labels in side_groups(layered, lambda c: not _is_dns_server(ctx, layered, c)):
             for address in internet_ranges(layered):
                 if not egress_ports(layered, cls, address) & DNS_PORTS:
                     continue
@@ -452,7 +455,7 @@ class DnsUnrestrictedDestination(Rule):
                 hits = [
                     (o, where)
                     for o in openings(layered, side)
-                    if (where := o.no_destination or _whole_family_text(o)) is not None
+                    if not o.all_ports and (where := o.no_destination or _whole_family_text(o)) is not None
                 ]
                 for opening, where in hits:
                     entry = found.setdefault(opening.key, (opening, where, NO_PORTS, []))
@@ -626,9 +629,9 @@ class ApiserverEgressServicePort(Rule):
         trusted = _POST_DNAT_ADMIN.get(layered.engine.profile.name, False)
         asked = _ports_of("TCP", list(dict.fromkeys((443, port))))
         found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, list[str]]] = {}
-        for cls, labels in sorted(labels_by_class(layered).items()):
-            if not governed_by_other_kind(layered, cls):
-                continue
+        if not any(any(s.holds(hit.address) for hit in known) for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
             if _layers_reach_apiserver(layered, labels[0], port, aimed, endpoints, known):
                 continue
             for hit in known:
@@ -705,12 +708,15 @@ def _layers_reach_apiserver(
     asked = PortSet.single("TCP", port)
     if _cilium_entity_allows(layered, cls, port):
         return True
-    if endpoints:
-        targets = [AddressRange.of_address(e.network_address) for e in endpoints]
-    else:
-        services = [*aimed.service_ranges, *(ip_network(a.address) for a in known)]
-        cuts = cut_address_space([*layered.engine.ip_blocks(Direction.EGRESS), *services])
-        targets = [r for r in cuts if not any(r.first_address in network for network in services)]
+    targets = layered.memo.get("apiserver")
+    if targets is None:
+        if endpoints:
+            targets = [AddressRange.of_address(e.network_address) for e in endpoints]
+        else:
+            services = [*aimed.service_ranges, *(ip_network(a.address) for a in known)]
+            cuts = cut_address_space([*layered.engine.ip_blocks(Direction.EGRESS), *services])
+            targets = [r for r in cuts if not any(r.first_address in network for network in services)]
+        layered.memo["apiserver"] = targets
     return any(egress_ports(layered, cls, target) & asked for target in targets)
 
 
@@ -795,9 +801,9 @@ class EgressToMetadataService(Rule):
         if not asked:
             return
         found: dict[tuple[str, int, int], tuple[Opening, str, IPAddress, PortSet, list[str]]] = {}
-        for cls, labels in sorted(labels_by_class(layered).items()):
-            if not governed_by_other_kind(layered, cls):
-                continue
+        if not any(s.world or any(s.holds(t, wide=True) for t in targets) for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
             for target in targets:
                 address = AddressRange.of_address(target)
                 if not egress_ports(layered, cls, address) & asked:
@@ -903,9 +909,9 @@ class EgressOpenToInternet(Rule):
     def _opened_by_other_kinds(self, layered: LayeredDns) -> Iterator[Finding]:
         """Admin, Baseline, Calico and Cilium allows of every port to the whole internet that decide."""
         found: dict[tuple[str, int, int], tuple[Opening, str, list[str]]] = {}
-        for cls, labels in sorted(labels_by_class(layered).items()):
-            if not governed_by_other_kind(layered, cls):
-                continue
+        if not any(s.all_ports and s.whole_family for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
             for address in internet_ranges(layered):
                 if EVERY_PORT - egress_ports(layered, cls, address):
                     continue

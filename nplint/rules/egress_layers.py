@@ -12,16 +12,18 @@ A kind the CNI does not enforce is in no verdict, so it neither closes nor opens
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from nplint.engine.calico_layer import AppliedCalicoRule, CalicoStep
-from nplint.engine.cilium_layer import CiliumStep
+from nplint.engine.calico_layer import AppliedCalicoRule, CalicoLayers, CalicoStep
+from nplint.engine.cilium_layer import CiliumLayers, CiliumStep
 from nplint.engine.endpoints import AddressRange, cut_address_space
 from nplint.engine.portsets import PortSet
 from nplint.engine.verdict import LayerRuleRef, SideVerdict, explain_side
 from nplint.model import Direction
-from nplint.model.admin import AdminPeer, PeerKind
+from nplint.model.admin import Action as AdminAction
+from nplint.model.admin import AdminPeer, PeerKind, Tier
+from nplint.model.calico import Action as CalicoAction
 from nplint.model.cilium import CiliumPolicy, CiliumRule
 from nplint.model.objects import IPNetwork
 from nplint.rules.dns import LayeredDns
@@ -271,3 +273,109 @@ def classes_of(layered: LayeredDns, labels: Sequence[str]) -> dict[int, list[str
         if cls is not None:
             found.setdefault(cls, []).append(label)
     return found
+
+
+# -- What the world's other kinds could open at all ------------------------------------------------
+#
+# The verdicts above are exact but not free: a rule asks them only where some enforced allow of
+# another kind has the shape it reports, and once per group of pods the same rules decide.
+
+
+@dataclass(frozen=True, slots=True)
+class AllowShape:
+    """The peer and ports of one enforced egress allow of another kind, as written."""
+
+    networks: tuple[IPNetwork, ...]
+    #: Cilium's ``world`` entity (or ``world-ipv4``/``world-ipv6``).
+    world: bool
+    #: No destination written (a Calico destination of ports only, Cilium ``toPorts`` only or ``all``).
+    anywhere: bool
+    all_ports: bool
+    #: Whether port 53 may be among its ports.
+    dns_port: bool
+
+    def holds(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, wide: bool = False) -> bool:
+        return any(
+            n.version == address.version and address in n and (not wide or n.num_addresses > 1)
+            for n in self.networks
+        )
+
+    @property
+    def whole_family(self) -> bool:
+        return self.world or any(n.prefixlen == 0 for n in self.networks)
+
+
+def allow_shapes(layered: LayeredDns) -> list[AllowShape]:
+    """Every egress allow of another kind the world's CNI enforces (a superset: a prefilter)."""
+    found = layered.shapes
+    if found is not None:
+        return found
+    found = []
+    engine = layered.engine
+    layers = engine.layers
+    if layers is not None:
+        for tier in (Tier.ADMIN, Tier.BASELINE):
+            for admin in layers.enforced[tier]:
+                for rule in admin.rules(Direction.EGRESS):
+                    if rule.action is not AdminAction.ALLOW:
+                        continue
+                    networks = tuple(n for peer in rule.peers for _, n in peer.networks if n is not None)
+                    dns = rule.ports is None or any(
+                        p.name is not None or p.start is None or p.start <= 53 <= (p.end or p.start)
+                        for p in rule.ports
+                    )
+                    found.append(AllowShape(networks, False, False, rule.ports is None, dns))
+    cni_layer = engine.cni_layer
+    if isinstance(cni_layer, CalicoLayers):
+        for applied in cni_layer.applied:
+            calico = applied.rule
+            if calico.direction is not Direction.EGRESS or calico.action is not CalicoAction.ALLOW:
+                continue
+            peer = calico.destination
+            unnamed = not (
+                peer.nets or peer.selectors or peer.service_account_names or peer.service is not None
+            )
+            every = calico.protocol is None and calico.not_protocol is None and not peer.ports
+            dns = any(calico.matches_port(p, 53) for p in ("UDP", "TCP")) or any(
+                isinstance(entry, str) for entry in peer.ports
+            )
+            found.append(AllowShape(tuple(peer.nets), False, unnamed, every and not peer.not_ports, dns))
+    elif isinstance(cni_layer, CiliumLayers):
+        for cilium in engine.inventory.cilium_policies:
+            for spec in cilium.specs:
+                for allow in spec.allows(Direction.EGRESS):
+                    entities = set(allow.entities or ())
+                    networks = tuple(
+                        c.network
+                        for c in (*(allow.cidrs or ()), *(allow.cidr_sets or ()))
+                        if c.network is not None
+                    )
+                    dns = any(allow.matches_port(p, 53) for p in ("UDP", "TCP")) or any(
+                        isinstance(port.port, str) for r in allow.to_ports or () for port in r.ports
+                    )
+                    found.append(
+                        AllowShape(
+                            networks,
+                            bool(entities & set(_WORLD_ENTITIES)),
+                            allow.any_peer or "all" in entities,
+                            allow.to_ports is None and allow.icmps is None,
+                            dns,
+                        )
+                    )
+    layered.shapes = found
+    return found
+
+
+def side_groups(
+    layered: LayeredDns, keep: Callable[[int], bool] | None = None
+) -> list[tuple[int, list[str]]]:
+    """The subject pods a policy of another kind governs, one class for each group the same egress
+    rules decide (equal :meth:`Engine.side_key`), with the labels of every pod of the group."""
+    engine = layered.engine
+    groups: dict[tuple[object, ...], tuple[int, list[str]]] = {}
+    for cls, labels in sorted(labels_by_class(layered).items()):
+        if not governed_by_other_kind(layered, cls) or (keep is not None and not keep(cls)):
+            continue
+        entry = groups.setdefault(engine.side_key(Direction.EGRESS, cls), (cls, []))
+        entry[1].extend(labels)
+    return list(groups.values())
