@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from nplint.engine.calico_layer import AppliedCalicoRule, CalicoLayers, CalicoStep
 from nplint.engine.cilium_layer import CiliumLayers, CiliumStep
 from nplint.engine.endpoints import AddressRange, cut_address_space
+from nplint.engine.layers import AppliedAdminRule
 from nplint.engine.portsets import PortSet
 from nplint.engine.verdict import LayerRuleRef, SideVerdict, explain_side
 from nplint.model import Direction
@@ -173,6 +174,12 @@ def openings(layered: LayeredDns, side: SideVerdict) -> Iterator[Opening]:
             and isinstance(step.entry, AppliedCalicoRule)
         ):
             yield _calico_opening(step.entry, step.ports)
+        elif isinstance(step, CalicoStep) and step.action == AdminAction.ALLOW.value:
+            # Calico releases that run the Network Policy API's kinds put their rules in tiers of
+            # its own: such an entry carries the engine's applied admin rule.
+            applied = getattr(step.entry, "applied", None)
+            if isinstance(applied, AppliedAdminRule):
+                yield _applied_admin_opening(applied, step.ports)
         elif isinstance(step, CiliumStep) and step.what == "allow" and step.rule is not None:
             assert step.selecting is not None
             yield _cilium_opening(step.selecting.policy, step.rule, step.ports)
@@ -195,6 +202,30 @@ def _admin_opening(layered: LayeredDns, ref: LayerRuleRef) -> Opening | None:
         None,
         ref.ports,
         all_ports,
+    )
+
+
+def _applied_admin_opening(applied: AppliedAdminRule, ports: PortSet) -> Opening:
+    """An Admin or Baseline rule that a Calico tier evaluated: every ``networks`` peer counts."""
+    policy, rule = applied.policy, applied.rule
+    span = rule.node.span
+    networks = tuple(
+        (text, net)
+        for peer in rule.peers
+        if peer.kind is PeerKind.NETWORKS
+        for text, net in peer.networks
+        if net is not None
+    )
+    return Opening(
+        policy.path,
+        span.line,
+        span.column,
+        policy.title,
+        f"{policy.title} {shown(policy.name, 60)} egress {rule.label}",
+        networks,
+        None,
+        ports,
+        rule.ports is None,
     )
 
 
