@@ -106,12 +106,12 @@ def test_an_admin_allow_of_the_internet_is_reported_on_its_rule(
     assert found == [("NP306", "all.yaml", 16, 5), ("NP307", "all.yaml", 16, 5)]
     by_rule = {f.rule_id: f for f in result.findings}
     assert by_rule["NP307"].message == (
-        "this AdminNetworkPolicy rule opens every port to CIDR 0.0.0.0/0, the whole internet: "
+        "this rule opens every port to CIDR 0.0.0.0/0, the whole internet: "
         "list the ports the pods need, or narrow the peer"
     )
     assert by_rule["NP306"].message == (
-        "this AdminNetworkPolicy rule opens the cloud metadata service 169.254.169.254 through "
-        "CIDR 0.0.0.0/0: deny it before this rule, or narrow the peer"
+        "this rule opens the cloud metadata service 169.254.169.254 through "
+        "CIDR 0.0.0.0/0: deny it first, or narrow the peer"
     )
     assert "AdminNetworkPolicy open-egress egress rule 0 'internet'" in by_rule["NP306"].detail
     assert "Deployment shop/web" in by_rule["NP306"].detail
@@ -174,9 +174,7 @@ spec:
     result = lint_paths(["."], root=tmp_path, select=["NP307"], extra={"cni": "cilium"})
     (finding,) = result.findings
     assert (finding.span.line, finding.span.column) == (15, 5)
-    assert finding.message.startswith(
-        "this CiliumClusterwideNetworkPolicy rule opens every port to entity `world`, the whole internet"
-    )
+    assert finding.message.startswith("this rule opens every port to entity `world`, the whole internet")
 
 
 CALICO_DNS_ANYWHERE = """\
@@ -207,8 +205,7 @@ def test_a_calico_dns_allow_to_anywhere_is_reported_only_on_calico(
     if reported:
         (finding,) = result.findings
         assert finding.message == (
-            "this Calico GlobalNetworkPolicy rule opens port 53 (UDP) to any destination: "
-            "restrict it to the cluster DNS pods"
+            "this rule opens port 53 (UDP) to any destination: restrict it to the cluster DNS pods"
         )
         assert "names no address or selector, so every destination" in finding.detail
 
@@ -250,7 +247,7 @@ def test_a_cilium_rule_to_the_dns_service_ip_is_reported_on_cilium(
     if reported:
         (finding,) = result.findings
         assert finding.message == (
-            "this CiliumNetworkPolicy rule allows DNS over UDP only to the DNS Service IP 10.96.0.10, "
+            "this rule allows DNS over UDP only to the DNS Service IP 10.96.0.10, "
             "which policies never see: allow the DNS pods instead"
         )
         assert "CiliumNetworkPolicy web-dns egress rule 0" in finding.detail

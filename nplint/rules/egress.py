@@ -301,8 +301,8 @@ class DnsViaServiceIp(Rule):
             opening, hit, protocols, labels = found[key]
             over = "" if len(protocols) > 1 else f" over {next(iter(protocols))}"
             message = (
-                f"this {opening.kind} rule allows DNS{over} only to the DNS Service IP {hit.address}, which "
-                "policies never see: allow the DNS pods instead"
+                f"this rule allows DNS{over} only to the DNS Service IP {hit.address}, which policies never "
+                "see: allow the DNS pods instead"
             )
             detail = (
                 f"DNS{over} from {listed(labels)} is allowed only by {opening.title}, through a peer that "
@@ -472,8 +472,8 @@ class DnsUnrestrictedDestination(Rule):
             opening, where, taken, labels = found[key]
             protocols = " and ".join(p for p in ("UDP", "TCP") if taken & PortSet.single(p, 53))
             message = (
-                f"this {opening.kind} rule opens port 53 ({protocols}) to any destination: restrict it "
-                "to the cluster DNS pods"
+                f"this rule opens port 53 ({protocols}) to any destination: restrict it to the cluster "
+                "DNS pods"
             )
             detail = (
                 f"{opening.title} allows port 53 ({protocols}) to any destination ({where}) for "
@@ -659,8 +659,8 @@ class ApiserverEgressServicePort(Rule):
             opening, hit, labels = found[key]
             where = _holds(hit, "the `kubernetes` Service", "cluster.apiserver.service-ip")
             message = (
-                f"this {opening.kind} rule aims API server egress at Service IP {hit.address}, dropped after "
-                f"DNAT: allow TCP {port} to its own addresses"
+                f"API server egress to Service IP {hit.address} is dropped after DNAT: "
+                f"allow TCP {port} to its own addresses"
             )
             detail = (
                 f"{opening.title} allows {opening.ports.describe()} to {where}; but after the Service's DNAT "
@@ -819,8 +819,8 @@ class EgressToMetadataService(Rule):
         for key in sorted(found):
             opening, holder, hit, taken, labels = found[key]
             message = (
-                f"this {opening.kind} rule opens the cloud metadata service {hit} through {holder}: "
-                "deny it before this rule, or narrow the peer"
+                f"this rule opens the cloud metadata service {hit} through {holder}: deny it first, or "
+                "narrow the peer"
             )
             detail = (
                 f"{opening.title} allows {taken.describe()} to {hit}, the cloud instance metadata service, "
@@ -931,8 +931,8 @@ class EgressOpenToInternet(Rule):
         for key in sorted(found):
             opening, whole, labels = found[key]
             message = (
-                f"this {opening.kind} rule opens every port to {whole}, the whole internet: "
-                "list the ports the pods need, or narrow the peer"
+                f"this rule opens every port to {whole}, the whole internet: list the ports the pods need, "
+                "or narrow the peer"
             )
             detail = (
                 f"{opening.title} allows every port to {whole} for {listed(labels)}, and through every "

@@ -124,8 +124,6 @@ class Opening:
     path: str
     line: int
     column: int
-    #: The kind as messages name it (``AdminNetworkPolicy``, ``Calico GlobalNetworkPolicy``).
-    kind: str
     #: How details name the rule: kind, name and rule index.
     title: str
     #: The networks of the peer that matched (CIDRs, Calico ``nets``), as written.
@@ -149,14 +147,14 @@ class Opening:
         """``0.0.0.0/0`` or ``toEntities: [world]`` when the peer is the whole internet as written."""
         for text, network in self.networks:
             if network.prefixlen == 0:
-                return f"CIDR {shown(text, 45)}"
+                return f"CIDR {shown(text, 30)}"
         return f"entity `{self.entity}`" if self.entity else None
 
     def wide_holder(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         """The CIDR wider than one address (or the entity) through which the peer holds ``address``."""
         for text, network in self.networks:
             if network.version == address.version and address in network and network.num_addresses > 1:
-                return f"CIDR {shown(text, 45)}"
+                return f"CIDR {shown(text, 30)}"
         return f"entity `{self.entity}`" if self.entity else None
 
 
@@ -196,7 +194,6 @@ def _admin_opening(layered: LayeredDns, ref: LayerRuleRef) -> Opening | None:
         ref.path,
         ref.rule_line,
         ref.column,
-        ref.kind,
         f"{ref.kind} {shown(ref.name, 60)} egress rule {ref.rule}{named}",
         networks if peer.kind is PeerKind.NETWORKS else (),
         None,
@@ -220,7 +217,6 @@ def _applied_admin_opening(applied: AppliedAdminRule, ports: PortSet) -> Opening
         policy.path,
         span.line,
         span.column,
-        policy.title,
         f"{policy.title} {shown(policy.name, 60)} egress {rule.label}",
         networks,
         None,
@@ -238,7 +234,6 @@ def _calico_opening(entry: AppliedCalicoRule, ports: PortSet) -> Opening:
         policy.path,
         span.line,
         span.column,
-        f"Calico {policy.kind}",
         f"Calico {policy.kind} {shown(policy.name, 60)} egress rule {rule.index}",
         tuple((str(net), net) for net in peer.nets),
         # A destination without `nets` is no address written as such (as a NetworkPolicy rule
@@ -262,7 +257,6 @@ def _cilium_opening(policy: CiliumPolicy, rule: CiliumRule, ports: PortSet) -> O
         policy.path,
         span.line,
         span.column,
-        policy.kind,
         f"{policy.kind} {shown(policy.name, 60)} egress rule {rule.index}",
         tuple(
             (c.text, c.network)
