@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_service_addresses
 from nplint.cluster.platform_owned import platform_label, platform_namespace, with_platform_labels
 from nplint.cluster.view import view_key
 from nplint.config import ClusterFacts
+from nplint.engine.endpoints import AddressRange
 from nplint.engine.engine import Engine, engine_for
 from nplint.engine.matching import (
     AddressContext,
@@ -27,6 +29,9 @@ from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPo
 from nplint.model.objects import Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import capped, shown
+
+if TYPE_CHECKING:
+    from nplint.rules.egress_layers import AllowShape
 
 
 def egress_policies_for(pod: PodView, policies: Sequence[NetworkPolicy]) -> list[NetworkPolicy]:
@@ -281,6 +286,9 @@ class LayeredDns:
         self.classes = classes
         self.dns = dns
         self.ports = tuple(ports)
+        #: Answers other rules derive from this engine, made once (egress_layers).
+        self.memo: dict[str, list[AddressRange]] = {}
+        self.shapes: list[AllowShape] | None = None
 
     def side(self, label: str, protocol: str = "UDP") -> SideVerdict | None:
         """The egress side of ``label``'s pods toward the DNS pods: one allowing, else the first denying."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Any, ClassVar
 
 from nplint.cluster.addresses import (
@@ -25,6 +26,8 @@ from nplint.cluster.addresses import (
     is_whole_family,
     parse_address,
 )
+from nplint.engine.cilium_layer import CiliumLayers
+from nplint.engine.endpoints import AddressRange, cut_address_space
 from nplint.engine.matching import (
     AddressContext,
     PodView,
@@ -33,7 +36,8 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods
-from nplint.findings import Finding, Level, listed_in_full
+from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
+from nplint.findings import Finding, Level, Span, listed_in_full
 from nplint.findings import listed as listed_capped
 from nplint.loading.nodes import Node
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
@@ -46,6 +50,18 @@ from nplint.rules.dns import (
     layered_dns,
     other_kind_allows,
     subjects,
+)
+from nplint.rules.egress_layers import (
+    EVERY_PORT,
+    Opening,
+    allow_shapes,
+    classes_of,
+    egress_ports,
+    explain_egress,
+    internet_ranges,
+    open_to_internet,
+    openings,
+    side_groups,
 )
 
 
@@ -211,12 +227,16 @@ class DnsViaServiceIp(Rule):
         addresses = address_context(facts, ctx.cluster.ipblock_matches_pods)
         ports = facts.dns.ports
         blamed: dict[int, _Blame] = {}
+        layered = layered_dns(ctx)
         for label, isolating in _egress_subjects(inventory):
             if _allows_link_local_dns(isolating, ports):
                 continue
             for protocol in ("UDP", "TCP"):
                 if allows_dns(isolating, dns, protocol, ports, addresses):
                     continue
+                side = layered.side(label, protocol) if layered is not None else None
+                if side is not None and other_kind_allows(side):
+                    continue  # a tier before NetworkPolicy's, or an Admin rule, lets DNS reach the pods
                 for policy, block, hit in _service_blocks(isolating, protocol, ports, known, aimed):
                     node = cidr_node(block)
                     blame = blamed.setdefault(id(node), _Blame(policy, node, hit=hit))
@@ -237,6 +257,87 @@ class DnsViaServiceIp(Rule):
             )
             fix = "to:\n" + _dns_selector_text(ctx)
             yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._other_kinds(ctx, layered, known, aimed, ports)
+
+    def _other_kinds(
+        self,
+        ctx: RuleContext,
+        layered: LayeredDns,
+        known: Sequence[KnownAddress],
+        aimed: ServiceAim,
+        ports: Sequence[int],
+    ) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of DNS to the Service IP, for pods whose DNS fails."""
+        found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, set[str], list[str]]] = {}
+        node_local = [AddressRange.of_address(a) for a in NODE_LOCAL_DNS_ADDRESSES]
+        udp = _ports_of("UDP", ports)
+        shapes = allow_shapes(layered)
+        if not any(s.dns_port and any(s.holds(hit.address) for hit in known) for s in shapes):
+            return
+        for cls, labels in side_groups(layered):
+            if any(egress_ports(layered, cls, a) & udp for a in node_local):
+                continue  # NodeLocal DNSCache is allowed: the ClusterIP beside it is deliberate
+            for protocol in ("UDP", "TCP"):
+                side = layered.side(labels[0], protocol)
+                if side is None or side.allowed:
+                    continue  # DNS reaches the DNS pods (or nothing is known of them)
+                asked = _ports_of(protocol, ports)
+                for hit in known:
+                    address = AddressRange.of_address(hit.address)
+                    if not egress_ports(layered, cls, address) & asked:
+                        continue
+                    verdict = explain_egress(layered, cls, labels[0], address, asked)
+                    for opening in openings(layered, verdict):
+                        if not any(
+                            hit.address in network and _aimed_at_services(aimed, network)
+                            for _, network in opening.networks
+                        ):
+                            continue
+                        entry = found.setdefault(opening.key, (opening, hit, set(), []))
+                        entry[2].add(protocol)
+                        entry[3].extend(label for label in labels if label not in entry[3])
+        for key in sorted(found):
+            opening, hit, protocols, labels = found[key]
+            over = "" if len(protocols) > 1 else f" over {next(iter(protocols))}"
+            message = (
+                f"this rule allows DNS{over} only to the DNS Service IP {hit.address}, which policies never "
+                "see: allow the DNS pods instead"
+            )
+            detail = (
+                f"DNS{over} from {listed(labels)} is allowed only by {opening.title}, through a peer that "
+                f"holds {_holds(hit, 'the DNS Service', 'cluster.dns.service-ip')}, and through every "
+                "policy layer the CNI runs nothing lets it reach the DNS pods. Policies see DNS traffic "
+                "after the Service's DNAT, addressed to the DNS pods themselves, so the peer never "
+                f"matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+def _ports_of(protocol: str, ports: Sequence[int]) -> PortSet:
+    found = NO_PORTS
+    for port in ports:
+        found = found | PortSet.single(protocol, port)
+    return found
+
+
+def _aimed_at_services(aimed: ServiceAim, network: IPNetwork) -> bool:
+    """A network of another kind's peer aimed at Service addresses, as :meth:`ServiceAim.at_services`."""
+    if any(network.overlaps(pods) for pods in aimed.pod_ranges if pods.version == network.version):
+        return False
+    if network.num_addresses == 1:
+        return True
+    return any(
+        network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
+        for r in aimed.service_ranges
+    )
 
 
 def _holds(hit: KnownAddress, service: str, key: str) -> str:
@@ -301,6 +402,8 @@ class DnsUnrestrictedDestination(Rule):
     tags = ("egress", "dns", "exfiltration")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             if rule.ports is None or _selects_dns_servers(policy, ctx):
                 continue
@@ -314,6 +417,14 @@ class DnsUnrestrictedDestination(Rule):
             entries = [e for e in rule.ports if e.port == 53]
             if not entries:
                 continue
+            if layered is not None:
+                asked = NO_PORTS
+                for entry in entries:
+                    if entry.protocol in ("UDP", "TCP"):
+                        asked = asked | PortSet.single(entry.protocol, 53)
+                classes = classes_of(layered, pods_of.get(id(policy), []))
+                if classes and not any(_internet_ports(layered, cls, asked) for cls in classes):
+                    continue  # a policy of another kind keeps port 53 from the internet in front of it
             protocols = " and ".join(sorted({e.protocol for e in entries}, reverse=True))
             message = (
                 f"port 53 ({protocols}) is open to any destination: restrict the rule's `to` to the "
@@ -326,6 +437,84 @@ class DnsUnrestrictedDestination(Rule):
             )
             fix = "to:\n" + _dns_selector_text(ctx)
             yield self.finding(policy, entries[0].node, message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(ctx, layered)
+
+    def _opened_by_other_kinds(self, ctx: RuleContext, layered: LayeredDns) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of port 53 to any destination that decide."""
+        found: dict[tuple[str, int, int], tuple[Opening, str, PortSet, list[str]]] = {}
+        # As for NetworkPolicy, a rule of every port is NP307's, not this rule's: port 53 must be listed.
+        shapes = allow_shapes(layered)
+        if not any(s.dns_port and not s.all_ports and (s.anywhere or s.whole_family) for s in shapes):
+            return
+        for cls, labels in side_groups(layered, lambda c: not _is_dns_server(ctx, layered, c)):
+            for address in internet_ranges(layered):
+                if not egress_ports(layered, cls, address) & DNS_PORTS:
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, DNS_PORTS)
+                hits = [
+                    (o, where)
+                    for o in openings(layered, side)
+                    if not o.all_ports and (where := o.no_destination or _whole_family_text(o)) is not None
+                ]
+                for opening, where in hits:
+                    entry = found.setdefault(opening.key, (opening, where, NO_PORTS, []))
+                    entry[3].extend(label for label in labels if label not in entry[3])
+                    found[opening.key] = (
+                        entry[0],
+                        entry[1],
+                        entry[2] | (opening.ports & DNS_PORTS),
+                        entry[3],
+                    )
+                if hits:
+                    break
+        for key in sorted(found):
+            opening, where, taken, labels = found[key]
+            protocols = " and ".join(p for p in ("UDP", "TCP") if taken & PortSet.single(p, 53))
+            message = (
+                f"this rule opens port 53 ({protocols}) to any destination: restrict it to the cluster "
+                "DNS pods"
+            )
+            detail = (
+                f"{opening.title} allows port 53 ({protocols}) to any destination ({where}) for "
+                f"{listed(labels)}, and through every policy layer the CNI runs it decides: pods can query "
+                "any DNS server on the internet, which bypasses the cluster DNS and is a common path to "
+                f"tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx)}."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+#: DNS to any server: UDP and TCP 53.
+DNS_PORTS = PortSet.single("UDP", 53) | PortSet.single("TCP", 53)
+
+
+def _whole_family_text(opening: Opening) -> str | None:
+    whole = opening.whole_internet()
+    return f"{whole} is every address of its family" if whole is not None else None
+
+
+def _internet_ports(layered: LayeredDns, cls: int, asked: PortSet) -> bool:
+    """Whether the pods of ``cls`` may send some of ``asked`` to some internet address."""
+    return any(egress_ports(layered, cls, r) & asked for r in internet_ranges(layered))
+
+
+def _is_dns_server(ctx: RuleContext, layered: LayeredDns, cls: int) -> bool:
+    """The cluster DNS pods and NodeLocal DNSCache forward to upstream resolvers: port 53 out is their job."""
+    pod = layered.engine.classes[cls]
+    dns = ctx.cluster.facts.dns
+    if cls in layered.dns or pod.namespace != dns.namespace:
+        return cls in layered.dns
+    servers: list[Mapping[str, str]] = [dns.pod_labels, {"k8s-app": "node-local-dns"}]
+    if any(labels and all(pod.labels.get(k) == v for k, v in labels.items()) for labels in servers):
+        return True
+    return any(w.name in ("coredns", "kube-dns") for w in pod.workloads)
 
 
 def _reaches_endpoint(
@@ -380,6 +569,9 @@ class ApiserverEgressServicePort(Rule):
                     and not any(block.contains(e.network_address) for e in endpoints)
                 ):
                     candidates.append((policy, block, hit, allowed))
+        layered = layered_dns(ctx)
+        if layered is not None:
+            yield from self._other_kinds(layered, known, aimed, port, endpoints)
         if not candidates:
             return
         # The pods each policy isolates (policies compare by identity).
@@ -400,6 +592,10 @@ class ApiserverEgressServicePort(Rule):
                 label
                 for label, isolating in concerned
                 if not _reaches_endpoint(isolating, port, aimed, endpoints)
+                and not (
+                    layered is not None
+                    and _layers_reach_apiserver(layered, label, port, aimed, endpoints, known)
+                )
             ]
             if not stuck:
                 continue
@@ -421,6 +617,148 @@ class ApiserverEgressServicePort(Rule):
             fix = f"- to:\n  - ipBlock: {{cidr: {cidr}}}\n  ports:\n  - {{protocol: TCP, port: {port}}}"
             yield self.finding(policy, block.node, message, fix=fix, detail=detail)
 
+    def _other_kinds(
+        self,
+        layered: LayeredDns,
+        known: Sequence[KnownAddress],
+        aimed: ServiceAim,
+        port: int,
+        endpoints: Sequence[IPNetwork],
+    ) -> Iterator[Finding]:
+        """Other kinds' allows aimed at the `kubernetes` Service address, for pods that reach no endpoint."""
+        trusted = _POST_DNAT_ADMIN.get(layered.engine.profile.name, False)
+        asked = _ports_of("TCP", list(dict.fromkeys((443, port))))
+        found: dict[tuple[str, int, int], tuple[Opening, KnownAddress, list[str]]] = {}
+        if not any(any(s.holds(hit.address) for hit in known) for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
+            if _layers_reach_apiserver(layered, labels[0], port, aimed, endpoints, known):
+                continue
+            for hit in known:
+                address = AddressRange.of_address(hit.address)
+                if not egress_ports(layered, cls, address) & asked:
+                    continue
+                verdict = explain_egress(layered, cls, labels[0], address, asked)
+                admin = {
+                    (r.path, r.rule_line, r.column) for r in (*verdict.admin_steps, *verdict.baseline_steps)
+                }
+                for opening in openings(layered, verdict):
+                    if opening.key in admin and not trusted:
+                        continue  # where the Admin tiers judge is not stated for this CNI
+                    if not any(
+                        hit.address in network
+                        and _aimed_at_services(aimed, network)
+                        and not any(e.network_address in network for e in endpoints)
+                        for _, network in opening.networks
+                    ):
+                        continue
+                    entry = found.setdefault(opening.key, (opening, hit, []))
+                    entry[2].extend(label for label in labels if label not in entry[2])
+        target = ", ".join(map(str, endpoints)) if endpoints else "the API server's own addresses"
+        for key in sorted(found):
+            opening, hit, labels = found[key]
+            where = _holds(hit, "the `kubernetes` Service", "cluster.apiserver.service-ip")
+            message = (
+                f"API server egress to Service IP {hit.address} is dropped after DNAT: "
+                f"allow TCP {port} to its own addresses"
+            )
+            detail = (
+                f"{opening.title} allows {opening.ports.describe()} to {where}; but after the Service's DNAT "
+                f"the connection goes to {target} on port {port}, and through every policy layer the CNI "
+                f"runs nothing lets {listed(labels)} reach that, so calls to the API server time out. "
+                f"Allow TCP {port} to the endpoint addresses (`kubectl get endpointslices -n default -l "
+                "kubernetes.io/service-name=kubernetes`), and set cluster.apiserver.addresses and .port "
+                "in the nplint configuration."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
+
+
+#: Whether the reference states that the CNI judges its Admin and Baseline tiers after the Service's
+#: DNAT: OVN-Kubernetes' egress ACLs apply after load balancing (policy-kinds §9.3). For Antrea and
+#: kube-network-policies it says nothing (§9.4, §9.5): their Admin rules are left out of NP305.
+#: Calico (§7.8) and Cilium (§8.8) judge their own policies after DNAT on every release.
+_POST_DNAT_ADMIN: Mapping[str, bool] = {"ovn-kubernetes": True}
+
+
+def _layers_reach_apiserver(
+    layered: LayeredDns,
+    label: str,
+    port: int,
+    aimed: ServiceAim,
+    endpoints: Sequence[IPNetwork],
+    known: Sequence[KnownAddress],
+) -> bool:
+    """Whether ``label``'s pods reach the API server's own addresses on TCP ``port`` through the layers.
+
+    With the endpoints configured, those addresses are asked; without, any address clear of the
+    known Service ranges and Service addresses stands for them, as NetworkPolicy's blocks do in
+    :func:`_reaches_endpoint`.
+    Cilium's ``kube-apiserver`` entity, which the engine does not model, reaches it by name (§8.5).
+    """
+    cls = layered.classes.get(label)
+    if cls is None:
+        return False
+    asked = PortSet.single("TCP", port)
+    if _cilium_entity_allows(layered, cls, port):
+        return True
+    targets = layered.memo.get("apiserver")
+    if targets is None:
+        if endpoints:
+            targets = [AddressRange.of_address(e.network_address) for e in endpoints]
+        else:
+            services = [*aimed.service_ranges, *(ip_network(a.address) for a in known)]
+            cuts = cut_address_space([*layered.engine.ip_blocks(Direction.EGRESS), *services])
+            targets = [r for r in cuts if not any(r.first_address in network for network in services)]
+        layered.memo["apiserver"] = targets
+    return any(egress_ports(layered, cls, target) & asked for target in targets)
+
+
+def _cilium_entity_allows(layered: LayeredDns, cls: int, port: int) -> bool:
+    """A Cilium allow rule selecting the pods that names the ``kube-apiserver`` entity on ``port``."""
+    cni_layer = layered.engine.cni_layer
+    if not isinstance(cni_layer, CiliumLayers):
+        return False
+    for selecting in cni_layer.selecting[Direction.EGRESS][cls]:
+        for rule in selecting.spec.allows(Direction.EGRESS):
+            if "kube-apiserver" in (rule.entities or ()) and rule.matches_port("TCP", port):
+                return True
+    return False
+
+
+def _pods_of_policies(inventory: Inventory) -> dict[int, list[str]]:
+    """The subject pods each egress-isolating policy selects (policies compare by identity)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for label, isolating in _egress_subjects(inventory):
+        for policy in isolating:
+            found[id(policy)].append(label)
+    return found
+
+
+def _tcp_ports(ports: Sequence[int]) -> PortSet:
+    asked = NO_PORTS
+    for port in ports:
+        asked = asked | PortSet.single("TCP", port)
+    return asked
+
+
+def _metadata_closed(
+    layered: LayeredDns, labels: Sequence[str], hit: IPAddress, ports: Sequence[int]
+) -> bool:
+    """Whether every pod ``labels`` names is kept from ``hit`` on ``ports`` through every layer."""
+    classes = classes_of(layered, labels)
+    if not classes:
+        return False
+    address = AddressRange.of_address(hit)
+    asked = _tcp_ports(ports)
+    return not any(egress_ports(layered, cls, address) & asked for cls in classes)
+
 
 class EgressToMetadataService(Rule):
     id = "NP306"
@@ -437,6 +775,8 @@ class EgressToMetadataService(Rule):
             a for a in (parse_address(str(t)) for t in ctx.options.get("addresses", ())) if a is not None
         ]
         ports = [int(p) for p in ctx.options.get("ports", ()) if isinstance(p, int)]
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             allowed = [p for p in ports if rule_ports_match(rule, "TCP", p, None)]
             if not allowed:
@@ -445,7 +785,59 @@ class EgressToMetadataService(Rule):
                 hit = next((a for a in targets if block.contains(a)), None)
                 if hit is None or block.network is None or block.network.num_addresses == 1:
                     continue
+                if layered is not None and _metadata_closed(
+                    layered, pods_of.get(id(policy), []), hit, allowed
+                ):
+                    continue  # a policy of another kind closes it in front of this one
                 yield self._report(policy, block, hit, allowed)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(layered, targets, ports)
+
+    def _opened_by_other_kinds(
+        self, layered: LayeredDns, targets: Sequence[IPAddress], ports: Sequence[int]
+    ) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows that open the metadata service through a wider peer."""
+        asked = _tcp_ports(ports)
+        if not asked:
+            return
+        found: dict[tuple[str, int, int], tuple[Opening, str, IPAddress, PortSet, list[str]]] = {}
+        if not any(s.world or any(s.holds(t, wide=True) for t in targets) for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
+            for target in targets:
+                address = AddressRange.of_address(target)
+                if not egress_ports(layered, cls, address) & asked:
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, asked)
+                for opening in openings(layered, side):
+                    holder = opening.wide_holder(target)
+                    if holder is None:
+                        continue
+                    entry = found.setdefault(opening.key, (opening, holder, target, NO_PORTS, []))
+                    entry[4].extend(label for label in labels if label not in entry[4])
+                    found[opening.key] = (*entry[:3], entry[3] | opening.ports, entry[4])
+        for key in sorted(found):
+            opening, holder, hit, taken, labels = found[key]
+            message = (
+                f"this rule opens the cloud metadata service {hit} through {holder}: deny it first, or "
+                "narrow the peer"
+            )
+            detail = (
+                f"{opening.title} allows {taken.describe()} to {hit}, the cloud instance metadata service, "
+                f"through {holder}, for {listed(labels)}: through every policy layer the CNI runs, this "
+                "rule decides, and the pods can read the node's cloud credentials and metadata there. "
+                f"Deny {hit}/{hit.max_prefixlen} in a rule evaluated before this one (or exclude it from the "
+                "peer: `notNets` in Calico, `except` of a `toCIDRSet` in Cilium) unless these pods really "
+                "need the metadata service."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
 
     def _report(self, policy: NetworkPolicy, block: IPBlock, hit: IPAddress, ports: list[int]) -> Finding:
         host = f"{hit}/{hit.max_prefixlen}"
@@ -470,6 +862,8 @@ class EgressOpenToInternet(Rule):
     tags = ("egress", "ipblock")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        layered = layered_dns(ctx)
+        pods_of = _pods_of_policies(ctx.inventory) if layered is not None else {}
         for policy, rule in isolating_rules(ctx.inventory):
             if rule.ports is not None:
                 continue
@@ -492,6 +886,11 @@ class EgressOpenToInternet(Rule):
             whole = next((b for b in ip_blocks(rule) if is_whole_family(b.network)), None)
             if whole is None:
                 continue
+            if layered is not None and whole.network is not None:
+                classes = classes_of(layered, pods_of.get(id(policy), []))
+                version = whole.network.version
+                if classes and not any(open_to_internet(layered, cls, version) for cls in classes):
+                    continue  # a policy of another kind closes the internet in front of this one
             message = (
                 f"every port is open to ipBlock {whole.cidr}, the whole internet: add `ports:` for what "
                 "the pods need, or narrow the `cidr`"
@@ -504,6 +903,51 @@ class EgressOpenToInternet(Rule):
             )
             fix = "ports:\n- {protocol: TCP, port: 443}"
             yield self.finding(policy, cidr_node(whole), message, fix=fix, detail=detail)
+        if layered is not None:
+            yield from self._opened_by_other_kinds(layered)
+
+    def _opened_by_other_kinds(self, layered: LayeredDns) -> Iterator[Finding]:
+        """Admin, Baseline, Calico and Cilium allows of every port to the whole internet that decide."""
+        found: dict[tuple[str, int, int], tuple[Opening, str, list[str]]] = {}
+        if not any(s.all_ports and s.whole_family for s in allow_shapes(layered)):
+            return
+        for cls, labels in side_groups(layered):
+            for address in internet_ranges(layered):
+                if EVERY_PORT - egress_ports(layered, cls, address):
+                    continue
+                side = explain_egress(layered, cls, labels[0], address, ALL_PORTS)
+                hits = [
+                    (o, whole)
+                    for o in openings(layered, side)
+                    if o.all_ports
+                    and not (EVERY_PORT - o.ports)
+                    and (whole := o.whole_internet()) is not None
+                ]
+                for opening, whole in hits:
+                    entry = found.setdefault(opening.key, (opening, whole, []))
+                    entry[2].extend(label for label in labels if label not in entry[2])
+                if hits:
+                    break
+        for key in sorted(found):
+            opening, whole, labels = found[key]
+            message = (
+                f"this rule opens every port to {whole}, the whole internet: list the ports the pods need, "
+                "or narrow the peer"
+            )
+            detail = (
+                f"{opening.title} allows every port to {whole} for {listed(labels)}, and through every "
+                "policy layer the CNI runs nothing before it takes any of that away: any protocol a "
+                "compromised pod wants to use gets out. List the ports the pods need (e.g. TCP 443) or "
+                "narrow the destination."
+            )
+            yield self.finding(
+                None,
+                None,
+                message,
+                path=opening.path,
+                span=Span.point(opening.line, opening.column),
+                detail=detail,
+            )
 
 
 RULES = (
