@@ -146,20 +146,18 @@ def load_split(
     """
     if count < MIN_FILES or not second_process_allowed():
         return [load(index) for index in range(count)]
-    # Imported when a child is forked: most runs fork none.
-    import ctypes
-    import mmap
+    import mmap  # imported when a child is forked: most runs fork none
 
     theirs = child_share(count)
     deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
     make = encoded if encoded is not None else lambda index: encode(load(index))
     # Two counters both processes see: how many of ``theirs`` the child has taken (from
-    # the first), and from which position the parent has taken the rest.
-    shared = mmap.mmap(-1, 16)
-    taken = ctypes.c_int64.from_buffer(shared, 0)
-    stolen = ctypes.c_int64.from_buffer(shared, 8)
-    stolen.value = len(theirs)
-    child = _Child(lambda: _batches(theirs, make, taken, stolen), deadline, streamed=True)
+    # the first), and from which position the parent has taken the rest. Neither process
+    # relies on reading the other's exactly: a file both take is loaded twice, one
+    # neither takes is loaded here after the child ends.
+    counters = memoryview(mmap.mmap(-1, 16)).cast("q")
+    counters[_STOLEN] = len(theirs)
+    child = _Child(lambda: _batches(theirs, make, counters), deadline, streamed=True)
     loaded: dict[int, LoadedFile] = {}
     batches = _Batches(child, len(theirs))
 
@@ -184,8 +182,8 @@ def load_split(
             candidate = position - 1
             if candidate < batches.sent:
                 break
-            stolen.value = candidate  # said before looking, as the child takes before looking
-            if candidate < taken.value:
+            counters[_STOLEN] = candidate  # said before looking, as the child takes before looking
+            if candidate < counters[_TAKEN]:
                 break  # the child has it
             loaded[theirs[candidate]] = load(theirs[candidate])
             position = candidate
@@ -201,12 +199,15 @@ def load_split(
     return [loaded[index] for index in range(count)]
 
 
+#: The shared counters of a loading split: how many of its files the child has taken, and
+#: the first of them the parent has taken.
+_TAKEN, _STOLEN = 0, 1
 #: Files the loading child sends at a time: small enough that the parent rebuilds them
 #: while the child loads more, large enough that sending costs little.
 BATCH_FILES = 32
 
 
-def _batches(theirs: Sequence[int], make: Callable[[int], Any], taken: Any, stolen: Any) -> Iterator[bytes]:
+def _batches(theirs: Sequence[int], make: Callable[[int], Any], counters: memoryview) -> Iterator[bytes]:
     """The child's work: its share from the first, in batches, until it meets what the parent took.
 
     Each batch is its length (4 bytes) and ``marshal.dumps((first position, records))``.
@@ -214,8 +215,8 @@ def _batches(theirs: Sequence[int], make: Callable[[int], Any], taken: Any, stol
     batch: list[Any] = []
     first = 0
     for position, index in enumerate(theirs):
-        taken.value = position + 1  # taken before looking, as the parent says before looking
-        if position >= stolen.value:
+        counters[_TAKEN] = position + 1  # taken before looking, as the parent says before looking
+        if position >= counters[_STOLEN]:
             break
         batch.append(make(index))
         if len(batch) == BATCH_FILES:
