@@ -638,7 +638,7 @@ def test_a_walked_entry_joins_as_os_path_join_does(directory: str, name: str) ->
 def test_small_files_are_read_once_and_large_ones_by_the_loader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The walk reads small files whole (to tell templates from manifests); loading does not read them again."""
+    """The walk reads small files whole (to tell templates from manifests); loading reads them no more."""
     from nplint import lint
     from nplint.config import Config
     from nplint.plugins.manager import PluginManager
