@@ -22,7 +22,7 @@ from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_te
 from nplint.label_commands import is_label_source, label_source_allowed
 from nplint.loading import decode, load_python, load_text
 from nplint.loading.nodes import MapNode, is_null
-from nplint.reading import MAX_FILE_BYTES, read_bounded
+from nplint.reading import MAX_FILE_BYTES, read_bounded, read_head
 
 if TYPE_CHECKING:
     # The model imports the configuration, which imports discovery.
@@ -277,22 +277,13 @@ def _has_template_syntax(path: str, whole: dict[str, bytes] | None = None) -> bo
     them, so that loading does not read the file again (:attr:`Discovery.contents`).
     """
     try:
-        # Without blocking: a FIFO put in the file's place since the walk must not hang us.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        # Without blocking (a FIFO put in the file's place since the walk must not hang
+        # us), and refused unless a regular file, as the loader reads.
+        data = read_head(path, _SNIFF_BYTES + 1)
     except OSError:
-        return False  # unreadable: let the loader report it
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            return False  # the loader refuses it
-        data = os.read(descriptor, _SNIFF_BYTES + 1)
-    except OSError:
-        return False
-    finally:
-        os.close(descriptor)
-    # All of it (as large as it was when opened, and no larger than the look): what the
-    # loader would read (a regular file, far below reading.MAX_FILE_BYTES).
-    if whole is not None and len(data) == status.st_size <= _SNIFF_BYTES:
+        return False  # unreadable, or no regular file: let the loader report it
+    if whole is not None and len(data) <= _SNIFF_BYTES:
+        # Read to its end: what the loader would read (far below reading.MAX_FILE_BYTES).
         whole[path] = data
     head = data[:_SNIFF_BYTES]
     if b"{{" not in head:
