@@ -22,7 +22,7 @@ from nplint.ignorefiles import IgnoreFile, git_info_exclude, is_ignored, read_te
 from nplint.label_commands import is_label_source, label_source_allowed
 from nplint.loading import decode, load_python, load_text
 from nplint.loading.nodes import MapNode, is_null
-from nplint.reading import MAX_FILE_BYTES, read_bounded
+from nplint.reading import MAX_FILE_BYTES, read_bounded, read_head
 
 if TYPE_CHECKING:
     # The model imports the configuration, which imports discovery.
@@ -150,6 +150,10 @@ class Discovery:
     label_sources: tuple[tuple[Path, str], ...] = field(default=(), compare=False)
     #: The namespace label commands of ``label_sources``, once the load stage read them.
     label_commands: NamespaceLabelCommands | None = field(default=None, compare=False)
+    #: The bytes of small files of ``files`` the walk read whole (to tell chart templates
+    #: from manifests), by display path. Read once: the load stage takes them out
+    #: (:func:`nplint.lint.load_paths`) and reads the others itself.
+    contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 def find_repository_root(start: Path) -> Path:
@@ -274,20 +278,22 @@ def _listing(directory: str) -> list[str]:
         return []  # unreadable: no test runner's file to see
 
 
-def _has_template_syntax(path: str) -> bool:
+def _has_template_syntax(path: str, whole: dict[str, bytes] | None = None) -> bool:
+    """Whether the file at ``path`` is a chart's template, by its first bytes.
+
+    ``whole``: where to keep the file's bytes (by ``path``) when that look read all of
+    them, so that loading does not read the file again (:attr:`Discovery.contents`).
+    """
     try:
-        # Without blocking: a FIFO put in the file's place since the walk must not hang us.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        # Without blocking (a FIFO put in the file's place since the walk must not hang
+        # us), and refused unless a regular file, as the loader reads.
+        data = read_head(path, _SNIFF_BYTES + 1)
     except OSError:
-        return False  # unreadable: let the loader report it
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return False  # the loader refuses it
-        head = os.read(descriptor, _SNIFF_BYTES)
-    except OSError:
-        return False
-    finally:
-        os.close(descriptor)
+        return False  # unreadable, or no regular file: let the loader report it
+    if whole is not None and len(data) <= _SNIFF_BYTES:
+        # Read to its end: what the loader would read (far below reading.MAX_FILE_BYTES).
+        whole[path] = data
+    head = data[:_SNIFF_BYTES]
     if b"{{" not in head:
         return False
     # Kyverno policies write their own variables in braces (`{{request.object.metadata.name}}`),
@@ -1105,6 +1111,8 @@ class _Discoverer:
         for route in self.routes:
             by_real.setdefault(route.real, []).append(route)
         files: list[DiscoveredFile] = []
+        read: dict[str, bytes] = {}
+        contents: dict[str, bytes] = {}
         for real, routes in by_real.items():
             # The path without a symbolic link names the file: the one its kustomization consumes.
             routes.sort(key=lambda route: (route.test_only, route.via_link, _display_key(route.display)))
@@ -1116,24 +1124,37 @@ class _Discoverer:
                 if glued:
                     files.append(DiscoveredFile(Path(real), display, glued=glued))
                 continue
-            verdict = self._verdict(real, routes, owners, data_owners)
+            verdict = self._verdict(real, routes, owners, data_owners, read)
             if verdict is not None:
                 self._skip(display, *verdict)
             else:
                 files.append(DiscoveredFile(Path(real), display, stream=not routes[0].regular))
+                data = read.pop(real, None)
+                if data is not None:
+                    contents[display] = data
+            read.clear()
         files.sort(key=lambda found: _display_key(found.display))
         skipped = sorted(self.skipped.values(), key=lambda s: (_display_key(s.display), s.reason))
         sources = sorted(
             ((Path(real), display) for real, display in self.label_sources.items()),
             key=lambda source: _display_key(source[1]),
         )
-        return Discovery(tuple(files), tuple(skipped), tuple(self.missing), parsed, tuple(sources))
+        return Discovery(
+            tuple(files), tuple(skipped), tuple(self.missing), parsed, tuple(sources), contents=contents
+        )
 
     @staticmethod
     def _verdict(
-        real: str, routes: Sequence[_Route], owners: dict[str, str], data_owners: dict[str, str]
+        real: str,
+        routes: Sequence[_Route],
+        owners: dict[str, str],
+        data_owners: dict[str, str],
+        read: dict[str, bytes] | None = None,
     ) -> tuple[str, str] | None:
-        """Why to skip a file reached by ``routes`` (the naming one first), or None to lint it."""
+        """Why to skip a file reached by ``routes`` (the naming one first), or None to lint it.
+
+        ``read``: where to keep the file's bytes by ``real`` if they were read whole.
+        """
         for route in routes:
             if route.skip is not None:
                 return route.skip
@@ -1150,7 +1171,7 @@ class _Discoverer:
                 f"read as data by {data_owner} (a generator's file, values, plugin configuration); "
                 "not a manifest",
             )
-        if routes[0].regular and _has_template_syntax(real):
+        if routes[0].regular and _has_template_syntax(real, read):
             return SKIP_HELM_TEMPLATE, _DETAIL_TEMPLATE_SYNTAX
         if routes[0].regular and real.lower().endswith(".json"):
             return deployment_scope.json_verdict(real)

@@ -228,6 +228,9 @@ class DocumentCache:
             if record is not None:  # a file with YAML aliases is not kept; it loads from its text
                 self._used[key] = record[1:]
         self._fresh.clear()
+        # In the order of the keys: which process loaded a file (a matter of timing,
+        # nplint.parallel.load_split) decides the order the records came in, not the pack.
+        self._used = dict(sorted(self._used.items()))
         if self._used.keys() == self._known.keys():
             return _UNCHANGED  # the pack there holds exactly this run's documents
         try:

@@ -190,17 +190,25 @@ def load_paths(
         documents = None
     loaded: dict[int, LoadedFile] = {}
     keys: dict[int, bytes] = {}
+    # The bytes of the small files the walk read whole already: not read again.
     contents: dict[int, bytes] = {}
+    for index, file in enumerate(manifests):
+        known = found.contents.pop(file.display, None)
+        if known is not None and not file.stream:
+            contents[index] = known
+    found.contents.clear()
     if documents is not None:
         for index, file in enumerate(manifests):
             if file.display == "-" or file.stream:
                 documents.bypassed()
                 continue
-            try:
-                data = read_bounded(file.path)
-            except OSError:
-                documents.bypassed()
-                continue  # loaded below, where the reason becomes the file's load problem
+            data = contents.pop(index, None)
+            if data is None:
+                try:
+                    data = read_bounded(file.path)
+                except OSError:
+                    documents.bypassed()
+                    continue  # loaded below, where the reason becomes the file's load problem
             key = documents.key(data, is_json=file.display.lower().endswith(".json"))
             hit = documents.get(key, file.display)
             if hit is not None:

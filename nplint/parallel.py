@@ -1,8 +1,11 @@
 """Use a second process on large repositories: for loading, and for part of the rules.
 
-Loading: a forked child loads every other file and sends the trees back as
-plain values (:mod:`nplint.loading.transfer`), which the parent rebuilds in a
-third of the time composing them takes, while it loads the other half.
+Loading: a forked child loads part of the files and sends the trees back as
+plain values (:mod:`nplint.loading.transfer`), a batch at a time, which the
+parent rebuilds in a third of the time composing them takes, between loads of
+its own; once its own are loaded, the parent takes the files the child has not
+reached yet from the far end, so both cores load until the last file
+(:func:`load_split`).
 
 Rules only read the inventory, so a forked child can judge it as well as the
 parent: it inherits the loaded trees without copying them, runs its share of
@@ -27,7 +30,7 @@ import pickle
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nplint.loading.transfer import decode, encode
@@ -43,14 +46,15 @@ if TYPE_CHECKING:
     Runner = Callable[[Sequence[type[Rule]], RuleContext, Config], Outcome]
 
 JOBS_ENV = "NPLINT_JOBS"
-#: Bytes read from the child at a time.
+#: Bytes read from the child at a time, and the size asked for a pipe the child streams into.
 _CHUNK = 1 << 20
 #: Below this many objects (rules) or files (loading) a second process costs more than it saves.
 MIN_OBJECTS = 3000
 MIN_FILES = 2000
-#: The child's share of the files, in percent: a little under half, as the parent
-#: also rebuilds what the child sends.
-CHILD_SHARE = 47
+#: The child's share of the files it starts with, in percent: more than half, as the
+#: parent also rebuilds what the child sends, and takes from the end of the child's
+#: share what the child has not reached when the parent's own files are loaded.
+CHILD_SHARE = 60
 #: How long the parent waits for the child, from the fork: generous, as the
 #: child's work is at most about the parent's. Past it the child is killed and
 #: the parent does that share itself, so a stuck child costs time, never the run.
@@ -108,49 +112,188 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     return [*found, *outcome[0]], failures
 
 
+def child_share(count: int) -> list[int]:
+    """The indexes of ``count`` files the loading child starts with, spread over the tree.
+
+    Both halves get files of every kind and size. The child works through them from the
+    first; the parent, once its own are loaded, takes the child's from the last (see
+    :func:`load_split`), so the share is where the child starts, not what it ends with.
+    """
+    return [index for index in range(count) if (index + 1) * CHILD_SHARE // 100 > index * CHILD_SHARE // 100]
+
+
 def load_split(
     count: int,
     load: Callable[[int], LoadedFile],
     received: dict[int, Any] | None = None,
     encoded: Callable[[int], Any] | None = None,
 ) -> list[LoadedFile]:
-    """``[load(0), …, load(count - 1)]``; on a large repository nearly half are loaded by a child.
+    """``[load(0), …, load(count - 1)]``; on a large repository about half are loaded by a child.
 
-    The child sends its files back as plain values (:mod:`nplint.loading.transfer`);
-    a file it cannot send that way, or all of them if it fails, is loaded here.
+    The child sends its files back as plain values (:mod:`nplint.loading.transfer`), a
+    batch at a time, which the parent rebuilds between loads of its own, so both cores
+    work until the end. Neither waits for the other: the child works through its share
+    (:func:`child_share`) from the first file, and the parent, once its own files are
+    loaded, takes the child's from the last, until they meet. Where they meet, or when
+    the other core is busy with other programs, is a matter of timing; what each file
+    gives is not, as a file gives the same tree whichever process loaded it. A file the
+    child cannot send that way, or did not send (it failed, or stopped at the meeting
+    point), is loaded here.
+
     ``received``, when given, gets the plain values of each file the child sent, by
     index, for a caller that keeps them (:mod:`nplint.document_cache`). ``encoded``,
     when given, is what the child runs: ``encode(load(index))`` made a faster way.
     """
     if count < MIN_FILES or not second_process_allowed():
         return [load(index) for index in range(count)]
-    # Spread over the tree, so both halves get files of every kind and size.
-    theirs = [
-        index for index in range(count) if (index + 1) * CHILD_SHARE // 100 > index * CHILD_SHARE // 100
-    ]
+    import mmap  # imported when a child is forked: most runs fork none
+
+    theirs = child_share(count)
     deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
     make = encoded if encoded is not None else lambda index: encode(load(index))
-    child = _Child(lambda: marshal.dumps([make(index) for index in theirs]), deadline)
-    taken = set(theirs)
+    # Two counters both processes see: how many of ``theirs`` the child has taken (from
+    # the first), and from which position the parent has taken the rest. Neither process
+    # relies on reading the other's exactly: a file both take is loaded twice, one
+    # neither takes is loaded here after the child ends.
+    counters = memoryview(mmap.mmap(-1, 16)).cast("q")
+    counters[_STOLEN] = len(theirs)
+    child = _Child(lambda: _batches(theirs, make, counters), deadline, streamed=True)
+    loaded: dict[int, LoadedFile] = {}
+    batches = _Batches(child, len(theirs))
+
+    def rebuild(position: int, record: Any) -> None:
+        index = theirs[position]
+        if record is None or index in loaded:
+            return  # loaded here: one the child cannot send, or both took where they met
+        loaded[index] = decode(record)
+        if received is not None:
+            received[index] = record
+
     try:
-        mine = {index: load(index) for index in range(count) if index not in taken}
+        shared_out = set(theirs)
+        for index in range(count):
+            if index not in shared_out:
+                loaded[index] = load(index)
+                batches.take(rebuild)
+        # The child's files from the last, while it has not taken them.
+        position = len(theirs)
+        while position > batches.sent:
+            batches.take(rebuild)
+            candidate = position - 1
+            if candidate < batches.sent:
+                break
+            counters[_STOLEN] = candidate  # said before looking, as the child takes before looking
+            if candidate < counters[_TAKEN]:
+                break  # the child has it
+            loaded[theirs[candidate]] = load(theirs[candidate])
+            position = candidate
+        batches.finish(rebuild)
     except BaseException:
         child.cancel()
         raise
-    data = child.result()
-    records: list[Any] | None = None
-    if data is not None:
-        try:
-            records = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            records = None
-    if records is None or len(records) != len(theirs):
-        records = [None] * len(theirs)
-    for index, record in zip(theirs, records, strict=True):
-        mine[index] = decode(record) if record is not None else load(index)
-        if received is not None and record is not None:
-            received[index] = record
-    return [mine[index] for index in range(count)]
+    # What the child did not send (it failed, stopped where the parent took over, or the
+    # file is one it cannot send) is loaded here.
+    for index in theirs:
+        if index not in loaded:
+            loaded[index] = load(index)
+    return [loaded[index] for index in range(count)]
+
+
+#: The shared counters of a loading split: how many of its files the child has taken, and
+#: the first of them the parent has taken.
+_TAKEN, _STOLEN = 0, 1
+#: Files the loading child sends at a time: small enough that the parent rebuilds them
+#: while the child loads more, large enough that sending costs little.
+BATCH_FILES = 32
+
+
+def _batches(theirs: Sequence[int], make: Callable[[int], Any], counters: memoryview) -> Iterator[bytes]:
+    """The child's work: its share from the first, in batches, until it meets what the parent took.
+
+    Each batch is its length (4 bytes) and ``marshal.dumps((first position, records))``.
+    """
+    batch: list[Any] = []
+    first = 0
+    for position, index in enumerate(theirs):
+        counters[_TAKEN] = position + 1  # taken before looking, as the parent says before looking
+        if position >= counters[_STOLEN]:
+            break
+        batch.append(make(index))
+        if len(batch) == BATCH_FILES:
+            yield _framed(first, batch)
+            first, batch = position + 1, []
+    if batch:
+        yield _framed(first, batch)
+
+
+def _framed(first: int, records: list[Any]) -> bytes:
+    data = marshal.dumps((first, records))
+    return len(data).to_bytes(4, "little") + data
+
+
+class _Batches:
+    """The parent's side of the loading child's batches: read as they come, rebuilt in order."""
+
+    def __init__(self, child: _Child, expected: int) -> None:
+        self.child = child
+        self.expected = expected
+        #: How many of the child's files (from the first) have been received.
+        self.sent = 0
+        self._buffer = bytearray()
+        self._open = True
+        self._broken = False
+        import select
+
+        self._poller = select.poll()
+        self._poller.register(child.source, select.POLLIN)
+
+    def take(self, rebuild: Callable[[int, Any], None]) -> None:
+        """Rebuild the batches that have arrived, without waiting."""
+        while self._open and self._poller.poll(0):
+            self._read(rebuild)
+
+    def finish(self, rebuild: Callable[[int, Any], None]) -> None:
+        """Wait for the child's last batch and its end, up to the deadline (then it is killed)."""
+        while self._open:
+            remaining = self.child.deadline - time.monotonic()
+            if remaining <= 0:
+                self._close()
+                self.child._kill()
+                return
+            if self._poller.poll(remaining * 1000):
+                self._read(rebuild)
+        self.child.reap()
+
+    def _read(self, rebuild: Callable[[int, Any], None]) -> None:
+        chunk = os.read(self.child.source, _CHUNK)
+        if not chunk:
+            self._close()
+            return
+        if self._broken:
+            return  # read to the end, so the child is not left blocked writing
+        buffer = self._buffer
+        buffer += chunk
+        while len(buffer) >= 4:
+            size = int.from_bytes(buffer[:4], "little")
+            if len(buffer) < 4 + size:
+                break
+            data = bytes(buffer[4 : 4 + size])
+            del buffer[: 4 + size]
+            try:
+                first, records = marshal.loads(data)
+            except (EOFError, ValueError, TypeError):
+                first, records = None, None
+            if first != self.sent or not isinstance(records, list) or first + len(records) > self.expected:
+                self._broken = True  # not what this child sends: the parent loads the rest
+                buffer.clear()
+                return
+            for offset, record in enumerate(records):
+                rebuild(first + offset, record)
+            self.sent += len(records)
+
+    def _close(self) -> None:
+        self._open = False
+        self.child.close()
 
 
 def in_second_process(work: Callable[[], bytes], seconds: float) -> _Child | None:
@@ -165,20 +308,35 @@ def in_second_process(work: Callable[[], bytes], seconds: float) -> _Child | Non
 
 
 class _Child:
-    """A forked process running ``work``; :meth:`result` waits for the bytes it returns, up to a deadline."""
+    """A forked process running ``work``; :meth:`result` waits for the bytes it returns, up to a deadline.
 
-    def __init__(self, work: Callable[[], bytes], seconds: float) -> None:
+    ``streamed``: ``work`` returns the bytes in pieces (an iterator), each sent as it is made.
+    """
+
+    def __init__(self, work: Callable[[], Any], seconds: float, *, streamed: bool = False) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         self.deadline = time.monotonic() + seconds
         read_end, write_end = os.pipe()
+        if streamed:
+            # A larger pipe, so the child seldom waits for the parent to read between its loads.
+            import fcntl
+
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _CHUNK)
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - the child's own lines are not traced
             try:
                 os.close(read_end)
-                data = work()
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
+                if streamed:
+                    with os.fdopen(write_end, "wb") as out:
+                        for piece in work():
+                            out.write(piece)
+                            out.flush()
+                else:
+                    data = work()
+                    with os.fdopen(write_end, "wb") as out:
+                        out.write(data)
             except BaseException:
                 # MemoryError, a bug, Ctrl-C: nothing to report, the parent does the work.
                 # Exit at once, before anything else could need memory or wait on a lock.
@@ -186,6 +344,14 @@ class _Child:
             os._exit(0)
         os.close(write_end)
         self.source = read_end
+        self._closed = False
+        self._reaped = False
+
+    def close(self) -> None:
+        """Close the parent's end of the pipe (once)."""
+        if not self._closed:
+            self._closed = True
+            os.close(self.source)
 
     def result(self) -> bytes | None:
         """What the child sent, or None if it failed or missed its deadline (then it is killed)."""
@@ -210,15 +376,20 @@ class _Child:
             self._kill()
             raise
         finally:
-            os.close(self.source)
+            self.close()
         status = self._wait()
         return b"".join(chunks) if status == 0 else None
+
+    def reap(self) -> int | None:
+        """Once the child has closed its end: its exit status (killed if it does not end by the deadline)."""
+        return self._wait()
 
     def _wait(self) -> int | None:
         """The child's exit status once it ends; killed if it does not by the deadline."""
         while True:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                self._reaped = True
                 return status
             if time.monotonic() >= self.deadline:
                 self._kill()
@@ -228,13 +399,16 @@ class _Child:
     def _kill(self) -> None:
         import signal
 
+        if self._reaped:
+            return  # its number may be another process's by now
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
+        self._reaped = True
 
     def cancel(self) -> None:
         """Stop the child (the parent's own share failed) and reap it."""
-        os.close(self.source)
+        self.close()
         self._kill()
 
 

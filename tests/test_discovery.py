@@ -633,3 +633,50 @@ def test_repository_root(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["x.yaml", ".hidden", "kustomization.yaml", "a b"])
 def test_a_walked_entry_joins_as_os_path_join_does(directory: str, name: str) -> None:
     assert discovery._below(directory, name) == os.path.join(directory, name)
+
+
+def test_small_files_are_read_once_and_large_ones_by_the_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk reads small files whole (to tell templates from manifests); loading reads them no more."""
+    from nplint import lint
+    from nplint.config import Config
+    from nplint.plugins.manager import PluginManager
+
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"
+    large = namespace.format(name="large") + "# padding\n" * (discovery._SNIFF_BYTES // 10)
+    _tree(
+        tmp_path,
+        {
+            "small.yaml": namespace.format(name="small"),
+            "large.yaml": large,
+            "empty.yaml": "",
+            "chart/templates/x.yaml": "{{ .Values.x }}\n",
+        },
+    )
+    found = discover([str(tmp_path)], root=tmp_path)
+    assert found.contents == {
+        "small.yaml": namespace.format(name="small").encode(),
+        "empty.yaml": b"",
+    }
+    read: list[str] = []
+    real_read = lint.read_bounded
+
+    def counting_read(path: object, *args: object, **kwargs: object) -> bytes:
+        read.append(os.path.basename(str(path)))
+        return real_read(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lint, "read_bounded", counting_read)
+    for cache in (False, True):
+        read.clear()
+        config = Config(root=tmp_path, cache=cache)
+        _, files = lint.load_paths([str(tmp_path)], config, PluginManager(autoload=False))
+        assert read == ["large.yaml"]
+        names = {
+            f.path: [d.root.to_python() for d in f.documents if d.root is not None and not d.failed]
+            for f in files
+        }
+        assert names["small.yaml"] == [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "small"}}
+        ]
+        assert names["large.yaml"][0]["metadata"] == {"name": "large"}

@@ -355,3 +355,28 @@ def test_many_worlds_are_named_up_to_a_limit() -> None:
         naming([World("prod", OVERLAY, ()), World("", REST, ())]) == "in overlay prod; units no cluster holds"
     )
     assert naming([*worlds[:5], World("prod", OVERLAY, ())]) == "in variants v0, v1, v2, v3, v4; 1 overlay"
+
+
+def _deployment(image: str, *, containers: bool = True) -> str:
+    spec = f"{{containers: [{{name: app, image: {image}}}]}}" if containers else "{nodeSelector: {pool: a}}"
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\n"
+        f"spec: {{selector: {{matchLabels: {{app: api}}}}, template: {{metadata: {{labels: {{app: api}}}}, "
+        f"spec: {spec}}}}}\n"
+    )
+
+
+def test_a_patch_kept_as_a_file_makes_no_alternative_wherever_it_sorts() -> None:
+    # The patch's folder sorts first: the two whole definitions after it still collide.
+    files = {
+        "a-patches/d.yaml": _deployment("", containers=False),
+        "b-one/d.yaml": _deployment("api:1"),
+        "c-two/d.yaml": _deployment("api:2"),
+    }
+    assert _worlds(files) == [
+        ("variant b-one", ["a-patches", "b-one"]),
+        ("variant c-two", ["a-patches", "c-two"]),
+    ]
+    # With one whole definition the patch changes it, in the one world.
+    del files["c-two/d.yaml"]
+    assert _worlds(files) == [("the repository", ["a-patches", "b-one"])]

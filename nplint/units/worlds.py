@@ -61,6 +61,8 @@ _OVERLAY_FOLDERS = frozenset(("overlays", "overlay", "envs", "environments", "en
 
 _FLUX_GROUP = "kustomize.toolkit.fluxcd.io"
 _ARGO_GROUP = "argoproj.io"
+#: The kinds of the Flux and Argo CD objects that apply paths of a repository.
+_APPLYING_KINDS = frozenset(("Kustomization", "Application", "ApplicationSet"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +211,11 @@ def _resolved(path: str, holder: Unit, directories: Sequence[str]) -> str | None
 
 
 def _applied_paths(manifest: Manifest) -> list[str]:
+    kind = manifest.kind
+    if kind not in _APPLYING_KINDS:
+        return []  # asked of every object: the kind alone rules out nearly all
     node = manifest.node
     group = (node.get_str("apiVersion") or "").partition("/")[0]
-    kind = manifest.kind
     spec = node.get_map("spec")
     if spec is None:
         return []
@@ -284,11 +288,12 @@ def _from_references(
 
 
 def _identity(manifest: Manifest, unit: Unit) -> tuple[str, str, str, str] | None:
+    """(API group, kind, namespace, name) of the object, as where it lands; None when unnamed.
+
+    Whether it is a patch rather than an object is asked by :func:`_collisions`, only of
+    the objects two units send.
+    """
     node = manifest.node
-    if unit.kind == PLAIN and is_partial(node):
-        # A strategic-merge patch kept as a file (nplint.deployment_scope) is no second
-        # definition of the object it patches: it makes no alternative of its unit.
-        return None
     metadata = node.get_map("metadata")
     if metadata is None or not manifest.kind:
         return None
@@ -309,18 +314,25 @@ def _identity(manifest: Manifest, unit: Unit) -> tuple[str, str, str, str] | Non
 
 def _collisions(by_unit: Mapping[Unit, Sequence[Manifest]]) -> set[tuple[Unit, Unit]]:
     """Pairs of units (ordered) that send the same object with different content."""
-    first: dict[tuple[str, str, str, str], tuple[Unit, Manifest]] = {}
-    seen: dict[tuple[str, str, str, str], list[tuple[Unit, Manifest]]] = {}
+    sent: dict[tuple[str, str, str, str], list[tuple[Unit, Manifest]]] = {}
     for unit in sorted(by_unit):
         for manifest in by_unit[unit]:
             identity = _identity(manifest, unit)
-            if identity is None:
-                continue
-            earlier = first.setdefault(identity, (unit, manifest))
-            if earlier[0] != unit:
-                seen.setdefault(identity, [earlier]).append((unit, manifest))
+            if identity is not None:
+                sent.setdefault(identity, []).append((unit, manifest))
     pairs: set[tuple[Unit, Unit]] = set()
-    for holders in seen.values():
+    for senders in sent.values():
+        if all(unit == senders[0][0] for unit, _ in senders[1:]):
+            continue  # one unit's object: no collision, whatever its documents are
+        # A strategic-merge patch kept as a file (nplint.deployment_scope) is no second
+        # definition of the object it patches: it makes no alternative of its unit.
+        kept = [(unit, m) for unit, m in senders if not (unit.kind == PLAIN and is_partial(m.node))]
+        if not kept:
+            continue
+        # The first sender, and each later one of another unit.
+        holders = [kept[0], *((unit, m) for unit, m in kept[1:] if unit != kept[0][0])]
+        if len(holders) < 2:
+            continue
         contents = [(unit, manifest.node.to_python()) for unit, manifest in holders]
         for index, (unit, content) in enumerate(contents):
             for other, other_content in contents[index + 1 :]:
