@@ -20,6 +20,7 @@ repository's bytes reach the output only as the YAML they already were.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import secrets
@@ -222,7 +223,7 @@ def split_documents(text: str) -> list[str]:
     if not starts:
         return [text]
     cuts = [0] + [text.rfind("\n", 0, start) + 1 for start in starts[1:]]
-    if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(cuts)):
         raise Refused("not fixed: two documents start on one line")
     return [text[a:b] for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True)]
 
@@ -299,7 +300,9 @@ def spliced(body: str, unedited: str, edited: str) -> str:
                 "they are written"
             )
         if any(place.get(i) != first + 1 + (i - i1) for i in range(i1, i2)):
-            raise Refused("not fixed: ruamel.yaml would rewrite the edited lines otherwise than they are written")
+            raise Refused(
+                "not fixed: ruamel.yaml would rewrite the edited lines otherwise than they are written"
+            )
         result[first + 1 : last] = after[j1:j2]
     return "".join(result)
 
@@ -357,7 +360,7 @@ _CONTENT = re.compile(r"( *)(\S)")
 
 
 def detect_indentation(body: str) -> tuple[int, int, int]:
-    """The document's mapping indent, sequence indent and ``- `` offset, as ruamel.yaml's ``indent`` takes them.
+    """The document's mapping indent, sequence indent and ``- `` offset, as ruamel.yaml takes them.
 
     Read from the lines that open a block: the key with nothing after it and the
     first content line below. The most common step wins (2, 2, 0 when none is seen).
@@ -439,9 +442,9 @@ def _apply(root: Any, edit: Edit) -> bool:
 
     target = root
     for step in edit.path:
-        if isinstance(target, CommentedMap) and isinstance(step, str) and step in target:
-            target = target[step]
-        elif isinstance(target, CommentedSeq) and isinstance(step, int) and 0 <= step < len(target):
+        in_map = isinstance(target, CommentedMap) and isinstance(step, str) and step in target
+        in_seq = isinstance(target, CommentedSeq) and isinstance(step, int) and 0 <= step < len(target)
+        if in_map or in_seq:
             target = target[step]
         else:
             raise Refused("not fixed: the place it edits is gone (the file changed since it was read)")
@@ -454,7 +457,11 @@ def _apply(root: Any, edit: Edit) -> bool:
         target.append(_node(value, flow=target.fa.flow_style()))
         return True
     if edit.op == "rename":
-        if not isinstance(target, CommentedMap) or not isinstance(edit.key, str) or not isinstance(value, str):
+        if (
+            not isinstance(target, CommentedMap)
+            or not isinstance(edit.key, str)
+            or not isinstance(value, str)
+        ):
             raise Refused("not fixed: the place it edits is no mapping")
         if edit.key not in target:
             return False
@@ -487,7 +494,7 @@ def _apply(root: Any, edit: Edit) -> bool:
 
 
 def _insert(target: Any, position: int, key: str, value: Any) -> None:
-    """Insert ``key`` at ``position``, under the previous entry's end-of-line comment, above its comment lines.
+    """Insert ``key`` at ``position``: below the previous entry's end-of-line comment, above its other ones.
 
     ruamel keeps the comment lines that follow an entry on that entry; they introduce
     the next key, so they move onto the new entry and stay just above the key they precede.
@@ -523,7 +530,8 @@ def _comment_after(mapping: Any, key: str, token: Any) -> None:
     """Put comment lines after the entry ``key`` of ``mapping``: after its value's last line."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    holder, slot = mapping, key
+    holder: Any = mapping
+    slot: Any = key
     value = mapping[key]
     while isinstance(value, (CommentedMap, CommentedSeq)) and len(value) and not value.fa.flow_style():
         holder = value
@@ -587,7 +595,7 @@ def _check_parses(text: str) -> None:
 
 
 def _replace(change: FileChange) -> None:
-    """Write ``change.after`` over the file by a rename in its folder, if the file is still ``change.before``."""
+    """Write ``change.after`` over the file by a rename in its folder, if it still holds ``change.before``."""
     path = change.path
     status = os.lstat(path)
     if not stat.S_ISREG(status.st_mode):

@@ -141,7 +141,12 @@ class Rule:
 
     @staticmethod
     def make_fix(
-        obj: KubeObject | None, description: str, edits: Iterable[Edit], *, safe: bool, path: str | None = None
+        obj: KubeObject | None,
+        description: str,
+        edits: Iterable[Edit],
+        *,
+        safe: bool,
+        path: str | None = None,
     ) -> tuple[Fix, ...]:
         """A fix of ``obj``'s document, for :meth:`finding`'s ``fixes``; none when it has no document.
 
