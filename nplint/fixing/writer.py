@@ -40,6 +40,8 @@ from nplint.untrusted import quoted
 __all__ = ["FileChange", "FixPlan", "apply_fixes", "plan_fixes", "round_trip"]
 
 _BOM = b"\xef\xbb\xbf"
+#: libyaml's parser where PyYAML has it: its marks count characters, as the Python one's do.
+_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STANDARD_TAG = "tag:yaml.org,2002:"
 #: A line that only starts a document (``---``, perhaps with a comment).
 _START_LINE = re.compile(r"---[ \t]*(?:#.*)?\Z")
@@ -215,7 +217,7 @@ def split_documents(text: str) -> list[str]:
     """
     starts: list[int] = []
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_PARSER):
             if isinstance(event, yaml.DocumentStartEvent):
                 starts.append(event.start_mark.index)
     except yaml.YAMLError as error:
@@ -329,15 +331,13 @@ def _split_head(segment: str) -> tuple[str, str]:
             continue
         if stripped.strip() and not stripped.lstrip().startswith("#"):
             break
-    if any(line.startswith("%") for line in lines):
-        raise Refused("not fixed: the file has directives")
     return "", segment
 
 
 def _check_safe(body: str) -> None:
     """Refuse a document whose round trip could change its meaning: anchors, aliases, tags, merges."""
     try:
-        events = list(yaml.parse(body, Loader=yaml.SafeLoader))
+        events = list(yaml.parse(body, Loader=_PARSER))
     except yaml.YAMLError as error:
         raise Refused("not fixed: the document does not parse") from error
     for event in events:
