@@ -97,8 +97,11 @@ def test_comment_lines_stay_above_the_key_they_introduce(tmp_path: Path) -> None
     assert "  name: web   # owned by the web team" in lines
 
 
-def test_append_rename_and_set_in_a_flow_collection(tmp_path: Path) -> None:
-    text = "kind: NetworkPolicy\nspec:\n  podselector: {}\n  egress:\n  - ports:\n    - port: 53\n      protocol: UDP\n"
+def test_append_and_rename(tmp_path: Path) -> None:
+    text = (
+        "kind: NetworkPolicy\nspec:\n  podselector: {}\n  egress:\n  - ports:\n    - port: 53\n"
+        "      protocol: UDP\n"
+    )
     after = _fixed(
         tmp_path,
         text,
@@ -123,7 +126,8 @@ def test_a_new_document_is_appended_once(tmp_path: Path) -> None:
     fix = _fix(Edit.make("new-document", (), None, deny), safe=False)
     after = _fixed(tmp_path, POLICY.rstrip("\n"), fix).decode()
     assert after.startswith(POLICY)
-    assert after.endswith("---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n")
+    new = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n"
+    assert after.endswith(new)
     assert not plan_fixes(tmp_path, [fix], ["policy.yaml"]).changes
 
 
@@ -253,6 +257,7 @@ def test_an_edit_changes_only_the_edited_nodes_lines_on_every_fixture_and_corpus
                 for line in difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True))
                 if line[:1] in "+-"
             ]
-            assert len(added) == 1 and added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, index, added)
+            assert len(added) == 1, (path, index, added)
+            assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, index, added)
             edited += 1
     assert edited > 500
