@@ -116,7 +116,7 @@ class Edit:
     path: tuple[str | int, ...] = ()
     key: str | int | None = None
     value: str = "null"
-    #: For ``set`` of a key that is absent: the key it goes after (else it goes last).
+    #: For ``set`` of a key that is absent: the key it goes after ("" for first; else it goes last).
     after: str | None = None
 
     def __post_init__(self) -> None:

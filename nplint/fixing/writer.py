@@ -488,7 +488,8 @@ def _apply(root: Any, edit: Edit) -> bool:
         target[edit.key] = _node(value, flow=target.fa.flow_style())
         return True
     keys = list(target)
-    position = keys.index(edit.after) + 1 if edit.after in keys else len(keys)
+    # `after` names the key before the new one; "" puts it first, and one not there, last.
+    position = 0 if edit.after == "" else keys.index(edit.after) + 1 if edit.after in keys else len(keys)
     _insert(target, position, edit.key, _node(value, flow=target.fa.flow_style()))
     return True
 

@@ -178,6 +178,15 @@ def yaml_path(node: Node) -> tuple[str | int, ...] | None:
     return tuple(reversed(parts))
 
 
+def replacing(node: Node, value: object) -> Edit | None:
+    """An edit that writes ``value`` in place of ``node`` (a mapping's value or a sequence's item)."""
+    parent = node.parent
+    where = yaml_path(parent) if parent is not None else None
+    if where is None or node.key is None:
+        return None
+    return Edit.make("set", where, node.key, value)
+
+
 def in_document(node: Node) -> bool:
     """Whether ``node``'s parents lead to a root whose values are its own (a document, not a made object)."""
     from nplint.loading.nodes import MapNode
