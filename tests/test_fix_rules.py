@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_fixtures import fixture_config
 
 from helpers import FIXTURES, REPO, lint_paths, run_cli
 from nplint.fixing.run import fix_files
-from test_fixtures import fixture_config
 
 #: Rule → whether its fix is safe.
 FIXABLE = {
