@@ -18,6 +18,7 @@ from nplint.fixing.run import fix_files
 #: Rule → whether its fix is safe.
 FIXABLE = {
     "NP004": True,
+    "NP302": True,
     "NP401": True,
     "NP501": True,
     "NP701": False,

@@ -182,11 +182,16 @@ def _served_fix(manifest: Manifest, node: Node | None) -> tuple[Fix, ...]:
 
     Not for an item of a list whose apiVersion it takes: the list's is the list's own.
     """
-    if not in_document(manifest.node):
+    current = node.text if isinstance(node, ScalarNode) and node.value is not None else ""
+    group = _split(current.strip())[0]
+    if not in_document(manifest.node) or (
+        group.startswith("policy.") and group.endswith(_KUBERNETES_SUFFIXES)
+    ):
+        # The AdminNetworkPolicy group: another kind may be meant, not another version.
         return ()
     if node is not None and node.parent is manifest.node:
         edit = replacing(node, SERVED)
-    elif node is None or node.parent is manifest.node:
+    elif node is None:
         where = yaml_path(manifest.node)
         edit = Edit.make("set", where, "apiVersion", SERVED, after="") if where is not None else None
     else:

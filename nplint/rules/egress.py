@@ -33,12 +33,12 @@ from nplint.engine.matching import (
     rule_ports_match,
 )
 from nplint.engine.pods import address_context, dns_pods
-from nplint.findings import Finding, Level, listed_in_full
+from nplint.findings import Edit, Finding, Level, listed_in_full
 from nplint.findings import listed as listed_capped
-from nplint.loading.nodes import Node
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
 from nplint.model.objects import IPNetwork
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.rules.dns import (
     LayeredDns,
     allows_dns,
@@ -154,7 +154,32 @@ class DnsUdpOnly(Rule):
                 "many A/AAAA answers, DNSSEC)."
             )
             fix = f"- {{protocol: UDP, port: {number}}}\n- {{protocol: TCP, port: {number}}}"
-            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+            fixes = self.make_fix(
+                blame.policy,
+                f"add TCP {number} beside UDP {number}",
+                _tcp_beside(blame.node, number),
+                safe=True,
+            )
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail, fixes=fixes)
+
+
+def _tcp_beside(entry: Node, number: int) -> list[Edit]:
+    """An entry for TCP ``number`` after the UDP one, its keys in the same order; only for a numbered port.
+
+    A named port stays the author's to write: the DNS pods name their TCP port otherwise
+    (CoreDNS: ``dns`` for UDP, ``dns-tcp`` for TCP).
+    """
+    ports = entry.parent
+    where = yaml_path(ports) if isinstance(ports, SeqNode) else None
+    if where is None or not isinstance(entry, MapNode) or "endPort" in entry:
+        return []
+    port = entry.get("port")
+    if not isinstance(port, ScalarNode) or port.value != number:
+        return []
+    keys = [key for key in entry.entries if key in ("port", "protocol")]
+    values = {"port": number, "protocol": "TCP"}
+    ordered = {key: values[key] for key in [*keys, *(k for k in values if k not in keys)]}
+    return [Edit.make("append", where, None, ordered)]
 
 
 def _layers_decide_tcp(layered: LayeredDns, label: str) -> bool:
