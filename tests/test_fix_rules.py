@@ -17,6 +17,7 @@ from nplint.fixing.run import fix_files
 
 #: Rule → whether its fix is safe.
 FIXABLE = {
+    "NP002": True,
     "NP004": True,
     "NP302": True,
     "NP401": True,
