@@ -39,9 +39,7 @@ metadata:
   namespace: shop
 spec:
   podSelector: {matchLabels: {app: web}}
-  policyTypes:
-  - Ingress
-  - Egress
+  policyTypes: [Ingress, Egress]
   # Only to the database.
   egress:
   - to:
@@ -76,7 +74,7 @@ def test_diff_changes_nothing_exits_1_and_patch_gives_the_fix_bytes(repo: Path, 
     assert code == 1
     assert {p.name: p.read_bytes() for p in (repo / "policies").iterdir()} == original
     assert "--- a/policies/a.yaml\n+++ b/policies/a.yaml\n" in diff
-    assert "+  policyTypes:\n" in diff
+    assert "+  policyTypes: [Ingress, Egress]\n" in diff
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy)
     if shutil.which("patch") is None:
@@ -100,7 +98,9 @@ def test_unsafe_fixes_only_with_unsafe_fixes(repo: Path, capsys: pytest.CaptureF
     code, out = run_cli(["check", "--fix", "--unsafe-fixes", "--select", "NP701", "."])
     assert code == 0, out
     assert "nplint: 1 fixed\n" in capsys.readouterr().err
-    assert "  policyTypes:\n  - Ingress\n  - Egress\n  ingress:\n" in (repo / "policies" / "p.yaml").read_text()
+    assert (
+        "  policyTypes:\n  - Ingress\n  - Egress\n  ingress:\n" in (repo / "policies" / "p.yaml").read_text()
+    )
 
 
 def test_fix_only_reports_nothing_and_exits_0(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,4 +155,4 @@ def test_sarif_fixes_are_schema_valid_replacements(repo: Path) -> None:
     (replacement,) = change["replacements"]
     # Inserted before line 8, nothing deleted: the lines --fix writes.
     assert replacement["deletedRegion"] == {"startLine": 8, "startColumn": 1, "endLine": 8, "endColumn": 1}
-    assert replacement["insertedContent"]["text"] == "  policyTypes:\n  - Ingress\n  - Egress\n"
+    assert replacement["insertedContent"]["text"] == "  policyTypes: [Ingress, Egress]\n"

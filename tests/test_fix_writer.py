@@ -57,7 +57,7 @@ def test_an_inserted_key_changes_only_its_own_lines(tmp_path: Path) -> None:
     after = _fixed(tmp_path, POLICY, _fix(TYPES)).decode()
     assert after == POLICY.replace(
         "  podSelector: {matchLabels: {app: web}}\n",
-        "  podSelector: {matchLabels: {app: web}}\n  policyTypes:\n  - Ingress\n  - Egress\n",
+        "  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress, Egress]\n",
     )
 
 
@@ -68,14 +68,14 @@ def test_every_other_document_is_byte_identical(tmp_path: Path) -> None:
     after = _fixed(tmp_path, text, _fix(TYPES, document=1)).decode()
     assert after.startswith(other + "---\n")
     assert after.endswith("--- # last\nkind: ConfigMap\ndata: { k:  v }\n")
-    assert "  policyTypes:\n  - Ingress\n  - Egress\n" in after
+    assert "  policyTypes: [Ingress, Egress]\n" in after
 
 
 def test_crlf_bom_and_a_missing_final_newline_are_kept(tmp_path: Path) -> None:
     text = b"\xef\xbb\xbf" + POLICY.rstrip("\n").replace("\n", "\r\n").encode()
     after = _fixed(tmp_path, text, _fix(TYPES))
     assert after.startswith(b"\xef\xbb\xbf")
-    assert b"\r\n  policyTypes:\r\n  - Ingress\r\n  - Egress\r\n" in after
+    assert b"\r\n  policyTypes: [Ingress, Egress]\r\n" in after
     assert after.count(b"\n") == after.count(b"\r\n")
     assert after.endswith(b"ports: [{port: 5432}]")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import os
 import re
 import secrets
@@ -181,7 +182,7 @@ def _changed(
                 document = staged.get(fix.document_index)
                 if document is None:
                     document = staged[fix.document_index] = _Document.read(segments[fix.document_index])
-                changed = _apply(document.data, edit) or changed
+                changed = _apply(document.data, edit, compact=uses_flow_style(document.body)) or changed
             if fix.document_index in staged:
                 staged[fix.document_index].written()  # refused here when ruamel would rewrite more
         except Refused as why:
@@ -436,7 +437,7 @@ def _rt_dump(data: Any, style: tuple[int, int, int], body: str) -> str:
     return text
 
 
-def _apply(root: Any, edit: Edit) -> bool:
+def _apply(root: Any, edit: Edit, *, compact: bool = False) -> bool:
     """Apply ``edit`` to a document's round-trip data; whether anything changed."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -454,7 +455,7 @@ def _apply(root: Any, edit: Edit) -> bool:
             raise Refused("not fixed: the place it edits is no list")
         if any(_plain(item) == value for item in target):
             return False
-        target.append(_node(value, flow=target.fa.flow_style()))
+        target.append(_node(value, flow=target.fa.flow_style(), compact=compact))
         return True
     if edit.op == "rename":
         if (
@@ -478,19 +479,25 @@ def _apply(root: Any, edit: Edit) -> bool:
     if isinstance(target, CommentedSeq) and isinstance(edit.key, int) and 0 <= edit.key < len(target):
         if _plain(target[edit.key]) == value:
             return False
-        target[edit.key] = _node(value, flow=target.fa.flow_style())
+        target[edit.key] = _node(value, flow=target.fa.flow_style(), compact=compact)
         return True
     if not isinstance(target, CommentedMap) or not isinstance(edit.key, str):
         raise Refused("not fixed: the place it edits is no mapping")
     if edit.key in target:
-        if _plain(target[edit.key]) == value:
+        old = target[edit.key]
+        if _plain(old) == value:
             return False
-        target[edit.key] = _node(value, flow=target.fa.flow_style())
+        # A collection replaced keeps the style it was written in.
+        keep = old.fa.flow_style() if isinstance(old, (CommentedMap, CommentedSeq)) else None
+        if keep is None:
+            target[edit.key] = _node(value, flow=target.fa.flow_style(), compact=compact)
+        else:
+            target[edit.key] = _node(value, flow=keep or target.fa.flow_style(), compact=False)
         return True
     keys = list(target)
     # `after` names the key before the new one; "" puts it first, and one not there, last.
     position = 0 if edit.after == "" else keys.index(edit.after) + 1 if edit.after in keys else len(keys)
-    _insert(target, position, edit.key, _node(value, flow=target.fa.flow_style()))
+    _insert(target, position, edit.key, _node(value, flow=target.fa.flow_style(), compact=compact))
     return True
 
 
@@ -544,19 +551,38 @@ def _comment_after(mapping: Any, key: str, token: Any) -> None:
         holder.ca.items[slot] = [None, None, token, None]
 
 
-def _node(value: object, *, flow: bool | None) -> Any:
-    """Plain data as ruamel.yaml round-trip nodes, flow style inside a flow collection."""
+#: The longest collection written in flow style (``{protocol: UDP, port: 53}``) in a file that uses it.
+_FLOW_WIDTH = 60
+#: A value in flow style: ``key: {`` or ``key: [`` or ``- {``.
+#: ``{}`` and ``[]`` say nothing of a style: everyone writes them.
+_FLOW_VALUE = re.compile(r"^[^#\n]*(?::|-)[ \t]+[\[{][ \t]*[^\]}\s]", re.MULTILINE)
+
+
+def uses_flow_style(text: str) -> bool:
+    """Whether a document writes collections in flow style (``podSelector: {matchLabels: …}``)."""
+    return _FLOW_VALUE.search(text) is not None
+
+
+def _node(value: object, *, flow: bool | None, compact: bool = False, block: int = 0) -> Any:
+    """Plain data as ruamel.yaml round-trip nodes.
+
+    Flow style inside a flow collection; with ``compact`` (the file writes small
+    collections in flow style), each collection short enough is written so too,
+    but for the top ``block`` levels (a new document's ``metadata`` and ``spec``).
+    """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    if isinstance(value, (dict, list)) and not flow and compact and block <= 0:
+        flow = len(json.dumps(value, separators=(", ", ": "))) <= _FLOW_WIDTH
     if isinstance(value, dict):
         mapping = CommentedMap()
         for key, item in value.items():
-            mapping[key] = _node(item, flow=flow)
+            mapping[key] = _node(item, flow=flow, compact=compact, block=block - 1)
         if flow:
             mapping.fa.set_flow_style()
         return mapping
     if isinstance(value, list):
-        sequence = CommentedSeq(_node(item, flow=flow) for item in value)
+        sequence = CommentedSeq(_node(item, flow=flow, compact=compact, block=block - 1) for item in value)
         if flow:
             sequence.fa.set_flow_style()
         return sequence
@@ -582,7 +608,7 @@ def _new_document(data: object, segments: Sequence[str], text: str) -> str:
     """A new document holding ``data``, in the file's indentation, to go after its last one."""
     style = detect_indentation(text)
     out = io.StringIO()
-    _yaml(style).dump(_node(data, flow=False), out)
+    _yaml(style).dump(_node(data, flow=False, compact=uses_flow_style(text), block=2), out)
     return "---\n" + out.getvalue()
 
 
