@@ -25,7 +25,7 @@ from nplint.exitcodes import ExitCode
 from nplint.findings import Fix, Level
 from nplint.pages import rule_page
 from nplint.reporting.base import STATISTICS_THRESHOLD, Replacement, Report, ReporterRegistry
-from nplint.reporting.text import detail_lines
+from nplint.reporting.text import detail_lines, summary_line
 from nplint.untrusted import escape
 
 if TYPE_CHECKING:
@@ -212,7 +212,9 @@ def run(
             continue
         text = reporter.render(report)
         if args.quiet:
-            text = "".join(line + "\n" for line in text.splitlines()[:-1])
+            # The summary (and the count of fixable findings under it) is left out.
+            summary = summary_line(report).count("\n") + 1
+            text = "".join(line + "\n" for line in text.splitlines()[:-summary])
         if args.show_suppressed and result.suppressed:
             text += "".join(
                 f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"

@@ -356,7 +356,7 @@ def _check_safe(body: str) -> None:
 
 #: Lines of a block mapping key with nothing after it, and the first line under it.
 _KEY_ONLY = re.compile(r"( *)(?:- +)?[^\s#'\"-][^:#]*:[ \t]*(?:#.*)?\Z")
-_ITEM = re.compile(r"( *)- ")
+_ITEM = re.compile(r"( *)-( +)\S")
 _CONTENT = re.compile(r"( *)(\S)")
 
 
@@ -367,7 +367,8 @@ def detect_indentation(body: str) -> tuple[int, int, int]:
     first content line below. The most common step wins (2, 2, 0 when none is seen).
     """
     mappings: Counter[int] = Counter()
-    offsets: Counter[int] = Counter()
+    #: (the dash's offset from its key, the dash and the spaces after it)
+    items: Counter[tuple[int, int]] = Counter()
     lines = body.split("\n")
     for number, line in enumerate(lines):
         match = _KEY_ONLY.match(line)
@@ -384,14 +385,15 @@ def detect_indentation(body: str) -> tuple[int, int, int]:
         if item is not None:
             offset = len(item.group(1)) - key_column
             if offset >= 0:
-                offsets[offset] += 1
+                items[offset, 1 + len(item.group(2))] += 1
         elif content is not None:
             step = len(content.group(1)) - key_column
             if step > 0:
                 mappings[step] += 1
     mapping = mappings.most_common(1)[0][0] if mappings else 2
-    offset = offsets.most_common(1)[0][0] if offsets else 0
-    return mapping, max(offset + 2, mapping) if offset else max(2, mapping), offset
+    offset, dash = items.most_common(1)[0][0] if items else (0, 2)
+    # ruamel's sequence indent is where an item's content starts: past the dash and its spaces.
+    return mapping, offset + dash, offset
 
 
 def _key_column(line: str) -> int:
