@@ -18,6 +18,8 @@ from nplint.fixing.run import fix_files
 #: Rule → whether its fix is safe (None: safe or not, as the finding's policy is).
 FIXABLE: dict[str, bool | None] = {
     "NP002": True,
+    "NP101": False,
+    "NP102": False,
     "NP004": True,
     "NP301": None,
     "NP302": True,

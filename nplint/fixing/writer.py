@@ -96,10 +96,11 @@ def plan_fixes(root: Path, fixes: Iterable[Fix], readable: Iterable[str]) -> Fix
             before = read_bounded(path)
             change = _changed(display, path, before, by_file[display], plan.notes)
         except Refused as why:
-            plan.notes.append((display, str(why)))
+            plan.notes += [(display, f"{fix.description}: {why}") for fix in by_file[display]]
             continue
         except OSError as error:
-            plan.notes.append((display, f"not fixed: {error.strerror or error}"))
+            why = f"not fixed: {error.strerror or error}"
+            plan.notes += [(display, f"{fix.description}: {why}") for fix in by_file[display]]
             continue
         if change is not None:
             plan.changes.append(change)
@@ -172,6 +173,8 @@ def _changed(
             changed = False
             for edit in fix.edits:
                 if edit.op == "new-document":
+                    if display.endswith(".json") or text.lstrip().startswith(("{", "[")):
+                        raise Refused("not fixed: a JSON file takes no second document")
                     new = _new_document(edit.data, segments, text)
                     if new not in added and not _holds_document(segments, edit.data):
                         added.append(new)
