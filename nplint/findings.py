@@ -96,9 +96,11 @@ class Related:
 
 
 #: The edits a fix may make (:class:`Edit`): ``set`` a mapping key (inserted when absent) or a
-#: sequence item, ``append`` to a sequence, ``rename`` a mapping key, or ``new-document``: an
-#: object appended to the file as a document of its own.
-EDIT_OPS = frozenset(("set", "append", "rename", "new-document"))
+#: sequence item, ``append`` to a sequence, ``rename`` a mapping key, ``join`` two mapping items
+#: of a sequence into one (the item ``value["from"]`` moved into the item ``key``, each holding
+#: exactly the keys ``value["keys"]`` names), or ``new-document``: an object appended to the
+#: file as a document of its own.
+EDIT_OPS = frozenset(("set", "append", "rename", "join", "new-document"))
 
 
 @dataclass(frozen=True, slots=True)

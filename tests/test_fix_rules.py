@@ -20,6 +20,7 @@ FIXABLE: dict[str, bool | None] = {
     "NP002": True,
     "NP101": False,
     "NP102": False,
+    "NP201": False,
     "NP004": True,
     "NP301": None,
     "NP302": True,

@@ -261,3 +261,22 @@ def test_an_edit_changes_only_the_edited_nodes_lines_on_every_fixture_and_corpus
             assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, index, added)
             edited += 1
     assert edited > 500
+
+
+def test_join_makes_one_peer_and_refuses_items_an_earlier_join_moved(tmp_path: Path) -> None:
+    text = (
+        "spec:\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: ops}}\n"
+        "    - podSelector: {matchLabels: {app: a}}\n    - podSelector: {matchLabels: {app: b}}\n"
+    )
+    where = ["spec", "ingress", 0, "from"]
+    keys = [["namespaceSelector"], ["podSelector"]]
+    first = _fix(Edit.make("join", where, 0, {"from": 1, "keys": keys}))
+    second = _fix(Edit.make("join", where, 0, {"from": 2, "keys": keys}))
+    (tmp_path / "policy.yaml").write_text(text)
+    plan = plan_fixes(tmp_path, [first, second], ["policy.yaml"])
+    assert [c.applied for c in plan.changes] == [[first]]
+    assert len(plan.notes) == 1 and "hold other keys now" in plan.notes[0][1]
+    assert plan.changes[0].after.decode() == (
+        "spec:\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: ops}}\n"
+        "      podSelector: {matchLabels: {app: a}}\n    - podSelector: {matchLabels: {app: b}}\n"
+    )

@@ -95,12 +95,12 @@ def plan_fixes(root: Path, fixes: Iterable[Fix], readable: Iterable[str]) -> Fix
             path = _repository_file(root, display, allowed)
             before = read_bounded(path)
             change = _changed(display, path, before, by_file[display], plan.notes)
-        except Refused as why:
-            plan.notes += [(display, f"{fix.description}: {why}") for fix in by_file[display]]
+        except Refused as refused:
+            plan.notes += [(display, f"{fix.description}: {refused}") for fix in by_file[display]]
             continue
         except OSError as error:
-            why = f"not fixed: {error.strerror or error}"
-            plan.notes += [(display, f"{fix.description}: {why}") for fix in by_file[display]]
+            reason = f"not fixed: {error.strerror or error}"
+            plan.notes += [(display, f"{fix.description}: {reason}") for fix in by_file[display]]
             continue
         if change is not None:
             plan.changes.append(change)
@@ -462,6 +462,8 @@ def _apply(root: Any, edit: Edit, *, compact: bool = False) -> bool:
             return False
         target.append(_node(value, flow=target.fa.flow_style(), compact=compact))
         return True
+    if edit.op == "join":
+        return _join(target, edit)
     if edit.op == "rename":
         if (
             not isinstance(target, CommentedMap)
@@ -503,6 +505,34 @@ def _apply(root: Any, edit: Edit, *, compact: bool = False) -> bool:
     # `after` names the key before the new one; "" puts it first, and one not there, last.
     position = 0 if edit.after == "" else keys.index(edit.after) + 1 if edit.after in keys else len(keys)
     _insert(target, position, edit.key, _node(value, flow=target.fa.flow_style(), compact=compact))
+    return True
+
+
+def _join(target: Any, edit: Edit) -> bool:
+    """Move the entries of one mapping item of a sequence into another, and drop the emptied item.
+
+    Both items must hold exactly the keys the fix saw, so an earlier edit that moved
+    items (or a file that changed) cannot make it join two others.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    value = edit.data
+    into = edit.key
+    if not (isinstance(target, CommentedSeq) and isinstance(value, dict) and isinstance(into, int)):
+        raise Refused("not fixed: the place it edits is no list")
+    source, keys = value.get("from"), value.get("keys")
+    if not isinstance(source, int) or not isinstance(keys, list) or len(keys) != 2 or source == into:
+        raise Refused("not fixed: the fix names no two items")
+    if not (0 <= into < len(target) and 0 <= source < len(target)):
+        raise Refused("not fixed: the items it joins are gone (the file changed since it was read)")
+    first, second = target[into], target[source]
+    if not (isinstance(first, CommentedMap) and isinstance(second, CommentedMap)):
+        raise Refused("not fixed: the items it joins are no mappings")
+    if list(first) != keys[0] or list(second) != keys[1] or set(keys[0]) & set(keys[1]):
+        raise Refused("not fixed: the items it joins hold other keys now (an earlier fix joined them?)")
+    for key in list(second):
+        first[key] = second[key]
+    del target[source]
     return True
 
 
