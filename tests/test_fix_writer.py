@@ -275,7 +275,7 @@ def test_join_makes_one_peer_and_refuses_items_an_earlier_join_moved(tmp_path: P
     (tmp_path / "policy.yaml").write_text(text)
     plan = plan_fixes(tmp_path, [first, second], ["policy.yaml"])
     assert [c.applied for c in plan.changes] == [[first]]
-    assert len(plan.notes) == 1 and "hold other keys now" in plan.notes[0][1]
+    assert len(plan.notes) == 1 and "not fixed: the items it joins" in plan.notes[0][1]
     assert plan.changes[0].after.decode() == (
         "spec:\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: ops}}\n"
         "      podSelector: {matchLabels: {app: a}}\n    - podSelector: {matchLabels: {app: b}}\n"
