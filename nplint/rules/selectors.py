@@ -165,7 +165,21 @@ class ImplicitPodSelector(Rule):
                 "or a selector for the pods you mean (schema validators for Kubernetes before 1.34 also "
                 "reject a missing podSelector)."
             )
-            yield self.finding(policy, where, message, span=span, fix="podSelector: {}", detail=detail)
+            place = yaml_path(spec) if spec is not None else None
+            # The API server reads an omitted or null selector as `{}`: the same policy, written out.
+            fixes = (
+                self.make_fix(
+                    policy,
+                    "write `podSelector: {}` (every pod of the namespace, as now)",
+                    [Edit.make("set", place, "podSelector", {}, after="")],
+                    safe=True,
+                )
+                if place is not None
+                else ()
+            )
+            yield self.finding(
+                policy, where, message, span=span, fix="podSelector: {}", detail=detail, fixes=fixes
+            )
 
 
 RULES = (
