@@ -25,6 +25,7 @@ FIXABLE: dict[str, bool | None] = {
     "NP004": True,
     "NP301": None,
     "NP302": True,
+    "NP303": True,
     "NP401": True,
     "NP501": True,
     "NP701": False,

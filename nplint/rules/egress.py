@@ -261,7 +261,38 @@ class DnsViaServiceIp(Rule):
                 f"never matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
             )
             fix = "to:\n" + _dns_selector_text(ctx)
-            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+            fixes = self.make_fix(
+                blame.policy,
+                "replace the DNS Service's ipBlock with the DNS pods' selectors",
+                _dns_peer_instead(blame.node, ctx),
+                safe=True,
+            )
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail, fixes=fixes)
+
+
+def _dns_peer_instead(cidr: Node, ctx: RuleContext) -> list[Edit]:
+    """The peer that holds only the Service's ipBlock, replaced by one for the DNS pods.
+
+    Policies see the traffic after the Service's DNAT, so the block never matched: the
+    peer that replaces it lets through what the block was written for, and nothing else.
+    A peer with more in it (an ``except``, another selector) is the author's to rewrite.
+    """
+    block = cidr.parent
+    peer = block.parent if block is not None else None
+    peers = peer.parent if peer is not None else None
+    if not (isinstance(block, MapNode) and isinstance(peer, MapNode) and isinstance(peers, SeqNode)):
+        return []
+    where = yaml_path(peers)
+    dns = ctx.cluster.facts.dns
+    if where is None or list(block.entries) != ["cidr"] or list(peer.entries) != ["ipBlock"]:
+        return []
+    if not isinstance(peer.key, int) or not dns.pod_labels or dns.namespace.endswith("/"):
+        return []
+    replacement = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": dns.namespace}},
+        "podSelector": {"matchLabels": dict(sorted(dns.pod_labels.items()))},
+    }
+    return [Edit.make("set", where, peer.key, replacement)]
 
 
 def _holds(hit: KnownAddress, service: str, key: str) -> str:
