@@ -156,3 +156,48 @@ def test_sarif_fixes_are_schema_valid_replacements(repo: Path) -> None:
     # Inserted before line 8, nothing deleted: the lines --fix writes.
     assert replacement["deletedRegion"] == {"startLine": 8, "startColumn": 1, "endLine": 8, "endColumn": 1}
     assert replacement["insertedContent"]["text"] == "  policyTypes: [Ingress, Egress]\n"
+
+
+def test_a_plugin_rule_attaches_fixes_through_the_rule_api(repo: Path) -> None:
+    """A rule registered through the plugin hook offers a fix as the built-in ones do; --fix applies it."""
+    from collections.abc import Iterator
+
+    from nplint.cli import Session
+    from nplint.config import build_config
+    from nplint.findings import Edit, Finding, Level
+    from nplint.fixing.run import fix_files
+    from nplint.lint import lint
+    from nplint.plugins import hookimpl
+    from nplint.rules.base import Rule, RuleContext, RuleRegistry, yaml_path
+
+    class TeamLabel(Rule):
+        id = "NP990"
+        name = "team-label"
+        summary = "A policy without a team label."
+        level = Level.WARNING
+
+        def check(self, ctx: RuleContext) -> Iterator[Finding]:
+            for policy in ctx.inventory.policies:
+                metadata = policy.node.get_map("metadata")
+                where = yaml_path(metadata) if metadata is not None else None
+                if where is None or "labels" in metadata.entries:  # type: ignore[union-attr]
+                    continue
+                edit = Edit.make("set", where, "labels", {"team": "web"})
+                fixes = self.make_fix(policy, "label the policy team=web", [edit], safe=True)
+                yield self.finding(policy, metadata, "no team label", fixes=fixes)
+
+    class Plugin:
+        @hookimpl
+        def nplint_register_rules(self, registry: RuleRegistry) -> None:
+            registry.add(TeamLabel)
+
+    (repo / "policies" / "web.yaml").write_text(BEFORE)
+    session = Session()
+    session.plugins.register(Plugin(), name="team-label")
+    session.plugins.register_rules(session.rules)
+    config = build_config({"select": ["NP990"], "cache": False}, source=None, root=repo)
+    result = lint([str(repo / "policies")], config, session.plugins, session.rules)
+    assert [f.rule_id for f in result.findings] == ["NP990"]
+    outcome = fix_files(repo, result.findings, [f.path for f in result.files], unsafe=False, write=True)
+    assert outcome.fixed == 1, outcome.notes
+    assert "  namespace: shop\n  labels: {team: web}\nspec:\n" in (repo / "policies" / "web.yaml").read_text()
