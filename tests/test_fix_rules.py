@@ -131,3 +131,27 @@ def test_a_safe_fix_leaves_the_connectivity_matrix_as_it_was(
     outcome = fix_files(root, before.findings, [f.path for f in before.files], unsafe=False, write=True)
     assert outcome.fixed >= 1, outcome.notes
     assert _reach(root, monkeypatch) == matrix
+
+
+def test_the_named_port_fix_opens_only_the_port_the_finding_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NP401's safe fix changes the matrix by one flow: to the pods on the named port's UDP number."""
+    root, target = _copy(FIXTURES / "NP401" / "bad" / "protocol-mismatch.yaml", tmp_path)
+    before = _lint(root, target, "NP401", {})
+    monkeypatch.chdir(root)
+    flows_before = _flows()
+    outcome = fix_files(root, before.findings, [f.path for f in before.files], unsafe=False, write=True)
+    assert outcome.fixed == 1, outcome.notes
+    added = _flows() - flows_before
+    assert flows_before <= _flows()
+    # The pods declare `syslog` as UDP 5140: exactly that, to them.
+    assert added == {("logging/collector[StatefulSet]", "logging/collector[StatefulSet]", "UDP 5140")}
+
+
+def _flows() -> set[tuple[str, str, str]]:
+    import json
+
+    code, out = run_cli(["reach", "--no-cache", "--format", "json", "."])
+    assert code in (0, 1), out
+    return {(f["from"], f["to"], f["connections"]) for f in json.loads(out)["flows"]}
