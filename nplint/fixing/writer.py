@@ -163,6 +163,7 @@ def _changed(
         raise Refused("not fixed: the file has carriage returns outside line endings")
     text = text.replace("\r\n", "\n")
     segments = split_documents(text)
+    _check_documents(display, text, len(segments))
     edited: dict[int, _Document] = {}
     appended: list[str] = []
     change = FileChange(display, path, before, before)
@@ -645,6 +646,14 @@ def _new_document(data: object, segments: Sequence[str], text: str) -> str:
     out = io.StringIO()
     _yaml(style).dump(_node(data, flow=False, compact=uses_flow_style(text), block=2), out)
     return "---\n" + out.getvalue()
+
+
+def _check_documents(display: str, text: str, count: int) -> None:
+    """The file's documents as nplint read them, one for each piece: a fix's document index finds its own."""
+    from nplint.loading import load_text
+
+    if len(load_text(display, text).documents) != count:
+        raise Refused("not fixed: nplint and the writer do not count the file's documents alike")
 
 
 def _check_parses(text: str) -> None:
