@@ -232,34 +232,33 @@ def test_round_trip_of_every_fixture_and_corpus_file_keeps_every_byte() -> None:
 
 
 def test_an_edit_changes_only_the_edited_nodes_lines_on_every_fixture_and_corpus_file(tmp_path: Path) -> None:
-    """A key set on each document's root: exactly its own line is added, every other line kept."""
+    """A key set on a document's root: exactly its own line is added, every other line kept.
+
+    The first document of each file up to 64 KiB (the round-trip test above reads every
+    document of every file; this one runs the whole writer, twice the work, so it is bounded).
+    """
     edited = 0
     for path in _round_trip_cases():
-        text = _text(path)
+        text = _text(path) if path.stat().st_size <= 64 * 1024 else None
         if text is None or "\t" in text:
-            continue
-        try:
-            segments = split_documents(text)
-        except Refused:
             continue
         target = tmp_path / "file.yaml"
         target.write_text(text)
-        for index in sorted({0, len(segments) - 1}):
-            fix = _fix(Edit.make("set", (), "nplintProbe", "x"), path="file.yaml", document=index)
-            plan = plan_fixes(tmp_path, [fix], ["file.yaml"])
-            if not plan.changes:
-                continue  # refused (a note says why), or the document is no mapping
-            after = plan.changes[0].after.decode()
-            # A key added after a last line without a newline ends that line: the same line still.
-            before, after = (t if t.endswith("\n") else t + "\n" for t in (text, after))
-            added = [
-                line
-                for line in difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True))
-                if line[:1] in "+-"
-            ]
-            assert len(added) == 1, (path, index, added)
-            assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, index, added)
-            edited += 1
+        fix = _fix(Edit.make("set", (), "nplintProbe", "x"), path="file.yaml", document=0)
+        plan = plan_fixes(tmp_path, [fix], ["file.yaml"])
+        if not plan.changes:
+            continue  # refused (a note says why), or the document is no mapping
+        after = plan.changes[0].after.decode()
+        # A key added after a last line without a newline ends that line: the same line still.
+        before, after = (t if t.endswith("\n") else t + "\n" for t in (text, after))
+        added = [
+            line
+            for line in difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True))
+            if line[:1] in "+-"
+        ]
+        assert len(added) == 1, (path, added)
+        assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, added)
+        edited += 1
     assert edited > 500
 
 
