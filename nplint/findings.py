@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -94,6 +95,79 @@ class Related:
         _sanitise_message(self)
 
 
+#: The edits a fix may make (:class:`Edit`): ``set`` a mapping key (inserted when absent) or a
+#: sequence item, ``append`` to a sequence, ``rename`` a mapping key, ``join`` two mapping items
+#: of a sequence into one (the item ``value["from"]`` moved into the item ``key``, each holding
+#: exactly the keys ``value["keys"]`` names), or ``new-document``: an object appended to the
+#: file as a document of its own.
+EDIT_OPS = frozenset(("set", "append", "rename", "join", "new-document"))
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One change to one document: a YAML-path edit, or a new document after the last one.
+
+    ``path`` leads from the document's root to the mapping or sequence edited
+    (keys and indexes, as the loader's nodes name them). ``value`` is JSON text,
+    so an edit stays immutable and hashable and can only carry plain YAML data
+    (mappings, sequences, strings, numbers, booleans, null): nothing a fix writes
+    is code, a tag or an anchor. For ``rename`` the value is the new key.
+    """
+
+    op: str
+    path: tuple[str | int, ...] = ()
+    key: str | int | None = None
+    value: str = "null"
+    #: For ``set`` of a key that is absent: the key it goes after ("" for first; else it goes last).
+    after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in EDIT_OPS:
+            raise ValueError(f"unknown edit {self.op!r} (known: {', '.join(sorted(EDIT_OPS))})")
+        json.loads(self.value)  # a fix carries plain data only
+
+    @classmethod
+    def make(
+        cls,
+        op: str,
+        path: Iterable[str | int] = (),
+        key: str | int | None = None,
+        value: object = None,
+        *,
+        after: str | None = None,
+    ) -> Edit:
+        """An edit whose ``value`` is given as plain Python data (dict, list, str, int, bool, None)."""
+        return cls(op, tuple(path), key, json.dumps(value, sort_keys=False), after)
+
+    @property
+    def data(self) -> object:
+        """The value as Python data."""
+        return json.loads(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A change to the user's file that resolves a finding.
+
+    ``safe`` fixes do what the user clearly meant and open no connection the
+    finding did not ask for; ``nplint check --fix`` applies them. Unsafe ones
+    change behaviour in a way a person should review (``--unsafe-fixes``). The
+    edits apply to one document of the finding's file (``document_index``), or
+    add one after the file's last document.
+    """
+
+    description: str
+    safe: bool
+    edits: tuple[Edit, ...]
+    path: str
+    document_index: int
+
+    def __post_init__(self) -> None:
+        description = capped(escape(self.description))
+        if description is not self.description:
+            object.__setattr__(self, "description", description)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem at one place.
@@ -119,6 +193,9 @@ class Finding:
     #: shown with ``--verbose`` and carried by the JSON and SARIF formats. Empty when the
     #: headline says it all.
     detail: str = field(default="", compare=False)
+    #: The fixes that resolve the finding (:class:`Fix`), best first. Not part of the
+    #: finding's identity: baselines, suppressions and fingerprints ignore them.
+    fixes: tuple[Fix, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         # Messages quote repository values; whatever a rule (or a plugin's rule)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nplint.config import PROBE_FILE_LIMIT, RefusedFile, read_regular_file, repository_path
-from nplint.findings import Finding, Level, ObjectRef, Related, Span
+from nplint.findings import Edit, Finding, Fix, Level, ObjectRef, Related, Span
 
 if TYPE_CHECKING:
     from nplint.config import Config
@@ -56,6 +56,7 @@ _FINDING_FIELDS = (
     "fix",
     "worlds",
     "detail",
+    "fixes",
 )
 
 _code_digest: bytes | None = None
@@ -159,11 +160,19 @@ def _finding(finding: Finding) -> tuple[Any, ...]:
         finding.fix,
         finding.worlds,
         finding.detail,
+        tuple(
+            (fix.description, fix.safe, fix.path, fix.document_index, tuple(_edit(e) for e in fix.edits))
+            for fix in finding.fixes
+        ),
     )
 
 
+def _edit(edit: Edit) -> tuple[Any, ...]:
+    return (edit.op, edit.path, edit.key, edit.value, edit.after)
+
+
 def _unfinding(values: Sequence[Any]) -> Finding:
-    rule_id, level, message, path, span, obj, yaml_path, index, related, fix, worlds, detail = values
+    rule_id, level, message, path, span, obj, yaml_path, index, related, fix, worlds, detail, fixes = values
     return Finding(
         rule_id=rule_id,
         level=Level(level),
@@ -177,6 +186,10 @@ def _unfinding(values: Sequence[Any]) -> Finding:
         fix=fix,
         worlds=tuple(worlds),
         detail=detail,
+        fixes=tuple(
+            Fix(description, safe, tuple(Edit(*e) for e in edits), fix_path, document)
+            for description, safe, fix_path, document, edits in fixes
+        ),
     )
 
 

@@ -58,8 +58,12 @@ def test_findings_exit_1_with_exact_text(repo: Path) -> None:
     code, out = run_cli(["check", "policy.yaml"])
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("policy.yaml:7:3: NP204 [implicit-pod-selector] spec.podSelector is null")
-    assert lines[-1] == "Found 1 problem (1 warning) in 1 file."
+    # `[*]`: the finding has a safe fix, counted under the summary.
+    assert lines[0].startswith("policy.yaml:7:3: NP204 [implicit-pod-selector] [*] spec.podSelector is null")
+    assert lines[-2:] == [
+        "Found 1 problem (1 warning) in 1 file.",
+        "[*] 1 fixable with `nplint check --fix`.",
+    ]
 
 
 def test_fail_on_threshold(repo: Path) -> None:

@@ -105,7 +105,9 @@ def test_baseline_round_trip(repo: Path, capsys: pytest.CaptureFixture[str]) -> 
     capsys.readouterr()
     code, out = run_cli(["--baseline", "baseline.json", "."])
     assert code == 1
-    assert [line.split(" ")[1] for line in out.splitlines()[:-1]] == ["NP201"]
+    # The findings, then the summary and the count of what --unsafe-fixes would fix.
+    assert [line.split(" ")[1] for line in out.splitlines()[:-2]] == ["NP201"]
+    assert out.splitlines()[-1] == "1 fix is available with --unsafe-fixes."
     assert out.splitlines()[0].startswith("policy.yaml:25:7: NP201")
     assert "2 findings are in the baseline; 0 baseline entries are gone" in capsys.readouterr().err
     # Fix everything in the first policy: its entries are reported as gone.

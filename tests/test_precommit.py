@@ -87,7 +87,12 @@ def test_hook_definitions() -> None:
     assert hooks["nplint-repo"]["pass_filenames"] is False
     for hook in hooks.values():
         # File names come after "--", and nothing is rendered unless the user's entry says so.
-        assert str(hook["entry"]).split()[:4] == ["nplint", "check", "--render=never", "--"]
+        words = str(hook["entry"]).split()
+        assert words[:3] == ["nplint", "check", "--render=never"]
+        assert "--" in words and all(word.startswith("--") for word in words[2 : words.index("--")])
+    # The fixing hook rewrites the staged files: `--fix` before the "--" (ruff's hook takes `args: [--fix]`).
+    fix_words = str(hooks["nplint-fix"]["entry"]).split()
+    assert fix_words.index("--fix") < fix_words.index("--")
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -209,9 +209,11 @@ def test_text_format(hostile: Path) -> None:
     assert code == 1
     _assert_safe(out)
     lines = out.splitlines()
-    assert len(lines) == len(EXPECTED) + 1
-    assert all(re.match(r"policies\.yaml:\d+:\d+: NP\d{3} \[", line) for line in lines[:-1])
-    assert lines[-1].startswith("Found 6 problems")
+    # The findings, the summary, and the count of the fixes --unsafe-fixes would apply (NP101, NP102).
+    assert len(lines) == len(EXPECTED) + 2
+    assert all(re.match(r"policies\.yaml:\d+:\d+: NP\d{3} \[", line) for line in lines[:-2])
+    assert lines[-2].startswith("Found 6 problems")
+    assert lines[-1] == "2 fixes are available with --unsafe-fixes."
     assert "metadata.name 'evil\\r\\x1b[2K No problems found.\\n| a | <img src=x> |" in out
     assert "label value '\\x1b[31maaa" in out and "(web\\x1b]0;pwn\\x07)" in out
 

@@ -91,7 +91,11 @@ TABLE = ["", "Findings by rule:", "21  NP501  ipblock-host-bits-set"]
 def test_command_line_default_shows_the_table_for_many_findings(repo: Path) -> None:
     _, out = run_cli(["check", ".", "--select", "NP501"])
     lines = out.splitlines()
-    assert lines[-4:] == [*TABLE, "Found 21 problems (21 warnings) in 1 file."]
+    assert lines[-5:] == [
+        *TABLE,
+        "Found 21 problems (21 warnings) in 1 file.",
+        "[*] 21 fixable with `nplint check --fix`.",
+    ]
 
 
 def test_no_statistics_turns_it_off(repo: Path) -> None:

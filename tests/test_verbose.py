@@ -36,6 +36,9 @@ HEADLINE = (
     "policy.yaml:11:23: NP501 [ipblock-host-bits-set] cidr 10.0.0.1/8 has host bits set: "
     "write 10.0.0.0/8 for the range, or 10.0.0.1/32 for the one address"
 )
+#: The text format's line: `[*]` marks the finding's safe fix, counted under the summary.
+TEXT_LINE = HEADLINE.replace("] cidr", "] [*] cidr")
+FIXABLE = "[*] 1 fixable with `nplint check --fix`."
 DETAIL = (
     "The API server reads 10.0.0.1/8 as the network 10.0.0.0/8, other tools may read it as the single "
     "address 10.0.0.1/32, and from Kubernetes 1.36 (StrictIPCIDRValidation, on by default) the API "
@@ -55,18 +58,19 @@ def test_verbose_shows_the_detail_indented_under_its_headline(repo: Path) -> Non
     code, out = run_cli(["check", ".", "--select", "NP501", "--verbose"])
     assert code == 1
     assert out.splitlines() == [
-        HEADLINE,
+        TEXT_LINE,
         "    The API server reads 10.0.0.1/8 as the network 10.0.0.0/8, other tools may read it as the "
         "single",
         "    address 10.0.0.1/32, and from Kubernetes 1.36 (StrictIPCIDRValidation, on by default) the API",
         "    server rejects it.",
         "Found 1 problem (1 warning) in 1 file.",
+        FIXABLE,
     ]
 
 
 def test_without_verbose_the_headline_stands_alone(repo: Path) -> None:
     _, out = run_cli(["check", ".", "--select", "NP501"])
-    assert out.splitlines() == [HEADLINE, "Found 1 problem (1 warning) in 1 file."]
+    assert out.splitlines() == [TEXT_LINE, "Found 1 problem (1 warning) in 1 file.", FIXABLE]
 
 
 def test_json_carries_the_detail(repo: Path) -> None:

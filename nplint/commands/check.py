@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -22,10 +22,10 @@ from nplint.commands.common import (
 )
 from nplint.config import Config, codes_in, stays_inside
 from nplint.exitcodes import ExitCode
-from nplint.findings import Level
+from nplint.findings import Fix, Level
 from nplint.pages import rule_page
-from nplint.reporting.base import STATISTICS_THRESHOLD, Report, ReporterRegistry
-from nplint.reporting.text import detail_lines
+from nplint.reporting.base import STATISTICS_THRESHOLD, Replacement, Report, ReporterRegistry
+from nplint.reporting.text import detail_lines, summary_line
 from nplint.untrusted import escape
 
 if TYPE_CHECKING:
@@ -107,9 +107,28 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
     check.add_argument(
         "--write-baseline", metavar="FILE", type=Path, help="record today's findings in FILE and exit 0"
     )
+    add_fix_options(check)
     add_common(check)
     if session is not None:
         session.plugins.addoption(check)
+
+
+def add_fix_options(parser: argparse.ArgumentParser) -> None:
+    """``--fix``, ``--unsafe-fixes``, ``--diff``, ``--fix-only``, as ruff names them."""
+    parser.add_argument("--fix", action="store_true", help="apply the safe fixes to the files, then report")
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix, --diff or --fix-only: apply the unsafe fixes too (they change behaviour)",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff and change nothing (exit 1 when there is something to fix)",
+    )
+    parser.add_argument(
+        "--fix-only", action="store_true", help="apply the fixes and report no finding (exit 0)"
+    )
 
 
 def run(
@@ -147,6 +166,11 @@ def run(
         write_baseline(args.write_baseline, result.findings)
         print(f"nplint: wrote {len(result.findings)} findings to {args.write_baseline}", file=sys.stderr)
         return ExitCode.ERROR if result.failures else ExitCode.OK
+    if args.fix or args.diff or args.fix_only:
+        fixed = _fix(args, result, config, session, stdout, paths, kwargs)
+        if isinstance(fixed, int):
+            return fixed
+        result = fixed
     if args.baseline is not None:
         if not stays_inside(args.baseline, config.root):
             raise BaselineError(f"{args.baseline}: a symbolic link leading outside the repository root")
@@ -160,20 +184,37 @@ def run(
     # --quiet asks for the findings alone: the count table only when asked for by name.
     statistics = False if args.quiet and args.statistics is None else args.statistics
     verbose = bool(args.verbose)
-    report = _report(result, config, session, color=False, verbose=verbose, statistics=statistics)
+    fixes: Mapping[Fix, tuple[Replacement, ...]] = {}
+    if any(name == "sarif" for name, _ in formats) and any(f.fixes for f in result.findings):
+        from nplint.fixing.run import replacements
+
+        fixes = replacements(config.root, result.findings, [loaded.path for loaded in result.files])
+    report = _report(
+        result, config, session, color=False, verbose=verbose, statistics=statistics, replacements=fixes
+    )
     for name, target in formats:
         reporter_class = session.reporters.get(name)
         assert reporter_class is not None
         if target is None and name == "text":
             color = _use_color(args.no_color, stdout)
-            report = _report(result, config, session, color=color, verbose=verbose, statistics=statistics)
+            report = _report(
+                result,
+                config,
+                session,
+                color=color,
+                verbose=verbose,
+                statistics=statistics,
+                replacements=fixes,
+            )
         reporter = reporter_class()
         if name != "text":
             write_output(reporter.chunks(report), target, stdout)
             continue
         text = reporter.render(report)
         if args.quiet:
-            text = "".join(line + "\n" for line in text.splitlines()[:-1])
+            # The summary (and the count of fixable findings under it) is left out.
+            summary = summary_line(report).count("\n") + 1
+            text = "".join(line + "\n" for line in text.splitlines()[:-summary])
         if args.show_suppressed and result.suppressed:
             text += "".join(
                 f"{escape(f.path)}:{f.span.line}:{f.span.column}: {f.rule_id} (suppressed) {f.message}\n"
@@ -186,6 +227,40 @@ def run(
     if result.failures:
         return ExitCode.ERROR
     return exit_code_for(result, config.fail_on)
+
+
+def _fix(
+    args: argparse.Namespace,
+    result: LintResult,
+    config: Config,
+    session: Session,
+    stdout: TextIO,
+    paths: Sequence[str],
+    kwargs: dict[str, Any],
+) -> LintResult | int:
+    """Apply (or, with ``--diff``, show) the fixes; the result linted again, or the exit code."""
+    from nplint.fixing.run import fix_files, print_notes, summary, unsafe_only
+    from nplint.lint import lint
+
+    if "-" in paths and not args.diff:
+        raise UsageError("--fix cannot rewrite standard input: use --diff, or name the files")
+    unsafe = bool(args.unsafe_fixes)
+    readable = [loaded.path for loaded in result.files]
+    outcome = fix_files(config.root, result.findings, readable, unsafe=unsafe, write=not args.diff)
+    print_notes(outcome.notes)
+    more = 0 if unsafe else unsafe_only(result.findings)
+    if args.diff:
+        write_output(outcome.diff, None, stdout)
+        print(f"nplint: {summary(outcome.fixed, more, wrote=False)}", file=sys.stderr)
+        return ExitCode.FINDINGS if outcome.fixed else ExitCode.OK
+    if outcome.changed_files:
+        # What remains is what the fixed files say now.
+        result = lint(paths, config, session.plugins, session.rules, reuse=True, **kwargs)
+        more = 0 if unsafe else unsafe_only(result.findings)
+    print(f"nplint: {summary(outcome.fixed, more, wrote=True)}", file=sys.stderr)
+    if args.fix_only:
+        return ExitCode.ERROR if result.failures else ExitCode.OK
+    return result
 
 
 def exit_code_for(result: LintResult, fail_on: Level | None) -> int:
@@ -204,6 +279,7 @@ def _report(
     color: bool,
     verbose: bool = False,
     statistics: bool | None = None,
+    replacements: Mapping[Fix, tuple[Replacement, ...]] | None = None,
 ) -> Report:
     pages = {rule.id: page for rule in result.rules if (page := rule_page(rule.id)) is not None}
     return Report(
@@ -218,6 +294,7 @@ def _report(
         color=color,
         verbose=verbose,
         statistics=statistics,
+        replacements=replacements or {},
     )
 
 

@@ -7,11 +7,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from nplint.findings import Finding, Level
+from nplint.findings import Finding, Fix, Level
 from nplint.rules.base import Rule
 
 #: Findings beyond which the text output ends with the per-rule count table by default.
 STATISTICS_THRESHOLD = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """What a fix changes in its file, as SARIF's ``replacements`` say it.
+
+    The lines ``start_line`` up to (not including) ``end_line`` are replaced by ``text``;
+    equal lines insert ``text`` before ``start_line``.
+    """
+
+    path: str
+    start_line: int
+    end_line: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,15 @@ class Report:
     #: The per-rule count table at the end of the text output: True, False, or None for
     #: "when there are more than :data:`STATISTICS_THRESHOLD` findings".
     statistics: bool | None = None
+    #: What each fix of the findings changes (``--format sarif``): absent for a fix the writer
+    #: refuses to apply.
+    replacements: Mapping[Fix, tuple[Replacement, ...]] = field(default_factory=dict)
+
+    def fixable(self) -> tuple[int, int]:
+        """(findings a safe fix resolves, findings only an unsafe one resolves)."""
+        safe = sum(1 for f in self.findings if any(fix.safe for fix in f.fixes))
+        unsafe = sum(1 for f in self.findings if f.fixes and not any(fix.safe for fix in f.fixes))
+        return safe, unsafe
 
     def shows_statistics(self) -> bool:
         if self.statistics is None:

@@ -64,6 +64,10 @@ def _finding(finding: Finding, names: dict[str, str]) -> dict[str, Any]:
         "object": object_json(finding),
         "yaml_path": capped(escape(finding.yaml_path), MESSAGE_LIMIT),
         "fix": finding.fix,
+        "fixes": [
+            {"description": fix.description, "applicability": "safe" if fix.safe else "unsafe"}
+            for fix in finding.fixes
+        ],
         "related": [
             {"path": escape(r.path), "line": r.span.line, "column": r.span.column, "message": r.message}
             for r in finding.related

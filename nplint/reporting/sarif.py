@@ -151,10 +151,10 @@ class SarifReporter(Reporter):
             },
         )
         log = sarif.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
-        results = (_to_json(self._result(finding, index)) for finding in report.findings)
+        results = (_to_json(self._result(finding, index, report)) for finding in report.findings)
         return spliced(_to_json(log), results)
 
-    def _result(self, finding: Finding, index: dict[str, int]) -> sarif.Result:
+    def _result(self, finding: Finding, index: dict[str, int], report: Report) -> sarif.Result:
         import sarif_om as sarif
 
         properties: dict[str, Any] = {}
@@ -175,7 +175,49 @@ class SarifReporter(Reporter):
             related_locations=related or None,
             partial_fingerprints={"nplintFingerprint/v1": fingerprint(finding)},
             properties=properties or None,
+            fixes=_fixes(finding, report) or None,
         )
+
+
+def _fixes(finding: Finding, report: Report) -> list[sarif.Fix]:
+    """The finding's fixes the writer can apply, as SARIF ``fixes``: the lines each replaces, and how."""
+    import sarif_om as sarif
+
+    fixes = []
+    for fix in finding.fixes:
+        replacements = report.replacements.get(fix)
+        if not replacements:
+            continue
+        changes = []
+        for path in dict.fromkeys(r.path for r in replacements):
+            uri, base = _uri(path)
+            changes.append(
+                sarif.ArtifactChange(
+                    artifact_location=sarif.ArtifactLocation(uri=uri, uri_base_id=base),
+                    replacements=[
+                        sarif.Replacement(
+                            deleted_region=sarif.Region(
+                                start_line=r.start_line,
+                                start_column=1,
+                                end_line=r.end_line,
+                                end_column=1,
+                            ),
+                            inserted_content=sarif.ArtifactContent(text=r.text) if r.text else None,
+                        )
+                        for r in replacements
+                        if r.path == path
+                    ],
+                )
+            )
+        applicability = "safe" if fix.safe else "unsafe"
+        fixes.append(
+            sarif.Fix(
+                description=sarif.Message(text=f"{fix.description} ({applicability})"),
+                artifact_changes=changes,
+                properties={"applicability": applicability},
+            )
+        )
+    return fixes
 
 
 def _message(finding: Finding) -> sarif.Message:

@@ -35,7 +35,9 @@ class TextReporter(Reporter):
             if report.color:
                 location = f"{_BOLD}{location}{_RESET}"
                 rule = f"{_COLORS[finding.level]}{rule}{_RESET}"
-            lines.append(f"{location} {rule} {escape(finding.message)}")
+            # `[*]`: a safe fix exists, as ruff marks it (`nplint check --fix` applies it).
+            marker = " [*]" if any(fix.safe for fix in finding.fixes) else ""
+            lines.append(f"{location} {rule}{marker} {escape(finding.message)}")
             if report.verbose:
                 lines += detail_lines(finding)
         if report.shows_statistics():
@@ -86,4 +88,10 @@ def summary_line(report: Report) -> str:
         text = f"Found {total} problem{'s' if total != 1 else ''} ({', '.join(parts)}) in {files}."
     if report.suppressed:
         text += f" {report.suppressed} suppressed."
+    safe, unsafe = report.fixable()
+    if safe:
+        text += f"\n[*] {safe} fixable with `nplint check --fix`"
+        text += f" ({unsafe} more with --unsafe-fixes)." if unsafe else "."
+    elif unsafe:
+        text += f"\n{unsafe} fix{'es are' if unsafe != 1 else ' is'} available with --unsafe-fixes."
     return text

@@ -12,11 +12,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 
-from nplint.findings import Finding, Level, Span
+from nplint.findings import Edit, Finding, Fix, Level, Span
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import KubeObject
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, in_document, replacing, yaml_path
 from nplint.untrusted import shown
 
 SERVED = "networking.k8s.io/v1"
@@ -131,7 +131,14 @@ class DeprecatedApiVersion(Rule):
             if message is None or not meant_builtin(text, custom_groups) or id(node) in reported:
                 continue
             reported.add(id(node))
-            yield self._finding(manifest, obj, node, f"{message}: write `{SERVED}`", _why(text))
+            yield self._finding(
+                manifest,
+                obj,
+                node,
+                f"{message}: write `{SERVED}`",
+                _why(text),
+                fixes=_served_fix(manifest, node),
+            )
 
     def _missing(self, manifest: Manifest, obj: KubeObject | None, node: Node | None) -> Finding:
         where = node if node is not None else manifest.node.get("kind")
@@ -144,6 +151,7 @@ class DeprecatedApiVersion(Rule):
             "kubectl and the API server cannot tell which resource an object without apiVersion is, "
             f"and reject it. NetworkPolicy is served as `{SERVED}` (since Kubernetes 1.8).",
             span=span,
+            fixes=_served_fix(manifest, node),
         )
 
     def _finding(
@@ -154,6 +162,7 @@ class DeprecatedApiVersion(Rule):
         message: str,
         detail: str,
         span: Span | None = None,
+        fixes: tuple[Fix, ...] = (),
     ) -> Finding:
         return self.finding(
             obj,
@@ -164,7 +173,33 @@ class DeprecatedApiVersion(Rule):
             document_index=manifest.document_index,
             fix=f"apiVersion: {SERVED}",
             detail=detail,
+            fixes=fixes,
         )
+
+
+def _served_fix(manifest: Manifest, node: Node | None) -> tuple[Fix, ...]:
+    """``apiVersion: networking.k8s.io/v1`` in the object's own place: the kind it can only mean.
+
+    Not for an item of a list whose apiVersion it takes: the list's is the list's own.
+    """
+    current = node.text if isinstance(node, ScalarNode) and node.value is not None else ""
+    group = _split(current.strip())[0]
+    if not in_document(manifest.node) or (
+        group.startswith("policy.") and group.endswith(_KUBERNETES_SUFFIXES)
+    ):
+        # The AdminNetworkPolicy group: another kind may be meant, not another version.
+        return ()
+    if node is not None and node.parent is manifest.node:
+        edit = replacing(node, SERVED)
+    elif node is None:
+        where = yaml_path(manifest.node)
+        edit = Edit.make("set", where, "apiVersion", SERVED, after="") if where is not None else None
+    else:
+        edit = None
+    if edit is None:
+        return ()
+    description = f"write `apiVersion: {SERVED}`, the one version that serves NetworkPolicy"
+    return (Fix(description, True, (edit,), manifest.path, manifest.document_index),)
 
 
 def _why(api_version: str) -> str:

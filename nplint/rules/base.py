@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nplint.findings import FILE_START, Finding, Level, ObjectRef, Related, Span
+from nplint.findings import FILE_START, Edit, Finding, Fix, Level, ObjectRef, Related, Span
 
 if TYPE_CHECKING:
     from nplint.cluster.view import ClusterView
@@ -111,11 +111,13 @@ class Rule:
         fix: str | None = None,
         document_index: int | None = None,
         detail: str = "",
+        fixes: Iterable[Fix] = (),
     ) -> Finding:
         """A finding at ``node`` (or ``span``) of ``obj``'s file.
 
         ``message`` is the headline (what is wrong, where, what to do, in under 160
-        characters); ``detail`` the longer explanation shown with ``--verbose``.
+        characters); ``detail`` the longer explanation shown with ``--verbose``;
+        ``fixes`` the changes ``--fix`` may write (made with :meth:`make_fix`).
         """
         if span is None:
             span = node.span if node is not None else (obj.span if obj is not None else FILE_START)
@@ -134,7 +136,67 @@ class Rule:
             related=tuple(related),
             fix=fix,
             detail=detail,
+            fixes=tuple(fixes),
         )
+
+    @staticmethod
+    def make_fix(
+        obj: KubeObject | None,
+        description: str,
+        edits: Iterable[Edit],
+        *,
+        safe: bool,
+        path: str | None = None,
+    ) -> tuple[Fix, ...]:
+        """A fix of ``obj``'s document, for :meth:`finding`'s ``fixes``; none when it has no document.
+
+        An object that is no document of its own file (one a Kyverno rule generates, made
+        of the rule's nodes) gets none: its YAML paths lead nowhere in the file.
+        """
+        edits = tuple(edits)
+        if obj is None or not edits or not in_document(obj.node):
+            return ()
+        return (Fix(description, safe, edits, path if path is not None else obj.path, obj.document_index),)
+
+
+def yaml_path(node: Node) -> tuple[str | int, ...] | None:
+    """The keys and indexes that lead from ``node``'s document root to it, for an :class:`Edit`.
+
+    None when the chain of parents is not the file's own (a node made for an object
+    a Kyverno rule generates), so no fix points into a place that does not exist.
+    """
+    parts: list[str | int] = []
+    current: Node | None = node
+    while current is not None and current.key is not None:
+        parent = current.parent
+        if parent is None:
+            return None
+        parts.append(current.key)
+        current = parent
+    if current is None or not in_document(current):
+        return None
+    return tuple(reversed(parts))
+
+
+def replacing(node: Node, value: object) -> Edit | None:
+    """An edit that writes ``value`` in place of ``node`` (a mapping's value or a sequence's item)."""
+    parent = node.parent
+    where = yaml_path(parent) if parent is not None else None
+    if where is None or node.key is None:
+        return None
+    return Edit.make("set", where, node.key, value)
+
+
+def in_document(node: Node) -> bool:
+    """Whether ``node``'s parents lead to a root whose values are its own (a document, not a made object)."""
+    from nplint.loading.nodes import MapNode
+
+    current = node
+    while current.parent is not None:
+        current = current.parent
+    if isinstance(current, MapNode):
+        return all(value.parent is current for value in current.entries.values())
+    return True
 
 
 class RuleRegistry:

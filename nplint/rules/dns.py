@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -23,11 +23,11 @@ from nplint.engine.matching import (
 from nplint.engine.pods import address_context, dns_pods, hypothetical_pod, pod_view
 from nplint.engine.portsets import NO_PORTS, PortSet
 from nplint.engine.verdict import SideVerdict, explain_side
-from nplint.findings import Finding, Level, Related, Span, listed, listed_in_full, namespace_text
-from nplint.loading.nodes import Node, ScalarNode
+from nplint.findings import Edit, Finding, Fix, Level, Related, Span, listed, listed_in_full, namespace_text
+from nplint.loading.nodes import Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
 from nplint.model.objects import Workload
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.untrusted import capped, shown
 
 if TYPE_CHECKING:
@@ -538,7 +538,10 @@ class EgressBlocksDns(Rule):
             if id(policy) not in sure and id(policy) in unsure:
                 yield self._cannot_tell(policy, unsure[id(policy)], who, dns_labels, dns_ns, fix)
                 continue
-            found = self.finding(policy, node, message, span=span, related=others, fix=fix, detail=detail)
+            fixes = _dns_rule_fix(self, policy, dns_ns, facts.dns.pod_labels, ports, weak=weak)
+            found = self.finding(
+                policy, node, message, span=span, related=others, fix=fix, detail=detail, fixes=fixes
+            )
             if weak and self.effective_level is self.level:
                 # Weak evidence of a need: a note, unless the configuration set the level.
                 found = replace(found, level=Level.NOTE)
@@ -587,6 +590,47 @@ class EgressBlocksDns(Rule):
 _WHO_LIMIT = 32
 #: Characters of a label key in the "cannot tell" note.
 _KEY_LIMIT = 30
+
+
+def _dns_rule_fix(
+    rule: Rule,
+    policy: NetworkPolicy,
+    namespace: str,
+    labels: Mapping[str, str],
+    ports: Sequence[int],
+    *,
+    weak: bool,
+) -> tuple[Fix, ...]:
+    """The egress rule to the cluster DNS pods on UDP and TCP, added to the policy's egress rules.
+
+    Safe for an egress lockdown (egress isolated, no egress rule at all): DNS is what such a
+    policy leaves out by oversight. Unsafe when the policy already lists where its pods may
+    go, or sends them only to addresses (which need no name): a person decides there.
+    """
+    spec = policy.spec
+    where = yaml_path(spec) if spec is not None else None
+    if where is None or spec is None or not labels or namespace.endswith("/"):
+        return ()
+    dns_rule = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "podSelector": {"matchLabels": dict(sorted(labels.items()))},
+            }
+        ],
+        "ports": [{"protocol": protocol, "port": port} for port in ports for protocol in ("UDP", "TCP")],
+    }
+    egress = spec.get("egress")
+    if isinstance(egress, SeqNode):
+        edit = Edit.make("append", [*where, "egress"], None, dns_rule)
+        lockdown = len(egress) == 0
+    elif egress is None or (isinstance(egress, ScalarNode) and egress.value is None):
+        edit = Edit.make("set", where, "egress", [dns_rule], after="policyTypes")
+        lockdown = True
+    else:
+        return ()
+    description = f"add an egress rule to the DNS pods in namespace {namespace} on UDP and TCP"
+    return rule.make_fix(policy, description, [edit], safe=lockdown and not weak)
 
 
 RULES = (EgressBlocksDns,)

@@ -37,12 +37,12 @@ from nplint.engine.matching import (
 )
 from nplint.engine.pods import address_context, dns_pods
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.findings import Finding, Level, Span, listed_in_full
+from nplint.findings import Edit, Finding, Level, Span, listed_in_full
 from nplint.findings import listed as listed_capped
-from nplint.loading.nodes import Node
+from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
 from nplint.model.objects import IPNetwork
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.rules.dns import (
     LayeredDns,
     allows_dns,
@@ -170,7 +170,32 @@ class DnsUdpOnly(Rule):
                 "many A/AAAA answers, DNSSEC)."
             )
             fix = f"- {{protocol: UDP, port: {number}}}\n- {{protocol: TCP, port: {number}}}"
-            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+            fixes = self.make_fix(
+                blame.policy,
+                f"add TCP {number} beside UDP {number}",
+                _tcp_beside(blame.node, number),
+                safe=True,
+            )
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail, fixes=fixes)
+
+
+def _tcp_beside(entry: Node, number: int) -> list[Edit]:
+    """An entry for TCP ``number`` after the UDP one, its keys in the same order; only for a numbered port.
+
+    A named port stays the author's to write: the DNS pods name their TCP port otherwise
+    (CoreDNS: ``dns`` for UDP, ``dns-tcp`` for TCP).
+    """
+    ports = entry.parent
+    where = yaml_path(ports) if isinstance(ports, SeqNode) else None
+    if where is None or not isinstance(entry, MapNode) or "endPort" in entry:
+        return []
+    port = entry.get("port")
+    if not isinstance(port, ScalarNode) or port.value != number:
+        return []
+    keys = [key for key in entry.entries if key in ("port", "protocol")]
+    values = {"port": number, "protocol": "TCP"}
+    ordered = {key: values[key] for key in [*keys, *(k for k in values if k not in keys)]}
+    return [Edit.make("append", where, None, ordered)]
 
 
 def _layers_decide_tcp(layered: LayeredDns, label: str) -> bool:
@@ -256,7 +281,13 @@ class DnsViaServiceIp(Rule):
                 f"never matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
             )
             fix = "to:\n" + _dns_selector_text(ctx)
-            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail)
+            fixes = self.make_fix(
+                blame.policy,
+                "replace the DNS Service's ipBlock with the DNS pods' selectors",
+                _dns_peer_instead(blame.node, ctx),
+                safe=True,
+            )
+            yield self.finding(blame.policy, blame.node, message, fix=fix, detail=detail, fixes=fixes)
         if layered is not None:
             yield from self._other_kinds(ctx, layered, known, aimed, ports)
 
@@ -338,6 +369,31 @@ def _aimed_at_services(aimed: ServiceAim, network: IPNetwork) -> bool:
         network.version == r.version and network.subnet_of(r)  # type: ignore[arg-type]
         for r in aimed.service_ranges
     )
+
+
+def _dns_peer_instead(cidr: Node, ctx: RuleContext) -> list[Edit]:
+    """The peer that holds only the Service's ipBlock, replaced by one for the DNS pods.
+
+    Policies see the traffic after the Service's DNAT, so the block never matched: the
+    peer that replaces it lets through what the block was written for, and nothing else.
+    A peer with more in it (an ``except``, another selector) is the author's to rewrite.
+    """
+    block = cidr.parent
+    peer = block.parent if block is not None else None
+    peers = peer.parent if peer is not None else None
+    if not (isinstance(block, MapNode) and isinstance(peer, MapNode) and isinstance(peers, SeqNode)):
+        return []
+    where = yaml_path(peers)
+    dns = ctx.cluster.facts.dns
+    if where is None or list(block.entries) != ["cidr"] or list(peer.entries) != ["ipBlock"]:
+        return []
+    if not isinstance(peer.key, int) or not dns.pod_labels or dns.namespace.endswith("/"):
+        return []
+    replacement = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": dns.namespace}},
+        "podSelector": {"matchLabels": dict(sorted(dns.pod_labels.items()))},
+    }
+    return [Edit.make("set", where, peer.key, replacement)]
 
 
 def _holds(hit: KnownAddress, service: str, key: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from nplint.findings import Finding, Level, Related, namespace_text
+from nplint.findings import Edit, Finding, Fix, Level, Related, namespace_text
 from nplint.loading.nodes import MapNode, SeqNode
 from nplint.model import Direction, KubeObject, NetworkPolicy, Workload
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.units import is_unnamed
 from nplint.units.units import KUSTOMIZE, NAMESPACED_KINDS, PLAIN
 from nplint.untrusted import shown
@@ -55,7 +55,29 @@ class RulesIgnoredByPolicyTypes(Rule):
                     f"{them}, or delete {them}."
                 )
                 fix = f"policyTypes: [{both}]"
-                yield self.finding(policy, node, message, span=node.key_span, fix=fix, detail=detail)
+                fixes = _policy_types_fix(
+                    self,
+                    policy,
+                    [*written, direction.value],
+                    f"add {direction.value} to `policyTypes`: the {direction.lower} rules take effect",
+                    safe=False,
+                )
+                yield self.finding(
+                    policy, node, message, span=node.key_span, fix=fix, detail=detail, fixes=fixes
+                )
+
+
+def _policy_types_fix(
+    rule: Rule, policy: NetworkPolicy, types: list[str], description: str, *, safe: bool
+) -> tuple[Fix, ...]:
+    """A fix that writes ``policyTypes: types`` in the policy's spec, after its ``podSelector``."""
+    spec = policy.spec
+    where = yaml_path(spec) if spec is not None else None
+    if where is None:
+        return ()
+    ordered = [t for t in ("Ingress", "Egress") if t in types]
+    edit = Edit.make("set", where, "policyTypes", ordered, after="podSelector")
+    return rule.make_fix(policy, description, [edit], safe=safe)
 
 
 def _isolates_ingress_deliberately(policy: NetworkPolicy) -> bool:
@@ -109,7 +131,17 @@ class EgressRulesImplyIngressIsolation(Rule):
                 "ingress deny explicit."
             )
             fix = "policyTypes: [Egress]"
-            yield self.finding(policy, egress, message, span=egress.key_span, fix=fix, detail=detail)
+            # Written as the API server defaults it: the same policy, its ingress deny now in sight.
+            fixes = _policy_types_fix(
+                self,
+                policy,
+                ["Ingress", "Egress"],
+                "write `policyTypes: [Ingress, Egress]` as the API server defaults it (same behaviour)",
+                safe=True,
+            )
+            yield self.finding(
+                policy, egress, message, span=egress.key_span, fix=fix, detail=detail, fixes=fixes
+            )
 
 
 class MissingNamespace(Rule):

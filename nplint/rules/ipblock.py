@@ -23,7 +23,7 @@ from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction, IPBlock, NetworkPolicy
 from nplint.model.validation import is_strict_subset, parse_cidr
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, replacing
 
 
 def policy_blocks(policy: NetworkPolicy) -> Iterator[IPBlock]:
@@ -79,7 +79,16 @@ class IpBlockHostBitsSet(Rule):
                         f"it as the single address {single}, and from Kubernetes 1.36 "
                         "(StrictIPCIDRValidation, on by default) the API server rejects it."
                     )
-                    yield self.finding(policy, node, message, fix=network, detail=detail)
+                    # The API server reads the CIDR as its network already: the same block, as it acts.
+                    edit = replacing(node, network)
+                    fixes = (
+                        self.make_fix(
+                            policy, f"write {network}, the network the API server reads", [edit], safe=True
+                        )
+                        if edit is not None
+                        else ()
+                    )
+                    yield self.finding(policy, node, message, fix=network, detail=detail, fixes=fixes)
 
 
 def _excluded(ctx: RuleContext, ranges: tuple[ClusterRange, ...]) -> set[object]:

@@ -11,8 +11,8 @@ from typing import ClassVar
 from nplint.cluster.platform_owned import platform_namespace
 from nplint.engine.kind_denies import kind_default_denies
 from nplint.engine.layers import admin_support, layer_default_denies
-from nplint.findings import Finding, Level, Related, listed, listed_in_full, namespace_text
-from nplint.model import Direction, Inventory, NetworkPolicy, Workload
+from nplint.findings import Edit, Finding, Fix, Level, Related, listed, listed_in_full, namespace_text
+from nplint.model import Direction, Inventory, KubeObject, NetworkPolicy, Workload
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.intent import says_allow_all
 from nplint.units import is_unnamed
@@ -111,6 +111,8 @@ class _MissingDefaultDeny(Rule):
             for unenforced in by_kind:
                 detail += f" {unenforced.describe()}, but {unenforced.not_enforced}."
             ns_object = inventory.namespaces.get(namespace)
+            home: KubeObject = ns_object if ns_object is not None and ns_object.defined else workloads[0]
+            fixes = self._default_deny_fix(inventory, namespace, home)
             if ns_object is not None and ns_object.defined:
                 yield self.finding(
                     ns_object,
@@ -126,10 +128,35 @@ class _MissingDefaultDeny(Rule):
                     ],
                     fix=fix,
                     detail=detail,
+                    fixes=fixes,
                 )
             else:
                 first = workloads[0]
-                yield self.finding(first, None, message, fix=fix, detail=detail)
+                yield self.finding(first, None, message, fix=fix, detail=detail, fixes=fixes)
+
+    def _default_deny_fix(self, inventory: Inventory, namespace: str, home: KubeObject) -> tuple[Fix, ...]:
+        """The default-deny as a new document of the file that holds the namespace's policies.
+
+        Else of the file the finding is in (the Namespace's, or the first workload's).
+        Unsafe: it refuses every connection no other policy allows.
+        """
+        direction = self.direction
+        name = f"default-deny-{direction.lower}"
+        policies = sorted(inventory.policies_in(namespace), key=lambda p: (p.path, p.span))
+        if any(p.name == name for p in policies):
+            return ()  # the name is taken: the author chooses another
+        path = policies[0].path if policies else home.path
+        if not path or path.endswith(".json"):
+            return ()
+        metadata = {"name": name} if is_unnamed(namespace) else {"name": name, "namespace": namespace}
+        deny = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata,
+            "spec": {"podSelector": {}, "policyTypes": [direction.value]},
+        }
+        description = f"add a default-deny {direction.lower} NetworkPolicy for the namespace"
+        return (Fix(description, False, (Edit.make("new-document", (), None, deny),), path, 0),)
 
     def _platform_owned(
         self, inventory: Inventory, namespace: str, workloads: list[Workload]

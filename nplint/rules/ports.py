@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from nplint.cluster.addresses import POD, block_overlaps
 from nplint.engine.matching import AddressContext, peer_matches_pod
 from nplint.engine.pods import pod_view
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Edit, Finding, Fix, Level, Related
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import (
     Direction,
@@ -32,7 +32,7 @@ from nplint.model import (
 )
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.serving import served_ports
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.untrusted import quoted, shown
 
 
@@ -211,6 +211,18 @@ class NamedPortUnresolved(Rule):
                     if not any(w.named_port(str(entry.port), entry.protocol) for w in destinations):
                         yield self._report(policy, direction, entry, destinations)
 
+    def _protocol_fix(
+        self, policy: NetworkPolicy, entry: PolicyPort, protocols: list[str]
+    ) -> tuple[Fix, ...]:
+        """``protocol:`` as every destination declares the port: only when they agree on one."""
+        where = yaml_path(entry.node) if isinstance(entry.node, MapNode) else None
+        if len(protocols) != 1 or where is None:
+            return ()
+        edit = Edit.make("set", where, "protocol", protocols[0], after="port")
+        return self.make_fix(
+            policy, f"write `protocol: {protocols[0]}` as the pods declare the port", [edit], safe=True
+        )
+
     def _report(
         self, policy: NetworkPolicy, direction: Direction, entry: PolicyPort, workloads: list[Workload]
     ) -> Finding:
@@ -236,6 +248,7 @@ class NamedPortUnresolved(Rule):
                 related=_related(workloads),
                 fix=f"protocol: {protocol}",
                 detail=detail,
+                fixes=self._protocol_fix(policy, entry, other),
             )
         names = sorted({p.name for w in workloads for p in w.ports if p.name})
         close = difflib.get_close_matches(name, names, n=1)

@@ -13,13 +13,13 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from nplint.findings import Finding, Level
+from nplint.findings import Edit, Finding, Fix, Level
 from nplint.loading import Manifest, iter_manifests
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.loading.placeholders import placeholder_node
 from nplint.model.inventory import NETWORK_POLICY_API_VERSIONS
 from nplint.model.objects import NetworkPolicy
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, in_document, yaml_path
 from nplint.rules.schema_values import POLICY_TYPES, ValueChecker, suggest
 from nplint.untrusted import quoted, shown
 
@@ -192,6 +192,23 @@ def unknown_field_advice(key: str, shape: Shape) -> str:
     return f"the fields of {shape.noun} are " + ", ".join(f"`{name}`" for name in legal)
 
 
+def one_close_field(key: str, shape: Shape) -> str | None:
+    """The one field of ``shape`` that ``key`` is a misspelling of, or None when it is not exactly one.
+
+    The same field in another case, or a single close spelling. None when the key is
+    legal elsewhere (a mis-indent may be meant, not a typo) or close to several fields.
+    """
+    legal = list(shape.fields)
+    folded = {name.lower(): name for name in legal}
+    if key.lower() in folded:
+        return folded[key.lower()]
+    if key.lower() in {name.lower() for name in HOMES}:
+        return None
+    close = set(difflib.get_close_matches(key, legal, n=2, cutoff=0.6))
+    close |= {folded[m] for m in difflib.get_close_matches(key.lower(), list(folded), n=2, cutoff=0.6)}
+    return close.pop() if len(close) == 1 else None
+
+
 class PolicyChecker(ValueChecker):
     """NP003's walk of one NetworkPolicy, level by level, down to the values ValueChecker judges."""
 
@@ -351,7 +368,19 @@ class UnknownField(Rule):
             span=key_node.span,
             document_index=manifest.document_index,
             detail=detail,
+            fixes=_rename_fix(manifest, shape, node, key),
         )
+
+
+def _rename_fix(manifest: Manifest, shape: Shape, node: MapNode, key: str) -> tuple[Fix, ...]:
+    """The misspelt key renamed to the one field it is close to, when the mapping does not have it yet."""
+    field = one_close_field(key, shape)
+    where = yaml_path(node) if in_document(manifest.node) else None
+    if field is None or field in node.entries or where is None:
+        return ()
+    edit = Edit.make("rename", where, key, field)
+    description = f"rename `{shown(key)}` to `{field}`"
+    return (Fix(description, True, (edit,), manifest.path, manifest.document_index),)
 
 
 class InvalidValue(Rule):

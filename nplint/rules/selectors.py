@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.findings import Finding, Level, Related
+from nplint.findings import Edit, Finding, Fix, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode
 from nplint.model import Direction, LabelSelector, NetworkPolicy, Peer
-from nplint.rules.base import Rule, RuleContext
+from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.untrusted import quoted, shown
 
 
@@ -111,7 +111,23 @@ class PeerAndOrConfusion(Rule):
                 related=[Related(policy.path, other.node.span, "the other peer of the pair")],
                 fix=fix,
                 detail=detail,
+                fixes=self._and_fix(policy, other, later),
             )
+
+    def _and_fix(self, policy: NetworkPolicy, first: Peer, later: Peer) -> tuple[Fix, ...]:
+        """The later peer's selector moved into the earlier one: one peer, both selectors ANDed.
+
+        Unsafe: it narrows who may connect to what the author most likely meant.
+        """
+        peers = first.node.parent
+        where = yaml_path(peers) if peers is not None else None
+        if where is None or not isinstance(first.node, MapNode) or not isinstance(later.node, MapNode):
+            return ()
+        keys = [list(first.node.entries), list(later.node.entries)]
+        edit = Edit.make("join", where, first.index, {"from": later.index, "keys": keys})
+        return self.make_fix(
+            policy, "make the two peers one (AND): drop the dash before the second", [edit], safe=False
+        )
 
 
 class ImplicitPodSelector(Rule):
@@ -149,7 +165,21 @@ class ImplicitPodSelector(Rule):
                 "or a selector for the pods you mean (schema validators for Kubernetes before 1.34 also "
                 "reject a missing podSelector)."
             )
-            yield self.finding(policy, where, message, span=span, fix="podSelector: {}", detail=detail)
+            place = yaml_path(spec) if spec is not None else None
+            # The API server reads an omitted or null selector as `{}`: the same policy, written out.
+            fixes = (
+                self.make_fix(
+                    policy,
+                    "write `podSelector: {}` (every pod of the namespace, as now)",
+                    [Edit.make("set", place, "podSelector", {}, after="")],
+                    safe=True,
+                )
+                if place is not None
+                else ()
+            )
+            yield self.finding(
+                policy, where, message, span=span, fix="podSelector: {}", detail=detail, fixes=fixes
+            )
 
 
 RULES = (
