@@ -208,6 +208,11 @@ def test_a_calico_dns_allow_to_anywhere_is_reported_only_on_calico(
             "this rule opens port 53 (UDP) to any destination: restrict it to the cluster DNS pods"
         )
         assert "names no address or selector, so every destination" in finding.detail
+        # The advice is written in Calico's own language, not a NetworkPolicy peer.
+        assert finding.detail.endswith(
+            "Allow the cluster DNS pods only: `destination: {namespaceSelector: "
+            "\"projectcalico.org/name == 'kube-system'\", selector: \"k8s-app == 'kube-dns'\"}`."
+        )
 
 
 def test_dns_to_anywhere_of_a_network_policy_is_unchanged_without_other_kinds(tmp_path: Path) -> None:

@@ -340,7 +340,7 @@ class DnsViaServiceIp(Rule):
                 f"holds {_holds(hit, 'the DNS Service', 'cluster.dns.service-ip')}, and through every "
                 "policy layer the CNI runs nothing lets it reach the DNS pods. Policies see DNS traffic "
                 "after the Service's DNAT, addressed to the DNS pods themselves, so the peer never "
-                f"matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx)}."
+                f"matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx, opening.dialect)}."
             )
             yield self.finding(
                 None,
@@ -402,7 +402,24 @@ def _holds(hit: KnownAddress, service: str, key: str) -> str:
     return f"{hit.address}, {hit.source}"
 
 
-def _dns_peer(ctx: RuleContext) -> str:
+def _dns_peer(ctx: RuleContext, dialect: str = "networkpolicy") -> str:
+    """The DNS pods as a peer, written in the policy language of the rule that needs it."""
+    dns = ctx.cluster.facts.dns
+    if dialect == "calico":
+        selector = " && ".join(f"{k} == '{v}'" for k, v in sorted(dns.pod_labels.items()))
+        return (
+            f"`destination: {{namespaceSelector: \"projectcalico.org/name == '{dns.namespace}'\", "
+            f'selector: "{selector}"}}`'
+        )
+    if dialect == "cilium":
+        labels = ", ".join(f"{k}: {v}" for k, v in sorted(dns.pod_labels.items()))
+        return f"`toEndpoints: [{{matchLabels: {{io.kubernetes.pod.namespace: {dns.namespace}, {labels}}}}}]`"
+    if dialect == "admin":
+        labels = ", ".join(f"{k}: {v}" for k, v in sorted(dns.pod_labels.items()))
+        return (
+            "`to: [{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
+            f"{dns.namespace}}}}}, podSelector: {{matchLabels: {{{labels}}}}}}}}}]`"
+        )
     first, second = _dns_selector_text(ctx).split("\n")
     return f"`{first}` with `{second.strip()}` in the same peer"
 
@@ -535,7 +552,7 @@ class DnsUnrestrictedDestination(Rule):
                 f"{opening.title} allows port 53 ({protocols}) to any destination ({where}) for "
                 f"{listed(labels)}, and through every policy layer the CNI runs it decides: pods can query "
                 "any DNS server on the internet, which bypasses the cluster DNS and is a common path to "
-                f"tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx)}."
+                f"tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx, opening.dialect)}."
             )
             yield self.finding(
                 None,

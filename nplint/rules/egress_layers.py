@@ -138,6 +138,9 @@ class Opening:
     #: How the rule names no destination at all, when it does not (a Calico destination with
     #: nothing but ports, a Cilium rule with only ``toPorts``): every address, in the cluster too.
     no_destination: str | None = None
+    #: The policy language the rule is written in (``admin``, ``calico``, ``cilium``), so advice
+    #: shows the peer in that language.
+    dialect: str = "admin"
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -242,6 +245,7 @@ def _calico_opening(entry: AppliedCalicoRule, ports: PortSet) -> Opening:
         ports,
         rule.protocol is None and rule.not_protocol is None and not peer.ports and not peer.not_ports,
         "the rule's `destination` names no address or selector, so every destination" if unnamed else None,
+        "calico",
     )
 
 
@@ -269,6 +273,7 @@ def _cilium_opening(policy: CiliumPolicy, rule: CiliumRule, ports: PortSet) -> O
         "the rule has only `toPorts`, so every destination"
         if rule.any_peer
         else ("entity `all` is every destination" if "all" in entities else None),
+        "cilium",
     )
 
 
