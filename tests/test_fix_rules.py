@@ -155,3 +155,83 @@ def _flows() -> set[tuple[str, str, str]]:
     code, out = run_cli(["reach", "--no-cache", "--format", "json", "."])
     assert code in (0, 1), out
     return {(f["from"], f["to"], f["connections"]) for f in json.loads(out)["flows"]}
+
+
+CLUSTER_DNS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system}
+spec:
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      containers:
+      - name: coredns
+        image: registry.k8s.io/coredns/coredns:v1.11.1
+        ports: [{containerPort: 53, protocol: UDP}, {containerPort: 53, protocol: TCP}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: example.org/api:1}]
+"""
+
+#: Safe DNS fixes: between workloads the matrix gains DNS to the cluster DNS pods and loses
+#: nothing. NP303's fix also takes away the flow to the DNS Service's address (10.96.0.10),
+#: which the finding asked to replace: no packet ever matched it after the Service's DNAT.
+DNS_FIXES = {
+    "NP301": ("default-deny-with-app-egress.yaml", None),
+    "NP302": ("udp-only.yaml", None),
+    "NP303": ("kubeadm-service-ip.yaml", "10.96.0.10"),
+}
+
+
+def _is_workload(end: str) -> bool:
+    return end.endswith("]")
+
+
+@pytest.mark.parametrize(("rule_id", "case"), sorted(DNS_FIXES.items()))
+def test_a_safe_dns_fix_opens_dns_and_nothing_else(
+    rule_id: str, case: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, replaced = case
+    root, target = _copy(FIXTURES / rule_id / "bad" / name, tmp_path)
+    # The cluster DNS pods and a pod of the policies' namespace, so the matrix holds the
+    # connections the fix is about.
+    (root / "zz-workloads.yaml").write_text(CLUSTER_DNS, encoding="utf-8")
+    before = _lint(root, target, rule_id, {})
+    monkeypatch.chdir(root)
+    flows_before = _flows()
+    outcome = fix_files(root, before.findings, [f.path for f in before.files], unsafe=False, write=True)
+    assert outcome.fixed >= 1, outcome.notes
+    after = _flows()
+    pods_before = {f for f in flows_before if _is_workload(f[0]) and _is_workload(f[1])}
+    pods_after = {f for f in after if _is_workload(f[0]) and _is_workload(f[1])}
+    gained = pods_after - pods_before
+    assert gained, "the fix opened nothing between workloads"
+    for source, destination, connections in gained:
+        old = next((c for s, d, c in pods_before if (s, d) == (source, destination)), "")
+        new_ports = set(connections.split(",")) - set(old.split(","))
+        assert destination.startswith("kube-system/coredns"), (source, destination, connections)
+        assert new_ports and all(p.strip() in ("TCP 53", "UDP 53") for p in new_ports), connections
+    # Nothing between workloads is lost (a pair that gained shows with its old text).
+    lost = pods_before - pods_after
+    assert {(s, d) for s, d, _ in lost} <= {(s, d) for s, d, _ in gained}
+    addresses_before = flows_before - pods_before
+    addresses_after = after - pods_after
+    if replaced is None:
+        assert addresses_after == addresses_before
+    else:
+        # Only flows to the replaced address go; the ranges that were cut around it merge back
+        # into one, with the same connections.
+        merged = {(s, c) for s, d, c in addresses_after if d == "0.0.0.0/0"}
+        gone = addresses_before - addresses_after
+        assert gone
+        assert all(replaced in d or (s, c) in merged for s, d, c in gone), gone
+        assert {s for s, _, _ in addresses_after - addresses_before} <= {s for s, _ in merged}
