@@ -235,3 +235,74 @@ def test_a_safe_dns_fix_opens_dns_and_nothing_else(
         assert gone
         assert all(replaced in d or (s, c) in merged for s, d, c in gone), gone
         assert {s for s, _, _ in addresses_after - addresses_before} <= {s for s, _ in merged}
+
+
+#: Safe fixes that make a field or an object take effect as written: the matrix after the fix
+#: is the matrix of the manifest corrected by hand (``(wrong, right)`` replacements), so the
+#: fix changed what the finding named and nothing else.
+AS_CORRECTED = {
+    "NP002": (
+        "typos.yaml",
+        (
+            ("podselector:", "podSelector:"),
+            ("policyType:", "policyTypes:"),
+            ("matchLabel: {team", "matchLabels: {team"),
+            ("protocl:", "protocol:"),
+            ("endport:", "endPort:"),
+        ),
+    ),
+    "NP004": ("networking-v1beta1.yaml", (("networking.k8s.io/v1beta1", "networking.k8s.io/v1"),)),
+}
+
+SHOP_PODS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: example.org/api:1, ports: [{containerPort: 8080}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: example.org/web:1}]
+"""
+
+
+@pytest.mark.parametrize(("rule_id", "case"), sorted(AS_CORRECTED.items()))
+def test_a_safe_fix_gives_the_matrix_of_the_manifest_corrected_by_hand(
+    rule_id: str,
+    case: tuple[str, tuple[tuple[str, str], ...]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name, corrections = case
+    source = FIXTURES / rule_id / "bad" / name
+    by_hand = source.read_text(encoding="utf-8")
+    for wrong, right in corrections:
+        assert wrong in by_hand, wrong
+        by_hand = by_hand.replace(wrong, right)
+    expected_root = tmp_path / "by-hand"
+    expected_root.mkdir()
+    (expected_root / name).write_text(by_hand, encoding="utf-8")
+    (expected_root / "zz-pods.yaml").write_text(SHOP_PODS, encoding="utf-8")
+    monkeypatch.chdir(expected_root)
+    expected = _flows()
+
+    root, target = _copy(source, tmp_path)
+    (root / "zz-pods.yaml").write_text(SHOP_PODS, encoding="utf-8")
+    before = _lint(root, target, rule_id, {})
+    monkeypatch.chdir(root)
+    unfixed = _flows()
+    outcome = fix_files(root, before.findings, [f.path for f in before.files], unsafe=False, write=True)
+    assert outcome.fixed >= 1, outcome.notes
+    assert _flows() == expected
+    assert unfixed != expected, "the case shows no difference the fix makes"

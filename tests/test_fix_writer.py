@@ -235,31 +235,46 @@ def test_an_edit_changes_only_the_edited_nodes_lines_on_every_fixture_and_corpus
     """A key set on a document's root: exactly its own line is added, every other line kept.
 
     The first document of each file up to 64 KiB (the round-trip test above reads every
-    document of every file; this one runs the whole writer, twice the work, so it is bounded).
+    document of every file; this one runs the whole writer, twice the work, so it is bounded;
+    the slow test below edits every document of every file).
     """
+    edited = _edit_each(tmp_path, every_document=False)
+    assert edited > 500
+
+
+@pytest.mark.slow
+def test_an_edit_changes_only_the_edited_nodes_lines_in_every_document_of_every_file(tmp_path: Path) -> None:
+    """The same, unbounded: every document of every fixture and corpus file, whatever its size."""
+    edited = _edit_each(tmp_path, every_document=True)
+    assert edited > 1000
+
+
+def _edit_each(tmp_path: Path, *, every_document: bool) -> int:
     edited = 0
     for path in _round_trip_cases():
-        text = _text(path) if path.stat().st_size <= 64 * 1024 else None
+        text = _text(path) if every_document or path.stat().st_size <= 64 * 1024 else None
         if text is None or "\t" in text:
             continue
         target = tmp_path / "file.yaml"
         target.write_text(text)
-        fix = _fix(Edit.make("set", (), "nplintProbe", "x"), path="file.yaml", document=0)
-        plan = plan_fixes(tmp_path, [fix], ["file.yaml"])
-        if not plan.changes:
-            continue  # refused (a note says why), or the document is no mapping
-        after = plan.changes[0].after.decode()
-        # A key added after a last line without a newline ends that line: the same line still.
-        before, after = (t if t.endswith("\n") else t + "\n" for t in (text, after))
-        added = [
-            line
-            for line in difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True))
-            if line[:1] in "+-"
-        ]
-        assert len(added) == 1, (path, added)
-        assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, added)
-        edited += 1
-    assert edited > 500
+        documents = len(split_documents(text)) if every_document else 1
+        for index in range(documents):
+            fix = _fix(Edit.make("set", (), "nplintProbe", "x"), path="file.yaml", document=index)
+            plan = plan_fixes(tmp_path, [fix], ["file.yaml"])
+            if not plan.changes:
+                continue  # refused (a note says why), or the document is no mapping
+            after = plan.changes[0].after.decode()
+            # A key added after a last line without a newline ends that line: the same line still.
+            before, after = (t if t.endswith("\n") else t + "\n" for t in (text, after))
+            added = [
+                line
+                for line in difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True))
+                if line[:1] in "+-"
+            ]
+            assert len(added) == 1, (path, index, added)
+            assert added[0].lstrip("+ ").startswith("nplintProbe: x"), (path, index, added)
+            edited += 1
+    return edited
 
 
 def test_join_makes_one_peer_and_refuses_items_an_earlier_join_moved(tmp_path: Path) -> None:
