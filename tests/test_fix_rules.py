@@ -157,6 +157,18 @@ def _flows() -> set[tuple[str, str, str]]:
     return {(f["from"], f["to"], f["connections"]) for f in json.loads(out)["flows"]}
 
 
+SHOP_API = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: example.org/api:1, ports: [{containerPort: 8080}]}]
+"""
+
 CLUSTER_DNS = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -171,15 +183,6 @@ spec:
         image: registry.k8s.io/coredns/coredns:v1.11.1
         ports: [{containerPort: 53, protocol: UDP}, {containerPort: 53, protocol: TCP}]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers: [{name: api, image: example.org/api:1}]
 """
 
 #: Safe DNS fixes: between workloads the matrix gains DNS to the cluster DNS pods and loses
@@ -204,7 +207,7 @@ def test_a_safe_dns_fix_opens_dns_and_nothing_else(
     root, target = _copy(FIXTURES / rule_id / "bad" / name, tmp_path)
     # The cluster DNS pods and a pod of the policies' namespace, so the matrix holds the
     # connections the fix is about.
-    (root / "zz-workloads.yaml").write_text(CLUSTER_DNS, encoding="utf-8")
+    (root / "zz-workloads.yaml").write_text(CLUSTER_DNS + SHOP_API, encoding="utf-8")
     before = _lint(root, target, rule_id, {})
     monkeypatch.chdir(root)
     flows_before = _flows()
@@ -254,16 +257,9 @@ AS_CORRECTED = {
     "NP004": ("networking-v1beta1.yaml", (("networking.k8s.io/v1beta1", "networking.k8s.io/v1"),)),
 }
 
-SHOP_PODS = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers: [{name: api, image: example.org/api:1, ports: [{containerPort: 8080}]}]
+SHOP_PODS = (
+    SHOP_API
+    + """\
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -275,6 +271,7 @@ spec:
     spec:
       containers: [{name: web, image: example.org/web:1}]
 """
+)
 
 
 @pytest.mark.parametrize(("rule_id", "case"), sorted(AS_CORRECTED.items()))

@@ -257,7 +257,10 @@ def _edit_each(tmp_path: Path, *, every_document: bool) -> int:
             continue
         target = tmp_path / "file.yaml"
         target.write_text(text)
-        documents = len(split_documents(text)) if every_document else 1
+        try:
+            documents = len(split_documents(text)) if every_document else 1
+        except Refused:
+            continue  # a file that does not parse is never fixed
         for index in range(documents):
             fix = _fix(Edit.make("set", (), "nplintProbe", "x"), path="file.yaml", document=index)
             plan = plan_fixes(tmp_path, [fix], ["file.yaml"])

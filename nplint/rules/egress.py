@@ -37,7 +37,7 @@ from nplint.engine.matching import (
 )
 from nplint.engine.pods import address_context, dns_pods
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
-from nplint.findings import Edit, Finding, Level, Span, listed_in_full
+from nplint.findings import Edit, Finding, Level, listed_in_full
 from nplint.findings import listed as listed_capped
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
@@ -59,6 +59,7 @@ from nplint.rules.egress_layers import (
     egress_ports,
     explain_egress,
     internet_ranges,
+    on_opening,
     open_to_internet,
     openings,
     side_groups,
@@ -342,14 +343,7 @@ class DnsViaServiceIp(Rule):
                 "after the Service's DNAT, addressed to the DNS pods themselves, so the peer never "
                 f"matches and name resolution fails. Allow the DNS pods: {_dns_peer(ctx, opening.dialect)}."
             )
-            yield self.finding(
-                None,
-                None,
-                message,
-                path=opening.path,
-                span=Span.point(opening.line, opening.column),
-                detail=detail,
-            )
+            yield on_opening(self, opening, message, detail)
 
 
 def _ports_of(protocol: str, ports: Sequence[int]) -> PortSet:
@@ -554,14 +548,7 @@ class DnsUnrestrictedDestination(Rule):
                 "any DNS server on the internet, which bypasses the cluster DNS and is a common path to "
                 f"tunnel data out. Allow the cluster DNS pods only: {_dns_peer(ctx, opening.dialect)}."
             )
-            yield self.finding(
-                None,
-                None,
-                message,
-                path=opening.path,
-                span=Span.point(opening.line, opening.column),
-                detail=detail,
-            )
+            yield on_opening(self, opening, message, detail)
 
 
 #: DNS to any server: UDP and TCP 53.
@@ -743,14 +730,7 @@ class ApiserverEgressServicePort(Rule):
                 "kubernetes.io/service-name=kubernetes`), and set cluster.apiserver.addresses and .port "
                 "in the nplint configuration."
             )
-            yield self.finding(
-                None,
-                None,
-                message,
-                path=opening.path,
-                span=Span.point(opening.line, opening.column),
-                detail=detail,
-            )
+            yield on_opening(self, opening, message, detail)
 
 
 #: Whether the reference states that the CNI judges its Admin and Baseline tiers after the Service's
@@ -903,14 +883,7 @@ class EgressToMetadataService(Rule):
                 "peer: `notNets` in Calico, `except` of a `toCIDRSet` in Cilium) unless these pods really "
                 "need the metadata service."
             )
-            yield self.finding(
-                None,
-                None,
-                message,
-                path=opening.path,
-                span=Span.point(opening.line, opening.column),
-                detail=detail,
-            )
+            yield on_opening(self, opening, message, detail)
 
     def _report(self, policy: NetworkPolicy, block: IPBlock, hit: IPAddress, ports: list[int]) -> Finding:
         host = f"{hit}/{hit.max_prefixlen}"
@@ -1013,14 +986,7 @@ class EgressOpenToInternet(Rule):
                 "compromised pod wants to use gets out. List the ports the pods need (e.g. TCP 443) or "
                 "narrow the destination."
             )
-            yield self.finding(
-                None,
-                None,
-                message,
-                path=opening.path,
-                span=Span.point(opening.line, opening.column),
-                detail=detail,
-            )
+            yield on_opening(self, opening, message, detail)
 
 
 RULES = (

@@ -21,12 +21,14 @@ from nplint.engine.endpoints import AddressRange, cut_address_space
 from nplint.engine.layers import AppliedAdminRule
 from nplint.engine.portsets import PortSet
 from nplint.engine.verdict import LayerRuleRef, SideVerdict, explain_side
+from nplint.findings import Finding, Span
 from nplint.model import Direction
 from nplint.model.admin import Action as AdminAction
 from nplint.model.admin import AdminPeer, PeerKind, Tier
 from nplint.model.calico import Action as CalicoAction
 from nplint.model.cilium import CiliumPolicy, CiliumRule
 from nplint.model.objects import IPNetwork
+from nplint.rules.base import Rule
 from nplint.rules.dns import LayeredDns
 from nplint.untrusted import quoted, shown
 
@@ -184,6 +186,19 @@ def openings(layered: LayeredDns, side: SideVerdict) -> Iterator[Opening]:
         elif isinstance(step, CiliumStep) and step.what == "allow" and step.rule is not None:
             assert step.selecting is not None
             yield _cilium_opening(step.selecting.policy, step.rule, step.ports)
+
+
+def on_opening(rule: Rule, opening: Opening, message: str, detail: str) -> Finding:
+    """The finding on another kind's rule: no NetworkPolicy object holds it, so it stands on
+    the rule's own position (a line comment there suppresses it)."""
+    return rule.finding(
+        None,
+        None,
+        message,
+        path=opening.path,
+        span=Span.point(opening.line, opening.column),
+        detail=detail,
+    )
 
 
 def _admin_opening(layered: LayeredDns, ref: LayerRuleRef) -> Opening | None:
