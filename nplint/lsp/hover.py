@@ -1,0 +1,144 @@
+"""Hover: a finding's explanation, the workloads a policy selects, the policies isolating a workload."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from nplint.findings import Finding
+from nplint.lsp import text
+from nplint.model.objects import Direction, NetworkPolicy, Workload
+from nplint.pages import help_uri, rule_page
+from nplint.untrusted import shown
+
+if TYPE_CHECKING:
+    from nplint.lsp.server import NplintServer
+
+#: How many paragraphs of a rule page a hover shows, and how many workloads or policies it lists.
+PARAGRAPHS = 2
+LISTED = 20
+
+
+def hover(server: NplintServer, uri: str, point: types.Position) -> types.Hover | None:
+    findings = server.findings_at(uri, point)
+    if findings:
+        return _markdown("\n\n---\n\n".join(explanation(finding) for finding in findings))
+    display = server.display_of(uri)
+    result = server.snapshot.result
+    if display is None or result is None:
+        return None
+    lines = server.lines_of(uri)
+    inventory = result.inventory
+    for policy in inventory.policies:
+        if policy.path == display and _on_selector(policy, point, lines):
+            return _markdown(selected_text(policy, inventory.workloads))
+    for workload in inventory.workloads:
+        if workload.path == display and _within(workload.node.span, point, lines):
+            return _markdown(isolation_text(workload, inventory.policies))
+    return None
+
+
+def explanation(finding: Finding) -> str:
+    """The finding's headline, then the first paragraphs of its rule's page."""
+    head = f"**{finding.rule_id}** {_plain(finding.message)}"
+    paragraphs = page_paragraphs(finding.rule_id)
+    link = f"[{finding.rule_id} documentation]({help_uri(finding.rule_id)})"
+    return "\n\n".join([head, *paragraphs, link])
+
+
+def page_paragraphs(rule_id: str, count: int = PARAGRAPHS) -> list[str]:
+    """The first paragraphs of the page's "What it does" (else of its body), as written."""
+    page = rule_page(rule_id)
+    if page is None:
+        return []
+    lines = page.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if line.strip().lower() == "## what it does"), None)
+    if start is None:
+        start = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("#"):
+            break
+        if line.strip():
+            current.append(line)
+            continue
+        if current:
+            paragraphs.append("\n".join(current))
+            current = []
+        if len(paragraphs) >= count:
+            break
+    if current and len(paragraphs) < count:
+        paragraphs.append("\n".join(current))
+    return paragraphs[:count]
+
+
+def selected_text(policy: NetworkPolicy, workloads: Sequence[Workload]) -> str:
+    chosen = [
+        w for w in workloads if w.namespace == policy.namespace and policy.pod_selector.matches(w.pod_labels)
+    ]
+    head = f"**{_code(policy.kind)} {_code(policy.namespace)}/{_code(policy.name)}** selects "
+    if not chosen:
+        return head + "no workload of the repository in this world."
+    listed = [f"- {_code(w.kind)} {_code(w.name)} ({_code(w.path)}:{w.span.line})" for w in chosen[:LISTED]]
+    if len(chosen) > LISTED:
+        listed.append(f"- … and {len(chosen) - LISTED} more")
+    return head + f"{len(chosen)} workload{'s' if len(chosen) != 1 else ''}:\n\n" + "\n".join(listed)
+
+
+def isolation_text(workload: Workload, policies: Sequence[NetworkPolicy]) -> str:
+    parts = [f"**{_code(workload.kind)} {_code(workload.namespace)}/{_code(workload.name)}**"]
+    for direction in (Direction.INGRESS, Direction.EGRESS):
+        isolating = [
+            p
+            for p in policies
+            if p.namespace == workload.namespace
+            and p.isolates(direction)
+            and p.pod_selector.matches(workload.pod_labels)
+        ]
+        if not isolating:
+            parts.append(f"{direction.value}: not isolated (every connection allowed)")
+            continue
+        names = ", ".join(f"{_code(p.name)} ({_code(p.path)}:{p.span.line})" for p in isolating[:LISTED])
+        more = f" and {len(isolating) - LISTED} more" if len(isolating) > LISTED else ""
+        parts.append(f"{direction.value}: isolated by {names}{more}")
+    return "\n\n".join(parts)
+
+
+def _on_selector(policy: NetworkPolicy, point: types.Position, lines: Sequence[str]) -> bool:
+    spec = policy.spec
+    if spec is None or policy.pod_selector_node is None:
+        return False
+    key = spec.key_node("podSelector")
+    start = key.span if key is not None else policy.pod_selector_node.span
+    end = policy.pod_selector_node.span
+    line, column = text.position(lines, start.line, start.column)
+    end_line, end_column = text.position(lines, end.end_line, end.end_column)
+    return text.contains(
+        types.Range(types.Position(line, column), types.Position(end_line, end_column)), point
+    )
+
+
+def _within(span: object, point: types.Position, lines: Sequence[str]) -> bool:
+    from nplint.lsp.server import to_range
+
+    return text.contains(to_range(span, lines), point)  # type: ignore[arg-type]
+
+
+def _code(value: str) -> str:
+    """A name from the repository, escaped as the text output shows it, as code (no markup inside)."""
+    return "`" + shown(value).replace("`", "'") + "`"
+
+
+def _plain(message: str) -> str:
+    """A finding's message (escaped already) with Markdown's punctuation taken literally."""
+    return "".join("\\" + c if c in _MARKDOWN else c for c in message)
+
+
+_MARKDOWN = frozenset("\\`*_{}[]()<>#+-.!|~")
+
+
+def _markdown(value: str) -> types.Hover:
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=value))
