@@ -145,6 +145,8 @@ class NplintServer(LanguageServer):
             while True:
                 self.again = False
                 buffers = self.overlay()
+                # The versions linted: a diagnostic names the version it was computed from.
+                versions = {uri: d.version for uri, d in list(self.workspace.text_documents.items())}
                 loop = asyncio.get_running_loop()
                 snapshot, messages = await loop.run_in_executor(self.linter, self.lint_once, buffers)
                 # Sent from here, the server's loop: the worker thread writes nothing to the client.
@@ -152,7 +154,7 @@ class NplintServer(LanguageServer):
                     self.log(message, kind)
                 if snapshot is not None:
                     self.snapshot = snapshot
-                    self.publish_all()
+                    self.publish_all(versions)
                 if not self.again:
                     break
         finally:
@@ -186,9 +188,9 @@ class NplintServer(LanguageServer):
             findings.setdefault(finding.path, []).append(finding)
         return Snapshot(findings, result, buffers), messages
 
-    def publish_all(self) -> None:
+    def publish_all(self, versions: dict[str, int | None]) -> None:
         for uri, document in list(self.workspace.text_documents.items()):
-            self.publish(uri, document.version)
+            self.publish(uri, versions.get(uri, document.version))
 
     def publish(self, uri: str, version: int | None = None) -> None:
         display = self.display_of(uri)
