@@ -40,7 +40,7 @@ from nplint.findings import Finding, Fix, Level, Span
 from nplint.lsp import text
 from nplint.pages import help_uri
 
-#: How long the server waits after a change before it lints, so a burst of keystrokes lints once.
+#: How long a burst of changes must pause before the server lints it (see :meth:`NplintServer.schedule`).
 DEBOUNCE_SECONDS = 0.15
 
 #: The files whose buffers the server lints: what discovery takes for manifests.
@@ -79,6 +79,11 @@ class NplintServer(LanguageServer):
         # One lint at a time, in one worker thread: the pipeline is not made to run twice at once.
         self.linter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nplint-lint")
         self.pending: asyncio.TimerHandle | None = None
+        #: The lint under way (a reference, so the loop does not drop the task).
+        self.task: asyncio.Task[None] | None = None
+        self.collecting: asyncio.Future[int] | None = None
+        #: When the last change came (the event loop's clock).
+        self.last_change = float("-inf")
         self.running = False
         self.again = False
         self.lock = threading.Lock()
@@ -129,11 +134,26 @@ class NplintServer(LanguageServer):
     # -- linting -----------------------------------------------------------------------------------
 
     def schedule(self, delay: float = DEBOUNCE_SECONDS) -> None:
-        """Lint after ``delay`` seconds without another change."""
+        """Lint at once after a quiet spell, else ``delay`` seconds after the last of a burst of changes.
+
+        The first keystroke after a pause is linted straight away (its diagnostics come
+        as soon as the lint ends); the keystrokes that follow it within ``delay`` are
+        linted once, when they stop, and a change during a lint makes one more lint after it.
+        """
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        quiet = now - self.last_change >= delay
+        self.last_change = now
         if self.pending is not None:
             self.pending.cancel()
-        self.pending = loop.call_later(delay, lambda: loop.create_task(self.lint_now()))
+            self.pending = None
+        elif quiet and not self.running:
+            self.task = loop.create_task(self.lint_now())
+            return
+        self.pending = loop.call_later(delay, self.lint_later)
+
+    def lint_later(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.lint_now())
 
     async def lint_now(self) -> None:
         self.pending = None
@@ -159,6 +179,10 @@ class NplintServer(LanguageServer):
                     break
         finally:
             self.running = False
+        # A lint leaves a heap of cyclic garbage (it keeps the collector off while it runs):
+        # collected now, its diagnostics out, in the worker (a next lint waits behind it),
+        # rather than on the collector's own schedule in the middle of the next lint.
+        self.collecting = asyncio.get_running_loop().run_in_executor(self.linter, gc.collect)
 
     def lint_once(self, buffers: dict[str, bytes]) -> tuple[Snapshot | None, list[Message]]:
         """One lint of the workspace with ``buffers`` over the disk (None when it could not run),
@@ -177,8 +201,6 @@ class NplintServer(LanguageServer):
             if os.environ.get("NPLINT_DEBUG"):
                 messages.append((traceback.format_exc(), types.MessageType.Log))
             return None, messages
-        finally:
-            gc.collect()  # the run kept the collector off; its garbage is freed here
         for failure in result.failures:
             messages.append((f"internal error: {failure} (please report it)", types.MessageType.Error))
         for missing in result.missing:
