@@ -390,10 +390,17 @@ async def test_a_file_that_does_not_parse_is_np001_and_serving_goes_on(
 
 @pytest.mark.asyncio
 async def test_a_bad_message_is_logged_and_serving_goes_on(client: LanguageClient, tmp_path: Path) -> None:
-    # A change to a document the client never opened: the handler cannot apply it.
+    # A body that is not JSON, then a change to a document the client never opened.
+    writer = client.protocol.writer
+    assert writer is not None
+    written = writer.write(b'Content-Length: 8\r\n\r\n{"bad": ')
+    if asyncio.iscoroutine(written):
+        await written
     _change(client, (tmp_path / "never-opened.yaml").as_uri(), "a: 1\n")
     app = _open(client, tmp_path / "app.yaml")
     assert await _settled(client, app, lambda f: f == APP_FOUND) == APP_FOUND
+    errors = [m.message for m in client.log_messages if m.type == types.MessageType.Error]
+    assert any(message.startswith("internal error: JSONDecodeError") for message in errors), errors
 
 
 @pytest.mark.asyncio

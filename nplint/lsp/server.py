@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from pygls.lsp.server import LanguageServer
 from nplint import __version__
 from nplint.commands.common import Session, config_for
 from nplint.config import Config
-from nplint.findings import Finding, Fix, Level, Span
+from nplint.findings import Finding, Level, Span
 from nplint.lsp import text
 from nplint.pages import help_uri
 
@@ -254,12 +254,10 @@ def to_range(span: Span, lines: Sequence[str]) -> types.Range:
 
 
 def diagnostic(finding: Finding, lines: Sequence[str]) -> types.Diagnostic:
-    message = finding.message
-    if finding.worlds:
-        message += f" (in {', '.join(finding.worlds)})"
+    # The message as the text output prints it (it names the worlds already, where they differ).
     return types.Diagnostic(
         range=to_range(finding.span, lines),
-        message=message,
+        message=finding.message,
         severity=_SEVERITY[finding.level],
         code=finding.rule_id,
         code_description=types.CodeDescription(href=help_uri(finding.rule_id)),
@@ -319,10 +317,6 @@ def build_server(args: argparse.Namespace, session: Session) -> NplintServer:
         return actions.code_actions(ls, params.text_document.uri, params.range)
 
     return server
-
-
-def fixes_of(findings: Iterable[Finding]) -> list[Fix]:
-    return [fix for finding in findings for fix in finding.fixes]
 
 
 def serve(args: argparse.Namespace, session: Session) -> None:
