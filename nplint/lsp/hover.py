@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from nplint.findings import Finding
+from nplint.findings import Finding, Span
 from nplint.lsp import text
 from nplint.model.objects import Direction, NetworkPolicy, Workload
 from nplint.pages import help_uri, rule_page
@@ -121,10 +121,10 @@ def _on_selector(policy: NetworkPolicy, point: types.Position, lines: Sequence[s
     )
 
 
-def _within(span: object, point: types.Position, lines: Sequence[str]) -> bool:
+def _within(span: Span, point: types.Position, lines: Sequence[str]) -> bool:
     from nplint.lsp.server import to_range
 
-    return text.contains(to_range(span, lines), point)  # type: ignore[arg-type]
+    return text.contains(to_range(span, lines), point)
 
 
 def _code(value: str) -> str:

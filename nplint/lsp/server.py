@@ -21,13 +21,12 @@ import gc
 import logging
 import os
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -39,6 +38,9 @@ from nplint.config import Config
 from nplint.findings import Finding, Level, Span
 from nplint.lsp import text
 from nplint.pages import help_uri
+
+if TYPE_CHECKING:
+    from nplint.lint import LintResult
 
 #: How long a burst of changes must pause before the server lints it (see :meth:`NplintServer.schedule`).
 DEBOUNCE_SECONDS = 0.15
@@ -61,7 +63,7 @@ class Snapshot:
     """What one lint found: the findings by display path, and the result for hovers."""
 
     findings: dict[str, list[Finding]] = field(default_factory=dict)
-    result: Any = None
+    result: LintResult | None = None
     #: The buffers the lint read, by display path: fixes are computed against these bytes.
     buffers: dict[str, bytes] = field(default_factory=dict)
 
@@ -86,7 +88,6 @@ class NplintServer(LanguageServer):
         self.last_change = float("-inf")
         self.running = False
         self.again = False
-        self.lock = threading.Lock()
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Any error pygls catches (a malformed message, a handler's bug) is logged, and serving goes on."""
