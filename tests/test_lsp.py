@@ -306,6 +306,13 @@ async def test_hover_texts(client: LanguageClient, tmp_path: Path) -> None:
     assert selector == (
         "**`NetworkPolicy` `shop`/`web-out`** selects 1 workload:\n\n- `Deployment` `web` (`app.yaml`:9)"
     )
+    # A peer with a finding on it: the finding first, then what the peer matches.
+    peer = await hover(egress, 10, 6)
+    assert peer.startswith("**NP106** this peer targets Deployment shop/web")
+    assert peer.endswith(
+        "\n\n---\n\n**`web-out`**, egress rule 1, `to` entry 1\n\nNamespaces: namespace `shop`\n\n"
+        "Workloads of the repository:\n\n- `Deployment` `shop`/`web` (`app.yaml`:9)"
+    )
     workload = await hover(app, 14, 6)
     assert workload == (
         "**`Deployment` `shop`/`web`**\n\nIngress: isolated by `web-out` (`egress.yaml`:4)\n\n"

@@ -9,7 +9,8 @@ from lsprotocol import types
 
 from nplint.findings import Finding, Span
 from nplint.lsp import text
-from nplint.model.objects import Direction, NetworkPolicy, Workload
+from nplint.model import Inventory
+from nplint.model.objects import Direction, NetworkPolicy, Peer, PolicyRule, Workload
 from nplint.pages import help_uri, rule_page
 from nplint.untrusted import shown
 
@@ -22,9 +23,16 @@ LISTED = 20
 
 
 def hover(server: NplintServer, uri: str, point: types.Position) -> types.Hover | None:
-    findings = server.findings_at(uri, point)
-    if findings:
-        return _markdown("\n\n---\n\n".join(explanation(finding) for finding in findings))
+    """The findings under ``point`` explained, then what nplint knows of the object there."""
+    parts = [explanation(finding) for finding in server.findings_at(uri, point)]
+    known = object_text(server, uri, point)
+    if known is not None:
+        parts.append(known)
+    return _markdown("\n\n---\n\n".join(parts)) if parts else None
+
+
+def object_text(server: NplintServer, uri: str, point: types.Position) -> str | None:
+    """A peer's matches, a policy's selected workloads or a workload's isolation, under ``point``."""
     display = server.display_of(uri)
     result = server.snapshot.result
     if display is None or result is None:
@@ -32,11 +40,17 @@ def hover(server: NplintServer, uri: str, point: types.Position) -> types.Hover 
     lines = server.lines_of(uri)
     inventory = result.inventory
     for policy in inventory.policies:
-        if policy.path == display and _on_selector(policy, point, lines):
-            return _markdown(selected_text(policy, inventory.workloads))
+        if policy.path != display:
+            continue
+        for rule in (*policy.ingress, *policy.egress):
+            for peer in rule.peers or ():
+                if peer.is_selector_peer and _within(peer.node.span, point, lines):
+                    return peer_text(policy, rule, peer, inventory)
+        if _on_selector(policy, point, lines):
+            return selected_text(policy, inventory.workloads)
     for workload in inventory.workloads:
         if workload.path == display and _within(workload.node.span, point, lines):
-            return _markdown(isolation_text(workload, inventory.policies))
+            return isolation_text(workload, inventory.policies)
     return None
 
 
@@ -86,6 +100,51 @@ def selected_text(policy: NetworkPolicy, workloads: Sequence[Workload]) -> str:
     if len(chosen) > LISTED:
         listed.append(f"- … and {len(chosen) - LISTED} more")
     return head + f"{len(chosen)} workload{'s' if len(chosen) != 1 else ''}:\n\n" + "\n".join(listed)
+
+
+def peer_text(policy: NetworkPolicy, rule: PolicyRule, peer: Peer, inventory: Inventory) -> str:
+    """The namespaces and workloads of the repository a ``from``/``to`` entry matches."""
+    known = sorted({*inventory.namespaces, *(w.namespace for w in inventory.workloads)})
+    selector = peer.namespace_selector
+    if selector is None:
+        namespaces = [policy.namespace]
+    else:
+        namespaces = [name for name in known if selector.matches(inventory.namespace_labels(name))]
+    pods = peer.pod_selector
+    chosen = [
+        w
+        for w in inventory.workloads
+        if w.namespace in namespaces and (pods is None or pods.matches(w.pod_labels))
+    ]
+    side = "from" if rule.direction is Direction.INGRESS else "to"
+    head = (
+        f"**{_code(policy.name)}**, {rule.direction.value.lower()} rule {rule.index + 1}, "
+        f"`{side}` entry {peer.index + 1}"
+    )
+    if selector is not None and selector.is_empty:
+        where = "every namespace of the cluster"
+    elif namespaces:
+        where = (
+            "namespace"
+            + ("s " if len(namespaces) > 1 else " ")
+            + ", ".join(_code(n) for n in namespaces[:LISTED])
+        )
+        if len(namespaces) > LISTED:
+            where += f" and {len(namespaces) - LISTED} more"
+    else:
+        where = "no namespace of the repository"
+    parts = [head, f"Namespaces: {where}"]
+    if not chosen:
+        parts.append("Workloads of the repository: none")
+    else:
+        listed = [
+            f"- {_code(w.kind)} {_code(w.namespace)}/{_code(w.name)} ({_code(w.path)}:{w.span.line})"
+            for w in chosen[:LISTED]
+        ]
+        if len(chosen) > LISTED:
+            listed.append(f"- … and {len(chosen) - LISTED} more")
+        parts.append("Workloads of the repository:\n\n" + "\n".join(listed))
+    return "\n\n".join(parts)
 
 
 def isolation_text(workload: Workload, policies: Sequence[NetworkPolicy]) -> str:
