@@ -175,7 +175,10 @@ class NplintServer(LanguageServer):
                     self.log(message, kind)
                 if snapshot is not None:
                     self.snapshot = snapshot
-                    self.publish_all(versions)
+                    try:
+                        self.publish_all(versions)
+                    except Exception as error:  # a bug here must not end the linting for good
+                        self.log(f"internal error: {type(error).__name__}: {error}", types.MessageType.Error)
                 if not self.again:
                     break
         finally:
