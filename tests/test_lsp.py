@@ -450,3 +450,39 @@ def test_without_the_extra_the_command_names_it() -> None:
     assert done.returncode == 2
     assert "pip install 'nplint[lsp]'" in done.stderr
     assert done.stdout == ""
+
+
+def test_positions_count_utf16_units() -> None:
+    from nplint.findings import Span
+    from nplint.lsp.server import to_range
+
+    # nplint counts code points; LSP counts UTF-16 units, two for a character beyond the BMP.
+    lines = ["metadata:\n", "  name: \U0001f600x # ok\n"]
+    found = to_range(Span(2, 9, 2, 11), lines)
+    assert (found.start.line, found.start.character, found.end.line, found.end.character) == (1, 8, 1, 11)
+
+
+def test_the_overlay_stands_in_for_the_disk_within_the_bounds(tmp_path: Path) -> None:
+    from nplint import reading
+    from nplint.cli import Session
+    from nplint.config import Config
+    from nplint.lint import lint
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "egress.yaml").write_text(EGRESS)
+    config = Config(root=tmp_path, cni="calico")
+    session = Session()
+
+    def codes(overlay: dict[str, bytes] | None) -> list[str]:
+        result = lint([str(tmp_path)], config, session.plugins, session.rules, overlay=overlay)
+        return [f.rule_id for f in result.findings]
+
+    on_disk = codes(None)
+    assert "NP702" in on_disk
+    fixed = EGRESS.replace("  egress:\n", "  policyTypes: [Egress]\n  egress:\n").encode()
+    assert "NP702" not in codes({"egress.yaml": fixed})
+    # A buffer larger than nplint reads is not taken: the file is read from the disk, bounded.
+    assert codes({"egress.yaml": fixed + b"#" * reading.MAX_FILE_BYTES}) == on_disk
+    # Only files discovery found: a buffer of a file that is not there is no manifest.
+    assert codes({"elsewhere.yaml": fixed}) == on_disk
+    assert (tmp_path / "egress.yaml").read_text() == EGRESS
