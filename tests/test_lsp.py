@@ -314,9 +314,21 @@ async def test_hover_texts(client: LanguageClient, tmp_path: Path) -> None:
         "Workloads of the repository:\n\n- `Deployment` `shop`/`web` (`app.yaml`:9)"
     )
     workload = await hover(app, 14, 6)
+    # Isolated both ways (policyTypes omitted): nothing reaches it, and its egress rule
+    # leads to its own pods, whose ingress admits nothing.
     assert workload == (
         "**`Deployment` `shop`/`web`**\n\nIngress: isolated by `web-out` (`egress.yaml`:4)\n\n"
-        "Egress: isolated by `web-out` (`egress.yaml`:4)"
+        "Egress: isolated by `web-out` (`egress.yaml`:4)\n\nReached from: nothing\n\nConnects to: nothing"
+    )
+    _change(client, egress, EGRESS.replace("  egress:\n", "  policyTypes: [Egress]\n  egress:\n"))
+    await _settled(client, egress, lambda f: "NP702" not in _codes(f))
+    workload = await hover(app, 14, 6)
+    # As `nplint reach` shows them: from anywhere (its ingress is open) and from itself.
+    assert workload == (
+        "**`Deployment` `shop`/`web`**\n\nIngress: not isolated (every connection allowed)\n\n"
+        "Egress: isolated by `web-out` (`egress.yaml`:4)\n\n"
+        "Reached from:\n\n- `0.0.0.0/0`: All Connections\n- `shop/web[Deployment]`: All Connections\n\n"
+        "Connects to:\n\n- `shop/web[Deployment]`: All Connections"
     )
 
 

@@ -50,7 +50,8 @@ def object_text(server: NplintServer, uri: str, point: types.Position) -> str | 
             return selected_text(policy, inventory.workloads)
     for workload in inventory.workloads:
         if workload.path == display and _within(workload.node.span, point, lines):
-            return isolation_text(workload, inventory.policies)
+            isolation = isolation_text(workload, inventory.policies)
+            return "\n\n".join([isolation, *connections_text(server, workload)])
     return None
 
 
@@ -164,6 +165,41 @@ def isolation_text(workload: Workload, policies: Sequence[NetworkPolicy]) -> str
         more = f" and {len(isolating) - LISTED} more" if len(isolating) > LISTED else ""
         parts.append(f"{direction.value}: isolated by {names}{more}")
     return "\n\n".join(parts)
+
+
+def connections_text(server: NplintServer, workload: Workload) -> list[str]:
+    """What the workload may connect to and be reached from, as ``nplint reach`` computes it.
+
+    Only for a workspace of one world (several: each world answers otherwise, and
+    ``nplint reach`` shows them); the engine is built once per lint, on the first hover.
+    """
+    result = server.snapshot.result
+    if result is None or server.config is None or len(result.worlds) > 1:
+        return []
+    from nplint.engine.matrix import compute_matrix
+
+    config = result.worlds[0].config(server.config) if result.worlds else server.config
+    try:
+        engine = server.snapshot.engine(result.inventory, config)
+    except Exception as error:  # an unknown CNI name, or an engine bug: the hover says it without
+        return [f"Connections: not computed ({_plain(shown(f'{type(error).__name__}: {error}'))})"]
+    endpoint = next((e for e in engine.topology.workload_endpoints() if workload in e.workloads), None)
+    if endpoint is None:
+        return []
+    flows = list(compute_matrix(engine, focus=[endpoint]))
+    parts = []
+    for title, chosen, other in (
+        ("Reached from", [f for f in flows if f.destination is endpoint], "source"),
+        ("Connects to", [f for f in flows if f.source is endpoint], "destination"),
+    ):
+        if not chosen:
+            parts.append(f"{title}: nothing")
+            continue
+        listed = [f"- {_code(getattr(f, other).key)}: {_plain(f.ports.describe())}" for f in chosen[:LISTED]]
+        if len(chosen) > LISTED:
+            listed.append(f"- … and {len(chosen) - LISTED} more")
+        parts.append(f"{title}:\n\n" + "\n".join(listed))
+    return parts
 
 
 def _on_selector(policy: NetworkPolicy, point: types.Position, lines: Sequence[str]) -> bool:

@@ -40,7 +40,9 @@ from nplint.lsp import text
 from nplint.pages import help_uri
 
 if TYPE_CHECKING:
+    from nplint.engine.engine import Engine
     from nplint.lint import LintResult
+    from nplint.model import Inventory
 
 #: How long a burst of changes must pause before the server lints it (see :meth:`NplintServer.schedule`).
 DEBOUNCE_SECONDS = 0.15
@@ -66,6 +68,15 @@ class Snapshot:
     result: LintResult | None = None
     #: The buffers the lint read, by display path: fixes are computed against these bytes.
     buffers: dict[str, bytes] = field(default_factory=dict)
+    _engine: Engine | None = None
+
+    def engine(self, inventory: Inventory, config: Config) -> Engine:
+        """The connectivity engine of this lint's inventory, built on first use."""
+        if self._engine is None:
+            from nplint.commands.common import build_engine
+
+            self._engine = build_engine(inventory, config)
+        return self._engine
 
 
 class NplintServer(LanguageServer):
