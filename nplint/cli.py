@@ -20,7 +20,7 @@ from typing import NoReturn, TextIO
 
 from nplint import __version__
 from nplint.baseline import BaselineError
-from nplint.commands import check, diff, explain, reach, rules, worlds
+from nplint.commands import check, diff, explain, reach, rules, server, worlds
 from nplint.commands.common import (
     Session,
     UsageError,
@@ -56,6 +56,7 @@ _MODULES = {
     "reach": reach,
     "diff": diff,
     "worlds": worlds,
+    "server": server,
 }
 COMMANDS = tuple(_MODULES)
 

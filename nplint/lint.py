@@ -12,7 +12,7 @@ import gc
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,7 +38,7 @@ from nplint.model import Inventory, KubeObject, build_inventory
 from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelCommands
 from nplint.parallel import load_split, run_split, worth_a_second_process
 from nplint.plugins.manager import PluginManager
-from nplint.reading import FileTooLarge, NotARegularFile, read_bounded, read_stream
+from nplint.reading import MAX_FILE_BYTES, FileTooLarge, NotARegularFile, read_bounded, read_stream
 from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
 from nplint.selection import Suppression, Suppressor, enabled_rules
 from nplint.units import Unit, World, naming, units_of, worlds_of
@@ -165,11 +165,15 @@ def load_paths(
     documents: DocumentCache | None = None,
     *,
     glued: bool = True,
+    overlay: Mapping[str, bytes] | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
 
     ``glued``: keep the files of skipped test folders that hold two objects run together
     (:mod:`nplint.glued_objects`), for NP001; commands that show what is deployed leave them out.
+    ``overlay``: bytes that stand in for what the disk holds, by display path (an editor's
+    unsaved buffers); only for files discovery found, each at most
+    :data:`~nplint.reading.MAX_FILE_BYTES` (a larger one is read from the disk, bounded).
     """
     found = discover(
         paths,
@@ -197,6 +201,10 @@ def load_paths(
         if known is not None and not file.stream:
             contents[index] = known
     found.contents.clear()
+    for index, file in enumerate(manifests):
+        buffer = (overlay or {}).get(file.display)
+        if buffer is not None and not file.stream and len(buffer) <= MAX_FILE_BYTES:
+            contents[index] = buffer
     if documents is not None:
         for index, file in enumerate(manifests):
             if file.display == "-" or file.stream:
@@ -657,16 +665,28 @@ def lint(
     stdin: Callable[[], bytes] = _stdin_bytes,
     rules: Sequence[type[Rule]] | None = None,
     reuse: bool = False,
+    overlay: Mapping[str, bytes] | None = None,
 ) -> LintResult:
     """Run the pipeline over ``paths``.
 
     ``reuse``: when nothing the findings depend on changed since a run that kept them
     (:mod:`nplint.result_cache`), return those findings without judging again. The
     result then holds the files and findings but no inventory, units or worlds, so
-    only a caller that needs nothing else (``check``) asks for it.
+    only a caller that needs nothing else (``check``) asks for it. ``overlay``: bytes that
+    stand in for the disk's, by display path (the language server's unsaved buffers); a run
+    with an overlay is never answered from, nor kept in, the result cache.
     """
     with collector_paused():
-        return _lint(paths, config, plugins, registry, stdin=stdin, rules=rules, reuse=reuse)
+        return _lint(
+            paths,
+            config,
+            plugins,
+            registry,
+            stdin=stdin,
+            rules=rules,
+            reuse=reuse and not overlay,
+            overlay=overlay,
+        )
 
 
 def _lint(
@@ -678,12 +698,13 @@ def _lint(
     stdin: Callable[[], bytes],
     rules: Sequence[type[Rule]] | None,
     reuse: bool = False,
+    overlay: Mapping[str, bytes] | None = None,
 ) -> LintResult:
     chosen = list(rules) if rules is not None else enabled_rules(registry, config)
     check_rule_options(chosen, config)
     scope, named = _report_only(paths, config)
     with document_cache.opened(config.root, enabled=config.cache) as documents:
-        found, read = load_paths(scope, config, plugins, stdin, documents)
+        found, read = load_paths(scope, config, plugins, stdin, documents, overlay=overlay)
         files, rendering = rendered_files(found, read, config, documents)
         if documents is not None:
             # Every file of the run is loaded: the pack is written beside the judging.

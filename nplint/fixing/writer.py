@@ -107,6 +107,23 @@ def plan_fixes(root: Path, fixes: Iterable[Fix], readable: Iterable[str]) -> Fix
     return plan
 
 
+def fixed_bytes(
+    root: Path, display: str, before: bytes, fixes: Sequence[Fix], readable: Iterable[str]
+) -> tuple[bytes | None, list[tuple[str, str]]]:
+    """What ``fixes`` make of ``before`` (``display`` as an editor holds it); nothing is read or written.
+
+    The file must be one nplint read from the repository (``readable``), as for
+    :func:`plan_fixes`. None when nothing changes; the notes say why.
+    """
+    notes: list[tuple[str, str]] = []
+    try:
+        path = _repository_file(root, display, set(readable))
+        change = _changed(display, path, before, fixes, notes)
+    except Refused as refused:
+        return None, [*notes, *((display, f"{fix.description}: {refused}") for fix in fixes)]
+    return (change.after if change is not None else None), notes
+
+
 def apply_fixes(plan: FixPlan) -> list[tuple[str, str]]:
     """Write every change of ``plan``; the notes for the files that changed under nplint's feet."""
     notes: list[tuple[str, str]] = []

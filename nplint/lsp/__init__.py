@@ -1,0 +1,1 @@
+"""``nplint server``: the language server (pygls is imported only in this package)."""
