@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import lint_paths, run_cli
+from helpers import FIXTURES, lint_paths, run_cli
 from nplint.cluster.cni import detect_cni
 from nplint.cluster.cni_version import BadCNIVersion, CNIVersion, parse_release, split_cni
 from nplint.cluster.profiles import engine_profile
@@ -500,3 +500,20 @@ def test_a_calico_default_deny_covers_the_namespaces_on_canal(tmp_path: Path) ->
     for cni, expected in (("canal", []), ("flannel", ["NP101", "NP101"])):
         result = lint_paths(["app.yaml"], root=tmp_path, select=["NP101"], extra={"cni": cni})
         assert [f.rule_id for f in result.findings] == expected, cni
+
+
+def test_np604_names_the_one_cni_shown_explicitly_among_several(tmp_path: Path) -> None:
+    # Calico's Installation shows Calico; the CiliumClusterwideNetworkPolicy shows Cilium only by
+    # being written for it: Calico is the world's CNI, and the message says so, not "the detected CNIs".
+    fixture = FIXTURES / "NP604" / "bad" / "calico-detected.yaml"
+    (tmp_path / "all.yaml").write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
+    (finding,) = lint_paths(["."], root=tmp_path, select=["NP604"]).findings
+    assert finding.message == (
+        "CiliumClusterwideNetworkPolicy default-deny decides nothing: Calico does not enforce this kind"
+    )
+    assert finding.detail is not None
+    assert finding.detail.startswith(
+        "CiliumClusterwideNetworkPolicy default-deny: The repository shows Calico as the cluster's CNI (the "
+        "other CNIs it shows, only by policies written for them): the Tigera operator's Installation "
+        "installs Calico. Calico does not enforce CiliumClusterwideNetworkPolicy:"
+    ), finding.detail

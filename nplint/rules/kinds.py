@@ -55,6 +55,13 @@ class KindNotEnforced(Rule):
         if detection.enforces is None or detection.profile is None:
             return
         profile = ctx.cluster.profile
+        # Several CNIs detected for one world (two clusters' files in one folder, or a CNI
+        # replacing another): a kind counts as not enforced only when none of them enforces it;
+        # where one alone is shown explicitly, it is the world's CNI here.
+        others = _other_members(profile, detection)
+        named: EngineProfile | None = None
+        if len(others) == 1:
+            profile, named, others = others[0], others[0], []
         inventory = ctx.inventory
         # (object, kind, why in the headline, why in the detail)
         found: list[tuple[KubeObject, str, str, str]] = []
@@ -64,9 +71,6 @@ class KindNotEnforced(Rule):
         unknowable = (
             _UNKNOWABLE.get(profile.name, frozenset()) | support.unknown if profile.enforces else frozenset()
         )
-        # Several CNIs detected for one world (two clusters' files in one folder, or a CNI
-        # replacing another): a kind counts as not enforced only when none of them enforces it.
-        others = _other_members(profile, detection)
         for admin in inventory.admin_policies:
             if admin.kind in unknowable:
                 continue
@@ -92,15 +96,16 @@ class KindNotEnforced(Rule):
         ):
             sections = _deny_sections(inventory.cilium_policies, profile)
         if found or sections:
-            yield from self._findings(found, sections, detection)
+            yield from self._findings(found, sections, detection, named)
 
     def _findings(
         self,
         found: list[tuple[KubeObject, str, str, str]],
         sections: list[tuple[KubeObject, Node, str, str]],
         detection: CNIDetection,
+        named: EngineProfile | None,
     ) -> Iterator[Finding]:
-        source, related = _source(detection)
+        source, related = _source(detection, named)
         for obj, key, short, reason in sections:
             yield self.finding(
                 obj,
@@ -214,20 +219,31 @@ def _enforces_none(profile: EngineProfile) -> str | None:
     return None if profile.enforces else f"{profile.title} enforces no network policy"
 
 
-def _source(detection: CNIDetection) -> tuple[str, list[Related]]:
-    """Where the CNI comes from, as a sentence, and the evidence to point at."""
+def _source(detection: CNIDetection, named: EngineProfile | None = None) -> tuple[str, list[Related]]:
+    """Where the CNI comes from, as a sentence, and the evidence to point at.
+
+    ``named``: the one CNI shown explicitly among several detected, which is judged alone.
+    """
     assert detection.profile is not None
     title = detection.profile.title
     if detection.declared:
         declared = f"The configuration declares `cni: {shown(detection.declared)}` ({title})"
         return declared + _release_source(detection, declared=True), []
-    shown_evidence = [e for e in detection.detected if e.cni in detection.profile.name.split("+")]
+    names = [named.name] if named is not None else detection.profile.name.split("+")
+    shown_evidence = [e for e in detection.detected if e.cni in names and (named is None or e.explicit)]
+    if named is not None:
+        title = named.title
     if not shown_evidence:
         return f"The repository shows {title} as the cluster's CNI", []
     first = shown_evidence[0]
+    others = (
+        " (the other CNIs it shows, only by policies written for them)"
+        if named is not None and named.name != detection.profile.name
+        else ""
+    )
     return (
-        f"The repository shows {title} as the cluster's CNI: {shown(first.description, _EVIDENCE_LIMIT)}"
-        + _release_source(detection, declared=False),
+        f"The repository shows {title} as the cluster's CNI{others}: "
+        f"{shown(first.description, _EVIDENCE_LIMIT)}" + _release_source(detection, declared=False),
         [Related(first.path, first.node.span, first.description)],
     )
 
