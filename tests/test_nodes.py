@@ -329,6 +329,32 @@ def test_a_host_policy_selects_nodes_by_their_labels() -> None:
     assert ask(engine(NODES, PODS, CCNP_HOST_POLICY), "shop/api", "node:worker-1", 443)[0]
 
 
+ANP_DENY_EDGE_NODES = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: no-edge-nodes}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - name: deny-edge
+    action: Deny
+    to: [{nodes: {matchLabels: {role: edge}}}]
+"""
+
+
+def test_an_admin_nodes_peer_selects_nodes_by_their_labels() -> None:
+    # policy-kinds §3.3: a `nodes` peer holds the nodes its selector matches (OVN-Kubernetes
+    # implements it, §9.3), and the host-network pods on them, which answer on their address.
+    found = engine(NODES, PODS, ANP_DENY_EDGE_NODES, cni="ovn-kubernetes")
+    allowed, reasons = ask(found, "shop/api", "node:worker-1", 22)
+    assert not allowed
+    assert any("AdminNetworkPolicy no-edge-nodes" in r and "deny-edge" in r for r in reasons), reasons
+    # worker-2 has no `role: edge`, nor has the host-network agent running there.
+    assert ask(found, "shop/api", "node:worker-2", 22)[0]
+    assert ask(found, "shop/api", "kube-system/agent", 22)[0]
+
+
 # -- probes ----------------------------------------------------------------------------------
 
 

@@ -324,10 +324,24 @@ class AdminLayers:
             key = ("anp-networks", tuple(text for text, _ in peer.networks))
             return engine._intern(key, self._network_classes(peer))
         if kind is PeerKind.NODES and peer.pods is not None and peer.pods.is_empty:
-            # Every node: host-network pods answer on their node's addresses. Node labels are
-            # not in the inventory, so a non-empty node selector matches no known endpoint.
+            # Every node: host-network pods answer on their node's addresses.
             key = ("anp-nodes-all",)
             return engine._intern(key, [c.index for c in engine.classes if c.host_network])
+        if kind is PeerKind.NODES and peer.pods is not None:
+            # The world's Node objects whose labels match, and the host-network pods on them (they
+            # answer on their node's addresses). A host-network pod whose node is not known is
+            # matched by no node selector but the empty one.
+            selector = peer.pods
+            nodes = {c.node for c in engine.classes if c.is_node and selector.matches(c.labels)}
+            key = ("anp-nodes", selector.signature())
+            return engine._intern(
+                key,
+                [
+                    c.index
+                    for c in engine.classes
+                    if c.host_network and c.node is not None and c.node in nodes
+                ],
+            )
         return engine._intern(("empty",))
 
     def _network_classes(self, peer: AdminPeer) -> frozenset[int]:
