@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
-from nplint.model.objects import Direction, IPNetwork, KubeObject
+from nplint.model.objects import Direction, IPNetwork, KubeObject, ObjectFields
 from nplint.model.selectors import LabelSelector
 from nplint.untrusted import quoted
 
@@ -169,20 +169,11 @@ def is_admin_kind(api_version: str | None, kind: str) -> bool:
     return (api_version or "", kind) in ADMIN_KINDS
 
 
-def build_admin_policy(
-    node: MapNode,
-    *,
-    kind: str,
-    api_version: str,
-    path: str,
-    document_index: int,
-    name: str,
-    labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-) -> AdminPolicy:
+def build_admin_policy(kind: str, api_version: str, common: ObjectFields) -> AdminPolicy:
     """The policy of one manifest of a kind :func:`is_admin_kind` accepts, with its schema problems."""
     from nplint.model.inventory import parse_selector
 
+    node, name = common["node"], common["name"]
     problems = _Problems()
     v2 = api_version == V1ALPHA2
     limit = 25 if v2 else 100
@@ -238,12 +229,7 @@ def build_admin_policy(
     return AdminPolicy(
         kind=kind,
         namespace="",
-        name=name,
-        path=path,
-        node=node,
-        document_index=document_index,
-        labels=labels or {},
-        annotations=annotations or {},
+        **common,
         api_version=api_version,
         tier=tier,
         priority=priority,

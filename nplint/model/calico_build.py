@@ -8,7 +8,6 @@ the rules' (NP010 for selectors, NP011 for the rest).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model.calico import (
@@ -26,24 +25,16 @@ from nplint.model.calico import (
     default_types,
 )
 from nplint.model.calico_selector import SelectorError, parse_selector
-from nplint.model.objects import Direction, IPNetwork
+from nplint.model.objects import Direction, IPNetwork, ObjectFields
 
 _ACTIONS = {action.value: action for action in Action}
 
 
 def build_calico_policy(
-    *,
-    node: MapNode,
-    kind: str,
-    written_namespace: str | None,
-    unnamed: str,
-    path: str,
-    document_index: int,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    name: str,
+    kind: str, written_namespace: str | None, unnamed: str, common: ObjectFields
 ) -> CalicoPolicy:
-    """The policy of ``node``; ``unnamed`` is where a namespaced one lands when it names none."""
+    """The policy of ``common``'s node; ``unnamed`` is where a namespaced one lands when it names none."""
+    node = common["node"]
     api_version = node.get_str("apiVersion") or ""
     spec = node.get_map("spec")
     is_global = kind == "GlobalNetworkPolicy"
@@ -54,12 +45,7 @@ def build_calico_policy(
     return CalicoPolicy(
         kind=kind,
         namespace="" if is_global else (written_namespace or ""),
-        name=name,
-        path=path,
-        node=node,
-        document_index=document_index,
-        labels=labels,
-        annotations=annotations,
+        **common,
         api_version=api_version,
         is_global=is_global,
         home_namespace="" if is_global else (written_namespace or unnamed),
@@ -86,27 +72,15 @@ def _host_endpoints_only(spec: MapNode | None) -> bool:
     )
 
 
-def build_calico_tier(
-    *,
-    node: MapNode,
-    path: str,
-    document_index: int,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    name: str,
-) -> CalicoTier:
+def build_calico_tier(common: ObjectFields) -> CalicoTier:
+    node = common["node"]
     spec = node.get_map("spec")
     written = spec.get_str("defaultAction") if spec is not None else None
     action = TierAction.DENY if written is None else next((a for a in TierAction if a.value == written), None)
     return CalicoTier(
         kind="Tier",
         namespace="",
-        name=name,
-        path=path,
-        node=node,
-        document_index=document_index,
-        labels=labels,
-        annotations=annotations,
+        **common,
         api_version=node.get_str("apiVersion") or "",
         order=_order(spec),
         default_action=action,
@@ -114,28 +88,15 @@ def build_calico_tier(
 
 
 def build_calico_network_set(
-    *,
-    node: MapNode,
-    kind: str,
-    written_namespace: str | None,
-    unnamed: str,
-    path: str,
-    document_index: int,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    name: str,
+    kind: str, written_namespace: str | None, unnamed: str, common: ObjectFields
 ) -> CalicoNetworkSet:
+    node = common["node"]
     spec = node.get_map("spec")
     is_global = kind == "GlobalNetworkSet"
     return CalicoNetworkSet(
         kind=kind,
         namespace="" if is_global else (written_namespace or ""),
-        name=name,
-        path=path,
-        node=node,
-        document_index=document_index,
-        labels=labels,
-        annotations=annotations,
+        **common,
         api_version=node.get_str("apiVersion") or "",
         is_global=is_global,
         home_namespace="" if is_global else (written_namespace or unnamed),

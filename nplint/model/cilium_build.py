@@ -7,7 +7,6 @@ what the Cilium agent refuses.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model.cilium import (
@@ -23,7 +22,7 @@ from nplint.model.cilium import (
     peer_selector,
     subject_selector,
 )
-from nplint.model.objects import Direction, IPNetwork
+from nplint.model.objects import Direction, IPNetwork, ObjectFields
 from nplint.model.selectors import LabelSelector, Operator, Requirement
 
 #: Section key → (direction, deny).
@@ -36,18 +35,10 @@ SECTIONS = {
 
 
 def build_cilium_policy(
-    *,
-    node: MapNode,
-    kind: str,
-    written_namespace: str | None,
-    unnamed: str,
-    path: str,
-    document_index: int,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    name: str,
+    kind: str, written_namespace: str | None, unnamed: str, common: ObjectFields
 ) -> CiliumPolicy:
-    """The policy of ``node``; ``unnamed`` is where a namespaced one lands when it names none."""
+    """The policy of ``common``'s node; ``unnamed`` is where a namespaced one lands when it names none."""
+    node = common["node"]
     clusterwide = kind == "CiliumClusterwideNetworkPolicy"
     home = "" if clusterwide else (written_namespace or unnamed)
     scope = None if clusterwide else home
@@ -61,12 +52,7 @@ def build_cilium_policy(
     return CiliumPolicy(
         kind=kind,
         namespace="" if clusterwide else (written_namespace or ""),
-        name=name,
-        path=path,
-        node=node,
-        document_index=document_index,
-        labels=labels,
-        annotations=annotations,
+        **common,
         api_version=node.get_str("apiVersion") or "",
         is_clusterwide=clusterwide,
         home_namespace=home,

@@ -11,7 +11,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
@@ -32,6 +32,7 @@ from nplint.model.objects import (
     KubeObject,
     Namespace,
     NetworkPolicy,
+    ObjectFields,
     Peer,
     PolicyPort,
     PolicyRule,
@@ -276,7 +277,7 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
     labels = string_map(metadata.get("labels"))
     annotations = string_map(metadata.get("annotations"))
     written_namespace = _scalar_text(metadata.get("namespace"))
-    common = _Common(
+    common = ObjectFields(
         path=manifest.path,
         node=node,
         document_index=manifest.document_index,
@@ -292,28 +293,15 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
     if kind == "NetworkPolicy" and (api_version in NETWORK_POLICY_API_VERSIONS or api_version is None):
         return _build_policy(manifest, namespace, written_namespace is not None, common)
     if is_admin_kind(api_version, kind):
-        return build_admin_policy(
-            node,
-            kind=kind,
-            api_version=api_version or "",
-            path=manifest.path,
-            document_index=manifest.document_index,
-            name=name,
-            labels=labels,
-            annotations=annotations,
-        )
+        return build_admin_policy(kind, api_version or "", common)
     if is_calico_kind(api_version, kind):
         if is_calico_policy(api_version, kind):
-            return build_calico_policy(
-                kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
-            )
+            return build_calico_policy(kind, written_namespace, unnamed, common)
         if kind == "Tier":
-            return build_calico_tier(**common)
-        return build_calico_network_set(
-            kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common
-        )
+            return build_calico_tier(common)
+        return build_calico_network_set(kind, written_namespace, unnamed, common)
     if is_cilium_policy(api_version, kind):
-        return build_cilium_policy(kind=kind, written_namespace=written_namespace, unnamed=unnamed, **common)
+        return build_cilium_policy(kind, written_namespace, unnamed, common)
     if kind in WORKLOAD_TEMPLATE_PATHS:
         return _build_workload(kind, node, namespace, common)
     if kind == "Service":
@@ -322,17 +310,6 @@ def _build_object(manifest: Manifest, unnamed: str) -> KubeObject | None:
         # Nodes are cluster-scoped: a namespace written on one means nothing.
         return ClusterNode(kind=kind, namespace="", ips=node_ips(node), **common)
     return KubeObject(kind=kind, namespace=written_namespace or "", **common)
-
-
-class _Common(TypedDict):
-    """The fields every inventory object shares, read once per manifest."""
-
-    path: str
-    node: MapNode
-    document_index: int
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    name: str
 
 
 def _scalar_text(node: Node | None) -> str | None:
@@ -361,7 +338,7 @@ def _path(node: MapNode, keys: tuple[str, ...]) -> MapNode | None:
     return current
 
 
-def _build_workload(kind: str, node: MapNode, namespace: str, common: _Common) -> Workload:
+def _build_workload(kind: str, node: MapNode, namespace: str, common: ObjectFields) -> Workload:
     template = _path(node, WORKLOAD_TEMPLATE_PATHS[kind])
     pod_labels: dict[str, str] = {}
     labels_node: Node | None = None
@@ -433,7 +410,7 @@ def _pod_ips(status: MapNode | None) -> tuple[str, ...]:
     return tuple(ips)
 
 
-def _build_service(node: MapNode, namespace: str, common: _Common) -> Service:
+def _build_service(node: MapNode, namespace: str, common: ObjectFields) -> Service:
     spec = node.get_map("spec")
     selector: dict[str, str] | None = None
     ports: list[ServicePort] = []
@@ -509,7 +486,7 @@ def effective_policy_types(spec: MapNode | None) -> tuple[tuple[str, ...] | None
 
 
 def _build_policy(
-    manifest: Manifest, namespace: str, namespace_explicit: bool, common: _Common
+    manifest: Manifest, namespace: str, namespace_explicit: bool, common: ObjectFields
 ) -> NetworkPolicy:
     node = manifest.node
     spec = node.get_map("spec")

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypedDict
 
 from nplint.findings import ObjectRef, Span
 from nplint.loading.nodes import MapNode, Node
@@ -44,6 +45,18 @@ class Direction(Enum):
 
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+class ObjectFields(TypedDict):
+    """The fields every inventory object shares, read once per manifest (:class:`KubeObject`'s
+    but ``kind`` and ``namespace``, which each kind decides)."""
+
+    path: str
+    node: MapNode
+    document_index: int
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    name: str
 
 
 @dataclass(frozen=True, slots=True, eq=False)
