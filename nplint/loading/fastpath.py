@@ -84,6 +84,19 @@ def compose_fast(text: str) -> list[tuple[int, Node]] | None:
     (:func:`nplint.loading.scalars.resolve_plain`), so both read ``on``, ``0755``
     and ``~`` alike.
     """
+    roots = _libyaml_roots(text)
+    if roots is None:
+        return None
+    # Without an '&' there is no anchor, so no alias: no node can appear twice.
+    seen: set[int] | None = set() if "&" in text else None
+    try:
+        return [(index, _convert(root, seen)) for index, root in enumerate(roots)]
+    except _Unusual:
+        return None
+
+
+def _libyaml_roots(text: str) -> list[Any] | None:
+    """libyaml's node tree of each document of ``text``; None without libyaml or when it fails."""
     if _CParser is None:
         return None
     parser = _Composer(text)
@@ -95,12 +108,7 @@ def compose_fast(text: str) -> list[tuple[int, Node]] | None:
         return None
     finally:
         parser.dispose()
-    # Without an '&' there is no anchor, so no alias: no node can appear twice.
-    seen: set[int] | None = set() if "&" in text else None
-    try:
-        return [(index, _convert(root, seen)) for index, root in enumerate(roots)]
-    except _Unusual:
-        return None
+    return roots
 
 
 def _node(source: Any, parent: MapNode | SeqNode | None) -> Node:
@@ -275,17 +283,9 @@ def python_fast(text: str) -> list[object] | None:
     nodes, with the same checks, so a file :func:`compose_fast` declines is
     declined here too, and the caller composes it the usual way.
     """
-    if _CParser is None:
+    roots = _libyaml_roots(text)
+    if roots is None:
         return None
-    parser = _Composer(text)
-    roots: list[Any] = []
-    try:
-        while parser.check_node():
-            roots.append(parser.get_node())
-    except (_YAMLError, ValueError, TypeError, IndexError):
-        return None
-    finally:
-        parser.dispose()
     seen: set[int] | None = set() if "&" in text else None
     try:
         return [_python(root, seen, 1) for root in roots]
@@ -328,17 +328,9 @@ def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[int]] | None:
     walking them again. With where each tree starts in the list. None where
     :func:`compose_fast` gives None.
     """
-    if _CParser is None:
+    roots = _libyaml_roots(text)
+    if roots is None:
         return None
-    parser = _Composer(text)
-    roots: list[Any] = []
-    try:
-        while parser.check_node():
-            roots.append(parser.get_node())
-    except (_YAMLError, ValueError, TypeError, IndexError):
-        return None
-    finally:
-        parser.dispose()
     seen: set[int] | None = set() if "&" in text else None
     flat: list[Any] = []
     starts: list[int] = []
