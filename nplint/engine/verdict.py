@@ -340,6 +340,16 @@ def explain_side(
     return _network_policy_side(engine, direction, subject, subject_name, peer, peer_name, asked)
 
 
+def _destination_and_key(
+    direction: Direction, subject: PodClass, peer: PodClass | AddressRange
+) -> tuple[PodClass | None, int | AddressRange]:
+    """The pod a side's connections go to (None: an outside address), and the peer as layers key it."""
+    destination = (
+        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
+    )
+    return destination, peer.index if isinstance(peer, PodClass) else peer
+
+
 def _layered_side(
     engine: Engine,
     layers: AdminLayers,
@@ -351,10 +361,7 @@ def _layered_side(
     asked: PortSet,
 ) -> SideVerdict:
     """A side the Admin or Baseline layer has rules for: Admin, then NetworkPolicy, then Baseline."""
-    destination = (
-        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
-    )
-    key = peer.index if isinstance(peer, PodClass) else peer
+    destination, key = _destination_and_key(direction, subject, peer)
     admin: list[Step] = []
     allowed, passed, rest = decide(
         layers, layers.admin[direction][subject.index], key, destination, asked, admin
@@ -401,10 +408,7 @@ def _cni_side(
     asked: PortSet,
 ) -> SideVerdict:
     """A side the CNI's own layer governs (policy-kinds §7.8 for Calico, §8.10 for Cilium)."""
-    destination = (
-        subject if direction is Direction.INGRESS else (peer if isinstance(peer, PodClass) else None)
-    )
-    key = peer.index if isinstance(peer, PodClass) else peer
+    destination, key = _destination_and_key(direction, subject, peer)
     steps: list[LayerStep] = []
     allowed = cni_layer.evaluate(
         direction,
