@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gc
 import os
 import re
@@ -166,6 +167,7 @@ def load_paths(
     *,
     glued: bool = True,
     overlay: Mapping[str, bytes] | None = None,
+    meanwhile: Callable[[Discovery], None] | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
 
@@ -174,6 +176,8 @@ def load_paths(
     ``overlay``: bytes that stand in for what the disk holds, by display path (an editor's
     unsaved buffers); only for files discovery found, each at most
     :data:`~nplint.reading.MAX_FILE_BYTES` (a larger one is read from the disk, bounded).
+    ``meanwhile``: called once with what discovery found, while a second process loads
+    files where one does (:func:`~nplint.parallel.load_split`), for work that needs none.
     """
     found = discover(
         paths,
@@ -250,10 +254,13 @@ def load_paths(
 
     received: dict[int, object] = {}
     # Standard input cannot be shared with a second process, nor a plugin's loader trusted to run in one.
+    early = None if meanwhile is None else functools.partial(meanwhile, found)
     if plugins.only_builtin_loader() and all(f.display != "-" for f in manifests):
-        fresh = load_split(len(missing), load, received, encoded)
+        fresh = load_split(len(missing), load, received, encoded, early, len(found.kustomizations))
     else:
         fresh = [load(position) for position in range(len(missing))]
+        if early is not None:
+            early()
     for position, (index, made) in enumerate(zip(missing, fresh, strict=True)):
         loaded[index] = made
         known = keys.get(index)
@@ -313,7 +320,11 @@ def _relative_to_root(paths: Sequence[str], root: Path) -> list[str]:
 
 
 def rendered_files(
-    found: Discovery, read: Sequence[LoadedFile], config: Config, documents: DocumentCache | None = None
+    found: Discovery,
+    read: Sequence[LoadedFile],
+    config: Config,
+    documents: DocumentCache | None = None,
+    surveyed: render.Survey | None = None,
 ) -> tuple[list[LoadedFile], render.RenderPlan]:
     """The files the inventory is built from once charts and kustomizations are rendered, and the plan.
 
@@ -330,6 +341,7 @@ def rendered_files(
         loaded=read,
         documents=documents,
         parsed=found.kustomizations,
+        surveyed=surveyed,
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
@@ -704,8 +716,13 @@ def _lint(
     check_rule_options(chosen, config)
     scope, named = _report_only(paths, config)
     with document_cache.opened(config.root, enabled=config.cache) as documents:
-        found, read = load_paths(scope, config, plugins, stdin, documents, overlay=overlay)
-        files, rendering = rendered_files(found, read, config, documents)
+        surveys: list[render.Survey] = []
+
+        def survey(early: Discovery) -> None:
+            surveys.append(render.survey(early.skipped, config.root, early.kustomizations))
+
+        found, read = load_paths(scope, config, plugins, stdin, documents, overlay=overlay, meanwhile=survey)
+        files, rendering = rendered_files(found, read, config, documents, surveys[0] if surveys else None)
         if documents is not None:
             # Every file of the run is loaded: the pack is written beside the judging.
             documents.save_early()

@@ -127,6 +127,8 @@ def load_split(
     load: Callable[[int], LoadedFile],
     received: dict[int, Any] | None = None,
     encoded: Callable[[int], Any] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+    weight: int = 0,
 ) -> list[LoadedFile]:
     """``[load(0), …, load(count - 1)]``; on a large repository about half are loaded by a child.
 
@@ -143,12 +145,20 @@ def load_split(
     ``received``, when given, gets the plain values of each file the child sent, by
     index, for a caller that keeps them (:mod:`nplint.document_cache`). ``encoded``,
     when given, is what the child runs: ``encode(load(index))`` made a faster way.
+
+    ``meanwhile``: work of the parent's that needs no file loaded (planning a fleet's
+    renders), about ``weight`` files' worth. With a child, the parent does it first and
+    the child starts with every file, so whichever is free loads; without, it is done
+    after the files are loaded.
     """
-    if count < MIN_FILES or not second_process_allowed():
-        return [load(index) for index in range(count)]
+    if count + weight < MIN_FILES or not count or not second_process_allowed():
+        files = [load(index) for index in range(count)]
+        if meanwhile is not None:
+            meanwhile()
+        return files
     import mmap  # imported when a child is forked: most runs fork none
 
-    theirs = child_share(count)
+    theirs = child_share(count) if meanwhile is None else list(range(count))
     deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
     make = encoded if encoded is not None else lambda index: encode(load(index))
     # Two counters both processes see: how many of ``theirs`` the child has taken (from
@@ -170,6 +180,8 @@ def load_split(
             received[index] = record
 
     try:
+        if meanwhile is not None:
+            meanwhile()
         shared_out = set(theirs)
         for index in range(count):
             if index not in shared_out:

@@ -235,47 +235,44 @@ def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
     return found
 
 
-def plan(
-    skipped: Sequence[SkippedFile],
-    root: Path,
-    *,
-    enabled: bool,
-    helm_values: Sequence[str] = (),
-    cache: bool = True,
-    progress: TextIO | None = None,
-    loaded: Sequence[LoadedFile] = (),
-    documents: DocumentCache | None = None,
-    parsed: Mapping[str, ParsedKustomization] | None = None,
-) -> RenderPlan:
-    """Render what can be rendered among the skipped files; say why for the rest.
+@dataclass(slots=True)
+class Survey:
+    """What planning learns from the discovered files alone, before any file is loaded.
 
-    ``cache``: use and fill ``.nplint_cache/`` (:mod:`nplint.render_cache`).
-    ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
-    ``loaded``: files loaded already (by their display path relative to the root), so
-    that the sources of rendered objects are not loaded twice.
-    ``documents``: where rendered output and sources are loaded from when their bytes are known.
-    ``parsed``: kustomization files discovery read already (:attr:`Discovery.kustomizations`),
-    so that planning reads none of them again.
+    Reading every kustomization's references, resolving their paths and reading the
+    charts is most of planning on a kustomize fleet; it needs nothing that loading
+    makes, so :func:`nplint.lint.load_paths` has it done while a second process loads
+    files (:func:`survey`), and :func:`plan` takes it from there.
     """
-    result = RenderPlan()
-    started = time.monotonic()
+
+    root_real: str
+    candidates: list[Target]
+    #: One tree for the whole plan: overlays share bases, and each path is resolved once.
+    tree: kustomization.Tree
+    #: Each target's real directory relative to the root (None: outside it, or into .git).
+    real_directories: dict[Target, str | None]
+    #: Kustomizations that are no entry point (a Component, an empty one, an OLM bundle's input).
+    aside: dict[Target, str]
+    #: The kustomizations another one uses, and the chart homes of all.
+    used_by_others: set[str]
+    homes: set[str]
+    chart_facts: dict[str, charts.Chart]
+    listing: Listing
+
+
+def survey(
+    skipped: Sequence[SkippedFile], root: Path, parsed: Mapping[str, ParsedKustomization] | None = None
+) -> Survey:
+    """:class:`Survey` of the render targets among ``skipped``; ``parsed`` as for :func:`plan`."""
     root_real = os.path.realpath(root)
-    candidates = targets(skipped)
-    # The programs' versions (for the cache) are asked while the kustomizations are read.
-    versions = _Versions(started)
-    # Which program renders depends on the tool alone: PATH is searched once per run for each.
-    program_for: dict[str, tuple[Path, str] | str] = {}
-    for tool in sorted({t.tool for t in candidates} | {"helm"} if enabled else ()):
-        program_for[tool] = _program(Target(tool, ""), root_real)
-    if enabled and cache:
-        for tool in sorted({t.tool for t in candidates}):
-            found = program_for[tool]
-            if not isinstance(found, str):
-                versions.ask(found[0])
-    # One tree for the whole plan: overlays share bases, and each path is resolved once.
+    return _survey(root_real, targets(skipped), parsed)
+
+
+def _survey(
+    root_real: str, candidates: list[Target], parsed: Mapping[str, ParsedKustomization] | None
+) -> Survey:
     tree = kustomization.Tree(root_real, parsed)
     real_directories = {t: tree.physical(t.directory) for t in candidates}
-    # Kustomizations that are no entry point (a Component, an empty one, an OLM bundle's input).
     aside: dict[Target, str] = {}
     for target, where in real_directories.items():
         if target.tool == "kustomize" and where is not None:
@@ -297,7 +294,57 @@ def plan(
         where = real_directories[target]
         if target.tool == "helm" and where is not None:
             chart_facts[where] = charts.read_chart(root_real, where)
-    result.listing = _listing(candidates, real_directories, tree)
+    listing = _listing(candidates, real_directories, tree)
+    return Survey(
+        root_real, candidates, tree, real_directories, aside, used_by_others, homes, chart_facts, listing
+    )
+
+
+def plan(
+    skipped: Sequence[SkippedFile],
+    root: Path,
+    *,
+    enabled: bool,
+    helm_values: Sequence[str] = (),
+    cache: bool = True,
+    progress: TextIO | None = None,
+    loaded: Sequence[LoadedFile] = (),
+    documents: DocumentCache | None = None,
+    parsed: Mapping[str, ParsedKustomization] | None = None,
+    surveyed: Survey | None = None,
+) -> RenderPlan:
+    """Render what can be rendered among the skipped files; say why for the rest.
+
+    ``cache``: use and fill ``.nplint_cache/`` (:mod:`nplint.render_cache`).
+    ``progress``: where to write a progress line, if anywhere (:func:`progress_stream`).
+    ``loaded``: files loaded already (by their display path relative to the root), so
+    that the sources of rendered objects are not loaded twice.
+    ``documents``: where rendered output and sources are loaded from when their bytes are known.
+    ``parsed``: kustomization files discovery read already (:attr:`Discovery.kustomizations`),
+    so that planning reads none of them again.
+    ``surveyed``: :func:`survey` of the same tree made already (used when its targets are
+    those of ``skipped``, as they are unless loading set some aside).
+    """
+    result = RenderPlan()
+    started = time.monotonic()
+    root_real = os.path.realpath(root)
+    candidates = targets(skipped)
+    # The programs' versions (for the cache) are asked while the kustomizations are read.
+    versions = _Versions(started)
+    # Which program renders depends on the tool alone: PATH is searched once per run for each.
+    program_for: dict[str, tuple[Path, str] | str] = {}
+    for tool in sorted({t.tool for t in candidates} | {"helm"} if enabled else ()):
+        program_for[tool] = _program(Target(tool, ""), root_real)
+    if enabled and cache:
+        for tool in sorted({t.tool for t in candidates}):
+            found = program_for[tool]
+            if not isinstance(found, str):
+                versions.ask(found[0])
+    if surveyed is None or surveyed.root_real != root_real or surveyed.candidates != candidates:
+        surveyed = _survey(root_real, candidates, parsed)
+    tree, real_directories, aside = surveyed.tree, surveyed.real_directories, surveyed.aside
+    used_by_others, homes, chart_facts = surveyed.used_by_others, surveyed.homes, surveyed.chart_facts
+    result.listing = surveyed.listing
     through_parent = charts.subcharts(chart_facts)
     # A chart in the chartHome of a kustomization's helmCharts reaches a cluster through it.
     through_parent |= {d for d in chart_facts if _below_any(d, homes)}

@@ -264,3 +264,70 @@ def test_when_the_parents_share_fails_the_child_is_stopped(monkeypatch: pytest.M
     # Reaped: the process is gone, not a zombie.
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_work_meanwhile_is_done_once_while_the_child_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    count = 100
+    signal_read, signal_write = os.pipe()
+    parent = os.getpid()
+    done: list[int] = []
+
+    def load(index: int) -> LoadedFile:
+        if os.getpid() != parent and index == count - 1:
+            os.write(signal_write, b"x")  # the child has reached the last file
+        return _namespace(index)
+
+    def meanwhile() -> None:
+        assert os.getpid() == parent
+        done.append(len(done))
+        _wait_for(signal_read)  # the parent is busy until the child has loaded every file
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    received: dict[int, object] = {}
+    try:
+        split = parallel.load_split(count, load, received, meanwhile=meanwhile)
+    finally:
+        os.close(signal_read)
+        os.close(signal_write)
+    assert done == [0]
+    # With work of its own first, the parent leaves the child every file, not a share.
+    assert set(received) == set(range(count))
+    assert [f.path for f in split] == [f"{index}.yaml" for index in range(count)]
+
+
+@pytest.mark.parametrize(("count", "weight", "jobs"), [(10, 0, None), (10, 5000, "1")])
+def test_work_meanwhile_is_done_once_without_a_child(
+    monkeypatch: pytest.MonkeyPatch, count: int, weight: int, jobs: str | None
+) -> None:
+    if jobs is not None:
+        monkeypatch.setenv(parallel.JOBS_ENV, jobs)
+    forks: list[int] = []
+    monkeypatch.setattr(parallel.os, "fork", lambda: forks.append(1) or 0)
+    order: list[str] = []
+
+    def load(index: int) -> LoadedFile:
+        order.append("load")
+        return _namespace(index)
+
+    split = parallel.load_split(count, load, meanwhile=lambda: order.append("meanwhile"), weight=weight)
+    assert not forks
+    assert order == ["load"] * count + ["meanwhile"]
+    assert [f.path for f in split] == [f"{index}.yaml" for index in range(count)]
+
+
+def test_the_work_meanwhile_counts_toward_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet has few manifests and many kustomizations to plan: together they are worth a child."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    count = parallel.MIN_FILES // 2
+    split = parallel.load_split(count, _namespace, meanwhile=lambda: None, weight=parallel.MIN_FILES - count)
+    assert len(forks) == 1
+    assert [f.path for f in split] == [f"{index}.yaml" for index in range(count)]

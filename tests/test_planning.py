@@ -330,3 +330,72 @@ def test_the_remote_shortcut_says_what_the_pattern_says(entry: str) -> None:
 def test_the_remote_shortcut_says_what_the_pattern_says_of_any_entry(tail: str, head: str) -> None:
     entry = head + tail
     assert kustomization._remote(entry) == (kustomization._REMOTE.search(entry) is not None)
+
+
+def _plan_outcome(plan: render.RenderPlan) -> tuple[object, ...]:
+    return (plan.unrendered, plan.consumed, plan.listing, plan.set_aside, plan.rendered)
+
+
+def test_a_survey_made_before_planning_gives_the_plan_planning_alone_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fleet(tmp_path, 3)
+    _write(tmp_path / "charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    _write(tmp_path / "charts/web/templates/cm.yaml", "kind: ConfigMap\n")
+    monkeypatch.chdir(tmp_path)
+    found = discover(["."], root=tmp_path)
+    alone = render.plan(found.skipped, tmp_path, enabled=False, parsed=found.kustomizations)
+    surveyed = render.survey(found.skipped, tmp_path, found.kustomizations)
+    reached: list[int] = []
+    real_reached = Tree.reached
+    monkeypatch.setattr(Tree, "reached", lambda self, d: reached.append(1) or real_reached(self, d))
+    planned = render.plan(
+        found.skipped, tmp_path, enabled=False, parsed=found.kustomizations, surveyed=surveyed
+    )
+    assert reached == []  # the survey's references were used, not followed again
+    assert _plan_outcome(planned) == _plan_outcome(alone)
+    assert {t.tool for t, _ in alone.unrendered} == {"kustomize", "helm"}
+
+
+def test_a_survey_of_other_targets_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading may set files aside (a dot-directory): a survey of what discovery found first is then stale."""
+    _fleet(tmp_path, 2)
+    monkeypatch.chdir(tmp_path)
+    found = discover(["."], root=tmp_path)
+    alone = render.plan(found.skipped, tmp_path, enabled=False, parsed=found.kustomizations)
+    fewer = [s for s in found.skipped if not s.display.startswith("apps/app1/")]
+    stale = render.survey(fewer, tmp_path, found.kustomizations)
+    planned = render.plan(found.skipped, tmp_path, enabled=False, parsed=found.kustomizations, surveyed=stale)
+    assert _plan_outcome(planned) == _plan_outcome(alone)
+    assert any(t.directory.startswith("apps/app1/") for t, _ in planned.unrendered)
+
+
+def test_a_fleet_planned_while_a_second_process_loads_lints_as_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from helpers import lint_paths
+    from nplint import parallel
+
+    if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the second process is used on Linux with two cores or more")
+    _fleet(tmp_path, 3)
+    _write(tmp_path / "apps/app0/overlays/dev/np.yaml", "kind: NetworkPolicy\nmetadata: {name: x}\n")
+    _write(tmp_path / ".hidden/app/kustomization.yaml", "resources: [cm.yaml]\n")
+    _write(tmp_path / ".hidden/app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: h}\n")
+    settings = {"render": "never", "cache": False, "select": ["ALL"]}
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    alone = lint_paths(["."], root=tmp_path, extra=settings)
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    surveys: list[int] = []
+    real_survey = render.survey
+    monkeypatch.setattr(render, "survey", lambda *a: surveys.append(os.getpid()) or real_survey(*a))
+    split = lint_paths(["."], root=tmp_path, extra=settings)
+    assert surveys == [os.getpid()]
+    assert [(f.rule_id, f.path, f.span, f.message) for f in split.findings] == [
+        (f.rule_id, f.path, f.span, f.message) for f in alone.findings
+    ]
+    assert split.skipped == alone.skipped
+    assert {f.rule_id for f in alone.findings} >= {"NP005"}
