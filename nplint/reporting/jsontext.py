@@ -58,15 +58,26 @@ def _dumps(value: object, indent: str = "") -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        body = ",\n".join(
-            f"{inner}{encode_basestring(key)}: {_dumps(item, inner)}" for key, item in value.items()
-        )
-        return f"{{\n{body}\n{indent}}}"
+        # A report's values are mostly strings and numbers: those are written here, without a
+        # call each (a report of thousands of findings has tens of thousands of them).
+        parts = []
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                text = encode_basestring(item)
+            elif item is None:
+                text = "null"
+            elif kind is int:
+                text = int.__repr__(item)
+            else:
+                text = _dumps(item, inner)
+            parts.append(f"{encode_basestring(key)}: {text}")
+        return f"{{\n{inner}" + f",\n{inner}".join(parts) + f"\n{indent}}}"
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
-        body = ",\n".join(inner + _dumps(item, inner) for item in value)
-        return f"[\n{body}\n{indent}]"
+        items = [encode_basestring(item) if type(item) is str else _dumps(item, inner) for item in value]
+        return f"[\n{inner}" + f",\n{inner}".join(items) + f"\n{indent}]"
     # Anything else (a float, say) as the json module writes it.
     return json.dumps(value, ensure_ascii=False)
 
