@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,3 +277,41 @@ def test_sides_that_allow_nothing_in_common() -> None:
     assert compute_matrix(engine).flows == [] or all(
         f.destination.is_external or f.source.is_external for f in compute_matrix(engine)
     )
+
+
+def test_rules_of_other_kinds_build_no_engine_for_networkpolicies_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NP108, NP503, NP708, NP709 and the DNS rules' layered check need no engine without those kinds.
+
+    The rules are split over two processes; an engine built for nothing costs the
+    process that builds it as much as a rule that needs one.
+    """
+    from helpers import lint_paths
+    from nplint.engine import engine as engine_module
+
+    (tmp_path / "np.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: out, namespace: a}\n"
+        "spec:\n  podSelector: {}\n  policyTypes: [Egress]\n"
+        "  egress: [{to: [{ipBlock: {cidr: 203.0.113.0/24}}], ports: [{port: 443}]}]\n"
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\n"
+        "spec:\n  selector: {matchLabels: {app: web}}\n"
+        "  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: i}]}\n"
+    )
+    built: list[int] = []
+    real_init = engine_module.Engine.__init__
+
+    def counted(self: engine_module.Engine, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module.Engine, "__init__", counted)
+    for cni in ("calico", "cilium", "ovn-kubernetes"):
+        result = lint_paths(
+            ["."],
+            root=tmp_path,
+            select=["NP108", "NP503", "NP708", "NP709", "NP301", "NP302"],
+            extra={"cni": cni},
+        )
+        assert [f.rule_id for f in result.findings] == ["NP301"]
+    assert built == []

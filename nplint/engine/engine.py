@@ -92,7 +92,7 @@ class Engine:
         self.rules: dict[Direction, list[tuple[AppliedRule, ...]]] = {}
         self._build()
         #: The Admin and Baseline layers (:mod:`.layers`); None when the inventory has none of their kinds.
-        self.layers: AdminLayers | None = AdminLayers(self) if inventory.admin_policies else None
+        self.layers: AdminLayers | None = AdminLayers(self) if has_admin_layers(inventory) else None
         #: The CNI's own policy layer (:mod:`.cni_layer`): Calico's tiers on a Calico world with
         #: Calico policies, Cilium's union on a Cilium world with Cilium policies; else None.
         self.cni_layer: CNILayer | None = self._cni_layer()
@@ -112,18 +112,8 @@ class Engine:
     # -- construction ---------------------------------------------------------------
 
     def _cni_layer(self) -> CNILayer | None:
-        profile, inventory = self.profile, self.inventory
-        if not profile.enforces:
-            return None
-        # Canal is Calico's policy engine on Flannel's network: the same tiers decide.
-        if profile.name in RUNS_CALICO and inventory.calico_policies:
-            return CalicoLayers(self)
-        # Cilium's `always` enforcement mode isolates every pod with no policy at all (§8.9).
-        if profile.name == "cilium" and (
-            cilium_needs_layer(inventory) or profile.switches.cilium_mode == "always"
-        ):
-            return CiliumLayers(self)
-        return None
+        layer = _cni_layer_kind(self.profile, self.inventory)
+        return layer(self) if layer is not None else None
 
     @classmethod
     def of_view(cls, inventory: Inventory, view: ClusterView) -> Engine:
@@ -596,6 +586,30 @@ def _addresses(texts: Sequence[str]) -> Iterator[ipaddress.IPv4Address | ipaddre
             yield ipaddress.ip_address(text)
         except ValueError:
             continue
+
+
+def has_admin_layers(inventory: Inventory) -> bool:
+    """Whether the engine of ``inventory`` has Admin and Baseline layers (told without building it)."""
+    return bool(inventory.admin_policies)
+
+
+def has_cni_layer(profile: EngineProfile, inventory: Inventory) -> bool:
+    """Whether the engine of ``inventory`` under ``profile`` has a CNI layer (told without building it)."""
+    return _cni_layer_kind(profile, inventory) is not None
+
+
+def _cni_layer_kind(profile: EngineProfile, inventory: Inventory) -> type[CalicoLayers | CiliumLayers] | None:
+    if not profile.enforces:
+        return None
+    # Canal is Calico's policy engine on Flannel's network: the same tiers decide.
+    if profile.name in RUNS_CALICO and inventory.calico_policies:
+        return CalicoLayers
+    # Cilium's `always` enforcement mode isolates every pod with no policy at all (§8.9).
+    if profile.name == "cilium" and (
+        cilium_needs_layer(inventory) or profile.switches.cilium_mode == "always"
+    ):
+        return CiliumLayers
+    return None
 
 
 def engine_for(inventory: Inventory, config: Config) -> Engine:

@@ -10,6 +10,7 @@ networkpolicy-semantics §1.6; apimachinery ``validation.IsQualifiedName``,
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -151,6 +152,12 @@ class ParsedCIDR:
 _INVALID_CIDR = "is not a valid CIDR (write an address and a prefix length, e.g. 10.0.0.0/8 or 2001:db8::/32)"
 
 
+#: Distinct CIDRs kept parsed: a repository repeats a few (the cluster ranges, 0.0.0.0/0) in
+#: many policies, and several rules and the engine parse each of them.
+_PARSED_CIDRS = 4096
+
+
+@functools.lru_cache(maxsize=_PARSED_CIDRS)
 def parse_cidr(text: str) -> ParsedCIDR:
     """Parse a NetworkPolicy CIDR (``ipBlock.cidr``, ``except[]``) as strict validation does."""
     address, slash, prefix = text.partition("/")

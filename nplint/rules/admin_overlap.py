@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from nplint.engine.engine import Engine, engine_for
+from nplint.engine.engine import Engine, engine_for, has_admin_layers
 from nplint.engine.layers import AdminLayers, AppliedAdminRule, Step, decide
 from nplint.engine.portsets import ALL_PORTS, PortSet
 from nplint.findings import Finding, Level, Related
@@ -47,6 +47,8 @@ class AdminPriorityTie(Rule):
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        if not has_admin_layers(ctx.inventory):
+            return
         engine = engine_for(ctx.inventory, ctx.config)
         layers = engine.layers
         if layers is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nplint.engine.engine import Engine, engine_for
+from nplint.engine.engine import Engine, engine_for, has_admin_layers
 from nplint.engine.layers import AdminLayers
 from nplint.findings import Finding, Level, listed
 from nplint.loading.nodes import MapNode
@@ -33,6 +33,8 @@ class PassWithNothingBeneath(Rule):
     tags = ("hygiene",)
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        if not has_admin_layers(ctx.inventory):
+            return
         engine = engine_for(ctx.inventory, ctx.config)
         layers = engine.layers
         if layers is None:

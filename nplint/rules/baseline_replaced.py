@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nplint.engine.endpoints import AddressRange, PodClass, cut_address_space
-from nplint.engine.engine import Engine, engine_for
+from nplint.engine.engine import Engine, engine_for, has_admin_layers
 from nplint.engine.layers import AdminLayers, AppliedAdminRule, Step, decide
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.findings import Finding, Level, Related, listed
@@ -59,6 +59,8 @@ class BaselineAllowReplaced(Rule):
     tags = ("isolation", "admin")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        if not has_admin_layers(ctx.inventory):
+            return  # no Baseline rule: nothing to lose (and no engine to build for it)
         engine = engine_for(ctx.inventory, ctx.config)
         layers = engine.layers
         if layers is None or not layers.enforced[Tier.BASELINE]:

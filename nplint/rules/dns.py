@@ -12,7 +12,7 @@ from nplint.cluster.platform_owned import platform_label, platform_namespace, wi
 from nplint.cluster.view import view_key
 from nplint.config import ClusterFacts
 from nplint.engine.endpoints import AddressRange
-from nplint.engine.engine import Engine, engine_for
+from nplint.engine.engine import Engine, has_admin_layers, has_cni_layer
 from nplint.engine.matching import (
     AddressContext,
     PodView,
@@ -332,8 +332,8 @@ class LayeredDns:
 def layered_dns(ctx: RuleContext) -> LayeredDns | None:
     """The layered DNS verdicts of the world, or None where only NetworkPolicy decides egress."""
     inventory = ctx.inventory
-    engine = engine_for(inventory, ctx.config)
-    if engine.layers is None and engine.cni_layer is None:
+    # Told without the engine, which a world of NetworkPolicies alone may never need to build.
+    if not has_admin_layers(inventory) and not has_cni_layer(ctx.cluster.profile, inventory):
         return None
     return inventory.memo(("dns.layered", *view_key(ctx.config)), lambda: _build_layered(ctx))
 

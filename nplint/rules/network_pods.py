@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nplint.cluster.addresses import POD, ClusterRange
 from nplint.engine.calico_layer import CalicoLayers
-from nplint.engine.engine import engine_for
+from nplint.engine.engine import engine_for, has_admin_layers, has_cni_layer
 from nplint.findings import Finding, Level, Related
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction
@@ -90,6 +90,8 @@ class NetworkRuleDecidesPods(Rule):
         profile = view.profile
         if not profile.enforces or not profile.ipblock_matches_pods:
             return
+        if not has_admin_layers(ctx.inventory) and not has_cni_layer(profile, ctx.inventory):
+            return  # no admin or Calico rule to judge (and no engine to build for it)
         pods = _pod_ranges(view.ranges)
         engine = engine_for(ctx.inventory, ctx.config)
         layers = engine.layers
