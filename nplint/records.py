@@ -11,13 +11,17 @@ generation switched off (so ``__dataclass_fields__``, :func:`dataclasses.fields`
 the dataclass ones), then adds the methods the dataclass would have generated:
 
 - the hot ones (``__init__``, ``__eq__``, ``__hash__``, the order methods), generated for the
-  class as dataclasses generates them, but all of a class's in one ``exec``;
+  class as dataclasses generates them, but all of a class's in one ``exec``, and only when
+  the class is first used (a run uses some of nplint's records, never all);
 - the others (``__repr__``, the frozen ``__setattr__``/``__delattr__``, the
   ``__getstate__``/``__setstate__`` that pickling a frozen slotted class needs), shared by all
   records: they read the class's fields when called.
 
-The one visible difference: ``__dataclass_params__`` describes the call records make to
-dataclasses (no generated methods), not the options given to ``record``.
+The differences one can see: ``__dataclass_params__`` describes the call records make to
+dataclasses (no generated methods), not the options given to ``record``; until a class is
+first used, its ``__dict__`` holds placeholders for the generated methods (any lookup of
+one, ``inspect.signature`` included, replaces them with the functions); the docstring of a
+class that has none is made when first read.
 """
 
 from __future__ import annotations
@@ -178,16 +182,18 @@ def _build(
         source.append(f" def __hash__(self):\n  return hash({_tuple('self', hashed)})")
         names.append("__hash__")
     if source:
-        module = sys.modules.get(cls.__module__)
-        functions = _compile(source, names, scope, module.__dict__ if module is not None else {})
-        for function in functions:
-            function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
-            setattr(cls, function.__name__, function)
+        # Compiled when the class is first used: a run uses only some of nplint's records.
+        annotations: dict[str, Any] | None = None
         if "__init__" in names:
             # The annotations dataclasses' __init__ has (inspect.signature shows them).
-            annotations: dict[str, Any] = {f.name: f.type for f in _init_order(fields)}
+            annotations = {f.name: f.type for f in _init_order(fields)}
             annotations["return"] = None
-            own["__init__"].__annotations__ = annotations
+        module = sys.modules.get(cls.__module__)
+        methods = _Methods(
+            cls, source, names, scope, module.__dict__ if module is not None else {}, annotations
+        )
+        for name in names:
+            setattr(cls, name, _Deferred(methods, name))
     shared: dict[str, Any] = {}
     if hash_action == "none":
         shared["__hash__"] = None
@@ -206,11 +212,8 @@ def _build(
     for name, value in shared.items():
         setattr(cls, name, value)
     if not has_doc:
-        try:
-            text_sig = str(inspect.signature(cls)).replace(" -> None", "")
-        except (TypeError, ValueError):
-            text_sig = ""
-        cls.__doc__ = cls.__name__ + text_sig
+        # The docstring dataclasses gives, made from the signature when first read.
+        cls.__doc__ = _DeferredDoc(cls)  # type: ignore[assignment]
     abc.update_abstractmethods(cls)
     return cls
 
@@ -313,17 +316,88 @@ def _compare_source(name: str, op: str, fields: list[dataclasses.Field[Any]]) ->
     )
 
 
-def _compile(
-    source: list[str], names: list[str], scope: dict[str, Any], module_globals: dict[str, Any]
-) -> tuple[Callable[..., Any], ...]:
-    """Compile a class's methods in one ``exec``: the cost that matters is per call, not per line."""
-    text = (
-        f"def __create_fn__({', '.join(scope)}):\n" + "\n".join(source) + f"\n return ({', '.join(names)},)"
-    )
-    namespace: dict[str, Any] = {}
-    exec(text, module_globals, namespace)
-    functions: tuple[Callable[..., Any], ...] = namespace["__create_fn__"](**scope)
-    return functions
+class _Methods:
+    """A record's generated methods, compiled in one ``exec`` when the first of them is used.
+
+    Until then each is a :class:`_Deferred` in the class: any lookup of one (a call, an
+    ``inspect.signature``, ``super().__init__``) compiles them all and puts the functions in
+    its place, so from then on the class runs exactly the code dataclasses would generate.
+    """
+
+    __slots__ = ("_annotations", "_cls", "_compiled", "_globals", "_names", "_scope", "_source")
+
+    def __init__(
+        self,
+        cls: type,
+        source: list[str],
+        names: list[str],
+        scope: dict[str, Any],
+        module_globals: dict[str, Any],
+        annotations: dict[str, Any] | None,
+    ) -> None:
+        self._cls = cls
+        self._source = source
+        self._names = names
+        self._scope = scope
+        self._globals = module_globals
+        self._annotations = annotations
+        self._compiled: dict[str, Callable[..., Any]] | None = None
+
+    def compiled(self) -> dict[str, Callable[..., Any]]:
+        compiled = self._compiled
+        if compiled is None:
+            text = (
+                f"def __create_fn__({', '.join(self._scope)}):\n"
+                + "\n".join(self._source)
+                + f"\n return ({', '.join(self._names)},)"
+            )
+            namespace: dict[str, Any] = {}
+            exec(text, self._globals, namespace)
+            functions: tuple[Callable[..., Any], ...] = namespace["__create_fn__"](**self._scope)
+            compiled = {function.__name__: function for function in functions}
+            if self._annotations is not None:
+                compiled["__init__"].__annotations__ = self._annotations
+            for name, function in compiled.items():
+                function.__qualname__ = f"{self._cls.__qualname__}.{name}"
+                setattr(self._cls, name, function)
+            # Two threads may both get here: each sets equivalent functions, either is right.
+            self._compiled = compiled
+        return compiled
+
+
+class _Deferred:
+    """A generated method of a record not compiled yet (see :class:`_Methods`)."""
+
+    __slots__ = ("_methods", "_name")
+
+    def __init__(self, methods: _Methods, name: str) -> None:
+        self._methods = methods
+        self._name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        return self._methods.compiled()[self._name].__get__(obj, owner)
+
+
+class _DeferredDoc:
+    """The docstring dataclasses gives a class that has none, computed when first read.
+
+    Reading ``__doc__`` of a class calls the ``__get__`` of what its ``__dict__`` holds there.
+    """
+
+    __slots__ = ("_cls",)
+
+    def __init__(self, cls: type) -> None:
+        self._cls = cls
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        cls = self._cls
+        try:
+            text_sig = str(inspect.signature(cls)).replace(" -> None", "")
+        except (TypeError, ValueError):
+            text_sig = ""
+        doc = cls.__name__ + text_sig
+        cls.__doc__ = doc
+        return doc
 
 
 # Keys of the records whose __repr__ is running, so a record that contains itself shows "..."

@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import pickle
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, field
@@ -351,8 +352,9 @@ def test_own_methods_are_kept() -> None:
     assert cls.__eq__ is equal
 
 
-def test_one_exec_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The point of records: dataclasses compiles a method per exec, a record a class per exec."""
+def test_one_exec_per_class_when_first_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of records: dataclasses compiles a method per exec at import; a record compiles
+    all of a class's methods in one exec, when the class is first used."""
     calls: list[object] = []
     real_exec = builtins.exec
 
@@ -364,13 +366,77 @@ def test_one_exec_per_class(monkeypatch: pytest.MonkeyPatch) -> None:
     annotations, attributes, _ = SHAPES["fields"]
     namespace = {"__module__": __name__, "__annotations__": dict(annotations), **attributes}
     cls = record(frozen=True, slots=True, order=True)(type("Counted", (), namespace))
+    assert calls == []
+    made = cls(1, "a", ())
     assert len(calls) == 1
-    # __init__, __eq__, __hash__ and the four order methods all came from that one exec.
-    for name in ("__init__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__", "__ge__"):
-        assert cls.__dict__[name].__code__.co_filename == "<string>", name
+    generated = ("__init__", "__eq__", "__hash__", "__lt__", "__le__", "__gt__", "__ge__")
+    for name in generated:
+        assert isinstance(cls.__dict__[name], types.FunctionType), name
+        assert cls.__dict__[name].__qualname__ == f"Counted.{name}"
+    assert made == cls(1, "a", ()) and made < cls(2) and hash(made) == hash(cls(1, "a", ()))
+    assert len(calls) == 1
     calls.clear()
     dataclasses.dataclass(frozen=True, slots=True, order=True)(type("Counted", (), dict(namespace)))
-    assert len(calls) > 1
+    assert len(calls) == len(generated) + 3  # and __repr__, __setattr__, __delattr__
+
+
+def _fresh(decorate: Callable[..., Any], annotations: dict[str, str], **options: bool) -> Any:
+    defaults = {"y": "a"} if "y" in annotations else {}
+    namespace = {"__module__": __name__, "__annotations__": dict(annotations), **defaults}
+    return decorate(**options)(type("Fresh", (), namespace))
+
+
+def test_what_a_class_shows_before_its_first_use() -> None:
+    annotations = {"x": "int", "y": "str"}
+    for options in OPTIONS.values():
+        twin = _fresh(dataclasses.dataclass, annotations, **options)
+        assert (
+            _fresh(record, annotations, **options).__doc__
+            == twin.__doc__
+            == "Fresh(x: 'int', y: 'str' = 'a')"
+        )
+        assert str(inspect.signature(_fresh(record, annotations, **options))) == str(inspect.signature(twin))
+        assert (
+            _fresh(record, annotations, **options).__init__.__annotations__ == twin.__init__.__annotations__
+        )
+        assert _fresh(record, annotations, **options)(1).__doc__ == twin.__doc__
+
+
+def test_first_use_through_a_subclass_or_without_init() -> None:
+    base = _fresh(record, {"x": "int"}, frozen=True, slots=True)
+
+    class Child(base):  # type: ignore[misc,valid-type]
+        def __init__(self, x: int) -> None:
+            super().__init__(x * 2)
+
+    assert Child(2).x == 4
+    assert base(4) != Child(2)  # another class
+
+    explicit = _fresh(record, {"x": "int"}, slots=True)
+    made = explicit.__new__(explicit)
+    explicit.__init__(made, 3)
+    assert made == explicit(3)
+
+    # Unpickling and copying make instances without __init__: comparing or hashing them first
+    # compiles the class's methods just as well.
+    for options in OPTIONS.values():
+        cls = _fresh(record, {"x": "int"}, **options)
+        twin = _fresh(dataclasses.dataclass, {"x": "int"}, **options)
+        bare = cls.__new__(cls)
+        object.__setattr__(bare, "x", 1)
+        if options.get("eq", True):
+            assert _hash(bare) == _hash(twin(1))
+            assert bare == cls(1)
+        else:
+            assert hash(bare) == object.__hash__(bare)
+            assert bare != cls(1)
+        if options.get("order"):
+            assert bare < cls(2)
+
+    # A record's subclass used first, its base after.
+    fresh_base, fresh_sub = _hierarchy(record, "fresh")
+    assert _values(fresh_sub("k", labels={"a": "b"})) == ("k", False, None, True, {"a": "b"})
+    assert _values(fresh_base("k", partial=True)) == ("k", True, None)
 
 
 def test_record_is_a_dataclass_transform() -> None:
