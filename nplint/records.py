@@ -161,6 +161,7 @@ def _build(
     own = cls.__dict__
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     if len(fields) != len(_init_candidates(cls)):
+        # No record needs one; refused rather than given an __init__ that would drop it.
         raise TypeError(f"{cls.__name__}: records do not support InitVar fields")
 
     source: list[str] = []
@@ -223,7 +224,11 @@ def _is_frozen(cls: type) -> bool:
 
 
 def _init_candidates(cls: type) -> list[dataclasses.Field[Any]]:
-    """The fields and InitVar pseudo-fields of ``cls``: all but its ClassVars."""
+    """The fields and InitVar pseudo-fields of ``cls``: all but its ClassVars.
+
+    Only dataclasses' private mark tells a ClassVar's pseudo-field from an InitVar's when the
+    annotation is a string, as it is in every module of nplint.
+    """
     found: dict[str, dataclasses.Field[Any]] = cls.__dataclass_fields__  # type: ignore[attr-defined]
     return [f for f in found.values() if f._field_type is not dataclasses._FIELD_CLASSVAR]  # type: ignore[attr-defined]
 

@@ -341,6 +341,12 @@ def test_invalid_declarations_fail_as_dataclasses_do() -> None:
             decorate(frozen=True)(type("Both", (), assigning))
 
 
+def test_initvar_is_refused() -> None:
+    namespace = {"__annotations__": {"x": "int", "seed": dataclasses.InitVar[int]}}
+    with pytest.raises(TypeError, match="records do not support InitVar fields"):
+        record(type("Seeded", (), namespace))
+
+
 def test_own_methods_are_kept() -> None:
     def equal(self: object, other: object) -> bool:
         return True
