@@ -142,7 +142,7 @@ def _build(
     has_doc = bool(cls.__doc__)
     if not has_doc:
         # Keeps dataclasses from asking inspect for a signature before __init__ exists; the
-        # docstring dataclasses would give is set below, once it does.
+        # docstring dataclasses would give is put in its place below (made when first read).
         cls.__doc__ = cls.__name__
 
     # Nothing generated here: with every method off, dataclasses compiles no code.
