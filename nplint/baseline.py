@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from nplint.config import BASELINE_FILE_LIMIT, RefusedFile, read_regular_file
 from nplint.findings import Finding, fingerprint
 from nplint.output_files import OutputFileError, replace_file
+from nplint.records import record
 from nplint.reporting.jsontext import dumps
 from nplint.untrusted import escape
 
@@ -27,7 +27,7 @@ class BaselineError(Exception):
     """A baseline file that cannot be read; the run exits 2."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BaselineResult:
     new: list[Finding]
     matched: int

@@ -18,13 +18,13 @@ import bisect
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nplint.export import in_git
 from nplint.kustomization import entry_inside, physical, read_inside
 from nplint.loading import load_text
 from nplint.loading.nodes import MapNode
+from nplint.records import record
 
 if TYPE_CHECKING:
     from nplint.findings import ObjectRef
@@ -37,7 +37,7 @@ _SOURCE_COMMENT = re.compile(r"^# Source: (\S.*?)\s*$")
 _SEPARATOR = re.compile(r"^---(?:\s|$)")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Chart:
     """A chart directory (real path relative to the root) and what its ``Chart.yaml`` says."""
 
@@ -94,7 +94,7 @@ def subcharts(charts: dict[str, Chart]) -> set[str]:
     return inside
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SourceMap:
     """Which template each line of a ``helm template`` stream came from."""
 

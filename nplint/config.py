@@ -20,7 +20,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from nplint.cluster.cni_version import ANTREA_GATES, CILIUM_MODES, BadCNIVersion
 from nplint.discovery import find_repository_root
 from nplint.findings import Level
 from nplint.reading import FileTooLarge, NotARegularFile, read_bounded
+from nplint.records import record
 from nplint.untrusted import escape
 
 if TYPE_CHECKING:
@@ -283,7 +284,7 @@ def stays_inside(path: Path, root: Path) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DNSFacts:
     namespace: str = "kube-system"
     pod_labels: Mapping[str, str] = field(default_factory=lambda: {"k8s-app": "kube-dns"})
@@ -296,7 +297,7 @@ class DNSFacts:
     platform_namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClusterFacts:
     """What the repository cannot show about the cluster, from the ``cluster`` section."""
 
@@ -311,7 +312,7 @@ class ClusterFacts:
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClusterConfig:
     """One entry of ``clusters:``: the globs of repository paths it holds, and its facts."""
 
@@ -323,7 +324,7 @@ class ClusterConfig:
     cni_options: CNISwitches | None = None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Config:
     """The validated configuration of one run (file settings, then command-line overrides)."""
 

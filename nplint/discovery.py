@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from nplint.label_commands import is_label_source, label_source_allowed
 from nplint.loading import decode, load_python, load_text
 from nplint.loading.nodes import MapNode, is_null
 from nplint.reading import MAX_FILE_BYTES, read_bounded, read_head
+from nplint.records import record
 
 if TYPE_CHECKING:
     # The model imports the configuration, which imports discovery.
@@ -110,7 +111,7 @@ _DETAIL_TEST_FOLDER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DiscoveredFile:
     #: The path to read (absolute, symbolic links resolved), or ``Path("-")`` for stdin.
     path: Path
@@ -125,7 +126,7 @@ class DiscoveredFile:
     glued: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SkippedFile:
     display: str
     #: One of the ``SKIP_*`` constants.
@@ -134,7 +135,7 @@ class SkippedFile:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Discovery:
     #: Sorted by display (byte-wise), no file twice.
     files: tuple[DiscoveredFile, ...]
@@ -345,7 +346,7 @@ def kustomization_patch_paths(document: object) -> list[str]:
     return [path.strip() for path in found]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParsedKustomization:
     """A kustomization file read and parsed once, with what each of its readers takes from it."""
 
@@ -461,7 +462,7 @@ def _real_ancestors(real: str, boundary: str) -> frozenset[str]:
 # -- the walk ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Walk:
     """What holds for a whole walk of one directory given on the command line."""
 
@@ -473,7 +474,7 @@ class _Walk:
     exclude: IgnoreFile | None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Dir:
     path: str
     #: Relative to the walk's base, "" or ending in "/".
@@ -490,7 +491,7 @@ class _Dir:
     test_only: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Route:
     """One way a file was reached; several routes to one real file become one result."""
 
@@ -505,7 +506,7 @@ class _Route:
     test_only: bool = False
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Discoverer:
     root: Path
     exclude_patterns: Sequence[str]

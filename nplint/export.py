@@ -16,8 +16,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from nplint.records import record
 
 #: Files, directories and links an export may hold.
 EXPORT_MAX_ENTRIES = 100_000
@@ -34,7 +36,7 @@ class ExportTooLarge(Exception):
     """The repository holds more than an export may."""
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Export:
     #: The directory that mirrors the repository root.
     tree: Path

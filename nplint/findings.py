@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
+from nplint.records import record
 from nplint.untrusted import capped, escape, quoted, shown
 
 
@@ -32,7 +33,7 @@ class Level(Enum):
 _RANK = {Level.NOTE: 1, Level.WARNING: 2, Level.ERROR: 3}
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class Span:
     """A region of a file: 1-based lines and columns, the end exclusive as in SARIF."""
 
@@ -50,7 +51,7 @@ class Span:
 FILE_START = Span(1, 1, 1, 1)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class ObjectRef:
     """The Kubernetes object a finding is about."""
 
@@ -83,7 +84,7 @@ def namespace_text(namespace: str) -> str:
     return f"namespace {quoted(namespace)}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Related:
     """Another place that explains a finding: the other policy, the workload."""
 
@@ -103,7 +104,7 @@ class Related:
 EDIT_OPS = frozenset(("set", "append", "rename", "join", "new-document"))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Edit:
     """One change to one document: a YAML-path edit, or a new document after the last one.
 
@@ -145,7 +146,7 @@ class Edit:
         return json.loads(self.value)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Fix:
     """A change to the user's file that resolves a finding.
 
@@ -168,7 +169,7 @@ class Fix:
             object.__setattr__(self, "description", description)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     """One problem at one place.
 

@@ -11,10 +11,10 @@ import os
 import re
 import string
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from nplint.reading import read_bounded
+from nplint.records import record
 
 _POSIX_CLASSES = MappingProxyType(
     {
@@ -107,7 +107,7 @@ _DIRS = 3  # "**/" (and the implicit prefix of a pattern without "/"): zero or m
 _ALL = 4  # a trailing "/**": everything
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Token:
     kind: int
     regex: str
@@ -272,7 +272,7 @@ def _trim_trailing_spaces(line: str) -> str:
     return line[:end]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Pattern:
     #: The regex of a pattern that cannot backtrack much, else None.
     regex: str | None
@@ -345,7 +345,7 @@ def _union(regexes: Sequence[str | None]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{regex})" for regex in present), re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Run:
     """Consecutive patterns of one polarity, merged so each path costs one match per run."""
 
@@ -366,7 +366,7 @@ class _Run:
         return any(wildmatch.fullmatch(local) for wildmatch in wildmatches)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IgnoreFile:
     """The compiled patterns of one ignore file, and where it sits."""
 

@@ -17,13 +17,14 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.discovery import ParsedKustomization, kustomization_patch_paths
 from nplint.export import in_git, within
 from nplint.loading import decode, load_text
 from nplint.loading.nodes import MapNode
 from nplint.reading import read_bounded
+from nplint.records import record
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Bytes of a kustomization or source file read to follow references and map findings back.
@@ -98,7 +99,7 @@ def read_inside(root_real: str, relative: str) -> str | None:
     return text
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Closure:
     """What a kustomization uses, following its references to other kustomizations."""
 

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 from nplint import document_cache, glued_objects, render, result_cache, undeployed
@@ -40,6 +40,7 @@ from nplint.model.namespace_labels import NO_LABEL_COMMANDS, NamespaceLabelComma
 from nplint.parallel import load_split, run_split, worth_a_second_process
 from nplint.plugins.manager import PluginManager
 from nplint.reading import MAX_FILE_BYTES, FileTooLarge, NotARegularFile, read_bounded, read_stream
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext, RuleRegistry, WorldFacts
 from nplint.selection import Suppression, Suppressor, enabled_rules
 from nplint.units import Unit, World, naming, units_of, worlds_of
@@ -47,7 +48,7 @@ from nplint.units.hierarchy import place_hierarchical
 from nplint.untrusted import escape, quoted
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RuleFailure:
     """A rule that raised: reported, and the run exits 2, but other rules' findings stand."""
 
@@ -80,7 +81,7 @@ def _object_in(error: BaseException) -> str | None:
     return f"{found.ref} ({found.path}:{found.span.line})"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class LintResult:
     findings: list[Finding]
     suppressed: list[Finding]
@@ -437,7 +438,7 @@ def world_inventory(
     return inventory
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WorldInventory:
     """One world as ``reach`` and ``diff`` evaluate it: its objects and its cluster's configuration."""
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from nplint.records import record
 
 if TYPE_CHECKING:
     import subprocess
@@ -56,7 +57,7 @@ class ProgramNotStarted(ProgramError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Completed:
     returncode: int
     stdout: bytes

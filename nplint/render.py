@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -55,6 +55,7 @@ from nplint.kustomization import KUSTOMIZATION_FILES, Closure
 from nplint.loading import Document, LoadedFile, Manifest, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.parallel import JOBS_ENV
+from nplint.records import record
 from nplint.untrusted import shown as shown_value
 
 #: Seconds one render may take before it is stopped.
@@ -84,7 +85,7 @@ _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] "
 FILE_START_POINT = Span.point(1, 1)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Target:
     """A kustomization or chart directory, relative to the root."""
 
@@ -109,7 +110,7 @@ class Target:
         return f"`helm template {RELEASE_NAME} {where} | nplint -`"
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Rendered:
     target: Target
     loaded: LoadedFile
@@ -133,7 +134,7 @@ class Rendered:
     chart_homes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Listing:
     """What the kustomizations of the tree list, rendered or not (for NP707)."""
 
@@ -143,7 +144,7 @@ class Listing:
     listed: frozenset[str] = frozenset()
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class RenderPlan:
     rendered: list[Rendered] = field(default_factory=list)
     #: Targets that could not be rendered, with why (no program, refused, or it failed).
@@ -173,7 +174,7 @@ def targets(skipped: Iterable[SkippedFile]) -> list[Target]:
 # -- what may be rendered ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Job:
     target: Target
     #: Real path of the target relative to the root.
@@ -477,7 +478,7 @@ def render_workers() -> int:
 # -- rendering -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Outcome:
     job: _Job
     output: bytes | None = None

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.config import Config
 from nplint.findings import Finding, ObjectRef, Span
 from nplint.loading import LoadedFile
 from nplint.model import Inventory
+from nplint.records import record
 from nplint.rules.base import Rule, RuleRegistry
 
 IGNORE_ANNOTATION = "nplint.io/ignore"
@@ -75,7 +76,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts) + r"\Z")
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Suppression:
     """One suppression as written, with whether it suppressed anything."""
 
@@ -88,7 +89,7 @@ class Suppression:
     used: set[str] = field(default_factory=set)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Outcome:
     kept: list[Finding]
     suppressed: list[Finding]

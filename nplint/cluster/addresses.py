@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.config import ClusterFacts
 from nplint.loading import load_text
@@ -25,6 +24,7 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Inventory, IPBlock, Service
 from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS, parse_network
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -56,7 +56,7 @@ NODE_LOCAL_DNS_ADDRESSES: tuple[IPAddress, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClusterRange:
     """A pod or service range of the cluster, and where nplint learnt it."""
 
@@ -73,7 +73,7 @@ class ClusterRange:
         return f"{self.network} ({self.source}{where})"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KnownAddress:
     """A Service address (the DNS Service, ``kubernetes``), and where it comes from."""
 
@@ -128,7 +128,7 @@ def block_overlaps(block: IPBlock, network: IPNetwork) -> bool:
     return not is_covered(common, (net for _, net in block.excepts))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ServiceAim:
     """Tells an ipBlock aimed at Service addresses from one that also covers pods or the outside."""
 

@@ -17,18 +17,19 @@ defaults other evidence of the same CNI implies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from nplint.cluster.cni_version import CNISwitches, CNIVersion, cni_name, split_cni
 from nplint.config import Config
 from nplint.loading.nodes import Node
 from nplint.model import Inventory, KubeObject
+from nplint.records import record
 
 FEATURES = ("egress", "ip_block_except", "sctp", "end_port", "named_ports")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CNIProfile:
     """What a CNI does with NetworkPolicy. None is "not known" and never reported."""
 
@@ -173,7 +174,7 @@ def profile_for(name: str | None) -> CNIProfile | None:
     return PROFILES.get(ALIASES.get(key, key))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class CNIEvidence:
     """One thing in the repository that shows which CNI runs."""
 
@@ -199,7 +200,7 @@ class CNIEvidence:
     image: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CNIDetection:
     """The CNI of the repository's cluster, as declared or as the manifests show it."""
 

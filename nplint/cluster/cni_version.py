@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+
+from nplint.records import record
 
 #: ``3.30``, ``v3.30.2``: MAJOR.MINOR with an optional PATCH and an optional leading ``v``.
 #: A tag with anything else (``latest``, ``v3.30.2-rc1``, ``master-amd64``) is not a release.
@@ -22,7 +23,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}")
 
 
 @functools.total_ordering
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CNIVersion:
     """A release of a CNI, comparable; ``patch`` is None when only MAJOR.MINOR is known, and
     then sorts before every patch of that release (``3.30`` < ``3.30.0``)."""
@@ -96,7 +97,7 @@ ANTREA_GATES = ("AdminNetworkPolicy", "ClusterNetworkPolicy")
 CILIUM_MODES = ("default", "always", "never")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CNISwitches:
     """The CNI switches that change verdicts (``cni-options:``); None or absent: not said."""
 

@@ -32,12 +32,13 @@ OpenShift evidence wins over Azure evidence (Azure Red Hat OpenShift is OpenShif
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node
 from nplint.model import Inventory
+from nplint.records import record
 from nplint.untrusted import shown
 
 OPENSHIFT = "openshift"
@@ -72,7 +73,7 @@ OPENSHIFT_SERVICE_NETWORK = "172.30.0.0/16"
 OPENSHIFT_CLUSTER_NETWORK = "10.128.0.0/14"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PlatformEvidence:
     """The object that shows the platform: where it is and what it is."""
 
@@ -86,7 +87,7 @@ class PlatformEvidence:
         return f"{self.description} at {shown(self.path, 48)}:{self.node.span.line}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Platform:
     """The distribution of one world's cluster, and how nplint knows it."""
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from nplint.cluster.cni import ALIASES, PROFILES, CNIProfile, profile_for
 from nplint.cluster.cni_version import BadCNIVersion, CNISwitches, CNIVersion, cni_name, split_cni
+from nplint.records import record
 
 UPSTREAM_NAME = "upstream"
 
@@ -30,7 +31,7 @@ IPBLOCK_IGNORES_PODS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EngineProfile:
     """What the engine does differently for one CNI. Every default is the upstream behaviour."""
 

@@ -11,7 +11,7 @@ world gets its own view from that world's objects and facts.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from nplint.cluster.addresses import SERVICE, ClusterRange, cluster_ranges, parse_range
 from nplint.cluster.cni import PROFILES, CNIDetection, CNIProfile, detect_cni
@@ -27,6 +27,7 @@ from nplint.cluster.profiles import (
 )
 from nplint.config import ClusterFacts, Config, DNSFacts
 from nplint.model import Inventory
+from nplint.records import record
 from nplint.untrusted import shown
 
 __all__ = ["ClusterView", "UnknownCNIError", "check_cni", "cluster_view", "view_key"]
@@ -69,7 +70,7 @@ def check_cni(name: str | None, *, option: str = "cni:") -> None:
         ) from None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClusterView:
     """What one cluster (one world) is, as every rule and the engine must see it."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,6 +22,7 @@ from nplint.model import Inventory
 from nplint.model.namespace_labels import NamespaceLabelCommands
 from nplint.output_files import OutputFileError, replace_file, write_chunks
 from nplint.plugins.manager import PluginManager
+from nplint.records import record
 from nplint.reporting.base import ReporterRegistry
 from nplint.rules.base import RuleRegistry
 from nplint.untrusted import capped, escape, quoted, shown
@@ -234,7 +234,7 @@ def print_error(message: object, *, kind: str = "error") -> None:
         print(f"nplint: {kind}: {escape(line)}", file=sys.stderr)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Deployed:
     """A tree seen the way it is deployed: what ``reach`` and ``worlds`` evaluate."""
 

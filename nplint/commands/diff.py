@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -37,6 +36,7 @@ from nplint.commands.common import (
 from nplint.exitcodes import ExitCode
 from nplint.findings import Finding
 from nplint.model import Direction
+from nplint.records import record
 from nplint.units import World
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def add_parser(subparsers: Any, session: Session | None = None) -> None:
     add_render_option(parser)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Side:
     name: str
     tree: Path

@@ -38,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
@@ -57,6 +57,7 @@ from nplint.model.calico import (
 )
 from nplint.model.calico_selector import NAME_LABEL, endpoint_labels
 from nplint.model.objects import PROTOCOLS, Direction, IPNetwork, NetworkPolicy
+from nplint.records import record
 from nplint.untrusted import shown
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ KNP_ORDER = 1000.0
 _PROTOCOL_NAMES = {6: "TCP", 17: "UDP", 132: "SCTP"}
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AppliedCalicoRule:
     """A Calico rule with its peer resolved to the pod classes it matches."""
 
@@ -83,7 +84,7 @@ class AppliedCalicoRule:
     has_named_port: bool
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class KubernetesEntry:
     """A Kubernetes NetworkPolicy's place in tier ``default``: its allow rules, in one step."""
 
@@ -91,7 +92,7 @@ class KubernetesEntry:
     policy: NetworkPolicy
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AdminEntry:
     """A rule of an AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy in the
     tier Calico builds for its kind (policy-kinds §9.1), resolved by the engine's admin layers."""
@@ -113,7 +114,7 @@ ADMIN_TIERS: dict[tuple[str, Tier], str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TierPlan:
     """One tier that takes part in a side: its entries in evaluation order and its end."""
 
@@ -129,13 +130,13 @@ class TierPlan:
         return (self.name, self.end.value, tuple(e.uid for e in self.entries))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IgnoredCalicoPolicy:
     policy: CalicoPolicy
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CalicoStep:
     """What one entry (or a tier's end, or the profile) did with some of a side's connections."""
 

@@ -45,12 +45,12 @@ which the profile says (it does not enforce), so no layer is built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model.cilium import CiliumPolicy, CiliumRule, CiliumSpec, identity_labels, normalized
 from nplint.model.objects import PROTOCOLS, Direction, IPNetwork, NetworkPolicy
+from nplint.records import record
 from nplint.untrusted import shown
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ NODE_ENTITIES = frozenset(("host", "remote-node"))
 DENY_RELEASE = (1, 9)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class SelectingSpec:
     """A Cilium rule (``spec`` or ``specs[i]``) that selects a pod for one direction."""
 
@@ -100,7 +100,7 @@ def needs_layer(inventory: Inventory) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CiliumStep:
     """What a rule, an isolating NetworkPolicy or the default did with some connections."""
 

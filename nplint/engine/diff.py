@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nplint.engine.matrix import Matrix
 from nplint.engine.portsets import NO_PORTS, PortSet
 from nplint.findings import Finding, fingerprint
+from nplint.records import record
 
 if TYPE_CHECKING:
     from nplint.units import World
@@ -30,7 +30,7 @@ REMOVED = "removed"
 CHANGED = "changed"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FlowChange:
     source: str
     destination: str
@@ -56,7 +56,7 @@ class FlowChange:
         return self.before - self.after
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ConnectivityDiff:
     base: str
     head: str

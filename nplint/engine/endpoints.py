@@ -21,7 +21,6 @@ import ipaddress
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from nplint.engine.matching import PodView
@@ -29,6 +28,7 @@ from nplint.loading.nodes import MapNode, ScalarNode
 from nplint.model import Inventory, Workload
 from nplint.model.inventory import WORKLOAD_TEMPLATE_PATHS
 from nplint.model.objects import ContainerPort
+from nplint.records import record
 from nplint.untrusted import shown
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -38,7 +38,7 @@ NODE = "Node"
 NODE_PREFIX = "node:"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class PodClass:
     """Pods no policy can tell apart; ``index`` is the class's position in :attr:`Topology.classes`."""
 
@@ -76,7 +76,7 @@ class PodClass:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AddressRange:
     """An inclusive range of addresses of one IP family, outside the cluster."""
 
@@ -106,7 +106,7 @@ class AddressRange:
         return str(networks6[0]) if len(networks6) == 1 else f"{first6}-{last6}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Endpoint:
     """One row or column of the matrix: a workload, or a range of external addresses."""
 
@@ -173,7 +173,7 @@ def controller_owner(workload: Workload) -> tuple[str, str] | None:
     return None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Topology:
     """The pod classes and endpoints of an inventory, with lookups."""
 

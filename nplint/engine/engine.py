@@ -25,7 +25,6 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.cluster.profiles import UPSTREAM, EngineProfile
 from nplint.cluster.view import ClusterView, cluster_view, view_key
@@ -42,11 +41,12 @@ from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, Peer, PolicyRule
 from nplint.model.inventory import parse_network
 from nplint.model.objects import PROTOCOLS, IPNetwork
+from nplint.records import record
 
 DIRECTIONS = (Direction.INGRESS, Direction.EGRESS)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AppliedRule:
     """A rule with each of its peers matched to the pod classes it selects."""
 
@@ -59,7 +59,7 @@ class AppliedRule:
     has_named_port: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IgnoredPolicy:
     policy: NetworkPolicy
     reason: str

@@ -24,7 +24,6 @@ NetworkPolicy default deny; NP105 reports allow-alls).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from nplint.model.calico import WELL_KNOWN_TIERS, Action, CalicoPolicy, CalicoRule, CalicoTier, TierAction
 from nplint.model.calico_selector import (
@@ -50,13 +49,14 @@ from nplint.model.cilium import (
     identity_labels,
 )
 from nplint.model.objects import Direction
+from nplint.records import record
 from nplint.untrusted import shown
 
 #: The labels Calico gives every workload endpoint of a namespace alike (policy-kinds §7.4).
 _NAMESPACE_WIDE_KEYS = frozenset((NAMESPACE_LABEL, ORCHESTRATOR_LABEL))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class KindDefaultDeny:
     """A Calico or Cilium object that denies by default every pod of a namespace in a direction."""
 

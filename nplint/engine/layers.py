@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from nplint.cluster.profiles import EngineProfile
@@ -40,6 +40,7 @@ from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model.admin import Action, AdminPeer, AdminPolicy, AdminRule, PeerKind, Tier
 from nplint.model.objects import PROTOCOLS, Direction, IPBlock, IPNetwork
 from nplint.model.selectors import EVERYTHING
+from nplint.records import record
 from nplint.untrusted import shown
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from nplint.engine.engine import Engine
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AdminSupport:
     """Which of the Network Policy API's kinds a CNI enforces."""
 
@@ -205,7 +206,7 @@ def not_enforced_reason(
     return support.reasons.get(policy.kind) or f"{title} does not enforce ClusterNetworkPolicy"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AppliedAdminRule:
     """An admin or baseline rule with each pod-matching peer resolved to a class set."""
 
@@ -217,7 +218,7 @@ class AppliedAdminRule:
     has_named_port: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IgnoredAdminPolicy:
     policy: AdminPolicy
     reason: str
@@ -412,7 +413,7 @@ class AdminLayers:
         return found
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Step:
     """One rule's decision on a side: the ports it took and what it did with them."""
 
@@ -486,7 +487,7 @@ def _addresses(texts: Sequence[str]) -> list[ipaddress.IPv4Address | ipaddress.I
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LayerDefaultDeny:
     """An Admin or Baseline policy whose Deny rule isolates every pod of a namespace in a direction."""
 

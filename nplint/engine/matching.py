@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.model.objects import ContainerPort, IPBlock, IPNetwork, Peer, PolicyPort, PolicyRule
+from nplint.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PodView:
     """What evaluation needs to know of a pod (or of a class of identical pods)."""
 
@@ -25,7 +26,7 @@ class PodView:
     ips: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AddressContext:
     """What is known of pod addresses, for ipBlock peers against pods.
 

@@ -14,7 +14,6 @@ endpoint-key order) and builds :class:`Flow` objects only when they are read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from nplint.engine.endpoints import AddressRange, Endpoint, cut_address_space, external_endpoint
@@ -22,6 +21,7 @@ from nplint.engine.engine import Engine
 from nplint.engine.portsets import ALL_PORTS, PortSet
 from nplint.model import Direction
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 
 
 class Flow(NamedTuple):
@@ -36,7 +36,7 @@ class Flow(NamedTuple):
         return (self.source.key, self.destination.key)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Matrix:
     profile: str
     #: The workloads shown (after filters), then the external ranges that have a flow.

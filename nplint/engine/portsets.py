@@ -8,9 +8,9 @@ Sets are immutable and hashable, so equal sets compare and dedupe cheaply.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from nplint.model.objects import PROTOCOLS
+from nplint.records import record
 
 MIN_PORT = 1
 MAX_PORT = 65535
@@ -64,7 +64,7 @@ def _subtract(left: Ranges, right: Ranges) -> Ranges:
     return tuple(result)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PortSet:
     """Port ranges per protocol. Protocols with no port are left out, so equality is structural."""
 

@@ -10,7 +10,6 @@ position, so a failing expectation is reported at its line.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 
 from nplint.config import PROBE_FILE_LIMIT, RefusedFile, read_regular_file
@@ -21,12 +20,13 @@ from nplint.findings import FILE_START, Span
 from nplint.loading import LoadedFile, decode, load_text
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model.objects import PROTOCOLS
+from nplint.records import record
 
 PROBE_KEYS = ("from", "to", "port", "protocol", "expect")
 EXPECTATIONS = ("allow", "deny")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Probe:
     """One expected (or asked) verdict, as written in its file."""
 
@@ -44,7 +44,7 @@ class Probe:
     yaml_path: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ProbeProblem:
     """A probe (or a whole file) that cannot be evaluated."""
 
@@ -53,7 +53,7 @@ class ProbeProblem:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ProbeFile:
     path: str
     probes: tuple[Probe, ...]

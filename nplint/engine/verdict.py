@@ -9,7 +9,6 @@ and then allowed by named rules or denied by named policies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from nplint.engine.cni_layer import CNILayer, LayerStep, unenforced_notes
@@ -19,6 +18,7 @@ from nplint.engine.layers import AdminLayers, Step, decide
 from nplint.engine.portsets import ALL_PORTS, NO_PORTS, PortSet
 from nplint.model import Direction, NetworkPolicy, Peer, PolicyRule
 from nplint.model.admin import Action
+from nplint.records import record
 from nplint.untrusted import quoted
 
 NOT_SUBJECT = "not-subject"
@@ -28,7 +28,7 @@ DENIED = "denied"
 SELF = "self"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class PolicyRef:
     """A NetworkPolicy and where it is written."""
 
@@ -50,7 +50,7 @@ class PolicyRef:
         return {"namespace": self.namespace, "name": self.name, "path": self.path, "line": self.line}
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class RuleRef:
     """One rule (and the peer of it that matched) that allows a connection."""
 
@@ -88,7 +88,7 @@ class RuleRef:
         }
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class LayerRuleRef:
     """A rule of an Admin or Baseline layer (AdminNetworkPolicy, BANP, ClusterNetworkPolicy) that
     decided some of a side's connections: which ports it took and what it did."""
@@ -160,7 +160,7 @@ _ACTION_WORDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SideVerdict:
     """One side of a connection: the source's egress or the destination's ingress."""
 
@@ -260,7 +260,7 @@ class SideVerdict:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Verdict:
     source: str
     destination: str

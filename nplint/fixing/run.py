@@ -13,18 +13,18 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from nplint.findings import Finding, Fix
+from nplint.records import record
 from nplint.reporting.base import Replacement
 from nplint.untrusted import escape
 
 __all__ = ["FixOutcome", "chosen_fixes", "diff_text", "fix_files", "replacements", "summary"]
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class FixOutcome:
     """What a ``--fix`` or ``--diff`` run did (or would do)."""
 

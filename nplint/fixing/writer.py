@@ -28,7 +28,7 @@ import secrets
 import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +36,7 @@ import yaml
 
 from nplint.findings import Edit, Fix
 from nplint.reading import MAX_FILE_BYTES, read_bounded
+from nplint.records import record
 from nplint.untrusted import quoted
 
 __all__ = ["FileChange", "FixPlan", "apply_fixes", "plan_fixes", "round_trip"]
@@ -54,7 +55,7 @@ class Refused(Exception):
     """A file or a fix the writer leaves alone; the message says why."""
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class FileChange:
     """The new bytes of one file, and the fixes they apply."""
 
@@ -65,7 +66,7 @@ class FileChange:
     applied: list[Fix] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class FixPlan:
     """What the fixes of a run would change, and the notes on what they leave alone."""
 

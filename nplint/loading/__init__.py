@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from nplint.findings import Span
@@ -17,6 +17,7 @@ from nplint.loading.composer import FAST_PATH_BOUND, Document, Problem, compose_
 from nplint.loading.fastpath import flatten_fast, python_fast
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import is_placeholder
+from nplint.records import record
 
 __all__ = [
     "Document",
@@ -63,7 +64,7 @@ LIST_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SuppressionComment:
     """An ``# nplint: disable=…`` comment, as written."""
 
@@ -77,7 +78,7 @@ class SuppressionComment:
     own_line: bool
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class LoadedFile:
     """A file after loading: its documents and what kept parts of it from loading."""
 
@@ -98,7 +99,7 @@ class LoadedFile:
     generated: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Manifest:
     """One Kubernetes object: a document, or an item of a ``kind: List`` document."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import yaml
@@ -28,6 +28,7 @@ from nplint.findings import Span
 from nplint.loading.fastpath import MAX_DEPTH, compose_fast
 from nplint.loading.nodes import INTERNED_LENGTH, MapNode, Node, Scalar, ScalarNode, SeqNode, pack_key
 from nplint.loading.scalars import CORE_TAG, resolve_plain, resolve_tagged
+from nplint.records import record
 
 try:  # pragma: no cover - depends on the platform's wheels
     from yaml._yaml import CParser as _CParser
@@ -54,7 +55,7 @@ _KNOWN_TAGS = frozenset(
 )
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Problem:
     """Something that keeps a file or document from being read as Kubernetes would read it."""
 
@@ -62,7 +63,7 @@ class Problem:
     message: str
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Document:
     """One YAML document of a stream. ``root`` is None for an empty document."""
 

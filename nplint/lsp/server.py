@@ -24,7 +24,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -38,6 +38,7 @@ from nplint.config import Config
 from nplint.findings import Finding, Level, Span
 from nplint.lsp import text
 from nplint.pages import help_uri
+from nplint.records import record
 
 if TYPE_CHECKING:
     from nplint.engine.engine import Engine
@@ -60,7 +61,7 @@ _SEVERITY = {
 }
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Snapshot:
     """What one lint found: the findings by display path, and the result for hovers."""
 

@@ -16,12 +16,13 @@ is also the name of Antrea's and of other CRDs, and ``cnp`` the short name of th
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model.objects import Direction, IPNetwork, KubeObject, ObjectFields
 from nplint.model.selectors import LabelSelector
+from nplint.records import record
 from nplint.untrusted import quoted
 
 V1ALPHA1 = "policy.networking.k8s.io/v1alpha1"
@@ -68,7 +69,7 @@ class PeerKind(Enum):
     DOMAIN_NAMES = "domainNames"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AdminPeer:
     """One entry of ``from``/``to``. ``kind`` None: no field (or several) set — the CRD rejects it."""
 
@@ -91,7 +92,7 @@ class AdminPeer:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AdminPort:
     """One port entry, defaulted: ``protocol`` TCP unless written (CRD default)."""
 
@@ -105,7 +106,7 @@ class AdminPort:
     index: int
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AdminRule:
     direction: Direction
     index: int
@@ -123,7 +124,7 @@ class AdminRule:
         return f"rule {self.index}" if not self.name else f"rule {self.index} {quoted(self.name)}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class AdminPolicy(KubeObject):
     """An AdminNetworkPolicy, a BaselineAdminNetworkPolicy or a ClusterNetworkPolicy."""
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
 from nplint.loading.nodes import MapNode, Node, ScalarNode
@@ -44,6 +44,7 @@ from nplint.model.calico_selector import (
     parse_selector,
 )
 from nplint.model.objects import Direction, IPNetwork, KubeObject
+from nplint.records import record
 
 __all__ = [
     "CALICO_API_VERSIONS",
@@ -116,7 +117,7 @@ class Action(Enum):
     LOG = "Log"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SelectorField:
     """A selector as written: its text, its node, and the AST or the parse error."""
 
@@ -143,7 +144,7 @@ class SelectorField:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PortRange:
     first: int
     last: int
@@ -152,7 +153,7 @@ class PortRange:
         return isinstance(port, int) and self.first <= port <= self.last
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CalicoEndpoint:
     """A pod as Calico's rules see it (§7.4): what :meth:`EntityRule.matches_endpoint` reads.
 
@@ -170,7 +171,7 @@ class CalicoEndpoint:
     named_ports: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntityRule:
     """A rule's ``source`` or ``destination`` (§7.1, §7.5). Every set criterion must match."""
 
@@ -233,7 +234,7 @@ class EntityRule:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CalicoRule:
     """One rule of a Calico policy, in its list's order."""
 
@@ -294,7 +295,7 @@ def _port_matches(entry: PortRange | str, protocol: str, port: int, endpoint: Ca
     return (protocol, port) in endpoint.named_ports.get(entry, ())
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class CalicoPolicy(KubeObject):
     """A Calico NetworkPolicy (namespaced) or GlobalNetworkPolicy, with defaulting applied.
 
@@ -404,7 +405,7 @@ WELL_KNOWN_TIERS: Mapping[str, tuple[float, TierAction]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class CalicoTier(KubeObject):
     """A Calico Tier: where its policies run (``order``, None = last) and what ends it."""
 
@@ -419,7 +420,7 @@ class CalicoTier(KubeObject):
         return (math.inf if self.order is None else self.order, self.name)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class CalicoNetworkSet(KubeObject):
     """A NetworkSet (namespaced) or GlobalNetworkSet: labels for selectors over a set of nets.
 

@@ -29,11 +29,11 @@ deeper than :data:`MAX_DEPTH` parentheses is refused with an error of its own (`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from nplint.findings import Span
+from nplint.records import record
 
 if TYPE_CHECKING:
     from nplint.loading.nodes import ScalarNode
@@ -108,7 +108,7 @@ class SelectorNode:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class All(SelectorNode):
     def matches(self, labels: Mapping[str, str]) -> bool:
         return True
@@ -117,7 +117,7 @@ class All(SelectorNode):
         return "all()"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Global(SelectorNode):
     """``global()``: matches any labels; it means "non-namespaced resources" as a rule's
     ``namespaceSelector`` (policy-kinds §7.4), which the policy model interprets."""
@@ -129,7 +129,7 @@ class Global(SelectorNode):
         return "global()"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Has(SelectorNode):
     key: str
 
@@ -140,7 +140,7 @@ class Has(SelectorNode):
         return f"has({self.key})"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LabelMatch(SelectorNode):
     """``key <operator> value`` or ``key (not) in {values}``."""
 
@@ -175,7 +175,7 @@ class LabelMatch(SelectorNode):
         return f"{self.key} {self.operator.value} {_quote(self.values[0])}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Not(SelectorNode):
     operand: SelectorNode
 
@@ -186,7 +186,7 @@ class Not(SelectorNode):
         return f"!{self.operand}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class And(SelectorNode):
     operands: tuple[SelectorNode, ...]
 
@@ -197,7 +197,7 @@ class And(SelectorNode):
         return "(" + " && ".join(str(operand) for operand in self.operands) + ")"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Or(SelectorNode):
     operands: tuple[SelectorNode, ...]
 
@@ -212,7 +212,7 @@ def _quote(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CalicoSelector:
     """A parsed selector: its text and its AST."""
 
@@ -273,7 +273,7 @@ class _Kind(Enum):
     EOF = "the end of the selector"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Token:
     kind: _Kind
     offset: int

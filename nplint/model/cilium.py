@@ -27,11 +27,12 @@ The interface the engine evaluates:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.loading.nodes import MapNode, Node
 from nplint.model.objects import Direction, IPNetwork, KubeObject
 from nplint.model.selectors import LabelSelector, Operator, Requirement
+from nplint.records import record
 
 __all__ = [
     "CILIUM_API_VERSION",
@@ -115,7 +116,7 @@ def identity_labels(
     return labels
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class EndpointSelector:
     """A selector as written (``written``) and as Cilium evaluates it (``effective``)."""
 
@@ -181,7 +182,7 @@ def subject_selector(selector: LabelSelector, policy_namespace: str | None) -> E
     return EndpointSelector(selector, LabelSelector(labels, expressions, selector.node), selector.node)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CiliumPort:
     """A ``toPorts[].ports[]`` entry. ``port`` None (absent or 0) means every port."""
 
@@ -203,7 +204,7 @@ class CiliumPort:
         return self.port <= port <= last
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CiliumPortRule:
     """A ``toPorts`` entry: its ports and which L7 rule kinds (``http``, ``dns``, …) it carries."""
 
@@ -217,7 +218,7 @@ class CiliumPortRule:
         return not self.ports or any(entry.matches(protocol, port, named) for entry in self.ports)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CIDRRule:
     """``fromCIDR``/``toCIDR`` (no excepts) or a ``fromCIDRSet``/``toCIDRSet`` entry."""
 
@@ -229,14 +230,14 @@ class CIDRRule:
     node: Node | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FQDNSelector:
     match_name: str | None
     match_pattern: str | None
     node: Node | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CiliumRule:
     """One entry of ``ingress``, ``ingressDeny``, ``egress`` or ``egressDeny``.
 
@@ -317,7 +318,7 @@ class CiliumRule:
         return any(rule.matches(protocol, port, named or {}) for rule in self.to_ports)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CiliumSpec:
     """One Cilium rule: ``spec``, or ``specs[index]``."""
 
@@ -357,7 +358,7 @@ class CiliumSpec:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class CiliumPolicy(KubeObject):
     """A CiliumNetworkPolicy (namespaced) or CiliumClusterwideNetworkPolicy.
 

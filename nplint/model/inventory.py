@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from nplint.deployment_scope import is_partial
@@ -41,6 +41,7 @@ from nplint.model.objects import (
     Workload,
 )
 from nplint.model.selectors import LabelSelector, Operator, Requirement
+from nplint.records import record
 from nplint.units.units import PLAIN, Unit, unit_of_file
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ WORKLOAD_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
 NETWORK_POLICY_API_VERSIONS = frozenset(("networking.k8s.io/v1", "extensions/v1beta1"))
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Inventory:
     """Every object nplint understands, from the whole repository or from one world of it."""
 

@@ -13,10 +13,12 @@ placeholder, ``--all``, ``-l selector``); a label's value is known, or not (``na
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from nplint.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LabelCommand:
     """One ``kubectl label``/``oc label`` command on namespaces, where it is written."""
 
@@ -46,7 +48,7 @@ class LabelCommand:
         return any(k == key and (wanted is None or v is None or v in wanted) for k, v in self.labels)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NamespaceLabelCommands:
     """The label commands on namespaces that the repository carries, in a stable order."""
 

@@ -16,10 +16,10 @@ per family), so a hostile export cannot make every flow carry thousands of IPs.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from nplint.loading.nodes import MapNode
 from nplint.model.objects import KubeObject
+from nplint.records import record
 
 #: The address types that carry a node's traffic (``Hostname`` and ``InternalDNS`` are names).
 NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
@@ -29,7 +29,7 @@ NODE_ADDRESS_LIMIT = 16
 CORE_API_VERSIONS = frozenset(("v1",))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class ClusterNode(KubeObject):
     """A ``kind: Node`` object: its name, labels (``labels``) and IP addresses."""
 

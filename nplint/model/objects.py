@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import TypedDict
 
 from nplint.findings import ObjectRef, Span
 from nplint.loading.nodes import MapNode, Node
 from nplint.model.selectors import LabelSelector
+from nplint.records import record
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -59,7 +60,7 @@ class ObjectFields(TypedDict):
     name: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class KubeObject:
     """What every inventory object has: identity, source file and node."""
 
@@ -97,7 +98,7 @@ class KubeObject:
         return str(self.ref)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Namespace(KubeObject):
     """A Namespace. ``labels`` include the automatic ``kubernetes.io/metadata.name``."""
 
@@ -105,14 +106,14 @@ class Namespace(KubeObject):
     defined: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ContainerPort:
     name: str | None
     port: int
     protocol: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Workload(KubeObject):
     """A set of identical pods: a bare Pod or a controller's pod template.
 
@@ -135,7 +136,7 @@ class Workload(KubeObject):
         return tuple(p.port for p in self.ports if p.name == name and p.protocol == protocol)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ServicePort:
     name: str | None
     port: int
@@ -143,14 +144,14 @@ class ServicePort:
     protocol: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Service(KubeObject):
     selector: Mapping[str, str] | None = None
     ports: tuple[ServicePort, ...] = ()
     cluster_ips: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class IPBlock:
     cidr: str
     #: The masked network, or None when ``cidr`` does not parse.
@@ -168,7 +169,7 @@ class IPBlock:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Peer:
     """One entry of ``from``/``to``: selectors ANDed, or an ipBlock."""
 
@@ -185,7 +186,7 @@ class Peer:
         )
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class PolicyPort:
     """One entry of ``ports``. ``protocol`` is defaulted to TCP as the API server does."""
 
@@ -207,7 +208,7 @@ class PolicyPort:
         return False
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class PolicyRule:
     """One ingress or egress rule.
 
@@ -223,7 +224,7 @@ class PolicyRule:
     node: Node
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class NetworkPolicy(KubeObject):
     pod_selector: LabelSelector = field(default_factory=LabelSelector)
     #: The ``spec.podSelector`` node; None when the field is omitted.

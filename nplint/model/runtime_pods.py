@@ -24,12 +24,13 @@ The rules that ask (NP104, NP206) list these on their pages.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.loading.nodes import MapNode, ScalarNode, SeqNode
 from nplint.model.inventory import Inventory, string_map
 from nplint.model.objects import KubeObject, Workload
 from nplint.model.selectors import LabelSelector, Operator
+from nplint.records import record
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
@@ -76,7 +77,7 @@ CREATING_VERBS = frozenset(("create", "*"))
 ALL_NAMESPACES = "*"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RuntimePods:
     """What the repository says about pods it does not create, indexed once per inventory."""
 

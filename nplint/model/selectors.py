@@ -8,10 +8,10 @@ everything; ``NotIn`` and ``DoesNotExist`` match objects that lack the key
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 
 from nplint.loading.nodes import Node
+from nplint.records import record
 from nplint.untrusted import shown
 
 
@@ -22,7 +22,7 @@ class Operator(Enum):
     DOES_NOT_EXIST = "DoesNotExist"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Requirement:
     key: str
     #: None when the operator is not one of the four the API accepts; such a
@@ -55,7 +55,7 @@ class Requirement:
         return key if self.operator is Operator.EXISTS else f"{key} {operator}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class LabelSelector:
     """A parsed selector. ``node`` is the YAML node it came from, for positions."""
 

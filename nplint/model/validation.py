@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 
 #: A label key's name part and a label value (apimachinery ``qualifiedNameFmt``).
 _QUALIFIED_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -130,7 +130,7 @@ def port_number_valid(number: int) -> bool:
     return PORT_MIN <= number <= PORT_MAX
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ParsedCIDR:
     """A CIDR string as the API server reads it.
 

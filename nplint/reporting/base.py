@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import ClassVar
 
 from nplint.findings import Finding, Fix, Level
+from nplint.records import record
 from nplint.rules.base import Rule
 
 #: Findings beyond which the text output ends with the per-rule count table by default.
 STATISTICS_THRESHOLD = 20
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Replacement:
     """What a fix changes in its file, as SARIF's ``replacements`` say it.
 
@@ -28,7 +29,7 @@ class Replacement:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Report:
     """The sorted findings of a run and what is needed to present them."""
 

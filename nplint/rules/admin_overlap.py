@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import combinations
 
 from nplint.engine.engine import Engine, engine_for, has_admin_layers
@@ -22,11 +21,12 @@ from nplint.engine.portsets import ALL_PORTS, PortSet
 from nplint.findings import Finding, Level, Related
 from nplint.model import Direction
 from nplint.model.admin import V1ALPHA2, Action, AdminPolicy, Tier
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Conflict:
     direction: Direction
     subject: int

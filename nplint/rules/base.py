@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nplint.findings import FILE_START, Edit, Finding, Fix, Level, ObjectRef, Related, Span
+from nplint.records import record
 
 if TYPE_CHECKING:
     from nplint.cluster.view import ClusterView
@@ -24,7 +25,7 @@ RULE_ID = re.compile(r"NP\d{3}\Z")
 RULE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WorldFacts:
     """What a rule of the "run" phase may know of one world: its cluster view and its policies."""
 
@@ -34,7 +35,7 @@ class WorldFacts:
     policies: Sequence[NetworkPolicy]
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class RuleContext:
     """Everything a rule may read. Rules never read files or print."""
 

@@ -17,7 +17,7 @@ skipped (:func:`nplint.engine.layers.decide`, Admin layer first, exactly as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.engine.endpoints import AddressRange, PodClass, cut_address_space
 from nplint.engine.engine import Engine, engine_for, has_admin_layers
@@ -28,6 +28,7 @@ from nplint.loading.nodes import Node, ScalarNode
 from nplint.model import Direction
 from nplint.model.admin import Action, PeerKind, Tier
 from nplint.model.objects import NetworkPolicy
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -35,7 +36,7 @@ from nplint.untrusted import shown
 _NAME_LIMIT = 30
 
 
-@dataclass
+@record
 class _Loss:
     """What one Baseline rule no longer gives the pods one NetworkPolicy isolates."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nplint.cluster.addresses import IPAddress, apiserver_endpoints, apiserver_service_addresses
@@ -27,6 +27,7 @@ from nplint.findings import Edit, Finding, Fix, Level, Related, Span, listed, li
 from nplint.loading.nodes import Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
 from nplint.model.objects import Workload
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.untrusted import capped, shown
 
@@ -181,7 +182,7 @@ APISERVER_POD_LABELS = (("component", "kube-apiserver"), ("k8s-app", "kube-apise
 CONTROL_PLANE_PREFIX = {4: 24, 6: 120}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ApiServer:
     """Where the API server is: its TCP ports and known addresses, for telling its egress rules apart."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from ipaddress import ip_network
 from typing import Any, ClassVar
 
@@ -42,6 +42,7 @@ from nplint.findings import listed as listed_capped
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, IPBlock, NetworkPolicy, PolicyPort, PolicyRule
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext, yaml_path
 from nplint.rules.dns import (
     LayeredDns,
@@ -89,7 +90,7 @@ def cidr_node(block: IPBlock) -> Node:
     return block.node.get("cidr") or block.node
 
 
-@dataclass
+@record
 class _Blame:
     """One place to report and the pods it concerns."""
 

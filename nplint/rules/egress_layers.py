@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.engine.calico_layer import AppliedCalicoRule, CalicoLayers, CalicoStep
 from nplint.engine.cilium_layer import CiliumLayers, CiliumStep
@@ -28,6 +27,7 @@ from nplint.model.admin import AdminPeer, PeerKind, Tier
 from nplint.model.calico import Action as CalicoAction
 from nplint.model.cilium import CiliumPolicy, CiliumRule
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 from nplint.rules.base import Rule
 from nplint.rules.dns import LayeredDns
 from nplint.untrusted import quoted, shown
@@ -119,7 +119,7 @@ def explain_egress(
     return explain_side(engine, Direction.EGRESS, engine.classes[cls], label, peer, str(peer), asked)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Opening:
     """A rule of another kind that allowed some of a side's connections to an outside address."""
 
@@ -326,7 +326,7 @@ def classes_of(layered: LayeredDns, labels: Sequence[str]) -> dict[int, list[str
 # another kind has the shape it reports, and once per group of pods the same rules decide.
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AllowShape:
     """The peer and ports of one enforced egress allow of another kind, as written."""
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from nplint.engine.calico_layer import class_endpoint
 from nplint.engine.endpoints import PodClass
@@ -62,6 +62,7 @@ from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.objects import KubeObject
 from nplint.model.runtime_pods import RuntimePods
 from nplint.model.selectors import Requirement
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import (
     _near_misses,
@@ -81,7 +82,7 @@ _CILIUM_NAMESPACE_NAME = NAMESPACE_LABELS_PREFIX + NAMESPACE_NAME_LABEL
 # -- the evidence both rules ask ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Unmatched:
     """A selector that matches no workload of ``namespaces``, with what their pods carry."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.cluster.addresses import POD, ClusterRange
 from nplint.engine.calico_layer import CalicoLayers
@@ -35,6 +34,7 @@ from nplint.model.calico import Action as CalicoAction
 from nplint.model.calico import CalicoPolicy, CalicoRule, EntityRule
 from nplint.model.inventory import parse_network
 from nplint.model.objects import IPNetwork
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -43,7 +43,7 @@ _RUNS_CALICO = frozenset(("calico", "canal"))
 _NAME_LIMIT = 30
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _PodRange:
     """A pod range to judge against: the cluster's, or every IPv4 address when it is unknown."""
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.cluster.profiles import EngineProfile
 from nplint.engine.endpoints import PodClass
@@ -24,6 +23,7 @@ from nplint.loading.nodes import MapNode, Node, SeqNode, is_null
 from nplint.model import Direction, IPBlock, LabelSelector, NetworkPolicy, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.objects import PROTOCOLS
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.coverage import pinned_names, shares_area, workloads_by_namespace
 from nplint.untrusted import quoted, shown
@@ -111,7 +111,7 @@ def peer_covers(big: Peer, small: Peer, namespace: str, profile: EngineProfile) 
     return selector_covers(big.pod_selector, small.pod_selector)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PortShape:
     """What a rule's ``ports`` allow: numbers (per the CNI profile) and named ports kept by name."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.findings import Edit, Finding, Fix, Level
 from nplint.loading import Manifest, iter_manifests
@@ -19,12 +19,13 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.loading.placeholders import placeholder_node
 from nplint.model.inventory import NETWORK_POLICY_API_VERSIONS
 from nplint.model.objects import NetworkPolicy
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext, in_document, yaml_path
 from nplint.rules.schema_values import POLICY_TYPES, ValueChecker, suggest
 from nplint.untrusted import quoted, shown
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class Shape:
     """One kind of mapping of the NetworkPolicy API: its legal fields and what each holds."""
 

@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from nplint.findings import Span
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
@@ -29,6 +29,7 @@ from nplint.model.validation import (
     port_name_problems,
     port_number_valid,
 )
+from nplint.records import record
 from nplint.untrusted import quoted as quoted_value
 from nplint.untrusted import shown
 
@@ -39,7 +40,7 @@ _OPERATOR_ALIASES = {"=": "In", "==": "In", "equals": "In", "eq": "In", "!=": "N
 _PORT_RANGE_TEXT = re.compile(r"\s*(\d+)\s*[-:]\s*(\d+)\s*\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ValueProblem:
     node: Node
     span: Span
@@ -77,7 +78,7 @@ def suggest(text: str, choices: Iterable[str]) -> str | None:
     return next((o for o in options if close and o.lower() == close[0]), None)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class ValueChecker:
     """Checks values by type and syntax; collects what the API server would refuse."""
 

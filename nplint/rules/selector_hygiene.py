@@ -12,7 +12,6 @@ import difflib
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nplint.findings import Finding, Level, Related, listed, namespace_text
@@ -20,6 +19,7 @@ from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode, is_null
 from nplint.model import Direction, Inventory, LabelSelector, NetworkPolicy, Operator, Peer, PolicyRule
 from nplint.model.inventory import NAMESPACE_NAME_LABEL
 from nplint.model.namespace_labels import NamespaceLabelCommands
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.rules.intent import (
     says_all_namespaces,
@@ -40,7 +40,7 @@ def peers_of(policy: NetworkPolicy) -> Iterator[tuple[Direction, PolicyRule, Pee
                 yield direction, rule, peer
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SelectorSite:
     """One selector of a policy, with where it sits."""
 
@@ -78,7 +78,7 @@ def selector_sites(policy: NetworkPolicy) -> Iterator[SelectorSite]:
                 yield SelectorSite(policy, role, node, selector, peer)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Term:
     """One requirement as written: a matchLabels entry (operator In) or a matchExpressions entry."""
 

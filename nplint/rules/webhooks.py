@@ -12,7 +12,6 @@ Service's target port, every call times out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from nplint.engine.matching import PodView, rule_ports_match
 from nplint.engine.pods import pod_view
@@ -20,6 +19,7 @@ from nplint.findings import Finding, Level, Related
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.model import Direction, Inventory, KubeObject, NetworkPolicy, Peer, Service, Workload
+from nplint.records import record
 from nplint.rules.base import Rule, RuleContext
 from nplint.untrusted import shown
 
@@ -30,7 +30,7 @@ _KONNECTIVITY = {"k8s-app": "konnectivity-agent"}
 _OPENSHIFT_HOST_NETWORK = {"policy-group.network.openshift.io/host-network": ""}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Backend:
     """One Service the API server calls: who calls it, and where that is written."""
 

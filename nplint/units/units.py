@@ -14,9 +14,9 @@ namespace of the unit's own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from nplint.loading import LoadedFile, iter_manifests
+from nplint.records import record
 
 #: Unit kinds, in the words ``nplint worlds`` prints.
 KUSTOMIZE = "kustomize"
@@ -57,7 +57,7 @@ NAMESPACED_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(frozen=True, slots=True, order=True)
 class Unit:
     """One unit: its directory (relative to the root, "" for the root), its kind, and its namespace."""
 

@@ -21,7 +21,6 @@ and finding that out costs one dictionary look-up per object.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from nplint.cluster.cni_version import CNISwitches
@@ -29,6 +28,7 @@ from nplint.config import ClusterConfig, ClusterFacts, Config
 from nplint.deployment_scope import is_partial
 from nplint.loading import Manifest
 from nplint.loading.nodes import MapNode, ScalarNode
+from nplint.records import record
 from nplint.units.units import NAMESPACED_KINDS, PLAIN, Unit
 
 #: World kinds: the only world of a repository, a cluster (configured or found in Flux/Argo
@@ -65,7 +65,7 @@ _ARGO_GROUP = "argoproj.io"
 _APPLYING_KINDS = frozenset(("Kustomization", "Application", "ApplicationSet"))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class World:
     """One cluster's worth of units."""
 
