@@ -236,7 +236,7 @@ def _values(root_real: str, helm_values: Sequence[str]) -> list[str] | str:
     return found
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Survey:
     """What planning learns from the discovered files alone, before any file is loaded.
 
