@@ -248,3 +248,22 @@ def test_a_nested_projects_hack_folder_is_skipped_but_not_its_test_folder(tmp_pa
     paths = sorted({f.path for f in lint_paths(["."], root=tmp_path, select=["NP105"]).findings})
     # No build file beside deploy/hack: not a project's development folder, linted.
     assert paths == ["cmd/tool/test/open.yaml", "deploy/hack/open.yaml"]
+
+
+def test_holds_several_is_true_of_every_file_with_more_than_one_manifest() -> None:
+    """The units pass over files it calls single: none may hold two objects that could be an alternative."""
+    from nplint.loading import holds_several, iter_manifests
+
+    several = single = 0
+    for path in sorted(FIXTURES.rglob("*.y*ml")):
+        loaded = load_text(str(path), path.read_text(encoding="utf-8", errors="surrogateescape"))
+        count = len(list(iter_manifests(loaded)))
+        if count > 1:
+            assert holds_several(loaded), path
+            several += 1
+        elif not holds_several(loaded):
+            single += 1
+    # Both kinds are there to judge: bundles, lists, Kyverno policies and single objects.
+    assert several > 100 and single > 100
+    one_item_list = load_text("l.yaml", "kind: List\nitems: [{kind: ConfigMap, metadata: {name: a}}]\n")
+    assert holds_several(one_item_list)  # a List may hold several: its items decide

@@ -27,6 +27,7 @@ __all__ = [
     "SuppressionComment",
     "decode",
     "holds_kubernetes_objects",
+    "holds_several",
     "iter_manifests",
     "load_encoded",
     "load_python",
@@ -288,6 +289,15 @@ def iter_manifests(loaded: LoadedFile) -> Iterator[Manifest]:
         if document.failed or not isinstance(root, MapNode):
             continue
         yield from _expand(loaded.path, document.index, root)
+
+
+def holds_several(loaded: LoadedFile) -> bool:
+    """Whether :func:`iter_manifests` may give more than one manifest of the file, told without them."""
+    roots = [d.root for d in loaded.documents if not d.failed and isinstance(d.root, MapNode)]
+    if len(roots) != 1:
+        return len(roots) > 1
+    kind = roots[0].get_str("kind")
+    return kind in _KYVERNO_POLICY_KINDS or kind in LIST_KINDS
 
 
 def _expand(path: str, index: int, node: MapNode) -> Iterator[Manifest]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from nplint.loading import LoadedFile, iter_manifests
+from nplint.loading import LoadedFile, holds_several, iter_manifests
 from nplint.records import record
 
 #: Unit kinds, in the words ``nplint worlds`` prints.
@@ -144,7 +144,8 @@ def units_of(
 
 
 #: The fewest objects a file must hold for another file that redefines all of them to be
-#: an alternative of it rather than a copy-paste mistake of a single object.
+#: an alternative of it rather than a copy-paste mistake of a single object (at least 2:
+#: :func:`alternative_files` passes over files that hold one).
 ALTERNATIVE_OBJECTS = 2
 
 
@@ -174,6 +175,8 @@ def alternative_files(files: Iterable[LoadedFile]) -> set[str]:
     """
     by_folder: dict[str, list[tuple[str, frozenset[tuple[str, str, str, str]]]]] = {}
     for loaded in files:
+        if not holds_several(loaded):
+            continue  # most files hold one object: fewer than an alternative needs
         identities = _identities(loaded)
         if len(identities) >= ALTERNATIVE_OBJECTS:
             by_folder.setdefault(directory_of(loaded.path), []).append((loaded.path, identities))
