@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nplint.loading.transfer import decode, encode
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     Outcome = tuple[list[Finding], list[RuleFailure]]
     Runner = Callable[[Sequence[type[Rule]], RuleContext, Config], Outcome]
+
+T = TypeVar("T")
 
 JOBS_ENV = "NPLINT_JOBS"
 #: Bytes read from the child at a time, and the size asked for a pipe the child streams into.
@@ -159,26 +161,48 @@ def load_split(
         if meanwhile is not None:
             meanwhile()
         return files
+    theirs = child_share(count) if meanwhile is None else list(range(count))
+    make = encoded if encoded is not None else lambda index: encode(load(index))
+    seconds = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
+    return split_work(count, load, make, lambda record: decode(record), theirs, seconds, received, meanwhile)
+
+
+def split_work(
+    count: int,
+    work: Callable[[int], T],
+    plain: Callable[[int], Any],
+    rebuild: Callable[[Any], T],
+    theirs: Sequence[int],
+    seconds: float,
+    received: dict[int, Any] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[T]:
+    """``[work(0), …, work(count - 1)]``, ``theirs`` started by a forked child (see :func:`load_split`).
+
+    The child runs ``plain(index)`` (``work(index)`` as a value :mod:`marshal` writes,
+    or None for one it cannot send) on ``theirs`` from the first; the parent runs
+    ``meanwhile``, then ``work`` on the indexes not in ``theirs``, then on ``theirs``
+    from the last until the two meet, and makes each value the child sent with
+    ``rebuild``. Past ``seconds`` the child is killed and the parent does the rest.
+    The caller has asked :func:`second_process_allowed`.
+    """
     import mmap  # imported when a child is forked: most runs fork none
 
-    theirs = child_share(count) if meanwhile is None else list(range(count))
-    deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_FILE * count)
-    make = encoded if encoded is not None else lambda index: encode(load(index))
     # Two counters both processes see: how many of ``theirs`` the child has taken (from
     # the first), and from which position the parent has taken the rest. Neither process
-    # relies on reading the other's exactly: a file both take is loaded twice, one
-    # neither takes is loaded here after the child ends.
+    # relies on reading the other's exactly: an item both take is done twice, one
+    # neither takes is done here after the child ends.
     counters = memoryview(mmap.mmap(-1, 16)).cast("q")
     counters[_STOLEN] = len(theirs)
-    child = _Child(lambda: _batches(theirs, make, counters), deadline, streamed=True)
-    loaded: dict[int, LoadedFile] = {}
+    child = _Child(lambda: _batches(theirs, plain, counters), seconds, streamed=True)
+    done: dict[int, T] = {}
     batches = _Batches(child, len(theirs))
 
-    def rebuild(position: int, record: Any) -> None:
+    def rebuilt(position: int, record: Any) -> None:
         index = theirs[position]
-        if record is None or index in loaded:
-            return  # loaded here: one the child cannot send, or both took where they met
-        loaded[index] = decode(record)
+        if record is None or index in done:
+            return  # done here: one the child cannot send, or both took where they met
+        done[index] = rebuild(record)
         if received is not None:
             received[index] = record
 
@@ -188,30 +212,30 @@ def load_split(
         shared_out = set(theirs)
         for index in range(count):
             if index not in shared_out:
-                loaded[index] = load(index)
-                batches.take(rebuild)
-        # The child's files from the last, while it has not taken them.
+                done[index] = work(index)
+                batches.take(rebuilt)
+        # The child's share from the last, while it has not taken it.
         position = len(theirs)
         while position > batches.sent:
-            batches.take(rebuild)
+            batches.take(rebuilt)
             candidate = position - 1
             if candidate < batches.sent:
                 break
             counters[_STOLEN] = candidate  # said before looking, as the child takes before looking
             if candidate < counters[_TAKEN]:
                 break  # the child has it
-            loaded[theirs[candidate]] = load(theirs[candidate])
+            done[theirs[candidate]] = work(theirs[candidate])
             position = candidate
-        batches.finish(rebuild)
+        batches.finish(rebuilt)
     except BaseException:
         child.cancel()
         raise
     # What the child did not send (it failed, stopped where the parent took over, or the
-    # file is one it cannot send) is loaded here.
+    # item is one it cannot send) is done here.
     for index in theirs:
-        if index not in loaded:
-            loaded[index] = load(index)
-    return [loaded[index] for index in range(count)]
+        if index not in done:
+            done[index] = work(index)
+    return [done[index] for index in range(count)]
 
 
 #: The shared counters of a loading split: how many of its files the child has taken, and

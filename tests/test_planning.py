@@ -399,3 +399,49 @@ def test_a_fleet_planned_while_a_second_process_loads_lints_as_in_one_process(
     ]
     assert split.skipped == alone.skipped
     assert {f.rule_id for f in alone.findings} >= {"NP005"}
+
+
+def test_kustomizations_read_by_two_processes_are_what_one_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from nplint import parallel
+
+    if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the second process is used on Linux with two cores or more")
+    kinds = [
+        b"resources:\n- a.yaml\npatches:\n- path: p.yaml\n",
+        b"apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+        b"",  # empty
+        b"- a list\n---\nresources: [../x]\n",  # not a mapping first
+        b"resources: !!seq [a.yaml]\n",  # a tag: read the long way
+        b"base: &b {x: 1}\nother: *b\n",  # an alias
+        b"resources: [\xc3\x28]\n",  # not UTF-8
+        b"resources: [\n",  # broken
+        b"replicas: [{name: a, count: 0x10}]\nnumbers: [1.5, .inf, 007, ~, yes]\n",
+    ]
+    paths = []
+    for number in range(60):
+        for index, text in enumerate(kinds):
+            path = tmp_path / f"k{number}-{index}" / "kustomization.yaml"
+            path.parent.mkdir()
+            path.write_bytes(text)
+            paths.append(str(path))
+    paths.append(str(tmp_path / "missing" / "kustomization.yaml"))
+    alone = [discovery.parse_kustomization(path) for path in paths]
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    assert len(paths) >= discovery.SPLIT_KUSTOMIZATIONS
+    shared = discovery.parse_kustomizations(paths)
+    assert len(forks) == 1
+    assert shared == alone
+    assert alone[-1] is None and any(p is not None and not p.decoded for p in alone)
