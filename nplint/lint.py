@@ -721,6 +721,8 @@ def _lint(
 
         def survey(early: Discovery) -> None:
             surveys.append(render.survey(early.skipped, config.root, early.kustomizations))
+            if reuse and documents is not None:
+                result_cache.code_fingerprint()  # the result cache's key needs it after loading
 
         found, read = load_paths(scope, config, plugins, stdin, documents, overlay=overlay, meanwhile=survey)
         files, rendering = rendered_files(found, read, config, documents, surveys[0] if surveys else None)

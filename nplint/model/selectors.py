@@ -72,7 +72,8 @@ class LabelSelector:
         for key, value in self.match_labels:
             if labels.get(key) != value:
                 return False
-        return all(requirement.matches(labels) for requirement in self.expressions)
+        # Most selectors have none: no generator made for them (asked of every pod, for every selector).
+        return not self.expressions or all(requirement.matches(labels) for requirement in self.expressions)
 
     @property
     def keys(self) -> frozenset[str]:
