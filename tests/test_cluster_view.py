@@ -169,3 +169,25 @@ def test_np603_still_explains_a_name_given_in_code(cilium_tree: Path, cni: str, 
     result = lint_paths(["."], root=cilium_tree, select=["NP603", "NP106"], extra={"cni": cni})
     assert [(f.rule_id, f.path, f.span.line) for f in result.findings] == [("NP603", "policies.yaml", 6)]
     assert result.findings[0].message.startswith(headline)
+
+
+def test_a_views_key_follows_the_cluster_facts_not_the_objects_holding_them(tmp_path: Path) -> None:
+    """view_key keeps the text of each facts object it saw; equal facts give equal keys, others not."""
+    from dataclasses import replace
+
+    from nplint.cluster.view import view_key
+
+    first = build_config(
+        {"cni": "calico", "cluster": {"pod-cidr": "10.0.0.0/16"}}, source=None, root=tmp_path
+    )
+    same = build_config({"cni": "calico", "cluster": {"pod-cidr": "10.0.0.0/16"}}, source=None, root=tmp_path)
+    other = build_config(
+        {"cni": "calico", "cluster": {"pod-cidr": "10.1.0.0/16"}}, source=None, root=tmp_path
+    )
+    assert first.cluster is not same.cluster
+    assert view_key(first) == view_key(same) == view_key(first)
+    assert view_key(other) != view_key(first)
+    # A config given other facts (a world's) is keyed by those, however often it was asked before.
+    assert view_key(replace(first, cluster=other.cluster)) == view_key(other)
+    assert view_key(replace(first, cni="cilium")) != view_key(first)
+    assert view_key(replace(first, cni_options=other.cni_options)) == view_key(first)

@@ -127,7 +127,19 @@ def cluster_view(inventory: Inventory, config: Config) -> ClusterView:
 
 def view_key(config: Config) -> tuple[str | None, str]:
     """What a view depends on besides the inventory: the declared CNI and the cluster facts."""
-    return (config.cni, repr(config.cluster) + repr(config.cni_options))
+    cluster, options = config.cluster, config.cni_options
+    # Every rule of every world asks; the facts are frozen records, so their text is made once
+    # per pair (kept with them, so an identity is not reused while its entry is there).
+    known = _FACTS_TEXT.get((id(cluster), id(options)))
+    if known is None or known[0] is not cluster or known[1] is not options:
+        if len(_FACTS_TEXT) >= _FACTS_KEPT:
+            _FACTS_TEXT.clear()
+        known = _FACTS_TEXT[(id(cluster), id(options))] = (cluster, options, repr(cluster) + repr(options))
+    return (config.cni, known[2])
+
+
+_FACTS_TEXT: dict[tuple[int, int], tuple[object, object, str]] = {}
+_FACTS_KEPT = 256
 
 
 def _view(inventory: Inventory, config: Config) -> ClusterView:

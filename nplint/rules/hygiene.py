@@ -153,7 +153,7 @@ class MissingNamespace(Rule):
     tags = ("hygiene", "namespaces")
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
-        kustomized = _kustomization_dirs(ctx)
+        kustomized: set[PurePosixPath] | None = None  # worked out for the first policy that needs it
         reported: dict[str, list[NetworkPolicy]] = {}
         for policy in ctx.inventory.policies:
             if policy.namespace_explicit:
@@ -164,12 +164,14 @@ class MissingNamespace(Rule):
                 # installs every object of the release that names none): the policy
                 # lands with the objects it was written for.
                 continue
-            folder = PurePosixPath(policy.path).parent
-            if unit.kind != KUSTOMIZE and (folder in kustomized or not kustomized.isdisjoint(folder.parents)):
-                # Kustomize sets the namespace (its `namespace:` or an overlay's) when it
-                # renders this file. Rendered, its output shows what it set: a policy
-                # still without one goes where kubectl's context says.
-                continue
+            if unit.kind != KUSTOMIZE:
+                kustomized = _kustomization_dirs(ctx) if kustomized is None else kustomized
+                folder = PurePosixPath(policy.path).parent
+                if folder in kustomized or not kustomized.isdisjoint(folder.parents):
+                    # Kustomize sets the namespace (its `namespace:` or an overlay's) when it
+                    # renders this file. Rendered, its output shows what it set: a policy
+                    # still without one goes where kubectl's context says.
+                    continue
             if policy.node.get_map("metadata") is None:
                 continue
             if NAMESPACE_SELECTOR_ANNOTATION in policy.annotations:
@@ -270,7 +272,11 @@ def _kustomization_dirs(ctx: RuleContext) -> set[PurePosixPath]:
     """Folders holding a kustomization, loaded as a manifest or skipped by discovery."""
     paths = [m.path for m in ctx.inventory.manifests if m.kind == "Kustomization"]
     paths += [str(getattr(s, "display", "")) for s in ctx.skipped]
-    return {PurePosixPath(path).parent for path in paths if PurePosixPath(path).name in _KUSTOMIZATIONS}
+    # Display paths are POSIX and normalised (a folder ends in "/"): the name is what follows
+    # the last "/". Path objects are made only of the few that are kustomizations (a run
+    # skips thousands of files, and every world asks).
+    named = (path for path in paths if path.rstrip("/").rpartition("/")[2] in _KUSTOMIZATIONS)
+    return {PurePosixPath(path).parent for path in named}
 
 
 def _identity(obj: KubeObject) -> tuple[str, str, str, str] | None:
