@@ -113,8 +113,9 @@ _DETAIL_TEST_FOLDER = (
 
 @record(frozen=True, slots=True)
 class DiscoveredFile:
-    #: The path to read (absolute, symbolic links resolved), or ``Path("-")`` for stdin.
-    path: Path
+    #: The path to read (absolute, symbolic links resolved), or "-" for stdin. A string: a
+    #: walk finds thousands of files, and a Path object costs more than reading most of them.
+    path: str
     #: The path shown to users: POSIX, relative to the root when inside it; "-" for stdin.
     display: str
     #: Named on the command line and not a regular file (a pipe, ``<(kustomize build)``):
@@ -1166,13 +1167,13 @@ class _Discoverer:
                 # said nothing about otherwise (its folder is reported skipped).
                 glued = _glued_lines(real) if real not in owners and real not in data_owners else ()
                 if glued:
-                    files.append(DiscoveredFile(Path(real), display, glued=glued))
+                    files.append(DiscoveredFile(real, display, glued=glued))
                 continue
             verdict = self._verdict(real, routes, owners, data_owners, read)
             if verdict is not None:
                 self._skip(display, *verdict)
             else:
-                files.append(DiscoveredFile(Path(real), display, stream=not routes[0].regular))
+                files.append(DiscoveredFile(real, display, stream=not routes[0].regular))
                 data = read.pop(real, None)
                 if data is not None:
                     contents[display] = data

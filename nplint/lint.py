@@ -98,7 +98,7 @@ class LintResult:
 
 
 def read_file(
-    path: Path,
+    path: str | Path,
     display: str,
     plugins: PluginManager,
     config: Config,

@@ -102,7 +102,7 @@ def test_explicit_file_is_taken_even_when_gitignored(tmp_path: Path) -> None:
 def test_files_carry_resolved_absolute_paths(tmp_path: Path) -> None:
     _tree(tmp_path, {"a/b.yaml": ""})
     result = _run(tmp_path, "a/../a/b.yaml")
-    assert result.files == (DiscoveredFile((tmp_path / "a" / "b.yaml").resolve(), "a/b.yaml"),)
+    assert result.files == (DiscoveredFile(str((tmp_path / "a" / "b.yaml").resolve()), "a/b.yaml"),)
 
 
 def test_order_is_bytewise_on_the_display(tmp_path: Path) -> None:
@@ -129,8 +129,8 @@ def test_stdin(tmp_path: Path) -> None:
     _tree(tmp_path, {"a.yaml": ""})
     result = _run(tmp_path, "a.yaml", "-", "-")
     assert result.files == (
-        DiscoveredFile(Path("-"), "-"),
-        DiscoveredFile((tmp_path / "a.yaml").resolve(), "a.yaml"),
+        DiscoveredFile("-", "-"),
+        DiscoveredFile(str((tmp_path / "a.yaml").resolve()), "a.yaml"),
     )
 
 
@@ -158,7 +158,7 @@ def test_paths_outside_the_root_are_shown_as_given(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(root)
     result = discover(["../other/", "../single.yaml", "in.yaml"], root=root)
     assert _files(result) == ["../other/sub/y.json", "../other/x.yaml", "../single.yaml", "in.yaml"]
-    assert result.files[0].path == (tmp_path / "other" / "sub" / "y.json").resolve()
+    assert result.files[0].path == str((tmp_path / "other" / "sub" / "y.json").resolve())
 
 
 def test_same_file_given_twice_is_listed_once(tmp_path: Path) -> None:
@@ -599,8 +599,8 @@ def test_a_file_reached_twice_is_listed_once_under_its_path_without_a_link(tmp_p
     (tmp_path / "a-link.yaml").symlink_to(tmp_path / "z.yaml")
     result = _run(tmp_path)
     assert result.files == (
-        DiscoveredFile((tmp_path / "real" / "np.yaml").resolve(), "real/np.yaml"),
-        DiscoveredFile((tmp_path / "z.yaml").resolve(), "z.yaml"),
+        DiscoveredFile(str((tmp_path / "real" / "np.yaml").resolve()), "real/np.yaml"),
+        DiscoveredFile(str((tmp_path / "z.yaml").resolve()), "z.yaml"),
     )
     # Whatever order the paths come in.
     assert _run(tmp_path, "z.yaml", "real", "a-link.yaml", "alias") == result
