@@ -156,6 +156,9 @@ class Discovery:
     #: from manifests), by display path. Read once: the load stage takes them out
     #: (:func:`nplint.lint.load_paths`) and reads the others itself.
     contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    #: Real paths of the directories the walk listed: directories, no symbolic links, as
+    #: planning would otherwise ask the system again for each (:class:`nplint.kustomization.Tree`).
+    directories: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 def find_repository_root(start: Path) -> Path:
@@ -569,6 +572,8 @@ class _Discoverer:
     #: Real path of each kustomization seen → whether its display goes through a link.
     kustomization_links: dict[str, bool] = field(default_factory=dict)
     kustomization_dirs: set[str] = field(default_factory=set)
+    #: Real paths of the directories the walk listed.
+    listed: set[str] = field(default_factory=set)
     ignore_cache: dict[tuple[str, str], IgnoreFile | None] = field(default_factory=dict)
     #: Per directory, for files named one by one (pre-commit passes thousands): its real path,
     #: whether it holds a chart, whether it is in a chart's templates/. Found once each.
@@ -793,6 +798,7 @@ class _Discoverer:
                 entries = sorted(iterator, key=lambda entry: entry.name)
         except OSError:
             return  # unreadable: skipped, like git does
+        self.listed.add(directory.real)
         names = {entry.name for entry in entries}
         if self.skip_test_folders and not directory.test_only and self._test_folder(walk, directory, names):
             # Skipped as a folder, but still read for the one slip no test makes on purpose.
@@ -1185,7 +1191,13 @@ class _Discoverer:
             key=lambda source: _display_key(source[1]),
         )
         return Discovery(
-            tuple(files), tuple(skipped), tuple(self.missing), parsed, tuple(sources), contents=contents
+            tuple(files),
+            tuple(skipped),
+            tuple(self.missing),
+            parsed,
+            tuple(sources),
+            contents=contents,
+            directories=frozenset(self.listed),
         )
 
     @staticmethod

@@ -132,9 +132,16 @@ class Tree:
     kustomization names once, however many overlays use it.
 
     A tree answers for one run only: the repository may change between runs.
+    ``directories``: real paths known to be directories (the ones discovery listed), so
+    that the paths through them are resolved without asking the system again.
     """
 
-    def __init__(self, root_real: str, parsed: Mapping[str, ParsedKustomization] | None = None) -> None:
+    def __init__(
+        self,
+        root_real: str,
+        parsed: Mapping[str, ParsedKustomization] | None = None,
+        directories: Iterable[str] = (),
+    ) -> None:
         self.root_real = root_real
         self._prefix = root_real.rstrip(os.sep) + os.sep
         self._parsed: Mapping[str, ParsedKustomization] = parsed if parsed is not None else {}
@@ -146,8 +153,9 @@ class Tree:
         self._lexists: dict[str, bool] = {}
         #: Absolute path → what ``os.lstat`` says of it (None when nothing is there). A fleet
         #: names thousands of files: whether each exists, whether it is a link and what it
-        #: is are then found with one call where three were made.
-        self._lstat: dict[str, int | None] = {}
+        #: is are then found with one call where three were made. Only the type bits of the
+        #: mode are read, so a directory discovery listed is known without a call.
+        self._lstat: dict[str, int | None] = dict.fromkeys(directories, stat.S_IFDIR)
         self._own: dict[str, Closure] = {}
 
     # -- paths

@@ -720,7 +720,7 @@ def _lint(
         surveys: list[render.Survey] = []
 
         def survey(early: Discovery) -> None:
-            surveys.append(render.survey(early.skipped, config.root, early.kustomizations))
+            surveys.append(render.survey(early.skipped, config.root, early.kustomizations, early.directories))
             if reuse and documents is not None:
                 result_cache.code_fingerprint()  # the result cache's key needs it after loading
 

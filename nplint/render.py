@@ -262,17 +262,26 @@ class Survey:
 
 
 def survey(
-    skipped: Sequence[SkippedFile], root: Path, parsed: Mapping[str, ParsedKustomization] | None = None
+    skipped: Sequence[SkippedFile],
+    root: Path,
+    parsed: Mapping[str, ParsedKustomization] | None = None,
+    directories: Iterable[str] = (),
 ) -> Survey:
-    """:class:`Survey` of the render targets among ``skipped``; ``parsed`` as for :func:`plan`."""
+    """:class:`Survey` of the render targets among ``skipped``; ``parsed`` as for :func:`plan`.
+
+    ``directories``: real paths of directories (those discovery listed, :attr:`Discovery.directories`).
+    """
     root_real = os.path.realpath(root)
-    return _survey(root_real, targets(skipped), parsed)
+    return _survey(root_real, targets(skipped), parsed, directories)
 
 
 def _survey(
-    root_real: str, candidates: list[Target], parsed: Mapping[str, ParsedKustomization] | None
+    root_real: str,
+    candidates: list[Target],
+    parsed: Mapping[str, ParsedKustomization] | None,
+    directories: Iterable[str] = (),
 ) -> Survey:
-    tree = kustomization.Tree(root_real, parsed)
+    tree = kustomization.Tree(root_real, parsed, directories)
     real_directories = {t: tree.physical(t.directory) for t in candidates}
     aside: dict[Target, str] = {}
     for target, where in real_directories.items():

@@ -152,7 +152,8 @@ def test_a_kustomization_over_the_planning_bound_is_not_taken_from_discovery(tmp
         "/etc",
     ],
 )
-def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> None:
+@pytest.mark.parametrize("listed", [False, True], ids=["asked", "listed-by-discovery"])
+def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str, listed: bool) -> None:
     root = tmp_path / "repo"
     _write(root / "a/b/c.yaml", "x: 1\n")
     _write(root / "a/file.yaml", "x: 1\n")
@@ -165,15 +166,18 @@ def test_tree_resolves_paths_as_physical_does(tmp_path: Path, relative: str) -> 
     os.symlink(".git", root / "into-git")
     os.symlink("loop", root / "loop")
     root_real = os.path.realpath(root)
-    tree = Tree(root_real)
+    directories = discover([str(root)], root=root).directories if listed else frozenset()
+    assert not listed or {root_real, os.path.join(root_real, "a", "b")} <= directories
+    tree = Tree(root_real, None, directories)
     # Resolving a parent first must not change what a path below it resolves to.
     tree.physical("link-up/a")
     assert tree.physical(relative) == kustomization.physical(root_real, relative)
     assert tree.physical(relative) == kustomization.physical(root_real, relative)  # and from the memo
 
 
+@pytest.mark.parametrize("listed", [False, True], ids=["asked", "listed-by-discovery"])
 @pytest.mark.parametrize("first", ["lexists", "physical", "kind"])
-def test_tree_says_what_lexists_isdir_and_isfile_say(tmp_path: Path, first: str) -> None:
+def test_tree_says_what_lexists_isdir_and_isfile_say(tmp_path: Path, first: str, listed: bool) -> None:
     """One lstat answers for existence, links and kinds; a link is still followed for its kind."""
     root = tmp_path / "repo"
     _write(root / "a/b/c.yaml", "x: 1\n")
@@ -183,7 +187,9 @@ def test_tree_says_what_lexists_isdir_and_isfile_say(tmp_path: Path, first: str)
     os.symlink("to-dir", root / "a/to-link")
     root_real = os.path.realpath(root)
     names = ["a", "a/b", "a/b/c.yaml", "a/to-dir", "a/to-file", "a/broken", "a/to-link", "a/missing"]
-    tree = Tree(root_real)
+    # What discovery listed (the links to directories among it) is known without asking again.
+    directories = discover([str(root)], root=root).directories if listed else frozenset()
+    tree = Tree(root_real, None, directories)
     asked = {
         "lexists": lambda name: tree.lexists(name),
         "physical": lambda name: tree.physical(name),
@@ -445,3 +451,25 @@ def test_kustomizations_read_by_two_processes_are_what_one_reads(
     assert len(forks) == 1
     assert shared == alone
     assert alone[-1] is None and any(p is not None and not p.decoded for p in alone)
+
+
+def test_planning_asks_the_system_nothing_of_the_directories_discovery_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fleet(tmp_path, 3)
+    monkeypatch.chdir(tmp_path)
+    found = discover(["."], root=tmp_path)
+    alone = render.survey(found.skipped, tmp_path, found.kustomizations)
+    asked: list[str] = []
+    real_lstat = os.lstat
+    monkeypatch.setattr(kustomization.os, "lstat", lambda path: asked.append(path) or real_lstat(path))
+    listed = render.survey(found.skipped, tmp_path, found.kustomizations, found.directories)
+    # Below the root only files are asked for (the patches, the resources): every directory
+    # was listed. (Above it, realpath of the root asks for each of its components.)
+    below = [path for path in asked if path.startswith(os.path.realpath(tmp_path) + os.sep)]
+    assert below and all(os.path.isfile(path) for path in below)
+    assert (listed.used_by_others, listed.listing, listed.aside) == (
+        alone.used_by_others,
+        alone.listing,
+        alone.aside,
+    )
