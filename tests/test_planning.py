@@ -464,9 +464,11 @@ def test_planning_asks_the_system_nothing_of_the_directories_discovery_listed(
     real_lstat = os.lstat
     monkeypatch.setattr(kustomization.os, "lstat", lambda path: asked.append(path) or real_lstat(path))
     listed = render.survey(found.skipped, tmp_path, found.kustomizations, found.directories)
+    monkeypatch.undo()
     # Below the root only files are asked for (the patches, the resources): every directory
     # was listed. (Above it, realpath of the root asks for each of its components.)
-    below = [path for path in asked if path.startswith(os.path.realpath(tmp_path) + os.sep)]
+    root_real = os.path.realpath(tmp_path)
+    below = [path for path in asked if path.startswith(root_real + os.sep)]
     assert below and all(os.path.isfile(path) for path in below)
     assert (listed.used_by_others, listed.listing, listed.aside) == (
         alone.used_by_others,
