@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from nplint.cli import Session, main
 from nplint.config import build_config
@@ -56,3 +59,20 @@ def run_cli(args: Sequence[str], *, stdin: bytes | None = None) -> tuple[int, st
     out = io.StringIO()
     code = main(list(args), stdout=out, stdin=(lambda: stdin) if stdin is not None else None)
     return code, out.getvalue()
+
+
+def counted_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children :mod:`nplint.parallel` forks from now on (the list fills as they are made)."""
+    from nplint import parallel
+
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    return forks

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_composing_paths import shape
 
-from helpers import lint_paths
+from helpers import counted_forks, lint_paths
 from nplint import parallel
 from nplint.lint import LintResult, load_paths
 from nplint.loading import LoadedFile, load_text
@@ -43,16 +43,7 @@ def test_split_run_equals_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     alone = _lint_fixtures()
     monkeypatch.delenv(parallel.JOBS_ENV)
     monkeypatch.setattr(parallel, "MIN_OBJECTS", 0)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    forks = counted_forks(monkeypatch)
     split = _lint_fixtures()
     # The rules are split once per world (the fixture folders hold many alternatives).
     assert len(split.worlds) > 1
@@ -317,16 +308,7 @@ def test_work_meanwhile_is_done_once_without_a_child(
 
 def test_the_work_meanwhile_counts_toward_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fleet has few manifests and many kustomizations to plan: together they are worth a child."""
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    forks = counted_forks(monkeypatch)
     count = parallel.MIN_FILES // 2
     split = parallel.load_split(count, _namespace, meanwhile=lambda: None, weight=parallel.MIN_FILES - count)
     assert len(forks) == 1

@@ -412,7 +412,7 @@ def test_kustomizations_read_by_two_processes_are_what_one_reads(
 ) -> None:
     import sys
 
-    from nplint import parallel
+    from helpers import counted_forks
 
     if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("the second process is used on Linux with two cores or more")
@@ -436,16 +436,7 @@ def test_kustomizations_read_by_two_processes_are_what_one_reads(
             paths.append(str(path))
     paths.append(str(tmp_path / "missing" / "kustomization.yaml"))
     alone = [discovery.parse_kustomization(path) for path in paths]
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", counting_fork)
+    forks = counted_forks(monkeypatch)
     assert len(paths) >= discovery.SPLIT_KUSTOMIZATIONS
     shared = discovery.parse_kustomizations(paths)
     assert len(forks) == 1
