@@ -301,7 +301,7 @@ class _Batches:
                 return
             if self._poller.poll(remaining * 1000):
                 self._read(rebuild)
-        self.child.reap()
+        self.child.release()
 
     def _read(self, rebuild: Callable[[int, Any], None]) -> None:
         chunk = os.read(self.child.source, _CHUNK)
@@ -353,6 +353,7 @@ class _Child:
     """
 
     def __init__(self, work: Callable[[], Any], seconds: float, *, streamed: bool = False) -> None:
+        reap_ended()
         sys.stdout.flush()
         sys.stderr.flush()
         self.deadline = time.monotonic() + seconds
@@ -393,7 +394,12 @@ class _Child:
             os.close(self.source)
 
     def result(self) -> bytes | None:
-        """What the child sent, or None if it failed or missed its deadline (then it is killed)."""
+        """What the child sent, or None if it missed its deadline (then it is killed).
+
+        A child that failed sends nothing, or less than a whole message: the caller checks
+        what came (a pickle that does not load, a batch that is not whole), not the exit
+        status, so the parent does not wait for the child's exit (see :meth:`release`).
+        """
         import select  # imported when a child is waited for: most runs fork none
 
         chunks: list[bytes] = []
@@ -416,24 +422,18 @@ class _Child:
             raise
         finally:
             self.close()
-        status = self._wait()
-        return b"".join(chunks) if status == 0 else None
+        self.release()
+        return b"".join(chunks)
 
-    def reap(self) -> int | None:
-        """Once the child has closed its end: its exit status (killed if it does not end by the deadline)."""
-        return self._wait()
+    def release(self) -> None:
+        """Leave the child, which has closed its end, to end on its own; it is reaped later.
 
-    def _wait(self) -> int | None:
-        """The child's exit status once it ends; killed if it does not by the deadline."""
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self._reaped = True
-                return status
-            if time.monotonic() >= self.deadline:
-                self._kill()
-                return None
-            time.sleep(0.01)
+        A process with a large heap takes milliseconds to exit, which the parent would
+        spend waiting. :func:`reap_ended` reaps it when the next child is forked, or
+        when the caller asks; until then it is a zombie, so its number is not reused.
+        """
+        if not self._reaped and self not in _ENDING:
+            _ENDING.append(self)
 
     def _kill(self) -> None:
         import signal
@@ -442,13 +442,41 @@ class _Child:
             return  # its number may be another process's by now
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
+        with contextlib.suppress(ChildProcessError):  # reaped by the embedding program
+            os.waitpid(self.pid, 0)
         self._reaped = True
 
     def cancel(self) -> None:
         """Stop the child (the parent's own share failed) and reap it."""
         self.close()
         self._kill()
+
+
+#: Children that have sent all they will and are ending, not reaped yet (see :meth:`_Child.release`).
+_ENDING: list[_Child] = []
+
+
+def reap_ended(*, wait: bool = False) -> None:
+    """Reap the children that have ended; one past its deadline is killed.
+
+    ``wait``: wait for those still ending (a process ending soon, which should neither
+    leave zombies to its own parent nor leave its children's time unaccounted).
+    """
+    while _ENDING:
+        for child in list(_ENDING):
+            try:
+                pid, _ = os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = child.pid  # reaped by the embedding program (SIGCHLD ignored)
+            if pid:
+                child._reaped = True
+            elif time.monotonic() >= child.deadline:
+                child._kill()
+            if child._reaped:
+                _ENDING.remove(child)
+        if not wait or not _ENDING:
+            return
+        time.sleep(0.001)
 
 
 def _received(data: bytes) -> Outcome | None:

@@ -6,6 +6,7 @@ import marshal
 import os
 import select
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -313,3 +314,53 @@ def test_the_work_meanwhile_counts_toward_a_second_process(monkeypatch: pytest.M
     split = parallel.load_split(count, _namespace, meanwhile=lambda: None, weight=parallel.MIN_FILES - count)
     assert len(forks) == 1
     assert [f.path for f in split] == [f"{index}.yaml" for index in range(count)]
+
+
+def test_the_parent_takes_what_a_child_sent_without_waiting_for_it_to_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_exit = os._exit
+
+    def slow_exit(code: int) -> None:  # what a child with a large heap costs, exaggerated
+        time.sleep(1)
+        real_exit(code)
+
+    monkeypatch.setattr(parallel.os, "_exit", slow_exit)  # the child inherits it
+    child = parallel._Child(lambda: b"sent", 60.0)
+    assert child.result() == b"sent"
+    # The child is still exiting: the parent went on without it.
+    assert os.waitpid(child.pid, os.WNOHANG) == (0, 0)
+    assert child in parallel._ENDING
+    parallel.reap_ended()
+    assert child in parallel._ENDING  # still ending: not waited for
+    parallel.reap_ended(wait=True)  # what the console script does before it ends
+    assert child._reaped and child not in parallel._ENDING
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)
+
+
+def test_the_children_left_to_end_are_reaped_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_OBJECTS", 0)
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    forks = counted_forks(monkeypatch)
+    _lint_fixtures()
+    assert len(forks) > 2  # the loading child and one rule child per world
+    deadline = time.monotonic() + 30
+    while parallel._ENDING and time.monotonic() < deadline:
+        parallel.reap_ended()
+        time.sleep(0.01)
+    assert not parallel._ENDING
+    for pid in forks:
+        with pytest.raises(ChildProcessError):  # reaped: gone, not a zombie
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_child_past_its_deadline_is_killed_when_reaped() -> None:
+    child = parallel._Child(lambda: [time.sleep(60) or b""], 60.0, streamed=True)
+    child.close()
+    child.deadline = time.monotonic()  # as if a minute had passed
+    child.release()
+    parallel.reap_ended()
+    assert child._reaped and child not in parallel._ENDING
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)
