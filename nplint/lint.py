@@ -620,6 +620,25 @@ def shared_before_split(ctx: RuleContext) -> None:
             cluster_view(ctx.inventory, ctx.config)
 
 
+def _phased(
+    once_ctx: RuleContext, once_config: Config
+) -> Callable[[Sequence[type[Rule]], RuleContext, Config], tuple[list[Finding], list[RuleFailure]]]:
+    """:func:`run_rules`; rules of the "run" phase with ``once_ctx`` and ``once_config``."""
+
+    def run(
+        rules: Sequence[type[Rule]], ctx: RuleContext, config: Config
+    ) -> tuple[list[Finding], list[RuleFailure]]:
+        found, failures = run_rules([r for r in rules if r.phase != "run"], ctx, config)
+        once = [r for r in rules if r.phase == "run"]
+        if once:
+            more, more_failures = run_rules(once, once_ctx, once_config)
+            found += more
+            failures += more_failures
+        return found, failures
+
+    return run
+
+
 def run_rules(
     rules: Sequence[type[Rule]], ctx_base: RuleContext, config: Config
 ) -> tuple[list[Finding], list[RuleFailure]]:
@@ -800,14 +819,24 @@ def _judged(
     )
     # What each world's cluster is, for the rules that say something once for every world.
     facts: list[WorldFacts] | None = [] if any(r.needs_worlds for r in run_level) else None
+    once: list[Finding] = []
+    once_failures: list[RuleFailure] = []
     if one is not None:
         ctx = replace(base, config=one.config(config))
         shared_before_split(ctx)
-        raw, failures = run_split(main_rules, ctx, ctx.config, run_rules)
-        if rendering.rendered:
-            raw = render.map_back(raw, rendering.rendered)
         if facts is not None:
             facts.append(WorldFacts(one, ctx.cluster, tuple(inventory.policies)))
+        # With one world, the rules of the "run" phase know all they need already: they
+        # join the split, so they run beside the main rules rather than after them.
+        phased = _phased(replace(base, worlds=tuple(facts or ())), config)
+        both, failures = run_split([*main_rules, *run_level], ctx, ctx.config, phased)
+        run_ids = {r.id for r in run_level}
+        raw = [f for f in both if f.rule_id not in run_ids]
+        once = [f for f in both if f.rule_id in run_ids]
+        once_failures = [f for f in failures if f.rule_id in run_ids]
+        failures = [f for f in failures if f.rule_id not in run_ids]
+        if rendering.rendered:
+            raw = render.map_back(raw, rendering.rendered)
     else:
         raw, failures = judge_worlds(
             main_rules,
@@ -821,7 +850,8 @@ def _judged(
             found.label_commands,
         )
     if run_level:
-        once, once_failures = run_rules(run_level, replace(base, worlds=tuple(facts or ())), config)
+        if one is None:
+            once, once_failures = run_rules(run_level, replace(base, worlds=tuple(facts or ())), config)
         # A rule that judges the worlds reports on their objects, which may be rendered output.
         on_worlds = {r.id for r in run_level if r.needs_worlds}
         if rendering.rendered and on_worlds:

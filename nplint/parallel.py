@@ -12,8 +12,10 @@ parent: it inherits the loaded trees without copying them, runs its share of
 the rules, and sends back their findings (small, plain values) through a pipe.
 The split keeps rules that share an expensive analysis together: the child
 takes the rules built on the connectivity engine and the schema walk, about
-half of the rule time on a large tree, and the parent the rest. What both
-halves read (the cluster view) is made before the fork.
+half of the rule time on a large tree, with, when there is one world, the rules
+that judge the run as a whole (what was not rendered, the CNI of every world);
+the parent takes the rest. What both halves read (the cluster view) is made
+before the fork.
 
 Where the second process cannot help (small input, one core, no ``fork``) or
 fails (a finding that cannot be pickled, the child killed), the work is done in
@@ -97,8 +99,8 @@ def second_process_allowed() -> bool:
 
 def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run: Runner) -> Outcome:
     """``run(rules, ctx, config)``, with the second process's share of ``rules`` run in a child."""
-    theirs = [r for r in rules if r.__module__ in SECOND_PROCESS_MODULES]
-    mine = [r for r in rules if r.__module__ not in SECOND_PROCESS_MODULES]
+    theirs = [r for r in rules if _second(r)]
+    mine = [r for r in rules if not _second(r)]
     if not theirs or not mine or not worth_a_second_process(len(ctx.inventory.objects)):
         return run(rules, ctx, config)
     deadline = max(MIN_DEADLINE_SECONDS, SECONDS_PER_OBJECT * len(ctx.inventory.objects))
@@ -115,6 +117,12 @@ def run_split(rules: Sequence[type[Rule]], ctx: RuleContext, config: Config, run
     order = {rule.id: index for index, rule in enumerate(rules)}
     failures = sorted([*failures, *outcome[1]], key=lambda failure: order.get(failure.rule_id, -1))
     return [*found, *outcome[0]], failures
+
+
+def _second(rule: type[Rule]) -> bool:
+    """Whether the second process runs ``rule``: its module's, and the rules of the "run" phase
+    (given with one world's main rules; the parent's share is the larger)."""
+    return rule.__module__ in SECOND_PROCESS_MODULES or rule.phase == "run"
 
 
 def child_share(count: int) -> list[int]:

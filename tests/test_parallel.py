@@ -364,3 +364,45 @@ def test_a_child_past_its_deadline_is_killed_when_reaped() -> None:
     assert child._reaped and child not in parallel._ENDING
     with pytest.raises(ChildProcessError):
         os.waitpid(child.pid, os.WNOHANG)
+
+
+def test_with_one_world_the_run_phase_rules_run_in_the_second_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from nplint.rules.rendering import NotRendered
+
+    for app in ("a", "b"):
+        folder = tmp_path / app
+        folder.mkdir()
+        (folder / "kustomization.yaml").write_text("resources: [deploy.yaml]\n")
+        (folder / "deploy.yaml").write_text(
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {app}, namespace: {app}}}\n"
+            f"spec:\n  selector: {{matchLabels: {{app: {app}}}}}\n"
+            f"  template:\n    metadata: {{labels: {{app: {app}}}}}\n"
+            "    spec: {containers: [{name: c, image: nginx}]}\n"
+        )
+    ran_in = tmp_path.parent / f"{tmp_path.name}-np005-pids"
+    real_check = NotRendered.check
+
+    def recording_check(self: NotRendered, ctx: object) -> object:
+        with ran_in.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return real_check(self, ctx)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(NotRendered, "check", recording_check)
+
+    def judged() -> LintResult:
+        return lint_paths(["."], root=tmp_path, extra={"render": "never"})
+
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    alone = judged()
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    monkeypatch.setattr(parallel, "MIN_OBJECTS", 0)
+    ran_in.unlink()
+    forks = counted_forks(monkeypatch)
+    split = judged()
+    assert len(split.worlds) == 1
+    assert [f.rule_id for f in split.findings].count("NP005") == 2
+    assert _outcome(split) == _outcome(alone)
+    # Run by the child, which the parent forked for the rules, and by no other process.
+    assert [int(pid) for pid in ran_in.read_text().split()] == [forks[-1]]

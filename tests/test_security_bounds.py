@@ -539,11 +539,13 @@ def test_a_loading_child_that_fails_is_replaced_by_the_parent(
 class _ChildRule:
     __module__ = "nplint.rules.reachability"  # a module the second process takes
     id = "NP801"
+    phase = "main"
 
 
 class _ParentRule:
     __module__ = "nplint.rules.isolation"
     id = "NP101"
+    phase = "main"
 
 
 @needs_a_second_process
