@@ -173,13 +173,18 @@ def alternative_files(files: Iterable[LoadedFile]) -> set[str]:
     defined again in another file is not an alternative: that is the copy-paste mistake
     NP704 reports.
     """
-    by_folder: dict[str, list[tuple[str, frozenset[tuple[str, str, str, str]]]]] = {}
+    several: dict[str, list[LoadedFile]] = {}
     for loaded in files:
-        if not holds_several(loaded):
-            continue  # most files hold one object: fewer than an alternative needs
-        identities = _identities(loaded)
-        if len(identities) >= ALTERNATIVE_OBJECTS:
-            by_folder.setdefault(directory_of(loaded.path), []).append((loaded.path, identities))
+        if holds_several(loaded):  # most files hold one object: fewer than an alternative needs
+            several.setdefault(directory_of(loaded.path), []).append(loaded)
+    by_folder: dict[str, list[tuple[str, frozenset[tuple[str, str, str, str]]]]] = {}
+    for folder, candidates in several.items():
+        if len(candidates) < 2:
+            continue  # alone in its folder: an alternative of nothing
+        for loaded in candidates:
+            identities = _identities(loaded)
+            if len(identities) >= ALTERNATIVE_OBJECTS:
+                by_folder.setdefault(folder, []).append((loaded.path, identities))
     found: set[str] = set()
     for members in by_folder.values():
         if len(members) < 2:
