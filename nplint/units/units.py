@@ -178,10 +178,10 @@ def alternative_files(files: Iterable[LoadedFile]) -> set[str]:
         if holds_several(loaded):  # most files hold one object: fewer than an alternative needs
             several.setdefault(directory_of(loaded.path), []).append(loaded)
     by_folder: dict[str, list[tuple[str, frozenset[tuple[str, str, str, str]]]]] = {}
-    for folder, candidates in several.items():
-        if len(candidates) < 2:
+    for folder, group in several.items():
+        if len(group) < 2:
             continue  # alone in its folder: an alternative of nothing
-        for loaded in candidates:
+        for loaded in group:
             identities = _identities(loaded)
             if len(identities) >= ALTERNATIVE_OBJECTS:
                 by_folder.setdefault(folder, []).append((loaded.path, identities))
