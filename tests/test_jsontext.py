@@ -75,6 +75,14 @@ def test_unsafe_characters_are_escaped_exactly() -> None:
     assert dumps(value) == '{\n  "name": "a\\u202eb\\u2028c\\u0085d\\u007fe\\udcff"\n}'
 
 
+def test_every_ascii_character_is_written_as_the_json_module_writes_it_but_del() -> None:
+    # ASCII text is let through without the pattern's look, unless it holds DEL.
+    for code in range(128):
+        value = {"name": f"plain text {chr(code)} in ASCII"}
+        assert dumps(value) == _json_module_text(value), code
+    assert dumps("only ASCII \x7f") == '"only ASCII \\u007f"'
+
+
 def test_leaves_no_cyclic_garbage() -> None:
     document = {"findings": [{"rule": "NP101", "related": [{"line": 1}], "object": None}] * 50}
     was_enabled = gc.isenabled()
