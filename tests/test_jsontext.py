@@ -11,13 +11,16 @@ import gc
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import run_cli
+from helpers import lint_paths, run_cli
+from nplint.findings import Finding, Fix, Level, ObjectRef, Related, Span
+from nplint.reporting.jsonfmt import _finding, finding_text
 from nplint.reporting.jsontext import PLACEHOLDER, dumps, spliced
 
 _VALUES = st.recursive(
@@ -127,3 +130,60 @@ def test_spliced_items_give_the_whole_documents_text(other: object, items: list[
     document = nest({"head": other, "items": [PLACEHOLDER], "tail": other}, depth)
     whole = nest({"head": other, "items": items, "tail": other}, depth)
     assert "".join(spliced(document, items)) == _json_module_text(whole) + "\n"
+
+
+# -- the JSON format's findings, written straight from each finding -------------------------------
+
+_TEXT = st.text(max_size=40)  # any code point, as a repository's names and a rule's words may hold
+_LINES, _COLUMNS = st.integers(1, 10**6), st.integers(1, 500)
+_SPANS = st.builds(Span, _LINES, _COLUMNS, _LINES, _COLUMNS)
+_FINDINGS = st.builds(
+    Finding,
+    rule_id=st.sampled_from(["NP101", "NP106", "NP999", "X"]),
+    level=st.sampled_from(list(Level)),
+    message=_TEXT,
+    path=_TEXT,
+    span=_SPANS,
+    object=st.none() | st.builds(ObjectRef, _TEXT, _TEXT, _TEXT),
+    yaml_path=_TEXT,
+    related=st.lists(st.builds(Related, _TEXT, _SPANS, _TEXT), max_size=3).map(tuple),
+    fix=st.none() | _TEXT,
+    detail=_TEXT,
+    fixes=st.lists(st.builds(Fix, _TEXT, st.booleans(), st.just(())), max_size=2).map(tuple),
+)
+_NAMES = {"NP101": "missing-default-deny-ingress", "NP106": "one-sided-allow"}
+_SHAPES = [
+    lambda f: f.related,
+    lambda f: f.fixes,
+    lambda f: f.object is None,
+    lambda f: f.object is not None,
+    lambda f: f.fix is None,
+    lambda f: f.fix is not None,
+    lambda f: not f.detail,
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_FINDINGS, st.sampled_from(["", "    ", "  "]))
+def test_a_findings_text_is_the_general_writers(finding: Finding, indent: str) -> None:
+    assert finding_text(finding, _NAMES, indent) == dumps(_finding(finding, _NAMES), indent)
+
+
+def test_every_fixture_finding_is_written_as_the_general_writer_writes_it() -> None:
+    result = lint_paths(["."], root=Path(__file__).parent / "fixtures", extra={"select": ["ALL"]})
+    names = {rule.id: rule.name for rule in result.rules}
+    found = result.findings
+    assert len(found) > 500
+    # Every part of the shape is exercised: related places, fixes, no object, no fix text.
+    assert all(any(test(f) for f in found) for test in _SHAPES)
+    for finding in result.findings:
+        assert finding_text(finding, names, "    ") == dumps(_finding(finding, names), "    ")
+
+
+def test_a_finding_of_other_types_is_written_the_general_way() -> None:
+    # A plugin's finding need not hold the types Finding declares: the general writer takes any.
+    finding = Finding("NP101", Level.NOTE, "m", "a.yaml", Span(1, 1, 1, 2))
+    odd = replace(finding, detail=None, span=Span(True, 1, 1, 2))  # type: ignore[arg-type]
+    assert finding_text(odd, _NAMES, "") == dumps(_finding(odd, _NAMES), "")
+    assert '"detail": null' in finding_text(odd, _NAMES, "")
+    assert '"line": true' in finding_text(odd, _NAMES, "")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from json.encoder import encode_basestring
+from typing import TypeVar
 
 __all__ = ["PLACEHOLDER", "dumps", "guarded", "spliced"]
+
+T = TypeVar("T")
 
 #: Stands in a document for a list written by :func:`spliced`.
 PLACEHOLDER = "nplint-items-go-here"
@@ -84,13 +87,15 @@ def _dumps(value: object, indent: str = "") -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def spliced(document: object, items: Iterable[object]) -> Iterator[str]:
+def spliced(document: object, items: Iterable[T], write: Callable[[T, str], str] = dumps) -> Iterator[str]:
     """``dumps(document) + "\\n"`` in pieces, with ``items`` in place of ``[PLACEHOLDER]``.
 
     A report's document holds one list that grows with the repository (its
     findings); it is written one item at a time, so neither the whole text nor
     every item's tokens are in memory at once. The bytes are those of writing
-    the document whole with the items in it (through :func:`dumps`).
+    the document whole with the items in it (through :func:`dumps`). ``write``
+    makes an item's text at an indent: :func:`dumps`, or a writer of one shape
+    that gives its text.
     """
     head, marker, tail = dumps(document).partition(encode_basestring(PLACEHOLDER))
     if not marker:
@@ -99,7 +104,7 @@ def spliced(document: object, items: Iterable[object]) -> Iterator[str]:
     indent = head[head.rindex("\n") + 1 :]
     separator = ""
     for item in items:
-        yield (separator or head) + dumps(item, indent)
+        yield (separator or head) + write(item, indent)
         separator = ",\n" + indent
     if separator:
         yield tail + "\n"
