@@ -169,6 +169,7 @@ def load_paths(
     glued: bool = True,
     overlay: Mapping[str, bytes] | None = None,
     meanwhile: Callable[[Discovery], None] | None = None,
+    discovered: Callable[[Discovery], None] | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
 
@@ -179,6 +180,7 @@ def load_paths(
     :data:`~nplint.reading.MAX_FILE_BYTES` (a larger one is read from the disk, bounded).
     ``meanwhile``: called once with what discovery found, while a second process loads
     files where one does (:func:`~nplint.parallel.load_split`), for work that needs none.
+    ``discovered``: called once with what discovery found, before any file is loaded.
     """
     found = discover(
         paths,
@@ -190,6 +192,8 @@ def load_paths(
     )
     # Namespace labels the repository sets by command (scripts, Makefiles, READMEs).
     found = replace(found, label_commands=read_label_commands(found.label_sources))
+    if discovered is not None:
+        discovered(found)
     if not glued:
         found = replace(found, files=tuple(f for f in found.files if not f.glued))
     # nplint's own configuration is YAML too, but never a manifest.
@@ -326,6 +330,7 @@ def rendered_files(
     config: Config,
     documents: DocumentCache | None = None,
     surveyed: render.Survey | None = None,
+    versions: render.Versions | None = None,
 ) -> tuple[list[LoadedFile], render.RenderPlan]:
     """The files the inventory is built from once charts and kustomizations are rendered, and the plan.
 
@@ -343,6 +348,7 @@ def rendered_files(
         documents=documents,
         parsed=found.kustomizations,
         surveyed=surveyed,
+        versions=versions,
     )
     # Files a rendered kustomization consumed are linted as rendered, not again on their own.
     files = [f for f in read if f.path not in rendering.consumed] + [r.loaded for r in rendering.rendered]
@@ -743,8 +749,23 @@ def _lint(
             if reuse and documents is not None:
                 result_cache.code_fingerprint()  # the result cache's key needs it after loading
 
-        found, read = load_paths(scope, config, plugins, stdin, documents, overlay=overlay, meanwhile=survey)
-        files, rendering = rendered_files(found, read, config, documents, surveys[0] if surveys else None)
+        asked: list[render.Versions] = []
+
+        def ask(early: Discovery) -> None:
+            # The renderers say their versions (the render cache's key) while the files load.
+            enabled = config.render == "auto"
+            asked.append(render.ask_versions(early.skipped, config.root, enabled=enabled, cache=config.cache))
+
+        try:
+            found, read = load_paths(
+                scope, config, plugins, stdin, documents, overlay=overlay, meanwhile=survey, discovered=ask
+            )
+            files, rendering = rendered_files(
+                found, read, config, documents, surveys[0] if surveys else None, asked[0] if asked else None
+            )
+        finally:
+            for versions in asked:
+                versions.stop()  # nothing once planning collected them; else the run failed first
         if documents is not None:
             # Every file of the run is loaded: the pack is written beside the judging.
             documents.save_early()

@@ -134,6 +134,22 @@ def run(
     exceeds ``output_limit`` bytes; in the last two cases the process group is
     killed first. Standard input is empty.
     """
+    return start(argv, cwd=cwd, env=env, timeout=timeout, output_limit=output_limit).finish()
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    output_limit: int,
+) -> Running:
+    """``argv`` started as :func:`run` starts it; :meth:`Running.finish` is the rest of :func:`run`.
+
+    For a program whose answer is needed later: it runs while nplint works. Its
+    ``timeout`` counts from now. Raises :class:`ProgramNotStarted` as :func:`run` does.
+    """
     # Imported here: most runs start no program, and nplint's start-up counts on every run.
     import subprocess
 
@@ -151,10 +167,33 @@ def run(
         )
     except OSError as error:
         raise ProgramNotStarted(f"could not be started: {error.strerror or error}") from None
-    try:
-        stdout, stderr = _collect(process, deadline, timeout, output_limit)
-        _wait_unreaped(process, deadline, timeout)
-    finally:
+    return Running(process, deadline, timeout, output_limit)
+
+
+class Running:
+    """A program :func:`start` started: :meth:`finish` once, or :meth:`stop`."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], deadline: float, timeout: float, output_limit: int
+    ) -> None:
+        self._process = process
+        self._deadline = deadline
+        self._timeout = timeout
+        self._output_limit = output_limit
+
+    def finish(self) -> Completed:
+        """Wait for its end (up to the deadline) and return what it printed; raises as :func:`run` does."""
+        process = self._process
+        try:
+            stdout, stderr = _collect(process, self._deadline, self._timeout, self._output_limit)
+            _wait_unreaped(process, self._deadline, self._timeout)
+        finally:
+            self.stop()
+        return Completed(process.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        """End it now if it runs (its whole process group), and reap it."""
+        process = self._process
         # The program may have left children behind (or be one of them, on a timeout):
         # the group goes before the leader is reaped, so its id cannot have been reused.
         _kill_group(process)
@@ -162,7 +201,6 @@ def run(
             if pipe is not None:
                 pipe.close()
         process.wait()
-    return Completed(process.returncode, stdout, stderr)
 
 
 def _collect(

@@ -322,6 +322,7 @@ def plan(
     documents: DocumentCache | None = None,
     parsed: Mapping[str, ParsedKustomization] | None = None,
     surveyed: Survey | None = None,
+    versions: Versions | None = None,
 ) -> RenderPlan:
     """Render what can be rendered among the skipped files; say why for the rest.
 
@@ -334,13 +335,16 @@ def plan(
     so that planning reads none of them again.
     ``surveyed``: :func:`survey` of the same tree made already (used when its targets are
     those of ``skipped``, as they are unless loading set some aside).
+    ``versions``: :func:`ask_versions` of the same tree (a program it did not ask is asked here).
     """
     result = RenderPlan()
     started = time.monotonic()
     root_real = os.path.realpath(root)
     candidates = targets(skipped)
-    # The programs' versions (for the cache) are asked while the kustomizations are read.
-    versions = _Versions(started)
+    # The programs' versions (for the cache) are asked while the kustomizations are read,
+    # unless they were asked already (ask_versions), while the files loaded.
+    if versions is None:
+        versions = Versions(started)
     # Which program renders depends on the tool alone: PATH is searched once per run for each.
     program_for: dict[str, tuple[Path, str] | str] = {}
     for tool in sorted({t.tool for t in candidates} | {"helm"} if enabled else ()):
@@ -402,7 +406,11 @@ def plan(
         jobs.append(_Job(target, where, program[0], program[1], closure, namespace, helm_program))
     if jobs:
         run = _Run(root_real, [] if isinstance(values, str) else values, started, cache, progress, versions)
-        run.render(jobs, result, {f.path: f for f in loaded}, documents)
+        try:
+            run.render(jobs, result, {f.path: f for f in loaded}, documents)
+        except BaseException:
+            versions.stop()
+            raise
     versions.wait()  # none of nplint's programs outlives the plan
     result.unrendered.sort(key=lambda item: (item[0].directory, item[0].tool))
     result.rendered.sort(key=lambda item: (item.target.directory, item.target.tool))
@@ -505,7 +513,7 @@ class _Run:
         started: float,
         use_cache: bool,
         progress: TextIO | None,
-        versions: _Versions,
+        versions: Versions,
     ) -> None:
         self.root_real = root_real
         self.values = values
@@ -680,43 +688,98 @@ class _Run:
             pass
 
 
-class _Versions:
-    """The versions of the renderers, each asked once per run, in a thread of its own."""
+class Versions:
+    """The versions of the renderers, each asked once per run; the programs run while nplint works.
+
+    A program is started when asked (:meth:`ask`, see :func:`ask_versions`) and its
+    answer collected when first needed (:meth:`get`): a process, not a thread, so
+    that a second process may still be forked meanwhile (:mod:`nplint.parallel`).
+    """
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.lock = threading.Lock()
-        self.asked: dict[Path, threading.Thread] = {}
+        self.asking: dict[Path, _Asking] = {}
         self.answers: dict[Path, bytes | None] = {}
 
     def ask(self, program: Path, env: dict[str, str] | None = None) -> None:
         with self.lock:
-            if program in self.asked:
+            if program in self.asking or program in self.answers:
                 return
-            thread = threading.Thread(target=self._answer, args=(program, env), name="nplint-version")
-            self.asked[program] = thread
-        thread.start()
-
-    def _answer(self, program: Path, env: dict[str, str] | None) -> None:
-        answer = _version(program, env, self.started)
-        with self.lock:
-            self.answers[program] = answer
-
-    def wait(self) -> None:
-        with self.lock:
-            threads = list(self.asked.values())
-        for thread in threads:
-            thread.join()
+            asking = _ask_version(program, env, self.started)
+            if asking is None:
+                self.answers[program] = None
+            else:
+                self.asking[program] = asking
 
     def get(self, program: Path, env: dict[str, str] | None) -> bytes | None:
         self.ask(program, env)
-        self.asked[program].join()
         with self.lock:
+            asking = self.asking.pop(program, None)
+            if asking is not None:
+                self.answers[program] = asking.finish()
             return self.answers.get(program)
 
+    def wait(self) -> None:
+        """Collect every answer still due (each program ends within its time)."""
+        with self.lock:
+            programs_asked = list(self.asking)
+        for program in programs_asked:
+            self.get(program, None)
 
-def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes | None:
-    """What ``program`` says its version is; None when it says nothing within its time.
+    def stop(self) -> None:
+        """End the programs still running, unanswered (the run is ending otherwise)."""
+        with self.lock:
+            for program, asking in self.asking.items():
+                asking.stop()
+                self.answers[program] = None
+            self.asking.clear()
+
+
+def ask_versions(skipped: Sequence[SkippedFile], root: Path, *, enabled: bool, cache: bool) -> Versions:
+    """:class:`Versions` with the programs that would render ``skipped`` asked already.
+
+    Called once discovery is done, so that the programs answer while the files load:
+    :func:`plan`, given the result, finds the answers there. Asks nothing when
+    rendering or its cache is off.
+    """
+    versions = Versions(time.monotonic())
+    if enabled and cache:
+        root_real = os.path.realpath(root)
+        for tool in sorted({target.tool for target in targets(skipped)}):
+            found = _program(Target(tool, ""), root_real)
+            if not isinstance(found, str):
+                versions.ask(found[0])
+    return versions
+
+
+class _Asking:
+    """A program asked its version, and the folder it runs in."""
+
+    def __init__(self, running: programs.Running, base: Path) -> None:
+        self.running = running
+        self.base = base
+
+    def finish(self) -> bytes | None:
+        try:
+            completed = self.running.finish()
+        except programs.ProgramError:
+            return None
+        finally:
+            _remove(self.base)
+        if completed.returncode != 0 or not completed.stdout.strip():
+            return None
+        return completed.stdout
+
+    def stop(self) -> None:
+        try:
+            self.running.stop()
+        finally:
+            _remove(self.base)
+
+
+def _ask_version(program: Path, env: dict[str, str] | None, started: float) -> _Asking | None:
+    """``program`` started to say its version; None when there is no time left or it cannot start.
 
     Its time counts against the render budget: it is part of rendering.
     """
@@ -732,16 +795,13 @@ def _version(program: Path, env: dict[str, str] | None, started: float) -> bytes
         (base / "home").mkdir(mode=0o700)
         (base / "tmp").mkdir(mode=0o700)
         scrubbed = env if env is not None else programs.scrubbed_environment(base / "home", base / "tmp")
-        completed = programs.run(
+        running = programs.start(
             [str(program), *argv], cwd=base, env=scrubbed, timeout=timeout, output_limit=64 * 1024
         )
-    except programs.ProgramError:
-        return None
-    finally:
+    except (programs.ProgramError, OSError):
         _remove(base)
-    if completed.returncode != 0 or not completed.stdout.strip():
         return None
-    return completed.stdout
+    return _Asking(running, base)
 
 
 def _inputs(job: _Job) -> list[str]:

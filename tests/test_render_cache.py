@@ -332,3 +332,64 @@ def test_hashing_is_bounded_per_run(tmp_path: Path) -> None:
         hasher.directory("b")
     with pytest.raises(render_cache.TooMuchToHash):
         TreeHasher(str(tmp_path), file_limit=1 << 20, max_entries=1).directories(["a", "b"])
+
+
+def _recording_starts(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> list[Any]:
+    """Note each program started and each file loaded in ``events``; each (program, folder) started."""
+    from nplint import lint, programs
+
+    started: list[Any] = []
+    real_start, real_read = programs.start, lint.read_file
+
+    def start(argv: Any, **kwargs: Any) -> Any:
+        events.append("start " + " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv)))
+        running = real_start(argv, **kwargs)
+        started.append((running, kwargs["cwd"]))
+        return running
+
+    def read_file(*args: Any, **kwargs: Any) -> Any:
+        events.append("load")
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(programs, "start", start)
+    monkeypatch.setattr(lint, "read_file", read_file)
+    return started
+
+
+def test_the_renderers_version_is_asked_before_the_files_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _tree(tmp_path / "repo")
+    log = _fake_kustomize(tmp_path, monkeypatch)
+    assert _findings(root) == EXPECTED
+    events: list[str] = []
+    _recording_starts(monkeypatch, events)
+    (root / "plain.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")  # to load
+    assert _findings(root) == EXPECTED  # rendered from the cache, keyed with the version asked early
+    assert _renders(log) == 1
+    # kustomize says its version while nplint loads the files: started first, once.
+    assert events[0] == "start kustomize version"
+    assert events.count("start kustomize version") == 1
+    assert "load" in events
+
+
+def test_a_version_asked_for_a_run_that_fails_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nplint import lint
+
+    root = _tree(tmp_path / "repo")
+    _fake_kustomize(tmp_path, monkeypatch)
+    _findings(root)
+    started = _recording_starts(monkeypatch, [])
+    (root / "plain.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")  # to load
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # Ctrl-C while the files load
+
+    monkeypatch.setattr(lint, "read_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _findings(root)
+    [(running, folder)] = started
+    assert running._process.returncode is not None  # ended and reaped, not left running
+    assert not folder.exists()  # nor its folder left behind
