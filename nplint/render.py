@@ -503,6 +503,13 @@ class _Outcome:
     cached: bool = False
 
 
+class _Unhashed:
+    """A job's inputs not hashed yet (the default of :meth:`_Run._digest`)."""
+
+
+_UNHASHED = _Unhashed()
+
+
 class _Run:
     """The renders of one run: cache look-ups first, then what is left, in parallel, on one export."""
 
@@ -541,8 +548,11 @@ class _Run:
                 # Looked up on the repository itself, so that a run where nothing changed
                 # copies nothing; a miss is hashed again on the export it is rendered from.
                 hasher = render_cache.TreeHasher(self.root_real, file_limit=RENDER_OUTPUT_LIMIT)
+                # Every input hashed first: the programs' versions (asked while the files
+                # loaded) are needed only after, and have had that much longer to come.
+                hashed = {job.target: self._inputs_hash(job, hasher) for job in jobs}
                 for job in jobs:
-                    digest = self._digest(job, hasher)
+                    digest = self._digest(job, hasher, hashed=hashed[job.target])
                     stored = cache.get(digest, RENDER_OUTPUT_LIMIT) if digest is not None else None
                     if stored is not None:
                         outcomes[job.target] = _Outcome(job, output=stored, cached=True)
@@ -625,11 +635,17 @@ class _Run:
             _remove(base)
 
     def _digest(
-        self, job: _Job, hasher: render_cache.TreeHasher, env: dict[str, str] | None = None
+        self,
+        job: _Job,
+        hasher: render_cache.TreeHasher,
+        env: dict[str, str] | None = None,
+        *,
+        hashed: bytes | _Unhashed | None = _UNHASHED,
     ) -> str | None:
         """What a render's output depends on: its inputs, the programs and how they are run.
 
-        None when a program does not say its version: its output is then not kept.
+        None when a program does not say its version, or the inputs are too much to hash:
+        its output is then not kept. ``hashed``: :meth:`_inputs_hash` of the job, made already.
         """
         digest = hashlib.sha256(b"nplint render cache 1\0" + __version__.encode() + b"\0")
         digest.update(json.dumps([job.target.tool, job.target.directory, job.physical]).encode())
@@ -641,13 +657,21 @@ class _Run:
                 if identity is None:
                     return None
                 digest.update(identity)
+        inputs = self._inputs_hash(job, hasher) if isinstance(hashed, _Unhashed) else hashed
+        if inputs is None:
+            return None
+        digest.update(inputs)
+        return digest.hexdigest()
+
+    def _inputs_hash(self, job: _Job, hasher: render_cache.TreeHasher) -> bytes | None:
+        """The hashes of a render's input files and values, in order; None when too much to hash."""
         try:
-            digest.update(hasher.directories(_inputs(job)))
+            parts = [hasher.directories(_inputs(job))]
             for value in self.values if job.target.tool == "helm" else ():
-                digest.update(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
+                parts.append(value.encode("utf-8", "surrogateescape") + b"\0" + hasher.file(value))
         except render_cache.TooMuchToHash:
             return None
-        return digest.hexdigest()
+        return b"".join(parts)
 
     def _identity(self, program: Path, env: dict[str, str] | None) -> bytes | None:
         """The program's path, size, time and the version it reports, asked once per run."""
