@@ -8,6 +8,7 @@ hide every other finding of a policy.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import field
@@ -451,6 +452,11 @@ def _build_service(node: MapNode, namespace: str, common: ObjectFields) -> Servi
     )
 
 
+#: Looked up by value once per expression and policy: iterating an Enum is slow.
+_OPERATORS = {operator.value: operator for operator in Operator}
+_DIRECTIONS = tuple(Direction)
+
+
 def parse_selector(node: Node | None) -> LabelSelector:
     """Read a LabelSelector leniently. Null or ``{}`` is the empty selector."""
     if not isinstance(node, MapNode):
@@ -462,7 +468,7 @@ def parse_selector(node: Node | None) -> LabelSelector:
             continue
         key = _scalar_text(entry.get("key")) or ""
         operator_text = entry.get_str("operator")
-        operator = next((op for op in Operator if op.value == operator_text), None)
+        operator = _OPERATORS.get(operator_text) if operator_text is not None else None
         values = frozenset(
             item.text
             for item in entry.get_seq("values") or ()
@@ -478,7 +484,7 @@ def effective_policy_types(spec: MapNode | None) -> tuple[tuple[str, ...] | None
     types_node = spec.get_seq("policyTypes") if spec is not None else None
     if types_node is not None and len(types_node) > 0:
         written = tuple(item.text for item in types_node if isinstance(item, ScalarNode))
-        return written, frozenset(d for d in Direction if d.value in written)
+        return written, frozenset(d for d in _DIRECTIONS if d.value in written)
     directions = {Direction.INGRESS}
     egress = spec.get_seq("egress") if spec is not None else None
     if egress is not None and len(egress) > 0:
@@ -556,8 +562,13 @@ def _peers(node: Node | None) -> tuple[Peer, ...] | None:
     return tuple(peers)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_network(text: str) -> IPNetwork | None:
-    """A CIDR, masked as the API server's sloppy parser does (``10.0.0.1/8`` → ``10.0.0.0/8``)."""
+    """A CIDR, masked as the API server's sloppy parser does (``10.0.0.1/8`` → ``10.0.0.0/8``).
+
+    Kept per text: a repository writes the same few CIDRs in many policies, and a network
+    is immutable, so the policies may share it.
+    """
     if "/" not in text:
         return None
     try:
