@@ -170,8 +170,8 @@ def entry() -> NoReturn:
     tree the run took 7 s where the work is done in 3.3 s. So the console script
     keeps the collector off, and once the output is flushed, the exit handlers
     have run and the helper processes are reaped, the process ends without the
-    teardown. :func:`main`
-    itself (for tests and embedding) leaves the interpreter as it found it.
+    teardown. :func:`main` itself (for tests and embedding) leaves the
+    interpreter as it found it.
     """
     _reserve_standard_descriptors()
     gc.disable()
