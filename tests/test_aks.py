@@ -144,3 +144,20 @@ def test_nplint_worlds_says_why_the_cluster_is_taken_for_aks() -> None:
     assert (
         "platform: AKS (detected: the annotations key service.beta.kubernetes.io/azure-load-balancer-…" in out
     )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "kubernetes.azure.com/mode",
+        "node.kubernetes.azure.com/pool",
+        "service.beta.kubernetes.io/azure-load-balancer-internal",
+    ],
+)
+def test_every_sign_of_aks_names_azure(key: str) -> None:
+    # The scan passes over a key without "azure" at once: each sign it looks for must hold the word.
+    from nplint.cluster import platform
+
+    assert "azure" in platform._AKS_DOMAIN and "azure" in platform._AZURE_SERVICE_ANNOTATION
+    assert platform._shows_aks(key, "annotations", "Service")
+    assert not platform._shows_aks(key.replace("azure", "azur"), "annotations", "Service")

@@ -220,7 +220,8 @@ def aks_evidence(manifest: Manifest) -> PlatformEvidence | None:
             if mapping is None:
                 continue
             for key in mapping.entries:
-                if not _shows_aks(key, field_name, manifest.kind):
+                # Both signs of AKS name Azure: a key without the word is passed over at once.
+                if "azure" not in key or not _shows_aks(key, field_name, manifest.kind):
                     continue
                 kind = manifest.kind or "object"
                 what = f"the {where}{field_name} key {shown(key, 48)} of a {shown(kind, 24)}"
