@@ -253,12 +253,10 @@ class Scan:
 
     def kubernetes_object(self, node: MapNode, kind: str, api: str, name: str, where: Node) -> None:
         """Evidence from the objects a CNI installs: workloads, ConfigMaps, CRDs, operator resources."""
-        obj = self._object
-        what = f"{kind} {obj.namespace + '/' if obj and obj.namespace else ''}{name}"
         if kind in ("DaemonSet", "Deployment"):
-            self._workload(node, name, where, what)
+            self._workload(node, name, where, self._named(kind, name))
         elif kind == "ConfigMap":
-            self._config_map(node, name, where, what)
+            self._config_map(node, name, where, self._named(kind, name))
         elif kind == "CustomResourceDefinition":
             for suffix, cni in _CRD_SUFFIXES:
                 if name.endswith(suffix):
@@ -270,12 +268,17 @@ class Scan:
         elif kind == "Network" and api.startswith(("operator.openshift.io/", "config.openshift.io/")):
             self.openshift(dig(node, "spec", "defaultNetwork", "type") or dig(node, "spec", "networkType"))
         elif kind in ("HelmRelease", "Application", "HelmChart"):
-            self._chart(node, kind, name, where, what)
+            self._chart(node, kind, name, where, self._named(kind, name))
         for group, cni in _POLICY_GROUPS:
             if api.startswith((group, "crd." + group)):
                 self.once(cni, where, f"the {kind} {name} ({api}) shows {PROFILES[cni].title}")
         if api.startswith("cilium.io/") and kind in _CILIUM_POLICY_KINDS:
             self.once("cilium", where, f"the {kind} {name} ({api}) is written for Cilium's policy engine")
+
+    def _named(self, kind: str, name: str) -> str:
+        """The object evidence names, as ``Kind namespace/name``: made only for evidence that names it."""
+        obj = self._object
+        return f"{kind} {obj.namespace + '/' if obj and obj.namespace else ''}{name}"
 
     def once(self, cni: str, node: Node, description: str) -> None:
         if cni not in self._once:
