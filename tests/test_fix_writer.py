@@ -297,3 +297,31 @@ def test_join_makes_one_peer_and_refuses_items_an_earlier_join_moved(tmp_path: P
         "spec:\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: ops}}\n"
         "      podSelector: {matchLabels: {app: a}}\n    - podSelector: {matchLabels: {app: b}}\n"
     )
+
+
+@pytest.mark.parametrize("indent", [2, 4])
+@pytest.mark.parametrize("flow", [False, True])
+def test_a_new_document_is_written_in_each_files_style(tmp_path: Path, indent: int, flow: bool) -> None:
+    # The document text is made once per style and kept: each file still gets its own style.
+    pad = " " * indent
+    selector = "podSelector: {}" if flow else f"podSelector:\n{pad}{pad}matchLabels:\n{pad}{pad}{pad}app: web"
+    text = f"kind: NetworkPolicy\nmetadata:\n{pad}name: web\nspec:\n{pad}{selector}\n"
+    deny = {"kind": "NetworkPolicy", "metadata": {"name": "deny"}, "spec": {"podSelector": {}}}
+    fix = _fix(Edit.make("new-document", (), None, deny), safe=False)
+    for round_ in range(2):  # the second file of a style is written from what the first made
+        folder = tmp_path / str(round_)
+        folder.mkdir()
+        after = _fixed(folder, text, fix).decode()
+        assert (
+            after
+            == text + f"---\nkind: NetworkPolicy\nmetadata:\n{pad}name: deny\nspec:\n{pad}podSelector: {{}}\n"
+        )
+
+
+def test_a_document_the_file_holds_in_another_spelling_is_not_added_again(tmp_path: Path) -> None:
+    # Held already, written with quotes, flow style and a comment: the same data, so no second copy.
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"}}
+    held = '# kept\n{"apiVersion": networking.k8s.io/v1, kind: "NetworkPolicy", metadata: {name: deny}}\n'
+    (tmp_path / "policy.yaml").write_text(POLICY + "---\n" + held)
+    fix = _fix(Edit.make("new-document", (), None, deny), safe=False)
+    assert not plan_fixes(tmp_path, [fix], ["policy.yaml"]).changes

@@ -19,6 +19,7 @@ repository's bytes reach the output only as the YAML they already were.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -194,7 +195,7 @@ def _changed(
                 if edit.op == "new-document":
                     if display.endswith(".json") or text.lstrip().startswith(("{", "[")):
                         raise Refused("not fixed: a JSON file takes no second document")
-                    new = _new_document(edit.data, segments, text)
+                    new = _new_document(edit.value, text)
                     if new not in added and not _holds_document(segments, edit.data):
                         added.append(new)
                         changed = True
@@ -257,7 +258,8 @@ def _holds_document(segments: Sequence[str], data: object) -> bool:
     """Whether the file already holds a document equal to ``data`` (a fix run twice adds it once)."""
     for segment in segments:
         try:
-            if yaml.safe_load(segment) == data:
+            # yaml.safe_load with libyaml's parser: the same constructor and resolver.
+            if yaml.load(segment, Loader=_PARSER) == data:
                 return True
         except yaml.YAMLError:
             continue
@@ -658,11 +660,16 @@ def _plain(value: Any) -> object:
     return str(value)
 
 
-def _new_document(data: object, segments: Sequence[str], text: str) -> str:
-    """A new document holding ``data``, in the file's indentation, to go after its last one."""
-    style = detect_indentation(text)
+def _new_document(value: str, text: str) -> str:
+    """A new document holding ``value`` (JSON text), in the file's indentation, to go after its last one."""
+    return _document_text(value, detect_indentation(text), uses_flow_style(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _document_text(value: str, style: tuple[int, int, int], compact: bool) -> str:
+    """:func:`_new_document` of a file of that style: made once (a report's fixes add the same few)."""
     out = io.StringIO()
-    _yaml(style).dump(_node(data, flow=False, compact=uses_flow_style(text), block=2), out)
+    _yaml(style).dump(_node(json.loads(value), flow=False, compact=compact, block=2), out)
     return "---\n" + out.getvalue()
 
 
