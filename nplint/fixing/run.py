@@ -119,7 +119,7 @@ def replacements(
     """What each fix of ``findings`` would change, applied alone, as line replacements (for SARIF)."""
     from nplint.fixing.writer import plan_fixes
 
-    allowed = list(readable)
+    allowed = frozenset(readable)
     found: dict[Fix, tuple[Replacement, ...]] = {}
     for finding in findings:
         for fix in finding.fixes:

@@ -29,6 +29,7 @@ import secrets
 import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -87,7 +88,8 @@ def plan_fixes(root: Path, fixes: Iterable[Fix], readable: Iterable[str]) -> Fix
     repository in this run; a fix of any other file (a render's output) is not
     applied. Fixes apply in the order given, one after the other, to each file.
     """
-    allowed = set(readable)
+    # A caller planning fix after fix passes a set, made once.
+    allowed: AbstractSet[str] = readable if isinstance(readable, (set, frozenset)) else set(readable)
     by_file: dict[str, list[Fix]] = {}
     for fix in fixes:
         by_file.setdefault(fix.path, []).append(fix)
@@ -139,7 +141,7 @@ def apply_fixes(plan: FixPlan) -> list[tuple[str, str]]:
     return notes
 
 
-def _repository_file(root: Path, display: str, allowed: set[str]) -> Path:
+def _repository_file(root: Path, display: str, allowed: AbstractSet[str]) -> Path:
     """The file ``display`` names inside ``root``, refused unless nplint read it there as it is."""
     posix = PurePosixPath(display)
     if display not in allowed or display == "-":
@@ -181,8 +183,7 @@ def _changed(
     if "\r" in text.replace("\r\n", ""):
         raise Refused("not fixed: the file has carriage returns outside line endings")
     text = text.replace("\r\n", "\n")
-    segments = split_documents(text)
-    _check_documents(display, text, len(segments))
+    segments = _documents_of(text)
     edited: dict[int, _Document] = {}
     appended: list[str] = []
     change = FileChange(display, path, before, before)
@@ -231,6 +232,18 @@ def _changed(
     return change if change.after != before else None
 
 
+@functools.lru_cache(maxsize=2)
+def _documents_of(text: str) -> tuple[str, ...]:
+    """:func:`split_documents` of ``text``, checked against nplint's own count of its documents.
+
+    Kept for the last two files: a report's fixes are planned one at a time, and the
+    fixes of one file come one after the other (a refusal is raised again each time).
+    """
+    segments = split_documents(text)
+    _check_documents(text, len(segments))
+    return tuple(segments)
+
+
 def split_documents(text: str) -> list[str]:
     """``text`` cut where each document starts: joined, the pieces are ``text``; one per document.
 
@@ -256,14 +269,21 @@ def split_documents(text: str) -> list[str]:
 
 def _holds_document(segments: Sequence[str], data: object) -> bool:
     """Whether the file already holds a document equal to ``data`` (a fix run twice adds it once)."""
-    for segment in segments:
-        try:
-            # yaml.safe_load with libyaml's parser: the same constructor and resolver.
-            if yaml.load(segment, Loader=_PARSER) == data:
-                return True
-        except yaml.YAMLError:
-            continue
-    return False
+    return any(_data_of(segment) == data for segment in segments)
+
+
+_UNREADABLE = object()
+
+
+@functools.lru_cache(maxsize=64)
+def _data_of(segment: str) -> object:
+    """One document's data, as ``yaml.safe_load`` reads it (with libyaml's parser: the same
+    constructor and resolver); a value equal to no data when it does not load. Kept for the
+    documents of the last few files, and only compared, never changed."""
+    try:
+        return yaml.load(segment, Loader=_PARSER)
+    except yaml.YAMLError:
+        return _UNREADABLE
 
 
 class _Document:
@@ -673,11 +693,11 @@ def _document_text(value: str, style: tuple[int, int, int], compact: bool) -> st
     return "---\n" + out.getvalue()
 
 
-def _check_documents(display: str, text: str, count: int) -> None:
+def _check_documents(text: str, count: int) -> None:
     """The file's documents as nplint read them, one for each piece: a fix's document index finds its own."""
     from nplint.loading import load_text
 
-    if len(load_text(display, text).documents) != count:
+    if len(load_text("fixed", text).documents) != count:
         raise Refused("not fixed: nplint and the writer do not count the file's documents alike")
 
 
