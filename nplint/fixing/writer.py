@@ -186,6 +186,9 @@ def _changed(
     segments = _documents_of(text)
     edited: dict[int, _Document] = {}
     appended: list[str] = []
+    # The text each document was checked with, by the document: ruamel writes a document in
+    # milliseconds, and the last check of one no later fix copied is its final text.
+    checked: dict[int, tuple[_Document, str]] = {}
     change = FileChange(display, path, before, before)
     for fix in fixes:
         try:
@@ -207,19 +210,23 @@ def _changed(
                 if document is None:
                     document = staged[fix.document_index] = _Document.read(segments[fix.document_index])
                 changed = _apply(document.data, edit, compact=uses_flow_style(document.body)) or changed
+            written = None
             if fix.document_index in staged:
-                staged[fix.document_index].written()  # refused here when ruamel would rewrite more
+                written = staged[fix.document_index].written()  # refused when ruamel would rewrite more
         except Refused as why:
             notes.append((display, f"{fix.description}: {why}"))
             continue
         edited, appended = staged, added
+        if written is not None:
+            checked[fix.document_index] = (staged[fix.document_index], written)
         if changed:
             change.applied.append(fix)
     if not change.applied:
         return None
     pieces = list(segments)
     for index, document in edited.items():
-        pieces[index] = document.written()
+        done = checked.get(index)
+        pieces[index] = done[1] if done is not None and done[0] is document else document.written()
     new_text = "".join(pieces)
     for document_text in appended:
         if new_text and not new_text.endswith("\n"):
