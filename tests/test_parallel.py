@@ -406,3 +406,21 @@ def test_with_one_world_the_run_phase_rules_run_in_the_second_process(
     assert _outcome(split) == _outcome(alone)
     # Run by the child, which the parent forked for the rules, and by no other process.
     assert [int(pid) for pid in ran_in.read_text().split()] == [forks[-1]]
+
+
+def test_fixes_planned_by_two_processes_replace_what_one_process_replaces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nplint.fixing import run as fixing
+
+    result = _lint_fixtures()
+    readable = [loaded.path for loaded in result.files]
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    alone = fixing.replacements(FIXTURES, result.findings, readable)
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    monkeypatch.setattr(fixing, "SPLIT_FIXES", 0)
+    forks = counted_forks(monkeypatch)
+    split = fixing.replacements(FIXTURES, result.findings, readable)
+    assert len(forks) == 1
+    assert len(alone) > 20
+    assert list(split.items()) == list(alone.items())

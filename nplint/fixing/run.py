@@ -113,25 +113,45 @@ def print_notes(notes: Iterable[tuple[str, str]], stream: TextIO | None = None) 
         print(f"nplint: note: {escape(display)}: {escape(why)}", file=out)
 
 
+#: Fixes from which their replacements are worked out by two processes: each takes a few
+#: milliseconds (ruamel.yaml reads and writes the document it edits in pure Python).
+SPLIT_FIXES = 64
+
+
 def replacements(
     root: Path, findings: Iterable[Finding], readable: Iterable[str]
 ) -> dict[Fix, tuple[Replacement, ...]]:
-    """What each fix of ``findings`` would change, applied alone, as line replacements (for SARIF)."""
+    """What each fix of ``findings`` would change, applied alone, as line replacements (for SARIF).
+
+    Each fix is planned on its own, so a large report's are shared with a second process
+    (:func:`nplint.parallel.split_work`); what a fix gives does not depend on which.
+    """
+    from nplint import parallel
     from nplint.fixing.writer import plan_fixes
 
     allowed = frozenset(readable)
-    found: dict[Fix, tuple[Replacement, ...]] = {}
-    for finding in findings:
-        for fix in finding.fixes:
-            if fix in found:
-                continue
-            plan = plan_fixes(root, [fix], allowed)
-            found[fix] = tuple(
-                piece
-                for change in plan.changes
-                for piece in _line_replacements(change.display, change.before, change.after)
-            )
-    return {fix: pieces for fix, pieces in found.items() if pieces}
+    fixes = list(dict.fromkeys(fix for finding in findings for fix in finding.fixes))
+
+    def pieces(index: int) -> tuple[Replacement, ...]:
+        plan = plan_fixes(root, [fixes[index]], allowed)
+        return tuple(
+            piece
+            for change in plan.changes
+            for piece in _line_replacements(change.display, change.before, change.after)
+        )
+
+    def plain(index: int) -> list[tuple[str, int, int, str]]:
+        return [(r.path, r.start_line, r.end_line, r.text) for r in pieces(index)]
+
+    def rebuilt(values: list[tuple[str, int, int, str]]) -> tuple[Replacement, ...]:
+        return tuple(Replacement(*value) for value in values)
+
+    if len(fixes) < SPLIT_FIXES or not parallel.second_process_allowed():
+        found = [pieces(index) for index in range(len(fixes))]
+    else:
+        seconds = max(parallel.MIN_DEADLINE_SECONDS, parallel.SECONDS_PER_FILE * len(fixes))
+        found = parallel.split_work(len(fixes), pieces, plain, rebuilt, range(len(fixes)), seconds)
+    return {fix: made for fix, made in zip(fixes, found, strict=True) if made}
 
 
 def _line_replacements(display: str, before: bytes, after: bytes) -> list[Replacement]:
