@@ -12,7 +12,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, cast
@@ -179,6 +179,7 @@ def discover(
     respect_gitignore: bool = True,
     skip_test_folders: bool = True,
     lint_undeployed: bool = False,
+    noticed: Callable[[str], None] | None = None,
 ) -> Discovery:
     """The files to lint among ``paths``, the ones skipped and why, and the ones that do not exist.
 
@@ -189,8 +190,12 @@ def discover(
     are skipped, each reported once as a skipped folder (its display ends in "/").
     Go test data folders below the paths given are skipped unless ``lint_undeployed``
     (:mod:`nplint.deployment_scope`).
+
+    ``noticed`` is told ``"kustomize"`` when the walk first meets a kustomization file, and
+    ``"helm"`` when it first meets a chart: what may be rendered, known before the walk ends.
     """
     discoverer = _Discoverer(root, exclude, respect_gitignore, skip_test_folders, lint_undeployed)
+    discoverer.noticed = noticed
     for given in paths:
         discoverer.add(given)
     return discoverer.finish()
@@ -592,6 +597,9 @@ class _Discoverer:
     project_roots: set[str] = field(default_factory=set)
     #: Their build files (else their PROJECT file), as :attr:`project_marker`.
     project_markers: dict[str, str] = field(default_factory=dict)
+    #: Told of each renderer's kind of input the first time the walk meets one (see :func:`discover`).
+    noticed: Callable[[str], None] | None = None
+    told: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.root_abs = os.path.abspath(self.root)
@@ -808,6 +816,8 @@ class _Discoverer:
             gitignore = os.path.join(directory.path, ".gitignore")
             ignore = self._ignore_stack(gitignore, directory.relative, ignore)
         in_chart = _CHART_FILE in names
+        if in_chart:
+            self._notice("helm")
         for entry in entries:
             try:
                 is_dir = entry.is_dir()
@@ -1105,7 +1115,13 @@ class _Discoverer:
 
     # -- kustomizations
 
+    def _notice(self, tool: str) -> None:
+        if self.noticed is not None and tool not in self.told:
+            self.told.add(tool)
+            self.noticed(tool)
+
     def _note_kustomization(self, real: str, display: str, via_link: bool = False) -> None:
+        self._notice("kustomize")
         known = self.kustomizations.get(real)
         if known is None or (via_link, _display_key(display)) < (
             self.kustomization_links[real],

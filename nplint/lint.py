@@ -13,6 +13,7 @@ import gc
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import field, replace
@@ -170,6 +171,7 @@ def load_paths(
     overlay: Mapping[str, bytes] | None = None,
     meanwhile: Callable[[Discovery], None] | None = None,
     discovered: Callable[[Discovery], None] | None = None,
+    noticed: Callable[[str], None] | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
 
@@ -181,6 +183,8 @@ def load_paths(
     ``meanwhile``: called once with what discovery found, while a second process loads
     files where one does (:func:`~nplint.parallel.load_split`), for work that needs none.
     ``discovered``: called once with what discovery found, before any file is loaded.
+    ``noticed``: told by discovery of what may be rendered as soon as it is met
+    (:func:`~nplint.discovery.discover`).
     """
     found = discover(
         paths,
@@ -189,6 +193,7 @@ def load_paths(
         respect_gitignore=config.respect_gitignore,
         skip_test_folders=not config.lint_test_folders,
         lint_undeployed=config.lint_undeployed,
+        noticed=noticed,
     )
     # Namespace labels the repository sets by command (scripts, Makefiles, READMEs).
     found = replace(found, label_commands=read_label_commands(found.label_sources))
@@ -749,23 +754,36 @@ def _lint(
             if reuse and documents is not None:
                 result_cache.code_fingerprint()  # the result cache's key needs it after loading
 
-        asked: list[render.Versions] = []
+        # The renderers say their versions (the render cache's key) while the files are found
+        # and loaded: asked as soon as discovery meets what one renders, then for every target.
+        versions = render.Versions(time.monotonic())
+        enabled = config.render == "auto"
+
+        def noticed(tool: str) -> None:
+            render.ask_version(versions, tool, config.root, enabled=enabled, cache=config.cache)
 
         def ask(early: Discovery) -> None:
-            # The renderers say their versions (the render cache's key) while the files load.
-            enabled = config.render == "auto"
-            asked.append(render.ask_versions(early.skipped, config.root, enabled=enabled, cache=config.cache))
+            render.ask_versions(
+                early.skipped, config.root, enabled=enabled, cache=config.cache, versions=versions
+            )
 
         try:
             found, read = load_paths(
-                scope, config, plugins, stdin, documents, overlay=overlay, meanwhile=survey, discovered=ask
+                scope,
+                config,
+                plugins,
+                stdin,
+                documents,
+                overlay=overlay,
+                meanwhile=survey,
+                discovered=ask,
+                noticed=noticed,
             )
             files, rendering = rendered_files(
-                found, read, config, documents, surveys[0] if surveys else None, asked[0] if asked else None
+                found, read, config, documents, surveys[0] if surveys else None, versions
             )
         finally:
-            for versions in asked:
-                versions.stop()  # nothing once planning collected them; else the run failed first
+            versions.stop()  # nothing once planning collected them; else the run failed first
         if documents is not None:
             # Every file of the run is loaded: the pack is written beside the judging.
             documents.save_early()

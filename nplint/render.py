@@ -760,21 +760,36 @@ class Versions:
             self.asking.clear()
 
 
-def ask_versions(skipped: Sequence[SkippedFile], root: Path, *, enabled: bool, cache: bool) -> Versions:
-    """:class:`Versions` with the programs that would render ``skipped`` asked already.
+def ask_versions(
+    skipped: Sequence[SkippedFile],
+    root: Path,
+    *,
+    enabled: bool,
+    cache: bool,
+    versions: Versions | None = None,
+) -> Versions:
+    """``versions`` (or new :class:`Versions`) with the programs that would render ``skipped`` asked.
 
     Called once discovery is done, so that the programs answer while the files load:
     :func:`plan`, given the result, finds the answers there. Asks nothing when
     rendering or its cache is off.
     """
-    versions = Versions(time.monotonic())
-    if enabled and cache:
-        root_real = os.path.realpath(root)
-        for tool in sorted({target.tool for target in targets(skipped)}):
-            found = _program(Target(tool, ""), root_real)
-            if not isinstance(found, str):
-                versions.ask(found[0])
+    versions = versions if versions is not None else Versions(time.monotonic())
+    for tool in sorted({target.tool for target in targets(skipped)}):
+        ask_version(versions, tool, root, enabled=enabled, cache=cache)
     return versions
+
+
+def ask_version(versions: Versions, tool: str, root: Path, *, enabled: bool, cache: bool) -> None:
+    """Ask the program that renders with ``tool`` ("kustomize", "helm") its version, into ``versions``.
+
+    Nothing when rendering or its cache is off, or no such program is found.
+    """
+    if not (enabled and cache):
+        return
+    found = _program(Target(tool, ""), os.path.realpath(root))
+    if not isinstance(found, str):
+        versions.ask(found[0])
 
 
 class _Asking:

@@ -680,3 +680,21 @@ def test_small_files_are_read_once_and_large_ones_by_the_loader(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "small"}}
         ]
         assert names["large.yaml"][0]["metadata"] == {"name": "large"}
+
+
+def test_discovery_tells_what_may_be_rendered_as_soon_as_the_walk_meets_it(tmp_path: Path) -> None:
+    for app in ("a", "b"):
+        (tmp_path / "apps" / app).mkdir(parents=True)
+        (tmp_path / "apps" / app / "kustomization.yaml").write_text("resources: [deploy.yaml]\n")
+        (tmp_path / "apps" / app / "deploy.yaml").write_text("kind: ConfigMap\nmetadata: {name: x}\n")
+    (tmp_path / "chart" / "templates").mkdir(parents=True)
+    (tmp_path / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "ns.yaml").write_text("kind: Namespace\nmetadata: {name: shop}\n")
+    told: list[str] = []
+    discover([str(tmp_path)], root=tmp_path, noticed=told.append)
+    assert sorted(told) == ["helm", "kustomize"]  # each once, however many it meets
+    told.clear()
+    found = discover([str(tmp_path / "plain")], root=tmp_path, noticed=told.append)
+    assert [f.display for f in found.files] == ["plain/ns.yaml"]
+    assert told == []

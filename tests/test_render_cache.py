@@ -339,7 +339,7 @@ def _recording_starts(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> lis
     from nplint import lint, programs
 
     started: list[Any] = []
-    real_start, real_read = programs.start, lint.read_file
+    real_start, real_read, real_discover = programs.start, lint.read_file, lint.discover
 
     def start(argv: Any, **kwargs: Any) -> Any:
         events.append("start " + " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv)))
@@ -351,12 +351,18 @@ def _recording_starts(monkeypatch: pytest.MonkeyPatch, events: list[str]) -> lis
         events.append("load")
         return real_read(*args, **kwargs)
 
+    def discover(*args: Any, **kwargs: Any) -> Any:
+        found = real_discover(*args, **kwargs)
+        events.append("discovered")
+        return found
+
     monkeypatch.setattr(programs, "start", start)
     monkeypatch.setattr(lint, "read_file", read_file)
+    monkeypatch.setattr(lint, "discover", discover)
     return started
 
 
-def test_the_renderers_version_is_asked_before_the_files_load(
+def test_the_renderers_version_is_asked_while_the_walk_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _tree(tmp_path / "repo")
@@ -367,10 +373,11 @@ def test_the_renderers_version_is_asked_before_the_files_load(
     (root / "plain.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")  # to load
     assert _findings(root) == EXPECTED  # rendered from the cache, keyed with the version asked early
     assert _renders(log) == 1
-    # kustomize says its version while nplint loads the files: started first, once.
+    # kustomize says its version while nplint finds and loads the files: started as soon as
+    # the walk meets a kustomization, before discovery is done, and once.
     assert events[0] == "start kustomize version"
     assert events.count("start kustomize version") == 1
-    assert "load" in events
+    assert events.index("discovered") < events.index("load")
 
 
 def test_a_version_asked_for_a_run_that_fails_is_stopped(
