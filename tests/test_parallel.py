@@ -233,16 +233,7 @@ def test_no_second_process_beside_other_threads() -> None:
 
 def test_when_the_parents_share_fails_the_child_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_FILES", 0)
-    children: list[int] = []
-    real_fork = os.fork
-
-    def recording_fork() -> int:
-        pid = real_fork()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", recording_fork)
+    children = counted_forks(monkeypatch)
     parent = os.getpid()
 
     def load(index: int) -> LoadedFile:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from helpers import CORPUS, FIXTURES, REPO, lint_paths
+from helpers import CORPUS, FIXTURES, REPO, counted_forks, lint_paths
 from nplint import parallel
 from nplint.discovery import discover
 from nplint.ignorefiles import _DIRS_TOKEN, IgnoreFile, Wildmatch, _tokenize
@@ -477,20 +477,6 @@ needs_a_second_process = pytest.mark.skipif(
 )
 
 
-def _children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    children: list[int] = []
-    real_fork = os.fork
-
-    def recording_fork() -> int:
-        pid = real_fork()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", recording_fork)
-    return children
-
-
 def _assert_reaped(children: list[int]) -> None:
     """The one child is gone, not a zombie, once what the console script does last has run.
 
@@ -516,7 +502,7 @@ def test_a_loading_child_that_fails_is_replaced_by_the_parent(
     monkeypatch.setattr(parallel, "MIN_FILES", 0)
     monkeypatch.setattr(parallel, "MIN_DEADLINE_SECONDS", 0.5)
     monkeypatch.setattr(parallel, "SECONDS_PER_FILE", 0.0)
-    children = _children(monkeypatch)
+    children = counted_forks(monkeypatch)
     parent = os.getpid()
 
     def load(index: int) -> LoadedFile:
@@ -553,7 +539,7 @@ def test_a_rules_child_that_hangs_is_killed_and_its_rules_run_here(monkeypatch: 
     monkeypatch.setattr(parallel, "MIN_OBJECTS", 0)
     monkeypatch.setattr(parallel, "MIN_DEADLINE_SECONDS", 0.5)
     monkeypatch.setattr(parallel, "SECONDS_PER_OBJECT", 0.0)
-    children = _children(monkeypatch)
+    children = counted_forks(monkeypatch)
     parent = os.getpid()
 
     def run(rules: Any, ctx: Any, config: Any) -> Any:
