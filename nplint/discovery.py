@@ -738,6 +738,8 @@ class _Discoverer:
                         self.routes.append(_Route(real, display, None, via_link=via_link, test_only=True))
                 return
         in_chart = self._holds_chart(directory)
+        if in_chart:
+            self._notice("helm")
         skip = _location_skip(name, in_chart, self._in_templates(directory))
         self.routes.append(_Route(real, display, skip, via_link=via_link))
         if name in _KUSTOMIZATION_NAMES:

@@ -170,7 +170,6 @@ def load_paths(
     glued: bool = True,
     overlay: Mapping[str, bytes] | None = None,
     meanwhile: Callable[[Discovery], None] | None = None,
-    discovered: Callable[[Discovery], None] | None = None,
     noticed: Callable[[str], None] | None = None,
 ) -> tuple[Discovery, list[LoadedFile]]:
     """Discover the files under ``paths`` and load them; from ``documents`` where it knows their bytes.
@@ -182,7 +181,6 @@ def load_paths(
     :data:`~nplint.reading.MAX_FILE_BYTES` (a larger one is read from the disk, bounded).
     ``meanwhile``: called once with what discovery found, while a second process loads
     files where one does (:func:`~nplint.parallel.load_split`), for work that needs none.
-    ``discovered``: called once with what discovery found, before any file is loaded.
     ``noticed``: told by discovery of what may be rendered as soon as it is met
     (:func:`~nplint.discovery.discover`).
     """
@@ -197,8 +195,6 @@ def load_paths(
     )
     # Namespace labels the repository sets by command (scripts, Makefiles, READMEs).
     found = replace(found, label_commands=read_label_commands(found.label_sources))
-    if discovered is not None:
-        discovered(found)
     if not glued:
         found = replace(found, files=tuple(f for f in found.files if not f.glued))
     # nplint's own configuration is YAML too, but never a manifest.
@@ -755,17 +751,12 @@ def _lint(
                 result_cache.code_fingerprint()  # the result cache's key needs it after loading
 
         # The renderers say their versions (the render cache's key) while the files are found
-        # and loaded: asked as soon as discovery meets what one renders, then for every target.
+        # and loaded: each asked as soon as discovery meets what it renders.
         versions = render.Versions(time.monotonic())
-        enabled = config.render == "auto"
 
         def noticed(tool: str) -> None:
+            enabled = config.render == "auto"
             render.ask_version(versions, tool, config.root, enabled=enabled, cache=config.cache)
-
-        def ask(early: Discovery) -> None:
-            render.ask_versions(
-                early.skipped, config.root, enabled=enabled, cache=config.cache, versions=versions
-            )
 
         try:
             found, read = load_paths(
@@ -776,7 +767,6 @@ def _lint(
                 documents,
                 overlay=overlay,
                 meanwhile=survey,
-                discovered=ask,
                 noticed=noticed,
             )
             files, rendering = rendered_files(

@@ -335,14 +335,15 @@ def plan(
     so that planning reads none of them again.
     ``surveyed``: :func:`survey` of the same tree made already (used when its targets are
     those of ``skipped``, as they are unless loading set some aside).
-    ``versions``: :func:`ask_versions` of the same tree (a program it did not ask is asked here).
+    ``versions``: the renderers' versions asked already, while discovery walked (:func:`ask_version`);
+    a program not asked yet is asked here.
     """
     result = RenderPlan()
     started = time.monotonic()
     root_real = os.path.realpath(root)
     candidates = targets(skipped)
     # The programs' versions (for the cache) are asked while the kustomizations are read,
-    # unless they were asked already (ask_versions), while the files loaded.
+    # unless they were asked already (ask_version), while the files were found and loaded.
     if versions is None:
         versions = Versions(started)
     # Which program renders depends on the tool alone: PATH is searched once per run for each.
@@ -715,7 +716,7 @@ class _Run:
 class Versions:
     """The versions of the renderers, each asked once per run; the programs run while nplint works.
 
-    A program is started when asked (:meth:`ask`, see :func:`ask_versions`) and its
+    A program is started when asked (:meth:`ask`, see :func:`ask_version`) and its
     answer collected when first needed (:meth:`get`): a process, not a thread, so
     that a second process may still be forked meanwhile (:mod:`nplint.parallel`).
     """
@@ -758,26 +759,6 @@ class Versions:
                 asking.stop()
                 self.answers[program] = None
             self.asking.clear()
-
-
-def ask_versions(
-    skipped: Sequence[SkippedFile],
-    root: Path,
-    *,
-    enabled: bool,
-    cache: bool,
-    versions: Versions | None = None,
-) -> Versions:
-    """``versions`` (or new :class:`Versions`) with the programs that would render ``skipped`` asked.
-
-    Called once discovery is done, so that the programs answer while the files load:
-    :func:`plan`, given the result, finds the answers there. Asks nothing when
-    rendering or its cache is off.
-    """
-    versions = versions if versions is not None else Versions(time.monotonic())
-    for tool in sorted({target.tool for target in targets(skipped)}):
-        ask_version(versions, tool, root, enabled=enabled, cache=cache)
-    return versions
 
 
 def ask_version(versions: Versions, tool: str, root: Path, *, enabled: bool, cache: bool) -> None:

@@ -698,3 +698,6 @@ def test_discovery_tells_what_may_be_rendered_as_soon_as_the_walk_meets_it(tmp_p
     found = discover([str(tmp_path / "plain")], root=tmp_path, noticed=told.append)
     assert [f.display for f in found.files] == ["plain/ns.yaml"]
     assert told == []
+    # Named one by one (as pre-commit passes files): the same.
+    discover([str(tmp_path / "chart" / "Chart.yaml")], root=tmp_path, noticed=told.append)
+    assert told == ["helm"]
