@@ -504,13 +504,6 @@ class _Outcome:
     cached: bool = False
 
 
-class _Unhashed:
-    """A job's inputs not hashed yet (the default of :meth:`_Run._digest`)."""
-
-
-_UNHASHED = _Unhashed()
-
-
 class _Run:
     """The renders of one run: cache look-ups first, then what is left, in parallel, on one export."""
 
@@ -553,7 +546,7 @@ class _Run:
                 # loaded) are needed only after, and have had that much longer to come.
                 hashed = {job.target: self._inputs_hash(job, hasher) for job in jobs}
                 for job in jobs:
-                    digest = self._digest(job, hasher, hashed=hashed[job.target])
+                    digest = self._digest(job, hashed[job.target])
                     stored = cache.get(digest, RENDER_OUTPUT_LIMIT) if digest is not None else None
                     if stored is not None:
                         outcomes[job.target] = _Outcome(job, output=stored, cached=True)
@@ -611,7 +604,11 @@ class _Run:
             env.update(_go_runtime(workers))
             tree = os.path.realpath(export.tree)
             hasher = render_cache.TreeHasher(tree, file_limit=RENDER_OUTPUT_LIMIT) if cache else None
-            digests = {job.target: self._digest(job, hasher, env) for job in jobs} if hasher else {}
+            digests = (
+                {job.target: self._digest(job, self._inputs_hash(job, hasher), env) for job in jobs}
+                if hasher
+                else {}
+            )
 
             def work(job: _Job) -> _Outcome:
                 outcome = _render_one(
@@ -635,18 +632,11 @@ class _Run:
         finally:
             _remove(base)
 
-    def _digest(
-        self,
-        job: _Job,
-        hasher: render_cache.TreeHasher,
-        env: dict[str, str] | None = None,
-        *,
-        hashed: bytes | _Unhashed | None = _UNHASHED,
-    ) -> str | None:
+    def _digest(self, job: _Job, inputs: bytes | None, env: dict[str, str] | None = None) -> str | None:
         """What a render's output depends on: its inputs, the programs and how they are run.
 
-        None when a program does not say its version, or the inputs are too much to hash:
-        its output is then not kept. ``hashed``: :meth:`_inputs_hash` of the job, made already.
+        ``inputs``: :meth:`_inputs_hash` of the job. None when a program does not say its
+        version, or the inputs were too much to hash: its output is then not kept.
         """
         digest = hashlib.sha256(b"nplint render cache 1\0" + __version__.encode() + b"\0")
         digest.update(json.dumps([job.target.tool, job.target.directory, job.physical]).encode())
@@ -658,7 +648,6 @@ class _Run:
                 if identity is None:
                     return None
                 digest.update(identity)
-        inputs = self._inputs_hash(job, hasher) if isinstance(hashed, _Unhashed) else hashed
         if inputs is None:
             return None
         digest.update(inputs)
