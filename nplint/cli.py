@@ -182,7 +182,10 @@ def entry() -> NoReturn:
         ):  # a closed pipe: nothing more can be said
             stream.flush()
     atexit._run_exitfuncs()
-    parallel = sys.modules.get("nplint.parallel")
-    if parallel is not None:  # a second process was possible: reap what is still ending
-        parallel.reap_ended(wait=True)
+    # Once nplint.parallel is imported a second process was possible: reap what is still
+    # ending. A module another thread is still importing (the language server's exit may
+    # come mid-import) has forked nothing yet.
+    reap = getattr(sys.modules.get("nplint.parallel"), "reap_ended", None)
+    if reap is not None:
+        reap(wait=True)
     os._exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshal
 import os
 import select
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -344,6 +345,22 @@ def test_the_children_left_to_end_are_reaped_later(monkeypatch: pytest.MonkeyPat
     for pid in forks:
         with pytest.raises(ChildProcessError):  # reaped: gone, not a zombie
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_console_script_ends_cleanly_while_another_thread_imports_the_parallel_module() -> None:
+    # The language server's exit can end the process while a worker thread is still
+    # importing nplint.parallel: the console script then finds it half made.
+    script = (
+        "import sys, types\n"
+        "import nplint.cli as cli\n"
+        "def main():\n"
+        "    sys.modules['nplint.parallel'] = types.ModuleType('nplint.parallel')\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_a_child_past_its_deadline_is_killed_when_reaped() -> None:
