@@ -1,14 +1,15 @@
-"""The fast composer (libyaml's own) and the event composer build identical trees.
+"""The fast composers (line by line, and libyaml's own) and the event composer build identical trees.
 
-The fast path only ever skips work; whenever it answers, its tree must equal
+The fast paths only ever skip work; whenever one answers, its tree must equal
 the event composer's node for node: values, text, style, tag, positions, keys
-and parent links. Files it declines go to the event composer, which reports
-what makes them unusual.
+and parent links. Files they decline go to the event composer, which reports
+what makes them unusual. Each fast reader is held to that on its own.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from helpers import CORPUS
 from nplint.loading import decode, load_text
 from nplint.loading.composer import compose_events
-from nplint.loading.fastpath import AVAILABLE, compose_fast
+from nplint.loading.fastpath import AVAILABLE, compose_fast, compose_libyaml
+from nplint.loading.linescan import compose_lines
 from nplint.loading.nodes import (
     NARROW,
     NARROW_LINES,
@@ -61,8 +63,11 @@ def shape(node: Node | None) -> list[tuple[object, ...]]:
     return out
 
 
-def both_ways(text: str) -> tuple[list[object], list[object]] | None:
-    fast = compose_fast(text)
+def both_ways(
+    text: str, fast_reader: Callable[[str], list[tuple[int, Node]] | None] = compose_fast
+) -> tuple[list[object], list[object]] | None:
+    """The trees of ``fast_reader`` and of the event composer, or None when the fast one declines."""
+    fast = fast_reader(text)
     if fast is None:
         return None
     documents, problems = compose_events(text)
@@ -83,13 +88,17 @@ def _text(path: Path) -> str | None:
     return text
 
 
-def _check_tree(root: Path) -> tuple[int, int]:
+#: Each fast reader on its own, and the two together as loading uses them.
+READERS = {"lines": compose_lines, "libyaml": compose_libyaml, "fast": compose_fast}
+
+
+def _check_tree(root: Path, reader: Callable[[str], list[tuple[int, Node]] | None]) -> tuple[int, int]:
     fast = declined = 0
     for path in manifest_files(root):
         text = _text(path)
         if text is None:
             continue
-        outcome = both_ways(text)
+        outcome = both_ways(text, reader)
         if outcome is None:
             declined += 1
             continue
@@ -98,17 +107,21 @@ def _check_tree(root: Path) -> tuple[int, int]:
     return fast, declined
 
 
-def test_fixtures_compose_identically() -> None:
-    fast, declined = _check_tree(FIXTURES)
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_fixtures_compose_identically(reader: str) -> None:
+    fast, declined = _check_tree(FIXTURES, READERS[reader])
     # Nearly every fixture is ordinary YAML; the few that are not test the odd cases.
-    assert fast > 10 * declined
+    # The line reader takes less of YAML, and still most of what manifests are.
+    assert fast > (2 if reader == "lines" else 10) * declined
 
 
-def test_corpus_composes_identically() -> None:
+@pytest.mark.parametrize("reader", sorted(READERS))
+def test_corpus_composes_identically(reader: str) -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"{CORPUS} is absent (it sits beside the repository in CI only)")
-    fast, _ = _check_tree(CORPUS)
-    assert fast > 1000
+    fast, _ = _check_tree(CORPUS, READERS[reader])
+    # The corpus holds chart templates and files in every style; the line reader takes the plainest.
+    assert fast > (600 if reader == "lines" else 1000)
 
 
 @pytest.mark.parametrize(
@@ -127,11 +140,12 @@ def test_corpus_composes_identically() -> None:
 )
 def test_unusual_input_goes_to_the_event_composer(text: str, why: str) -> None:
     assert compose_fast(text) is None, why
+    assert compose_lines(text) is None, why
 
 
 def test_an_anchor_without_an_alias_stays_on_the_fast_path() -> None:
     text = "a: &x {b: 1}\nc: 'R&D'\n"
-    outcome = both_ways(text)
+    outcome = both_ways(text, compose_libyaml)
     assert outcome is not None
     assert outcome[0] == outcome[1]
 
@@ -186,9 +200,10 @@ _TREES = st.recursive(
 @given(st.lists(st.tuples(_TREES, st.booleans()), min_size=1, max_size=3))
 def test_generated_streams_compose_identically(documents: list[tuple[object, bool]]) -> None:
     text = "".join("--- " + _yaml_text(tree, 0, flow) + "\n" for tree, flow in documents)
-    outcome = both_ways(text)
-    if outcome is not None:
-        assert outcome[0] == outcome[1], text
+    for reader in READERS.values():
+        outcome = both_ways(text, reader)
+        if outcome is not None:
+            assert outcome[0] == outcome[1], text
 
 
 _POSITIONS = st.tuples(
@@ -212,6 +227,6 @@ def test_positions_pack_narrow_or_wide_and_come_back(
 @pytest.mark.parametrize("text", ["--- [0: 0 ]\n", "[a: b  , c]\n", "x: [k: {y: 1} ]\n"])
 def test_an_implicit_pair_in_a_flow_sequence_ends_where_its_value_ends(text: str) -> None:
     # libyaml ends such a mapping after the blanks that follow its value (found by the property test).
-    outcome = both_ways(text)
+    outcome = both_ways(text, compose_libyaml)
     assert outcome is not None
     assert outcome[0] == outcome[1]

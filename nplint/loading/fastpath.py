@@ -19,6 +19,7 @@ from __future__ import annotations
 from sys import intern
 from typing import Any
 
+from nplint.loading.linescan import compose_lines
 from nplint.loading.nodes import (
     FIELD,
     INTERNED_LENGTH,
@@ -53,7 +54,7 @@ _new: Any = object.__new__
 #: The tag our resolver gives every node written without one; libyaml's own are URIs.
 _UNTAGGED = ""
 
-__all__ = ["AVAILABLE", "compose_fast", "flatten_fast", "python_fast"]
+__all__ = ["AVAILABLE", "compose_fast", "compose_libyaml", "flatten_fast", "python_fast"]
 
 AVAILABLE = _CParser is not None
 
@@ -79,6 +80,18 @@ if _CParser is not None:
 
 def compose_fast(text: str) -> list[tuple[int, Node]] | None:
     """The documents of ``text`` as (index, root) pairs, or None when the file needs the event composer.
+
+    The plainest files are read line by line (:func:`~nplint.loading.linescan.compose_lines`),
+    the others by libyaml's composer (:func:`compose_libyaml`): both make the same tree.
+    """
+    lines = compose_lines(text)
+    if lines is not None:
+        return lines
+    return compose_libyaml(text)
+
+
+def compose_libyaml(text: str) -> list[tuple[int, Node]] | None:
+    """:func:`compose_fast` by libyaml's composer alone.
 
     Plain scalars are resolved as the event composer resolves them
     (:func:`nplint.loading.scalars.resolve_plain`), so both read ``on``, ``0755``
@@ -279,10 +292,14 @@ def python_fast(text: str) -> list[object] | None:
     """What ``root.to_python()`` gives for each document :func:`compose_fast` composes, or None.
 
     For a reader that needs a file's data and none of its positions (discovery
-    reading kustomization files): the values are made straight from libyaml's
-    nodes, with the same checks, so a file :func:`compose_fast` declines is
-    declined here too, and the caller composes it the usual way.
+    reading kustomization files): a file the line reader reads gives its nodes'
+    values; any other's are made straight from libyaml's nodes, with the same
+    checks, so a file :func:`compose_fast` declines is declined here too, and the
+    caller composes it the usual way.
     """
+    lines = compose_lines(text)
+    if lines is not None:
+        return [root.to_python() for _, root in lines]
     roots = _libyaml_roots(text)
     if roots is None:
         return None
@@ -326,14 +343,25 @@ def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[int]] | None:
     (the documents, and every tree in document order), without making a node:
     a second process that only sends what it loads saves building the trees and
     walking them again. With where each tree starts in the list. None where
-    :func:`compose_fast` gives None.
+    :func:`compose_fast` gives None. A file read line by line is written from its
+    nodes, which that way cost less than libyaml's.
     """
+    lines = compose_lines(text)
+    if lines is not None:
+        from nplint.loading.transfer import flatten_nodes  # transfer imports the composer, which imports this
+
+        flat: list[Any] = []
+        starts: list[int] = []
+        for _, root in lines:
+            starts.append(len(flat))
+            flatten_nodes(root, flat)
+        return [(index, False, [], True) for index in range(len(lines))], flat, starts
     roots = _libyaml_roots(text)
     if roots is None:
         return None
     seen: set[int] | None = set() if "&" in text else None
-    flat: list[Any] = []
-    starts: list[int] = []
+    flat = []
+    starts = []
     try:
         for root in roots:
             starts.append(len(flat))

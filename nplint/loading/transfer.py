@@ -36,7 +36,7 @@ def encode(loaded: Any) -> tuple[Any, ...] | None:
     try:
         for document in loaded.documents:
             if document.root is not None:
-                _flatten(document.root, flat)
+                flatten_nodes(document.root, flat)
             documents.append(
                 (document.index, document.failed, _problems(document.problems), document.root is not None)
             )
@@ -96,7 +96,11 @@ def _problems(problems: list[Problem]) -> list[tuple[Any, ...]]:
     return [(p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message) for p in problems]
 
 
-def _flatten(root: Node, out: list[Any]) -> None:
+def flatten_nodes(root: Node, out: list[Any]) -> None:
+    """Write the tree of ``root`` to ``out`` as :func:`encode` writes a document's.
+
+    :raises _Shared: a node is met twice (a YAML alias); such a file is not sent.
+    """
     seen: set[int] = set()
     stack = [root]
     while stack:

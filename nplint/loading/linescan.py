@@ -1,0 +1,540 @@
+"""Compose the plainest YAML line by line, without libyaml, faster than libyaml's own composer.
+
+Most manifests are written in a small part of YAML: block mappings and sequences,
+plain or simply quoted scalars, flow collections that open and close on one line
+(``{app: web}``, ``[Ingress, Egress]``), literal and folded scalars of the plainest
+kind, comments and ``---``. Reading such a file a line at a time and making our
+nodes at once costs about half of what libyaml's composer costs (which makes two
+objects of marks for every node, then a node that :mod:`nplint.loading.fastpath`
+converts). :func:`compose_lines` reads only that part. A line it is not sure of
+makes it give None, and the file is composed by libyaml as before: a tab or another
+line break than "\n", a quote it would have to unescape, a scalar or flow collection
+over several lines, an anchor, an alias or a tag, a quoted or complex key in a block
+mapping, a block scalar with indicators, leading blank lines or lines of blanks, a
+document with a scalar root, indentation that matches no open collection, and more.
+
+So it never decides what a file means: it answers only where its tree is the one
+:func:`~nplint.loading.fastpath.compose_libyaml` and the event composer make, node
+for node (values, text, style, positions, keys and parents), which
+``tests/test_composing_paths.py`` checks on every fixture and corpus file and
+``tests/test_linescan.py`` on generated documents and mutated manifests.
+"""
+
+from __future__ import annotations
+
+import re
+from sys import intern
+from typing import Any
+
+from nplint.loading.nodes import (
+    FIELD,
+    INTERNED_LENGTH,
+    NARROW,
+    NARROW_LINES,
+    STYLE_CODES,
+    WIDE,
+    MapNode,
+    Node,
+    ScalarNode,
+    SeqNode,
+    end_of,
+    pack,
+)
+from nplint.loading.scalars import NULLS, resolve_plain
+
+__all__ = ["compose_lines"]
+
+#: Text not read here at all: tabs and the line breaks other than "\n" (libyaml also
+#: breaks lines at these), and a byte order mark.
+_REFUSED = re.compile("[\t\r\x85\u2028\u2029\ufeff]")
+#: A line: its indentation, a sequence item's "- ", a plainly written key and the colon
+#: after it, and the rest (a value, a comment, or what this module does not read).
+_LINE = re.compile(r"( *)(?:(-)( +|$))?(?:([A-Za-z0-9_.][A-Za-z0-9_./-]{0,999}):( +|$))?(.*)")
+#: The first characters of a value read by :func:`_special`: quotes, flow collections,
+#: comments and the indicators a plain scalar cannot start with.
+_SPECIAL = frozenset("-?:,[]{}#&*!|>'\"%@`")
+#: The first characters of the plain scalars that may resolve to something else than
+#: their text (null, a boolean, a number); any other is a string as written.
+_RESOLVED = frozenset("0123456789+-.~nNyYtTfFoO")
+#: A plain scalar inside a flow collection, read here: no blanks, no flow indicators, and a
+#: colon only before more of the scalar (``nginx:1.27``), never before a blank.
+_FLOW_PLAIN = re.compile(r"(?:[A-Za-z0-9_./]|-(?=[A-Za-z0-9_.]))(?:[A-Za-z0-9_./-]|:(?=[A-Za-z0-9_./]))*")
+#: Nesting read here at most, block and flow collections together; deeper goes to libyaml
+#: (and its own bounds). As deep as :func:`~nplint.loading.fastpath.python_fast` reads.
+MAX_LEVELS = 100
+
+_new: Any = object.__new__
+
+
+class _Declined(Exception):
+    """The text needs libyaml."""
+
+
+def compose_lines(text: str) -> list[tuple[int, Node]] | None:
+    """The documents of ``text`` as (index, root) pairs, or None when the file needs libyaml."""
+    if _REFUSED.search(text) is not None:
+        return None
+    try:
+        return _compose(text)
+    except _Declined:
+        return None
+
+
+def _compose(text: str) -> list[tuple[int, Node]]:
+    roots: list[Node] = []
+    # The open collections, outermost first: [node, column (0-based), is a sequence, last
+    # child, line]. A block collection's position is set when it closes: it starts at its
+    # first key or "-" and ends where its last child ends.
+    stack: list[list[Any]] = []
+    # A key whose value starts on a later line: (its mapping, the key, its key_at, the mapping's column).
+    pending: tuple[MapNode, str, int, int] | None = None
+    explicit = False  # the current document was opened by "---" (so an empty one counts)
+    in_document = False
+    match = _LINE.match
+    new = _new
+    special = _SPECIAL
+    resolved = _RESOLVED
+    lines = text.split("\n")
+    # A text that ends with a line break splits into one more (empty) string than it has lines.
+    real_lines = len(lines) - (text[-1:] == "\n")
+    skip = 0  # lines a block scalar took
+    node: Node
+    number = 0
+    for line in lines:
+        number += 1
+        if number <= skip:
+            continue
+        spaces, dash, after_dash, key, after_key, value = match(line).groups()  # type: ignore[union-attr]
+        indent = len(spaces)
+        if dash is None and key is None:
+            if not value or value[0] == "#":
+                continue  # blank, or a comment
+            if indent or not _separator(value):
+                raise _Declined  # a scalar alone on its line, a directive, "...", or a key not read here
+            if pending is not None:
+                stack[-1][3] = _null(pending)
+                pending = None
+            if in_document:
+                roots.append(_close_all(stack))
+            elif explicit:
+                roots.append(_empty_root(number, 1))
+            explicit, in_document = True, False
+            continue
+        in_document = True
+        # The collection this line adds to: a pending key's new one, or an open one.
+        if pending is not None and (indent < pending[3] or (indent == pending[3] and dash is None)):
+            # The key's value is null: the line belongs to a collection open before it.
+            stack[-1][3] = _null(pending)
+            pending = None
+        if pending is not None:
+            mapping, pending_key, pending_at, column = pending
+            pending = None
+            child: Any = new(MapNode if dash is None else SeqNode)
+            if dash is None:
+                child.entries = {}
+            else:
+                child.items = []
+            child.tag = None
+            child.parent = mapping
+            child.key = pending_key
+            child.key_at = pending_at
+            mapping.entries[pending_key] = child
+            stack[-1][3] = child
+            if len(stack) >= MAX_LEVELS:
+                raise _Declined
+            top = [child, indent, dash is not None, None, number]
+            stack.append(top)
+        elif not stack:
+            child = new(MapNode if dash is None else SeqNode)
+            if dash is None:
+                child.entries = {}
+            else:
+                child.items = []
+            child.tag = None
+            child.parent = child.key = child.key_at = None
+            top = [child, indent, dash is not None, None, number]
+            stack.append(top)
+        else:
+            while True:
+                top = stack[-1]
+                if top[1] > indent or (top[2] and dash is None and top[1] == indent):
+                    # Left of it, or (an indentless sequence) at its mapping's next key: it closes.
+                    stack.pop()
+                    last = top[3].packed
+                    if last < WIDE:
+                        end_line = (last >> 36) + (last >> 12 & FIELD)
+                        end_column = last & FIELD
+                    else:
+                        end_line, end_column = end_of(last)
+                    start_line = top[4]
+                    start_column = top[1] + 1
+                    spanned = end_line - start_line
+                    if (
+                        start_line < NARROW_LINES
+                        and start_column < NARROW
+                        and spanned < NARROW
+                        and end_column < NARROW
+                    ):
+                        top[0].packed = ((start_line << 12 | start_column) << 12 | spanned) << 12 | end_column
+                    else:
+                        top[0].packed = pack((start_line, start_column, end_line, end_column))
+                    if not stack:
+                        raise _Declined  # left of the document's root
+                    if top[1] == indent and (stack[-1][2] or stack[-1][1] != indent):
+                        raise _Declined  # an indentless sequence belongs to the mapping it is level with
+                    continue
+                if top[1] < indent:
+                    raise _Declined  # a scalar over several lines, or indentation libyaml refuses
+                if dash is not None and not top[2]:
+                    raise _Declined  # an item level with a mapping's keys, after a value
+                break
+        if dash is not None:
+            # An item: a scalar, or a mapping whose first key is on this line.
+            column = indent + 1 + len(after_dash)
+            sequence = top[0]
+            items = sequence.items
+            if key is None:
+                if value[:1] == "|" or value[:1] == ">":
+                    node, skip = _block_scalar(lines, number, real_lines, value, column + 1, top[1])
+                elif not value or value[0] in special:
+                    node = _special(value, number, column + 1, len(stack))
+                else:
+                    node = _plain(value, number, column + 1)
+                node.parent = sequence
+                node.key = len(items)
+                node.key_at = None
+                items.append(node)
+                top[3] = node
+                continue
+            mapping = new(MapNode)
+            mapping.entries = {}
+            mapping.tag = None
+            mapping.parent = sequence
+            mapping.key = len(items)
+            mapping.key_at = None
+            items.append(mapping)
+            top[3] = mapping
+            if len(stack) >= MAX_LEVELS:
+                raise _Declined
+            top = [mapping, column, False, None, number]
+            stack.append(top)
+        else:
+            column = indent
+            mapping = top[0]
+        # ``key: value`` at ``column`` in ``mapping`` (``top``).
+        entries = mapping.entries
+        if key in entries or key in NULLS:
+            raise _Declined  # a repeated key, or a null one
+        key = intern(key)
+        start = column + 1
+        end_column = start + len(key)
+        if number < NARROW_LINES and end_column < NARROW:
+            key_at = ((number << 12 | start) << 24 | end_column) << 3
+        else:
+            key_at = pack((number, start, number, end_column)) << 3
+        if not value or value[0] == "#":
+            pending = (mapping, key, key_at, column)  # the value is on later lines
+            continue
+        value_column = end_column + 1 + len(after_key)
+        if value[0] == "|" or value[0] == ">":
+            node, skip = _block_scalar(lines, number, real_lines, value, value_column, column)
+        elif value[0] in special:
+            node = _special(value, number, value_column, len(stack))
+        else:
+            # A plain scalar, the most common value: read here.
+            cut = value.find(" #")
+            text_ = (value if cut < 0 else value[:cut]).rstrip(" ")
+            if ": " in text_ or text_[-1] == ":":
+                raise _Declined
+            if len(text_) <= INTERNED_LENGTH:
+                text_ = intern(text_)
+            scalar: ScalarNode = new(ScalarNode)
+            scalar.value = resolve_plain(text_) if text_[0] in resolved else text_
+            scalar.text = text_
+            scalar.style = ""
+            end_column = value_column + len(text_)
+            if number < NARROW_LINES and end_column < NARROW:
+                scalar.packed = (number << 12 | value_column) << 24 | end_column
+            else:
+                scalar.packed = pack((number, value_column, number, end_column))
+            scalar.tag = None
+            node = scalar
+        node.parent = mapping
+        node.key = key
+        node.key_at = key_at
+        entries[key] = node
+        top[3] = node
+    if pending is not None:
+        stack[-1][3] = _null(pending)
+    if in_document:
+        roots.append(_close_all(stack))
+    elif explicit:
+        # "---" and nothing after it: an empty document, whose null sits where the stream ends,
+        # at the start of the line after the last (libyaml ends a last line that has no break).
+        roots.append(_empty_root(text.count("\n") + (not text.endswith("\n")) + 1, 1))
+    return list(enumerate(roots))
+
+
+def _separator(line: str) -> bool:
+    """Whether a line is a document separator, ``---`` alone (maybe with a comment)."""
+    if line[:3] != "---":
+        return False
+    after = line[3:]
+    if not after:
+        return True
+    if after[0] != " ":
+        return False
+    after = after.lstrip(" ")
+    return not after or after[0] == "#"
+
+
+def _null(pending: tuple[MapNode, str, int, int]) -> ScalarNode:
+    """The null value of a key written with none (``key:``), right after its colon, as libyaml places it."""
+    mapping, key, key_at, _ = pending
+    packed = key_at >> 3
+    if packed < WIDE:
+        line, column = packed >> 36, (packed & FIELD) + 1
+    else:
+        line, column = end_of(packed)
+        column += 1
+    node = _scalar("", "", line, column, 0)
+    node.parent = mapping
+    node.key = key
+    node.key_at = key_at
+    mapping.entries[key] = node
+    return node
+
+
+def _block_scalar(
+    lines: list[str], number: int, real_lines: int, value: str, column: int, parent: int
+) -> tuple[ScalarNode, int]:
+    """A literal (``|``, ``|-``) or folded (``>``, ``>-``) scalar of the simplest kind, and its last line.
+
+    ``value`` is the indicator (and a comment) at 1-based ``column`` on line ``number``;
+    ``parent`` is the column of the collection it is a value in. The content lines all
+    sit at the indentation of the first, past ``parent``; empty lines may come between
+    and after them. Anything else (an indentation or keep indicator, leading empty lines,
+    lines of blanks, a folded scalar whose lines do not simply fold, the text's end
+    without a line break) is declined.
+    """
+    style = value[0]
+    chomp = value[1:2] == "-"
+    _line_ends(value, 2 if chomp else 1)
+    first = number  # 0-based index of the line after the indicator's
+    if first >= real_lines:
+        raise _Declined
+    head = lines[first]
+    indent = len(head) - len(head.lstrip(" "))
+    if indent <= parent or indent == len(head):
+        raise _Declined  # empty, a line of blanks, or not inside the collection
+    contents: list[str] = []
+    at = first
+    while at < real_lines:
+        line = lines[at]
+        if not line:
+            contents.append("")
+        elif line[:indent].strip(" "):
+            break  # less indented: the scalar ended
+        elif not line.strip(" "):
+            raise _Declined  # a line of blanks
+        else:
+            contents.append(line[indent:])
+        at += 1
+    if at == real_lines and real_lines == len(lines):
+        raise _Declined  # the text ends without a line break
+    while not contents[-1]:
+        contents.pop()
+    if style == "|":
+        text = "\n".join(contents)
+    else:
+        if any(not line or line[0] == " " or line[-1] == " " for line in contents):
+            raise _Declined  # folding that is more than joining with blanks
+        text = " ".join(contents)
+    if not chomp:
+        text += "\n"
+    node: ScalarNode = _new(ScalarNode)
+    node.value = text
+    node.text = text
+    node.style = style
+    node.packed = pack((number, column, at + 1, 1))
+    node.tag = None
+    return node, at
+
+
+def _empty_root(line: int, column: int) -> ScalarNode:
+    node: ScalarNode = _new(ScalarNode)
+    node.value = None
+    node.text = ""
+    node.style = ""
+    node.packed = pack((line, column, line, column))
+    node.tag = None
+    node.parent = None
+    node.key = node.key_at = None
+    return node
+
+
+def _plain(value: str, number: int, column: int) -> ScalarNode:
+    """The plain scalar that ``value`` (at 1-based ``column``) starts, ending the line."""
+    cut = value.find(" #")
+    text = (value if cut < 0 else value[:cut]).rstrip(" ")
+    if ": " in text or text[-1] == ":":
+        raise _Declined
+    return _scalar("", text, number, column, len(text))
+
+
+def _special(value: str, number: int, column: int, levels: int) -> Node:
+    """A value starting with a quote, a bracket or an indicator: read when it is simple, else declined.
+
+    ``levels``: how deep the collection it is a value in is nested.
+    """
+    if not value:
+        raise _Declined  # an item on later lines
+    first = value[0]
+    if first == "-" and len(value) > 1 and value[1] != " ":
+        return _plain(value, number, column)
+    if first == '"' or first == "'":
+        text, end = _quoted(value, 0)
+        _line_ends(value, end)
+        return _scalar(first, text, number, column, end)
+    if first == "{" or first == "[":
+        node, end = _flow(value, 0, number, column, levels + 1)
+        _line_ends(value, end)
+        return node
+    raise _Declined
+
+
+def _flow(value: str, at: int, number: int, column: int, depth: int) -> tuple[Node, int]:
+    """The flow node at ``value[at]`` (``value[0]`` sits at 1-based ``column``), and where it ends.
+
+    ``depth``: how deep the node is nested in its document (the root is 1), at most
+    :data:`MAX_LEVELS`, as in the block collections.
+
+    Mappings of plain or quoted keys followed by ": ", sequences, simply quoted scalars
+    and plain scalars without blanks; anything else (a pair in a sequence, a key with no
+    value, a trailing comma, a line that ends inside) is declined.
+    """
+    size = len(value)
+    if at >= size or depth > MAX_LEVELS:
+        raise _Declined
+    first = value[at]
+    if first == '"' or first == "'":
+        text, end = _quoted(value, at)
+        return _scalar(first, text, number, column + at, end - at), end
+    if first != "{" and first != "[":
+        found = _FLOW_PLAIN.match(value, at)
+        if found is None:
+            raise _Declined
+        text = found.group()
+        return _scalar("", text, number, column + at, len(text)), found.end()
+    start = at
+    is_map = first == "{"
+    close = "}" if is_map else "]"
+    collection: Any = _new(MapNode if is_map else SeqNode)
+    if is_map:
+        collection.entries = {}
+    else:
+        collection.items = []
+    collection.tag = None
+    at = _blanks(value, at + 1)
+    if at < size and value[at] == close:
+        at += 1
+    else:
+        while True:
+            if is_map:
+                if at >= size:
+                    raise _Declined
+                quote = value[at]
+                if quote == '"' or quote == "'":
+                    key, end = _quoted(value, at)
+                    style = quote
+                else:
+                    found = _FLOW_PLAIN.match(value, at)
+                    if found is None:
+                        raise _Declined
+                    key, end, style = found.group(), found.end(), ""
+                if value[end : end + 2] != ": ":
+                    raise _Declined  # a key without ": " after it
+                entries = collection.entries
+                if key in entries or (not style and key in NULLS):
+                    raise _Declined
+                key = intern(key)
+                key_at = pack((number, column + at, number, column + end)) << 3 | STYLE_CODES[style]
+                child, at = _flow(value, _blanks(value, end + 2), number, column, depth + 1)
+                child.parent = collection
+                child.key = key
+                child.key_at = key_at
+                entries[key] = child
+            else:
+                child, at = _flow(value, at, number, column, depth + 1)
+                child.parent = collection
+                child.key = len(collection.items)
+                child.key_at = None
+                collection.items.append(child)
+            at = _blanks(value, at)
+            if at >= size:
+                raise _Declined  # the line ends inside the collection
+            if value[at] == close:
+                at += 1
+                break
+            if value[at] != ",":
+                raise _Declined
+            at = _blanks(value, at + 1)
+            if at < size and value[at] == close:
+                raise _Declined  # a trailing comma
+    collection.packed = pack((number, column + start, number, column + at))
+    return collection, at
+
+
+def _quoted(value: str, at: int) -> tuple[str, int]:
+    """The text of the quoted scalar at ``value[at]`` and where it ends; declined unless simple."""
+    quote = value[at]
+    close = value.find(quote, at + 1)
+    if close < 0:
+        raise _Declined  # over several lines
+    text = value[at + 1 : close]
+    if quote == '"' and "\\" in text:
+        raise _Declined  # an escape
+    if quote == "'" and value[close + 1 : close + 2] == "'":
+        raise _Declined  # a quote written twice
+    return text, close + 1
+
+
+def _blanks(value: str, at: int) -> int:
+    size = len(value)
+    while at < size and value[at] == " ":
+        at += 1
+    return at
+
+
+def _line_ends(value: str, at: int) -> None:
+    """Refuse anything but blanks and a comment (after a blank) past a value's end."""
+    tail = value[at:]
+    rest = tail.lstrip(" ")
+    if rest and (rest[0] != "#" or rest == tail):
+        raise _Declined
+
+
+def _scalar(style: str, text: str, number: int, column: int, width: int) -> ScalarNode:
+    if len(text) <= INTERNED_LENGTH:
+        text = intern(text)
+    node: ScalarNode = _new(ScalarNode)
+    node.value = resolve_plain(text) if style == "" else text
+    node.text = text
+    node.style = style
+    end_column = column + width
+    if number < NARROW_LINES and end_column < NARROW:
+        node.packed = (number << 12 | column) << 24 | end_column
+    else:
+        node.packed = pack((number, column, number, end_column))
+    node.tag = None
+    return node
+
+
+def _close_all(stack: list[list[Any]]) -> Node:
+    """Close every open collection, innermost first; the document's root."""
+    root: Node = stack[0][0]
+    while stack:
+        node, column, _, last, line = stack.pop()
+        end_line, end_column = end_of(last.packed)
+        node.packed = pack((line, column + 1, end_line, end_column))
+    return root
