@@ -76,6 +76,15 @@ def agrees(text: str) -> bool:
         "x:\n  k: |\n    deeper\n  j: 1\n",
         "name: caf\u00e9 \u2603\nb: '\u00fc'\n",  # columns count characters, not bytes
         "a: " + "x" * 5000 + "\n",  # past the narrow form of a position
+        "a: b\n  c\n    d\ne: 1\n",  # a plain scalar over three lines
+        "- b\n  `c\n  -d #x\n- e\n",
+        "a: 'x y  \n    z w'\nb: 1\n",
+        'a: "one\\n  two\n  three\\\\ four\\"\n  five" # c\n',
+        "a: 'it''s'\nb: 'x\n  it''s'\n",
+        'a: "tab\\tnew\\nline\\/slash"\n',
+        '"quoted key": 1\n\'single\': 2\n"": 3\n"null": 4\n',
+        '- "k": |\n    z\n  j: 2\n',
+        "k: {\"a\\nb\": 1, 'c''d': [x]}\n",
         "a:\n" + "".join(f"  k{i}: v\n" for i in range(50)),
     ],
 )
@@ -89,16 +98,20 @@ def test_reads_the_plainest_yaml_as_the_event_composer(text: str) -> None:
         ("a:\tb\n", "a tab"),
         ("a: 1\r\nb: 2\r\n", "a carriage return"),
         ("\ufeffa: 1\n", "a byte order mark"),
-        ("a: b\n  c\n", "a plain scalar over two lines"),
-        ("a: 'b\n  c'\n", "a quoted scalar over two lines"),
-        ('a: "b\\tc"\n', "an escape"),
-        ("a: 'it''s'\n", "a quote written twice"),
+        ("a: b\n\n  c\n", "a plain scalar folded over an empty line"),
+        ("a: b # c\n  d\n", "a line after a comment that ended a plain scalar"),
+        ("a: 'b\n\n  c'\n", "a quoted scalar folded over an empty line"),
+        ("x:\n  a: 'b\n  c'\n", "a quoted scalar's line not indented past its mapping"),
+        ("a: '\n  b'\n", "a quoted scalar with nothing on its first line"),
+        ('a: "b\\x41"\n', "an escape not read here"),
+        ('a: "b\\\n  c"\n', "an escaped line break"),
+        ('"a\\"b": 1\n', "an escape in a block key"),
+        ("'it''s': 1\n", "a quote written twice in a block key"),
         ("a: &x 1\nb: *x\n", "an anchor and an alias"),
         ("a: !!str 1\n", "a tag"),
         ("a: 1\na: 2\n", "a repeated key"),
         ("~: 1\n", "a null key"),
         ("null: 1\n", "a null key"),
-        ('"a": 1\n', "a quoted key in a block mapping"),
         ("a b: 1\n", "a key with a blank"),
         ("? a\n: b\n", "a complex key"),
         ("a: b: c\n", "a value that is a mapping on the same line"),
@@ -151,7 +164,9 @@ _PLAIN = st.sampled_from(
     ["on", "off", "yes", "~", "null", "0755", "08080", "1e3", ".inf", "0x1F", "-1", "-x", "a:b", "a b",
      "x#y", "http://h:80/p", "nginx:1.27", "v1", "TCP", "10.0.0.0/8", "*.example", "a,b", "[x]", "{y}"]
 )  # fmt: skip
-_QUOTED = st.sampled_from(["'a: b'", '"# c"', "''", '""', "'x\"y'", '"x\'y"', "'a, b'"])
+_QUOTED = st.sampled_from(
+    ["'a: b'", '"# c"', "''", '""', "'x\"y'", '"x\'y"', "'a, b'", "'it''s'", '"a\\"b\\\\c\\n"']
+)
 _FLOW = st.sampled_from(
     ["{}", "[]", "[a, b]", "['a', \"b\"]", "{a: 1}", "{a: [1, 2], b: {c: d}}", "[{port: 53}]", "[ a ,b ]"]
 )
@@ -283,6 +298,11 @@ data:
     folded
     text
   empty:
+  description: a plain text
+    over two lines
+  quoted: "first line,
+    second \\"line\\" \\t end"
+  "quoted.key/name": 'it''s'
 """
 _ALPHABET = " :-#'\"[]{}|>&*!?,.~\n\\%@`01aeyNtT_/="
 

@@ -1,17 +1,18 @@
 """Compose the plainest YAML line by line, without libyaml, faster than libyaml's own composer.
 
-Most manifests are written in a small part of YAML: block mappings and sequences,
-plain or simply quoted scalars, flow collections that open and close on one line
+Most manifests are written in a small part of YAML: block mappings (plain or simply
+quoted keys) and sequences, plain scalars (over several lines too), quoted scalars
+with the commonest escapes, flow collections that open and close on one line
 (``{app: web}``, ``[Ingress, Egress]``), literal and folded scalars of the plainest
 kind, comments and ``---``. Reading such a file a line at a time and making our
 nodes at once costs about half of what libyaml's composer costs (which makes two
 objects of marks for every node, then a node that :mod:`nplint.loading.fastpath`
 converts). :func:`compose_lines` reads only that part. A line it is not sure of
 makes it give None, and the file is composed by libyaml as before: a tab or another
-line break than "\n", a quote it would have to unescape, a scalar or flow collection
-over several lines, an anchor, an alias or a tag, a quoted or complex key in a block
-mapping, a block scalar with indicators, leading blank lines or lines of blanks, a
-document with a scalar root, indentation that matches no open collection, and more.
+line break than "\n", a rarer escape, a scalar folded over an empty line, a flow
+collection over several lines, an anchor, an alias or a tag, a complex key, a block
+scalar with indicators, leading blank lines or lines of blanks, a document with a
+scalar root, indentation that matches no open collection, and more.
 
 So it never decides what a file means: it answers only where its tree is the one
 :func:`~nplint.loading.fastpath.compose_libyaml` and the event composer make, node
@@ -39,6 +40,7 @@ from nplint.loading.nodes import (
     SeqNode,
     end_of,
     pack,
+    unpack,
 )
 from nplint.loading.scalars import NULLS, resolve_plain
 
@@ -47,12 +49,21 @@ __all__ = ["compose_lines"]
 #: Text not read here at all: tabs and the line breaks other than "\n" (libyaml also
 #: breaks lines at these), and a byte order mark.
 _REFUSED = re.compile("[\t\r\x85\u2028\u2029\ufeff]")
-#: A line: its indentation, a sequence item's "- ", a plainly written key and the colon
-#: after it, and the rest (a value, a comment, or what this module does not read).
-_LINE = re.compile(r"( *)(?:(-)( +|$))?(?:([A-Za-z0-9_.][A-Za-z0-9_./-]{0,999}):( +|$))?(.*)")
+#: A line: its indentation, a sequence item's "- ", a key (plain, or quoted without escapes)
+#: and the colon after it, and the rest (a value, a comment, or what this module does not read).
+_LINE = re.compile(
+    r"( *)"  # the indentation
+    r"(?:(-)( +|$))?"  # a sequence item
+    r"""(?:([A-Za-z0-9_.][A-Za-z0-9_./-]{0,999}|"[^"\\]{0,998}"|'[^']{0,998}'):( +|$))?"""  # a key
+    r"(.*)"
+)
 #: The first characters of a value read by :func:`_special`: quotes, flow collections,
 #: comments and the indicators a plain scalar cannot start with.
 _SPECIAL = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_QUOTES = frozenset("'\"")
+#: The escapes of double-quoted scalars read here, and what they stand for.
+_ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t"}
+_ESCAPE = re.compile(r"\\(.?)")
 #: The first characters of the plain scalars that may resolve to something else than
 #: their text (null, a boolean, a number); any other is a string as written.
 _RESOLVED = frozenset("0123456789+-.~nNyYtTfFoO")
@@ -99,6 +110,11 @@ def _compose(text: str) -> list[tuple[int, Node]]:
     real_lines = len(lines) - (text[-1:] == "\n")
     skip = 0  # lines a block scalar took
     node: Node
+    # The plain scalar that ended the last line read, which a more indented line continues:
+    # the scalar, the column of its collection, its last line (-1: none may be continued).
+    open_node: ScalarNode | None = None
+    open_parent = 0
+    open_line = -1
     number = 0
     for line in lines:
         number += 1
@@ -109,6 +125,10 @@ def _compose(text: str) -> list[tuple[int, Node]]:
         if dash is None and key is None:
             if not value or value[0] == "#":
                 continue  # blank, or a comment
+            if open_line == number - 1 and indent > open_parent:
+                assert open_node is not None
+                open_line = _continue(open_node, value, number, indent)
+                continue
             if indent or not _separator(value):
                 raise _Declined  # a scalar alone on its line, a directive, "...", or a key not read here
             if pending is not None:
@@ -196,10 +216,14 @@ def _compose(text: str) -> list[tuple[int, Node]]:
             if key is None:
                 if value[:1] == "|" or value[:1] == ">":
                     node, skip = _block_scalar(lines, number, real_lines, value, column + 1, top[1])
+                elif value[:1] in _QUOTES and _closing(value, 1, value[0]) < 0:
+                    node, skip = _quoted_lines(lines, number, real_lines, value, column + 1, top[1])
                 elif not value or value[0] in special:
                     node = _special(value, number, column + 1, len(stack))
                 else:
                     node = _plain(value, number, column + 1)
+                    if " #" not in value:
+                        open_node, open_parent, open_line = node, top[1], number
                 node.parent = sequence
                 node.key = len(items)
                 node.key_at = None
@@ -223,15 +247,23 @@ def _compose(text: str) -> list[tuple[int, Node]]:
             mapping = top[0]
         # ``key: value`` at ``column`` in ``mapping`` (``top``).
         entries = mapping.entries
-        if key in entries or key in NULLS:
-            raise _Declined  # a repeated key, or a null one
-        key = intern(key)
         start = column + 1
         end_column = start + len(key)
-        if number < NARROW_LINES and end_column < NARROW:
-            key_at = ((number << 12 | start) << 24 | end_column) << 3
+        first = key[0]
+        if first == '"' or first == "'":
+            key = key[1:-1]
+            style_code = 2 if first == '"' else 1
+            if key in entries:
+                raise _Declined  # a repeated key
         else:
-            key_at = pack((number, start, number, end_column)) << 3
+            style_code = 0
+            if key in entries or key in NULLS:
+                raise _Declined  # a repeated key, or a null one
+        key = intern(key)
+        if number < NARROW_LINES and end_column < NARROW:
+            key_at = ((number << 12 | start) << 24 | end_column) << 3 | style_code
+        else:
+            key_at = pack((number, start, number, end_column)) << 3 | style_code
         if not value or value[0] == "#":
             pending = (mapping, key, key_at, column)  # the value is on later lines
             continue
@@ -239,7 +271,10 @@ def _compose(text: str) -> list[tuple[int, Node]]:
         if value[0] == "|" or value[0] == ">":
             node, skip = _block_scalar(lines, number, real_lines, value, value_column, column)
         elif value[0] in special:
-            node = _special(value, number, value_column, len(stack))
+            if value[0] in _QUOTES and _closing(value, 1, value[0]) < 0:
+                node, skip = _quoted_lines(lines, number, real_lines, value, value_column, column)
+            else:
+                node = _special(value, number, value_column, len(stack))
         else:
             # A plain scalar, the most common value: read here.
             cut = value.find(" #")
@@ -259,6 +294,8 @@ def _compose(text: str) -> list[tuple[int, Node]]:
                 scalar.packed = pack((number, value_column, number, end_column))
             scalar.tag = None
             node = scalar
+            if cut < 0:
+                open_node, open_parent, open_line = scalar, column, number
         node.parent = mapping
         node.key = key
         node.key_at = key_at
@@ -359,6 +396,71 @@ def _block_scalar(
     node.packed = pack((number, column, at + 1, 1))
     node.tag = None
     return node, at
+
+
+def _continue(node: ScalarNode, value: str, number: int, indent: int) -> int:
+    """Add a line to a plain scalar (``value`` at ``indent`` on line ``number``): joined with a blank.
+
+    The line it can be continued from: this one, or -1 after a comment, which ends it.
+    """
+    cut = value.find(" #")
+    more = (value if cut < 0 else value[:cut]).rstrip(" ")
+    if ": " in more or more[-1] == ":":
+        raise _Declined
+    text = node.text + " " + more
+    if len(text) <= INTERNED_LENGTH:
+        text = intern(text)
+    node.text = text
+    node.value = resolve_plain(text)
+    packed = node.packed
+    if packed < WIDE:
+        line, column = packed >> 36, packed >> 24 & FIELD
+    else:
+        line, column, _, _ = unpack(packed)
+    node.packed = pack((line, column, number, indent + len(more) + 1))
+    return number if cut < 0 else -1
+
+
+def _quoted_lines(
+    lines: list[str], number: int, real_lines: int, value: str, column: int, parent: int
+) -> tuple[ScalarNode, int]:
+    """A quoted scalar over several lines, folded as YAML folds them, and its last line.
+
+    ``value`` starts with the opening quote at 1-based ``column`` on line ``number``;
+    ``parent`` is the column of the collection it is a value in. Each line break
+    becomes a blank, with the blanks around it. Declined: an empty line (which folds
+    to a line break), a line not indented past ``parent``, a first line with nothing
+    after the quote, and what :func:`_unquoted` declines.
+    """
+    quote = value[0]
+    first = value[1:].rstrip(" ")
+    if not first:
+        raise _Declined
+    parts = [_unquoted(first, quote)]
+    at = number  # 0-based index of the next line
+    while True:
+        if at >= real_lines:
+            raise _Declined  # never closed
+        line = lines[at]
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if not stripped or indent <= parent:
+            raise _Declined
+        close = _closing(stripped, 0, quote)
+        if close < 0:
+            parts.append(_unquoted(stripped.rstrip(" "), quote))
+            at += 1
+            continue
+        _line_ends(stripped, close + 1)
+        parts.append(_unquoted(stripped[:close], quote))
+        text = " ".join(parts)
+        node: ScalarNode = _new(ScalarNode)
+        node.value = text
+        node.text = text
+        node.style = quote
+        node.packed = pack((number, column, at + 1, indent + close + 2))
+        node.tag = None
+        return node, at + 1
 
 
 def _empty_root(line: int, column: int) -> ScalarNode:
@@ -486,17 +588,51 @@ def _flow(value: str, at: int, number: int, column: int, depth: int) -> tuple[No
 
 
 def _quoted(value: str, at: int) -> tuple[str, int]:
-    """The text of the quoted scalar at ``value[at]`` and where it ends; declined unless simple."""
+    """The text of the quoted scalar at ``value[at]``, on this line, and where it ends."""
     quote = value[at]
-    close = value.find(quote, at + 1)
+    close = _closing(value, at + 1, quote)
     if close < 0:
         raise _Declined  # over several lines
-    text = value[at + 1 : close]
-    if quote == '"' and "\\" in text:
-        raise _Declined  # an escape
-    if quote == "'" and value[close + 1 : close + 2] == "'":
-        raise _Declined  # a quote written twice
-    return text, close + 1
+    return _unquoted(value[at + 1 : close], quote), close + 1
+
+
+def _closing(value: str, at: int, quote: str) -> int:
+    """Where the quoted scalar whose text starts at ``value[at]`` closes on this line, or -1.
+
+    A quote written twice (single) or after an odd number of backslashes (double) is text.
+    """
+    while True:
+        found = value.find(quote, at)
+        if found < 0:
+            return -1
+        if quote == "'":
+            if value[found + 1 : found + 2] != "'":
+                return found
+            at = found + 2
+            continue
+        start = found
+        while start > at and value[start - 1] == "\\":
+            start -= 1
+        if (found - start) % 2 == 0:
+            return found
+        at = found + 1
+
+
+def _unquoted(raw: str, quote: str) -> str:
+    """The text of a quoted scalar written ``raw`` on one line: quotes written twice, the
+    commonest escapes; any other escape is declined."""
+    if quote == "'":
+        return raw.replace("''", "'")
+    if "\\" not in raw:
+        return raw
+    return _ESCAPE.sub(_escaped, raw)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    text = _ESCAPES.get(found.group(1))
+    if text is None:
+        raise _Declined  # an escape not read here, or a backslash that ends the line
+    return text
 
 
 def _blanks(value: str, at: int) -> int:
