@@ -292,14 +292,11 @@ def python_fast(text: str) -> list[object] | None:
     """What ``root.to_python()`` gives for each document :func:`compose_fast` composes, or None.
 
     For a reader that needs a file's data and none of its positions (discovery
-    reading kustomization files): a file the line reader reads gives its nodes'
-    values; any other's are made straight from libyaml's nodes, with the same
-    checks, so a file :func:`compose_fast` declines is declined here too, and the
-    caller composes it the usual way.
+    reading kustomization files): the values are made straight from libyaml's
+    nodes, with the same checks, so a file :func:`compose_fast` declines is
+    declined here too, and the caller composes it the usual way. (The line reader
+    would make nodes first, which costs more than this on such small files.)
     """
-    lines = compose_lines(text)
-    if lines is not None:
-        return [root.to_python() for _, root in lines]
     roots = _libyaml_roots(text)
     if roots is None:
         return None
