@@ -30,7 +30,7 @@ from nplint.ignorefiles import _DIRS_TOKEN, IgnoreFile, Wildmatch, _tokenize
 from nplint.lint import LintResult
 from nplint.loading import LoadedFile, load_text
 from nplint.loading import composer as composer_module
-from nplint.loading.composer import compose_events, node_bound
+from nplint.loading.composer import compose_events, node_bound, within_fast_bound
 from nplint.loading.nodes import MapNode, Node, SeqNode
 from nplint.reading import MAX_FILE_BYTES, FileTooLarge, NotARegularFile, read_bounded, read_stream
 
@@ -443,6 +443,14 @@ def test_the_node_bound_holds_for_every_fixture_and_odd_stream() -> None:
         assert nodes <= node_bound(text), text[:200]
         checked += 1
     assert checked > 3000
+
+
+def test_the_bound_is_told_without_counting_only_where_counting_could_not_pass_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(composer_module, "FAST_PATH_BOUND", 40)
+    for text in [*_texts()[:500], "-" * 13, "-" * 14, "a" * 13, "a" * 14, ",:" * 20, "\n" * 39]:
+        assert within_fast_bound(text) == (node_bound(text) <= 40), text[:80]
 
 
 # -- 8: names that are not UTF-8 -----------------------------------------------------------------------

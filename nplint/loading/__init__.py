@@ -13,7 +13,7 @@ from dataclasses import field
 from typing import Any
 
 from nplint.findings import Span
-from nplint.loading.composer import FAST_PATH_BOUND, Document, Problem, compose_documents, node_bound
+from nplint.loading.composer import Document, Problem, compose_documents, within_fast_bound
 from nplint.loading.fastpath import flatten_fast, python_fast
 from nplint.loading.nodes import MapNode, Node, ScalarNode, SeqNode
 from nplint.loading.placeholders import is_placeholder
@@ -48,6 +48,8 @@ _GENERATED = re.compile(r"\bgenerated\b", re.IGNORECASE)
 _DO_NOT_EDIT = re.compile(r"\b(?:do not|don't|must not be) edit(?:ed)?\b", re.IGNORECASE)
 #: How many lines of a file's head are read for that header.
 _HEADER_LINES = 20
+#: What :func:`_first_lines` splits first: enough for the header lines of nearly every file.
+_HEADER_BYTES = 4096
 _SUPPRESSION = re.compile(r"#\s*nplint:\s*(disable|disable-file|disable-next-line)\s*=\s*([A-Za-z0-9_,\- ]*)")
 
 #: Kinds whose ``items`` hold the real objects (kubectl exports, np-guard inputs).
@@ -177,7 +179,7 @@ def load_python(text: str) -> list[object] | None:
     loads it with :func:`load_text`, which says what is wrong. No node is made:
     a reader that needs no positions saves building the trees and walking them.
     """
-    if _FORBIDDEN.search(text) is not None or node_bound(text) > FAST_PATH_BOUND:
+    if _FORBIDDEN.search(text) is not None or not within_fast_bound(text):
         return None
     return python_fast(text)
 
@@ -192,7 +194,7 @@ def generated_header(text: str) -> int:
     """
     generated = 0
     do_not_edit = 0
-    for number, line in enumerate(text.splitlines()[:_HEADER_LINES], start=1):
+    for number, line in enumerate(_first_lines(text), start=1):
         stripped = line.strip()
         if not stripped or stripped == "---" or stripped.startswith("%"):
             continue
@@ -205,6 +207,17 @@ def generated_header(text: str) -> int:
         if generated and do_not_edit:
             return max(generated, do_not_edit)
     return 0
+
+
+def _first_lines(text: str) -> list[str]:
+    """``text.splitlines()[:_HEADER_LINES]``, without splitting the rest of a long file."""
+    head = text[: _HEADER_BYTES]
+    lines = head.splitlines()
+    if len(lines) > _HEADER_LINES or len(head) == len(text):
+        # More lines than wanted: the first ones are whole (a break cut in two by the end
+        # of the head could only split the last one).
+        return lines[:_HEADER_LINES]
+    return text.splitlines()[:_HEADER_LINES]
 
 
 def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, ...] | None:
@@ -220,7 +233,7 @@ def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, .
     if _FORBIDDEN.search(text) is None:
         if is_json:
             text = text.replace("\t", " ")  # as load_text reads JSON
-        fast = flatten_fast(text) if node_bound(text) <= FAST_PATH_BOUND else None
+        fast = flatten_fast(text) if within_fast_bound(text) else None
         if fast is not None:
             documents, flat, starts = fast
             # As holds_kubernetes_objects judges documents that all parsed.

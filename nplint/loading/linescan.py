@@ -46,9 +46,9 @@ from nplint.loading.scalars import NULLS, resolve_plain
 
 __all__ = ["compose_lines"]
 
-#: Text not read here at all: tabs and the line breaks other than "\n" (libyaml also
-#: breaks lines at these), and a byte order mark.
-_REFUSED = re.compile("[\t\r\x85\u2028\u2029\ufeff]")
+#: Characters of a text not read here at all: tabs and the line breaks other than "\n"
+#: (libyaml also breaks lines at these), and a byte order mark.
+_REFUSED = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff")
 #: A line: its indentation, a sequence item's "- ", a key (plain, or quoted without escapes)
 #: and the colon after it, and the rest (a value, a comment, or what this module does not read).
 _LINE = re.compile(
@@ -83,8 +83,9 @@ class _Declined(Exception):
 
 def compose_lines(text: str) -> list[tuple[int, Node]] | None:
     """The documents of ``text`` as (index, root) pairs, or None when the file needs libyaml."""
-    if _REFUSED.search(text) is not None:
-        return None
+    for refused in _REFUSED:
+        if refused in text:
+            return None
     try:
         return _compose(text)
     except _Declined:
