@@ -211,7 +211,7 @@ def generated_header(text: str) -> int:
 
 def _first_lines(text: str) -> list[str]:
     """``text.splitlines()[:_HEADER_LINES]``, without splitting the rest of a long file."""
-    head = text[: _HEADER_BYTES]
+    head = text[:_HEADER_BYTES]
     lines = head.splitlines()
     if len(lines) > _HEADER_LINES or len(head) == len(text):
         # More lines than wanted: the first ones are whole (a break cut in two by the end
