@@ -2,7 +2,8 @@
 
 :func:`compose_lines` answers for the plainest YAML only, and whatever it answers
 must be the event composer's tree node for node (values, text, style, positions,
-keys and parents). Generated documents in every layout it reads, and mutations of
+keys and parents); :func:`flatten_lines` must write the same trees in the
+plain form. Generated documents in every layout it reads, and mutations of
 real-looking manifests (where a stray character makes YAML mean something else or
 nothing), hold it to that; the cases it must leave to libyaml are listed.
 """
@@ -16,7 +17,9 @@ from test_composing_paths import shape
 
 from nplint.loading import load_text
 from nplint.loading.composer import compose_events
-from nplint.loading.linescan import compose_lines
+from nplint.loading.linescan import compose_lines, flatten_lines
+from nplint.loading.nodes import MapNode
+from nplint.loading.transfer import _build
 
 
 def events(text: str) -> list[tuple[int, list[tuple[object, ...]]]] | None:
@@ -32,9 +35,28 @@ def lines(text: str) -> list[tuple[int, list[tuple[object, ...]]]] | None:
     return None if read is None else [(index, shape(root)) for index, root in read]
 
 
+def written(text: str) -> list[tuple[int, list[tuple[object, ...]]]] | None:
+    """What :func:`flatten_lines` wrote, rebuilt; its root keys checked against the trees."""
+    flat = flatten_lines(text)
+    if flat is None:
+        return None
+    documents, values, root_keys = flat
+    trees: list[tuple[int, list[tuple[object, ...]]]] = []
+    position = 0
+    for (index, failed, problems, has_root), keys in zip(documents, root_keys, strict=True):
+        assert (failed, problems, has_root) == (False, [], True)
+        root, position = _build(values, position)
+        assert keys == (set(root.entries) if isinstance(root, MapNode) else None)
+        trees.append((index, shape(root)))
+    assert position == len(values)
+    return trees
+
+
 def agrees(text: str) -> bool:
-    """Whether the line reader read ``text``; when it did, it must have read it as the event composer."""
+    """Whether the line reader read ``text``; when it did, it must have read it as the event
+    composer, and written it (for the second process) as the nodes it makes."""
     read = lines(text)
+    assert written(text) == read, text
     if read is None:
         return False
     assert read == events(text), text

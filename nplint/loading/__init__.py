@@ -224,7 +224,7 @@ def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, .
     """``transfer.encode(load_text(path, text, is_json=is_json))``, made without nodes where it can be.
 
     For a process that loads files only to send them (:func:`nplint.parallel.load_split`):
-    an ordinary file is written straight from libyaml's nodes
+    an ordinary file is written as it is read, line by line or from libyaml's nodes
     (:func:`~nplint.loading.fastpath.flatten_fast`); any other goes through
     :func:`load_text`, so both ways say the same.
     """
@@ -235,15 +235,12 @@ def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, .
             text = text.replace("\t", " ")  # as load_text reads JSON
         fast = flatten_fast(text) if within_fast_bound(text) else None
         if fast is not None:
-            documents, flat, starts = fast
+            documents, flat, root_keys = fast
             # As holds_kubernetes_objects judges documents that all parsed.
-            kubernetes = False
-            for start in starts:
-                if flat[start] == 1:  # a mapping: its keys follow its header
-                    keys = flat[start + 5 : start + 5 + flat[start + 4]]
-                    if "apiVersion" in keys or ("kind" in keys and "metadata" in keys):
-                        kubernetes = True
-                        break
+            kubernetes = any(
+                keys is not None and ("apiVersion" in keys or ("kind" in keys and "metadata" in keys))
+                for keys in root_keys
+            )
             suppressions = (
                 [(s.line, s.column, s.scope, s.codes, s.own_line) for s in _suppressions(text)]
                 if "nplint:" in text

@@ -19,7 +19,7 @@ from __future__ import annotations
 from sys import intern
 from typing import Any
 
-from nplint.loading.linescan import compose_lines
+from nplint.loading.linescan import compose_lines, flatten_lines
 from nplint.loading.nodes import (
     FIELD,
     INTERNED_LENGTH,
@@ -333,39 +333,31 @@ def _python(source: Any, seen: set[int] | None, depth: int) -> object:
     return [_python(item, seen, depth) for item in children]
 
 
-def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[int]] | None:
+def flatten_fast(text: str) -> tuple[list[Any], list[Any], list[Any]] | None:
     """The documents of ``text`` in the plain form of :mod:`nplint.loading.transfer`, or None.
 
     What :func:`compose_fast` composes, written as ``transfer.encode`` writes it
     (the documents, and every tree in document order), without making a node:
     a second process that only sends what it loads saves building the trees and
-    walking them again. With where each tree starts in the list. None where
-    :func:`compose_fast` gives None. A file read line by line is written from its
-    nodes, which that way cost less than libyaml's.
+    walking them again. With the keys of each document's root mapping (None for
+    another root). None where :func:`compose_fast` gives None. The line reader
+    writes what it reads itself (:func:`~nplint.loading.linescan.flatten_lines`).
     """
-    lines = compose_lines(text)
+    lines = flatten_lines(text)
     if lines is not None:
-        from nplint.loading.transfer import flatten_nodes  # transfer imports the composer, which imports this
-
-        flat: list[Any] = []
-        starts: list[int] = []
-        for _, root in lines:
-            starts.append(len(flat))
-            flatten_nodes(root, flat)
-        return [(index, False, [], True) for index in range(len(lines))], flat, starts
+        return lines
     roots = _libyaml_roots(text)
     if roots is None:
         return None
     seen: set[int] | None = set() if "&" in text else None
-    flat = []
-    starts = []
+    flat: list[Any] = []
     try:
         for root in roots:
-            starts.append(len(flat))
             _flatten(root, seen, flat)
     except _Unusual:
         return None
-    return [(index, False, [], True) for index in range(len(roots))], flat, starts
+    root_keys = [[key.value for key, _ in root.value] if type(root) is _YMapping else None for root in roots]
+    return [(index, False, [], True) for index in range(len(roots))], flat, root_keys
 
 
 def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
@@ -382,13 +374,16 @@ def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
     # [libyaml node, where its position is written, where its last child's is (-1: none)],
     # in the order written: parents before children.
     finish: list[list[Any]] = []
-    # (libyaml node, the key_at it sits under, depth, its parent's entry in ``finish`` when
-    # it is the parent's last child, else None), the next to write last.
-    stack: list[tuple[Any, int | None, int, list[Any] | None]] = [(root, None, 1, None)]
+    # (libyaml node, the key it sits under (None in a sequence), its key_at, depth, its
+    # parent's entry in ``finish`` when it is the parent's last child, else None), the next
+    # to write last.
+    stack: list[tuple[Any, str | None, int | None, int, list[Any] | None]] = [(root, None, None, 1, None)]
     while stack:
-        source, key_at, depth, last_of = stack.pop()
+        source, key, key_at, depth, last_of = stack.pop()
         if source.tag != _UNTAGGED:
             raise _Unusual
+        if key is not None:
+            out.append(key)  # a mapping's key, just before its value
         start = source.start_mark
         line = start.line + 1
         column = start.column + 1
@@ -417,7 +412,7 @@ def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
         depth += 1
         entry = [source, len(out) + 1, -1]
         finish.append(entry)
-        pushed: list[tuple[Any, int | None, int, list[Any] | None]]
+        pushed: list[tuple[Any, str | None, int | None, int, list[Any] | None]]
         if type(source) is mapping:
             out += (1, pack((line, column, line, column)), key_at, None, len(children))
             keys: set[str] = set()
@@ -430,7 +425,6 @@ def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
                 if key_text in keys or (key_style == "" and (key_text == "<<" or key_text in NULLS)):
                     raise _Unusual
                 keys.add(key_text)
-                out.append(key_text)
                 start = key_source.start_mark
                 end = key_source.end_mark
                 key_line = start.line + 1
@@ -445,13 +439,13 @@ def _flatten(root: Any, seen: set[int] | None, out: list[Any]) -> None:
                     packed = (key_line << 12 | key_column) << 24 | end_column  # nodes.pack, inlined
                 else:
                     packed = pack((key_line, key_column, end.line + 1, end_column))
-                pushed.append((value_source, packed << 3 | codes[key_style], depth, None))
+                pushed.append((value_source, key_text, packed << 3 | codes[key_style], depth, None))
         else:
             out += (2, pack((line, column, line, column)), key_at, None, len(children))
-            pushed = [(item, None, depth, None) for item in children]
+            pushed = [(item, None, None, depth, None) for item in children]
         if pushed:
-            value_source, key_at, depth, _ = pushed[-1]
-            pushed[-1] = (value_source, key_at, depth, entry)
+            value_source, key, key_at, depth, _ = pushed[-1]
+            pushed[-1] = (value_source, key, key_at, depth, entry)
             pushed.reverse()
             stack += pushed
     # Children before parents: the start is kept, the end replaced (as in _convert).

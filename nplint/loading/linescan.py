@@ -44,7 +44,7 @@ from nplint.loading.nodes import (
 )
 from nplint.loading.scalars import NULLS, resolve_plain
 
-__all__ = ["compose_lines"]
+__all__ = ["compose_lines", "flatten_lines"]
 
 #: Characters of a text not read here at all: tabs and the line breaks other than "\n"
 #: (libyaml also breaks lines at these), and a byte order mark.
@@ -311,6 +311,278 @@ def _compose(text: str) -> list[tuple[int, Node]]:
         # at the start of the line after the last (libyaml ends a last line that has no break).
         roots.append(_empty_root(text.count("\n") + (not text.endswith("\n")) + 1, 1))
     return list(enumerate(roots))
+
+
+def flatten_lines(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]] | None:
+    """What :func:`compose_lines` reads, written straight in the plain form of
+    :mod:`nplint.loading.transfer`, or None where it declines.
+
+    For the process that loads files only to send them: no node is made. The
+    documents (as ``transfer.encode`` writes them), every tree in document order, and
+    the keys of each document's root mapping (None for another root).
+    """
+    for refused in _REFUSED:
+        if refused in text:
+            return None
+    try:
+        return _flatten(text)
+    except _Declined:
+        return None
+
+
+def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
+    """:func:`_compose`, writing each value as it is read (see :func:`flatten_lines`).
+
+    An open collection is [where its header is in ``out``, column, is a sequence, the
+    position of its last child, line, children, keys (of a mapping)]: its position and
+    count are filled in when it closes.
+    """
+    out: list[Any] = []
+    root_keys: list[set[str] | None] = []
+    stack: list[list[Any]] = []
+    pending: tuple[list[Any], str, int, int] | None = None
+    explicit = False
+    in_document = False
+    match = _LINE.match
+    special = _SPECIAL
+    resolved = _RESOLVED
+    lines = text.split("\n")
+    real_lines = len(lines) - (text[-1:] == "\n")
+    skip = 0
+    # The plain scalar a more indented line may continue: where it is in ``out``, its
+    # collection, that collection's column, its last line (-1: none).
+    open_at = open_parent = 0
+    open_level: list[Any] = []
+    open_line = -1
+    node: Node
+    number = 0
+    for line in lines:
+        number += 1
+        if number <= skip:
+            continue
+        spaces, dash, after_dash, key, after_key, value = match(line).groups()  # type: ignore[union-attr]
+        indent = len(spaces)
+        if dash is None and key is None:
+            if not value or value[0] == "#":
+                continue
+            if open_line == number - 1 and indent > open_parent:
+                open_line = _continue_flat(out, open_at, open_level, value, number, indent)
+                continue
+            if indent or not _separator(value):
+                raise _Declined
+            if pending is not None:
+                _null_flat(out, pending)
+                pending = None
+            if in_document:
+                root_keys.append(_close_all_flat(out, stack))
+            elif explicit:
+                out += (0, pack((number, 1, number, 1)), None, None, "", "", None)
+                root_keys.append(None)
+            explicit, in_document = True, False
+            continue
+        in_document = True
+        if pending is not None and (indent < pending[3] or (indent == pending[3] and dash is None)):
+            _null_flat(out, pending)
+            pending = None
+        if pending is not None:
+            level, pending_key, pending_at, column = pending
+            pending = None
+            out.append(pending_key)
+            level[5] += 1
+            if len(stack) >= MAX_LEVELS:
+                raise _Declined
+            top: list[Any] = [
+                len(out),
+                indent,
+                dash is not None,
+                0,
+                number,
+                0,
+                None if dash is not None else set(),
+            ]
+            out += (1 if dash is None else 2, 0, pending_at, None, 0)
+            stack.append(top)
+        elif not stack:
+            top = [len(out), indent, dash is not None, 0, number, 0, None if dash is not None else set()]
+            out += (1 if dash is None else 2, 0, None, None, 0)
+            stack.append(top)
+        else:
+            while True:
+                top = stack[-1]
+                if top[1] > indent or (top[2] and dash is None and top[1] == indent):
+                    stack.pop()
+                    _close_flat(out, top, stack)
+                    if not stack:
+                        raise _Declined
+                    if top[1] == indent and (stack[-1][2] or stack[-1][1] != indent):
+                        raise _Declined
+                    continue
+                if top[1] < indent:
+                    raise _Declined
+                if dash is not None and not top[2]:
+                    raise _Declined
+                break
+        if dash is not None:
+            column = indent + 1 + len(after_dash)
+            if key is None:
+                if value[:1] == "|" or value[:1] == ">":
+                    node, skip = _block_scalar(lines, number, real_lines, value, column + 1, top[1])
+                elif value[:1] in _QUOTES and _closing(value, 1, value[0]) < 0:
+                    node, skip = _quoted_lines(lines, number, real_lines, value, column + 1, top[1])
+                elif not value or value[0] in special:
+                    node = _special(value, number, column + 1, len(stack))
+                else:
+                    node = _plain(value, number, column + 1)
+                    if " #" not in value:
+                        open_at, open_level, open_parent, open_line = len(out), top, top[1], number
+                node.key_at = None
+                _write(out, node)
+                top[3] = node.packed
+                top[5] += 1
+                continue
+            top[5] += 1
+            if len(stack) >= MAX_LEVELS:
+                raise _Declined
+            top = [len(out), column, False, 0, number, 0, set()]
+            out += (1, 0, None, None, 0)
+            stack.append(top)
+        else:
+            column = indent
+        keys = top[6]
+        start = column + 1
+        end_column = start + len(key)
+        first = key[0]
+        if first == '"' or first == "'":
+            key = key[1:-1]
+            style_code = 2 if first == '"' else 1
+            if key in keys:
+                raise _Declined
+        else:
+            style_code = 0
+            if key in keys or key in NULLS:
+                raise _Declined
+        key = intern(key)
+        keys.add(key)
+        if number < NARROW_LINES and end_column < NARROW:
+            key_at = ((number << 12 | start) << 24 | end_column) << 3 | style_code
+        else:
+            key_at = pack((number, start, number, end_column)) << 3 | style_code
+        if not value or value[0] == "#":
+            pending = (top, key, key_at, column)
+            continue
+        value_column = end_column + 1 + len(after_key)
+        top[5] += 1
+        out.append(key)
+        if value[0] == "|" or value[0] == ">":
+            node, skip = _block_scalar(lines, number, real_lines, value, value_column, column)
+        elif value[0] in special:
+            if value[0] in _QUOTES and _closing(value, 1, value[0]) < 0:
+                node, skip = _quoted_lines(lines, number, real_lines, value, value_column, column)
+            else:
+                node = _special(value, number, value_column, len(stack))
+        else:
+            cut = value.find(" #")
+            text_ = (value if cut < 0 else value[:cut]).rstrip(" ")
+            if ": " in text_ or text_[-1] == ":":
+                raise _Declined
+            if len(text_) <= INTERNED_LENGTH:
+                text_ = intern(text_)
+            end_column = value_column + len(text_)
+            if number < NARROW_LINES and end_column < NARROW:
+                packed = (number << 12 | value_column) << 24 | end_column
+            else:
+                packed = pack((number, value_column, number, end_column))
+            if cut < 0:
+                open_at, open_level, open_parent, open_line = len(out), top, column, number
+            out += (
+                0,
+                packed,
+                key_at,
+                resolve_plain(text_) if text_[0] in resolved else text_,
+                text_,
+                "",
+                None,
+            )
+            top[3] = packed
+            continue
+        node.key_at = key_at
+        _write(out, node)
+        top[3] = node.packed
+    if pending is not None:
+        _null_flat(out, pending)
+    if in_document:
+        root_keys.append(_close_all_flat(out, stack))
+    elif explicit:
+        end = text.count("\n") + (not text.endswith("\n")) + 1
+        out += (0, pack((end, 1, end, 1)), None, None, "", "", None)
+        root_keys.append(None)
+    documents: list[Any] = [(index, False, [], True) for index in range(len(root_keys))]
+    return documents, out, root_keys
+
+
+def _write(out: list[Any], node: Node) -> None:
+    """Write a node a helper made (a scalar, or a flow collection) in the plain form."""
+    if type(node) is ScalarNode:
+        out += (0, node.packed, node.key_at, node.value, node.text, node.style, None)
+        return
+    from nplint.loading.transfer import flatten_nodes  # transfer imports the composer, which imports this
+
+    flatten_nodes(node, out)
+
+
+def _null_flat(out: list[Any], pending: tuple[list[Any], str, int, int]) -> None:
+    """:func:`_null`, written: the pending key and its null."""
+    level, key, key_at, _ = pending
+    packed = key_at >> 3
+    if packed < WIDE:
+        line, column = packed >> 36, (packed & FIELD) + 1
+    else:
+        line, column = end_of(packed)
+        column += 1
+    at = pack((line, column, line, column))
+    out.append(key)
+    out += (0, at, key_at, None, "", "", None)
+    level[5] += 1
+    level[3] = at
+
+
+def _continue_flat(out: list[Any], at: int, level: list[Any], value: str, number: int, indent: int) -> int:
+    """:func:`_continue` on the scalar written at ``out[at]``, the last child of ``level``."""
+    cut = value.find(" #")
+    more = (value if cut < 0 else value[:cut]).rstrip(" ")
+    if ": " in more or more[-1] == ":":
+        raise _Declined
+    text = out[at + 4] + " " + more
+    if len(text) <= INTERNED_LENGTH:
+        text = intern(text)
+    out[at + 3] = resolve_plain(text)
+    out[at + 4] = text
+    packed = out[at + 1]
+    if packed < WIDE:
+        line, column = packed >> 36, packed >> 24 & FIELD
+    else:
+        line, column, _, _ = unpack(packed)
+    out[at + 1] = level[3] = pack((line, column, number, indent + len(more) + 1))
+    return number if cut < 0 else -1
+
+
+def _close_flat(out: list[Any], level: list[Any], stack: list[list[Any]]) -> None:
+    """Fill in the position and count of a collection that closed; it is its parent's last child."""
+    at, column, _, last, line, count, _ = level
+    end_line, end_column = end_of(last)
+    packed = pack((line, column + 1, end_line, end_column))
+    out[at + 1] = packed
+    out[at + 4] = count
+    if stack:
+        stack[-1][3] = packed
+
+
+def _close_all_flat(out: list[Any], stack: list[list[Any]]) -> set[str] | None:
+    """Close every open collection; the keys of the document's root mapping (None for a sequence)."""
+    keys: set[str] | None = stack[0][6]
+    while stack:
+        _close_flat(out, stack.pop(), stack)
+    return keys
 
 
 def _separator(line: str) -> bool:

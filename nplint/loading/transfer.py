@@ -4,8 +4,10 @@ A second process that loads part of a large repository sends its files back
 as lists of ints, strings and None, which :mod:`marshal` writes and reads in C;
 rebuilding nodes from them costs a third of composing them. A tree is written
 in document order: a scalar as ``0, packed, key_at, value, text, style, tag``,
-a mapping as ``1, packed, key_at, tag, count`` then its keys then its values,
-a sequence as ``2, packed, key_at, tag, count`` then its items.
+a mapping as ``1, packed, key_at, tag, count`` then each key followed by its
+value, a sequence as ``2, packed, key_at, tag, count`` then its items. (A key
+just before its value lets a writer that reads a file line by line write it as
+it goes, filling in a collection's position and count when it closes.)
 
 A tree in which one node sits in two places (a YAML alias) cannot be written
 so; :func:`encode` returns None for such a file and the receiver loads it itself.
@@ -102,9 +104,12 @@ def flatten_nodes(root: Node, out: list[Any]) -> None:
     :raises _Shared: a node is met twice (a YAML alias); such a file is not sent.
     """
     seen: set[int] = set()
-    stack = [root]
+    stack: list[Any] = [root]
     while stack:
         node = stack.pop()
+        if type(node) is str:
+            out.append(node)
+            continue
         if type(node) is ScalarNode:
             out += (_SCALAR, node.packed, node.key_at, node.value, node.text, node.style, node.tag)
             continue
@@ -114,8 +119,10 @@ def flatten_nodes(root: Node, out: list[Any]) -> None:
         if isinstance(node, MapNode):
             entries = node.entries
             out += (_MAPPING, node.packed, node.key_at, node.tag, len(entries))
-            out.extend(entries)
-            stack.extend(reversed(entries.values()))
+            # Each key is written when its value is taken off the stack (a str on the stack).
+            for key, value in reversed(entries.items()):
+                stack.append(value)
+                stack.append(key)
         else:
             assert isinstance(node, SeqNode)
             out += (_SEQUENCE, node.packed, node.key_at, node.tag, len(node.items))
@@ -125,12 +132,16 @@ def flatten_nodes(root: Node, out: list[Any]) -> None:
 def _build(flat: list[Any], position: int) -> tuple[Node, int]:
     """The tree written at ``flat[position]``, and where the next one starts."""
     root: Node | None = None
-    # [collection, its keys (None for a sequence), children made, children in all]
+    # [collection, whether a mapping, children made, children in all]
     frames: list[list[Any]] = []
     while True:
+        key = None
+        if frames and frames[-1][1]:
+            key = flat[position]  # a mapping's key, just before its value
+            position += 1
         code = flat[position]
         node: Node
-        keys = None
+        is_map = False
         count = 0
         if code == _SCALAR:
             scalar: ScalarNode = _new(ScalarNode)
@@ -145,9 +156,9 @@ def _build(flat: list[Any], position: int) -> tuple[Node, int]:
             mapping.entries = {}
             mapping.tag = flat[position + 3]
             count = flat[position + 4]
-            keys = flat[position + 5 : position + 5 + count]
+            is_map = True
             node = mapping
-            width = 5 + count
+            width = 5
         else:
             sequence: SeqNode = _new(SeqNode)
             sequence.items = []
@@ -163,8 +174,7 @@ def _build(flat: list[Any], position: int) -> tuple[Node, int]:
             parent = frame[0]
             node.parent = parent
             made = frame[2]
-            if frame[1] is not None:
-                key = frame[1][made]
+            if key is not None:
                 node.key = key
                 parent.entries[key] = node
             else:
@@ -178,7 +188,7 @@ def _build(flat: list[Any], position: int) -> tuple[Node, int]:
             node.key = None
             root = node
         if count:
-            frames.append([node, keys, 0, count])
+            frames.append([node, is_map, 0, count])
         # A frame is dropped as its last child is attached, so none is ever full here.
         if not frames:
             assert root is not None
