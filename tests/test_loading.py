@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from helpers import lint_paths
-from nplint.loading import decode, iter_manifests, load_text
+from nplint.loading import _FORBIDDEN, _forbidden, decode, iter_manifests, load_text
 from nplint.loading.nodes import MapNode, ScalarNode, SeqNode
 
 
@@ -104,3 +106,13 @@ def test_nul_byte_gives_np001_and_other_files_still_lint(tmp_path: Path) -> None
     result = lint_paths(["."], root=tmp_path, select=["NP001", "NP204"])
     found = sorted((f.path, f.rule_id, f.span.line, f.span.column) for f in result.findings)
     assert found == [("binary.yaml", "NP001", 1, 10), ("manifest.yaml", "NP204", 4, 1)]
+
+
+@pytest.mark.parametrize("code", [*range(128), 0x85, 0xA0, 0xD800, 0xFEFF, 0xFFFE, 0xFFFF, 0x10FFFF])
+def test_each_character_is_refused_or_not_as_the_pattern_says(code: int) -> None:
+    for text in (f"a: b{chr(code)}\n", chr(code), f"{chr(code)}x: 1\n# {chr(code)}\n"):
+        expected = _FORBIDDEN.search(text)
+        found = _forbidden(text)
+        assert (found and (found.start(), found.group())) == (
+            expected and (expected.start(), expected.group())
+        )

@@ -38,6 +38,8 @@ __all__ = [
 # The characters YAML forbids (c-printable's complement), which includes NUL.
 # Checked before parsing so the position is exact and the message plain.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+#: The ASCII characters a YAML file may hold: what :data:`_FORBIDDEN` leaves of ASCII.
+_ALLOWED_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 #: A line that starts a Kubernetes object's field at the top of a document (or of a JSON
 #: object, which is indented): what a document that failed to parse was meant to hold.
 _API_VERSION_LINE = re.compile(r"""^(?:apiVersion\s*:|\s*"apiVersion"\s*:)""", re.MULTILINE)
@@ -140,10 +142,21 @@ def decode(data: bytes) -> tuple[str | None, Problem | None]:
         )
 
 
+def _forbidden(text: str) -> re.Match[str] | None:
+    """The first character :data:`_FORBIDDEN` refuses in ``text``, or None.
+
+    An ASCII text is cleared by deleting its allowed characters in C (five times as
+    fast as the pattern); the pattern finds where one is.
+    """
+    if text.isascii() and not text.encode("ascii").translate(None, _ALLOWED_ASCII):
+        return None
+    return _FORBIDDEN.search(text)
+
+
 def load_text(path: str, text: str, *, is_json: bool = False) -> LoadedFile:
     """Parse ``text`` (the contents of ``path``) into documents."""
     loaded = LoadedFile(path)
-    forbidden = _FORBIDDEN.search(text)
+    forbidden = _forbidden(text)
     if forbidden is not None:
         before = text[: forbidden.start()]
         line = before.count("\n") + 1
@@ -179,7 +192,7 @@ def load_python(text: str) -> list[object] | None:
     loads it with :func:`load_text`, which says what is wrong. No node is made:
     a reader that needs no positions saves building the trees and walking them.
     """
-    if _FORBIDDEN.search(text) is not None or not within_fast_bound(text):
+    if _forbidden(text) is not None or not within_fast_bound(text):
         return None
     return python_fast(text)
 
@@ -230,7 +243,7 @@ def load_encoded(path: str, text: str, *, is_json: bool = False) -> tuple[Any, .
     """
     from nplint.loading.transfer import encode
 
-    if _FORBIDDEN.search(text) is None:
+    if _forbidden(text) is None:
         if is_json:
             text = text.replace("\t", " ")  # as load_text reads JSON
         fast = flatten_fast(text) if within_fast_bound(text) else None
