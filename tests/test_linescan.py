@@ -10,6 +10,8 @@ nothing), hold it to that; the cases it must leave to libyaml are listed.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from test_composing_paths import shape
 from nplint.loading import load_text
 from nplint.loading.composer import compose_events
 from nplint.loading.linescan import compose_lines, flatten_lines
-from nplint.loading.nodes import MapNode
+from nplint.loading.nodes import MapNode, ScalarNode
 from nplint.loading.transfer import _build
 
 
@@ -356,3 +358,22 @@ def test_mutated_manifests_are_read_exactly_or_declined(edits: list[tuple[int, s
 
 def test_the_unmutated_manifests_are_read() -> None:
     assert agrees(_BASE)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_scalar_over_many_lines_is_read_in_linear_time(quoted: bool) -> None:
+    # Joined line by line, a hostile file's one scalar of 200,000 lines would copy its text
+    # 200,000 times; read here it is joined once, and libyaml never sees it.
+    body = "".join("  word\n" for _ in range(200_000))
+    text = ("a: 'x\n" + body[:-1] + "'\n") if quoted else ("a: x\n" + body)
+    start = time.perf_counter()
+    documents = compose_lines(text)
+    flat = flatten_lines(text)
+    assert time.perf_counter() - start < 10
+    assert documents is not None and flat is not None
+    root = documents[0][1]
+    assert isinstance(root, MapNode)
+    value = root.entries["a"]
+    assert isinstance(value, ScalarNode)
+    assert value.text == "x" + " word" * 200_000
+    assert flat[1][10] == value.text  # the header (5), the key, then the scalar: its text is 5th

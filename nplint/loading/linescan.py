@@ -116,6 +116,11 @@ def _compose(text: str) -> list[tuple[int, Node]]:
     open_node: ScalarNode | None = None
     open_parent = 0
     open_line = -1
+    # The lines that continue the open scalar, and every continued scalar with its lines:
+    # each text is joined once, at the end (joining line by line would cost the square of
+    # a long scalar's length).
+    open_parts: list[str] | None = None
+    continued: list[tuple[ScalarNode, list[str]]] = []
     number = 0
     for line in lines:
         number += 1
@@ -128,7 +133,10 @@ def _compose(text: str) -> list[tuple[int, Node]]:
                 continue  # blank, or a comment
             if open_line == number - 1 and indent > open_parent:
                 assert open_node is not None
-                open_line = _continue(open_node, value, number, indent)
+                if open_parts is None:
+                    open_parts = []
+                    continued.append((open_node, open_parts))
+                open_line = _continue(open_node, open_parts, value, number, indent)
                 continue
             if indent or not _separator(value):
                 raise _Declined  # a scalar alone on its line, a directive, "...", or a key not read here
@@ -224,7 +232,7 @@ def _compose(text: str) -> list[tuple[int, Node]]:
                 else:
                     node = _plain(value, number, column + 1)
                     if " #" not in value:
-                        open_node, open_parent, open_line = node, top[1], number
+                        open_node, open_parent, open_line, open_parts = node, top[1], number, None
                 node.parent = sequence
                 node.key = len(items)
                 node.key_at = None
@@ -296,7 +304,7 @@ def _compose(text: str) -> list[tuple[int, Node]]:
             scalar.tag = None
             node = scalar
             if cut < 0:
-                open_node, open_parent, open_line = scalar, column, number
+                open_node, open_parent, open_line, open_parts = scalar, column, number, None
         node.parent = mapping
         node.key = key
         node.key_at = key_at
@@ -310,6 +318,10 @@ def _compose(text: str) -> list[tuple[int, Node]]:
         # "---" and nothing after it: an empty document, whose null sits where the stream ends,
         # at the start of the line after the last (libyaml ends a last line that has no break).
         roots.append(_empty_root(text.count("\n") + (not text.endswith("\n")) + 1, 1))
+    for scalar_node, parts in continued:
+        joined = " ".join((scalar_node.text, *parts))
+        scalar_node.text = intern(joined) if len(joined) <= INTERNED_LENGTH else joined
+        scalar_node.value = resolve_plain(scalar_node.text)
     return list(enumerate(roots))
 
 
@@ -354,6 +366,8 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
     open_at = open_parent = 0
     open_level: list[Any] = []
     open_line = -1
+    open_parts: list[str] | None = None
+    continued: list[tuple[int, list[str]]] = []
     node: Node
     number = 0
     for line in lines:
@@ -366,7 +380,10 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
             if not value or value[0] == "#":
                 continue
             if open_line == number - 1 and indent > open_parent:
-                open_line = _continue_flat(out, open_at, open_level, value, number, indent)
+                if open_parts is None:
+                    open_parts = []
+                    continued.append((open_at, open_parts))
+                open_line = _continue_flat(out, open_at, open_level, open_parts, value, number, indent)
                 continue
             if indent or not _separator(value):
                 raise _Declined
@@ -434,7 +451,13 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
                 else:
                     node = _plain(value, number, column + 1)
                     if " #" not in value:
-                        open_at, open_level, open_parent, open_line = len(out), top, top[1], number
+                        open_at, open_level, open_parent, open_line, open_parts = (
+                            len(out),
+                            top,
+                            top[1],
+                            number,
+                            None,
+                        )
                 node.key_at = None
                 _write(out, node)
                 top[3] = node.packed
@@ -493,7 +516,7 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
             else:
                 packed = pack((number, value_column, number, end_column))
             if cut < 0:
-                open_at, open_level, open_parent, open_line = len(out), top, column, number
+                open_at, open_level, open_parent, open_line, open_parts = len(out), top, column, number, None
             out += (
                 0,
                 packed,
@@ -516,6 +539,10 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
         end = text.count("\n") + (not text.endswith("\n")) + 1
         out += (0, pack((end, 1, end, 1)), None, None, "", "", None)
         root_keys.append(None)
+    for at, parts in continued:
+        joined = " ".join((out[at + 4], *parts))
+        out[at + 4] = intern(joined) if len(joined) <= INTERNED_LENGTH else joined
+        out[at + 3] = resolve_plain(out[at + 4])
     documents: list[Any] = [(index, False, [], True) for index in range(len(root_keys))]
     return documents, out, root_keys
 
@@ -546,17 +573,15 @@ def _null_flat(out: list[Any], pending: tuple[list[Any], str, int, int]) -> None
     level[3] = at
 
 
-def _continue_flat(out: list[Any], at: int, level: list[Any], value: str, number: int, indent: int) -> int:
+def _continue_flat(
+    out: list[Any], at: int, level: list[Any], parts: list[str], value: str, number: int, indent: int
+) -> int:
     """:func:`_continue` on the scalar written at ``out[at]``, the last child of ``level``."""
     cut = value.find(" #")
     more = (value if cut < 0 else value[:cut]).rstrip(" ")
     if ": " in more or more[-1] == ":":
         raise _Declined
-    text = out[at + 4] + " " + more
-    if len(text) <= INTERNED_LENGTH:
-        text = intern(text)
-    out[at + 3] = resolve_plain(text)
-    out[at + 4] = text
+    parts.append(more)
     packed = out[at + 1]
     if packed < WIDE:
         line, column = packed >> 36, packed >> 24 & FIELD
@@ -671,8 +696,9 @@ def _block_scalar(
     return node, at
 
 
-def _continue(node: ScalarNode, value: str, number: int, indent: int) -> int:
-    """Add a line to a plain scalar (``value`` at ``indent`` on line ``number``): joined with a blank.
+def _continue(node: ScalarNode, parts: list[str], value: str, number: int, indent: int) -> int:
+    """Add a line to a plain scalar (``value`` at ``indent`` on line ``number``), to be joined
+    with a blank: its text goes to ``parts``, its end to the node's position.
 
     The line it can be continued from: this one, or -1 after a comment, which ends it.
     """
@@ -680,11 +706,7 @@ def _continue(node: ScalarNode, value: str, number: int, indent: int) -> int:
     more = (value if cut < 0 else value[:cut]).rstrip(" ")
     if ": " in more or more[-1] == ":":
         raise _Declined
-    text = node.text + " " + more
-    if len(text) <= INTERNED_LENGTH:
-        text = intern(text)
-    node.text = text
-    node.value = resolve_plain(text)
+    parts.append(more)
     packed = node.packed
     if packed < WIDE:
         line, column = packed >> 36, packed >> 24 & FIELD
