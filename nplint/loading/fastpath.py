@@ -1,5 +1,8 @@
 """Compose ordinary files with libyaml's own composer, faster than from events.
 
+The plainest files are read line by line first (:mod:`nplint.loading.linescan`,
+faster still); what that declines comes here.
+
 PyYAML's C extension composes a whole stream into node objects inside C, with
 the marks we need for positions. We convert those nodes into ours in one
 iterative pass. The pass handles what real manifests are made of: untagged
@@ -11,7 +14,7 @@ reports those cases exactly. So the fast path never decides what a finding says;
 it only skips work where the answer is already known to be the same.
 
 ``tests/test_composing_paths.py`` composes every fixture and corpus file, and
-generated streams, both ways and requires identical trees.
+generated streams, each way and requires identical trees.
 """
 
 from __future__ import annotations
