@@ -28,12 +28,10 @@ from sys import intern
 from typing import Any
 
 from nplint.loading.nodes import (
-    FIELD,
     INTERNED_LENGTH,
     NARROW,
     NARROW_LINES,
     STYLE_CODES,
-    WIDE,
     MapNode,
     Node,
     ScalarNode,
@@ -81,11 +79,15 @@ class _Declined(Exception):
     """The text needs libyaml."""
 
 
+def _refused(text: str) -> bool:
+    """Whether ``text`` holds a character this module does not read at all."""
+    return any(refused in text for refused in _REFUSED)
+
+
 def compose_lines(text: str) -> list[tuple[int, Node]] | None:
     """The documents of ``text`` as (index, root) pairs, or None when the file needs libyaml."""
-    for refused in _REFUSED:
-        if refused in text:
-            return None
+    if _refused(text):
+        return None
     try:
         return _compose(text)
     except _Declined:
@@ -136,7 +138,7 @@ def _compose(text: str) -> list[tuple[int, Node]]:
                 if open_parts is None:
                     open_parts = []
                     continued.append((open_node, open_parts))
-                open_line = _continue(open_node, open_parts, value, number, indent)
+                open_node.packed, open_line = _continued(open_node.packed, open_parts, value, number, indent)
                 continue
             if indent or not _separator(value):
                 raise _Declined  # a scalar alone on its line, a directive, "...", or a key not read here
@@ -189,24 +191,7 @@ def _compose(text: str) -> list[tuple[int, Node]]:
                 if top[1] > indent or (top[2] and dash is None and top[1] == indent):
                     # Left of it, or (an indentless sequence) at its mapping's next key: it closes.
                     stack.pop()
-                    last = top[3].packed
-                    if last < WIDE:
-                        end_line = (last >> 36) + (last >> 12 & FIELD)
-                        end_column = last & FIELD
-                    else:
-                        end_line, end_column = end_of(last)
-                    start_line = top[4]
-                    start_column = top[1] + 1
-                    spanned = end_line - start_line
-                    if (
-                        start_line < NARROW_LINES
-                        and start_column < NARROW
-                        and spanned < NARROW
-                        and end_column < NARROW
-                    ):
-                        top[0].packed = ((start_line << 12 | start_column) << 12 | spanned) << 12 | end_column
-                    else:
-                        top[0].packed = pack((start_line, start_column, end_line, end_column))
+                    top[0].packed = _ending(top[4], top[1], top[3].packed)
                     if not stack:
                         raise _Declined  # left of the document's root
                     if top[1] == indent and (stack[-1][2] or stack[-1][1] != indent):
@@ -223,12 +208,8 @@ def _compose(text: str) -> list[tuple[int, Node]]:
             sequence = top[0]
             items = sequence.items
             if key is None:
-                if value[:1] == "|" or value[:1] == ">":
-                    node, skip = _block_scalar(lines, number, real_lines, value, column + 1, top[1])
-                elif value[:1] in _QUOTES and _closing(value, 1, value[0]) < 0:
-                    node, skip = _quoted_lines(lines, number, real_lines, value, column + 1, top[1])
-                elif not value or value[0] in special:
-                    node = _special(value, number, column + 1, len(stack))
+                if not value or value[0] in special:
+                    node, skip = _value(lines, number, real_lines, value, column + 1, top[1], len(stack))
                 else:
                     node = _plain(value, number, column + 1)
                     if " #" not in value:
@@ -277,13 +258,8 @@ def _compose(text: str) -> list[tuple[int, Node]]:
             pending = (mapping, key, key_at, column)  # the value is on later lines
             continue
         value_column = end_column + 1 + len(after_key)
-        if value[0] == "|" or value[0] == ">":
-            node, skip = _block_scalar(lines, number, real_lines, value, value_column, column)
-        elif value[0] in special:
-            if value[0] in _QUOTES and _closing(value, 1, value[0]) < 0:
-                node, skip = _quoted_lines(lines, number, real_lines, value, value_column, column)
-            else:
-                node = _special(value, number, value_column, len(stack))
+        if value[0] in special:
+            node, skip = _value(lines, number, real_lines, value, value_column, column, len(stack))
         else:
             # A plain scalar, the most common value: read here.
             cut = value.find(" #")
@@ -315,9 +291,8 @@ def _compose(text: str) -> list[tuple[int, Node]]:
     if in_document:
         roots.append(_close_all(stack))
     elif explicit:
-        # "---" and nothing after it: an empty document, whose null sits where the stream ends,
-        # at the start of the line after the last (libyaml ends a last line that has no break).
-        roots.append(_empty_root(text.count("\n") + (not text.endswith("\n")) + 1, 1))
+        # "---" and nothing after it: an empty document, whose null sits where the stream ends.
+        roots.append(_empty_root(_line_after(text), 1))
     for scalar_node, parts in continued:
         joined = " ".join((scalar_node.text, *parts))
         scalar_node.text = intern(joined) if len(joined) <= INTERNED_LENGTH else joined
@@ -333,9 +308,8 @@ def flatten_lines(text: str) -> tuple[list[Any], list[Any], list[set[str] | None
     documents (as ``transfer.encode`` writes them), every tree in document order, and
     the keys of each document's root mapping (None for another root).
     """
-    for refused in _REFUSED:
-        if refused in text:
-            return None
+    if _refused(text):
+        return None
     try:
         return _flatten(text)
     except _Declined:
@@ -383,7 +357,8 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
                 if open_parts is None:
                     open_parts = []
                     continued.append((open_at, open_parts))
-                open_line = _continue_flat(out, open_at, open_level, open_parts, value, number, indent)
+                packed, open_line = _continued(out[open_at + 1], open_parts, value, number, indent)
+                out[open_at + 1] = open_level[3] = packed  # the scalar is its collection's last child
                 continue
             if indent or not _separator(value):
                 raise _Declined
@@ -442,12 +417,8 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
         if dash is not None:
             column = indent + 1 + len(after_dash)
             if key is None:
-                if value[:1] == "|" or value[:1] == ">":
-                    node, skip = _block_scalar(lines, number, real_lines, value, column + 1, top[1])
-                elif value[:1] in _QUOTES and _closing(value, 1, value[0]) < 0:
-                    node, skip = _quoted_lines(lines, number, real_lines, value, column + 1, top[1])
-                elif not value or value[0] in special:
-                    node = _special(value, number, column + 1, len(stack))
+                if not value or value[0] in special:
+                    node, skip = _value(lines, number, real_lines, value, column + 1, top[1], len(stack))
                 else:
                     node = _plain(value, number, column + 1)
                     if " #" not in value:
@@ -496,13 +467,8 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
         value_column = end_column + 1 + len(after_key)
         top[5] += 1
         out.append(key)
-        if value[0] == "|" or value[0] == ">":
-            node, skip = _block_scalar(lines, number, real_lines, value, value_column, column)
-        elif value[0] in special:
-            if value[0] in _QUOTES and _closing(value, 1, value[0]) < 0:
-                node, skip = _quoted_lines(lines, number, real_lines, value, value_column, column)
-            else:
-                node = _special(value, number, value_column, len(stack))
+        if value[0] in special:
+            node, skip = _value(lines, number, real_lines, value, value_column, column, len(stack))
         else:
             cut = value.find(" #")
             text_ = (value if cut < 0 else value[:cut]).rstrip(" ")
@@ -536,7 +502,7 @@ def _flatten(text: str) -> tuple[list[Any], list[Any], list[set[str] | None]]:
     if in_document:
         root_keys.append(_close_all_flat(out, stack))
     elif explicit:
-        end = text.count("\n") + (not text.endswith("\n")) + 1
+        end = _line_after(text)
         out += (0, pack((end, 1, end, 1)), None, None, "", "", None)
         root_keys.append(None)
     for at, parts in continued:
@@ -560,12 +526,7 @@ def _write(out: list[Any], node: Node) -> None:
 def _null_flat(out: list[Any], pending: tuple[list[Any], str, int, int]) -> None:
     """:func:`_null`, written: the pending key and its null."""
     level, key, key_at, _ = pending
-    packed = key_at >> 3
-    if packed < WIDE:
-        line, column = packed >> 36, (packed & FIELD) + 1
-    else:
-        line, column = end_of(packed)
-        column += 1
+    line, column = _after_key(key_at)
     at = pack((line, column, line, column))
     out.append(key)
     out += (0, at, key_at, None, "", "", None)
@@ -573,29 +534,10 @@ def _null_flat(out: list[Any], pending: tuple[list[Any], str, int, int]) -> None
     level[3] = at
 
 
-def _continue_flat(
-    out: list[Any], at: int, level: list[Any], parts: list[str], value: str, number: int, indent: int
-) -> int:
-    """:func:`_continue` on the scalar written at ``out[at]``, the last child of ``level``."""
-    cut = value.find(" #")
-    more = (value if cut < 0 else value[:cut]).rstrip(" ")
-    if ": " in more or more[-1] == ":":
-        raise _Declined
-    parts.append(more)
-    packed = out[at + 1]
-    if packed < WIDE:
-        line, column = packed >> 36, packed >> 24 & FIELD
-    else:
-        line, column, _, _ = unpack(packed)
-    out[at + 1] = level[3] = pack((line, column, number, indent + len(more) + 1))
-    return number if cut < 0 else -1
-
-
 def _close_flat(out: list[Any], level: list[Any], stack: list[list[Any]]) -> None:
     """Fill in the position and count of a collection that closed; it is its parent's last child."""
     at, column, _, last, line, count, _ = level
-    end_line, end_column = end_of(last)
-    packed = pack((line, column + 1, end_line, end_column))
+    packed = _ending(line, column, last)
     out[at + 1] = packed
     out[at + 4] = count
     if stack:
@@ -623,16 +565,22 @@ def _separator(line: str) -> bool:
     return not after or after[0] == "#"
 
 
+def _after_key(key_at: int) -> tuple[int, int]:
+    """The line and column just past a key's colon, where libyaml places a null value."""
+    line, column = end_of(key_at >> 3)
+    return line, column + 1
+
+
+def _line_after(text: str) -> int:
+    """The line after the last of ``text``, where libyaml ends the stream (it ends a last line
+    that has no break)."""
+    return text.count("\n") + (not text.endswith("\n")) + 1
+
+
 def _null(pending: tuple[MapNode, str, int, int]) -> ScalarNode:
     """The null value of a key written with none (``key:``), right after its colon, as libyaml places it."""
     mapping, key, key_at, _ = pending
-    packed = key_at >> 3
-    if packed < WIDE:
-        line, column = packed >> 36, (packed & FIELD) + 1
-    else:
-        line, column = end_of(packed)
-        column += 1
-    node = _scalar("", "", line, column, 0)
+    node = _scalar("", "", *_after_key(key_at), 0)
     node.parent = mapping
     node.key = key
     node.key_at = key_at
@@ -696,24 +644,17 @@ def _block_scalar(
     return node, at
 
 
-def _continue(node: ScalarNode, parts: list[str], value: str, number: int, indent: int) -> int:
-    """Add a line to a plain scalar (``value`` at ``indent`` on line ``number``), to be joined
-    with a blank: its text goes to ``parts``, its end to the node's position.
+def _continued(packed: int, parts: list[str], value: str, number: int, indent: int) -> tuple[int, int]:
+    """Add a line to a plain scalar at ``packed`` (``value`` at ``indent`` on line ``number``),
+    to be joined with a blank: its text goes to ``parts``.
 
-    The line it can be continued from: this one, or -1 after a comment, which ends it.
+    The scalar's position, now ending on this line, and the line it can be continued from:
+    this one, or -1 after a comment, which ends it.
     """
-    cut = value.find(" #")
-    more = (value if cut < 0 else value[:cut]).rstrip(" ")
-    if ": " in more or more[-1] == ":":
-        raise _Declined
+    more, cut = _plain_text(value)
     parts.append(more)
-    packed = node.packed
-    if packed < WIDE:
-        line, column = packed >> 36, packed >> 24 & FIELD
-    else:
-        line, column, _, _ = unpack(packed)
-    node.packed = pack((line, column, number, indent + len(more) + 1))
-    return number if cut < 0 else -1
+    line, column, _, _ = unpack(packed)
+    return pack((line, column, number, indent + len(more) + 1)), (number if cut < 0 else -1)
 
 
 def _quoted_lines(
@@ -772,11 +713,36 @@ def _empty_root(line: int, column: int) -> ScalarNode:
 
 def _plain(value: str, number: int, column: int) -> ScalarNode:
     """The plain scalar that ``value`` (at 1-based ``column``) starts, ending the line."""
+    text, _ = _plain_text(value)
+    return _scalar("", text, number, column, len(text))
+
+
+def _plain_text(value: str) -> tuple[str, int]:
+    """The text of the plain scalar ``value`` holds, and where a comment cuts it (-1: none).
+
+    The two line loops do the same inline for a value after a key, the commonest line.
+    """
     cut = value.find(" #")
     text = (value if cut < 0 else value[:cut]).rstrip(" ")
     if ": " in text or text[-1] == ":":
-        raise _Declined
-    return _scalar("", text, number, column, len(text))
+        raise _Declined  # a mapping on the same line, or a key with no value
+    return text, cut
+
+
+def _value(
+    lines: list[str], number: int, real_lines: int, value: str, column: int, parent: int, levels: int
+) -> tuple[Node, int]:
+    """A value that is no plain scalar, starting at 1-based ``column`` on line ``number``; and
+    the last line it takes (``number`` but for block scalars and quoted ones over lines).
+
+    ``parent`` is the column of the collection it is a value in, ``levels`` how deep that is.
+    """
+    first = value[:1]
+    if first == "|" or first == ">":
+        return _block_scalar(lines, number, real_lines, value, column, parent)
+    if first in _QUOTES and _closing(value, 1, first) < 0:
+        return _quoted_lines(lines, number, real_lines, value, column, parent)
+    return _special(value, number, column, levels), number
 
 
 def _special(value: str, number: int, column: int, levels: int) -> Node:
@@ -966,6 +932,12 @@ def _close_all(stack: list[list[Any]]) -> Node:
     root: Node = stack[0][0]
     while stack:
         node, column, _, last, line = stack.pop()
-        end_line, end_column = end_of(last.packed)
-        node.packed = pack((line, column + 1, end_line, end_column))
+        node.packed = _ending(line, column, last.packed)
     return root
+
+
+def _ending(line: int, column: int, last: int) -> int:
+    """The position of a block collection from ``line`` and 0-based ``column`` to where its last
+    child (at ``last``) ends."""
+    end_line, end_column = end_of(last)
+    return pack((line, column + 1, end_line, end_column))
